@@ -1,0 +1,103 @@
+"""Shared pieces of the command line: exit codes, output formats, progress.
+
+Errors go to stderr as one line, and the exit status says what kind:
+2 for bad input (a :class:`~ticketspike.errors.InputError`), 1 for failures,
+0 for success (DESIGN.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Mapping
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..config import Config
+
+__all__ = [
+    "EXIT_FAILURE",
+    "EXIT_INPUT",
+    "EXIT_OK",
+    "Progress",
+    "add_config_args",
+    "add_format_arg",
+    "config_from_args",
+    "print_json",
+]
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_INPUT = 2
+
+
+def add_config_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", metavar="FILE", help="ticketspike.yaml to use")
+    parser.add_argument(
+        "--accounts", metavar="FILE", help="accounts file (YAML or JSON list)"
+    )
+
+
+def add_format_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--format", choices=("text", "json"), default="text", help="output format"
+    )
+
+
+def config_from_args(
+    args: argparse.Namespace, *, env: Mapping[str, str] | None = None
+) -> Config:
+    from ..config import load_config
+
+    return load_config(getattr(args, "config", None), env=env)
+
+
+def print_json(obj: Any, *, out: IO[str] | None = None) -> None:
+    print(json.dumps(obj, indent=2, sort_keys=False, default=str), file=out or sys.stdout)
+
+
+class Progress:
+    """A progress line on stderr, for long work; silent when stderr is not a TTY.
+
+    Updates at most a few times a second, so it costs nothing in tight loops.
+    """
+
+    def __init__(self, label: str, *, total: int | None = None,
+                 stream: IO[str] | None = None, force: bool = False) -> None:
+        self.label = label
+        self.total = total
+        self.stream = stream or sys.stderr
+        self.enabled = force or bool(getattr(self.stream, "isatty", lambda: False)())
+        self._last = 0.0
+        self._shown = False
+
+    def update(self, done: int, *, unit: str = "") -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if now - self._last < 0.25:
+            return
+        self._last = now
+        self._write(done, unit)
+
+    def _write(self, done: int, unit: str) -> None:
+        if self.total:
+            pct = min(100, done * 100 // max(1, self.total))
+            bar = "#" * (pct // 5) + "-" * (20 - pct // 5)
+            text = f"\r{self.label} [{bar}] {pct:3d}%"
+        else:
+            text = f"\r{self.label} {done:,} {unit}".rstrip()
+        self.stream.write(text)
+        self.stream.flush()
+        self._shown = True
+
+    def close(self, done: int | None = None, *, unit: str = "") -> None:
+        if not self.enabled:
+            return
+        if done is not None:
+            self._write(done, unit)
+        if self._shown:
+            self.stream.write("\n")
+            self.stream.flush()

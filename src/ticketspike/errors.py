@@ -1,0 +1,125 @@
+"""The one exception tree of ticketspike.
+
+Every error ticketspike raises on purpose derives from :class:`TicketspikeError`,
+and each subclass also derives from the builtin a caller would already catch
+(bad input is a :class:`ValueError`), so hosts can be as broad or as narrow as
+they like::
+
+    TicketspikeError
+    ├── InputError (ValueError)            bad input: one line saying where and what
+    │   ├── InvalidTicket                  a ticket JSON object that breaks the contract
+    │   ├── ConfigError                    a config/accounts/workflow file (file, line, key)
+    │   └── WebhookRejected                a webhook that must not be processed
+    │       └── SignatureError             missing, stale or wrong signature (HTTP 401)
+    ├── PluginError                        a plugin broke the contract (names the plugin)
+    ├── DeliveryError                      an action could not be carried out
+    │   ├── TransientDeliveryError         worth retrying (rate limit, 5xx, timeout)
+    │   └── PermanentDeliveryError         retrying will not help (bad channel, bad auth)
+    └── StoreError                         the store could not do what was asked
+
+Messages never contain secrets: code that builds them passes names of
+environment variables, never their values.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigError",
+    "DeliveryError",
+    "InputError",
+    "InvalidTicket",
+    "PermanentDeliveryError",
+    "PluginError",
+    "SignatureError",
+    "StoreError",
+    "TicketspikeError",
+    "TransientDeliveryError",
+    "WebhookRejected",
+]
+
+
+class TicketspikeError(Exception):
+    """Base class of every error ticketspike raises on purpose."""
+
+
+class InputError(TicketspikeError, ValueError):
+    """Input that breaks a contract.
+
+    ``where`` says where the input came from (``tickets.jsonl:12``,
+    ``ticketspike.yaml:7``, ``webhook``); ``field`` names the offending key when
+    there is one. ``str(err)`` is a single line fit for a terminal or a log.
+    """
+
+    def __init__(self, message: str, *, where: str = "", field: str = "") -> None:
+        self.message = message
+        self.where = where
+        self.field = field
+        super().__init__(self._line())
+
+    def _line(self) -> str:
+        parts = [p for p in (self.where, self.field) if p]
+        prefix = ": ".join(parts)
+        text = " ".join(self.message.split())  # one line, whatever came in
+        return f"{prefix}: {text}" if prefix else text
+
+
+class InvalidTicket(InputError):
+    """A ticket (JSON object or vendor payload) that cannot be turned into a ticket."""
+
+
+class ConfigError(InputError):
+    """A configuration, accounts or workflow file that cannot be used as it is."""
+
+
+class WebhookRejected(InputError):
+    """A webhook delivery that must not be processed.
+
+    ``status`` is the HTTP status the HTTP face answers with (400 by default).
+    """
+
+    status: int = 400
+
+    def __init__(
+        self, message: str, *, where: str = "", field: str = "", status: int | None = None
+    ) -> None:
+        super().__init__(message, where=where, field=field)
+        if status is not None:
+            self.status = status
+
+
+class SignatureError(WebhookRejected):
+    """A webhook whose signature is missing, wrong, or outside the time window."""
+
+    status = 401
+
+
+class PluginError(TicketspikeError):
+    """A plugin that broke the contract; ``plugin`` names it."""
+
+    def __init__(self, message: str, *, plugin: str = "") -> None:
+        self.plugin = plugin
+        super().__init__(f"plugin {plugin!r}: {message}" if plugin else message)
+
+
+class DeliveryError(TicketspikeError):
+    """An action could not be carried out by the plugin that serves it."""
+
+    transient: bool = False
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        self.retry_after = retry_after
+        super().__init__(message)
+
+
+class TransientDeliveryError(DeliveryError):
+    """Worth retrying; ``retry_after`` (seconds) is the service's hint, if any."""
+
+    transient = True
+
+
+class PermanentDeliveryError(DeliveryError):
+    """Retrying will not help; the action is recorded as failed for good."""
+
+
+class StoreError(TicketspikeError):
+    """The store could not do what was asked (schema too new, file unusable...)."""

@@ -1,0 +1,148 @@
+"""The plugin contract: one ``register_*`` hook per role.
+
+Each hook receives a ``register`` callback and the :class:`~ticketspike.roles.PluginConfig`.
+A plugin calls ``register(obj)`` once per object it provides, and registers
+nothing when its config section is absent (so an installed but unconfigured
+adapter stays quiet). The core validates what is registered and names the
+plugin in any error. Write implementations with ``from ticketspike import hookimpl``;
+an implementation may accept any subset of a hook's arguments.
+
+Entry point (in the plugin distribution's ``pyproject.toml``)::
+
+    [project.entry-points.ticketspike]
+    myplugin = "myplugin_package.plugin"
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    from .roles import (
+        AccountDirectory,
+        ActionHandler,
+        Classifier,
+        PluginConfig,
+        ThemeAnalyzer,
+        TicketSource,
+    )
+
+PROJECT_NAME = "ticketspike"
+
+_spec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+__all__ = [
+    "PROJECT_NAME",
+    "hookimpl",
+    "register_account_directories",
+    "register_classifiers",
+    "register_email_drafters",
+    "register_health_score_sinks",
+    "register_notifiers",
+    "register_task_sinks",
+    "register_theme_analyzers",
+    "register_ticket_sources",
+]
+
+
+@_spec
+def register_ticket_sources(
+    register: Callable[[TicketSource], None], config: PluginConfig
+) -> None:
+    """Register ticket sources (vendor webhooks and history backfill).
+
+    Called once when the engine or CLI builds its plugin set. Each source's
+    ``name`` is its URL segment in ``POST /api/webhooks/{source}`` and the
+    ``SOURCE`` of ``ticketspike backfill``; names must be unique.
+
+    :param register: call once per :class:`~ticketspike.roles.TicketSource`.
+    :param config: the ``plugins`` sections and the environment.
+
+    .. versionadded:: 0.1
+    """
+
+
+@_spec
+def register_account_directories(
+    register: Callable[[AccountDirectory], None], config: PluginConfig
+) -> None:
+    """Register account directories (CRM lookups for a customer id).
+
+    Directories are asked in registration order, plugins before built-ins;
+    the first that knows the customer answers.
+
+    .. versionadded:: 0.1
+    """
+
+
+@_spec
+def register_notifiers(
+    register: Callable[[ActionHandler], None], config: PluginConfig
+) -> None:
+    """Register notifiers: handlers for ``direct_message``, ``channel_post``,
+    ``thread_reply``, ``update_message``, ``notify_team`` and similar kinds.
+
+    When several handlers serve a kind, a plugin's wins over a built-in one.
+
+    .. versionadded:: 0.1
+    """
+
+
+@_spec
+def register_email_drafters(
+    register: Callable[[ActionHandler], None], config: PluginConfig
+) -> None:
+    """Register e-mail drafters: handlers for ``draft_email`` (always approval-gated).
+
+    .. versionadded:: 0.1
+    """
+
+
+@_spec
+def register_task_sinks(
+    register: Callable[[ActionHandler], None], config: PluginConfig
+) -> None:
+    """Register task sinks: handlers for ``create_task``, ``schedule_sync`` and
+    ``add_to_war_room``.
+
+    .. versionadded:: 0.1
+    """
+
+
+@_spec
+def register_health_score_sinks(
+    register: Callable[[ActionHandler], None], config: PluginConfig
+) -> None:
+    """Register health-score sinks: handlers for ``adjust_health_score``.
+
+    .. versionadded:: 0.1
+    """
+
+
+@_spec
+def register_theme_analyzers(
+    register: Callable[[ThemeAnalyzer], None], config: PluginConfig
+) -> None:
+    """Register theme analyzers (e.g. one calling a language model).
+
+    The engine calls the first registered one within a time budget and falls
+    back to the built-in statistical analyzer on error or timeout.
+
+    .. versionadded:: 0.1
+    """
+
+
+@_spec
+def register_classifiers(
+    register: Callable[[Classifier], None], config: PluginConfig
+) -> None:
+    """Register ticket classifiers, asked when a source gives no category.
+
+    Same budget-and-fallback rule as theme analyzers.
+
+    .. versionadded:: 0.1
+    """

@@ -1,0 +1,332 @@
+"""Tickets, accounts and the enums everything else speaks in.
+
+This is the floor of the package: it imports nothing of ours but the error
+tree, performs no I/O and never reads the clock. Every value is a frozen,
+slotted attrs class, so a ticket handed to a plugin cannot be changed under
+the engine's feet.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+import attrs
+
+from .errors import InvalidTicket
+
+__all__ = [
+    "Account",
+    "Category",
+    "EventKind",
+    "Person",
+    "Priority",
+    "Ticket",
+    "TicketEvent",
+    "parse_time",
+    "ticket_event_from_json",
+]
+
+
+class Category(str, enum.Enum):
+    """What a ticket is about (PRD FR-1.5). ``OTHER`` when nobody can tell."""
+
+    TECHNICAL = "technical"
+    BILLING = "billing"
+    TRAINING = "training"
+    FEATURE_REQUEST = "feature_request"
+    OTHER = "other"
+
+    @classmethod
+    def parse(cls, value: object) -> Category | None:
+        """The category a spelling names, or ``None`` if it names none.
+
+        Accepts any case and ``feature request`` / ``feature-request``.
+        """
+        if not isinstance(value, str):
+            return None
+        key = "_".join(value.strip().lower().replace("-", " ").split())
+        try:
+            return cls(key)
+        except ValueError:
+            return None
+
+    @property
+    def label(self) -> str:
+        """Human label: ``Feature request``."""
+        return self.value.replace("_", " ").capitalize()
+
+
+class Priority(str, enum.Enum):
+    """Ticket severity P1 (most urgent) to P4 (PRD FR-1.7)."""
+
+    P1 = "P1"
+    P2 = "P2"
+    P3 = "P3"
+    P4 = "P4"
+
+    @classmethod
+    def parse(cls, value: object) -> Priority | None:
+        if not isinstance(value, str):
+            return None
+        try:
+            return cls(value.strip().upper())
+        except ValueError:
+            return None
+
+
+class EventKind(str, enum.Enum):
+    """What happened to a ticket (PRD 6.2 webhooks)."""
+
+    CREATED = "created"
+    UPDATED = "updated"
+    RESOLVED = "resolved"
+
+
+def _aware(value: datetime) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("naive datetime: add a UTC offset such as +00:00 or Z")
+    return value
+
+
+@attrs.frozen
+class Ticket:
+    """One support ticket as ticketspike counts it.
+
+    ``internal`` marks internal notes and agent-created tickets: they are stored
+    but never count as customer volume (PRD open question 2).
+    ``category_given`` is False when the source named no usable category, so a
+    classifier may refine ``category``.
+    """
+
+    ticket_id: str
+    customer_id: str
+    created_at: datetime = attrs.field(validator=lambda _i, _a, v: _aware(v))
+    category: Category = Category.OTHER
+    priority: Priority = Priority.P3
+    subject: str = ""
+    source: str = "api"
+    url: str | None = None
+    internal: bool = False
+    body: str = ""
+    tags: tuple[str, ...] = ()
+    category_given: bool = True
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """Identity for deduplication: the same source and id count once."""
+        return (self.source, self.ticket_id)
+
+    def to_json(self) -> dict[str, Any]:
+        """The canonical ticket JSON (DESIGN.md), with the optional keys set."""
+        out: dict[str, Any] = {
+            "ticketId": self.ticket_id,
+            "customerId": self.customer_id,
+            "category": self.category.value,
+            "severity": self.priority.value,
+            "subject": self.subject,
+            "createdAt": self.created_at.isoformat(),
+            "source": self.source,
+        }
+        if self.url:
+            out["url"] = self.url
+        if self.internal:
+            out["internal"] = True
+        if self.body:
+            out["body"] = self.body
+        if self.tags:
+            out["tags"] = list(self.tags)
+        return out
+
+
+@attrs.frozen
+class TicketEvent:
+    """A ticket that was created, updated or resolved at ``occurred_at``.
+
+    ``event_id`` is the source's delivery id when it has one (used to drop
+    replayed webhooks); the ticket's own identity is ``ticket.key``.
+    """
+
+    ticket: Ticket
+    kind: EventKind = EventKind.CREATED
+    occurred_at: datetime | None = None
+    event_id: str | None = None
+
+    @property
+    def at(self) -> datetime:
+        """When it happened: ``occurred_at``, or the ticket's creation time."""
+        return self.occurred_at if self.occurred_at is not None else self.ticket.created_at
+
+
+@attrs.frozen
+class Person:
+    """Someone a plan addresses: a CSM, a manager, a champion.
+
+    ``slack_id`` lets a notifier skip a lookup by email; ``manager`` is set on
+    CSMs whose manager is known (PRD FR-3.3).
+    """
+
+    name: str = ""
+    email: str | None = None
+    slack_id: str | None = None
+    manager: Person | None = None
+
+
+@attrs.frozen
+class Account:
+    """What the planner and detector know about a customer.
+
+    Everything but ``id`` is optional, and plans degrade gracefully (with a
+    note) when a piece is missing. ``seats`` is the size measure the detector
+    scales industry baselines by (PRD FR-1.4); ``segment`` picks the industry
+    baseline; ``war_room`` is the id of an active war room, if any (FR-3.6).
+    """
+
+    id: str
+    name: str = ""
+    arr: float | None = None
+    health_score: float | None = None
+    previous_health_score: float | None = None
+    segment: str | None = None
+    seats: int | None = None
+    organization: str | None = None
+    csm: Person | None = None
+    champion: Person | None = None
+    first_seen: datetime | None = None
+    war_room: str | None = None
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.id
+
+
+def parse_time(value: object, *, where: str = "", field: str = "createdAt") -> datetime:
+    """Parse an ISO-8601 instant with an offset or ``Z``; naive times are refused."""
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidTicket(
+            "expected an ISO-8601 timestamp with offset, such as "
+            "2026-03-01T09:30:00Z",
+            where=where,
+            field=field,
+        )
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidTicket(
+            f"{value!r} is not an ISO-8601 timestamp (expected e.g. 2026-03-01T09:30:00Z)",
+            where=where,
+            field=field,
+        ) from None
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        raise InvalidTicket(
+            f"{value!r} has no UTC offset; naive timestamps are ambiguous "
+            "(add Z or +00:00)",
+            where=where,
+            field=field,
+        )
+    return parsed.astimezone(timezone.utc)
+
+
+def _text(obj: Mapping[str, Any], key: str, *, where: str, required: bool) -> str:
+    value = obj.get(key)
+    if value is None:
+        if required:
+            raise InvalidTicket("missing required field", where=where, field=key)
+        return ""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise InvalidTicket(
+            f"expected a string, got {type(value).__name__}", where=where, field=key
+        )
+    text = str(value)
+    if required and not text.strip():
+        raise InvalidTicket("must not be empty", where=where, field=key)
+    return text
+
+
+def ticket_event_from_json(
+    obj: object, *, where: str = "", strict_categories: bool = False
+) -> TicketEvent:
+    """Turn one canonical ticket JSON object (DESIGN.md) into a :class:`TicketEvent`.
+
+    Unknown or missing categories become ``other`` (with ``category_given``
+    False) unless ``strict_categories`` is set, in which case they are refused.
+    Missing severity is ``P3``; an unknown one is refused. Raises
+    :class:`InvalidTicket` with ``where`` and the field on any breach.
+    """
+    if not isinstance(obj, Mapping):
+        raise InvalidTicket(
+            f"expected a JSON object, got {type(obj).__name__}", where=where
+        )
+    ticket_id = _text(obj, "ticketId", where=where, required=True)
+    customer_id = _text(obj, "customerId", where=where, required=True)
+    created_at = parse_time(obj.get("createdAt"), where=where, field="createdAt")
+
+    raw_category = obj.get("category")
+    category = Category.parse(raw_category)
+    given = category is not None and category is not Category.OTHER
+    if category is None:
+        if strict_categories and raw_category is not None:
+            raise InvalidTicket(
+                f"unknown category {raw_category!r} (expected technical, billing, "
+                "training or feature_request)",
+                where=where,
+                field="category",
+            )
+        category = Category.OTHER
+
+    raw_priority = obj.get("severity")
+    if raw_priority is None:
+        priority = Priority.P3
+    else:
+        parsed_priority = Priority.parse(raw_priority)
+        if parsed_priority is None:
+            raise InvalidTicket(
+                f"unknown severity {raw_priority!r} (expected P1, P2, P3 or P4)",
+                where=where,
+                field="severity",
+            )
+        priority = parsed_priority
+
+    raw_event = obj.get("event", "created")
+    try:
+        kind = EventKind(str(raw_event).strip().lower())
+    except ValueError:
+        raise InvalidTicket(
+            f"unknown event {raw_event!r} (expected created, updated or resolved)",
+            where=where,
+            field="event",
+        ) from None
+
+    internal = obj.get("internal", False)
+    if not isinstance(internal, bool):
+        raise InvalidTicket("expected true or false", where=where, field="internal")
+    tags = obj.get("tags", [])
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise InvalidTicket("expected a list of strings", where=where, field="tags")
+    url = obj.get("url")
+    if url is not None and not isinstance(url, str):
+        raise InvalidTicket("expected a string", where=where, field="url")
+    occurred_at = None
+    if "occurredAt" in obj:
+        occurred_at = parse_time(obj["occurredAt"], where=where, field="occurredAt")
+
+    ticket = Ticket(
+        ticket_id=ticket_id,
+        customer_id=customer_id,
+        created_at=created_at,
+        category=category,
+        priority=priority,
+        subject=_text(obj, "subject", where=where, required=False),
+        source=_text(obj, "source", where=where, required=False) or "api",
+        url=url,
+        internal=internal,
+        body=_text(obj, "body", where=where, required=False),
+        tags=tuple(tags),
+        category_given=given,
+    )
+    return TicketEvent(ticket=ticket, kind=kind, occurred_at=occurred_at)

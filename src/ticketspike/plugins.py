@@ -1,0 +1,273 @@
+"""The plugin manager: a typed facade over pluggy that the host controls.
+
+The host decides whether installed plugins load at all (``load_entrypoints``),
+which may (``allow``) and which may not (``block``). Built-in plugins
+(:mod:`ticketspike.builtin`) are registered exactly like third-party ones, so
+the embedded default is just a plugin set. A misspelt hook fails at load,
+naming the plugin; a registered object that does not fit its role fails
+naming the plugin too. ``trace`` prints every hook call and what it
+registered (like ``DATASETTE_TRACE_PLUGINS``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+from collections.abc import Collection, Iterable
+from typing import IO, Any
+
+import attrs
+import pluggy
+
+from . import hookspecs
+from .errors import PluginError
+from .roles import (
+    AccountDirectory,
+    ActionHandler,
+    Classifier,
+    PluginConfig,
+    ThemeAnalyzer,
+    TicketSource,
+    describe,
+)
+
+__all__ = ["PluginInfo", "Plugins", "ROLE_HOOKS"]
+
+# Built-in plugin modules, registered like any other plugin (llm/datasette style).
+DEFAULT_PLUGINS: tuple[str, ...] = (
+    "ticketspike.builtin.jsonl_source",
+    "ticketspike.builtin.accounts_file",
+    "ticketspike.builtin.console",
+    "ticketspike.builtin.email_drafter",
+    "ticketspike.builtin.outbox",
+    "ticketspike.builtin.analysis",
+)
+
+# hook name -> (role label, protocol)
+ROLE_HOOKS: dict[str, tuple[str, type]] = {
+    "register_ticket_sources": ("ticket source", TicketSource),
+    "register_account_directories": ("account directory", AccountDirectory),
+    "register_notifiers": ("notifier", ActionHandler),
+    "register_email_drafters": ("email drafter", ActionHandler),
+    "register_task_sinks": ("task sink", ActionHandler),
+    "register_health_score_sinks": ("health-score sink", ActionHandler),
+    "register_theme_analyzers": ("theme analyzer", ThemeAnalyzer),
+    "register_classifiers": ("classifier", Classifier),
+}
+
+
+@attrs.frozen
+class PluginInfo:
+    """A loaded plugin: its name, distribution, version and the roles it provides."""
+
+    name: str
+    distribution: str | None
+    version: str | None
+    roles: tuple[str, ...]
+    builtin: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return attrs.asdict(self)
+
+
+@attrs.frozen
+class Registered:
+    """An object some plugin registered for a role."""
+
+    plugin: str
+    builtin: bool
+    obj: Any
+
+
+class Plugins:
+    """Load, validate and query plugins.
+
+    :param load_entrypoints: load installed distributions from the
+        ``ticketspike`` entry-point group. Tests and strict hosts pass False.
+    :param allow: when given, only these entry-point names load.
+    :param block: these entry-point names never load.
+    :param builtins: register the built-in plugins (embedded default).
+    :param plugins: extra plugin objects or modules to register (host-provided).
+    :param trace: a stream to print hook calls to, or None.
+    """
+
+    def __init__(
+        self,
+        *,
+        load_entrypoints: bool = True,
+        allow: Collection[str] | None = None,
+        block: Collection[str] = (),
+        builtins: bool = True,
+        plugins: Iterable[object] = (),
+        trace: IO[str] | None = None,
+    ) -> None:
+        self.pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+        self.pm.add_hookspecs(hookspecs)
+        self._trace = trace
+        self._builtin_names: set[str] = set()
+        self._dist: dict[str, tuple[str, str]] = {}
+        for name in block:
+            self.pm.set_blocked(name)
+        if builtins:
+            for module_name in DEFAULT_PLUGINS:
+                try:
+                    module = importlib.import_module(module_name)
+                except ModuleNotFoundError as exc:
+                    if exc.name != module_name:
+                        raise
+                    continue  # a built-in not shipped in this build
+                self._register(module, module_name.rsplit(".", 1)[-1], builtin=True)
+        if load_entrypoints:
+            self._load_entrypoints(allow=allow, block=set(block))
+        for plugin in plugins:
+            self.register(plugin)
+        self._check_pending()
+
+    # -- loading ------------------------------------------------------------
+    def _load_entrypoints(self, *, allow: Collection[str] | None, block: set[str]) -> None:
+        for ep in importlib.metadata.entry_points(group=hookspecs.PROJECT_NAME):
+            if ep.name in block or (allow is not None and ep.name not in allow):
+                continue
+            if self.pm.get_plugin(ep.name) is not None or self.pm.is_blocked(ep.name):
+                continue
+            try:
+                module = ep.load()
+            except Exception as exc:  # noqa: BLE001 - any import failure is the plugin's
+                raise PluginError(
+                    f"failed to load entry point {ep.value!r}: "
+                    f"{type(exc).__name__}: {exc}",
+                    plugin=ep.name,
+                ) from exc
+            self._register(module, ep.name, builtin=False)
+            if ep.dist is not None:
+                self._dist[ep.name] = (ep.dist.name, ep.dist.version)
+
+    def register(self, plugin: object, name: str | None = None) -> str:
+        """Register a host-provided plugin object or module; returns its name."""
+        plugin_name = name or getattr(plugin, "__name__", None) or describe(plugin)
+        self._register(plugin, plugin_name, builtin=False)
+        self._check_pending()
+        return plugin_name
+
+    def unregister(self, name: str) -> None:
+        self.pm.unregister(name=name)
+
+    def _register(self, plugin: object, name: str, *, builtin: bool) -> None:
+        try:
+            self.pm.register(plugin, name=name)
+        except pluggy.PluginValidationError as exc:
+            raise PluginError(str(exc), plugin=name) from exc
+        except ValueError as exc:  # already registered / blocked
+            raise PluginError(str(exc), plugin=name) from exc
+        if builtin:
+            self._builtin_names.add(name)
+
+    def _check_pending(self) -> None:
+        try:
+            self.pm.check_pending()
+        except pluggy.PluginValidationError as exc:
+            plugin_name = self.pm.get_name(exc.plugin) or describe(exc.plugin)
+            raise PluginError(str(exc), plugin=plugin_name) from exc
+
+    # -- querying -------------------------------------------------------------
+    def collect(self, hook_name: str, config: PluginConfig) -> list[Registered]:
+        """Call one ``register_*`` hook; return what each plugin registered.
+
+        Third-party plugins come first, built-ins last, so the first match
+        is the most specific.
+        """
+        role, protocol = ROLE_HOOKS[hook_name]
+        caller = getattr(self.pm.hook, hook_name)
+        out: list[Registered] = []
+        impls = list(reversed(caller.get_hookimpls()))
+        impls.sort(key=lambda impl: impl.plugin_name in self._builtin_names)
+        for impl in impls:
+            plugin = impl.plugin_name
+            builtin = plugin in self._builtin_names
+            got: list[Any] = []
+
+            def register(obj: Any, _got: list[Any] = got, _plugin: str = plugin) -> None:
+                if not isinstance(obj, protocol):
+                    raise PluginError(
+                        f"{hook_name}: {describe(obj)!r} is not a {role} "
+                        f"(see ticketspike.roles.{protocol.__name__})",
+                        plugin=_plugin,
+                    )
+                _got.append(obj)
+
+            kwargs = {"register": register, "config": config}
+            try:
+                impl.function(**{a: kwargs[a] for a in impl.argnames})
+            except PluginError:
+                raise
+            except Exception as exc:
+                raise PluginError(
+                    f"{hook_name} raised {type(exc).__name__}: {exc}", plugin=plugin
+                ) from exc
+            if self._trace is not None:
+                names = ", ".join(describe(o) for o in got) or "nothing"
+                print(f"[ticketspike] {hook_name} <- {plugin}: {names}", file=self._trace)
+            out.extend(Registered(plugin, builtin, obj) for obj in got)
+        return out
+
+    def ticket_sources(self, config: PluginConfig) -> dict[str, TicketSource]:
+        found: dict[str, TicketSource] = {}
+        for reg in self.collect("register_ticket_sources", config):
+            name = reg.obj.name
+            if name in found:
+                if reg.builtin:
+                    continue
+                raise PluginError(f"ticket source name {name!r} is taken", plugin=reg.plugin)
+            found[name] = reg.obj
+        return found
+
+    def account_directories(self, config: PluginConfig) -> list[AccountDirectory]:
+        return [r.obj for r in self.collect("register_account_directories", config)]
+
+    def action_handlers(self, config: PluginConfig) -> dict[str, ActionHandler]:
+        """The handler serving each action kind: plugins over built-ins, first wins."""
+        chosen: dict[str, ActionHandler] = {}
+        regs: list[Registered] = []
+        for hook in (
+            "register_notifiers",
+            "register_email_drafters",
+            "register_task_sinks",
+            "register_health_score_sinks",
+        ):
+            regs.extend(self.collect(hook, config))
+        regs.sort(key=lambda r: r.builtin)
+        for reg in regs:
+            for kind in sorted(reg.obj.kinds):
+                chosen.setdefault(kind, reg.obj)
+        return chosen
+
+    def theme_analyzers(self, config: PluginConfig) -> list[ThemeAnalyzer]:
+        return [r.obj for r in self.collect("register_theme_analyzers", config)]
+
+    def classifiers(self, config: PluginConfig) -> list[Classifier]:
+        return [r.obj for r in self.collect("register_classifiers", config)]
+
+    def infos(self) -> list[PluginInfo]:
+        """Every registered plugin with its distribution, version and roles."""
+        out = []
+        for name, plugin in sorted(self.pm.list_name_plugin(), key=lambda np: np[0]):
+            if plugin is None:
+                continue
+            roles = sorted(
+                {ROLE_HOOKS[c.name][0] for c in (self.pm.get_hookcallers(plugin) or [])
+                 if c.name in ROLE_HOOKS}
+            )
+            dist, version = self._dist.get(name, (None, None))
+            if name in self._builtin_names:
+                dist, version = "ticketspike", _core_version()
+            out.append(PluginInfo(name, dist, version, tuple(roles),
+                                  name in self._builtin_names))
+        return out
+
+
+def _core_version() -> str | None:
+    try:
+        return importlib.metadata.version("ticketspike")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+

@@ -1,0 +1,197 @@
+"""The roles a plugin can play, as typed protocols, and the values they exchange.
+
+A plugin registers objects that satisfy one of these protocols through the
+hooks in :mod:`ticketspike.hookspecs`:
+
+* :class:`TicketSource`: turns a vendor webhook (raw bytes, verified first)
+  or a page of history into :class:`~ticketspike.model.TicketEvent` s.
+* :class:`AccountDirectory`: account context for a customer id.
+* :class:`ActionHandler`: carries out plan actions of the kinds it lists;
+  notifiers, e-mail drafters, task sinks and health-score sinks are all
+  action handlers, registered through their own hooks.
+* :class:`ThemeAnalyzer` and :class:`Classifier`: text analysis, with the
+  built-in statistical ones as fallback.
+
+Handlers signal failure with :class:`~ticketspike.errors.TransientDeliveryError`
+(retried, honouring ``retry_after``) or
+:class:`~ticketspike.errors.PermanentDeliveryError` (recorded, never retried).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+import attrs
+
+from .configfile import Section
+from .model import Account, Ticket, TicketEvent
+from .secrets import Secret, secret_from_env, secrets_from_env
+from .signals import Classification, Theme
+
+if TYPE_CHECKING:
+    from .planner.plan import Action, EscalationPlan
+
+__all__ = [
+    "AccountDirectory",
+    "ActionContext",
+    "ActionHandler",
+    "ActionResult",
+    "BackfillPage",
+    "Classifier",
+    "PluginConfig",
+    "ThemeAnalyzer",
+    "TicketSource",
+    "WebhookResult",
+]
+
+
+@attrs.frozen
+class PluginConfig:
+    """What a registration hook sees: the config's ``plugins`` sections and the environment.
+
+    The environment is passed in (not read from ``os.environ`` by plugins) so
+    hosts and tests control it. A section is ``None`` when the config does not
+    mention the plugin; by convention an adapter then registers nothing.
+    """
+
+    sections: Mapping[str, Section] = attrs.field(factory=dict)
+    env: Mapping[str, str] = attrs.field(factory=dict, repr=False)
+    config_name: str = "<config>"
+
+    def section(self, name: str) -> Section | None:
+        return self.sections.get(name)
+
+    def secret(self, section: Section | None, key: str, default_env: str) -> Secret | None:
+        """The secret whose *variable name* is ``section[key]`` (default ``default_env``)."""
+        name = default_env
+        if section is not None:
+            name = section.get_str(key, default_env) or default_env
+        return secret_from_env(self.env, name)
+
+    def secrets(self, section: Section | None, key: str, default_env: str) -> tuple[Secret, ...]:
+        """Several space-separated secrets (rotation) from the named variable."""
+        name = default_env
+        if section is not None:
+            name = section.get_str(key, default_env) or default_env
+        return secrets_from_env(self.env, name)
+
+
+@attrs.frozen
+class WebhookResult:
+    """A verified webhook delivery: its events, or why it was ignored.
+
+    ``delivery_id`` is the vendor's id for the delivery (Zendesk event id,
+    Intercom notification id), used by the engine to drop replays.
+    """
+
+    events: tuple[TicketEvent, ...] = ()
+    delivery_id: str | None = None
+    ignored: str | None = None
+
+
+@attrs.frozen
+class BackfillPage:
+    """One page of history; ``cursor`` resumes *after* this page."""
+
+    events: tuple[TicketEvent, ...]
+    cursor: str | None = None
+    done: bool = False
+    skipped: int = 0  # deleted or otherwise unusable records on this page
+
+
+@runtime_checkable
+class TicketSource(Protocol):
+    name: str
+
+    def parse_webhook(
+        self, body: bytes, headers: Mapping[str, str], *, now: datetime
+    ) -> WebhookResult:
+        """Verify the signature over the raw ``body`` and parse it.
+
+        Raise :class:`~ticketspike.errors.SignatureError` on a bad signature
+        and :class:`~ticketspike.errors.WebhookRejected` on bad content;
+        return ``WebhookResult(ignored=...)`` for valid deliveries that carry
+        no ticket change. Header names are matched case-insensitively by the
+        caller passing lower-case keys.
+        """
+        ...
+
+    def backfill(self, *, since: datetime, cursor: str | None = None) -> Iterator[BackfillPage]:
+        """Yield history pages from ``since`` (or from ``cursor`` when resuming)."""
+        ...
+
+
+@runtime_checkable
+class AccountDirectory(Protocol):
+    name: str
+
+    def get_account(self, customer_id: str) -> Account | None:
+        """The account, or ``None`` if this directory does not know it."""
+        ...
+
+
+@attrs.frozen
+class ActionResult:
+    """What carrying out an action produced: references later steps may need.
+
+    ``ref`` holds e.g. ``{"channel": "C123", "ts": "1700000000.0001"}`` for a
+    posted message, so a thread reply or update can find it. ``summary`` is a
+    human line for the outbox.
+    """
+
+    ref: Mapping[str, str] = attrs.field(factory=dict)
+    summary: str = ""
+
+
+class ActionContext(Protocol):
+    """What a handler may ask the executor while carrying out an action."""
+
+    @property
+    def plan(self) -> EscalationPlan: ...
+
+    @property
+    def account(self) -> Account | None: ...
+
+    @property
+    def now(self) -> datetime: ...
+
+    def result_of(self, key: str) -> ActionResult | None:
+        """The result of an earlier action (any plan of the same episode) by key."""
+        ...
+
+
+@runtime_checkable
+class ActionHandler(Protocol):
+    name: str
+    kinds: frozenset[str]
+
+    def execute(self, action: Action, ctx: ActionContext) -> ActionResult:
+        """Carry out ``action`` once. Raise a ``DeliveryError`` subclass on failure."""
+        ...
+
+
+@runtime_checkable
+class ThemeAnalyzer(Protocol):
+    name: str
+
+    def analyze(
+        self, window: Sequence[Ticket], baseline: Sequence[Ticket], *, limit: int = 5
+    ) -> Sequence[Theme]:
+        """Themes unusually frequent in ``window`` compared with ``baseline``."""
+        ...
+
+
+@runtime_checkable
+class Classifier(Protocol):
+    name: str
+
+    def classify(self, ticket: Ticket) -> Classification | None:
+        """A category with confidence, or ``None`` to abstain."""
+        ...
+
+
+def describe(obj: Any) -> str:
+    """A short name for a registered object, for errors and listings."""
+    return str(getattr(obj, "name", None) or type(obj).__name__)

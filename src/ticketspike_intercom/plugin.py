@@ -1,0 +1,1 @@
+"""The ticketspike entry point of this adapter (hook implementations)."""

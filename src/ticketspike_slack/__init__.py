@@ -1,0 +1,1 @@
+"""ticketspike adapter package."""
