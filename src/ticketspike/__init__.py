@@ -4,10 +4,6 @@ The public API is exactly what ``__all__`` lists; everything else is internal
 and may change. Adapters and hosts import from here only.
 """
 
-from __future__ import annotations
-
-from typing import Any
-
 from .errors import (
     ConfigError,
     DeliveryError,
@@ -123,9 +119,9 @@ __all__ = [
     "TicketEvent",
     "TicketSource",
     "TicketspikeError",
+    "TransientDeliveryError",
     "Transition",
     "TransitionKind",
-    "TransientDeliveryError",
     "UpdateMessage",
     "WebhookRejected",
     "WebhookResult",
@@ -137,7 +133,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> str:
     # __version__ is read lazily from the installed metadata (stamina's way).
     if name == "__version__":
         from importlib.metadata import PackageNotFoundError, version
