@@ -1,0 +1,445 @@
+"""Common themes of a spike: what customers write about unusually often right now.
+
+A theme is a short phrase made of words from the tickets ("API errors",
+"login issues", "invoice amount") with its ticket count, a few example ids
+and, when the words make it clear, the product area it touches. The default
+analyzer is statistical and needs no network:
+
+1. each ticket's subject and body become a set of one- to three-word phrases
+   (keyed by their sorted light stems, so "password reset" and "reset
+   passwords" are one phrase);
+2. each phrase's share of window tickets is contrasted with its share of
+   baseline tickets by the log-odds ratio with an informative Dirichlet
+   prior (Monroe, Colaresi and Quinn 2008), as a z-score. What is always
+   frequent scores near zero; what is new scores high;
+3. a phrase is upgraded to a longer one that covers most of its tickets
+   ("API" becomes "API errors"), and phrases that cover nearly the same
+   tickets are merged, so one issue yields one theme.
+
+Everything here is pure except :func:`analyze_with_fallback`, which runs a
+plugin analyzer in a worker thread within a time budget.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from ..signals import Theme
+from .budget import call_with_budget, warn_fallback
+from .text import GENERIC_WORDS, STOP_WORDS, clean, display_phrase, segments, stem
+
+if TYPE_CHECKING:
+    from ..configfile import Section
+    from ..model import Ticket
+
+__all__ = [
+    "DEFAULT_AREAS",
+    "StatisticalThemeAnalyzer",
+    "ThemeSettings",
+    "analyze_with_fallback",
+    "find_themes",
+    "sanitize_theme",
+    "theme_settings_from_config",
+]
+
+# Product areas and the words that name them. Matched on light stems, so
+# "invoices" finds Billing. Multi-word entries must all appear.
+DEFAULT_AREAS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("Authentication", (
+        "login", "logout", "signin", "sso", "saml", "password", "2fa", "mfa", "authentication",
+        "authenticate", "auth", "okta", "lockout", "locked out", "oauth", "credential",
+    )),
+    ("Billing", (
+        "invoice", "billing", "bill", "charge", "payment", "refund", "subscription", "receipt",
+        "credit card", "price", "vat", "tax", "renewal", "overcharge", "discount", "coupon",
+    )),
+    ("API", ("api", "endpoint", "webhook", "sdk", "rate limit", "api key", "graphql")),
+    ("Data import/export", ("export", "import", "csv", "spreadsheet", "xlsx")),
+    ("Reporting", ("report", "dashboard", "chart", "analytics", "metric", "graph")),
+    ("Notifications", ("notification", "reminder", "digest", "unsubscribe")),
+    ("Integrations", (
+        "integration", "salesforce", "hubspot", "zapier", "slack", "jira", "zendesk", "teams",
+    )),
+    ("Performance", ("slow", "latency", "timeout", "lag", "performance", "spinner", "freeze")),
+    ("Mobile app", ("mobile", "ios", "android", "iphone", "ipad", "tablet")),
+    ("File uploads", ("upload", "attachment", "file size")),
+    ("Search", ("search",)),
+    ("Permissions", ("permission", "role", "admin right", "access control", "rbac")),
+    ("Sync", ("sync", "synchronization", "synchronisation")),
+)
+
+
+@attrs.frozen
+class ThemeSettings:
+    """How themes are found; every option has a working default.
+
+    :param limit: at most this many themes.
+    :param min_tickets: a theme must appear in at least this many window tickets.
+    :param min_score: the smallest log-odds z-score a theme needs when there
+        is a baseline to contrast with (1.96 is the usual 95 % two-sided line;
+        lower keeps more, weaker themes).
+    :param prior_strength: pseudo-tickets of the Dirichlet prior; larger makes
+        rare phrases need more evidence.
+    :param examples: example ticket ids per theme.
+    :param areas: product areas and their words (see :data:`DEFAULT_AREAS`).
+    :param stop_words: extra words never used in a theme (an organization's
+        own name, say).
+    """
+
+    limit: int = 5
+    min_tickets: int = 2
+    min_score: float = 1.96
+    prior_strength: float = 10.0
+    examples: int = 3
+    areas: tuple[tuple[str, tuple[str, ...]], ...] = DEFAULT_AREAS
+    stop_words: frozenset[str] = frozenset()
+
+
+DEFAULT_THEME_SETTINGS = ThemeSettings()
+
+# Background share of tickets a random phrase appears in, used so that a
+# customer with no baseline history still gets frequency-ranked themes.
+_BACKGROUND_RATE = 0.01
+_BACKGROUND_WEIGHT = 20.0
+# A longer phrase replaces a shorter one when it covers this share of its tickets.
+_UPGRADE_COVERAGE = 0.6
+# Two themes whose ticket sets overlap this much are one theme.
+_MERGE_OVERLAP = 0.8
+_MERGE_JACCARD = 0.5
+_MAX_WORDS = 3
+
+Key = tuple[str, ...]
+
+
+@attrs.frozen
+class _Phrases:
+    """The phrases of one ticket: key -> surface words as written."""
+
+    by_key: Mapping[Key, tuple[str, ...]]
+    stems: frozenset[str]
+
+
+def _phrases(ticket: Ticket, stop_words: frozenset[str]) -> _Phrases:
+    out: dict[Key, tuple[str, ...]] = {}
+    stems: set[str] = set()
+    text = f"{ticket.subject}\n{ticket.body}"
+    for words in segments(text):
+        content = [w not in STOP_WORDS and w not in stop_words for w in words]
+        word_stems = [stem(w) for w in words]
+        stems.update(s for s, keep in zip(word_stems, content, strict=True) if keep)
+        for start in range(len(words)):
+            if not content[start]:
+                continue
+            for end in range(start, min(start + _MAX_WORDS, len(words))):
+                if not content[end]:
+                    continue
+                key = tuple(sorted({word_stems[i] for i in range(start, end + 1) if content[i]}))
+                if end > start and len(key) < 2:
+                    continue  # "error error" or "login to login"
+                out.setdefault(key, tuple(words[start : end + 1]))
+    return _Phrases(by_key=out, stems=frozenset(stems))
+
+
+_GENERIC_STEMS = frozenset(stem(w) for w in GENERIC_WORDS) | GENERIC_WORDS
+
+
+def _informative(key: Key) -> bool:
+    return any(s not in _GENERIC_STEMS for s in key)
+
+
+def _log_odds_z(y_w: int, n_w: int, y_b: int, n_b: int, strength: float) -> tuple[float, float]:
+    """Log-odds ratio of a phrase's ticket share, window vs baseline, and its z-score.
+
+    The prior share mixes the pooled share with a small background share, so
+    an empty baseline still ranks phrases by how common they are now.
+    """
+    pooled = (y_w + y_b + _BACKGROUND_WEIGHT * _BACKGROUND_RATE) / (
+        n_w + n_b + _BACKGROUND_WEIGHT
+    )
+    a = strength * pooled
+    b = strength * (1.0 - pooled)
+    delta = math.log((y_w + a) / (n_w - y_w + b)) - math.log((y_b + a) / (n_b - y_b + b))
+    var = 1 / (y_w + a) + 1 / (n_w - y_w + b) + 1 / (y_b + a) + 1 / (n_b - y_b + b)
+    return delta, delta / math.sqrt(var)
+
+
+def _unique(tickets: Sequence[Ticket]) -> list[Ticket]:
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for t in tickets:
+        if t.internal or t.key in seen:
+            continue
+        seen.add(t.key)
+        out.append(t)
+    return out
+
+
+def _area_stems(settings: ThemeSettings) -> list[tuple[str, list[frozenset[str]]]]:
+    return [
+        (name, [frozenset(stem(w) for w in kw.lower().split()) for kw in words])
+        for name, words in settings.areas
+    ]
+
+
+def _area_of(
+    key: Key, members: Sequence[_Phrases], areas: list[tuple[str, list[frozenset[str]]]]
+) -> str | None:
+    stems = set(key)
+    for name, entries in areas:
+        if any(entry <= stems for entry in entries):
+            return name
+    # Not in the phrase itself: name the area most of the theme's tickets mention.
+    best: tuple[int, str] | None = None
+    for name, entries in areas:
+        hits = sum(1 for p in members if any(entry <= p.stems for entry in entries))
+        if hits * 2 > len(members) and (best is None or hits > best[0]):
+            best = (hits, name)
+    return best[1] if best else None
+
+
+def find_themes(
+    window: Sequence[Ticket],
+    baseline: Sequence[Ticket],
+    *,
+    limit: int | None = None,
+    settings: ThemeSettings | None = None,
+) -> list[Theme]:
+    """The themes unusually frequent in ``window`` compared with ``baseline``.
+
+    ``window`` is the spike period's tickets, ``baseline`` the tickets of the
+    period before it (the customer's own, or the segment's for a new
+    customer). Internal tickets and repeated ids are ignored. Themes come
+    best first; at most ``limit`` (default ``settings.limit``, 5).
+    """
+    cfg = settings or DEFAULT_THEME_SETTINGS
+    top = cfg.limit if limit is None else limit
+    win = _unique(window)
+    base = _unique(baseline)
+    if top <= 0 or not win:
+        return []
+    extra_stops = frozenset(w.lower() for w in cfg.stop_words)
+    win_phrases = [_phrases(t, extra_stops) for t in win]
+    base_df: Counter[Key] = Counter()
+    for t in base:
+        base_df.update(_phrases(t, extra_stops).by_key.keys())
+
+    members: dict[Key, list[int]] = {}
+    surfaces: dict[Key, Counter[tuple[str, ...]]] = {}
+    for index, phrases in enumerate(win_phrases):
+        for key, surface in phrases.by_key.items():
+            members.setdefault(key, []).append(index)
+            surfaces.setdefault(key, Counter())[surface] += 1
+
+    n_w, n_b = len(win), len(base)
+    need = max(1, min(cfg.min_tickets, n_w))
+    scored: dict[Key, float] = {}
+    for key, idx in members.items():
+        if len(idx) < need or not _informative(key):
+            continue
+        delta, z = _log_odds_z(len(idx), n_w, base_df.get(key, 0), n_b, cfg.prior_strength)
+        if delta <= 0 or (n_b and z < cfg.min_score):
+            continue
+        scored[key] = z
+
+    # Upgrade a phrase to a longer one covering most of its tickets.
+    by_len = sorted(scored, key=lambda k: (len(k), k))
+    display_key: dict[Key, Key] = {}
+    for key in by_len:
+        best = key
+        while True:
+            count = len(members[best])
+            longer = [
+                k for k in scored
+                if len(k) == len(best) + 1 and set(best) < set(k)
+                and len(members[k]) >= _UPGRADE_COVERAGE * count
+            ]
+            if not longer:
+                break
+            best = max(longer, key=lambda k: (len(members[k]), scored[k], k))
+        display_key[key] = best
+
+    ranked = sorted(scored, key=lambda k: (-scored[k], len(k), k))
+    chosen: list[tuple[Key, set[int]]] = []
+    shown: set[Key] = set()
+    areas = _area_stems(cfg)
+    themes: list[Theme] = []
+    for key in ranked:
+        if len(themes) >= top:
+            break
+        show = display_key[key]
+        tickets = set(members[key])
+        if show in shown or any(_near(tickets, other) for _k, other in chosen):
+            continue
+        shown.add(show)
+        chosen.append((key, tickets))
+        # The shortest wording customers used, then the most common: "API errors"
+        # reads better than "errors from the API".
+        surface = min(surfaces[show].items(), key=lambda kv: (len(kv[0]), -kv[1], kv[0]))[0]
+        ordered = sorted(tickets)
+        themes.append(
+            Theme(
+                phrase=display_phrase(surface),
+                count=len(ordered),
+                ticket_ids=tuple(win[i].ticket_id for i in ordered[: max(0, cfg.examples)]),
+                area=_area_of(show, [win_phrases[i] for i in ordered], areas),
+                score=round(scored[key], 4),
+            )
+        )
+    return themes
+
+
+def _near(a: set[int], b: set[int]) -> bool:
+    inter = len(a & b)
+    if not inter:
+        return False
+    return inter / min(len(a), len(b)) >= _MERGE_OVERLAP or inter / len(a | b) >= _MERGE_JACCARD
+
+
+@attrs.frozen
+class StatisticalThemeAnalyzer:
+    """The built-in :class:`~ticketspike.roles.ThemeAnalyzer`: :func:`find_themes`."""
+
+    settings: ThemeSettings = DEFAULT_THEME_SETTINGS
+    name: str = "statistical"
+
+    def analyze(
+        self, window: Sequence[Ticket], baseline: Sequence[Ticket], *, limit: int = 5
+    ) -> list[Theme]:
+        return find_themes(window, baseline, limit=limit, settings=self.settings)
+
+
+_MAX_PHRASE = 60
+
+
+def sanitize_theme(theme: object) -> Theme | None:
+    """A plugin's theme made safe to show, or ``None`` if it is not a usable theme.
+
+    A model's output is as hostile as the ticket text it read: the phrase is
+    rebuilt from plain words (no markup, mentions, links or braces) and cut to
+    a readable length; the area likewise.
+    """
+    if not isinstance(theme, Theme):
+        return None
+    words = [w for seg in segments(theme.phrase) for w in seg]
+    phrase = display_phrase(words)[:_MAX_PHRASE].strip()
+    if not phrase:
+        return None
+    area = None
+    if theme.area:
+        area = " ".join(clean(theme.area).split())[:_MAX_PHRASE].strip() or None
+        if area is not None and any(c in area for c in "<>{}@#`*_~|[]"):
+            area = " ".join(w for seg in segments(area) for w in seg).capitalize() or None
+    count = theme.count if isinstance(theme.count, int) and theme.count >= 0 else 0
+    ids = tuple(str(i) for i in theme.ticket_ids[:10]) if theme.ticket_ids else ()
+    return Theme(phrase=phrase, count=count, ticket_ids=ids, area=area, score=theme.score)
+
+
+def _fallback_analyzer(analyzers: Sequence[Any]) -> Any:
+    for analyzer in reversed(analyzers):
+        if isinstance(analyzer, StatisticalThemeAnalyzer):
+            return analyzer
+    return StatisticalThemeAnalyzer()
+
+
+def analyze_with_fallback(
+    analyzers: Sequence[Any],
+    window: Sequence[Ticket],
+    baseline: Sequence[Ticket],
+    *,
+    limit: int = 5,
+    budget_seconds: float | None = 5.0,
+) -> list[Theme]:
+    """Themes from the first analyzer, or the built-in one if it fails or overruns.
+
+    ``analyzers`` is what :meth:`ticketspike.Plugins.theme_analyzers` returns
+    (third-party first, built-ins last). The first one runs in a worker
+    thread for at most ``budget_seconds``; if it raises, overruns, or returns
+    something that is not a list of :class:`~ticketspike.Theme`, a warning
+    is logged (naming the analyzer, never the ticket text) and the built-in
+    statistical analyzer answers, with its configured settings when it is
+    among ``analyzers``. A plugin's phrases are cleaned like ticket text.
+    """
+    fallback = _fallback_analyzer(analyzers)
+    first = analyzers[0] if analyzers else fallback
+    if first is fallback or isinstance(first, StatisticalThemeAnalyzer):
+        return list(first.analyze(window, baseline, limit=limit))
+    win, base = tuple(window), tuple(baseline)  # a plugin gets its own copies
+    name = getattr(first, "name", type(first).__name__)
+    outcome = call_with_budget(
+        lambda: first.analyze(win, base, limit=limit),
+        budget_seconds=budget_seconds,
+        what=f"theme analyzer {name!r}",
+    )
+    if outcome.ok:
+        themes = _plugin_themes(outcome.value)
+        if themes is not None:
+            return themes[: max(0, limit)]
+        warn_fallback(f"theme analyzer {name!r}", "returned something other than themes")
+    return list(fallback.analyze(window, baseline, limit=limit))
+
+
+def _plugin_themes(value: object) -> list[Theme] | None:
+    if not isinstance(value, Sequence) or isinstance(value, (str, bytes)):
+        return None
+    cleaned = [sanitize_theme(t) for t in value]
+    if any(t is None for t in cleaned):
+        return None
+    return [t for t in cleaned if t is not None]
+
+
+def theme_settings_from_config(section: Section | None) -> ThemeSettings:
+    """Parse the ``themes:`` config section (errors name file, line and key).
+
+    Keys: ``limit``, ``min_tickets``, ``min_score``, ``prior_strength``,
+    ``examples``, ``stop_words`` (list), ``areas`` (area name -> list of
+    words; adds areas or replaces a default area's words).
+    """
+    if section is None:
+        return DEFAULT_THEME_SETTINGS
+    section.check_keys(
+        {"limit", "min_tickets", "min_score", "prior_strength", "examples", "stop_words",
+         "areas"}
+    )
+    d = DEFAULT_THEME_SETTINGS
+    areas = dict(d.areas)
+    area_section = section.get_section("areas")
+    if area_section is not None:
+        for name in area_section:
+            words = _word_list(area_section, name)
+            if not words:
+                raise area_section.error(name, "expected a non-empty list of words")
+            areas[str(name)] = words
+    return ThemeSettings(
+        limit=_int(section, "limit", d.limit, 1),
+        min_tickets=_int(section, "min_tickets", d.min_tickets, 1),
+        min_score=float(section.get_float("min_score", d.min_score, minimum=0.0) or 0.0),
+        prior_strength=float(
+            section.get_float("prior_strength", d.prior_strength, minimum=0.01) or 0.01
+        ),
+        examples=_int(section, "examples", d.examples, 0),
+        areas=tuple(areas.items()),
+        stop_words=frozenset(w.lower() for w in _word_list(section, "stop_words")),
+    )
+
+
+def _int(section: Section, key: str, default: int, minimum: int) -> int:
+    value = section.get_int(key, default, minimum=minimum)
+    return default if value is None else int(value)
+
+
+def _word_list(section: Section, key: str) -> tuple[str, ...]:
+    items = section.get_list(key)
+    out = []
+    for i, item in enumerate(items):
+        if isinstance(item, bool) or not isinstance(item, (str, int)) or not str(item).strip():
+            raise section.error(key, f"item {i + 1}: expected a word or phrase, got {item!r}")
+        words = " ".join(w for seg in segments(str(item)) for w in seg)
+        if not words:
+            raise section.error(key, f"item {i + 1}: {item!r} has no letters or digits")
+        out.append(words)
+    return tuple(out)
