@@ -19,7 +19,9 @@ from typing import Any
 import attrs
 
 from .configfile import Section, load_file, load_text
+from .detect.classify import classification_settings_from_config
 from .detect.policy import DetectionPolicy, policy_from_config
+from .detect.themes import theme_settings_from_config
 from .lifecycle import (
     LifecyclePolicy,
     Silence,
@@ -128,6 +130,9 @@ def load_config(
 
 def _assemble(root: Section, *, path: str | None, env: Mapping[str, str] | None) -> Config:
     root.check_keys(TOP_LEVEL_KEYS)
+    # Parsed here only to fail fast; the built-in analysis plugin reads them again.
+    classification_settings_from_config(root.get_section("classification"))
+    theme_settings_from_config(root.get_section("themes"))
     plugin_sections: dict[str, Section] = {}
     plugins = root.get_section("plugins")
     if plugins is not None:
@@ -148,6 +153,7 @@ def _assemble(root: Section, *, path: str | None, env: Mapping[str, str] | None)
             sections=plugin_sections,
             env=dict(os.environ if env is None else env),
             config_name=root.name,
+            root=root,
         ),
         root=root,
         path=path,

@@ -59,6 +59,9 @@ class PluginConfig:
     sections: Mapping[str, Section] = attrs.field(factory=dict)
     env: Mapping[str, str] = attrs.field(factory=dict, repr=False)
     config_name: str = "<config>"
+    # The whole file, for built-in plugins whose settings are top-level
+    # sections (``themes``, ``classification``); adapters use ``sections``.
+    root: Section = attrs.field(factory=Section, repr=False)
 
     def section(self, name: str) -> Section | None:
         return self.sections.get(name)

@@ -96,7 +96,7 @@ class ThemeSettings:
     min_score: float = 1.96
     prior_strength: float = 10.0
     examples: int = 3
-    areas: tuple[tuple[str, tuple[str, ...]], ...] = DEFAULT_AREAS
+    areas: tuple[tuple[str, tuple[str, ...]], ...] = attrs.field(default=DEFAULT_AREAS, repr=False)
     stop_words: frozenset[str] = frozenset()
 
 
