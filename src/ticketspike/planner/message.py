@@ -140,6 +140,10 @@ def render_text(message: AlertMessage) -> str:
             health += f" (was {_fmt_score(message.previous_health_score)})"
         out.append(health)
         out.append(f"CSM: {message.csm_name or 'unassigned'}")
+        if message.lines:
+            # Extra sentences a workflow step adds (config ``text``) follow the facts.
+            out.append("")
+            out.extend(message.lines)
     else:
         out.extend(message.lines)
     if message.links:

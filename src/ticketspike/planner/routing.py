@@ -56,7 +56,7 @@ DEFAULT_TEAMS: Mapping[Category, tuple[str, ...]] = {
 }
 DEFAULT_MIXED_SHARE = 0.30
 MATCH_MODES = ("first", "all")
-_TEAM_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
+_TEAM_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,63}$")
 _SLACK_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _ORDER = {c: i for i, c in enumerate(Category)}
@@ -210,9 +210,13 @@ class RoutingDecision:
     matched_rules: tuple[str, ...] = ()
     used_defaults: bool = True
     explanation: tuple[str, ...] = ()
+    reasons: tuple[tuple[str, str], ...] = ()  # (team, person or channel) -> why
 
     def channel_for(self, team: str) -> str | None:
         return dict(self.team_channels).get(team)
+
+    def reason_for(self, target: str) -> str:
+        return dict(self.reasons).get(target, "routing")
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -224,6 +228,7 @@ class RoutingDecision:
             "matched_rules": list(self.matched_rules),
             "used_defaults": self.used_defaults,
             "explanation": list(self.explanation),
+            "reasons": dict(self.reasons),
         }
 
 
@@ -258,6 +263,7 @@ class RoutingRules:
         people: list[str] = []
         channels: list[str] = []
         matched: list[str] = []
+        why: dict[str, str] = {}
         keep_defaults = True
         for rule in self.rules:
             ok, reasons = rule.when.check(assessment, account, sev)
@@ -272,6 +278,8 @@ class RoutingRules:
                 f"{', '.join(targets) or 'nobody'}"
                 + ("" if rule.keep_defaults else "; category routing replaced")
             )
+            for target in targets:
+                why.setdefault(target, f"rule {rule.name!r}")
             _extend(teams, rule.teams)
             _extend(people, rule.people)
             _extend(channels, rule.channels)
@@ -284,14 +292,16 @@ class RoutingRules:
                 explanation.append("no categorised tickets: no category routing")
             for category in categories:
                 routed = self.teams_for(category)
-                why = (
+                share = (
                     f"{_pct(shares[category])} >= {_pct(self.mixed_share)}"
                     if shares[category] + 1e-9 >= self.mixed_share
                     else f"{_pct(shares[category])}, the largest category"
                 )
                 explanation.append(
-                    f"category {category.value} {why} -> {', '.join(routed) or 'nobody'}"
+                    f"category {category.value} {share} -> {', '.join(routed) or 'nobody'}"
                 )
+                for team in routed:
+                    why.setdefault(team, f"{category.value} tickets {share}")
                 _extend(teams, routed)
         channel_of = dict(self.team_channels)
         return RoutingDecision(
@@ -303,6 +313,7 @@ class RoutingRules:
             matched_rules=tuple(matched),
             used_defaults=keep_defaults,
             explanation=tuple(explanation),
+            reasons=tuple(why.items()),
         )
 
     def describe(self) -> dict[str, Any]:

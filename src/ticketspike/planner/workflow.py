@@ -395,7 +395,8 @@ def _plain(value: Any) -> Any:
 
 _STEP_KEYS = frozenset({"id", "action", "condition", "config", "description"})
 _WORKFLOW_KEYS = frozenset({"name", "workflow", "version", "trigger", "steps", "description"})
-_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
+# No dots: the planner derives sub-step ids as "<step>.<team>", which must not collide.
+_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,63}$")
 
 
 def workflow_from_config(section: Section | None) -> Workflow:
@@ -487,7 +488,7 @@ def _parse_step(item: Section, *, earlier: dict[str, Step]) -> Step:
     item.check_keys(_STEP_KEYS)
     step_id = item.get_str("id", required=True) or ""
     if not _ID.match(step_id):
-        raise item.error("id", "expected letters, digits, '_', '-' or '.' (at most 64)")
+        raise item.error("id", "expected letters, digits, '_' or '-' (at most 64)")
     raw_action = item.get_str("action", required=True) or ""
     action = ACTION_ALIASES.get(raw_action, raw_action)
     if action not in ACTION_KINDS:
