@@ -193,6 +193,9 @@ class ClassificationSettings:
     :param keyword_weight: how many seed phrases one extra keyword is worth.
     :param tags: extra tag names per category, checked before the built-in ones.
     :param smoothing: additive (Lidstone) smoothing of word counts.
+    :param temperature: divides the log-likelihoods. Naive Bayes treats words
+        as independent when they are not, so its raw posteriors are too sure
+        of themselves; 2 makes a stated 0.8 mean right about 8 times in 10.
     """
 
     threshold: float = 0.5
@@ -200,7 +203,7 @@ class ClassificationSettings:
     keyword_weight: int = 3
     tags: tuple[tuple[Category, tuple[str, ...]], ...] = ()
     smoothing: float = 0.3
-    temperature: float = 1.0
+    temperature: float = 2.0
 
 
 def train(settings: ClassificationSettings | None = None) -> NaiveBayesClassifier:
