@@ -1,0 +1,244 @@
+"""Zendesk webhook deliveries: verified, then turned into ticket events or ignored.
+
+Two kinds of delivery reach the same endpoint:
+
+* **Event subscriptions** (``"type": "zen:event-type:ticket.created"`` and the
+  field-specific ``*_changed`` events): a fixed envelope whose ``detail`` is a
+  ticket snapshot with string ids and upper-case enums, and whose ``id`` is
+  unique per event, so it is the delivery id for deduplication.
+* **Trigger webhooks**: a body the admin writes. We document a thin one,
+  ``{"ticket_id": "{{ticket.id}}", "event": "created"}``, and fetch the
+  ticket through the API: Zendesk placeholders render display names and
+  unescaped free text, which would make a richer body fragile. The delivery
+  id is the ``x-zendesk-webhook-invocation-id`` header, which Zendesk keeps
+  across retries of one invocation.
+
+Anything else that is validly signed is acknowledged and ignored with a
+reason, so Zendesk does not retry it. The signature is checked first, on the
+raw bytes; nothing is parsed before that. Nothing from the body is logged.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any, Final
+
+from ticketspike import (
+    EventKind,
+    InvalidTicket,
+    Ticket,
+    TicketEvent,
+    WebhookRejected,
+    WebhookResult,
+)
+
+from .mapping import MappingRules, Skip, map_ticket, ticket_from_json
+from .settings import ZendeskSettings
+from .signature import verify
+from .times import parse_instant
+
+__all__ = ["EVENT_PREFIX", "INVOCATION_HEADER", "parse_delivery"]
+
+EVENT_PREFIX: Final = "zen:event-type:"
+INVOCATION_HEADER: Final = "x-zendesk-webhook-invocation-id"
+_WHERE: Final = "zendesk webhook"
+
+# Field changes that can move a ticket's priority or category under the mapping rules.
+UPDATE_EVENTS: Final = frozenset(
+    {
+        "ticket.priority_changed",
+        "ticket.ticket_type_changed",
+        "ticket.type_changed",
+        "ticket.tags_changed",
+        "ticket.form_changed",
+        "ticket.group_assignment_changed",
+    }
+)
+# For these, ``event.current`` holds the new value of the named detail field.
+_CURRENT_FIELD: Final = {
+    "ticket.priority_changed": "priority",
+    "ticket.ticket_type_changed": "type",
+    "ticket.type_changed": "type",
+    "ticket.status_changed": "status",
+}
+RESOLVED_STATUSES: Final = frozenset({"solved", "closed"})
+TRIGGER_EVENTS: Final = {kind.value: kind for kind in EventKind}
+
+FetchTicket = Callable[[str], "Mapping[str, Any] | None"]
+RequesterOrganization = Callable[[str], "str | None"]
+
+
+def parse_delivery(
+    body: bytes,
+    headers: Mapping[str, str],
+    *,
+    now: datetime,
+    settings: ZendeskSettings,
+    fetch_ticket: FetchTicket | None = None,
+    requester_organization: RequesterOrganization | None = None,
+) -> WebhookResult:
+    """Verify one delivery and turn it into a :class:`~ticketspike.WebhookResult`.
+
+    ``fetch_ticket`` (ticket id -> REST ticket, ``None`` if gone) serves
+    trigger bodies; ``requester_organization`` serves the
+    ``requester_organization`` customer rule. Raises
+    :class:`~ticketspike.SignatureError` (401) or
+    :class:`~ticketspike.WebhookRejected` (400, or 503 when a lookup failed).
+    """
+    signed_at = verify(
+        body,
+        headers,
+        settings.webhook_secrets,
+        now=now,
+        tolerance=settings.signature_tolerance,
+        secret_env=settings.webhook_secret_env,
+    )
+    payload = _json_object(body)
+    invocation = headers.get(INVOCATION_HEADER, "").strip() or None
+    rules = settings.rules
+    try:
+        kind = payload.get("type")
+        if isinstance(kind, str) and kind.startswith(EVENT_PREFIX):
+            return _event(payload, kind, invocation, rules, requester_organization)
+        if "ticket_id" in payload:
+            return _trigger(
+                payload, invocation, signed_at, rules, fetch_ticket, requester_organization
+            )
+    except InvalidTicket as exc:
+        raise WebhookRejected(exc.message, where=exc.where, field=exc.field) from None
+    return WebhookResult(
+        delivery_id=invocation,
+        ignored="not a Zendesk ticket event: expected a 'type' of zen:event-type:... "
+        "or a trigger body with 'ticket_id'",
+    )
+
+
+def _json_object(body: bytes) -> dict[str, Any]:
+    try:
+        payload = json.loads(body.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise WebhookRejected("body is not UTF-8 text", where=_WHERE) from None
+    except json.JSONDecodeError as exc:
+        raise WebhookRejected(
+            f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}", where=_WHERE
+        ) from None
+    if not isinstance(payload, dict):
+        raise WebhookRejected(
+            f"expected a JSON object, got a JSON {type(payload).__name__}", where=_WHERE
+        )
+    return payload
+
+
+def _event(
+    payload: Mapping[str, Any],
+    kind: str,
+    invocation: str | None,
+    rules: MappingRules,
+    requester_organization: RequesterOrganization | None,
+) -> WebhookResult:
+    raw_id = payload.get("id")
+    delivery_id = str(raw_id) if isinstance(raw_id, (str, int)) and str(raw_id) else invocation
+    name = kind[len(EVENT_PREFIX) :]
+    shown = repr(name[:80])
+
+    def ignored(reason: str) -> WebhookResult:
+        return WebhookResult(delivery_id=delivery_id, ignored=reason)
+
+    if not name.startswith("ticket."):
+        return ignored(f"event type {shown} is not a ticket event")
+    if name == "ticket.created":
+        event_kind = EventKind.CREATED
+    elif name == "ticket.status_changed":
+        event_kind = EventKind.RESOLVED
+    elif name in UPDATE_EVENTS:
+        event_kind = EventKind.UPDATED
+    else:
+        return ignored(
+            f"event type {shown} does not change a ticket's count, priority or category"
+        )
+
+    detail = payload.get("detail")
+    if not isinstance(detail, Mapping):
+        raise WebhookRejected("expected the ticket object", where=_WHERE, field="detail")
+    snapshot = dict(detail)
+    change = payload.get("event")
+    current_field = _CURRENT_FIELD.get(name)
+    if current_field is not None and isinstance(change, Mapping) and "current" in change:
+        # The detail may predate the change; the event says what it is now.
+        snapshot[current_field] = change["current"]
+
+    zt = ticket_from_json(snapshot, where=f"{_WHERE}: detail")
+    if event_kind is EventKind.RESOLVED and zt.status not in RESOLVED_STATUSES:
+        return ignored(
+            f"ticket {zt.id} status changed to {zt.status or 'nothing'}; "
+            "only solved and closed are resolutions"
+        )
+    occurred_at = None
+    if event_kind is not EventKind.CREATED and payload.get("time") is not None:
+        occurred_at = parse_instant(payload.get("time"), where=_WHERE, field="time")
+    return _result(
+        map_ticket(zt, rules, requester_organization=requester_organization),
+        kind=event_kind,
+        occurred_at=occurred_at,
+        delivery_id=delivery_id,
+    )
+
+
+def _trigger(
+    payload: Mapping[str, Any],
+    invocation: str | None,
+    signed_at: datetime,
+    rules: MappingRules,
+    fetch_ticket: FetchTicket | None,
+    requester_organization: RequesterOrganization | None,
+) -> WebhookResult:
+    raw_id = payload.get("ticket_id")
+    ticket_id = str(raw_id).strip() if isinstance(raw_id, (str, int)) else ""
+    if isinstance(raw_id, bool) or not ticket_id.isdigit():
+        raise WebhookRejected(
+            "expected the ticket's numeric id (the {{ticket.id}} placeholder)",
+            where=_WHERE,
+            field="ticket_id",
+        )
+    raw_event = payload.get("event", "created")
+    event_kind = (
+        TRIGGER_EVENTS.get(raw_event.strip().lower()) if isinstance(raw_event, str) else None
+    )
+    if event_kind is None:
+        raise WebhookRejected(
+            "expected created, updated or resolved", where=_WHERE, field="event"
+        )
+    if fetch_ticket is None:
+        raise WebhookRejected(
+            "a trigger delivery names only a ticket id, and no Zendesk API credentials "
+            "are configured to fetch it (or use event-subscription webhooks)",
+            where=_WHERE,
+        )
+    record = fetch_ticket(ticket_id)
+    if record is None or str(record.get("status", "")).lower() == "deleted":
+        return WebhookResult(
+            delivery_id=invocation, ignored=f"ticket {ticket_id} no longer exists in Zendesk"
+        )
+    zt = ticket_from_json(record, where=f"{_WHERE}: ticket {ticket_id}")
+    occurred_at = None if event_kind is EventKind.CREATED else signed_at
+    return _result(
+        map_ticket(zt, rules, requester_organization=requester_organization),
+        kind=event_kind,
+        occurred_at=occurred_at,
+        delivery_id=invocation,
+    )
+
+
+def _result(
+    mapped: Ticket | Skip,
+    *,
+    kind: EventKind,
+    occurred_at: datetime | None,
+    delivery_id: str | None,
+) -> WebhookResult:
+    if isinstance(mapped, Skip):
+        return WebhookResult(delivery_id=delivery_id, ignored=mapped.reason)
+    event = TicketEvent(ticket=mapped, kind=kind, occurred_at=occurred_at, event_id=delivery_id)
+    return WebhookResult(events=(event,), delivery_id=delivery_id)
