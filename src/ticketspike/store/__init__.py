@@ -1,0 +1,37 @@
+"""Where the engine keeps tickets, detector state, episodes, plans, action records and the outbox.
+
+:class:`Store` is the interface; :class:`MemoryStore` (tests, short-lived hosts) and
+:class:`SQLiteStore` (the embedded default, one file) implement it with the same guarantees.
+"""
+
+from __future__ import annotations
+
+from .base import (
+    ActionRecord,
+    ActionStatus,
+    AttemptRecord,
+    EpisodeRecord,
+    OutboxEntry,
+    PlanRecord,
+    PutOutcome,
+    Store,
+    TicketRecord,
+    TransitionRecord,
+)
+from .memory import MemoryStore
+from .sqlite import SQLiteStore
+
+__all__ = [
+    "ActionRecord",
+    "ActionStatus",
+    "AttemptRecord",
+    "EpisodeRecord",
+    "MemoryStore",
+    "OutboxEntry",
+    "PlanRecord",
+    "PutOutcome",
+    "SQLiteStore",
+    "Store",
+    "TicketRecord",
+    "TransitionRecord",
+]

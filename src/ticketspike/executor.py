@@ -1,0 +1,372 @@
+"""Carrying out planned actions exactly once, with retries, and recording every attempt.
+
+The executor takes the pending action records from the store, in plan order, and hands each
+to the plugin serving its kind. What it promises:
+
+* **Once.** An action is claimed (pending -> running, compare-and-set in the store) before it
+  runs and marked done in the same transaction that appends its outbox entry, so a done key is
+  never run again, by this process, a restarted one, or a second one on the same store.
+* **Retries where they help.** :class:`~ticketspike.errors.TransientDeliveryError` is retried
+  with exponential backoff (tenacity), waiting at least the ``retry_after`` the plugin passes on
+  from the service; :class:`~ticketspike.errors.PermanentDeliveryError` and plugin bugs are not.
+  Every attempt is recorded with its outcome.
+* **Visible failure.** An action that fails for good is ``failed`` with its error; others still
+  run. ``ticketspike retry`` (:meth:`Executor.retry_failed`) puts failed actions back in line.
+* **Order.** An action whose ``depends_on`` keys are not done yet waits (a thread reply needs
+  its thread); handlers read earlier results through :meth:`ActionContext.result_of`.
+* **Crash safety.** A run interrupted by ``SystemExit``/``KeyboardInterrupt`` hands its action
+  back; a process killed outright leaves a lease that expires, and on the same host a dead
+  owner process is recognised at once, so the next run picks the action up.
+
+The clock is injected (``clock``), as is the sleep between retries (``sleep``), so tests run
+the real retry path without waiting.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import attrs
+import tenacity
+
+from .errors import PermanentDeliveryError, StoreError, TicketspikeError, TransientDeliveryError
+from .model import Account
+from .planner.plan import Action, EscalationPlan
+from .roles import ActionHandler, ActionResult, describe
+from .store.base import ActionRecord, ActionStatus, Store
+from .store.codec import action_from_json
+
+__all__ = ["ExecutionReport", "Executor", "RetryPolicy"]
+
+log = logging.getLogger("ticketspike.executor")
+
+_ERROR_LIMIT = 500
+
+
+@attrs.frozen(kw_only=True)
+class RetryPolicy:
+    """How transient failures are retried.
+
+    The wait before retry *n* is ``initial * multiplier ** (n - 1)``, capped at ``maximum``, and
+    never shorter than the service's ``retry_after`` hint (itself capped at
+    ``max_retry_after``, so a hint of an hour does not hold a worker for an hour: the action
+    fails visibly instead and ``ticketspike retry`` resumes it later).
+    """
+
+    max_attempts: int = 5
+    initial: float = 1.0
+    multiplier: float = 2.0
+    maximum: float = 30.0
+    max_retry_after: float = 120.0
+
+    def wait(self, attempt: int, retry_after: float | None) -> float:
+        backoff = min(self.maximum, self.initial * self.multiplier ** max(0, attempt - 1))
+        if retry_after is not None and retry_after > 0:
+            return max(backoff, min(retry_after, self.max_retry_after))
+        return backoff
+
+
+@attrs.frozen
+class ExecutionReport:
+    """What one run did: keys done, failed for good, waiting on a dependency, or (dry run) due."""
+
+    done: tuple[str, ...] = ()
+    failed: tuple[str, ...] = ()
+    waiting: tuple[str, ...] = ()
+    planned: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "done": list(self.done),
+            "failed": list(self.failed),
+            "waiting": list(self.waiting),
+            "planned": list(self.planned),
+        }
+
+
+@attrs.define
+class _Context:
+    """The :class:`~ticketspike.roles.ActionContext` handed to a handler."""
+
+    _plan: EscalationPlan
+    _account: Account | None
+    _now: datetime
+    _store: Store
+
+    @property
+    def plan(self) -> EscalationPlan:
+        return self._plan
+
+    @property
+    def account(self) -> Account | None:
+        return self._account
+
+    @property
+    def now(self) -> datetime:
+        return self._now
+
+    def result_of(self, key: str) -> ActionResult | None:
+        record = self._store.action(key)
+        if record is None or record.status is not ActionStatus.DONE:
+            return None
+        return ActionResult(ref=dict(record.ref), summary=record.summary)
+
+
+def _short(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= _ERROR_LIMIT else text[: _ERROR_LIMIT - 1] + "…"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Executor:
+    """Runs pending actions from a store through the handlers serving their kinds.
+
+    :param store: where the action records live.
+    :param handlers: action kind -> handler (``Plugins.action_handlers(config)``).
+    :param accounts: customer id -> account context for handlers (or None).
+    :param clock: the time recorded on attempts and given to handlers as ``ctx.now``.
+    :param retry: the retry policy for transient failures.
+    :param sleep: how to wait between attempts (tests pass a recorder).
+    :param dry_run: report what would run, run nothing.
+    :param lease_seconds: how long a claim holds before another process may take over.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        handlers: Mapping[str, ActionHandler],
+        *,
+        accounts: Callable[[str], Account | None] = lambda _cid: None,
+        clock: Callable[[], datetime],
+        retry: RetryPolicy = RetryPolicy(),
+        sleep: Callable[[float], None] = time.sleep,
+        dry_run: bool = False,
+        lease_seconds: float = 600.0,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.handlers = dict(handlers)
+        self.accounts = accounts
+        self.clock = clock
+        self.retry = retry
+        self.sleep = sleep
+        self.dry_run = dry_run
+        self.lease_seconds = lease_seconds
+        self.wall = wall
+        self.host = socket.gethostname()
+        self.owner = f"{self.host}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+
+    # -- public ------------------------------------------------------------
+    def run_pending(self) -> ExecutionReport:
+        """Run every pending action whose dependencies are done; see the module docstring."""
+        self.recover_stale()
+        if self.dry_run:
+            return ExecutionReport(
+                planned=tuple(r.key for r in self.store.actions(status=ActionStatus.PENDING))
+            )
+        done: list[str] = []
+        failed: list[str] = []
+        waiting: list[str] = []
+        plans: dict[str, EscalationPlan] = {}
+        progress = True
+        while progress:
+            progress = False
+            waiting = []
+            for record in self.store.actions(status=ActionStatus.PENDING):
+                outcome = self._run_one(record, plans)
+                if outcome == "done":
+                    done.append(record.key)
+                    progress = True
+                elif outcome == "failed":
+                    failed.append(record.key)
+                    progress = True
+                elif outcome == "waiting":
+                    waiting.append(record.key)
+        return ExecutionReport(done=tuple(done), failed=tuple(failed), waiting=tuple(waiting))
+
+    def retry_failed(self, keys: Sequence[str] | None = None) -> ExecutionReport:
+        """Put failed actions (all, or ``keys``) back to pending and run what is pending."""
+        if not self.dry_run:
+            self.store.reset_failed(keys, at=self.clock())
+        return self.run_pending()
+
+    def recover_stale(self) -> int:
+        """Hand back actions whose runner died (lease expired, or a dead process here)."""
+        recovered = 0
+        now = self.wall()
+        for record in self.store.running_actions():
+            if record.owner == self.owner:
+                continue
+            expired = record.lease_until is None or record.lease_until < now
+            if not (expired or self._owner_dead(record.owner)):
+                continue
+            owner = record.owner or ""
+            self._close_open_attempts(record.key, outcome="interrupted",
+                                      error="the process running it stopped")
+            if self.store.release_action(record.key, owner=owner, at=self.clock()):
+                log.warning("action %s was left running by %s; handed back", record.key, owner)
+                recovered += 1
+        return recovered
+
+    # -- internals ------------------------------------------------------------
+    def _owner_dead(self, owner: str | None) -> bool:
+        if not owner or os.name == "nt":
+            return False
+        host, _, rest = owner.partition(":")
+        pid_text = rest.partition(":")[0]
+        if host != self.host or not pid_text.isdigit():
+            return False
+        pid = int(pid_text)
+        return pid != os.getpid() and not _pid_alive(pid)
+
+    def _close_open_attempts(self, key: str, *, outcome: str, error: str) -> None:
+        for attempt in self.store.attempts(key):
+            if attempt.finished_at is None:
+                self.store.finish_attempt(key, attempt.number, outcome=outcome, error=error,
+                                          at=self.clock())
+
+    def _run_one(self, record: ActionRecord, plans: dict[str, EscalationPlan]) -> str:
+        for dep in record.depends_on:
+            dep_record = self.store.action(dep)
+            if dep_record is None:
+                self._fail(record, None, f"depends on {dep!r}, which was never planned")
+                return "failed"
+            if dep_record.status is not ActionStatus.DONE:
+                return "waiting"
+        handler = self.handlers.get(record.kind)
+        if handler is None:
+            self._fail(record, None, f"no plugin serves action kind {record.kind!r}; "
+                       "install or configure one, then run `ticketspike retry`")
+            return "failed"
+        claimed = self.store.claim_action(
+            record.key, owner=self.owner, lease_until=self.wall() + self.lease_seconds,
+            at=self.clock(),
+        )
+        if claimed is None:
+            return "taken"  # another runner has it, or it finished meanwhile
+        name = describe(handler)
+        try:
+            action = action_from_json(claimed.action)
+            plan = plans.get(claimed.plan_id)
+            if plan is None:
+                plan_record = self.store.plan(claimed.plan_id)
+                if plan_record is None:
+                    raise StoreError(f"plan {claimed.plan_id!r} is missing from the store")
+                plan = plans[claimed.plan_id] = plan_record.plan
+        except TicketspikeError as exc:
+            self.store.fail_action(claimed.key, owner=self.owner, handler=name,
+                                   error=_short(exc), at=self.clock())
+            return "failed"
+        try:
+            result = self._attempts(claimed, action, plan, handler, name)
+        except TransientDeliveryError as exc:
+            error = f"gave up after {self.retry.max_attempts} attempts: {_short(exc)}"
+            self.store.fail_action(claimed.key, owner=self.owner, handler=name, error=error,
+                                   at=self.clock())
+            log.warning("action %s (%s via %s) failed: transient, retries exhausted",
+                        claimed.key, claimed.kind, name)
+            return "failed"
+        except PermanentDeliveryError as exc:
+            self.store.fail_action(claimed.key, owner=self.owner, handler=name,
+                                   error=_short(exc), at=self.clock())
+            log.warning("action %s (%s via %s) failed for good", claimed.key, claimed.kind,
+                        name)
+            return "failed"
+        self.store.complete_action(
+            claimed.key, owner=self.owner, handler=name,
+            ref={str(k): str(v) for k, v in result.ref.items()},
+            summary=result.summary, at=self.clock(),
+        )
+        return "done"
+
+    def _fail(self, record: ActionRecord, handler: str | None, error: str) -> None:
+        self.store.fail_action(record.key, owner=None, handler=handler, error=error,
+                               at=self.clock())
+
+    def _attempts(
+        self,
+        record: ActionRecord,
+        action: Action,
+        plan: EscalationPlan,
+        handler: ActionHandler,
+        name: str,
+    ) -> ActionResult:
+        policy = self.retry
+
+        def wait(state: tenacity.RetryCallState) -> float:
+            exc = state.outcome.exception() if state.outcome is not None else None
+            hint = exc.retry_after if isinstance(exc, TransientDeliveryError) else None
+            return policy.wait(state.attempt_number, hint)
+
+        retrying = tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(policy.max_attempts),
+            wait=wait,
+            retry=tenacity.retry_if_exception_type(TransientDeliveryError),
+            sleep=self.sleep,
+            reraise=True,
+        )
+        account = self.accounts(record.customer_id)
+        result: ActionResult | None = None
+        for attempt in retrying:
+            with attempt:
+                result = self._attempt_once(record, action, plan, account, handler, name)
+        assert result is not None  # reraise=True: tenacity either returned or raised
+        return result
+
+    def _attempt_once(
+        self,
+        record: ActionRecord,
+        action: Action,
+        plan: EscalationPlan,
+        account: Account | None,
+        handler: ActionHandler,
+        name: str,
+    ) -> ActionResult:
+        self.store.renew_lease(record.key, owner=self.owner,
+                               lease_until=self.wall() + self.lease_seconds)
+        number = self.store.start_attempt(record.key, owner=self.owner, handler=name,
+                                          at=self.clock())
+        ctx = _Context(plan, account, self.clock(), self.store)
+        try:
+            result = handler.execute(action, ctx)
+        except TransientDeliveryError as exc:
+            self._finish(record.key, number, "transient", _short(exc))
+            raise
+        except PermanentDeliveryError as exc:
+            self._finish(record.key, number, "permanent", _short(exc))
+            raise
+        except Exception as exc:
+            # A plugin bug must not stop the other actions: fail this one, visibly.
+            error = f"{name} raised {type(exc).__name__}: {_short(exc)}"
+            self._finish(record.key, number, "error", error)
+            raise PermanentDeliveryError(error) from exc
+        except BaseException:
+            # SystemExit / KeyboardInterrupt: hand the action back for the next run.
+            self._finish(record.key, number, "interrupted", "the run was interrupted")
+            self.store.release_action(record.key, owner=self.owner, at=self.clock())
+            raise
+        if not isinstance(result, ActionResult):
+            error = f"{name} returned {type(result).__name__}, not an ActionResult"
+            self._finish(record.key, number, "error", error)
+            raise PermanentDeliveryError(error)
+        self._finish(record.key, number, "done", None)
+        return result
+
+    def _finish(self, key: str, number: int, outcome: str, error: str | None) -> None:
+        self.store.finish_attempt(key, number, outcome=outcome, error=error, at=self.clock())
