@@ -174,8 +174,11 @@ class Planner:
         return _Ctx(transition, account, severity, decision, values)
 
     def _opened(self, ctx: _Ctx, out: _Out) -> None:
-        for line in ctx.routing.explanation:
-            out.notes.append(f"routing: {line}")
+        if any(isinstance(s.config, NotifyTeamStep) and not s.config.teams
+               for s in self.workflow.steps):
+            # The dry run of routing, so a reader sees why each team was picked.
+            for line in ctx.routing.explanation:
+                out.notes.append(f"routing: {line}")
         for step in self.workflow.steps:
             holds = self._holds(step, ctx, out)
             if holds is None:

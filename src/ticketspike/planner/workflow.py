@@ -311,7 +311,7 @@ class Step:
     action: str
     config: StepConfig
     condition: Condition | None = None
-    line: int = 0
+    line: int = attrs.field(default=0, eq=False)  # where it was written, not what it is
 
 
 @attrs.frozen
