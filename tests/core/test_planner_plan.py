@@ -24,6 +24,7 @@ from ticketspike.planner.plan import (
 )
 from ticketspike.planner.planner import Planner
 from ticketspike.planner.routing import routing_from_config
+from ticketspike.planner.summary import plan_lines
 from ticketspike.planner.workflow import workflow_from_config
 from ticketspike.signals import (
     Assessment,
@@ -275,3 +276,22 @@ workflow:
 """, name="w.yaml").get_section("workflow"))
     plan = Planner(workflow=workflow).plan(transition(severity=severity), ACCOUNT)
     assert bool(plan.actions) is (severity is Severity.CRITICAL)
+
+
+def test_preview_plans_an_assessment_as_if_it_opened() -> None:
+    a = assessment()
+    plan = Planner().preview(a, ACCOUNT)
+    assert plan.transition is TransitionKind.OPENED
+    assert plan.episode_id == "techcorp@2026-03-02T09:00:00+00:00"
+    assert plan.actions[0].key == "techcorp@2026-03-02T09:00:00+00:00:opened:notify_csm"
+    assert Planner().preview(a, ACCOUNT).to_json() == plan.to_json()
+
+
+def test_plan_lines_say_what_and_for_whom() -> None:
+    lines = plan_lines(Planner().plan(transition(severity=Severity.HIGH), None))
+    assert lines[0] == "plan for techcorp (opened, high, episode ep-7):"
+    assert "  1. post in #cs-escalations, opens the coordination thread" in lines
+    assert ("  2. task 'URGENT: Support spike for techcorp - 15 tickets' for csm (unknown), "
+            "priority critical, due 2026-03-02T13:00:00+00:00") in lines
+    assert "  3. health score -15: Support ticket spike detected" in lines
+    assert "  note: no CSM known for techcorp; CSM message not planned" in lines

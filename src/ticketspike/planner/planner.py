@@ -26,7 +26,7 @@ from typing import Any
 import attrs
 
 from ..model import Account, Person
-from ..signals import Severity, Transition, TransitionKind
+from ..signals import Assessment, Severity, Transition, TransitionKind
 from .alert import (
     AlertLinks,
     alert_message,
@@ -155,6 +155,23 @@ class Planner:
             routed_teams=tuple(out.teams),
             progress=self._progress(transition, out),
         )
+
+    def preview(self, assessment: Assessment, account: Account | None) -> EscalationPlan:
+        """The plan an ``opened`` transition for ``assessment`` would get (``scan --plan``).
+
+        The episode id is ``<customer>@<assessment time>``, so previews are
+        reproducible; real episodes get their ids from the lifecycle.
+        """
+        transition = Transition(
+            kind=TransitionKind.OPENED,
+            at=assessment.at,
+            customer_id=assessment.customer_id,
+            episode_id=f"{assessment.customer_id}@{assessment.at.isoformat()}",
+            severity=assessment.severity,
+            assessment=assessment,
+            opened_at=assessment.at,
+        )
+        return self.plan(transition, account)
 
     # -- transitions ---------------------------------------------------------
 
