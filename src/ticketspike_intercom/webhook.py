@@ -170,13 +170,17 @@ def parse_notification(
         raise WebhookRejected(
             f"expected a notification object, got {type(notification).__name__}", where=WHERE
         )
-    delivery_id = notification.get("id")
-    if not isinstance(delivery_id, str) or not delivery_id.strip():
-        raise WebhookRejected("missing notification id (needed to drop replays)",
-                              where=WHERE, field="id")
     topic = notification.get("topic")
     if not isinstance(topic, str) or not topic.strip():
         raise WebhookRejected("missing topic", where=WHERE, field="topic")
+    delivery_id = notification.get("id")
+    if topic == "ping":
+        # Intercom's endpoint test may carry no id; it changes nothing, so it needs none.
+        ping_id = delivery_id if isinstance(delivery_id, str) and delivery_id else None
+        return WebhookResult(delivery_id=ping_id, ignored=IGNORED_TOPICS["ping"])
+    if not isinstance(delivery_id, str) or not delivery_id.strip():
+        raise WebhookRejected("missing notification id (needed to drop replays)",
+                              where=WHERE, field="id")
     _freshness(notification, settings, now)
 
     if topic == REPLIED_TOPIC:

@@ -198,6 +198,15 @@ def test_ping_is_ignored(user_created):
     body, headers = signed(ping)
     result = source(SECRET).parse_webhook(body, headers, now=NOW)
     assert result.events == () and result.ignored and result.ignored.startswith("ping")
+    assert result.delivery_id == "notif_ping_1"
+    # The endpoint test from Developer Hub may come without id; it is still acknowledged.
+    ping["id"] = None
+    body, headers = signed(ping)
+    result = source(SECRET).parse_webhook(body, headers, now=NOW)
+    assert result.delivery_id is None and result.ignored
+    # But never unsigned.
+    with pytest.raises(SignatureError):
+        source(SECRET).parse_webhook(body, {"x-hub-signature": "sha1=" + "0" * 40}, now=NOW)
 
 
 def test_admin_initiated_conversation_is_stored_internal(user_created):
