@@ -84,7 +84,8 @@ STOP_WORDS: frozenset[str] = frozenset(
     made use used uses using said say says tell told ask asked asking hope hoping wonder
     wondering sorry also etc eg ie im ive id youre theyre thats whats isnt dont doesnt didnt
     lot lots bit thing things something someone somebody anybody everyone everything nothing
-    cannot""".split()
+    cannot hour hours minute minutes month months year years monthly weekly daily tonight
+    monday tuesday wednesday thursday friday saturday sunday since recently lately""".split()
 )
 
 # Words that are fine inside a phrase ("login issues") but say nothing alone.
@@ -93,7 +94,7 @@ GENERIC_WORDS: frozenset[str] = frozenset(
     issue problem question help support ticket request error trouble happen happening happened
     work working worked works broken fail failing failed failure time times customer customers
     user users account accounts access page screen app application system service product
-    feature update new old hour hours minute minutes month months year years number
+    feature update new old number
     message messages email call meeting contact info information detail details
     still anymore keep keeps kept sometimes always never again right wrong different same
     """.split()

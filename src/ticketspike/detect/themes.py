@@ -110,6 +110,8 @@ _BACKGROUND_WEIGHT = 20.0
 _UPGRADE_COVERAGE = 0.6
 # Two themes whose ticket sets overlap this much are one theme.
 _MERGE_OVERLAP = 0.8
+# A lone word takes a generic noun ("login" -> "login issues") used by this share.
+_HEAD_NOUN_COVERAGE = 0.25
 _MERGE_JACCARD = 0.5
 _MAX_WORDS = 3
 
@@ -246,24 +248,29 @@ def find_themes(
             continue
         scored[key] = z
 
-    # Upgrade a phrase to a longer one covering most of its tickets.
-    by_len = sorted(scored, key=lambda k: (len(k), k))
+    # Upgrade a phrase to a longer one covering most of its tickets ("API" ->
+    # "API errors"); among equals, the one with more telling words, then the
+    # stronger contrast.
     display_key: dict[Key, Key] = {}
-    for key in by_len:
+    for key in scored:
         best = key
-        while True:
+        while len(best) < _MAX_WORDS:
             count = len(members[best])
+            coverage = _UPGRADE_COVERAGE if len(best) == 1 else _MERGE_OVERLAP
             longer = [
                 k for k in scored
                 if len(k) == len(best) + 1 and set(best) < set(k)
-                and len(members[k]) >= _UPGRADE_COVERAGE * count
+                and len(members[k]) >= coverage * count
             ]
             if not longer:
                 break
-            best = max(longer, key=lambda k: (len(members[k]), scored[k], k))
+            best = max(longer, key=lambda k: (
+                len(members[k]), sum(s not in _GENERIC_STEMS for s in k), scored[k], k))
+        if len(best) == 1:
+            best = _with_head_noun(best, members, scored)
         display_key[key] = best
 
-    ranked = sorted(scored, key=lambda k: (-scored[k], len(k), k))
+    ranked = sorted(scored, key=lambda k: (-scored[k], -len(k), k))
     chosen: list[tuple[Key, set[int]]] = []
     shown: set[Key] = set()
     areas = _area_stems(cfg)
@@ -291,6 +298,24 @@ def find_themes(
             )
         )
     return themes
+
+
+def _with_head_noun(key: Key, members: Mapping[Key, list[int]], scored: Mapping[Key, float]
+                    ) -> Key:
+    """A lone word with the generic noun customers most often pair it with.
+
+    "login" alone reads like a tag; "login issues" reads like a theme, even
+    when only a third of the tickets use those exact words.
+    """
+    count = len(members[key])
+    pairs = [
+        k for k in scored
+        if len(k) == 2 and key[0] in k and any(s in _GENERIC_STEMS for s in k if s != key[0])
+        and len(members[k]) >= max(2, _HEAD_NOUN_COVERAGE * count)
+    ]
+    if not pairs:
+        return key
+    return max(pairs, key=lambda k: (len(members[k]), scored[k], k))
 
 
 def _near(a: set[int], b: set[int]) -> bool:
