@@ -47,8 +47,9 @@ class ZendeskApiError(TicketspikeError):
 
     def __init__(self, message: str, *, cursor: str | None = None) -> None:
         self.cursor = cursor
+        self.detail = " ".join(message.split())
         resume = f" (resume with cursor {cursor})" if cursor else ""
-        super().__init__(f"zendesk: {' '.join(message.split())}{resume}")
+        super().__init__(f"zendesk: {self.detail}{resume}")
 
 
 def describe_failure(exc: BaseException) -> str:
@@ -61,6 +62,10 @@ def describe_failure(exc: BaseException) -> str:
     if isinstance(exc, (APIException, requests.HTTPError)) and response is not None:
         status = response.status_code
         return f"Zendesk answered HTTP {status}{_STATUS_HINTS.get(status, '')}"
+    if isinstance(exc, requests.exceptions.RetryError):
+        # urllib3 gave up retrying 5xx answers; its reason names the status.
+        reason = getattr(exc.args[0], "reason", None) if exc.args else None
+        return f"Zendesk kept failing after retries ({reason or 'server errors'})"
     if isinstance(exc, requests.RequestException):
         return f"cannot reach Zendesk ({type(exc).__name__})"
     return f"{type(exc).__name__}: {exc}"
@@ -89,7 +94,7 @@ def export_pages(
     counted in ``skipped``. A live ticket gives a ``created`` event; a solved
     or closed one also a ``resolved`` event at its last update.
     """
-    from zenpy.lib.exception import ZenpyException
+    from zenpy.lib.exception import APIException, ZenpyException
 
     if since.tzinfo is None or since.utcoffset() is None:
         raise ValueError("since must be timezone-aware")
@@ -107,7 +112,7 @@ def export_pages(
             else:
                 gen = client.tickets.incremental(cursor=cursor, per_page=page_size, **include)
             page = _page_fields(gen, where=where)
-        except (ZenpyException, requests.RequestException) as exc:
+        except (ZenpyException, APIException, requests.RequestException) as exc:
             raise ZendeskApiError(f"{where}: {describe_failure(exc)}", cursor=cursor) from exc
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             # zenpy deserialises before we see the page: a body without a

@@ -63,7 +63,7 @@ class ZendeskSource:
             )
         except ZendeskApiError as exc:
             # A lookup failed: 503 makes Zendesk retry the delivery later.
-            raise WebhookRejected(str(exc), where="zendesk webhook", status=503) from exc
+            raise WebhookRejected(exc.detail, where="zendesk webhook", status=503) from exc
 
     def backfill(self, *, since: datetime, cursor: str | None = None) -> Iterator[BackfillPage]:
         """Pages of the incremental export from ``since`` or from ``cursor``."""

@@ -98,7 +98,9 @@ class FakeZendesk:
         self.requests: list[dict[str, Any]] = []
         self.fail_all: Reply | None = None
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     @property
     def base_url(self) -> str:
@@ -213,6 +215,7 @@ class Kit:
 
     NOW = NOW
     SECRET = SECRET
+    Reply = Reply
     load_fixture = staticmethod(load_fixture)
     signature = staticmethod(zendesk_signature)
     signed_headers = staticmethod(signed_headers)
