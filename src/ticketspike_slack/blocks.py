@@ -34,7 +34,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from ticketspike import AlertMessage, Link, MessageKind
+from ticketspike import AlertMessage, Link, MessageKind, Severity
 
 from .escape import clip, clip_mrkdwn, is_web_url, mrkdwn, safe_url
 from .settings import button_url
@@ -173,16 +173,18 @@ def _fmt_score(value: float | None) -> str:
     return "unknown" if value is None else f"{value:g}"
 
 
-def _alert_body(message: AlertMessage) -> list[Block]:
-    out: list[Block] = []
-    period = f"{message.period_hours:g}"
-    out.append(
-        _section(
-            "ticketspike_counts",
-            f"*{message.ticket_count} tickets* in last {period} hours "
-            f"({_fmt_multiplier(message.multiplier)}) · severity *{message.severity.value}*",
-        )
+def _counts(message: AlertMessage) -> SectionBlock:
+    text = (
+        f"*{message.ticket_count} tickets* in last {message.period_hours:g} hours "
+        f"({_fmt_multiplier(message.multiplier)})"
     )
+    if message.severity not in (Severity.NONE, Severity.MEDIUM):
+        text += f" · severity *{message.severity.value}*"
+    return _section("ticketspike_counts", text)
+
+
+def _alert_body(message: AlertMessage) -> list[Block]:
+    out: list[Block] = [_counts(message)]
     if message.breakdown:
         rows = [
             f"• {mrkdwn(clip(row.label, 60))}: {row.count} ({row.percent}%)"
@@ -240,13 +242,7 @@ def _alert_body(message: AlertMessage) -> list[Block]:
 def _lines_body(message: AlertMessage) -> list[Block]:
     out: list[Block] = []
     if message.ticket_count:
-        out.append(
-            _section(
-                "ticketspike_counts",
-                f"*{message.ticket_count} tickets* in last {message.period_hours:g} hours "
-                f"({_fmt_multiplier(message.multiplier)}) · severity *{message.severity.value}*",
-            )
-        )
+        out.append(_counts(message))
     out.extend(_line_sections(message.lines))
     customer = clip_mrkdwn(message.customer_name or message.customer_id, NAME_CHARS)
     out.append(DividerBlock())
