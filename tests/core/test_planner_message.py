@@ -176,3 +176,25 @@ def test_no_champion_means_no_draft_and_a_note() -> None:
     plan = Planner().plan(transition, account)
     assert not [a for a in plan.actions if isinstance(a, DraftEmail)]
     assert "no champion known for TechCorp Inc; acknowledgement e-mail not drafted" in plan.notes
+
+
+def test_custom_title_and_text_follow_the_facts() -> None:
+    workflow = workflow_from_config(load_text("""
+workflow:
+  steps:
+    - id: notify_csm
+      action: slack_dm
+      config:
+        title: "Spike at {{ customer.name }} ({{ severity }})"
+        text: "Top category: {{ top_category }}.\\nReview within 4 hours."
+""", name="w.yaml").get_section("workflow"))
+    transition = Transition(kind=TransitionKind.OPENED, at=T0, customer_id="techcorp",
+                            episode_id="ep", severity=Severity.HIGH,
+                            assessment=assessment(), opened_at=T0)
+    (dm,) = Planner(workflow=workflow).plan(transition, ACCOUNT).actions
+    assert isinstance(dm, DirectMessage)
+    lines = render_text(dm.message).splitlines()
+    assert lines[0] == ":rotating_light: Spike at TechCorp Inc (high)"
+    assert lines[lines.index("CSM: Mike Johnson"):] == [
+        "CSM: Mike Johnson", "", "Top category: technical.", "Review within 4 hours.", "",
+        "[View Tickets] [Draft Response] [Start War Room] [View Customer]"]
