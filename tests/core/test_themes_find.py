@@ -225,3 +225,22 @@ def test_any_input_gives_well_formed_themes(win: list, base: list) -> None:
         assert theme.phrase not in seen_phrases
         seen_phrases.add(theme.phrase)
     assert find_themes(list(window), list(past), limit=4) == themes  # deterministic
+
+
+def test_varied_complaints_about_one_feature_read_as_a_human_phrase() -> None:
+    wordings = ["Can't log in", "Login issues", "login not working", "Unable to log in today",
+                "Login fails with error", "login issues since this morning",
+                "Having login issues", "cannot login!!"]
+    window = [ticket(f"L{k}", wordings[k % 8], at=AT - timedelta(minutes=k)) for k in range(16)]
+    themes = find_themes(window + background_today(), baseline())
+    assert themes[0].phrase == "login issues"
+    assert themes[0].count == 16 and themes[0].area == "Authentication"
+
+
+def test_a_lone_status_code_reads_as_errors() -> None:
+    window = [ticket(f"E{k}", "Getting 502 on checkout", at=AT - timedelta(minutes=k))
+              for k in range(3)] + [ticket(f"F{k}", "502 again", at=AT - timedelta(minutes=k))
+                                     for k in range(3)]
+    themes = find_themes(window, baseline())
+    assert themes[0].phrase == "502 errors"
+    assert themes[0].count == 6

@@ -110,8 +110,12 @@ _BACKGROUND_WEIGHT = 20.0
 _UPGRADE_COVERAGE = 0.6
 # Two themes whose ticket sets overlap this much are one theme.
 _MERGE_OVERLAP = 0.8
-# A lone word takes a generic noun ("login" -> "login issues") used by this share.
-_HEAD_NOUN_COVERAGE = 0.25
+# A lone word takes a trouble word ("login" -> "login issues") used by this share.
+_HEAD_NOUN_COVERAGE = 0.2
+_HEAD_NOUNS = frozenset(
+    stem(w) for w in ("issue", "problem", "error", "failing", "failure", "trouble", "bug",
+                      "broken", "outage", "crash", "down", "timeout", "delay")
+)
 _MERGE_JACCARD = 0.5
 _MAX_WORDS = 3
 
@@ -288,9 +292,12 @@ def find_themes(
         # reads better than "errors from the API".
         surface = min(surfaces[show].items(), key=lambda kv: (len(kv[0]), -kv[1], kv[0]))[0]
         ordered = sorted(tickets)
+        phrase = display_phrase(surface)
+        if surface[0].isdigit() and len(surface) == 1:
+            phrase = f"{phrase} errors"  # only HTTP error statuses survive tokenising
         themes.append(
             Theme(
-                phrase=display_phrase(surface),
+                phrase=phrase,
                 count=len(ordered),
                 ticket_ids=tuple(win[i].ticket_id for i in ordered[: max(0, cfg.examples)]),
                 area=_area_of(show, [win_phrases[i] for i in ordered], areas),
@@ -302,7 +309,7 @@ def find_themes(
 
 def _with_head_noun(key: Key, members: Mapping[Key, list[int]], scored: Mapping[Key, float]
                     ) -> Key:
-    """A lone word with the generic noun customers most often pair it with.
+    """A lone word with the trouble word customers most often pair it with.
 
     "login" alone reads like a tag; "login issues" reads like a theme, even
     when only a third of the tickets use those exact words.
@@ -310,7 +317,7 @@ def _with_head_noun(key: Key, members: Mapping[Key, list[int]], scored: Mapping[
     count = len(members[key])
     pairs = [
         k for k in scored
-        if len(k) == 2 and key[0] in k and any(s in _GENERIC_STEMS for s in k if s != key[0])
+        if len(k) == 2 and key[0] in k and any(s in _HEAD_NOUNS for s in k if s != key[0])
         and len(members[k]) >= max(2, _HEAD_NOUN_COVERAGE * count)
     ]
     if not pairs:
