@@ -145,6 +145,12 @@ class Plugins:
     def register(self, plugin: object, name: str | None = None) -> str:
         """Register a host-provided plugin object or module; returns its name."""
         plugin_name = name or getattr(plugin, "__name__", None) or describe(plugin)
+        if name is None:
+            # Two unnamed objects of one class are two plugins, not a clash (llm's habit).
+            base, n = plugin_name, 1
+            while self.pm.has_plugin(plugin_name) or self.pm.is_blocked(plugin_name):
+                n += 1
+                plugin_name = f"{base}-{n}"
         self._register(plugin, plugin_name, builtin=False)
         self._check_pending()
         return plugin_name

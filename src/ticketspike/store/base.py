@@ -32,7 +32,7 @@ from typing import Any, Protocol
 
 import attrs
 
-from ..model import EventKind, Ticket, TicketEvent
+from ..model import Category, EventKind, Ticket, TicketEvent
 from ..planner.plan import EscalationPlan
 from ..signals import Transition
 
@@ -285,12 +285,18 @@ class Store(Protocol):
     def ticket_count(self) -> int: ...
 
     # -- inbox ---------------------------------------------------------------
-    def enqueue(self, events: Sequence[TicketEvent], *, received_at: datetime) -> int:
-        """Add events to the inbox for later processing; returns how many."""
+    def set_category(self, source: str, ticket_id: str, category: Category) -> None:
+        """Record the category a classifier gave a ticket whose source gave none."""
         ...
 
-    def pending_events(self, *, limit: int = 500) -> list[tuple[int, TicketEvent]]:
-        """The oldest unprocessed inbox events, with their sequence numbers."""
+    def enqueue(
+        self, items: Sequence[tuple[TicketEvent, PutOutcome]], *, received_at: datetime
+    ) -> int:
+        """Add stored events (with what storing them did) to the inbox; returns how many."""
+        ...
+
+    def pending_events(self, *, limit: int = 500) -> list[tuple[int, TicketEvent, PutOutcome]]:
+        """The oldest unprocessed inbox events: sequence number, event, storing outcome."""
         ...
 
     def mark_processed(self, seqs: Sequence[int]) -> None: ...

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from ..model import EventKind, TicketEvent
+from ..model import Category, EventKind, TicketEvent
 from ..planner.plan import EscalationPlan
 from ..signals import Transition, TransitionKind
 from .base import (
@@ -175,18 +175,34 @@ class MemoryStore:
             return len(self._tickets)
 
     # -- inbox ----------
-    def enqueue(self, events: Sequence[TicketEvent], *, received_at: datetime) -> int:
+    def set_category(self, source: str, ticket_id: str, category: Category) -> None:
         with self.transaction():
-            for event in events:
+            row = self._tickets.get((source, ticket_id))
+            if row is None:
+                return
+            event = dict(row["event"])
+            event["category"] = category.value
+            self._set(self._tickets, (source, ticket_id), {**row, "event": event})
+
+    def enqueue(
+        self, items: Sequence[tuple[TicketEvent, PutOutcome]], *, received_at: datetime
+    ) -> int:
+        with self.transaction():
+            for event, outcome in items:
                 seq = self._next("inbox")
                 self._set(self._inbox, seq, {"event": event_to_json(event),
+                                             "outcome": outcome.value,
                                              "received_at": received_at})
-            return len(events)
+            return len(items)
 
-    def pending_events(self, *, limit: int = 500) -> list[tuple[int, TicketEvent]]:
+    def pending_events(self, *, limit: int = 500) -> list[tuple[int, TicketEvent, PutOutcome]]:
         with self._lock:
             seqs = sorted(self._inbox)[:limit]
-            return [(s, event_from_json(self._inbox[s]["event"])) for s in seqs]
+            return [
+                (s, event_from_json(self._inbox[s]["event"]),
+                 PutOutcome(self._inbox[s]["outcome"]))
+                for s in seqs
+            ]
 
     def mark_processed(self, seqs: Sequence[int]) -> None:
         with self.transaction():

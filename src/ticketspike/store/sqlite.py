@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import StoreError
-from ..model import EventKind, TicketEvent
+from ..model import Category, EventKind, TicketEvent
 from ..planner.plan import EscalationPlan
 from ..signals import Transition, TransitionKind
 from .base import (
@@ -257,17 +257,39 @@ class SQLiteStore:
         return int(self._one("SELECT count(*) FROM tickets")[0])
 
     # -- inbox ----------
-    def enqueue(self, events: Sequence[TicketEvent], *, received_at: datetime) -> int:
+    def set_category(self, source: str, ticket_id: str, category: Category) -> None:
+        with self.transaction():
+            row = self._db.execute(
+                "SELECT event FROM tickets WHERE source = ? AND ticket_id = ?",
+                (source, ticket_id),
+            ).fetchone()
+            if row is None:
+                return
+            event = json.loads(row[0])
+            event["category"] = category.value
+            self._db.execute(
+                "UPDATE tickets SET event = ? WHERE source = ? AND ticket_id = ?",
+                (_dumps(event), source, ticket_id),
+            )
+
+    def enqueue(
+        self, items: Sequence[tuple[TicketEvent, PutOutcome]], *, received_at: datetime
+    ) -> int:
         with self.transaction():
             self._db.executemany(
-                "INSERT INTO inbox (event, received_at) VALUES (?, ?)",
-                [(_dumps(event_to_json(e)), _iso(received_at)) for e in events],
+                "INSERT INTO inbox (event, outcome, received_at) VALUES (?, ?, ?)",
+                [(_dumps(event_to_json(e)), o.value, _iso(received_at)) for e, o in items],
             )
-        return len(events)
+        return len(items)
 
-    def pending_events(self, *, limit: int = 500) -> list[tuple[int, TicketEvent]]:
-        rows = self._all("SELECT seq, event FROM inbox ORDER BY seq LIMIT ?", (limit,))
-        return [(int(seq), event_from_json(json.loads(data))) for seq, data in rows]
+    def pending_events(self, *, limit: int = 500) -> list[tuple[int, TicketEvent, PutOutcome]]:
+        rows = self._all(
+            "SELECT seq, event, outcome FROM inbox ORDER BY seq LIMIT ?", (limit,)
+        )
+        return [
+            (int(seq), event_from_json(json.loads(data)), PutOutcome(outcome))
+            for seq, data, outcome in rows
+        ]
 
     def mark_processed(self, seqs: Sequence[int]) -> None:
         with self.transaction():

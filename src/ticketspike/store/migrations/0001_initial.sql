@@ -16,9 +16,11 @@ CREATE TABLE tickets (
 CREATE INDEX tickets_by_customer_time ON tickets (customer_id, created_ts);
 CREATE INDEX tickets_by_time ON tickets (created_ts);
 
+-- Stored but not yet run through detection (webhooks are answered before that happens).
 CREATE TABLE inbox (
     seq          INTEGER PRIMARY KEY AUTOINCREMENT,
     event        TEXT NOT NULL,
+    outcome      TEXT NOT NULL,          -- what storing it did: new | updated
     received_at  TEXT NOT NULL
 );
 

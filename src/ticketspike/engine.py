@@ -1,0 +1,735 @@
+"""The embedding API: one object that wires store, plugins, detector, planner and executor.
+
+A host builds an :class:`Engine` from a config file (:meth:`Engine.from_config`) or from
+objects, then feeds it tickets and time::
+
+    engine = Engine.from_config("ticketspike.yaml")
+    engine.ingest(event)                  # store -> classify -> detect -> plan -> execute
+    engine.ingest_webhook("zendesk", body, headers, now=now)   # store only; answer fast
+    engine.run_pending()                  # detection and actions for what webhooks stored
+    engine.tick(now)                      # hourly: time-driven transitions (resolution)
+    engine.summary("acme", at=now)        # PRD 4.2 summary
+
+The flow for every ticket event is: store it idempotently (a redelivery changes nothing) and
+put it in the inbox; then, in one store transaction per batch, classify it when its source gave
+no category, feed it to the detector and lifecycle (the customer's detector state is reloaded
+first if another process changed it), record each transition once per episode and plan it;
+then, outside any transaction, execute the pending actions. A web request therefore waits for
+one small write, never for detection or Slack; a crash anywhere leaves the inbox or the action
+records to pick up from.
+
+The engine owns all I/O around the pure parts. It never reads the clock except through the
+``clock`` callable the host passes in (UTC now by default).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import IO, Any
+
+import attrs
+
+from .config import Config, load_config
+from .detect.classify import FallbackClassifier, categorize
+from .detect.themes import analyze_with_fallback
+from .errors import InputError, PluginError, TicketspikeError, WebhookRejected
+from .executor import ExecutionReport, Executor, RetryPolicy
+from .model import Account, EventKind, Ticket, TicketEvent
+from .monitor import SpikeMonitor
+from .planner.plan import EscalationPlan
+from .planner.planner import Planner
+from .plugins import Plugins
+from .roles import AccountDirectory, ActionHandler, PluginConfig, TicketSource, describe
+from .signals import Assessment, Transition, TransitionKind
+from .store.base import ActionStatus, PutOutcome, Store
+from .store.memory import MemoryStore
+from .store.sqlite import SQLiteStore
+
+__all__ = ["BackfillReport", "Engine", "IngestResult", "utc_now"]
+
+log = logging.getLogger("ticketspike.engine")
+
+_BATCH = 500
+TRACE_ENV = "TICKETSPIKE_TRACE_PLUGINS"
+
+
+def utc_now() -> datetime:
+    """The default clock: the current time in UTC."""
+    return datetime.now(timezone.utc)
+
+
+@attrs.frozen
+class IngestResult:
+    """What one ingest call did.
+
+    ``stored`` tickets were new, ``updated`` changed category, priority or status,
+    ``duplicates`` were redeliveries that changed nothing. ``replayed`` is True when a webhook
+    delivery id had been seen before (nothing was stored). ``queued`` events wait in the inbox
+    for :meth:`Engine.process_pending`. ``transitions`` and ``plans`` are those recorded by this
+    call (a transition another process recorded first is not repeated here).
+    """
+
+    received: int = 0
+    stored: int = 0
+    updated: int = 0
+    duplicates: int = 0
+    replayed: bool = False
+    ignored: str | None = None
+    queued: int = 0
+    transitions: tuple[Transition, ...] = ()
+    plans: tuple[EscalationPlan, ...] = ()
+    executed: ExecutionReport | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "received": self.received,
+            "stored": self.stored,
+            "updated": self.updated,
+            "duplicates": self.duplicates,
+            "replayed": self.replayed,
+            "ignored": self.ignored,
+            "queued": self.queued,
+            "transitions": [t.to_json() for t in self.transitions],
+            "plans": [p.to_json() for p in self.plans],
+            "executed": None if self.executed is None else self.executed.to_json(),
+        }
+
+
+@attrs.frozen
+class BackfillReport:
+    """What a backfill stored: pages, events, and where it would resume."""
+
+    source: str
+    pages: int
+    events: int
+    stored: int
+    skipped: int
+    cursor: str | None
+    done: bool
+    resumed: bool
+
+
+@attrs.define
+class _Counts:
+    stored: int = 0
+    updated: int = 0
+    duplicates: int = 0
+    queued: int = 0
+    transitions: list[Transition] = attrs.field(factory=list)
+    plans: list[EscalationPlan] = attrs.field(factory=list)
+
+
+class Engine:
+    """Everything ticketspike does, behind one object a host embeds.
+
+    :param config: the validated configuration (:func:`ticketspike.config.load_config`);
+        default: the embedded default (PRD rules and workflow, built-in plugins).
+    :param store: where state lives; default: the config's ``store.path`` as SQLite, else memory.
+    :param plugins: the plugin set; default: built-ins plus installed plugins.
+    :param clock: returns "now" (UTC); tests and replays pass their own.
+    :param execute: run actions as part of :meth:`ingest` (False: only :meth:`run_pending` does).
+    :param dry_run: plan but never execute; actions stay pending.
+    :param retry: retry policy for transient delivery failures.
+    :param sleep: how to wait between retries.
+    :param planner: a planner to use instead of one built from the config.
+    :param theme_budget: seconds a plugin theme analyzer may take before the built-in answers.
+    :param classify_budget: the same for a plugin classifier, per ticket.
+    :param delivery_ttl: seconds a webhook delivery id is remembered (replay protection).
+    """
+
+    def __init__(
+        self,
+        config: Config | None = None,
+        *,
+        store: Store | None = None,
+        plugins: Plugins | None = None,
+        plugin_config: PluginConfig | None = None,
+        clock: Callable[[], datetime] = utc_now,
+        execute: bool = True,
+        dry_run: bool = False,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        planner: Planner | None = None,
+        theme_budget: float | None = 5.0,
+        classify_budget: float | None = 2.0,
+        delivery_ttl: float = 7 * 24 * 3600.0,
+    ) -> None:
+        self.config = config if config is not None else Config.default()
+        self.store: Store = store if store is not None else MemoryStore()
+        self.plugins = plugins if plugins is not None else Plugins(trace=_trace_stream())
+        self.plugin_config = plugin_config if plugin_config is not None else self.config.plugins
+        self.clock = clock
+        self.execute_inline = execute
+        self.dry_run = dry_run
+        self.theme_budget = theme_budget
+        self.classify_budget = classify_budget
+        self.delivery_ttl = delivery_ttl
+        self.planner = planner if planner is not None else Planner(
+            workflow=self.config.workflow, routing=self.config.routing
+        )
+        self.sources: dict[str, TicketSource] = self.plugins.ticket_sources(self.plugin_config)
+        self.directories: list[AccountDirectory] = self.plugins.account_directories(
+            self.plugin_config
+        )
+        self.handlers: dict[str, ActionHandler] = self.plugins.action_handlers(
+            self.plugin_config
+        )
+        self.analyzers = self.plugins.theme_analyzers(self.plugin_config)
+        self.classifier = FallbackClassifier(
+            tuple(self.plugins.classifiers(self.plugin_config)), budget_seconds=classify_budget
+        )
+        self.executor = Executor(
+            self.store, self.handlers, accounts=self.account, clock=clock,
+            retry=retry or RetryPolicy(), sleep=sleep, dry_run=dry_run,
+        )
+        # The detector lives in memory; one thread at a time may move it (hosts serve
+        # requests from thread pools).
+        self._lock = threading.RLock()
+        self._dirty: set[str] = set()
+        self._new_monitor()
+        self._owns_store = False
+
+    # -- construction ------------------------------------------------------------
+    @classmethod
+    def from_config(
+        cls,
+        config: str | Path | Config | None = None,
+        *,
+        store: Store | str | Path | None = None,
+        plugins: Plugins | None = None,
+        env: Mapping[str, str] | None = None,
+        accounts: str | Path | None = None,
+        **options: Any,
+    ) -> Engine:
+        """Build an engine from a config file (or a loaded :class:`Config`).
+
+        ``store`` may be a :class:`Store` or a path to an SQLite file (default: the config's
+        ``store.path``, else memory). ``accounts`` names an accounts file, overriding the
+        config's. ``env`` is where plugins read secrets (default ``os.environ``). Other
+        keyword arguments go to :class:`Engine`.
+        """
+        if isinstance(config, Config):
+            loaded = config
+        else:
+            loaded = load_config(config, env=env)
+        plugin_config = with_accounts_file(loaded.plugins, accounts)
+        owns = False
+        if store is None and loaded.store_path:
+            store = loaded.store_path
+        if isinstance(store, (str, Path)):
+            store = SQLiteStore(store)
+            owns = True
+        engine = cls(loaded, store=store, plugins=plugins, plugin_config=plugin_config,
+                     **options)
+        engine._owns_store = owns
+        return engine
+
+    def close(self) -> None:
+        """Release the store if the engine opened it."""
+        if self._owns_store:
+            self.store.close()
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _new_monitor(self) -> None:
+        self.monitor = SpikeMonitor(
+            self.config.detection, self.config.lifecycle, silences=self.config.silences
+        )
+        self._versions: dict[str, int] = {}
+        self._warm = False
+
+    # -- accounts ------------------------------------------------------------------
+    def account(self, customer_id: str) -> Account | None:
+        """Account context from the first directory that knows the customer."""
+        for directory in self.directories:
+            try:
+                found = directory.get_account(customer_id)
+            except Exception as exc:  # noqa: BLE001 - a CRM outage must not stop detection
+                log.warning("account directory %s failed (%s); continuing without it",
+                            describe(directory), type(exc).__name__)
+                continue
+            if found is not None:
+                return found
+        return None
+
+    # -- ingesting -------------------------------------------------------------------
+    def ingest(self, event: TicketEvent, *, now: datetime | None = None) -> IngestResult:
+        """Store, detect, plan and (unless ``execute=False``) execute for one event."""
+        return self.ingest_many((event,), now=now)
+
+    def ingest_many(
+        self,
+        events: Iterable[TicketEvent],
+        *,
+        now: datetime | None = None,
+        execute: bool | None = None,
+        on_event: Callable[[int], None] | None = None,
+    ) -> IngestResult:
+        """:meth:`ingest` for many events, in batches (one transaction each)."""
+        counts = _Counts()
+        received = 0
+        batch: list[TicketEvent] = []
+        for event in events:
+            batch.append(event)
+            received += 1
+            if len(batch) >= _BATCH:
+                self._ingest_batch(batch, now=now, counts=counts)
+                batch = []
+                if on_event is not None:
+                    on_event(received)
+        if batch:
+            self._ingest_batch(batch, now=now, counts=counts)
+            if on_event is not None:
+                on_event(received)
+        report = None
+        if execute if execute is not None else self.execute_inline:
+            report = self.executor.run_pending()
+        return IngestResult(
+            received=received, stored=counts.stored, updated=counts.updated,
+            duplicates=counts.duplicates, transitions=tuple(counts.transitions),
+            plans=tuple(counts.plans), executed=report,
+        )
+
+    def _ingest_batch(
+        self,
+        events: Sequence[TicketEvent],
+        *,
+        now: datetime | None,
+        counts: _Counts,
+        suppress_before: datetime | None = None,
+        also: Callable[[], None] | None = None,
+    ) -> None:
+        at = now or self.clock()
+        with self._batch():
+            items = self._store_events(events, at=at, counts=counts)
+            for _seq, event, outcome in items:
+                self._process(event, outcome, counts=counts, suppress_before=suppress_before)
+            if also is not None:
+                also()
+
+    def _store_events(
+        self, events: Sequence[TicketEvent], *, at: datetime, counts: _Counts
+    ) -> list[tuple[int, TicketEvent, PutOutcome]]:
+        items: list[tuple[int, TicketEvent, PutOutcome]] = []
+        for event in events:
+            outcome = self.store.put_ticket(event, at=at)
+            if outcome is PutOutcome.NEW:
+                counts.stored += 1
+            elif outcome is PutOutcome.UPDATED:
+                counts.updated += 1
+            else:
+                counts.duplicates += 1
+                continue
+            items.append((0, event, outcome))
+        return items
+
+    def ingest_webhook(
+        self, source: str, body: bytes, headers: Mapping[str, str], *, now: datetime
+    ) -> IngestResult:
+        """Verify and store a vendor webhook; detection and actions run later.
+
+        The named source plugin verifies the signature over the raw ``body`` (raising
+        :class:`~ticketspike.errors.SignatureError` or
+        :class:`~ticketspike.errors.WebhookRejected`). A delivery id seen before is dropped
+        (``replayed``). New and changed tickets are stored and queued in one transaction;
+        :meth:`process_pending` or :meth:`run_pending` take it from there, so the caller can
+        answer the webhook at once.
+        """
+        plugin = self.sources.get(source)
+        if plugin is None:
+            known = ", ".join(sorted(self.sources)) or "none"
+            raise WebhookRejected(f"unknown ticket source {source!r} (installed: {known})",
+                                  where="webhook", status=404)
+        lowered = {k.lower(): v for k, v in headers.items()}
+        result = plugin.parse_webhook(body, lowered, now=now)
+        if not result.events:
+            return IngestResult(ignored=result.ignored or "no ticket events in delivery")
+        counts = _Counts()
+        with self.store.transaction():
+            if result.delivery_id is not None and not self.store.remember_delivery(
+                source, result.delivery_id, at=now, ttl_seconds=self.delivery_ttl
+            ):
+                return IngestResult(received=len(result.events), replayed=True)
+            items = self._store_events(result.events, at=now, counts=counts)
+            self.store.enqueue([(e, o) for _s, e, o in items], received_at=now)
+        return IngestResult(
+            received=len(result.events), stored=counts.stored, updated=counts.updated,
+            duplicates=counts.duplicates, queued=len(items), ignored=result.ignored,
+        )
+
+    def process_pending(self, *, limit: int | None = None) -> IngestResult:
+        """Run what webhooks stored through detection and planning (no actions yet)."""
+        counts = _Counts()
+        done = 0
+        while limit is None or done < limit:
+            size = _BATCH if limit is None else min(_BATCH, limit - done)
+            with self._batch():
+                items = self.store.pending_events(limit=size)
+                for _seq, event, outcome in items:
+                    self._process(event, outcome, counts=counts)
+                self.store.mark_processed([seq for seq, _e, _o in items])
+            if not items:
+                break
+            done += len(items)
+        return IngestResult(received=done, transitions=tuple(counts.transitions),
+                            plans=tuple(counts.plans))
+
+    def run_pending(self) -> ExecutionReport:
+        """Process the inbox, then execute every pending action (see :class:`Executor`)."""
+        self.process_pending()
+        return self.executor.run_pending()
+
+    def retry_failed(self, keys: Sequence[str] | None = None) -> ExecutionReport:
+        """Put actions that failed for good back in line and run them."""
+        return self.executor.retry_failed(keys)
+
+    def tick(self, at: datetime) -> list[Transition]:
+        """Let time pass to ``at``: resolutions and hourly re-evaluation without tickets."""
+        counts = _Counts()
+        with self._batch():
+            for transition in self.monitor.tick(at):
+                self._dirty.add(transition.customer_id)
+                self._record(transition, counts)
+        if self.execute_inline and counts.plans:
+            self.executor.run_pending()
+        return counts.transitions
+
+    # -- the pipeline -------------------------------------------------------------------
+    @contextmanager
+    def _batch(self) -> Iterator[None]:
+        """One store transaction, with the detector kept in step with it.
+
+        On the first batch every customer's saved detector state is loaded (so day-boundary
+        checks see everyone); later batches re-read the customers with an open episode, which
+        another process may have moved. On success, the changed states are saved in the same
+        transaction. If anything fails, the store rolls back and the in-memory detector is
+        dropped, to be reloaded from the store: memory never runs ahead of what was committed.
+        """
+        try:
+            with self._lock, self.store.transaction():
+                self._dirty = set()
+                if not self._warm:
+                    for customer in self.store.state_customers():
+                        self._sync(customer)
+                    self._warm = True
+                else:
+                    for episode in self.store.episodes(active_only=True):
+                        self._sync(episode.customer_id)
+                yield
+                # Quiet hours move open episodes towards resolution without a transition.
+                self._dirty |= self.monitor.open_episodes
+                now = self.clock()
+                for customer in sorted(self._dirty):
+                    self._versions[customer] = self.store.save_state(
+                        customer, self.monitor.export_customer(customer), at=now
+                    )
+        except BaseException:
+            self._new_monitor()
+            raise
+        finally:
+            self._dirty = set()
+
+    def _sync(self, customer_id: str) -> None:
+        """Load the customer's detector state if the store has a newer one than we do."""
+        version = self.store.state_version(customer_id)
+        if version == self._versions.get(customer_id, 0):
+            return
+        loaded = self.store.load_state(customer_id)
+        if loaded is None:
+            return
+        try:
+            self.monitor.import_customer(customer_id, loaded[1])
+        except ValueError as exc:
+            # Saved under other detection settings (window or baseline length changed):
+            # rebuild the counters from the stored tickets instead.
+            log.warning("detector state of %s not reusable (%s); rebuilding from tickets",
+                        customer_id, exc)
+            self._rebuild(customer_id)
+        self._versions[customer_id] = loaded[0]
+
+    def _rebuild(self, customer_id: str) -> None:
+        scratch = SpikeMonitor(self.config.detection, self.config.lifecycle,
+                               silences=self.config.silences)
+        account = self.account(customer_id)
+        for record in self.store.tickets(customer_id=customer_id, include_internal=False):
+            scratch.ingest(TicketEvent(ticket=record.ticket), account=account)
+        self.monitor.import_customer(customer_id, scratch.export_customer(customer_id))
+        self._dirty.add(customer_id)
+
+    def _process(
+        self,
+        event: TicketEvent,
+        outcome: PutOutcome,
+        *,
+        counts: _Counts,
+        suppress_before: datetime | None = None,
+    ) -> None:
+        ticket = event.ticket
+        customer = ticket.customer_id
+        self._sync(customer)
+        if outcome is PutOutcome.NEW:
+            if not ticket.category_given and not ticket.internal:
+                classified = categorize(ticket, classifier=self.classifier)
+                if classified.category is not ticket.category:
+                    self.store.set_category(ticket.source, ticket.ticket_id,
+                                            classified.category)
+                    ticket = classified
+            feed = TicketEvent(ticket=ticket, kind=EventKind.CREATED, event_id=event.event_id)
+        else:
+            stored = self.store.get_ticket(ticket.source, ticket.ticket_id)
+            merged = stored.ticket if stored is not None else ticket
+            feed = attrs.evolve(event, ticket=merged)
+        transitions = self.monitor.ingest(feed, account=self.account(customer))
+        self._dirty.add(customer)
+        for transition in transitions:
+            # Moving the clock may also resolve or open other customers' episodes.
+            self._dirty.add(transition.customer_id)
+            self._record(transition, counts, suppress_before=suppress_before)
+
+    def _record(
+        self, transition: Transition, counts: _Counts, *, suppress_before: datetime | None = None
+    ) -> None:
+        transition = self._suppression(transition, suppress_before)
+        account = self.account(transition.customer_id)
+        if transition.kind is not TransitionKind.RESOLVED and not transition.suppressed:
+            transition = self._with_themes(transition)
+        plan = self.planner.plan(transition, account)
+        if self.store.record_transition(transition, plan, at=self.clock()):
+            counts.transitions.append(transition)
+            counts.plans.append(plan)
+            log.info("%s %s episode %s (%s)%s", transition.customer_id,
+                     transition.kind.value, transition.episode_id, transition.severity.value,
+                     f" suppressed: {transition.suppressed}" if transition.suppressed else "")
+
+    def _suppression(self, transition: Transition, before: datetime | None) -> Transition:
+        if transition.suppressed:
+            return transition
+        if before is not None and transition.at < before:
+            return attrs.evolve(transition, suppressed="historical: loaded by backfill")
+        if transition.kind is not TransitionKind.OPENED:
+            for record in self.store.transitions(episode_id=transition.episode_id):
+                if record.kind == TransitionKind.OPENED.value and record.suppressed:
+                    reason = f"the episode opened suppressed ({record.suppressed})"
+                    return attrs.evolve(transition, suppressed=reason)
+        return transition
+
+    def _with_themes(self, transition: Transition) -> Transition:
+        assessment = transition.assessment
+        window, baseline = self._window_tickets(assessment)
+        themes = analyze_with_fallback(
+            self.analyzers, window, baseline, limit=5, budget_seconds=self.theme_budget
+        ) if window else []
+        if not themes:
+            return transition
+        phrases = tuple(t.phrase for t in themes)
+        return attrs.evolve(transition, assessment=attrs.evolve(assessment, themes=phrases))
+
+    def _window_tickets(self, assessment: Assessment) -> tuple[list[Ticket], list[Ticket]]:
+        start, end = assessment.period_start, assessment.period_end
+        days = max(1.0, float(assessment.baseline_days or self.config.detection.baseline_days))
+        window = [
+            r.ticket for r in self.store.tickets(
+                customer_id=assessment.customer_id, since=start, until=end,
+                include_internal=False,
+            )
+        ]
+        baseline = [
+            r.ticket for r in self.store.tickets(
+                customer_id=assessment.customer_id, since=start - timedelta(days=days),
+                until=start, include_internal=False,
+            )
+        ]
+        return window, baseline
+
+    # -- questions -----------------------------------------------------------------------
+    def check(self, customer_id: str, *, at: datetime) -> Assessment:
+        """The customer's window judged at ``at`` (PRD 4.2 check-spike), with themes."""
+        with self._lock:
+            with self.store.transaction():
+                self._sync(customer_id)
+            try:
+                assessment = self.monitor.assess(
+                    customer_id, at, account=self.account(customer_id)
+                )
+            except ValueError as exc:
+                raise InputError(str(exc), field="at") from None
+        if assessment.ticket_count:
+            window, baseline = self._window_tickets(assessment)
+            themes = analyze_with_fallback(
+                self.analyzers, window, baseline, limit=5, budget_seconds=self.theme_budget
+            ) if window else []
+            assessment = attrs.evolve(assessment, themes=tuple(t.phrase for t in themes))
+        return assessment
+
+    def summary(self, customer_id: str, *, at: datetime, limit: int = 100) -> dict[str, Any]:
+        """PRD 4.2 ``GET /api/support/summary/:customerId``: recent tickets, baseline, rate."""
+        assessment = self.check(customer_id, at=at)
+        window, _baseline = self._window_tickets(assessment)
+        recent = sorted(window, key=lambda t: t.created_at, reverse=True)[:limit]
+        days = assessment.period_hours / 24.0 if assessment.period_hours else 1.0
+        return {
+            "customerId": customer_id,
+            "recentTickets": [t.to_json() for t in recent],
+            "baseline": round(assessment.baseline_daily_avg, 4),
+            "currentRate": round(assessment.ticket_count / days, 4),
+            "isSpike": assessment.is_spike,
+            "themes": list(assessment.themes),
+            "severity": assessment.severity.value,
+            "multiplier": None if assessment.spike_multiplier == float("inf")
+            else round(assessment.spike_multiplier, 2),
+            "ticketCount": assessment.ticket_count,
+            "periodHours": assessment.period_hours,
+            "at": at.isoformat(),
+        }
+
+    def banner(self, customer_id: str, *, at: datetime) -> dict[str, Any]:
+        """PRD 5.2: is there an active spike, its count and trend, and where to look."""
+        episode = self.store.active_episode(customer_id)
+        assessment = self.check(customer_id, at=at)
+        previous = len(self.store.tickets(
+            customer_id=customer_id,
+            since=assessment.period_start - timedelta(hours=assessment.period_hours or 24),
+            until=assessment.period_start, include_internal=False,
+        ))
+        count = assessment.ticket_count
+        trend = "rising" if count > previous else "falling" if count < previous else "steady"
+        return {
+            "customerId": customer_id,
+            "active": episode is not None,
+            "episodeId": episode.episode_id if episode else None,
+            "severity": episode.severity if episode else assessment.severity.value,
+            "ticketCount": count,
+            "previousCount": previous,
+            "trend": trend,
+            "periodHours": assessment.period_hours,
+            "link": f"/api/support/summary/{customer_id}",
+            "ticketLinks": dict(assessment.ticket_links),
+            "quickAction": "Address Spike" if episode is not None else None,
+        }
+
+    def dashboard(self, *, at: datetime) -> list[dict[str, Any]]:
+        """PRD 5.3: one card per active episode (severity, age, actions, progress)."""
+        cards = []
+        for episode in self.store.episodes(active_only=True):
+            account = self.account(episode.customer_id)
+            actions = self.store.actions(episode_id=episode.episode_id)
+            done = [a for a in actions if a.status is ActionStatus.DONE]
+            plans = self.store.plans(episode_id=episode.episode_id)
+            cards.append({
+                "customerId": episode.customer_id,
+                "customerName": account.display_name if account else episode.customer_id,
+                "episodeId": episode.episode_id,
+                "severity": episode.severity,
+                "status": episode.status,
+                "suppressed": episode.suppressed,
+                "detectedAt": episode.opened_at.isoformat(),
+                "hoursSinceDetection": round((at - episode.opened_at).total_seconds() / 3600, 1),
+                "actionsTaken": [
+                    {"kind": a.kind, "step": a.step_id, "status": a.status.value,
+                     "summary": a.summary, "error": a.error}
+                    for a in actions
+                ],
+                "progress": {
+                    "stage": episode.last_transition,
+                    "actionsDone": len(done),
+                    "actionsTotal": len(actions),
+                    "failed": sum(1 for a in actions if a.status is ActionStatus.FAILED),
+                    "plan": dict(plans[-1].plan.progress) if plans else {},
+                },
+                "ticketCount": episode.metadata.get("ticket_count"),
+                "multiplier": episode.metadata.get("spike_multiplier"),
+            })
+        return cards
+
+    # -- history -------------------------------------------------------------------------
+    def backfill(
+        self,
+        source: str,
+        *,
+        since: datetime,
+        now: datetime | None = None,
+        on_page: Callable[[int, int], None] | None = None,
+    ) -> BackfillReport:
+        """Load history from a source plugin's ``backfill``, resumably.
+
+        Pages are stored idempotently, each in one transaction together with the source's
+        cursor, so an interrupted backfill resumes after the last stored page (for the same
+        ``since``). History warms up the detector; transitions older than the detection
+        window are recorded as suppressed (nobody is paged about last month's spike), while
+        a spike still under way alerts as usual.
+        """
+        plugin = self.sources.get(source)
+        if plugin is None:
+            known = ", ".join(sorted(self.sources)) or "none"
+            raise InputError(f"unknown ticket source {source!r} (installed: {known})",
+                             where="backfill")
+        now = now or self.clock()
+        window = timedelta(hours=self.config.detection.window_hours)
+        name = f"backfill:{source}"
+        saved = self.store.get_cursor(name)
+        cursor: str | None = None
+        resumed = False
+        if saved is not None:
+            since_text, _, saved_cursor = saved.partition("|")
+            if since_text == since.isoformat() and saved_cursor:
+                cursor, resumed = saved_cursor, True
+        counts = _Counts()
+        pages = events = skipped = 0
+        done = False
+        try:
+            iterator = plugin.backfill(since=since, cursor=cursor)
+            for page in iterator:
+                pages += 1
+                events += len(page.events)
+                skipped += page.skipped
+                page_cursor = page.cursor if page.cursor is not None else cursor
+                value = f"{since.isoformat()}|{page_cursor or ''}"
+
+                def save(value: str = value) -> None:
+                    self.store.set_cursor(name, value, at=now)
+
+                ordered = sorted(page.events, key=lambda e: e.at)
+                self._ingest_batch(ordered, now=now, counts=counts,
+                                   suppress_before=now - window, also=save)
+                cursor = page_cursor
+                done = page.done
+                if on_page is not None:
+                    on_page(pages, events)
+                if page.done:
+                    break
+        except TicketspikeError:
+            raise
+        except Exception as exc:
+            raise PluginError(f"backfill failed: {type(exc).__name__}: {exc}",
+                              plugin=source) from exc
+        if self.execute_inline and counts.plans:
+            self.executor.run_pending()
+        return BackfillReport(source=source, pages=pages, events=events, stored=counts.stored,
+                              skipped=skipped, cursor=cursor, done=done, resumed=resumed)
+
+
+def with_accounts_file(config: PluginConfig, path: str | Path | None) -> PluginConfig:
+    """``config`` with ``path`` as the accounts file (the ``--accounts`` option)."""
+    if path is None:
+        return config
+    from .configfile import Section
+
+    section = Section({"path": str(Path(path).resolve())}, name="--accounts",
+                      path="plugins.accounts")
+    return attrs.evolve(config, sections={**config.sections, "accounts": section})
+
+
+def _trace_stream() -> IO[str] | None:
+    return sys.stderr if os.environ.get(TRACE_ENV) else None

@@ -1,0 +1,463 @@
+"""A kit for testing plugins and host code against ticketspike, without any service.
+
+Plugin authors and hosts get what ticketspike's own tests use:
+
+* fake plugins: :class:`RecordingNotifier` (keeps what it was asked to deliver),
+  :class:`FlakyNotifier` (fails transiently *n* times, then delivers), :class:`FailingNotifier`
+  (fails for good), :class:`FakeSource` (a ticket source with pages and an optional token),
+  :class:`FakeAccounts` (an account directory over a dict), and :class:`StaticPlugin` to
+  register any of them (or your own objects) the way an installed plugin would;
+* :func:`clean_plugins`: a plugin manager that loads no installed entry points, so a test sees
+  exactly the plugins it names;
+* :func:`memory_engine`: a whole engine on an in-memory store with a fixed clock and no
+  waiting between retries;
+* values to feed it: :func:`ticket_event`, :func:`sample_account`, :func:`sample_assessment`,
+  :func:`sample_transition`, :func:`sample_plan`;
+* pytest fixtures (``ticketspike_plugins``, ``recording_notifier``, ``ticketspike_engine``),
+  enabled with ``pytest_plugins = ["ticketspike.testing"]`` in a ``conftest.py``.
+
+Nothing here is used by ticketspike at run time.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from .errors import PermanentDeliveryError, SignatureError, TransientDeliveryError, WebhookRejected
+from .hookspecs import hookimpl
+from .model import (
+    Account,
+    Category,
+    EventKind,
+    Person,
+    Priority,
+    Ticket,
+    TicketEvent,
+    ticket_event_from_json,
+)
+from .planner.plan import Action, EscalationPlan
+from .plugins import Plugins
+from .roles import (
+    AccountDirectory,
+    ActionContext,
+    ActionHandler,
+    ActionResult,
+    BackfillPage,
+    Classifier,
+    ThemeAnalyzer,
+    TicketSource,
+    WebhookResult,
+)
+from .signals import Assessment, BaselineSource, Severity, Transition, TransitionKind
+
+if TYPE_CHECKING:
+    from .config import Config
+    from .engine import Engine
+
+__all__ = [
+    "ALL_KINDS",
+    "NOTIFY_KINDS",
+    "Delivered",
+    "FailingNotifier",
+    "FakeAccounts",
+    "FakeSource",
+    "FixedClock",
+    "FlakyNotifier",
+    "RecordingNotifier",
+    "RecordingSleep",
+    "StaticPlugin",
+    "clean_plugins",
+    "memory_engine",
+    "sample_account",
+    "sample_assessment",
+    "sample_plan",
+    "sample_transition",
+    "ticket_event",
+]
+
+UTC = timezone.utc
+NOTIFY_KINDS = frozenset(
+    {"direct_message", "channel_post", "thread_reply", "update_message", "notify_team"}
+)
+ALL_KINDS = NOTIFY_KINDS | {
+    "create_task", "draft_email", "adjust_health_score", "add_to_war_room", "schedule_sync",
+}
+DEFAULT_TIME = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+
+
+# -- time -------------------------------------------------------------------------
+@attrs.define
+class FixedClock:
+    """A clock that says ``at`` until told otherwise (pass it as ``clock=``)."""
+
+    at: datetime = DEFAULT_TIME
+
+    def __call__(self) -> datetime:
+        return self.at
+
+    def advance(self, **delta: float) -> datetime:
+        """Move forward by ``timedelta(**delta)`` and return the new time."""
+        self.at = self.at + timedelta(**delta)
+        return self.at
+
+
+@attrs.define
+class RecordingSleep:
+    """A ``sleep`` that waits for nothing and remembers what it was asked to wait."""
+
+    waits: list[float] = attrs.field(factory=list)
+
+    def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+
+# -- fake plugins --------------------------------------------------------------------
+@attrs.frozen
+class Delivered:
+    """One action a fake notifier carried out, with what the context said."""
+
+    action: Action
+    episode_id: str
+    account: Account | None
+    now: datetime
+
+
+@attrs.define
+class RecordingNotifier:
+    """A notifier that delivers by remembering: ``delivered`` lists every action, in order."""
+
+    name: str = "recording"
+    kinds: frozenset[str] = NOTIFY_KINDS
+    delivered: list[Delivered] = attrs.field(factory=list)
+
+    def execute(self, action: Action, ctx: ActionContext) -> ActionResult:
+        self.delivered.append(Delivered(action, ctx.plan.episode_id, ctx.account, ctx.now))
+        number = len(self.delivered)
+        return ActionResult(
+            ref={"channel": getattr(action, "channel", None) or "recorded", "ts": str(number)},
+            summary=f"{action.kind} #{number}",
+        )
+
+    def keys(self) -> list[str]:
+        return [d.action.key for d in self.delivered]
+
+
+@attrs.define
+class FlakyNotifier(RecordingNotifier):
+    """Fails with :class:`TransientDeliveryError` ``failures`` times, then delivers.
+
+    ``calls`` counts every attempt; ``retry_after`` is passed on as the service's hint.
+    """
+
+    name: str = "flaky"
+    failures: int = 3
+    retry_after: float | None = None
+    calls: int = 0
+
+    def execute(self, action: Action, ctx: ActionContext) -> ActionResult:
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise TransientDeliveryError("simulated outage (503)", retry_after=self.retry_after)
+        return super().execute(action, ctx)
+
+
+@attrs.define
+class FailingNotifier:
+    """Fails every action with :class:`PermanentDeliveryError` (``message``)."""
+
+    name: str = "failing"
+    kinds: frozenset[str] = NOTIFY_KINDS
+    message: str = "channel_not_found"
+    calls: int = 0
+
+    def execute(self, action: Action, ctx: ActionContext) -> ActionResult:
+        self.calls += 1
+        raise PermanentDeliveryError(self.message)
+
+
+def _by_id(value: Mapping[str, Account] | Iterable[Account]) -> dict[str, Account]:
+    if isinstance(value, Mapping):
+        return dict(value)
+    return {a.id: a for a in value}
+
+
+@attrs.define
+class FakeAccounts:
+    """An account directory over a dict (or any iterable of accounts)."""
+
+    accounts: dict[str, Account] = attrs.field(factory=dict, converter=_by_id)
+    name: str = "fake-accounts"
+
+    def get_account(self, customer_id: str) -> Account | None:
+        return self.accounts.get(customer_id)
+
+
+@attrs.define
+class FakeSource:
+    """A ticket source: canonical ticket JSON webhooks, and backfill from ``pages``.
+
+    With ``token`` set, a webhook must carry it in ``x-fake-token`` (else
+    :class:`SignatureError`); ``x-delivery-id`` becomes the delivery id. Backfill yields
+    ``pages`` (lists of events), the cursor being the index of the page; ``fail_after``
+    raises after that many pages, to test resuming.
+    """
+
+    name: str = "fake"
+    token: str | None = None
+    pages: list[list[TicketEvent]] = attrs.field(factory=list)
+    fail_after: int | None = None
+    requested: list[tuple[datetime, str | None]] = attrs.field(factory=list)
+
+    def parse_webhook(
+        self, body: bytes, headers: Mapping[str, str], *, now: datetime
+    ) -> WebhookResult:
+        if self.token is not None and headers.get("x-fake-token") != self.token:
+            raise SignatureError("bad or missing x-fake-token", where="webhook")
+        try:
+            data = json.loads(body)
+        except ValueError:
+            raise WebhookRejected("body is not JSON", where="webhook") from None
+        items = data if isinstance(data, list) else [data]
+        if not items:
+            return WebhookResult(ignored="nothing in the delivery")
+        events = tuple(ticket_event_from_json(obj, where="webhook") for obj in items)
+        events = tuple(
+            attrs.evolve(e, ticket=attrs.evolve(e.ticket, source=self.name)) for e in events
+        )
+        return WebhookResult(events=events, delivery_id=headers.get("x-delivery-id"))
+
+    def backfill(self, *, since: datetime, cursor: str | None = None) -> Iterator[BackfillPage]:
+        self.requested.append((since, cursor))
+        start = int(cursor) + 1 if cursor else 0
+        for index in range(start, len(self.pages)):
+            if self.fail_after is not None and index >= self.fail_after:
+                raise ConnectionError("simulated network failure")
+            events = tuple(e for e in self.pages[index] if e.at >= since)
+            yield BackfillPage(events=events, cursor=str(index),
+                               done=index == len(self.pages) - 1)
+
+
+@attrs.define
+class StaticPlugin:
+    """A plugin object registering the given objects, as an installed plugin's hooks would."""
+
+    notifiers: Sequence[ActionHandler] = ()
+    email_drafters: Sequence[ActionHandler] = ()
+    task_sinks: Sequence[ActionHandler] = ()
+    health_score_sinks: Sequence[ActionHandler] = ()
+    sources: Sequence[TicketSource] = ()
+    directories: Sequence[AccountDirectory] = ()
+    theme_analyzers: Sequence[ThemeAnalyzer] = ()
+    classifiers: Sequence[Classifier] = ()
+
+    @hookimpl
+    def register_notifiers(self, register: Callable[[ActionHandler], None]) -> None:
+        for obj in self.notifiers:
+            register(obj)
+
+    @hookimpl
+    def register_email_drafters(self, register: Callable[[ActionHandler], None]) -> None:
+        for obj in self.email_drafters:
+            register(obj)
+
+    @hookimpl
+    def register_task_sinks(self, register: Callable[[ActionHandler], None]) -> None:
+        for obj in self.task_sinks:
+            register(obj)
+
+    @hookimpl
+    def register_health_score_sinks(self, register: Callable[[ActionHandler], None]) -> None:
+        for obj in self.health_score_sinks:
+            register(obj)
+
+    @hookimpl
+    def register_ticket_sources(self, register: Callable[[TicketSource], None]) -> None:
+        for obj in self.sources:
+            register(obj)
+
+    @hookimpl
+    def register_account_directories(self, register: Callable[[AccountDirectory], None]) -> None:
+        for obj in self.directories:
+            register(obj)
+
+    @hookimpl
+    def register_theme_analyzers(self, register: Callable[[ThemeAnalyzer], None]) -> None:
+        for obj in self.theme_analyzers:
+            register(obj)
+
+    @hookimpl
+    def register_classifiers(self, register: Callable[[Classifier], None]) -> None:
+        for obj in self.classifiers:
+            register(obj)
+
+
+def clean_plugins(
+    *plugins: object, builtins: bool = True, block: Sequence[str] = ()
+) -> Plugins:
+    """A plugin manager with the built-ins (unless ``builtins=False``) and ``plugins`` only.
+
+    Installed distributions are not loaded, so the test does not depend on what happens to
+    be installed next to it.
+    """
+    return Plugins(load_entrypoints=False, builtins=builtins, block=block, plugins=plugins)
+
+
+def memory_engine(
+    *plugins: object,
+    config: Config | None = None,
+    clock: Callable[[], datetime] | None = None,
+    accounts: Iterable[Account] | Mapping[str, Account] = (),
+    builtins: bool = True,
+    **options: Any,
+) -> Engine:
+    """An :class:`~ticketspike.engine.Engine` on a :class:`MemoryStore`, ready for a test.
+
+    ``plugins`` are registered over the built-ins; ``accounts`` become an account directory;
+    retries do not wait (their waits are recorded in ``engine.executor.sleep.waits``).
+    """
+    from .config import Config as _Config
+    from .engine import Engine as _Engine
+    from .store.memory import MemoryStore
+
+    extra: list[object] = list(plugins)
+    directory = FakeAccounts(accounts)
+    if directory.accounts:
+        extra.append(StaticPlugin(directories=[directory]))
+    options.setdefault("sleep", RecordingSleep())
+    return _Engine(
+        config if config is not None else _Config.default(env={}),
+        store=options.pop("store", None) or MemoryStore(),
+        plugins=clean_plugins(*extra, builtins=builtins),
+        clock=clock or FixedClock(),
+        **options,
+    )
+
+
+# -- values ------------------------------------------------------------------------
+def ticket_event(
+    ticket_id: str,
+    customer_id: str = "techcorp",
+    at: datetime = DEFAULT_TIME,
+    *,
+    category: Category | str = Category.TECHNICAL,
+    priority: Priority | str = Priority.P3,
+    subject: str = "",
+    source: str = "api",
+    kind: EventKind = EventKind.CREATED,
+    internal: bool = False,
+    tags: Sequence[str] = (),
+) -> TicketEvent:
+    """A ticket event with sensible defaults (``category="other"`` leaves it unclassified)."""
+    cat = Category(category) if isinstance(category, str) else category
+    ticket = Ticket(
+        ticket_id=ticket_id, customer_id=customer_id, created_at=at, category=cat,
+        priority=Priority(priority) if isinstance(priority, str) else priority,
+        subject=subject, source=source, internal=internal, tags=tuple(tags),
+        category_given=cat is not Category.OTHER,
+    )
+    return TicketEvent(ticket=ticket, kind=kind)
+
+
+def sample_account(customer_id: str = "techcorp") -> Account:
+    """The PRD 5.1 customer: TechCorp Inc, $500k ARR, health 52 (was 78), CSM with a manager."""
+    return Account(
+        id=customer_id,
+        name="TechCorp Inc",
+        arr=500_000,
+        health_score=52,
+        previous_health_score=78,
+        segment="enterprise",
+        seats=400,
+        csm=Person(
+            name="Mike Johnson", email="mike@example.com", slack_id="U0MIKE",
+            manager=Person(name="Sarah Chen", email="sarah@example.com", slack_id="U0SARAH"),
+        ),
+        champion=Person(name="Dana Lee", email="dana@techcorp.example"),
+    )
+
+
+def sample_assessment(
+    customer_id: str = "techcorp",
+    at: datetime = DEFAULT_TIME,
+    *,
+    ticket_count: int = 15,
+    baseline_daily_avg: float = 2.3,
+    severity: Severity = Severity.CRITICAL,
+    themes: Sequence[str] = ("API errors", "login issues"),
+) -> Assessment:
+    """An assessment with the PRD 4.1 example's numbers (15 tickets on 2.3/day)."""
+    multiplier = ticket_count / baseline_daily_avg if baseline_daily_avg else float("inf")
+    categories = ((Category.TECHNICAL, 10), (Category.BILLING, 2), (Category.TRAINING, 3))
+    priorities = ((Priority.P1, 3), (Priority.P2, 7), (Priority.P3, 5))
+    ids = tuple(f"TKT-{i:03d}" for i in range(1, ticket_count + 1))
+    return Assessment(
+        customer_id=customer_id, at=at, is_spike=severity.rank >= Severity.HIGH.rank,
+        severity=severity, ticket_count=ticket_count, baseline_daily_avg=baseline_daily_avg,
+        expected_count=baseline_daily_avg, spike_multiplier=multiplier,
+        period_start=at - timedelta(hours=24), period_end=at, period_hours=24.0,
+        baseline_source=BaselineSource.OWN, baseline_days=30.0, p_value=1e-6,
+        category_breakdown=categories if ticket_count == 15 else (
+            (Category.TECHNICAL, ticket_count),),
+        severity_breakdown=priorities if ticket_count == 15 else (
+            (Priority.P2, ticket_count),),
+        ticket_ids=ids, themes=tuple(themes),
+        explanation=f"{ticket_count} tickets in 24 h against {baseline_daily_avg:g}/day",
+    )
+
+
+def sample_transition(
+    kind: TransitionKind = TransitionKind.OPENED,
+    *,
+    customer_id: str = "techcorp",
+    at: datetime = DEFAULT_TIME,
+    episode_id: str = "ep_sample",
+    severity: Severity = Severity.CRITICAL,
+    assessment: Assessment | None = None,
+    suppressed: str | None = None,
+) -> Transition:
+    """A transition of one episode, by default the opening of a critical spike."""
+    return Transition(
+        kind=kind, at=at, customer_id=customer_id, episode_id=episode_id, severity=severity,
+        assessment=assessment or sample_assessment(customer_id, at, severity=severity),
+        opened_at=at, suppressed=suppressed,
+    )
+
+
+def sample_plan(
+    transition: Transition | None = None, account: Account | None = None
+) -> EscalationPlan:
+    """What the default planner makes of ``transition`` (default: :func:`sample_transition`)."""
+    from .planner.planner import Planner
+
+    return Planner().plan(transition or sample_transition(), account or sample_account())
+
+
+# -- pytest fixtures ------------------------------------------------------------------
+if importlib.util.find_spec("pytest") is not None:  # pragma: no branch
+    import pytest
+
+    @pytest.fixture
+    def ticketspike_plugins() -> Plugins:
+        """A plugin manager with the built-ins only (no installed entry points)."""
+        return clean_plugins()
+
+    @pytest.fixture
+    def recording_notifier() -> RecordingNotifier:
+        """A notifier that remembers what it delivered."""
+        return RecordingNotifier()
+
+    @pytest.fixture
+    def ticketspike_engine(recording_notifier: RecordingNotifier) -> Iterator[Engine]:
+        """An in-memory engine whose notifications go to ``recording_notifier``."""
+        engine = memory_engine(StaticPlugin(notifiers=[recording_notifier]),
+                               accounts=[sample_account()])
+        try:
+            yield engine
+        finally:
+            engine.close()
