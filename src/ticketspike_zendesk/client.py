@@ -23,6 +23,9 @@ from .settings import ZendeskSettings
 
 __all__ = ["make_client"]
 
+USER_CACHE_SIZE = 50_000
+USER_CACHE_TTL = 3600.0  # seconds
+
 
 class _PlainHttpSession(requests.Session):
     """A session that sends zenpy's ``https://`` URLs over plain ``http://``."""
@@ -66,7 +69,7 @@ def make_client(settings: ZendeskSettings) -> Any:
         assert settings.email is not None and settings.api_token is not None
         auth["email"] = settings.email.reveal()
         auth["token"] = settings.api_token.reveal()
-    return Zenpy(
+    client = Zenpy(
         subdomain=subdomain,
         domain=domain,
         session=session,
@@ -74,3 +77,10 @@ def make_client(settings: ZendeskSettings) -> Any:
         ratelimit_budget=settings.ratelimit_budget,
         **auth,
     )
+    # A cached ticket could hide the change a trigger announces, and a backfill would
+    # only fill the cache: tickets are always fetched fresh.
+    client.delete_cache("ticket")
+    # Requesters rarely change organization, but a long-running server must notice
+    # eventually; sideloaded users from a backfill land here too.
+    client.set_cache_implementation("user", "TTLCache", USER_CACHE_SIZE, ttl=USER_CACHE_TTL)
+    return client

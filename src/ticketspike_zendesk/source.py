@@ -22,10 +22,6 @@ from .webhook import parse_delivery
 
 __all__ = ["ZendeskSource"]
 
-# Requester -> organization answers kept per source; enough for a month of history
-# at a large account without growing without bound.
-_LOOKUP_CACHE_SIZE = 50_000
-
 
 class ZendeskSource:
     """Zendesk tickets for ticketspike, from webhooks and the incremental export.
@@ -41,7 +37,6 @@ class ZendeskSource:
         self.settings = settings
         self._client = client
         self._lock = threading.Lock()
-        self._requester_orgs: dict[str, str | None] = {}
 
     def __repr__(self) -> str:
         return f"<ZendeskSource {self.settings.subdomain}>"
@@ -105,8 +100,7 @@ class ZendeskSource:
         return record
 
     def _requester_organization(self, requester_id: str) -> str | None:
-        if requester_id in self._requester_orgs:
-            return self._requester_orgs[requester_id]
+        # zenpy's user cache (see .client) answers repeated and sideloaded requesters.
         from zenpy.lib.exception import RecordNotFoundException
 
         try:
@@ -118,8 +112,4 @@ class ZendeskSource:
                 f"looking up requester {requester_id}: {describe_failure(exc)}"
             ) from exc
         org = getattr(user, "organization_id", None)
-        found = str(org) if isinstance(org, int) and not isinstance(org, bool) else None
-        if len(self._requester_orgs) >= _LOOKUP_CACHE_SIZE:
-            self._requester_orgs.clear()
-        self._requester_orgs[requester_id] = found
-        return found
+        return str(org) if isinstance(org, int) and not isinstance(org, bool) else None

@@ -165,9 +165,10 @@ def _event(
     snapshot = dict(detail)
     change = payload.get("event")
     current_field = _CURRENT_FIELD.get(name)
-    if current_field is not None and isinstance(change, Mapping) and "current" in change:
+    current = change.get("current") if isinstance(change, Mapping) else None
+    if current_field is not None and isinstance(current, str):
         # The detail may predate the change; the event says what it is now.
-        snapshot[current_field] = change["current"]
+        snapshot[current_field] = current
 
     zt = ticket_from_json(snapshot, where=f"{_WHERE}: detail")
     if event_kind is EventKind.RESOLVED and zt.status not in RESOLVED_STATUSES:

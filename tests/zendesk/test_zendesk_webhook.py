@@ -326,6 +326,17 @@ def test_a_trigger_resolution_happens_at_the_signed_time(kit, fake_zendesk):
     assert event.occurred_at == at
 
 
+def test_each_trigger_sees_the_ticket_as_it_is_now(kit, fake_zendesk):
+    fake_zendesk.tickets[35436] = kit.rest_ticket(35436, priority="low")
+    source = kit.source(fake=fake_zendesk)
+    (first,) = deliver(kit, source, {"ticket_id": "35436"}, invocation="i-1").events
+    fake_zendesk.tickets[35436] = kit.rest_ticket(35436, priority="urgent")
+    (second,) = deliver(kit, source, {"ticket_id": "35436", "event": "updated"},
+                        invocation="i-2").events
+    assert (first.ticket.priority, second.ticket.priority) == (Priority.P4, Priority.P1)
+    assert second.kind is EventKind.UPDATED
+
+
 def test_a_trigger_for_a_vanished_ticket_is_ignored(kit, fake_zendesk):
     result = deliver(kit, kit.source(fake=fake_zendesk), {"ticket_id": "999"}, invocation="i-9")
     assert result.events == ()
