@@ -80,6 +80,7 @@ _CUES: tuple[tuple[str, re.Pattern[str]], ...] = (
 )
 
 _SUBJECT_WEIGHT = 2
+_SHRINK = 1.0
 
 
 def features(subject: str, body: str = "") -> Counter[str]:
@@ -135,7 +136,11 @@ class NaiveBayesClassifier:
         top = max(scores.values())
         exp = {c: math.exp(s - top) for c, s in scores.items()}
         total = sum(exp.values())
-        return {c: v / total for c, v in exp.items()}
+        # Two or three words are thin evidence: pull the answer towards "no idea"
+        # (uniform) by one pseudo-word, so "Account - see attached" is not billing.
+        n = sum(known.values())
+        even = 1.0 / len(_CATEGORIES)
+        return {c: (n * v / total + _SHRINK * even) / (n + _SHRINK) for c, v in exp.items()}
 
     def tag_category(self, tags: Iterable[str]) -> tuple[Category, str] | None:
         """The category the first matching tag names, and that tag."""
@@ -200,7 +205,7 @@ class ClassificationSettings:
 
     threshold: float = 0.5
     keywords: tuple[tuple[Category, tuple[str, ...]], ...] = ()
-    keyword_weight: int = 3
+    keyword_weight: int = 5
     tags: tuple[tuple[Category, tuple[str, ...]], ...] = ()
     smoothing: float = 0.3
     temperature: float = 2.0
