@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import TypeVar
 
 from slack_sdk.models.blocks import (
     ActionsBlock,
@@ -80,6 +81,8 @@ DEFAULT_BUTTONS: tuple[Link, ...] = (
 )
 
 _SPARK = "▁▂▃▄▅▆▇█"
+
+T = TypeVar("T")
 
 
 def render_blocks(
@@ -186,34 +189,21 @@ def _counts(message: AlertMessage) -> SectionBlock:
 def _alert_body(message: AlertMessage) -> list[Block]:
     out: list[Block] = [_counts(message)]
     if message.breakdown:
-        rows = [
-            f"• {mrkdwn(clip(row.label, 60))}: {row.count} ({row.percent}%)"
-            for row in message.breakdown
-        ]
-        out.append(
-            _section(
-                "ticketspike_breakdown",
-                "*Ticket Breakdown:*\n"
-                + _fit(rows, sep="\n", budget=BREAKDOWN_BUDGET, max_items=MAX_BREAKDOWN_ROWS),
-            )
+        rows = _fit(
+            message.breakdown,
+            lambda row: f"• {mrkdwn(clip(row.label, 60))}: {row.count} ({row.percent}%)",
+            sep="\n", budget=BREAKDOWN_BUDGET, max_items=MAX_BREAKDOWN_ROWS,
         )
-    counts = [f"{n} {mrkdwn(clip(p, 20))}" for p, n in message.priority_counts if n]
+        out.append(_section("ticketspike_breakdown", "*Ticket Breakdown:*\n" + rows))
+    counts = [(p, n) for p, n in message.priority_counts if n]
     if counts:
-        out.append(
-            _section(
-                "ticketspike_priorities",
-                "*Severity:* " + _fit(counts, sep=", ", budget=PRIORITY_BUDGET, max_items=10),
-            )
-        )
+        text = _fit(counts, lambda pn: f"{pn[1]} {mrkdwn(clip(pn[0], 20))}",
+                    sep=", ", budget=PRIORITY_BUDGET, max_items=10)
+        out.append(_section("ticketspike_priorities", "*Severity:* " + text))
     if message.themes:
-        themes = [clip_mrkdwn(t, THEME_CHARS) for t in message.themes]
-        out.append(
-            _section(
-                "ticketspike_themes",
-                "*Common Themes:* "
-                + _fit(themes, sep=", ", budget=THEMES_BUDGET, max_items=MAX_THEMES),
-            )
-        )
+        themes = _fit(message.themes, lambda t: clip_mrkdwn(t, THEME_CHARS),
+                      sep=", ", budget=THEMES_BUDGET, max_items=MAX_THEMES)
+        out.append(_section("ticketspike_themes", "*Common Themes:* " + themes))
     health = _fmt_score(message.health_score)
     if message.previous_health_score is not None:
         health += f" (was {_fmt_score(message.previous_health_score)})"
@@ -226,14 +216,9 @@ def _alert_body(message: AlertMessage) -> list[Block]:
     ]
     out.append(SectionBlock(block_id="ticketspike_customer", fields=fields[:MAX_FIELDS]))
     if message.ticket_links:
-        links = [_ticket_link(ticket_id, url) for ticket_id, url in message.ticket_links]
-        out.append(
-            _section(
-                "ticketspike_tickets",
-                "*Tickets:* "
-                + _fit(links, sep=", ", budget=TICKET_LINKS_BUDGET, max_items=MAX_TICKET_LINKS),
-            )
-        )
+        links = _fit(message.ticket_links, lambda pair: _ticket_link(*pair),
+                     sep=", ", budget=TICKET_LINKS_BUDGET, max_items=MAX_TICKET_LINKS)
+        out.append(_section("ticketspike_tickets", "*Tickets:* " + links))
     if message.lines:
         out.extend(_line_sections(message.lines))
     return out
@@ -258,8 +243,8 @@ def _lines_body(message: AlertMessage) -> list[Block]:
 
 def _line_sections(lines: Sequence[str]) -> list[Block]:
     """Free sentences, escaped, packed into as few sections as fit the budget."""
-    escaped = [clip_mrkdwn(line, MAX_SECTION_TEXT - 20) for line in lines]
-    text = _fit(escaped, sep="\n", budget=LINES_BUDGET, max_items=len(escaped))
+    text = _fit(lines, lambda line: clip_mrkdwn(line, MAX_SECTION_TEXT - 20),
+                sep="\n", budget=LINES_BUDGET, max_items=len(lines))
     chunks: list[str] = []
     current = ""
     for line in text.split("\n"):
@@ -273,11 +258,18 @@ def _line_sections(lines: Sequence[str]) -> list[Block]:
     return [_section(f"ticketspike_lines_{i}", chunk) for i, chunk in enumerate(chunks)]
 
 
-def _fit(items: Sequence[str], *, sep: str, budget: int, max_items: int) -> str:
-    """Join as many ``items`` as fit ``budget`` characters, then "+N more"."""
+def _fit(
+    items: Sequence[T], show: Callable[[T], str], *, sep: str, budget: int, max_items: int
+) -> str:
+    """Join as many shown ``items`` as fit ``budget`` characters, then "+N more".
+
+    ``show`` (escaping, clipping) runs only on the items that may be shown, so a
+    spike of ten thousand tickets costs what a spike of ten does.
+    """
     shown: list[str] = []
     used = 0
-    for item in items[:max_items]:
+    for raw in items[:max_items]:
+        item = show(raw)
         cost = len(item) + (len(sep) if shown else 0)
         # Keep room for the "+N more" tail should anything be left out.
         if used + cost > budget - 20:
