@@ -137,7 +137,7 @@ class SlackNotifier:
             )
             return ActionResult(ref={**ref, "user": user}, summary=f"Slack DM to {who}")
         if isinstance(action, ChannelPost):
-            channel = self.settings.channel_id(action.channel)
+            channel = self.settings.channel_id(action.channel, coordination=action.create_thread)
             ref = self._post(channel, action.message, key=action.key, episode_id=episode_id)
             what = "coordination thread" if action.create_thread else "post"
             return ActionResult(ref=ref, summary=f"Slack {what} in {action.channel or channel}")

@@ -71,7 +71,9 @@ class SlackSettings:
 
     :param base_url: the Web API root; point it at a proxy or a local fake.
     :param token_env: the environment variable holding the bot token.
-    :param channel: the coordination channel, used when a channel post names none.
+    :param channel: the coordination channel. When set, the coordination thread
+        (a channel post that creates a thread) goes here whatever the workflow
+        names; when unset, the workflow's channel (by default ``#cs-escalations``).
     :param channels: channel names as the workflow writes them -> Slack channel ids
         (``"#cs-escalations": C0123ABCD``). Ids let the duplicate check read history.
     :param team_channels: team id (``product``, ``finance``...) -> channel for
@@ -89,7 +91,7 @@ class SlackSettings:
 
     base_url: str = DEFAULT_BASE_URL
     token_env: str = DEFAULT_TOKEN_ENV
-    channel: str = DEFAULT_CHANNEL
+    channel: str | None = None
     channels: Mapping[str, str] = attrs.field(factory=dict, converter=_frozen_map)
     team_channels: Mapping[str, str] = attrs.field(factory=dict, converter=_frozen_map)
     buttons: Mapping[str, str] = attrs.field(factory=dict, converter=_frozen_map)
@@ -98,9 +100,17 @@ class SlackSettings:
     sparkline_days: int = 14
     dedupe_scan: int = 50
 
-    def channel_id(self, channel: str | None) -> str:
-        """The channel to post to: the configured alias target, else the name as given."""
-        name = channel or self.channel
+    def channel_id(self, channel: str | None, *, coordination: bool = False) -> str:
+        """Where a post goes: ``channel`` (or the coordination channel), through ``channels``.
+
+        ``coordination`` marks the coordination thread's root, which the
+        configured ``channel`` redirects; a post naming no channel goes to the
+        coordination channel too.
+        """
+        if coordination and self.channel:
+            name = self.channel
+        else:
+            name = channel or self.channel or DEFAULT_CHANNEL
         return self.channels.get(name, self.channels.get(name.lstrip("#"), name))
 
     def user_for(self, *keys: str | None) -> str | None:
@@ -135,8 +145,9 @@ def settings_from_section(section: Section) -> SlackSettings:
         raise section.error(
             "token_env", f"expected the name of an environment variable, got {token_env!r}"
         )
-    channel = section.get_str("channel", DEFAULT_CHANNEL) or DEFAULT_CHANNEL
-    _check_channel(section, "channel", channel)
+    channel = section.get_str("channel")
+    if channel is not None:
+        _check_channel(section, "channel", channel)
     channels = _str_map(section, "channels", _check_channel)
     team_channels = _str_map(section, "team_channels", _check_channel)
     buttons = _str_map(section, "buttons", _check_button)

@@ -174,6 +174,14 @@ def test_without_the_list_scope_names_are_posted_as_given(
     assert "cannot list channels" in caplog.text
 
 
+def test_the_configured_channel_takes_the_coordination_thread(slack: Any) -> None:
+    handler = notifier(slack, channel="#support-leads")
+    plain = kit.team("product", channel="#product")
+    ctx = kit.run(handler, [kit.channel_post(), plain])
+    assert ctx.results[kit.channel_post().key].ref["channel"] == "C0SUPPORT"
+    assert ctx.results[plain.key].ref["channel"] == "C0PRODUCT"
+
+
 def test_channel_aliases_map_workflow_names_to_ids(slack: Any) -> None:
     handler = notifier(slack, channels={"#cs-escalations": "C0SUPPORT"})
     ctx = kit.run(handler, [kit.channel_post()])

@@ -32,7 +32,9 @@ def test_an_empty_section_gives_working_defaults() -> None:
     assert settings == SlackSettings()
     assert settings.base_url == "https://slack.com/api/"
     assert settings.token_env == "SLACK_BOT_TOKEN"
-    assert settings.channel == "#cs-escalations"
+    assert settings.channel is None
+    assert settings.channel_id(None) == "#cs-escalations"
+    assert settings.channel_id("#vip", coordination=True) == "#vip"
 
 
 def test_every_option_is_read() -> None:
@@ -53,6 +55,7 @@ def test_every_option_is_read() -> None:
     assert settings.base_url == "http://127.0.0.1:9999/api/"
     assert settings.token_env == "ACME_SLACK_TOKEN"
     assert settings.channel_id(None) == "C0ESC"
+    assert settings.channel_id("#cs-escalations", coordination=True) == "C0ESC"
     assert settings.channel_id("#product") == "#product"
     assert dict(settings.team_channels) == {"product": "#product", "finance": "C0FIN"}
     assert settings.user_for("mike.johnson@example.com") == "U0MIKE"
