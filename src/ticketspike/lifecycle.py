@@ -15,8 +15,9 @@ persist as JSON); nothing here reads the clock or does I/O.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
 
 import attrs
@@ -24,15 +25,23 @@ import attrs
 from .configfile import Section, SequenceView
 from .errors import ConfigError, InvalidTicket
 from .model import parse_time
+from .signals import Assessment, Severity, Transition, TransitionKind
 
 __all__ = [
+    "Episode",
+    "EpisodeState",
     "LifecyclePolicy",
     "Silence",
     "SilenceKind",
     "SilenceScope",
+    "advance_episode",
+    "episode_id_for",
     "lifecycle_policy_from_config",
+    "matching_silence",
     "silences_from_config",
 ]
+
+_UTC = timezone.utc
 
 SilenceScope = Literal["customer", "segment", "global"]
 SilenceKind = Literal["silence", "outage"]
@@ -120,6 +129,195 @@ def matching_silence(
                 return silence
             found = found or silence
     return found
+
+
+def episode_id_for(customer_id: str, opened_at: datetime) -> str:
+    """A stable episode id: the same customer opening at the same instant gets the same id.
+
+    Hashed, so a hostile customer id cannot shape the idempotency keys built
+    from it, and replaying the same tickets yields the same ids.
+    """
+    stamp = opened_at.astimezone(_UTC).isoformat()
+    digest = hashlib.sha256(f"{customer_id}\x1f{stamp}".encode()).hexdigest()
+    return f"ep_{digest[:20]}"
+
+
+@attrs.frozen
+class Episode:
+    """An open spike episode.
+
+    ``severity`` is the highest severity reached; ``quiet_since`` is when the
+    rate first fell below the resolve line (``None`` while it is above);
+    ``paged`` is whether any of its transitions was allowed to page.
+    """
+
+    episode_id: str
+    opened_at: datetime
+    severity: Severity
+    escalated: bool = False
+    quiet_since: datetime | None = None
+    paged: bool = True
+
+
+@attrs.frozen
+class EpisodeState:
+    """One customer's lifecycle: the open episode, and the last one for the cooldown."""
+
+    episode: Episode | None = None
+    last_resolved_at: datetime | None = None
+    last_severity: Severity = Severity.NONE
+
+    def to_json(self) -> dict[str, Any]:
+        ep = self.episode
+        return {
+            "episode": None if ep is None else {
+                "id": ep.episode_id,
+                "opened_at": ep.opened_at.isoformat(),
+                "severity": ep.severity.value,
+                "escalated": ep.escalated,
+                "quiet_since": None if ep.quiet_since is None else ep.quiet_since.isoformat(),
+                "paged": ep.paged,
+            },
+            "last_resolved_at": None if self.last_resolved_at is None
+            else self.last_resolved_at.isoformat(),
+            "last_severity": self.last_severity.value,
+        }
+
+    @classmethod
+    def from_json(cls, data: Any) -> EpisodeState:
+        """Inverse of :meth:`to_json`; raises ``ValueError`` on anything else."""
+        if not isinstance(data, dict):
+            raise ValueError("episode state must be a JSON object")
+        raw = data.get("episode")
+        episode = None
+        if raw is not None:
+            quiet = raw.get("quiet_since")
+            episode = Episode(
+                episode_id=str(raw["id"]),
+                opened_at=_stamp(raw["opened_at"]),
+                severity=Severity(raw["severity"]),
+                escalated=bool(raw["escalated"]),
+                quiet_since=None if quiet is None else _stamp(quiet),
+                paged=bool(raw.get("paged", True)),
+            )
+        last = data.get("last_resolved_at")
+        return cls(
+            episode=episode,
+            last_resolved_at=None if last is None else _stamp(last),
+            last_severity=Severity(data.get("last_severity", "none")),
+        )
+
+
+def _stamp(value: Any) -> datetime:
+    parsed = datetime.fromisoformat(str(value))
+    if parsed.tzinfo is None:
+        raise ValueError(f"naive time {value!r} in episode state")
+    return parsed
+
+
+def advance_episode(
+    state: EpisodeState,
+    assessment: Assessment,
+    *,
+    policy: LifecyclePolicy,
+    silences: Sequence[Silence] = (),
+    segment: str | None = None,
+) -> tuple[EpisodeState, tuple[Transition, ...]]:
+    """Feed one assessment (at ``assessment.at``) to a customer's lifecycle.
+
+    Returns the new state and the transitions it caused (zero or one, or an
+    escalation). Suppressed transitions are returned like the others, with
+    ``suppressed`` set to the reason.
+    """
+    at = assessment.at
+    episode = state.episode
+    if episode is None:
+        if not assessment.is_spike:
+            return state, ()
+        opened_at = at
+        reason = _suppression(assessment, silences, segment, at)
+        if (
+            reason is None
+            and state.last_resolved_at is not None
+            and _in_cooldown(state, at, policy)
+            and assessment.severity.rank <= state.last_severity.rank
+        ):
+            reason = (f"cooldown: a {state.last_severity.value} spike resolved at "
+                      f"{state.last_resolved_at.isoformat()}")
+        new = Episode(
+            episode_id=episode_id_for(assessment.customer_id, opened_at),
+            opened_at=opened_at,
+            severity=assessment.severity,
+            paged=reason is None,
+        )
+        return (
+            attrs.evolve(state, episode=new),
+            (_transition(TransitionKind.OPENED, new, assessment, reason),),
+        )
+
+    transitions: list[Transition] = []
+    if (
+        policy.escalate
+        and not episode.escalated
+        and assessment.is_spike
+        and assessment.severity is Severity.CRITICAL
+        and episode.severity is not Severity.CRITICAL
+    ):
+        reason = _suppression(assessment, silences, segment, at)
+        if reason is None and _in_cooldown(state, episode.opened_at, policy) and (
+            state.last_severity is Severity.CRITICAL
+        ):
+            reason = "cooldown: the last spike was already critical"
+        episode = attrs.evolve(episode, severity=Severity.CRITICAL, escalated=True,
+                               paged=episode.paged or reason is None)
+        transitions.append(_transition(TransitionKind.ESCALATED, episode, assessment, reason))
+
+    if assessment.spike_multiplier < policy.resolve_below:
+        quiet_since = episode.quiet_since or at
+        if at - quiet_since >= timedelta(hours=policy.resolve_after_hours):
+            reason = _suppression(assessment, silences, segment, at)
+            if reason is None and not episode.paged:
+                reason = "the episode never paged (it opened while suppressed)"
+            transitions.append(_transition(TransitionKind.RESOLVED, episode, assessment, reason))
+            return (
+                EpisodeState(episode=None, last_resolved_at=at, last_severity=episode.severity),
+                tuple(transitions),
+            )
+        episode = attrs.evolve(episode, quiet_since=quiet_since)
+    elif episode.quiet_since is not None:
+        episode = attrs.evolve(episode, quiet_since=None)
+    if episode is state.episode:
+        return state, tuple(transitions)
+    return attrs.evolve(state, episode=episode), tuple(transitions)
+
+
+def _in_cooldown(state: EpisodeState, at: datetime, policy: LifecyclePolicy) -> bool:
+    if state.last_resolved_at is None:
+        return False
+    return at < state.last_resolved_at + timedelta(hours=policy.cooldown_hours)
+
+
+def _suppression(
+    assessment: Assessment, silences: Sequence[Silence], segment: str | None, at: datetime
+) -> str | None:
+    found = matching_silence(silences, assessment.customer_id, segment, at)
+    return None if found is None else found.describe()
+
+
+def _transition(
+    kind: TransitionKind, episode: Episode, assessment: Assessment, reason: str | None
+) -> Transition:
+    severity = episode.severity if kind is not TransitionKind.OPENED else assessment.severity
+    return Transition(
+        kind=kind,
+        at=assessment.at,
+        customer_id=assessment.customer_id,
+        episode_id=episode.episode_id,
+        severity=severity,
+        assessment=assessment,
+        opened_at=episode.opened_at,
+        suppressed=reason,
+    )
 
 
 _LIFECYCLE_KEYS = frozenset({"resolve_below", "resolve_after_hours", "cooldown_hours", "escalate"})

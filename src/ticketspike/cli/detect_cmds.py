@@ -1,0 +1,272 @@
+"""``ticketspike scan`` and ``ticketspike replay``: the detector, from a ticket file.
+
+``scan`` assesses every customer at one instant and prints the risk signals
+(PRD 2.1, 4.1); ``--plan`` adds the escalation plan each signal would start.
+``replay`` streams the file in time order through detector and lifecycle, as
+production would, ticks included, and prints every episode transition with
+its time: the backtest tool.
+
+Output is written only once the whole file has been read, so a bad line
+stops with one error (file:line, field, what was expected) and nothing
+half-written. Ticket text is never printed; only ids, counts, categories and
+theme phrases rebuilt from plain words.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from ..accounts import load_accounts
+from ..lifecycle import episode_id_for
+from ..model import Account, EventKind, Ticket, TicketEvent, parse_time
+from ..monitor import SpikeMonitor, replay_events
+from ..signals import Assessment, Transition, TransitionKind
+from ..ticketfile import iter_ticket_events
+from .common import EXIT_OK, Progress, add_config_args, add_format_arg, config_from_args
+
+if TYPE_CHECKING:
+    from ..config import Config
+
+__all__ = ["register"]
+
+
+def register(subparsers: Any) -> None:
+    scan = subparsers.add_parser(
+        "scan",
+        help="assess every customer at one instant and print the risk signals",
+        description="Assess every customer's trailing window at one instant (default: the "
+        "newest ticket's time) and print a risk signal for each spike.",
+    )
+    scan.add_argument("tickets", metavar="TICKETS.jsonl", help="ticket JSON Lines file")
+    scan.add_argument("--at", metavar="ISO", help="instant to assess (ISO-8601 with offset)")
+    add_config_args(scan)
+    add_format_arg(scan)
+    scan.add_argument("--plan", action="store_true",
+                      help="add the escalation plan each signal would start")
+    scan.set_defaults(handler=_scan)
+
+    replay = subparsers.add_parser(
+        "replay",
+        help="stream the file through detector and lifecycle and print every transition",
+        description="Replay the tickets in time order, with hourly and day-boundary ticks, "
+        "and print every episode transition (opened, escalated, resolved) with its time.",
+    )
+    replay.add_argument("tickets", metavar="TICKETS.jsonl", help="ticket JSON Lines file")
+    add_config_args(replay)
+    add_format_arg(replay)
+    replay.set_defaults(handler=_replay)
+
+
+# -- shared ------------------------------------------------------------------------------
+def _accounts(args: argparse.Namespace, config: Config) -> dict[str, Account]:
+    path = args.accounts or config.accounts_path
+    return load_accounts(path) if path else {}
+
+
+def _categorizer() -> Callable[[Ticket], Ticket] | None:
+    """The text classifier for tickets whose source named no category, if it is installed."""
+    try:
+        from ..detect.classify import categorize
+    except ImportError:  # pragma: no cover - the module ships with the core
+        return None
+    return categorize
+
+
+def _events(path: str, config: Config, progress: Progress,
+            *, until: datetime | None = None) -> Iterator[TicketEvent]:
+    """The file's events, categorized where the source gave no category."""
+    categorize = _categorizer()
+
+    def on_line(_number: int, read: int) -> None:
+        progress.update(read)
+
+    for event in iter_ticket_events(path, strict_categories=config.strict_categories,
+                                    on_line=on_line if progress.enabled else None):
+        if until is not None and (event.ticket.created_at > until or event.at > until):
+            continue
+        ticket = event.ticket
+        if categorize is not None and not ticket.category_given and not ticket.internal:
+            categorized = categorize(ticket)
+            if categorized is not ticket:
+                event = TicketEvent(ticket=categorized, kind=event.kind,
+                                    occurred_at=event.occurred_at, event_id=event.event_id)
+        yield event
+
+
+def _progress(label: str, path: str) -> Progress:
+    try:
+        size = os.path.getsize(path)
+    except OSError:
+        size = 0
+    return Progress(label, total=size or None)
+
+
+def _monitor(config: Config, accounts: Mapping[str, Account]) -> SpikeMonitor:
+    return SpikeMonitor(config.detection, config.lifecycle, config.silences, accounts)
+
+
+def _num(value: float) -> str:
+    return "inf" if value == float("inf") else f"{value:.1f}"
+
+
+# -- scan ----------------------------------------------------------------------------
+def _scan(args: argparse.Namespace) -> int:
+    config = config_from_args(args)
+    accounts = _accounts(args, config)
+    at = parse_time(args.at, where="--at", field="--at") if args.at else None
+    monitor = _monitor(config, accounts)
+    progress = _progress("scan", args.tickets)
+    for _ in replay_events(_events(args.tickets, config, progress, until=at), monitor):
+        pass  # scan wants the counters; episodes are replay's business
+    progress.close()
+    when = at or monitor.now
+    signals: list[Assessment] = []
+    customers = monitor.customers()
+    if when is not None:
+        for cid in customers:
+            assessment = monitor.assess(cid, when)
+            if assessment.is_spike:
+                signals.append(assessment)
+    signals = _with_themes(args.tickets, config, signals, when)
+    plans: dict[str, dict[str, Any]] = {}
+    if args.plan:
+        plans = _plans(config, accounts, signals)
+    _warn_dropped(monitor)
+    if args.format == "json":
+        out = []
+        for a in signals:
+            signal = a.to_risk_signal()
+            if args.plan:
+                signal["plan"] = plans[a.customer_id]
+            out.append(signal)
+        sys.stdout.write(json.dumps(out, indent=2) + "\n")
+        return EXIT_OK
+    lines = []
+    stamp = when.isoformat() if when is not None else "-"
+    if not signals:
+        lines.append(f"no spikes among {len(customers)} customers at {stamp}")
+    else:
+        lines.append(f"{len(signals)} spike(s) among {len(customers)} customers at {stamp}")
+    for a in signals:
+        lines.append(
+            f"{a.customer_id}  {a.severity.value}  {a.ticket_count} tickets in "
+            f"{a.period_hours:g} h, baseline {a.baseline_daily_avg:.2f}/day "
+            f"({a.baseline_source.value}), {_num(a.spike_multiplier)}x"
+        )
+        lines.append(f"  {a.explanation}")
+        if a.category_breakdown:
+            lines.append("  categories: " + ", ".join(
+                f"{c.value} {n}" for c, n in a.category_breakdown))
+        if a.themes:
+            lines.append("  themes: " + "; ".join(a.themes))
+        if args.plan:
+            plan = plans[a.customer_id]
+            lines.append(f"  plan: {len(plan['actions'])} action(s)")
+            for action in plan["actions"]:
+                lines.append(f"    - {action['kind']} ({action['step_id']})")
+            for note in plan["notes"]:
+                lines.append(f"    note: {note}")
+    sys.stdout.write("\n".join(lines) + "\n")
+    return EXIT_OK
+
+
+def _with_themes(path: str, config: Config, signals: list[Assessment],
+                 when: datetime | None) -> list[Assessment]:
+    """Add the common themes of each spike, read from the file in a second pass.
+
+    Only the spiking customers' tickets are kept, so memory stays small.
+    """
+    if not signals or when is None:
+        return signals
+    try:
+        from ..detect.themes import find_themes
+    except ImportError:  # pragma: no cover - the module ships with the core
+        return signals
+    import attrs
+
+    wanted = {a.customer_id: a for a in signals}
+    window_ids = {a.customer_id: set(a.ticket_ids) for a in signals}
+    baseline_from = when - timedelta(days=config.detection.baseline_days + 2)
+    window: dict[str, dict[tuple[str, str], Ticket]] = {c: {} for c in wanted}
+    baseline: dict[str, dict[tuple[str, str], Ticket]] = {c: {} for c in wanted}
+    progress = _progress("themes", path)
+    for event in _events(path, config, progress, until=when):
+        ticket = event.ticket
+        cid = ticket.customer_id
+        if cid not in wanted or ticket.internal or event.kind is EventKind.RESOLVED:
+            continue
+        if ticket.ticket_id in window_ids[cid] and ticket.created_at >= wanted[cid].period_start:
+            window[cid][ticket.key] = ticket
+        elif baseline_from <= ticket.created_at < wanted[cid].period_start:
+            baseline[cid][ticket.key] = ticket
+    progress.close()
+    out = []
+    for a in signals:
+        themes = find_themes(list(window[a.customer_id].values()),
+                             list(baseline[a.customer_id].values()), limit=5)
+        out.append(attrs.evolve(a, themes=tuple(t.phrase for t in themes)))
+    return out
+
+
+def _plans(config: Config, accounts: Mapping[str, Account],
+           signals: list[Assessment]) -> dict[str, dict[str, Any]]:
+    from ..planner.planner import Planner
+
+    planner = Planner(workflow=config.workflow, routing=config.routing)
+    plans = {}
+    for a in signals:
+        transition = Transition(
+            kind=TransitionKind.OPENED, at=a.at, customer_id=a.customer_id,
+            episode_id=episode_id_for(a.customer_id, a.at), severity=a.severity,
+            assessment=a, opened_at=a.at,
+        )
+        plans[a.customer_id] = planner.plan(transition, accounts.get(a.customer_id)).to_json()
+    return plans
+
+
+def _warn_dropped(monitor: SpikeMonitor) -> None:
+    late = monitor.detector.late_dropped
+    if late:
+        hours = monitor.policy.lateness_hours
+        print(f"ticketspike: {late} ticket(s) arrived more than {hours} h out of order and "
+              "were not counted (see detection.lateness_hours)", file=sys.stderr)
+
+
+# -- replay --------------------------------------------------------------------------
+def _replay(args: argparse.Namespace) -> int:
+    config = config_from_args(args)
+    accounts = _accounts(args, config)
+    monitor = _monitor(config, accounts)
+    progress = _progress("replay", args.tickets)
+    lines: list[str] = []
+    as_json = args.format == "json"
+    counts = {kind: 0 for kind in TransitionKind}
+    for transition in replay_events(_events(args.tickets, config, progress), monitor):
+        counts[transition.kind] += 1
+        lines.append(json.dumps(transition.to_json()) if as_json else _line(transition))
+    progress.close()
+    _warn_dropped(monitor)
+    out = sys.stdout
+    # Written in blocks: a replay can print tens of thousands of lines.
+    for i in range(0, len(lines), 4096):
+        out.write("\n".join(lines[i:i + 4096]) + "\n")
+    if not as_json:
+        summary = ", ".join(f"{n} {kind.value}" for kind, n in counts.items())
+        out.write(f"{len(monitor.customers())} customers: {summary}\n")
+    return EXIT_OK
+
+
+def _line(t: Transition) -> str:
+    a = t.assessment
+    text = (f"{t.at.isoformat()}  {t.kind.value:<9}  {t.customer_id}  {t.severity.value:<8}  "
+            f"{a.ticket_count} tickets in {a.period_hours:g} h vs {a.expected_count:.2f} "
+            f"expected ({_num(a.spike_multiplier)}x)  {t.episode_id}")
+    if t.suppressed:
+        text += f"  [suppressed: {t.suppressed}]"
+    return text

@@ -1,0 +1,264 @@
+"""Judging a window: the :class:`~ticketspike.signals.Assessment` and the batch answer.
+
+The streaming detector (:mod:`.stream`) and :func:`assess_batch` both reduce a
+customer's tickets to the same few integers (window count, baseline tickets,
+days and squared days, spike days left out) and hand them to
+:func:`build_assessment`, so a batch over a ticket list and a stream of the
+same tickets give the same assessment.
+
+Time is bucketed in whole UTC hours: the window is the clock hour of ``at``
+and the ``window_hours - 1`` before it; the baseline is the
+``baseline_days`` whole UTC days before the day the window starts in, so the
+window never dilutes its own baseline. A day that was itself a spike (its
+count passes the gate against the days before it) enters later baselines
+capped at the alert line, so a past spike does not make the next one look
+normal.
+
+Pure: ticket text never enters an assessment, only ids, links and counts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timezone
+
+from ..model import Account, Category, Priority, Ticket
+from ..signals import Assessment, BaselineSource
+from .baseline import (
+    Baseline,
+    baseline_for,
+    candidate_for,
+    cutoffs_for,
+    multiplier_of,
+    p_value,
+    severity_of,
+)
+from .policy import DetectionPolicy
+
+__all__ = [
+    "WindowTicket",
+    "assess_batch",
+    "build_assessment",
+    "capped_day",
+    "epoch_hour",
+    "hour_start",
+    "observed_days",
+]
+
+UTC = timezone.utc
+
+# (ticket_id, created timestamp, category, priority, url): all an assessment
+# keeps of a ticket. Subjects and bodies stay out on purpose.
+WindowTicket = tuple[str, float, Category, Priority, "str | None"]
+
+_PRIORITIES = (Priority.P1, Priority.P2, Priority.P3, Priority.P4)
+_CATEGORIES = tuple(Category)
+
+
+def epoch_hour(at: datetime) -> int:
+    """Whole hours since the epoch (UTC) of an aware datetime."""
+    return int(at.timestamp() // 3600)
+
+
+def hour_start(hour: int) -> datetime:
+    return datetime.fromtimestamp(hour * 3600, tz=UTC)
+
+
+def observed_days(lo: int, hi: int, first_day: int | None) -> int:
+    """Days in [lo, hi] on or after the customer's first day."""
+    if first_day is None:
+        return 0
+    return max(0, hi - max(lo, first_day) + 1)
+
+
+def capped_day(
+    policy: DetectionPolicy, count: int, *, total: int, days: int, sumsq: int,
+    industry_rate: float,
+) -> int:
+    """What a closed day of ``count`` tickets adds to later baselines.
+
+    A day that would itself have been a spike against the ``days`` before it
+    adds only the largest count that would not have been: a past spike must
+    not make the next one look normal. Young customers (fewer than
+    ``min_history_days`` of their own) add every ticket: their baseline is
+    still learning their level, and capping it against the industry rate
+    would keep a big new customer alerting for weeks.
+    """
+    if count <= 0 or days < max(1, policy.min_history_days):
+        return count
+    base = baseline_for(policy, total=total, days=days, sumsq=sumsq, industry_rate=industry_rate)
+    if count < candidate_for(policy, base, 24.0):
+        return count
+    line = cutoffs_for(policy, base, 24.0).open
+    return min(count, line - 1)
+
+
+def build_assessment(
+    policy: DetectionPolicy,
+    *,
+    customer_id: str,
+    at: datetime,
+    count: int,
+    baseline: Baseline,
+    tickets: Sequence[WindowTicket],
+) -> Assessment:
+    """The full assessment of ``count`` window tickets against ``baseline`` at ``at``."""
+    hours = float(policy.window_hours)
+    cut = cutoffs_for(policy, baseline, hours)
+    expected = cut.expected
+    multiplier = multiplier_of(count, expected)
+    is_spike = count >= cut.open
+    severity = severity_of(policy, multiplier, is_spike)
+    p = p_value(count, baseline, hours, tail=policy.tail) if count > 0 else 1.0
+    ordered = sorted(tickets, key=lambda t: (t[1], t[0]))
+    by_category = {c: 0 for c in _CATEGORIES}
+    by_priority = {p_: 0 for p_ in _PRIORITIES}
+    for _tid, _ts, category, priority, _url in ordered:
+        by_category[category] += 1
+        by_priority[priority] += 1
+    period_end = at
+    period_start = hour_start(epoch_hour(at) - policy.window_hours + 1)
+    return Assessment(
+        customer_id=customer_id,
+        at=at,
+        is_spike=is_spike,
+        severity=severity,
+        ticket_count=count,
+        baseline_daily_avg=baseline.daily_rate,
+        expected_count=expected,
+        spike_multiplier=multiplier,
+        period_start=period_start,
+        period_end=period_end,
+        period_hours=hours,
+        baseline_source=baseline.source,
+        baseline_days=float(baseline.days),
+        p_value=p,
+        category_breakdown=tuple((c, n) for c, n in by_category.items() if n),
+        severity_breakdown=tuple((p_, n) for p_, n in by_priority.items() if n),
+        ticket_ids=tuple(t[0] for t in ordered),
+        ticket_links=tuple((t[0], t[4]) for t in ordered if t[4]),
+        explanation=explain(policy, count=count, baseline=baseline, expected=expected,
+                            multiplier=multiplier, p=p, is_spike=is_spike,
+                            severity=severity.value),
+    )
+
+
+def _describe_baseline(baseline: Baseline) -> str:
+    rate = baseline.daily_rate
+    if baseline.source is BaselineSource.INDUSTRY:
+        if baseline.days:
+            return (f"industry baseline {rate:.2f}/day (only {baseline.days} days of "
+                    "own history)")
+        return f"industry baseline {rate:.2f}/day (no own history yet)"
+    own = baseline.own_rate if baseline.own_rate is not None else 0.0
+    if baseline.source is BaselineSource.OWN:
+        return f"own average {own:.2f}/day over {baseline.days} days"
+    return (f"own {own:.2f}/day over {baseline.days} days blended with the industry "
+            f"{baseline.industry_rate:.2f}/day = {rate:.2f}/day")
+
+
+def explain(
+    policy: DetectionPolicy, *, count: int, baseline: Baseline, expected: float,
+    multiplier: float, p: float, is_spike: bool, severity: str,
+) -> str:
+    """One sentence saying why the window fired or did not. Numbers only."""
+    mult = "infinitely many times" if multiplier == float("inf") else f"{multiplier:.1f}x"
+    head = (f"{count} tickets in {policy.window_hours} h against {expected:.2f} expected "
+            f"({_describe_baseline(baseline)}): {mult}")
+    if is_spike:
+        band = (f"above {policy.critical_above:g}x" if severity == "critical"
+                else f"{policy.threshold:g}x to {policy.critical_above:g}x")
+        gate = f", p={p:.2g} < {policy.alpha:g}" if policy.mode == "gated" else ""
+        return f"{head}{gate}; {severity} ({band})."
+    if multiplier < policy.threshold:
+        return f"{head}, below the {policy.threshold:g}x threshold; no spike."
+    if policy.mode == "gated" and count < policy.min_count:
+        return (f"{head}, but only {count} tickets (at least {policy.min_count} needed); "
+                "no spike.")
+    return (f"{head}, but p={p:.2g} is not below {policy.alpha:g}, so it may be chance; "
+            "no spike.")
+
+
+def assess_batch(
+    tickets: Iterable[Ticket],
+    *,
+    customer_id: str,
+    at: datetime,
+    policy: DetectionPolicy,
+    account: Account | None = None,
+) -> Assessment:
+    """Assess one customer at ``at`` from a plain list of tickets.
+
+    Counts the customer's non-internal tickets created at or before ``at``,
+    each ticket key once (the last occurrence wins for its category and
+    priority). Gives the same answer as streaming the same tickets through
+    the detector, whatever their order, as long as every ticket arrived
+    within the lateness bound.
+    """
+    latest: dict[tuple[str, str], Ticket] = {}
+    for ticket in tickets:
+        if ticket.customer_id != customer_id or ticket.internal or ticket.created_at > at:
+            continue
+        latest[ticket.key] = ticket
+    hour = epoch_hour(at)
+    day = hour // 24
+    window_lo = hour - policy.window_hours + 1
+    daily: dict[int, int] = {}
+    window: list[WindowTicket] = []
+    first_day = _first_seen_day(account)
+    for ticket in latest.values():
+        h = epoch_hour(ticket.created_at)
+        d = h // 24
+        daily[d] = daily.get(d, 0) + 1
+        if first_day is None or d < first_day:
+            first_day = d
+        if h >= window_lo:
+            window.append((ticket.ticket_id, ticket.created_at.timestamp(), ticket.category,
+                           ticket.priority, ticket.url))
+    industry_rate = policy.industry_rate(account)
+    total, days, sumsq = _baseline_sums(policy, daily, first_day, day, industry_rate)
+    base = baseline_for(policy, total=total, days=days, sumsq=sumsq, industry_rate=industry_rate)
+    return build_assessment(policy, customer_id=customer_id, at=at, count=len(window),
+                            baseline=base, tickets=window)
+
+
+def _first_seen_day(account: Account | None) -> int | None:
+    if account is None or account.first_seen is None:
+        return None
+    return epoch_hour(account.first_seen) // 24
+
+
+def _baseline_sums(
+    policy: DetectionPolicy, daily: dict[int, int], first_day: int | None, day: int,
+    industry_rate: float,
+) -> tuple[int, int, int]:
+    """(tickets, days, squared days) of the baseline for ``day``, spike days capped.
+
+    Walks the customer's days in order, capping each against the days before
+    it, exactly as the streaming rings do when each day closes.
+    """
+    b = policy.baseline_days
+    if first_day is None:
+        return 0, 0, 0
+    final = dict(daily)
+    if policy.cap_spike_days:
+        # Day x is capped against [x - b, x - 1]; slide that range along.
+        total = sumsq = 0
+        for x in range(first_day, day - 1):
+            n = daily.get(x, 0)
+            if n:
+                n = capped_day(policy, n, total=total, days=observed_days(x - b, x - 1, first_day),
+                               sumsq=sumsq, industry_rate=industry_rate)
+                final[x] = n
+            total += n
+            sumsq += n * n
+            gone = final.get(x - b, 0)
+            total -= gone
+            sumsq -= gone * gone
+    lo, hi = day - b - 1, day - 2
+    total = sumsq = 0
+    for x in range(lo, hi + 1):
+        n = final.get(x, 0)
+        total += n
+        sumsq += n * n
+    return total, observed_days(lo, hi, first_day), sumsq

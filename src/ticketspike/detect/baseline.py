@@ -1,0 +1,216 @@
+"""A customer's baseline rate and the ticket counts that cross each line.
+
+Given the integers the streaming detector keeps (tickets and days observed in
+the baseline period, and the sum of squared daily counts), :func:`baseline_for`
+says what rate is normal for the customer and where it came from, and
+:func:`cutoffs_for` turns the policy into whole ticket counts: how many
+tickets in the window open a spike, and how many make it critical. Because
+the baseline only moves at the day boundary, the counts are computed about
+once per customer-day and the per-ticket check is one integer comparison.
+
+Batch and streaming both call these functions with the same integers, which
+is why they agree to the last bit. Pure: no clock, no I/O.
+"""
+
+from __future__ import annotations
+
+import math
+
+import attrs
+
+from ..signals import BaselineSource, Severity
+from .policy import DetectionPolicy
+from .tails import nbinom_sf, poisson_sf
+
+__all__ = [
+    "Baseline",
+    "Cutoffs",
+    "baseline_for",
+    "cutoffs_for",
+    "multiplier_of",
+    "p_value",
+    "severity_of",
+    "smallest_count",
+]
+
+_INF = float("inf")
+
+
+@attrs.frozen
+class Baseline:
+    """What is normal for one customer on one day.
+
+    ``daily_rate`` is the expected tickets per day; ``shape`` is the
+    negative-binomial shape of the predictive count per day (``inf`` means
+    Poisson: the rate is taken as known). ``days`` is the exposure: baseline
+    days observed, spike days left out. ``own_rate`` is the customer's own
+    average over those days (``None`` with no days), kept for explanations.
+    """
+
+    daily_rate: float
+    source: BaselineSource
+    days: int
+    total: int
+    industry_rate: float
+    shape: float = _INF
+    own_rate: float | None = None
+
+    def expected(self, hours: float) -> float:
+        """Expected tickets in a window of ``hours``."""
+        return self.daily_rate * hours / 24.0
+
+
+def baseline_for(
+    policy: DetectionPolicy, *, total: int, days: int, sumsq: int, industry_rate: float
+) -> Baseline:
+    """The baseline from ``total`` tickets over ``days`` days (``sumsq``: sum of squared days).
+
+    * ``mode: spec`` takes the customer's own average once it has
+      ``min_history_days`` days, else the industry rate (PRD 3.1, 7.1).
+    * ``mode: gated`` blends the two by empirical Bayes (a Gamma prior worth
+      ``prior_days`` days at the industry rate): a new customer gets exactly
+      the industry rate and its own history takes over as it accumulates, so
+      the baseline is never zero. With ``prior_days: 0`` it behaves like spec.
+    """
+    own = total / days if days > 0 else None
+    if policy.mode == "spec" or policy.prior_days <= 0.0:
+        if days == 0 or days < policy.min_history_days:
+            return Baseline(industry_rate, BaselineSource.INDUSTRY, days, total,
+                            industry_rate, _INF, own)
+        # Spec mode reports a Poisson p-value for information only; gated mode
+        # without a prior uses the flat-prior posterior (algo.bayes: total + 1/2).
+        shape = _INF if policy.mode == "spec" else min(
+            total + 0.5, _dispersion(total, days, sumsq)
+        )
+        return Baseline(total / days, BaselineSource.OWN, days, total, industry_rate, shape, own)
+    prior_days = policy.prior_days
+    prior_total = industry_rate * prior_days
+    if days == 0:
+        return Baseline(industry_rate, BaselineSource.INDUSTRY, 0, total, industry_rate,
+                        prior_total, own)
+    rate = (prior_total + total) / (prior_days + days)
+    # The posterior shape carries the uncertainty of a short history; a
+    # customer whose days vary more than Poisson gets the wider of the two.
+    shape = min(prior_total + total, _dispersion(total, days, sumsq))
+    return Baseline(rate, BaselineSource.BLENDED, days, total, industry_rate, shape, own)
+
+
+def _dispersion(total: int, days: int, sumsq: int) -> float:
+    """Negative-binomial shape per day from the spread of daily counts.
+
+    ``inf`` when the days vary no more than Poisson would.
+    """
+    if days < 2 or total <= 0:
+        return _INF
+    mean = total / days
+    var = (sumsq - total * mean) / (days - 1)
+    if var <= mean:
+        return _INF
+    return mean * mean / (var - mean)
+
+
+def multiplier_of(count: int, expected: float) -> float:
+    """count / expected; a zero expectation makes any ticket infinitely many times it."""
+    if expected > 0.0:
+        return count / expected
+    return _INF if count > 0 else 0.0
+
+
+def p_value(count: int, baseline: Baseline, hours: float, *, tail: str = "negbin") -> float:
+    """P(at least ``count`` tickets in ``hours``) if the baseline is right."""
+    mu = baseline.expected(hours)
+    shape = baseline.shape * hours / 24.0
+    if tail == "poisson" or shape == _INF:
+        return poisson_sf(count, mu)
+    if shape <= 0.0 or mu <= 0.0:
+        return 0.0 if count > 0 else 1.0
+    return nbinom_sf(count, shape, shape / (shape + mu))
+
+
+def severity_of(policy: DetectionPolicy, multiplier: float, is_spike: bool) -> Severity:
+    """High for threshold..critical_above inclusive, critical above; medium if merely elevated."""
+    if is_spike:
+        return Severity.CRITICAL if multiplier > policy.critical_above else Severity.HIGH
+    return Severity.MEDIUM if multiplier > 1.0 else Severity.NONE
+
+
+def smallest_count(expected: float, factor: float, *, strict: bool = False) -> int:
+    """The smallest count whose multiplier is >= ``factor`` (> with ``strict``).
+
+    Checked with the same division as :func:`multiplier_of`, so the cut and
+    the reported multiplier can never disagree at the edge.
+    """
+    if expected <= 0.0:
+        return 1
+
+    def ok(k: int) -> bool:
+        m = multiplier_of(k, expected)
+        return m > factor if strict else m >= factor
+
+    k = max(0, math.ceil(factor * expected) - 1)
+    while not ok(k):
+        k += 1
+    while k > 0 and ok(k - 1):
+        k -= 1
+    return k
+
+
+@attrs.frozen
+class Cutoffs:
+    """Whole ticket counts at which a window becomes a spike and a critical one.
+
+    ``candidate`` is a cheap lower bound (multiplier and minimum count only);
+    ``open`` adds the significance gate and is exact. A count below
+    ``candidate`` needs no further thought, which is the common case.
+    """
+
+    expected: float
+    candidate: int
+    open: int
+    critical: int
+
+
+def cutoffs_for(policy: DetectionPolicy, baseline: Baseline, hours: float) -> Cutoffs:
+    """Counts that open a spike and make it critical, for a window of ``hours``."""
+    mu = baseline.expected(hours)
+    k_mult = smallest_count(mu, policy.threshold)
+    k_crit_mult = smallest_count(mu, policy.critical_above, strict=True)
+    if policy.mode == "spec":
+        # The literal rule: any count at 3x counts, even one ticket.
+        k_open = max(k_mult, 1)
+        return Cutoffs(mu, k_open, k_open, max(k_open, k_crit_mult))
+    candidate = max(k_mult, policy.min_count)
+    k_open = _first_significant(policy, baseline, hours, candidate)
+    return Cutoffs(mu, candidate, k_open, max(k_open, k_crit_mult))
+
+
+def candidate_for(policy: DetectionPolicy, baseline: Baseline, hours: float) -> int:
+    """The cheap part of :func:`cutoffs_for`: counts below this are never spikes."""
+    k_mult = smallest_count(baseline.expected(hours), policy.threshold)
+    if policy.mode == "spec":
+        return max(k_mult, 1)
+    return max(k_mult, policy.min_count)
+
+
+def _first_significant(policy: DetectionPolicy, baseline: Baseline, hours: float,
+                       start: int) -> int:
+    """Smallest k >= start with tail p < alpha: gallop, then bisect (the tail falls with k)."""
+
+    def significant(k: int) -> bool:
+        return p_value(k, baseline, hours, tail=policy.tail) < policy.alpha
+
+    if significant(start):
+        return start
+    lo, step = start, 1
+    hi = start + step
+    while not significant(hi):
+        lo = hi
+        step *= 2
+        hi = start + step
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if significant(mid):
+            hi = mid
+        else:
+            lo = mid
+    return hi

@@ -1,0 +1,330 @@
+"""Streaming counters: a few dozen integers per customer, O(1) work per ticket.
+
+Each customer has a ring of hourly counts covering the window and a ring of
+daily counts covering the baseline plus the two days the window can touch,
+with running sums of the baseline's tickets and squared days. Rolling to a
+new hour or day subtracts what leaves, so the per-ticket cost does not grow
+with history. The baseline only moves at the day boundary, so the counts
+that open a spike are cached per customer-day and the per-ticket check is an
+integer comparison.
+
+Volume rules (PRD open question 2): only created, customer-initiated tickets
+count; updates change a ticket's category or priority, never the count; the
+same ticket key counts once. To deduplicate with bounded memory the ids of a
+customer's tickets are kept only while they are inside the window or the
+lateness bound, whichever is longer.
+
+Past spikes do not poison the baseline: when a day closes it joins the
+baseline capped at the largest count that would not have been a spike
+against the days before it (once the customer has ``min_history_days`` of
+its own). Capping rather than dropping lets a genuine lasting rise enter the
+baseline gradually instead of alerting forever.
+
+Late tickets within the lateness bound land in the hour and day they were
+created. Nothing older than the day before the current one is accepted:
+closed baseline days never change, which is what keeps streaming equal to
+:func:`~ticketspike.detect.assess.assess_batch`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from ..model import Category, Priority
+from ..signals import Assessment
+from .assess import WindowTicket, build_assessment, capped_day, epoch_hour, observed_days
+from .baseline import Baseline, Cutoffs, baseline_for, candidate_for, cutoffs_for
+from .policy import DetectionPolicy
+
+__all__ = ["CustomerWindow", "Detector"]
+
+# Positions in a ticket record (a list, for speed and size).
+_HOUR, _TS, _ID, _CAT, _PRIO, _URL, _COUNTED, _CAT_TS = range(8)
+
+_STATE_VERSION = 1
+
+
+class CustomerWindow:
+    """One customer's counters. Mutable and internal; export with :meth:`Detector.export`."""
+
+    __slots__ = (
+        "hour", "hourly", "count", "day", "daily", "total", "sumsq",
+        "first_day", "records", "purge_at", "rate", "cut_day", "base", "candidate", "cut",
+    )
+
+    def __init__(self, *, hour: int, window: int, ring: int, rate: float,
+                 first_day: int | None) -> None:
+        self.hour = hour  # the clock hour the rings are rolled to
+        self.hourly = [0] * window
+        self.count = 0  # tickets in the window
+        self.day = hour // 24
+        # Days still open hold raw counts; closed baseline days hold their
+        # count capped at the alert line, so a past spike cannot inflate it.
+        self.daily = [0] * ring
+        self.total = 0  # baseline tickets (capped)
+        self.sumsq = 0  # sum of squared baseline days, for the dispersion
+        self.first_day = first_day
+        self.records: dict[tuple[str, str], list[Any]] = {}
+        self.purge_at = 16
+        self.rate = rate  # the segment's industry rate for this customer
+        self.cut_day = -1  # the day base/candidate/cut were computed for
+        self.base: Baseline | None = None
+        self.candidate = 0
+        self.cut: Cutoffs | None = None
+
+
+class Detector:
+    """Per-customer streaming counters under one :class:`DetectionPolicy`.
+
+    The low-level half of :class:`~ticketspike.monitor.SpikeMonitor`: it
+    counts and judges, while the monitor adds the clock, ticks and episodes.
+    """
+
+    def __init__(self, policy: DetectionPolicy) -> None:
+        self.policy = policy
+        self.customers: dict[str, CustomerWindow] = {}
+        self.late_dropped = 0
+        self.duplicates = 0
+        self._w = policy.window_hours
+        self._b = policy.baseline_days
+        self._r = policy.baseline_days + 2
+        # Ids are kept one hour longer than any ticket may be late or in the window.
+        self._span = max(policy.window_hours, policy.lateness_hours) + 1
+        self._judge_days = policy.cap_spike_days
+        self._judge_min = policy.min_count if policy.mode == "gated" else 1
+
+    # -- customers -----------------------------------------------------------
+    def create(self, customer_id: str, *, hour: int, rate: float,
+               first_day: int | None) -> CustomerWindow:
+        w = CustomerWindow(hour=hour, window=self._w, ring=self._r, rate=rate,
+                           first_day=first_day)
+        self.customers[customer_id] = w
+        return w
+
+    def set_profile(self, w: CustomerWindow, *, rate: float, first_day: int | None) -> None:
+        """A new industry rate or first-seen day (from the account); drops cached cuts."""
+        if first_day is not None and (w.first_day is None or first_day < w.first_day):
+            w.first_day = first_day
+            w.cut_day = -1
+        if rate != w.rate:
+            w.rate = rate
+            w.cut_day = -1
+
+    # -- time ----------------------------------------------------------------
+    def advance(self, w: CustomerWindow, hour: int) -> None:
+        """Roll the customer's rings forward to ``hour`` (never backward)."""
+        old = w.hour
+        if hour <= old:
+            return
+        size = self._w
+        if w.count:
+            if hour - old >= size:
+                w.hourly = [0] * size
+                w.count = 0
+            else:
+                hourly = w.hourly
+                for h in range(old + 1, hour + 1):
+                    i = h % size
+                    c = hourly[i]
+                    if c:
+                        w.count -= c
+                        hourly[i] = 0
+        w.hour = hour
+        day = hour // 24
+        if day > w.day:
+            self._roll_days(w, day)
+        if len(w.records) > w.purge_at:
+            self._purge(w)
+
+    def _roll_days(self, w: CustomerWindow, day: int) -> None:
+        ring = self._r
+        start = w.day
+        if day - start >= ring:
+            w.daily = [0] * ring
+            w.total = w.sumsq = 0
+        else:
+            daily = w.daily
+            b = self._b
+            for t in range(start + 1, day + 1):
+                # Day t-2 becomes final and joins the baseline, capped at the
+                # alert line of the b days before it; day t-b-2 leaves (its
+                # slot becomes day t).
+                xi = (t - 2) % ring
+                n = daily[xi]
+                if n >= self._judge_min and self._judge_days:
+                    n = self._capped(w, t - 2, n, b)
+                    daily[xi] = n
+                w.total += n
+                w.sumsq += n * n
+                li = t % ring
+                gone = daily[li]
+                if gone:
+                    w.total -= gone
+                    w.sumsq -= gone * gone
+                    daily[li] = 0
+        w.day = day
+        w.cut_day = -1
+
+    def _capped(self, w: CustomerWindow, x: int, n: int, b: int) -> int:
+        days = observed_days(x - b, x - 1, w.first_day)
+        return capped_day(self.policy, n, total=w.total, days=days, sumsq=w.sumsq,
+                          industry_rate=w.rate)
+
+    def _purge(self, w: CustomerWindow) -> None:
+        oldest = w.hour - self._span + 1
+        records = w.records
+        for key in [k for k, r in records.items() if r[_HOUR] < oldest]:
+            del records[key]
+        w.purge_at = 2 * len(records) + 16
+
+    # -- tickets ---------------------------------------------------------------
+    def count_ticket(
+        self, w: CustomerWindow, key: tuple[str, str], created: float, ticket_id: str,
+        category: Category, priority: Priority, url: str | None,
+    ) -> bool:
+        """Count one created ticket; ``False`` if it was a duplicate or too late."""
+        hour = int(created // 3600)
+        if hour > w.hour:
+            self.advance(w, hour)
+        elif hour < w.hour - self._span + 1 or hour // 24 < w.day - 1:
+            self.late_dropped += 1
+            return False
+        records = w.records
+        rec = records.get(key)
+        if rec is None:
+            records[key] = [hour, created, ticket_id, category, priority, url, True, created]
+        elif rec[_COUNTED]:
+            self.duplicates += 1
+            return False
+        else:
+            # An update arrived before its creation: count it now, keep the newer fields.
+            rec[_COUNTED] = True
+            rec[_HOUR] = hour
+            rec[_TS] = created
+            if rec[_URL] is None:
+                rec[_URL] = url
+        if hour > w.hour - self._w:
+            w.hourly[hour % self._w] += 1
+            w.count += 1
+        day = hour // 24
+        w.daily[day % self._r] += 1
+        if w.first_day is None or day < w.first_day:
+            w.first_day = day
+            w.cut_day = -1
+        return True
+
+    def update_ticket(
+        self, w: CustomerWindow, key: tuple[str, str], at: float, created: float,
+        ticket_id: str, category: Category | None, priority: Priority, url: str | None,
+    ) -> None:
+        """Apply an update made at ``at``: category and priority change, the count never."""
+        rec = w.records.get(key)
+        if rec is None:
+            hour = int(created // 3600)
+            if w.hour - self._span < hour <= w.hour:
+                w.records[key] = [hour, created, ticket_id, category or Category.OTHER,
+                                  priority, url, False, at]
+            return
+        if at >= rec[_CAT_TS]:
+            if category is not None:
+                rec[_CAT] = category
+            rec[_PRIO] = priority
+            if url:
+                rec[_URL] = url
+            rec[_CAT_TS] = at
+
+    # -- judging -------------------------------------------------------------
+    def baseline(self, w: CustomerWindow) -> Baseline:
+        if w.cut_day != w.day or w.base is None:
+            self._refresh(w)
+        assert w.base is not None
+        return w.base
+
+    def candidate(self, w: CustomerWindow) -> int:
+        """A count below this is not a spike (cheap, cached per day)."""
+        if w.cut_day != w.day:
+            self._refresh(w)
+        return w.candidate
+
+    def cutoffs(self, w: CustomerWindow) -> Cutoffs:
+        """Exact counts that open a spike and make it critical (cached per day)."""
+        if w.cut_day != w.day:
+            self._refresh(w)
+        if w.cut is None:
+            assert w.base is not None
+            w.cut = cutoffs_for(self.policy, w.base, float(self._w))
+        return w.cut
+
+    def _refresh(self, w: CustomerWindow) -> None:
+        d = w.day
+        days = observed_days(d - self._b - 1, d - 2, w.first_day)
+        w.base = baseline_for(self.policy, total=w.total, days=days, sumsq=w.sumsq,
+                              industry_rate=w.rate)
+        w.candidate = candidate_for(self.policy, w.base, float(self._w))
+        w.cut = None
+        w.cut_day = d
+
+    def window_tickets(self, w: CustomerWindow) -> list[WindowTicket]:
+        lo = w.hour - self._w
+        return [
+            (r[_ID], r[_TS], r[_CAT], r[_PRIO], r[_URL])
+            for r in w.records.values()
+            if r[_COUNTED] and lo < r[_HOUR] <= w.hour
+        ]
+
+    def assessment(self, customer_id: str, w: CustomerWindow, at: datetime) -> Assessment:
+        """The full assessment at ``at`` (rolls the rings to ``at`` first)."""
+        self.advance(w, epoch_hour(at))
+        return build_assessment(self.policy, customer_id=customer_id, at=at, count=w.count,
+                                baseline=self.baseline(w), tickets=self.window_tickets(w))
+
+    # -- persistence -------------------------------------------------------------
+    def export(self, w: CustomerWindow) -> dict[str, Any]:
+        """JSON-able counters (caches are left out; they are recomputed)."""
+        return {
+            "version": _STATE_VERSION,
+            "window_hours": self._w,
+            "baseline_days": self._b,
+            "hour": w.hour,
+            "hourly": list(w.hourly),
+            "daily": list(w.daily),
+            "total": w.total,
+            "sumsq": w.sumsq,
+            "first_day": w.first_day,
+            "rate": w.rate,
+            "records": [
+                [key[0], key[1], r[_HOUR], r[_TS], r[_ID], r[_CAT].value, r[_PRIO].value,
+                 r[_URL], r[_COUNTED], r[_CAT_TS]]
+                for key, r in w.records.items()
+            ],
+        }
+
+    def restore(self, customer_id: str, data: Any) -> CustomerWindow:
+        """Inverse of :meth:`export`; raises ``ValueError`` on a state it cannot use."""
+        if not isinstance(data, dict) or data.get("version") != _STATE_VERSION:
+            raise ValueError("unknown detector state version")
+        if data.get("window_hours") != self._w or data.get("baseline_days") != self._b:
+            raise ValueError("detector state was saved under a different window or baseline "
+                             "length")
+        hourly = [int(x) for x in data["hourly"]]
+        daily = [int(x) for x in data["daily"]]
+        if len(hourly) != self._w or len(daily) != self._r:
+            raise ValueError("detector state rings have the wrong size")
+        first = data.get("first_day")
+        w = CustomerWindow(hour=int(data["hour"]), window=self._w, ring=self._r,
+                           rate=float(data["rate"]),
+                           first_day=None if first is None else int(first))
+        w.hourly = hourly
+        w.count = sum(hourly)
+        w.daily = daily
+        w.total = int(data["total"])
+        w.sumsq = int(data["sumsq"])
+        for src, tid_key, hour, ts, tid, cat, prio, url, counted, cat_ts in data["records"]:
+            w.records[(str(src), str(tid_key))] = [
+                int(hour), float(ts), str(tid), Category(cat), Priority(prio),
+                None if url is None else str(url), bool(counted), float(cat_ts),
+            ]
+        w.purge_at = 2 * len(w.records) + 16
+        self.customers[customer_id] = w
+        return w
