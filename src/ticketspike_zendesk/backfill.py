@@ -29,14 +29,11 @@ from ticketspike import (
     TicketspikeError,
 )
 
-from .mapping import MappingRules, Skip, map_ticket, ticket_from_json
+from .mapping import RESOLVED_STATUSES, MappingRules, Skip, map_ticket, ticket_from_json
 
 __all__ = ["ZendeskApiError", "export_pages"]
 
 log = logging.getLogger("ticketspike_zendesk")
-
-RESOLVED_STATUSES = frozenset({"solved", "closed"})
-
 
 class ZendeskApiError(TicketspikeError):
     """The Zendesk API could not be read: unreachable, refused, rate limited past

@@ -73,6 +73,9 @@ CATEGORY_SOURCES: Final = frozenset({"tags", "custom_field", "form", "group", "t
 DEFAULT_CATEGORY_ORDER: Final = ("tags", "custom_field", "form", "group", "type")
 CUSTOMER_SOURCES: Final = ("organization", "requester_organization", "custom_field:<id>")
 
+# Statuses that mean the ticket is resolved.
+RESOLVED_STATUSES: Final = frozenset({"solved", "closed"})
+
 # The first comment is kept for theme analysis; longer text adds little and costs storage.
 BODY_LIMIT: Final = 4000
 

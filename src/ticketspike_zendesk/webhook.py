@@ -34,7 +34,7 @@ from ticketspike import (
     WebhookResult,
 )
 
-from .mapping import MappingRules, Skip, map_ticket, ticket_from_json
+from .mapping import RESOLVED_STATUSES, MappingRules, Skip, map_ticket, ticket_from_json
 from .settings import ZendeskSettings
 from .signature import verify
 from .times import parse_instant
@@ -63,8 +63,10 @@ _CURRENT_FIELD: Final = {
     "ticket.type_changed": "type",
     "ticket.status_changed": "status",
 }
-RESOLVED_STATUSES: Final = frozenset({"solved", "closed"})
 TRIGGER_EVENTS: Final = {kind.value: kind for kind in EventKind}
+
+_JSON_KINDS: Final = {list: "array", str: "string", int: "number", float: "number",
+                      bool: "boolean", type(None): "null"}
 
 FetchTicket = Callable[[str], "Mapping[str, Any] | None"]
 RequesterOrganization = Callable[[str], "str | None"]
@@ -125,9 +127,8 @@ def _json_object(body: bytes) -> dict[str, Any]:
             f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}", where=_WHERE
         ) from None
     if not isinstance(payload, dict):
-        raise WebhookRejected(
-            f"expected a JSON object, got a JSON {type(payload).__name__}", where=_WHERE
-        )
+        kind = _JSON_KINDS.get(type(payload), "value")
+        raise WebhookRejected(f"expected a JSON object, got a JSON {kind}", where=_WHERE)
     return payload
 
 

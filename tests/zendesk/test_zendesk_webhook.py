@@ -156,7 +156,7 @@ def test_malformed_json_is_rejected_with_400_not_401(kit):
 
 
 def test_a_json_array_is_rejected(kit):
-    with pytest.raises(WebhookRejected, match="expected a JSON object"):
+    with pytest.raises(WebhookRejected, match="expected a JSON object, got a JSON array"):
         deliver(kit, kit.source(), b"[1, 2]")
 
 
