@@ -88,6 +88,11 @@ class FakeSlack:
             queue = self._scripts.setdefault(method, deque())
             queue.extend(Scripted(**kwargs) for _ in range(times))
 
+    def clear_scripts(self) -> None:
+        """Forget every scripted failure not yet served."""
+        with self._lock:
+            self._scripts.clear()
+
     def calls(self, method: str) -> list[dict[str, Any]]:
         with self._lock:
             return [r.body for r in self.requests if r.method == method]
