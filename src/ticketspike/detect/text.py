@@ -55,6 +55,7 @@ _COMPOUNDS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\bmulti[\s-]+factor\b", re.I), " mfa "),
     (re.compile(r"\be[\s-]mail", re.I), "email"),
     (re.compile(r"\bset[\s-]+up\b", re.I), " setup "),
+    (re.compile(r"\btim(?:e|es|ed|ing)[\s-]+out\b", re.I), " timeout "),
     (re.compile(r"\bwork[\s-]+around\b", re.I), " workaround "),
     (re.compile(r"\bcan ?not\b|\bcan't\b|\bcant\b", re.I), " cannot "),
     (re.compile(r"\bwon't\b|\bwont\b", re.I), " will not "),

@@ -124,31 +124,41 @@ Key = tuple[str, ...]
 
 @attrs.frozen
 class _Phrases:
-    """The phrases of one ticket: key -> surface words as written."""
+    """The phrases of one ticket: key -> surface words as written (subject first)."""
 
     by_key: Mapping[Key, tuple[str, ...]]
     stems: frozenset[str]
+    in_subject: frozenset[Key]
 
 
 def _phrases(ticket: Ticket, stop_words: frozenset[str]) -> _Phrases:
     out: dict[Key, tuple[str, ...]] = {}
     stems: set[str] = set()
-    text = f"{ticket.subject}\n{ticket.body}"
-    for words in segments(text):
-        content = [w not in STOP_WORDS and w not in stop_words for w in words]
-        word_stems = [stem(w) for w in words]
-        stems.update(s for s, keep in zip(word_stems, content, strict=True) if keep)
-        for start in range(len(words)):
-            if not content[start]:
-                continue
-            for end in range(start, min(start + _MAX_WORDS, len(words))):
-                if not content[end]:
+    in_subject: set[Key] = set()
+    for text, is_subject in ((ticket.subject, True), (ticket.body, False)):
+        for words in segments(text):
+            content = [w not in STOP_WORDS and w not in stop_words for w in words]
+            word_stems = [stem(w) for w in words]
+            stems.update(s for s, keep in zip(word_stems, content, strict=True) if keep)
+            for start in range(len(words)):
+                if not content[start]:
                     continue
-                key = tuple(sorted({word_stems[i] for i in range(start, end + 1) if content[i]}))
-                if end > start and len(key) < 2:
-                    continue  # "error error" or "login to login"
-                out.setdefault(key, tuple(words[start : end + 1]))
-    return _Phrases(by_key=out, stems=frozenset(stems))
+                for end in range(start, min(start + _MAX_WORDS, len(words))):
+                    if not content[end]:
+                        continue
+                    key = tuple(sorted({word_stems[i] for i in range(start, end + 1)
+                                        if content[i]}))
+                    if end > start and len(key) < 2:
+                        continue  # "error error" or "login to login"
+                    keys = [key]
+                    if end - start == 2 and content[start + 1]:
+                        # "webhook deliveries failing" also says "webhook failing".
+                        keys.append(tuple(sorted({word_stems[start], word_stems[end]})))
+                    for k in keys:
+                        out.setdefault(k, tuple(words[start : end + 1]))
+                        if is_subject:
+                            in_subject.add(k)
+    return _Phrases(by_key=out, stems=frozenset(stems), in_subject=frozenset(in_subject))
 
 
 _GENERIC_STEMS = frozenset(stem(w) for w in GENERIC_WORDS) | GENERIC_WORDS
@@ -236,10 +246,12 @@ def find_themes(
 
     members: dict[Key, list[int]] = {}
     surfaces: dict[Key, Counter[tuple[str, ...]]] = {}
+    in_subjects: Counter[Key] = Counter()
     for index, phrases in enumerate(win_phrases):
         for key, surface in phrases.by_key.items():
             members.setdefault(key, []).append(index)
             surfaces.setdefault(key, Counter())[surface] += 1
+        in_subjects.update(phrases.in_subject)
 
     n_w, n_b = len(win), len(base)
     need = max(1, min(cfg.min_tickets, n_w))
@@ -274,7 +286,13 @@ def find_themes(
             best = _with_head_noun(best, members, scored)
         display_key[key] = best
 
-    ranked = sorted(scored, key=lambda k: (-scored[k], -len(k), k))
+    # Subjects are the customers' own summaries; bodies carry pasted logs,
+    # form boilerplate and signatures. Of two phrases with the same contrast,
+    # the one customers put in their subjects names the issue.
+    def rank(k: Key) -> float:
+        return scored[k] * (1.0 + in_subjects[k] / len(members[k])) / 2.0
+
+    ranked = sorted(scored, key=lambda k: (-rank(k), -len(k), k))
     chosen: list[tuple[Key, set[int]]] = []
     shown: set[Key] = set()
     areas = _area_stems(cfg)
