@@ -244,3 +244,14 @@ def test_a_lone_status_code_reads_as_errors() -> None:
     themes = find_themes(window, baseline())
     assert themes[0].phrase == "502 errors"
     assert themes[0].count == 6
+
+
+def test_boilerplate_pasted_into_every_body_does_not_name_the_theme() -> None:
+    subjects = ["Webhook deliveries failing", "Webhooks time out", "webhook retries missing",
+                "No webhook events since 9am"]
+    body = "Sent from my phone. Our endpoint logs show nothing arriving. Regards, Ops"
+    window = [ticket(f"W{k}", subjects[k % 4], body, at=AT - timedelta(minutes=k))
+              for k in range(12)]
+    themes = find_themes(window + background_today(), baseline())
+    assert "webhook" in themes[0].phrase.lower()
+    assert all("endpoint" not in p and "phone" not in p for p in phrases(themes))
