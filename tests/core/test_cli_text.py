@@ -95,6 +95,7 @@ def test_themes_names_the_spike_for_the_customer(spike_file: str,
     assert main(["themes", spike_file, "--customer", "acme", "--format", "json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["window_tickets"] == 13 and out["baseline_tickets"] == 90
+    assert out["baseline_of"] == "customer"
     assert out["period_end"] == AT.isoformat()  # the newest ticket's time
     first = out["themes"][0]
     assert "SSO" in first["phrase"] and first["area"] == "Authentication"
@@ -154,3 +155,23 @@ def test_bad_files_and_configs_fail_with_file_line_and_exit_2(
     config.write_text("themes:\n  limit: -1\n")
     assert main(["themes", good, "--customer", "acme", "--config", str(config)]) == 2
     assert f"{config}:2: themes.limit: expected a whole number >= 1" in capsys.readouterr().err
+
+
+def test_a_new_customer_is_contrasted_with_every_customers_history(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = [row(f"O{d}-{k}", subject, customer=f"old{k}", at=AT - timedelta(days=d, hours=k))
+            for d in range(2, 30) for k, subject in enumerate(["How do I add a user?",
+                                                                 "Webhook question"])]
+    rows += [row(f"N{k}", "Webhook deliveries failing", customer="newco",
+                 at=AT - timedelta(hours=k)) for k in range(5)]
+    rows += [row(f"U{k}", "How do I add a user?", customer="newco", at=AT - timedelta(hours=k))
+             for k in range(5)]
+    path = write(tmp_path / "t.jsonl", rows)
+    assert main(["themes", path, "--customer", "newco", "--format", "json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["baseline_of"] == "all customers" and out["baseline_tickets"] == 56
+    assert [t["phrase"] for t in out["themes"]][:1] == ["webhook deliveries failing"]
+    assert all("user" not in t["phrase"] for t in out["themes"])
+    assert main(["themes", path, "--customer", "newco"]) == 0
+    assert "days before (from all customers)" in capsys.readouterr().out

@@ -28,6 +28,8 @@ __all__ = ["register"]
 
 # Plugin analyzers may call a remote model; a command should not hang on one.
 _BUDGET_SECONDS = 10.0
+# Fewer baseline tickets than this and the customer is contrasted with everyone.
+_MIN_OWN_BASELINE = 10
 
 
 def register(subparsers: Any) -> None:
@@ -128,6 +130,14 @@ def _themes(args: argparse.Namespace) -> int:
     customer = [t for t in tickets if not t.internal]
     window = [t for t in customer if start < t.created_at <= at]
     baseline = [t for t in customer if baseline_start < t.created_at <= start]
+    baseline_of = "customer"
+    if len(baseline) < _MIN_OWN_BASELINE:
+        # A new customer has too little history to contrast with; what every
+        # customer in the file wrote in the same period stands in for it.
+        others = [t for t in _latest_tickets(events)
+                  if not t.internal and baseline_start < t.created_at <= start]
+        if len(others) > len(baseline):
+            baseline, baseline_of = others, "all customers"
 
     analyzers = Plugins().theme_analyzers(config.plugins)
     limit = args.limit if args.limit is not None else _configured_limit(analyzers)
@@ -143,11 +153,12 @@ def _themes(args: argparse.Namespace) -> int:
             "window_tickets": len(window),
             "baseline_start": baseline_start.isoformat(),
             "baseline_tickets": len(baseline),
+            "baseline_of": baseline_of,
             "themes": [_theme_json(t) for t in themes],
         })
         return EXIT_OK
     print(_header(args.customer, at, window_hours, len(window), len(baseline),
-                  config.detection.baseline_days))
+                  config.detection.baseline_days, baseline_of))
     if not themes:
         print("  no theme stands out" if window else "  no tickets in the window")
         return EXIT_OK
@@ -170,9 +181,10 @@ def _configured_limit(analyzers: Sequence[Any]) -> int:
 
 
 def _header(customer: str, at: datetime, hours: int, n_window: int, n_base: int,
-            days: int) -> str:
+            days: int, baseline_of: str) -> str:
+    whose = "" if baseline_of == "customer" else f" (from {baseline_of})"
     return (f"Themes for {customer}: {n_window} tickets in the {hours} h to "
-            f"{at.isoformat()}, against {n_base} in the {days} days before")
+            f"{at.isoformat()}, against {n_base} in the {days} days before{whose}")
 
 
 def _theme_json(theme: Theme) -> dict[str, Any]:
