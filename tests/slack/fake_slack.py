@@ -45,8 +45,10 @@ class FakeSlack:
     def __init__(self, *, token: str = TOKEN) -> None:
         self.token = token
         self.requests: list[Recorded] = []
-        self.channels: dict[str, str] = {"#cs-escalations": "C0ESCALATE", "#product": "C0PRODUCT",
-                                          "#finance": "C0FINANCE", "#support-leads": "C0SUPPORT"}
+        self.channels: dict[str, str] = {
+            "#cs-escalations": "C0ESCALATE", "#product": "C0PRODUCT", "#finance": "C0FINANCE",
+            "#support-leads": "C0SUPPORT", "#enablement": "C0ENABLE",
+        }
         self.members: set[str] = set(self.channels.values())
         self.messages: dict[str, list[dict[str, Any]]] = {}
         self.users_by_email: dict[str, str] = {}

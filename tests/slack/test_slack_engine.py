@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 try:
     importlib.metadata.distribution("ticketspike-slack")
@@ -121,6 +122,59 @@ def test_a_spike_reaches_the_csm_the_manager_and_one_thread_and_only_once(
     assert again.transitions == () and again.plans == ()
     assert len(slack.posted()) == posted
     assert len(slack.calls("chat.postMessage")) == posts
+
+
+TEAM_CHANNELS = {"support_lead": "#support-leads", "product": "#product",
+                 "finance": "#finance", "enablement": "#enablement"}
+
+
+def demo_engine(directory: Path, slack: Any, clock: FixedClock) -> Engine:
+    """The bundled demo (``ticketspike demo``'s files) with Slack configured."""
+    from ticketspike.data import copy_to
+
+    files = copy_to(directory)
+    config = yaml.safe_load(files["demo.yaml"].read_text())
+    config.setdefault("plugins", {})["slack"] = {
+        "base_url": slack.base_url, "team_channels": TEAM_CHANNELS,
+    }
+    files["demo.yaml"].write_text(yaml.safe_dump(config))
+    return Engine.from_config(
+        files["demo.yaml"], store=directory / "store.db",
+        env={"SLACK_BOT_TOKEN": fake_slack.TOKEN},
+        plugins=Plugins(load_entrypoints=True, allow={"slack"}),
+        clock=clock, sleep=RecordingSleep(),
+    )
+
+
+def test_the_demo_spike_in_slack_and_a_second_run_posts_nothing(
+    tmp_path: Path, slack: Any
+) -> None:
+    from ticketspike.data import DEMO_TICKETS
+    from ticketspike.ticketfile import read_ticket_events
+
+    clock = FixedClock()
+    with demo_engine(tmp_path, slack, clock) as eng:
+        events = read_ticket_events(tmp_path / DEMO_TICKETS)
+        clock.at = max(e.at for e in events) + timedelta(minutes=1)
+        result = eng.ingest_many(events)
+    assert result.executed is not None and result.executed.failed == ()
+    severities = {t.severity.value for t in result.transitions if t.customer_id == "techcorp"}
+    assert "critical" in severities
+    # The CSM and the manager (the spike is critical) by their Slack ids in the accounts file.
+    assert slack.calls("users.lookupByEmail") == []
+    assert len(top_level(slack, "D0MIKEJ")) == 1
+    assert len(top_level(slack, "D0SARAHC")) == 1
+    (root,) = top_level(slack, "C0ESCALATE")
+    replies = [m for m in slack.messages["C0ESCALATE"] if m["thread_ts"]]
+    assert replies and all(m["thread_ts"] == root["ts"] for m in replies)
+    assert root["blocks"][0]["text"]["text"] == ":rotating_light: SUPPORT SPIKE ALERT: TechCorp Inc"
+
+    posted, posts = len(slack.posted()), len(slack.calls("chat.postMessage"))
+    with demo_engine(tmp_path, slack, clock) as again:
+        rerun = again.ingest_many(read_ticket_events(tmp_path / DEMO_TICKETS))
+        again.run_pending()
+    assert rerun.plans == ()
+    assert (len(slack.posted()), len(slack.calls("chat.postMessage"))) == (posted, posts)
 
 
 def test_resolution_replies_in_the_thread_and_updates_the_root(setup: dict[str, Any]) -> None:
