@@ -4,8 +4,8 @@ Ticket subjects, themes and customer names come from outside. In mrkdwn, Slack
 reads ``<...>`` as control sequences: ``<!channel>`` pings a whole channel,
 ``<@U123>`` pings a person and ``<https://evil|Reset password>`` disguises a
 link. Slack's rule is to escape exactly ``&``, ``<`` and ``>`` (nothing else is
-HTML-encoded), and slack_sdk ships no helper for it, so this module is that
-helper. Every ticket-derived string goes through :func:`mrkdwn` before it is
+HTML-encoded), and slack_sdk ships no function for it, so this module is that
+function. Every ticket-derived string goes through :func:`mrkdwn` before it is
 placed in a mrkdwn text object, and those objects are built ``verbatim`` so
 Slack does not auto-link what is left.
 

@@ -12,7 +12,7 @@ import pytest
 
 
 def _load(name: str, filename: str) -> ModuleType:
-    # Tests have no packages (importlib mode), so helper modules are loaded by
+    # Tests have no packages (importlib mode), so shared test modules are loaded by
     # path once and shared under names no other test directory uses.
     if name not in sys.modules:
         spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(filename))
