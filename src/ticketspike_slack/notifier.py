@@ -180,8 +180,9 @@ class SlackNotifier:
         )
         return {
             "text": fallback_text(message),
-            # Serialise here so slack_sdk's limit checks fail in our frame, not mid-call.
-            "blocks": [block.to_dict() for block in blocks],
+            # Serialise here so slack_sdk's limit checks fail in our frame, as a clear
+            # permanent failure, rather than mid-call.
+            "blocks": guarded("Block Kit layout", lambda: [b.to_dict() for b in blocks]),
             "metadata": {"event_type": METADATA_EVENT_TYPE, "event_payload": {"key": key}},
         }
 
