@@ -106,7 +106,8 @@ class BackfillPage:
 
 @runtime_checkable
 class TicketSource(Protocol):
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def parse_webhook(
         self, body: bytes, headers: Mapping[str, str], *, now: datetime
@@ -128,7 +129,8 @@ class TicketSource(Protocol):
 
 @runtime_checkable
 class AccountDirectory(Protocol):
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def get_account(self, customer_id: str) -> Account | None:
         """The account, or ``None`` if this directory does not know it."""
@@ -167,8 +169,11 @@ class ActionContext(Protocol):
 
 @runtime_checkable
 class ActionHandler(Protocol):
-    name: str
-    kinds: frozenset[str]
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def kinds(self) -> frozenset[str]: ...
 
     def execute(self, action: Action, ctx: ActionContext) -> ActionResult:
         """Carry out ``action`` once. Raise a ``DeliveryError`` subclass on failure."""
@@ -177,7 +182,8 @@ class ActionHandler(Protocol):
 
 @runtime_checkable
 class ThemeAnalyzer(Protocol):
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def analyze(
         self, window: Sequence[Ticket], baseline: Sequence[Ticket], *, limit: int = 5
@@ -188,7 +194,8 @@ class ThemeAnalyzer(Protocol):
 
 @runtime_checkable
 class Classifier(Protocol):
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def classify(self, ticket: Ticket) -> Classification | None:
         """A category with confidence, or ``None`` to abstain."""
