@@ -1,0 +1,115 @@
+"""``ticketspike serve``: the HTTP API (:mod:`ticketspike.http`) on uvicorn.
+
+Starlette and uvicorn are the optional ``server`` extra, so this module imports neither at
+load time: the rest of the command line works without them, and ``serve`` says how to install
+them when they are missing.
+
+One process, one engine: webhooks are stored by the request and processed by the app's worker
+thread. Several ``serve`` processes (or a ``serve`` and a cron job) can share one SQLite store;
+the store keeps them from storing or alerting twice.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import logging
+import socket
+import sys
+from typing import Any
+
+from ..errors import InputError, TicketspikeError
+from .common import EXIT_OK, add_config_args, config_from_args
+
+__all__ = ["register"]
+
+_LEVELS = ("critical", "error", "warning", "info", "debug")
+_MISSING = "the HTTP server needs the server extra: pip install 'ticketspike[server]'"
+
+
+def register(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "serve",
+        help="run the HTTP API (webhooks, summary, check-spike, dashboard)",
+        description="Serve the ticketspike HTTP API with uvicorn: signed ticket webhooks in, "
+        "spike checks, summaries, banners and the escalation dashboard out. Reads need "
+        "the bearer token in $TICKETSPIKE_API_TOKEN; ticket webhooks need the signing "
+        "secret in $TICKETSPIKE_WEBHOOK_SECRET.",
+    )
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="interface to listen on (default 127.0.0.1; 0.0.0.0 for all)")
+    parser.add_argument("--port", type=int, default=8000,
+                        help="TCP port (default 8000; 0 picks a free one and prints it)")
+    add_config_args(parser)
+    parser.add_argument("--store", metavar="FILE",
+                        help="SQLite store file (default: store.path from the config)")
+    parser.add_argument("--log-level", choices=_LEVELS, default="info",
+                        help="log level (default info)")
+    parser.add_argument("--no-access-log", action="store_true",
+                        help="do not log one line per request")
+    parser.set_defaults(handler=_serve)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    if importlib.util.find_spec("starlette") is None or importlib.util.find_spec(
+        "uvicorn"
+    ) is None:
+        raise TicketspikeError(_MISSING)
+    if not 0 <= args.port <= 65535:
+        raise InputError(f"expected a port from 0 to 65535, got {args.port}", field="--port")
+
+    import uvicorn
+
+    from ..engine import Engine
+    from ..http import create_app, server_settings_from_config
+
+    config = config_from_args(args)
+    store = args.store or config.store_path
+    if not store:
+        raise InputError("serve needs a store: pass --store FILE or set store.path in the "
+                         "config", field="--store")
+    settings = server_settings_from_config(config.section("server"))
+    logging.basicConfig(level=args.log_level.upper(),
+                        format="%(levelname)s:     %(name)s: %(message)s")
+
+    sock = _listen(args.host, args.port)
+    engine = Engine.from_config(config, store=store, accounts=args.accounts)
+    try:
+        _warn_unconfigured(engine)
+        app = create_app(engine, settings=settings, close_engine=True)
+        host, port = sock.getsockname()[:2]
+        shown = f"[{host}]" if ":" in str(host) else host
+        print(f"ticketspike: serving on http://{shown}:{port} (store: {store})",
+              file=sys.stderr, flush=True)
+        server = uvicorn.Server(uvicorn.Config(
+            app, log_level=args.log_level, access_log=not args.no_access_log,
+            server_header=False, lifespan="on",
+        ))
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
+        engine.close()  # a second close after the app's own is harmless
+    return EXIT_OK
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """Bind before starting, so ``--port 0`` can say which port it got."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise TicketspikeError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _warn_unconfigured(engine: Any) -> None:
+    source = engine.sources.get("ticket")
+    if source is not None and not getattr(source, "secrets", True):
+        print("ticketspike: warning: the ticket source has no signing secret "
+              "($TICKETSPIKE_WEBHOOK_SECRET, or the variable plugins.ticket.secret_env names); "
+              "ticket webhooks will answer 401", file=sys.stderr)

@@ -1,0 +1,343 @@
+"""The ASGI application: PRD 4.2 webhooks and reads over an :class:`~ticketspike.engine.Engine`.
+
+Build it with :func:`create_app` and either mount it in a FastAPI or Starlette host
+(``host.mount("/", create_app(engine))``) or run it alone with ``ticketspike serve``.
+
+What it guarantees:
+
+* a webhook is answered 2xx only once its tickets are committed to the store; detection, plans
+  and notifications run afterwards in a worker thread (:mod:`ticketspike.http.worker`), so a
+  slow or failing notifier never makes the sender wait and never loses a ticket;
+* every signature is checked over the raw bytes by the source plugin that owns the scheme
+  (the built-in ``ticket`` source for the canonical JSON, Standard Webhooks), replayed delivery
+  ids are dropped in the store (so across processes too), and bodies over the limit are refused
+  while they stream in;
+* reads need the bearer token; with none configured they are all refused;
+* every refusal is ``{"error": {"code", "message"}}`` and stores nothing.
+
+It never logs request bodies, tokens or signatures; ticket text is returned only as JSON data.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import os
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ..errors import TicketspikeError
+from .auth import BearerAuth
+from .body import parse_json, read_body, require_content_type
+from .errors import ApiError, api_error_from, exception_handlers, unexpected
+from .openapi import openapi_document
+from .settings import ServerSettings, server_settings_from_config
+from .worker import Processor
+
+if TYPE_CHECKING:
+    from ..engine import Engine, IngestResult
+    from ..signals import Assessment
+
+__all__ = ["CANONICAL_SOURCE", "create_app"]
+
+log = logging.getLogger("ticketspike.http")
+
+CANONICAL_SOURCE = "ticket"  # the built-in source of the canonical ticket JSON
+MAX_CUSTOMER_ID = 256
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_NO_STORE = {"Cache-Control": "no-store"}
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+def json_response(
+    data: Any, *, status: int = 200, headers: Mapping[str, str] | None = None
+) -> Response:
+    """JSON without NaN or Infinity (not JSON): a non-finite number becomes ``null``."""
+    try:
+        text = json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    except ValueError:
+        text = json.dumps(_finite(data), ensure_ascii=False, separators=(",", ":"))
+    return Response(text, status_code=status, headers=headers, media_type="application/json")
+
+
+def customer_id_of(value: object, *, field: str = "customerId") -> str:
+    """A customer id from a path or body, or a 422 saying what was expected."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        got = "nothing" if value is None else type(value).__name__
+        raise ApiError(422, "invalid_field", f"{field}: expected a string, got {got}")
+    text = str(value).strip()
+    if not text:
+        raise ApiError(422, "invalid_field", f"{field}: must not be empty")
+    if len(text) > MAX_CUSTOMER_ID or _CONTROL.search(text):
+        raise ApiError(
+            422, "invalid_field",
+            f"{field}: expected at most {MAX_CUSTOMER_ID} printable characters",
+        )
+    return text
+
+
+def assessment_json(assessment: Assessment) -> dict[str, Any]:
+    """PRD 4.3 ``SpikeResult`` plus the risk signal (PRD 4.1) when it is a spike."""
+    pct = assessment.percentage_increase
+    mult = assessment.spike_multiplier
+    return {
+        "customerId": assessment.customer_id,
+        "at": assessment.at.isoformat(),
+        "isSpike": assessment.is_spike,
+        "severity": assessment.severity.value,
+        "ticketCount": assessment.ticket_count,
+        "baseline": round(assessment.baseline_daily_avg, 4),
+        "baselineSource": assessment.baseline_source.value,
+        "expectedCount": round(assessment.expected_count, 4),
+        "multiplier": None if not math.isfinite(mult) else round(mult, 2),
+        "percentageIncrease": None if pct is None else round(pct, 1),
+        "periodHours": assessment.period_hours,
+        "pValue": assessment.p_value,
+        "themes": list(assessment.themes),
+        "ticketIds": list(assessment.ticket_ids),
+        "explanation": assessment.explanation,
+        "riskSignal": assessment.to_risk_signal() if assessment.is_spike else None,
+    }
+
+
+def _ingest_json(result: IngestResult) -> dict[str, Any]:
+    return {
+        "accepted": True,
+        "received": result.received,
+        "stored": result.stored,
+        "updated": result.updated,
+        "duplicates": result.duplicates,
+        "replayed": result.replayed,
+        "queued": result.queued,
+        "ignored": result.ignored,
+    }
+
+
+class _Api:
+    """The endpoints, bound to one engine and its settings."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        settings: ServerSettings,
+        auth: BearerAuth,
+        processor: Processor | None,
+    ) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.auth = auth
+        self.processor = processor
+        self._openapi: dict[str, Any] | None = None
+
+    # -- webhooks ----------------------------------------------------------------------
+    async def ticket_webhook(self, request: Request) -> Response:
+        return await self._webhook(request, CANONICAL_SOURCE, allow_form=False)
+
+    async def source_webhook(self, request: Request) -> Response:
+        source = str(request.path_params["source"])
+        return await self._webhook(request, source, allow_form=True)
+
+    async def _webhook(self, request: Request, source: str, *, allow_form: bool) -> Response:
+        if source not in self.engine.sources:
+            # Answered before reading a byte of the body: nothing here to verify it with.
+            raise ApiError(404, "unknown_source", f"no ticket source named {source!r}")
+        require_content_type(request, allow_form=allow_form)
+        body = await read_body(request, limit=self.settings.max_body_bytes)
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        try:
+            result = await run_in_threadpool(
+                self.engine.ingest_webhook, source, body, headers, now=self.engine.clock()
+            )
+        except TicketspikeError as exc:
+            error = api_error_from(exc)
+            # The code only: the message may quote the (hostile) body.
+            log.info("webhook for %s refused: %s %s", source, error.status, error.code)
+            raise error from None
+        if result.queued and self.processor is not None:
+            self.processor.notify()
+        return json_response(_ingest_json(result), status=202 if result.queued else 200)
+
+    # -- reads -------------------------------------------------------------------------
+    async def check_spike(self, request: Request) -> Response:
+        self.auth.check(request.headers.get("authorization"))
+        require_content_type(request)
+        data = parse_json(await read_body(request, limit=self.settings.max_body_bytes))
+        if not isinstance(data, dict):
+            raise ApiError(422, "invalid_field",
+                           'expected a JSON object such as {"customerId": "acme"}')
+        customer = customer_id_of(data.get("customerId"))
+        assessment = await run_in_threadpool(
+            self.engine.check, customer, at=self.engine.clock()
+        )
+        return json_response(assessment_json(assessment), headers=_NO_STORE)
+
+    async def summary(self, request: Request) -> Response:
+        self.auth.check(request.headers.get("authorization"))
+        customer = customer_id_of(request.path_params["customerId"])
+        limit = self._limit(request)
+        data = await run_in_threadpool(
+            self.engine.summary, customer, at=self.engine.clock(), limit=limit
+        )
+        return json_response(data, headers=_NO_STORE)
+
+    async def banner(self, request: Request) -> Response:
+        self.auth.check(request.headers.get("authorization"))
+        customer = customer_id_of(request.path_params["customerId"])
+        data = await run_in_threadpool(self.engine.banner, customer, at=self.engine.clock())
+        # Where the summary lives as seen by the client, wherever the host mounted us.
+        data["link"] = (
+            f"{request.scope.get('root_path', '')}/api/support/summary/{quote(customer, safe='')}"
+        )
+        return json_response(data, headers=_NO_STORE)
+
+    async def escalations(self, request: Request) -> Response:
+        self.auth.check(request.headers.get("authorization"))
+        now = self.engine.clock()
+        cards = await run_in_threadpool(self.engine.dashboard, at=now)
+        return json_response(
+            {"generatedAt": now.isoformat(), "escalations": cards}, headers=_NO_STORE
+        )
+
+    async def health(self, request: Request) -> Response:
+        try:
+            await run_in_threadpool(self.engine.store.pending_event_count)
+        except Exception as exc:  # noqa: BLE001 - any store failure means "not healthy"
+            log.warning("health check: store unavailable (%s)", type(exc).__name__)
+            return json_response({"status": "unavailable"}, status=503, headers=_NO_STORE)
+        return json_response({"status": "ok"}, headers=_NO_STORE)
+
+    async def openapi(self, request: Request) -> Response:
+        if self._openapi is None:
+            self._openapi = openapi_document(max_body_bytes=self.settings.max_body_bytes,
+                                             sources=sorted(self.engine.sources))
+        return json_response(self._openapi)
+
+    def _limit(self, request: Request) -> int:
+        ceiling = self.settings.recent_tickets
+        raw = request.query_params.get("limit")
+        if raw is None:
+            return ceiling
+        try:
+            value = int(raw)
+        except ValueError:
+            value = 0
+        if not 1 <= value <= ceiling:
+            raise ApiError(422, "invalid_field",
+                           f"limit: expected a whole number from 1 to {ceiling}")
+        return value
+
+
+def _guarded(endpoint: Endpoint) -> Endpoint:
+    """Turn every failure of ``endpoint`` into a JSON answer, so none escapes as a traceback."""
+
+    async def run(request: Request) -> Response:
+        try:
+            return await endpoint(request)
+        except ApiError as exc:
+            return exc.response()
+        except TicketspikeError as exc:
+            return api_error_from(exc).response()
+        except Exception as exc:  # noqa: BLE001 - answered as 500, logged by type
+            return unexpected(exc).response()
+
+    return run
+
+
+def create_app(
+    engine: Engine,
+    *,
+    settings: ServerSettings | None = None,
+    env: Mapping[str, str] | None = None,
+    processor: Processor | None = None,
+    close_engine: bool = False,
+    debug: bool = False,
+) -> Starlette:
+    """The ticketspike HTTP API over ``engine`` as a Starlette application.
+
+    :param settings: limits and switches; default: the config's ``server:`` section.
+    :param env: where the API token is read from (default ``os.environ``).
+    :param processor: the background worker; default: one built from ``settings`` (none when
+        ``settings.background`` is off). Available as ``app.state.processor``.
+    :param close_engine: close the engine when the app shuts down (``ticketspike serve``
+        owns its engine; a host usually owns its own).
+    """
+    if settings is None:
+        settings = server_settings_from_config(engine.config.section("server"))
+    token = settings.api_token(os.environ if env is None else env)
+    if token is None:
+        log.warning("no API token in $%s: every read endpoint will answer 401",
+                    settings.api_token_env)
+    if processor is None and settings.background:
+        processor = Processor(engine, delay=settings.process_delay_seconds,
+                              interval=settings.interval_seconds)
+    api = _Api(engine, settings, BearerAuth(token), processor)
+
+    routes = [
+        Route("/api/webhooks/support/ticket", _guarded(api.ticket_webhook), methods=["POST"],
+              name="ticket_webhook"),
+        Route("/api/webhooks/{source}", _guarded(api.source_webhook), methods=["POST"],
+              name="source_webhook"),
+        Route("/api/support/check-spike", _guarded(api.check_spike), methods=["POST"],
+              name="check_spike"),
+        Route("/api/support/summary/{customerId}", _guarded(api.summary), methods=["GET"],
+              name="summary"),
+        Route("/api/support/banner/{customerId}", _guarded(api.banner), methods=["GET"],
+              name="banner"),
+        Route("/api/support/escalations", _guarded(api.escalations), methods=["GET"],
+              name="escalations"),
+        Route("/api/health", _guarded(api.health), methods=["GET"], name="health"),
+        Route("/openapi.json", _guarded(api.openapi), methods=["GET"], name="openapi"),
+    ]
+    middleware = []
+    if settings.cors_origins:
+        middleware.append(Middleware(
+            CORSMiddleware, allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST"], allow_headers=["Authorization", "Content-Type"],
+        ))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        if processor is not None:
+            processor.notify()  # whatever an earlier run left in the inbox
+        try:
+            yield
+        finally:
+            if processor is not None:
+                await run_in_threadpool(processor.stop)
+            if close_engine:
+                engine.close()
+
+    app = Starlette(
+        debug=debug,
+        routes=routes,
+        middleware=middleware,
+        exception_handlers=exception_handlers(),
+        lifespan=lifespan,
+    )
+    app.state.engine = engine
+    app.state.settings = settings
+    app.state.processor = processor
+    return app

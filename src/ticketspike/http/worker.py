@@ -1,0 +1,140 @@
+"""The background worker: detection, plans and actions after the webhook has been answered.
+
+A webhook request only stores the ticket and puts it in the engine's inbox (one small
+transaction); this worker drains the inbox in its own thread with
+:meth:`~ticketspike.engine.Engine.process_pending`, runs the actions with the executor, and
+lets time pass with :meth:`~ticketspike.engine.Engine.tick`. So a Slack outage or a retry storm
+slows the worker, never the sender, and since everything it works from is in the store, a crash
+loses nothing: the next pass (here or in any other process on the same store) picks it up.
+
+The thread starts on the first webhook, not at application start-up, because a Starlette or
+FastAPI host that mounts this app does not run a mounted app's lifespan.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import TYPE_CHECKING
+
+from ..errors import TicketspikeError
+
+if TYPE_CHECKING:
+    from ..engine import Engine
+
+__all__ = ["Processor"]
+
+log = logging.getLogger("ticketspike.http.worker")
+
+
+class Processor:
+    """Drains ``engine``'s inbox in a daemon thread, woken by :meth:`notify` or a timer.
+
+    :param delay: seconds to wait after a wake-up, so a burst is handled in one pass.
+    :param interval: seconds between passes when nothing wakes the worker.
+    :param batch: inbox events per store transaction; small batches keep the store free for
+        webhook writes in between.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        delay: float = 0.05,
+        interval: float = 60.0,
+        batch: int = 100,
+    ) -> None:
+        self.engine = engine
+        self.delay = delay
+        self.interval = interval
+        self.batch = batch
+        self.passes = 0
+        self.failures = 0
+        self.last_error: str | None = None
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._idle = threading.Condition()
+        self._busy = False
+        self._start_lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self) -> None:
+        """Start the thread (once; later calls do nothing)."""
+        with self._start_lock:
+            if self.running or self._stop.is_set():
+                return
+            self._thread = threading.Thread(
+                target=self._loop, name="ticketspike-processor", daemon=True
+            )
+            self._thread.start()
+
+    def notify(self) -> None:
+        """Something was stored: process it soon."""
+        self.start()
+        self._wake.set()
+
+    def stop(self, timeout: float | None = 10.0) -> bool:
+        """Finish the current pass and stop; True when the thread has ended."""
+        self._stop.set()
+        self._wake.set()
+        thread = self._thread
+        if thread is None:
+            return True
+        thread.join(timeout)
+        return not thread.is_alive()
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Block until no wake-up is pending and no pass is running (tests, shutdown)."""
+        with self._idle:
+            return self._idle.wait_for(
+                lambda: not self._busy and not self._wake.is_set(), timeout=timeout
+            )
+
+    def run_once(self) -> int:
+        """One pass in the calling thread: process the inbox, execute, let time pass.
+
+        Returns how many inbox events were processed. Failures are logged and counted, never
+        raised: the inbox and the action records keep the work for the next pass.
+        """
+        processed = 0
+        try:
+            while True:
+                result = self.engine.process_pending(limit=self.batch)
+                processed += result.received
+                if result.received < self.batch:
+                    break
+            self.engine.tick(self.engine.clock())
+            self.engine.executor.run_pending()
+        except TicketspikeError as exc:
+            self._failed(type(exc).__name__, str(exc))
+        except Exception as exc:  # noqa: BLE001 - a plugin bug must not kill the worker
+            self._failed(type(exc).__name__, None)
+        self.passes += 1
+        return processed
+
+    def _failed(self, kind: str, message: str | None) -> None:
+        self.failures += 1
+        self.last_error = kind
+        # TicketspikeError messages never carry secrets (errors.py); other exceptions might.
+        log.error("background processing failed: %s%s", kind, f": {message}" if message else "")
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.interval)
+            if self._stop.is_set():
+                break
+            if self.delay:
+                self._stop.wait(self.delay)
+            with self._idle:
+                self._busy = True
+                self._wake.clear()
+            try:
+                self.run_once()
+            finally:
+                with self._idle:
+                    self._busy = False
+                    self._idle.notify_all()
