@@ -82,9 +82,11 @@ def capped_day(
     not make the next one look normal. Young customers (fewer than
     ``min_history_days`` of their own) add every ticket: their baseline is
     still learning their level, and capping it against the industry rate
-    would keep a big new customer alerting for weeks.
+    would keep a big new customer alerting for weeks. Days under
+    ``min_count`` tickets are never capped, even in spec mode: capping single
+    tickets on a tiny baseline would ratchet it down to zero.
     """
-    if count <= 0 or days < max(1, policy.min_history_days):
+    if count < policy.min_count or days < max(1, policy.min_history_days):
         return count
     base = baseline_for(policy, total=total, days=days, sumsq=sumsq, industry_rate=industry_rate)
     if count < candidate_for(policy, base, 24.0):

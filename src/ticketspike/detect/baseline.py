@@ -128,10 +128,14 @@ def p_value(count: int, baseline: Baseline, hours: float, *, tail: str = "negbin
 
 
 def severity_of(policy: DetectionPolicy, multiplier: float, is_spike: bool) -> Severity:
-    """High for threshold..critical_above inclusive, critical above; medium if merely elevated."""
+    """High for threshold..critical_above inclusive, critical above.
+
+    A window that is no spike but runs at half the threshold or more is
+    ``medium`` (the PRD 4.3 label for "elevated"); anything lower is ``none``.
+    """
     if is_spike:
         return Severity.CRITICAL if multiplier > policy.critical_above else Severity.HIGH
-    return Severity.MEDIUM if multiplier > 1.0 else Severity.NONE
+    return Severity.MEDIUM if multiplier >= policy.threshold / 2.0 else Severity.NONE
 
 
 def smallest_count(expected: float, factor: float, *, strict: bool = False) -> int:

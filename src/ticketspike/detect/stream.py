@@ -92,7 +92,7 @@ class Detector:
         # Ids are kept one hour longer than any ticket may be late or in the window.
         self._span = max(policy.window_hours, policy.lateness_hours) + 1
         self._judge_days = policy.cap_spike_days
-        self._judge_min = policy.min_count if policy.mode == "gated" else 1
+        self._judge_min = policy.min_count
 
     # -- customers -----------------------------------------------------------
     def create(self, customer_id: str, *, hour: int, rate: float,
