@@ -179,13 +179,14 @@ class Plugins:
     def collect(self, hook_name: str, config: PluginConfig) -> list[Registered]:
         """Call one ``register_*`` hook; return what each plugin registered.
 
-        Third-party plugins come first, built-ins last, so the first match
-        is the most specific.
+        Plugins come first, in the order they were registered, built-ins
+        last, so the first match is the most specific.
         """
         role, protocol = ROLE_HOOKS[hook_name]
         caller = getattr(self.pm.hook, hook_name)
         out: list[Registered] = []
-        impls = list(reversed(caller.get_hookimpls()))
+        # Registration order (pluggy lists it so), then built-ins after every plugin.
+        impls = list(caller.get_hookimpls())
         impls.sort(key=lambda impl: impl.plugin_name in self._builtin_names)
         for impl in impls:
             plugin = impl.plugin_name
