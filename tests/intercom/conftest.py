@@ -30,6 +30,8 @@ class FakeIntercom:
     def __init__(self) -> None:
         self.conversations: list[dict[str, Any]] = []
         self.scripted: list[tuple[int, bytes, dict[str, str]]] = []
+        # 1-based request number -> answer, for "fails on the third page" scenarios.
+        self.fail_on_request: dict[int, tuple[int, bytes, dict[str, str]]] = {}
         self.requests: list[dict[str, Any]] = []
         self.lock = threading.Lock()
         fake = self
@@ -46,6 +48,7 @@ class FakeIntercom:
                         {"path": self.path, "headers": dict(self.headers.items()), "body": body}
                     )
                     scripted = fake.scripted.pop(0) if fake.scripted else None
+                    scripted = fake.fail_on_request.pop(len(fake.requests), scripted)
                 if scripted is not None:
                     self._send(*scripted)
                     return
