@@ -1,4 +1,4 @@
-"""The documented mapping defaults, their configuration, and properties of the helpers."""
+"""The documented mapping defaults, their configuration, and properties of text and signatures."""
 
 from __future__ import annotations
 
