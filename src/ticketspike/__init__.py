@@ -4,6 +4,8 @@ The public API is exactly what ``__all__`` lists; everything else is internal
 and may change. Adapters and hosts import from here only.
 """
 
+import typing as _typing
+
 from .errors import (
     ConfigError,
     DeliveryError,
@@ -81,22 +83,28 @@ __all__ = [
     "AlertMessage",
     "Assessment",
     "BackfillPage",
+    "BackfillReport",
     "BaselineSource",
     "BreakdownRow",
     "Category",
     "ChannelPost",
     "Classification",
     "Classifier",
+    "Config",
     "ConfigError",
     "CreateTask",
     "DeliveryError",
     "DirectMessage",
     "DraftEmail",
+    "Engine",
     "EscalationPlan",
     "EventKind",
+    "ExecutionReport",
+    "IngestResult",
     "InputError",
     "InvalidTicket",
     "Link",
+    "MemoryStore",
     "MessageKind",
     "NotifyTeam",
     "PermanentDeliveryError",
@@ -107,10 +115,13 @@ __all__ = [
     "Plugins",
     "Priority",
     "Recipient",
+    "RetryPolicy",
+    "SQLiteStore",
     "ScheduleSync",
     "Secret",
     "Severity",
     "SignatureError",
+    "Store",
     "StoreError",
     "Theme",
     "ThemeAnalyzer",
@@ -127,13 +138,48 @@ __all__ = [
     "WebhookResult",
     "__version__",
     "hookimpl",
+    "load_config",
     "parse_time",
     "render_text",
     "ticket_event_from_json",
 ]
 
 
-def __getattr__(name: str) -> str:
+# The embedding API (engine, stores, executor, config) loads on first use: importing
+# ticketspike for its types (as every adapter does) stays cheap.
+_LAZY = {
+    "BackfillReport": "ticketspike.engine",
+    "Config": "ticketspike.config",
+    "Engine": "ticketspike.engine",
+    "ExecutionReport": "ticketspike.executor",
+    "IngestResult": "ticketspike.engine",
+    "MemoryStore": "ticketspike.store.memory",
+    "RetryPolicy": "ticketspike.executor",
+    "SQLiteStore": "ticketspike.store.sqlite",
+    "Store": "ticketspike.store.base",
+    "load_config": "ticketspike.config",
+}
+
+if _typing.TYPE_CHECKING:
+    from .config import Config, load_config
+    from .engine import BackfillReport, Engine, IngestResult
+    from .executor import ExecutionReport, RetryPolicy
+    from .store.base import Store
+    from .store.memory import MemoryStore
+    from .store.sqlite import SQLiteStore
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
+def __getattr__(name: str) -> _typing.Any:
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
     # __version__ is read lazily from the installed metadata (stamina's way).
     if name == "__version__":
         from importlib.metadata import PackageNotFoundError, version

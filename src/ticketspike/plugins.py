@@ -20,7 +20,7 @@ import attrs
 import pluggy
 
 from . import hookspecs
-from .errors import PluginError
+from .errors import InputError, PluginError
 from .roles import (
     AccountDirectory,
     ActionHandler,
@@ -164,7 +164,8 @@ class Plugins:
         except pluggy.PluginValidationError as exc:
             raise PluginError(str(exc), plugin=name) from exc
         except ValueError as exc:  # already registered / blocked
-            raise PluginError(str(exc), plugin=name) from exc
+            # pluggy appends its whole registry to this message; the first line says it all.
+            raise PluginError(str(exc).splitlines()[0].split("=")[0], plugin=name) from exc
         if builtin:
             self._builtin_names.add(name)
 
@@ -205,8 +206,8 @@ class Plugins:
             kwargs = {"register": register, "config": config}
             try:
                 impl.function(**{a: kwargs[a] for a in impl.argnames})
-            except PluginError:
-                raise
+            except (PluginError, InputError):
+                raise  # a bad config section already says file, line and key
             except Exception as exc:
                 raise PluginError(
                     f"{hook_name} raised {type(exc).__name__}: {exc}", plugin=plugin

@@ -128,7 +128,7 @@ class Delivered:
     now: datetime
 
 
-@attrs.define
+@attrs.define(eq=False)
 class RecordingNotifier:
     """A notifier that delivers by remembering: ``delivered`` lists every action, in order."""
 
@@ -148,7 +148,7 @@ class RecordingNotifier:
         return [d.action.key for d in self.delivered]
 
 
-@attrs.define
+@attrs.define(eq=False)
 class FlakyNotifier(RecordingNotifier):
     """Fails with :class:`TransientDeliveryError` ``failures`` times, then delivers.
 
@@ -167,7 +167,7 @@ class FlakyNotifier(RecordingNotifier):
         return super().execute(action, ctx)
 
 
-@attrs.define
+@attrs.define(eq=False)
 class FailingNotifier:
     """Fails every action with :class:`PermanentDeliveryError` (``message``)."""
 
@@ -187,7 +187,7 @@ def _by_id(value: Mapping[str, Account] | Iterable[Account]) -> dict[str, Accoun
     return {a.id: a for a in value}
 
 
-@attrs.define
+@attrs.define(eq=False)
 class FakeAccounts:
     """An account directory over a dict (or any iterable of accounts)."""
 
@@ -198,7 +198,7 @@ class FakeAccounts:
         return self.accounts.get(customer_id)
 
 
-@attrs.define
+@attrs.define(eq=False)
 class FakeSource:
     """A ticket source: canonical ticket JSON webhooks, and backfill from ``pages``.
 
@@ -243,7 +243,7 @@ class FakeSource:
                                done=index == len(self.pages) - 1)
 
 
-@attrs.define
+@attrs.define(eq=False)
 class StaticPlugin:
     """A plugin object registering the given objects, as an installed plugin's hooks would."""
 
