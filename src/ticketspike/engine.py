@@ -25,15 +25,13 @@ The engine owns all I/O around the pure parts. It never reads the clock except t
 from __future__ import annotations
 
 import logging
-import os
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import attrs
 
@@ -58,7 +56,6 @@ __all__ = ["BackfillReport", "Engine", "IngestResult", "utc_now"]
 log = logging.getLogger("ticketspike.engine")
 
 _BATCH = 500
-TRACE_ENV = "TICKETSPIKE_TRACE_PLUGINS"
 
 
 def utc_now() -> datetime:
@@ -164,7 +161,7 @@ class Engine:
     ) -> None:
         self.config = config if config is not None else Config.default()
         self.store: Store = store if store is not None else MemoryStore()
-        self.plugins = plugins if plugins is not None else Plugins(trace=_trace_stream())
+        self.plugins = plugins if plugins is not None else Plugins.from_env()
         self.plugin_config = plugin_config if plugin_config is not None else self.config.plugins
         self.clock = clock
         self.execute_inline = execute
@@ -729,7 +726,3 @@ def with_accounts_file(config: PluginConfig, path: str | Path | None) -> PluginC
     section = Section({"path": str(Path(path).resolve())}, name="--accounts",
                       path="plugins.accounts")
     return attrs.evolve(config, sections={**config.sections, "accounts": section})
-
-
-def _trace_stream() -> IO[str] | None:
-    return sys.stderr if os.environ.get(TRACE_ENV) else None

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
-from collections.abc import Collection, Iterable
+import os
+import sys
+from collections.abc import Collection, Iterable, Mapping
 from typing import IO, Any
 
 import attrs
@@ -122,6 +124,23 @@ class Plugins:
         for plugin in plugins:
             self.register(plugin)
         self._check_pending()
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **options: Any) -> Plugins:
+        """A plugin set the operator controls through the environment (the CLI's default).
+
+        ``TICKETSPIKE_LOAD_PLUGINS`` (comma-separated; set but empty loads none) is the allow
+        list, ``TICKETSPIKE_BLOCK_PLUGINS`` the block list, and ``TICKETSPIKE_TRACE_PLUGINS=1``
+        prints hook calls to stderr. Keyword arguments override.
+        """
+        env = os.environ if env is None else env
+        if "TICKETSPIKE_LOAD_PLUGINS" in env:
+            options.setdefault("allow", _names(env["TICKETSPIKE_LOAD_PLUGINS"]))
+        if env.get("TICKETSPIKE_BLOCK_PLUGINS"):
+            options.setdefault("block", _names(env["TICKETSPIKE_BLOCK_PLUGINS"]))
+        if env.get("TICKETSPIKE_TRACE_PLUGINS"):
+            options.setdefault("trace", sys.stderr)
+        return cls(**options)
 
     # -- loading ------------------------------------------------------------
     def _load_entrypoints(self, *, allow: Collection[str] | None, block: set[str]) -> None:
@@ -271,6 +290,10 @@ class Plugins:
             out.append(PluginInfo(name, dist, version, tuple(roles),
                                   name in self._builtin_names))
         return out
+
+
+def _names(text: str) -> set[str]:
+    return {n.strip() for n in text.split(",") if n.strip()}
 
 
 def _core_version() -> str | None:

@@ -156,6 +156,15 @@ def test_allow_and_block_lists_decide_which_entry_points_load(site: Path) -> Non
     assert (info.distribution, info.version, info.roles) == ("beta", "0.1", ("notifier",))
 
 
+def test_the_operator_controls_loading_through_the_environment(site: Path) -> None:
+    _install(site, "alpha", GOOD.format(name="alpha"))
+    _install(site, "beta", GOOD.format(name="beta"))
+    assert _loaded(Plugins.from_env({"TICKETSPIKE_LOAD_PLUGINS": "beta"})) == {"beta"}
+    assert _loaded(Plugins.from_env({"TICKETSPIKE_LOAD_PLUGINS": ""})) == set()
+    blocked = _loaded(Plugins.from_env({"TICKETSPIKE_BLOCK_PLUGINS": "alpha, beta"}))
+    assert not {"alpha", "beta"} & blocked
+
+
 def test_an_installed_plugin_with_a_misspelt_hook_fails_naming_it(site: Path) -> None:
     _install(site, "typo", "from ticketspike import hookimpl\n\n@hookimpl\n"
                            "def register_notifier(register):\n    pass\n")
