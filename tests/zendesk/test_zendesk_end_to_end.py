@@ -133,6 +133,8 @@ def test_http_webhook_stores_one_ticket_and_refuses_every_bad_variant(tmp_path, 
         ("replayed", body, kit.signed_headers(body, at=kit.NOW - timedelta(seconds=30))),
     ]
 
+    answers: dict[str, dict] = {}
+
     async def post_all() -> dict[str, int]:
         codes = {}
         transport = httpx.ASGITransport(app=app)
@@ -145,6 +147,7 @@ def test_http_webhook_stores_one_ticket_and_refuses_every_bad_variant(tmp_path, 
                     headers={"content-type": "application/json", **headers},
                 )
                 codes[name] = answer.status_code
+                answers[name] = answer.json()
                 assert kit.SECRET not in answer.text
         return codes
 
@@ -154,6 +157,8 @@ def test_http_webhook_stores_one_ticket_and_refuses_every_bad_variant(tmp_path, 
         "tampered": 401, "wrong secret": 401, "unsigned": 401, "stale": 401, "future": 401,
         "malformed": 400, "unknown event": 200, "valid": 202, "replayed": 200,
     }
+    assert answers["replayed"]["replayed"] is True
+    assert "ticket.comment_added" in answers["unknown event"]["ignored"]
     assert store.ticket_count() == 1
     record = store.get_ticket("zendesk", "5158")
     assert record is not None
