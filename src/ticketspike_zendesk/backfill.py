@@ -18,8 +18,6 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
-import requests
-
 from ticketspike import (
     BackfillPage,
     EventKind,
@@ -51,6 +49,7 @@ class ZendeskApiError(TicketspikeError):
 
 def describe_failure(exc: BaseException) -> str:
     """One line about a zenpy or requests failure: no URLs, bodies or credentials."""
+    import requests
     from zenpy.lib.exception import APIException, RatelimitBudgetExceeded
 
     if isinstance(exc, RatelimitBudgetExceeded):
@@ -91,6 +90,8 @@ def export_pages(
     counted in ``skipped``. A live ticket gives a ``created`` event; a solved
     or closed one also a ``resolved`` event at its last update.
     """
+    # Imported here: the plugin module loads on every ticketspike start, backfills are rare.
+    import requests
     from zenpy.lib.exception import APIException, ZenpyException
 
     if since.tzinfo is None or since.utcoffset() is None:
