@@ -246,7 +246,7 @@ def test_a_failed_transaction_leaves_nothing_behind(store: Store) -> None:
         store.save_state("techcorp", {"n": 1}, at=T0)
         store.set_cursor("c", "1", at=T0)
         raise RuntimeError("crash half-way")
-    assert store.ticket_count() == 0
+    assert store.ticket_count() == 0 and store.tickets(customer_id="techcorp") == []
     assert store.transitions() == [] and store.plans() == [] and store.actions() == []
     assert store.state_version("techcorp") == 0 and store.get_cursor("c") is None
     # ... and the store still works afterwards.

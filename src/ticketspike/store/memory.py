@@ -47,6 +47,8 @@ class MemoryStore:
         self._journal: list[Callable[[], None]] | None = None
         self._depth = 0
         self._tickets: dict[tuple[str, str], dict[str, Any]] = {}
+        # customer -> ticket keys, so a window query does not decode every ticket stored.
+        self._by_customer: dict[str, list[tuple[str, str]]] = {}
         self._inbox: dict[int, dict[str, Any]] = {}
         self._inbox_seq = 0
         self._deliveries: dict[tuple[str, str], float] = {}
@@ -130,7 +132,13 @@ class MemoryStore:
                     "status": status,
                     "received_at": at,
                     "updated_at": at,
+                    "created_ts": ticket.created_at.timestamp(),
+                    "internal": ticket.internal,
                 })
+                keys = self._by_customer.setdefault(ticket.customer_id, [])
+                keys.append(ticket.key)
+                if self._journal is not None:
+                    self._journal.append(lambda: None if keys.pop() else None)
                 return PutOutcome.NEW
             stored = event_from_json(old["event"]).ticket
             new_status = "resolved" if event.kind is EventKind.RESOLVED else old["status"]
@@ -138,9 +146,9 @@ class MemoryStore:
             if merged == stored and new_status == old["status"]:
                 return PutOutcome.DUPLICATE
             self._set(self._tickets, ticket.key, {
+                **old,
                 "event": event_to_json(TicketEvent(ticket=merged)),
                 "status": new_status,
-                "received_at": old["received_at"],
                 "updated_at": at,
             })
             return PutOutcome.UPDATED
@@ -158,15 +166,21 @@ class MemoryStore:
         until: datetime | None = None,
         include_internal: bool = True,
     ) -> list[TicketRecord]:
+        lo = since.timestamp() if since is not None else None
+        hi = until.timestamp() if until is not None else None
         with self._lock:
-            rows = [_ticket_record(r) for r in self._tickets.values()]
-        out = [
-            r for r in rows
-            if (customer_id is None or r.ticket.customer_id == customer_id)
-            and (since is None or r.ticket.created_at > since)
-            and (until is None or r.ticket.created_at <= until)
-            and (include_internal or not r.ticket.internal)
-        ]
+            if customer_id is None:
+                candidates = list(self._tickets.values())
+            else:
+                keys = self._by_customer.get(customer_id, [])
+                candidates = [self._tickets[k] for k in keys]
+            rows = [
+                r for r in candidates
+                if (lo is None or r["created_ts"] > lo)
+                and (hi is None or r["created_ts"] <= hi)
+                and (include_internal or not r["internal"])
+            ]
+            out = [_ticket_record(r) for r in rows]
         out.sort(key=lambda r: (r.ticket.created_at, r.ticket.source, r.ticket.ticket_id))
         return out
 
