@@ -154,7 +154,7 @@ class Executor:
         *,
         accounts: Callable[[str], Account | None] = lambda _cid: None,
         clock: Callable[[], datetime],
-        retry: RetryPolicy = RetryPolicy(),
+        retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
         dry_run: bool = False,
         lease_seconds: float = 600.0,
@@ -164,7 +164,7 @@ class Executor:
         self.handlers = dict(handlers)
         self.accounts = accounts
         self.clock = clock
-        self.retry = retry
+        self.retry = retry if retry is not None else RetryPolicy()
         self.sleep = sleep
         self.dry_run = dry_run
         self.lease_seconds = lease_seconds
