@@ -22,7 +22,7 @@ import attrs
 import pluggy
 
 from . import hookspecs
-from .errors import InputError, PluginError
+from .errors import ConfigError, InputError, PluginError
 from .roles import (
     AccountDirectory,
     ActionHandler,
@@ -33,7 +33,7 @@ from .roles import (
     describe,
 )
 
-__all__ = ["PluginInfo", "Plugins", "ROLE_HOOKS"]
+__all__ = ["PluginConfigError", "PluginInfo", "Plugins", "ROLE_HOOKS"]
 
 # Built-in plugin modules, registered like any other plugin (llm/datasette style).
 DEFAULT_PLUGINS: tuple[str, ...] = (
@@ -56,6 +56,17 @@ ROLE_HOOKS: dict[str, tuple[str, type]] = {
     "register_theme_analyzers": ("theme analyzer", ThemeAnalyzer),
     "register_classifiers": ("classifier", Classifier),
 }
+
+
+class PluginConfigError(ConfigError, PluginError):
+    """A plugin refused its configuration section: both a config error and a plugin error.
+
+    ``str()`` is the section's own ``file:line: key: message``; ``plugin`` names the plugin.
+    """
+
+    def __init__(self, error: InputError, *, plugin: str) -> None:
+        ConfigError.__init__(self, error.message, where=error.where, field=error.field)
+        self.plugin = plugin
 
 
 @attrs.frozen
@@ -225,8 +236,12 @@ class Plugins:
             kwargs = {"register": register, "config": config}
             try:
                 impl.function(**{a: kwargs[a] for a in impl.argnames})
-            except (PluginError, InputError):
-                raise  # a bad config section already says file, line and key
+            except PluginError:
+                raise
+            except InputError as exc:
+                # A bad config section: keep its file:line:key message (and exit status 2)
+                # while still naming the plugin.
+                raise PluginConfigError(exc, plugin=plugin) from exc
             except Exception as exc:
                 raise PluginError(
                     f"{hook_name} raised {type(exc).__name__}: {exc}", plugin=plugin

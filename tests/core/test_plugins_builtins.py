@@ -23,6 +23,7 @@ from ticketspike.errors import (
     ConfigError,
     InputError,
     PermanentDeliveryError,
+    PluginError,
     SignatureError,
     WebhookRejected,
 )
@@ -206,8 +207,9 @@ def test_console_can_write_to_stderr_or_be_switched_off() -> None:
     off = load_config(text="plugins:\n  console:\n    enabled: false\n", env={})
     assert "direct_message" not in clean_plugins().action_handlers(off.plugins)
     bad = load_config(text="plugins:\n  console:\n    colour: red\n", env={})
-    with pytest.raises(ConfigError, match="<config>:3: plugins.console.colour: unknown key"):
+    with pytest.raises(ConfigError, match="<config>:3: plugins.console.colour: unknown key") as e:
         clean_plugins().action_handlers(bad.plugins)
+    assert isinstance(e.value, PluginError) and e.value.plugin == "console"
 
 
 # -- the e-mail drafter -------------------------------------------------------------
