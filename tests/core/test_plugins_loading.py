@@ -116,13 +116,13 @@ def _install(site: Path, name: str, body: str) -> None:
 
 
 GOOD = '''
-from ticketspike import hookimpl
+from ticketspike import ActionResult, hookimpl
 
 class Notifier:
     name = "{name}"
     kinds = frozenset({{"direct_message"}})
     def execute(self, action, ctx):
-        raise NotImplementedError
+        return ActionResult(summary="{name}")
 
 @hookimpl
 def register_notifiers(register):
