@@ -36,9 +36,14 @@ SUBJECTS = (
 START = datetime(2026, 1, 5, tzinfo=timezone.utc)
 
 
+def _season(day: int) -> float:
+    """Weekends are quieter: support volume follows the working week."""
+    return 0.45 if (START + timedelta(days=day)).weekday() >= 5 else 1.0
+
+
 def _rates(customers: int, tickets: int, days: int, rng: random.Random) -> list[float]:
     raw = [math.exp(rng.gauss(0.0, 1.1)) for _ in range(customers)]
-    scale = tickets / (sum(raw) * days)
+    scale = tickets / (sum(raw) * sum(_season(d) for d in range(days)))
     return [r * scale for r in raw]
 
 
@@ -64,8 +69,7 @@ def generate(*, tickets: int = 1_000_000, customers: int = 10_000, days: int = 6
     serial = 0
     pending: list[tuple[float, int, dict[str, object]]] = []
     for day in range(days):
-        weekday = (START + timedelta(days=day)).weekday()
-        season = 0.45 if weekday >= 5 else 1.0
+        season = _season(day)
         todays: list[tuple[float, int, dict[str, object]]] = []
         for c, rate in enumerate(rates):
             lam = rate * season * rng.gammavariate(8.0, 1.0 / 8.0)

@@ -39,6 +39,8 @@ __all__ = ["SpikeMonitor", "replay_events"]
 
 UTC = timezone.utc
 _STATE_VERSION = 1
+_RESOLVED = EventKind.RESOLVED
+_UPDATED = EventKind.UPDATED
 
 
 class SpikeMonitor:
@@ -116,14 +118,18 @@ class SpikeMonitor:
         and judged at the current clock. Internal tickets never count.
         """
         ticket = event.ticket
+        cid = ticket.customer_id
         if account is not None:
-            self._set_account(ticket.customer_id, account)
+            self._set_account(cid, account)
         if ticket.internal:
             return []
         created_dt = ticket.created_at
         created = created_dt.timestamp()
-        when_dt = event.occurred_at or created_dt
-        when = created if event.occurred_at is None else when_dt.timestamp()
+        occurred = event.occurred_at
+        if occurred is None:
+            when_dt, when = created_dt, created
+        else:
+            when_dt, when = occurred, occurred.timestamp()
         out: list[Transition] = []
         clock = self.clock
         at_dt: datetime | None = when_dt
@@ -131,36 +137,40 @@ class SpikeMonitor:
             self.clock = clock = when
             self._clock_hour = int(when // 3600)
         elif when > clock:
-            out = self._move_clock(when, when_dt)
+            if int(when // 3600) == self._clock_hour:
+                self.clock = when
+            else:
+                out = self._move_clock(when, when_dt)
             clock = when
         elif when < clock:
             at_dt = None  # a late event is judged at the current clock
         kind = event.kind
-        if kind is EventKind.RESOLVED:
+        if kind is _RESOLVED:
             return out
         if created < clock - self._lateness:
             self.detector.late_dropped += 1
             return out
-        cid = ticket.customer_id
-        w = self.detector.customers.get(cid)
+        det = self.detector
+        w = det.customers.get(cid)
         if w is None:
             w = self._new_window(cid, int(created // 3600))
-        if kind is EventKind.UPDATED:
-            self.detector.update_ticket(
+        if kind is _UPDATED:
+            det.update_ticket(
                 w, ticket.key, when, created, ticket.ticket_id,
                 ticket.category if ticket.category_given else None, ticket.priority, ticket.url,
             )
             return out
-        if not self.detector.count_ticket(w, ticket.key, created, ticket.ticket_id,
-                                          ticket.category, ticket.priority, ticket.url):
+        if not det.count_ticket(w, (ticket.source, ticket.ticket_id), created, ticket.ticket_id,
+                                ticket.category, ticket.priority, ticket.url):
             return out
-        hour = self._clock_hour
-        assert hour is not None
-        if w.count >= self._hot_min:
-            self._hot.add(cid)
+        hour: int = self._clock_hour  # type: ignore[assignment]
         if w.hour < hour:
-            self.detector.advance(w, hour)
-        if cid in self._open or w.count >= self.detector.candidate(w):
+            det.advance(w, hour)
+        # Fewer tickets than the minimum can never be a spike: most tickets stop here.
+        if w.count < self._hot_min and cid not in self._open:
+            return out
+        self._hot.add(cid)
+        if cid in self._open or w.count >= det.candidate(w):
             at = at_dt if at_dt is not None else datetime.fromtimestamp(clock, tz=UTC)
             out.extend(self._evaluate(cid, w, hour, at))
         return out

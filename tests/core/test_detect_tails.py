@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ticketspike.detect.tails import nbinom_sf, poisson_sf
+from ticketspike.detect.tails import nbinom_sf, nbinom_tail_below, poisson_sf, poisson_tail_below
 
 getcontext().prec = 60
 
@@ -116,3 +116,43 @@ def test_against_scipy_when_installed() -> None:
         want = (float(stats.nbinom.sf(k - 1, r, float(p))) if stats is not None
                 else exact_nbinom_sf(k, r, p))
         assert close(nbinom_sf(k, r, float(p)), want)
+
+
+@settings(max_examples=300, deadline=None)
+@given(k=st.integers(0, 200), mu=st.floats(1e-3, 300.0), alpha=st.floats(1e-12, 0.5))
+def test_early_stopping_gate_agrees_with_the_exact_tail_poisson(k: int, mu: float,
+                                                               alpha: float) -> None:
+    assert poisson_tail_below(k, mu, alpha) == (poisson_sf(k, mu) < alpha)
+
+
+@settings(max_examples=300, deadline=None)
+@given(k=st.integers(0, 200), r=st.floats(0.05, 200.0), p=st.floats(0.001, 0.999),
+       alpha=st.floats(1e-12, 0.5))
+def test_early_stopping_gate_agrees_with_the_exact_tail_negbin(k: int, r: float, p: float,
+                                                              alpha: float) -> None:
+    assert nbinom_tail_below(k, r, p, alpha) == (nbinom_sf(k, r, p) < alpha)
+
+
+@pytest.mark.parametrize("k", [7, 8, 9])
+def test_gate_at_the_exact_value_of_alpha(k: int) -> None:
+    exact = poisson_sf(k, 2.0)
+    assert poisson_tail_below(k, 2.0, exact) is False
+    assert poisson_tail_below(k, 2.0, exact * (1 + 1e-12)) is True
+
+
+@settings(max_examples=150, deadline=None)
+@given(k=st.integers(0, 40), num=st.integers(1, 99), r_num=st.integers(1, 15))
+def test_negative_binomial_with_shape_below_one(k: int, num: int, r_num: int) -> None:
+    """r < 1 (very overdispersed days): checked against a long direct pmf sum in decimals."""
+    r = Fraction(r_num, 16)
+    p = Fraction(num, 100)
+    # pmf(j) = Gamma(j+r)/(Gamma(r) j!) p^r q^j, built term by term from pmf(0) = p^r.
+    q = 1 - p
+    term = Decimal(float(p)) ** Decimal(float(r))
+    lower = Decimal(0)
+    for j in range(k):
+        lower += term
+        term = term * (Decimal(j) + Decimal(float(r))) / Decimal(j + 1) * Decimal(float(q))
+    want = float(Decimal(1) - lower)
+    got = nbinom_sf(k, float(r), float(p))
+    assert math.isclose(got, want, rel_tol=1e-8, abs_tol=1e-15)

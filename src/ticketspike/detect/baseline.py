@@ -20,13 +20,14 @@ import attrs
 
 from ..signals import BaselineSource, Severity
 from .policy import DetectionPolicy
-from .tails import nbinom_sf, poisson_sf
+from .tails import nbinom_sf, nbinom_tail_below, poisson_sf, poisson_tail_below
 
 __all__ = [
     "Baseline",
     "Cutoffs",
     "baseline_for",
     "cutoffs_for",
+    "dispersion",
     "multiplier_of",
     "p_value",
     "severity_of",
@@ -80,7 +81,7 @@ def baseline_for(
         # Spec mode reports a Poisson p-value for information only; gated mode
         # without a prior uses the flat-prior posterior (algo.bayes: total + 1/2).
         shape = _INF if policy.mode == "spec" else min(
-            total + 0.5, _dispersion(total, days, sumsq)
+            total + 0.5, dispersion(total, days, sumsq)
         )
         return Baseline(total / days, BaselineSource.OWN, days, total, industry_rate, shape, own)
     prior_days = policy.prior_days
@@ -91,11 +92,11 @@ def baseline_for(
     rate = (prior_total + total) / (prior_days + days)
     # The posterior shape carries the uncertainty of a short history; a
     # customer whose days vary more than Poisson gets the wider of the two.
-    shape = min(prior_total + total, _dispersion(total, days, sumsq))
+    shape = min(prior_total + total, dispersion(total, days, sumsq))
     return Baseline(rate, BaselineSource.BLENDED, days, total, industry_rate, shape, own)
 
 
-def _dispersion(total: int, days: int, sumsq: int) -> float:
+def dispersion(total: int, days: int, sumsq: int) -> float:
     """Negative-binomial shape per day from the spread of daily counts.
 
     ``inf`` when the days vary no more than Poisson would.
@@ -127,6 +128,18 @@ def p_value(count: int, baseline: Baseline, hours: float, *, tail: str = "negbin
     return nbinom_sf(count, shape, shape / (shape + mu))
 
 
+def p_below(count: int, baseline: Baseline, hours: float, alpha: float, *,
+            tail: str = "negbin") -> bool:
+    """Whether :func:`p_value` is below ``alpha``, computed only as far as needed."""
+    mu = baseline.expected(hours)
+    shape = baseline.shape * hours / 24.0
+    if tail == "poisson" or shape == _INF:
+        return poisson_tail_below(count, mu, alpha)
+    if shape <= 0.0 or mu <= 0.0:
+        return count > 0 or alpha > 1.0
+    return nbinom_tail_below(count, shape, shape / (shape + mu), alpha)
+
+
 def severity_of(policy: DetectionPolicy, multiplier: float, is_spike: bool) -> Severity:
     """High for threshold..critical_above inclusive, critical above.
 
@@ -146,16 +159,17 @@ def smallest_count(expected: float, factor: float, *, strict: bool = False) -> i
     """
     if expected <= 0.0:
         return 1
-
-    def ok(k: int) -> bool:
-        m = multiplier_of(k, expected)
-        return m > factor if strict else m >= factor
-
-    k = max(0, math.ceil(factor * expected) - 1)
-    while not ok(k):
-        k += 1
-    while k > 0 and ok(k - 1):
-        k -= 1
+    k = max(0, math.ceil(factor * expected))
+    if strict:
+        while k / expected <= factor:
+            k += 1
+        while k > 0 and (k - 1) / expected > factor:
+            k -= 1
+    else:
+        while k / expected < factor:
+            k += 1
+        while k > 0 and (k - 1) / expected >= factor:
+            k -= 1
     return k
 
 
@@ -201,7 +215,7 @@ def _first_significant(policy: DetectionPolicy, baseline: Baseline, hours: float
     """Smallest k >= start with tail p < alpha: gallop, then bisect (the tail falls with k)."""
 
     def significant(k: int) -> bool:
-        return p_value(k, baseline, hours, tail=policy.tail) < policy.alpha
+        return p_below(k, baseline, hours, policy.alpha, tail=policy.tail)
 
     if significant(start):
         return start

@@ -33,16 +33,17 @@ from typing import Any
 
 from ..model import Category, Priority
 from ..signals import Assessment
-from .assess import WindowTicket, build_assessment, capped_day, epoch_hour, observed_days
-from .baseline import Baseline, Cutoffs, baseline_for, candidate_for, cutoffs_for
+from .assess import WindowTicket, build_assessment, epoch_hour
+from .baseline import Baseline, Cutoffs, baseline_for, candidate_for, cutoffs_for, dispersion
 from .policy import DetectionPolicy
 
 __all__ = ["CustomerWindow", "Detector"]
 
-# Positions in a ticket record (a list, for speed and size).
+# Positions in a ticket record (a tuple: cheap to build, replaced on update).
 _HOUR, _TS, _ID, _CAT, _PRIO, _URL, _COUNTED, _CAT_TS = range(8)
 
 _STATE_VERSION = 1
+_CACHE_LIMIT = 200_000
 
 
 class CustomerWindow:
@@ -50,7 +51,8 @@ class CustomerWindow:
 
     __slots__ = (
         "hour", "hourly", "count", "day", "daily", "total", "sumsq",
-        "first_day", "records", "purge_at", "rate", "cut_day", "base", "candidate", "cut",
+        "first_day", "records", "purge_at", "rate", "cut_day", "days", "base", "candidate",
+        "cut",
     )
 
     def __init__(self, *, hour: int, window: int, ring: int, rate: float,
@@ -65,10 +67,11 @@ class CustomerWindow:
         self.total = 0  # baseline tickets (capped)
         self.sumsq = 0  # sum of squared baseline days, for the dispersion
         self.first_day = first_day
-        self.records: dict[tuple[str, str], list[Any]] = {}
+        self.records: dict[tuple[str, str], tuple[Any, ...]] = {}
         self.purge_at = 16
         self.rate = rate  # the segment's industry rate for this customer
-        self.cut_day = -1  # the day base/candidate/cut were computed for
+        self.cut_day = -1  # the day days/base/candidate/cut were computed for
+        self.days = 0  # baseline days observed, as of cut_day
         self.base: Baseline | None = None
         self.candidate = 0
         self.cut: Cutoffs | None = None
@@ -93,6 +96,12 @@ class Detector:
         self._span = max(policy.window_hours, policy.lateness_hours) + 1
         self._judge_days = policy.cap_spike_days
         self._judge_min = policy.min_count
+        # Many customers share a baseline (same tickets, days and rate), so the
+        # counts that cross each line are computed once and shared.
+        self._candidates: dict[tuple[int, int, float, float], int] = {}
+        self._cuts: dict[tuple[int, int, float, float, float], tuple[Baseline, Cutoffs]] = {}
+        self._hours = float(policy.window_hours)
+        self._history_min = max(1, policy.min_history_days)
 
     # -- customers -----------------------------------------------------------
     def create(self, customer_id: str, *, hour: int, rate: float,
@@ -134,8 +143,13 @@ class Detector:
         day = hour // 24
         if day > w.day:
             self._roll_days(w, day)
-        if len(w.records) > w.purge_at:
-            self._purge(w)
+        records = w.records
+        if records:
+            if hour - old >= self._span:
+                # Quiet for longer than ids are kept: every record is stale.
+                w.records = {}
+            elif len(records) > w.purge_at:
+                self._purge(w)
 
     def _roll_days(self, w: CustomerWindow, day: int) -> None:
         ring = self._r
@@ -167,16 +181,19 @@ class Detector:
         w.cut_day = -1
 
     def _capped(self, w: CustomerWindow, x: int, n: int, b: int) -> int:
-        days = observed_days(x - b, x - 1, w.first_day)
-        return capped_day(self.policy, n, total=w.total, days=days, sumsq=w.sumsq,
-                          industry_rate=w.rate)
+        """:func:`~ticketspike.detect.assess.capped_day`, through the shared caches."""
+        first = w.first_day
+        days = 0 if first is None else max(0, min(b, x - first))
+        if days < self._history_min or n < self._candidate(w.total, days, w.rate, 24.0):
+            return n
+        return min(n, self._line(w.total, days, w.sumsq, w.rate, 24.0)[1].open - 1)
 
     def _purge(self, w: CustomerWindow) -> None:
         oldest = w.hour - self._span + 1
         records = w.records
         for key in [k for k, r in records.items() if r[_HOUR] < oldest]:
             del records[key]
-        w.purge_at = 2 * len(records) + 16
+        w.purge_at = 2 * len(records) + 32
 
     # -- tickets ---------------------------------------------------------------
     def count_ticket(
@@ -193,17 +210,14 @@ class Detector:
         records = w.records
         rec = records.get(key)
         if rec is None:
-            records[key] = [hour, created, ticket_id, category, priority, url, True, created]
+            records[key] = (hour, created, ticket_id, category, priority, url, True, created)
         elif rec[_COUNTED]:
             self.duplicates += 1
             return False
         else:
             # An update arrived before its creation: count it now, keep the newer fields.
-            rec[_COUNTED] = True
-            rec[_HOUR] = hour
-            rec[_TS] = created
-            if rec[_URL] is None:
-                rec[_URL] = url
+            records[key] = (hour, created, ticket_id, rec[_CAT], rec[_PRIO],
+                            rec[_URL] if rec[_URL] is not None else url, True, rec[_CAT_TS])
         if hour > w.hour - self._w:
             w.hourly[hour % self._w] += 1
             w.count += 1
@@ -223,21 +237,19 @@ class Detector:
         if rec is None:
             hour = int(created // 3600)
             if w.hour - self._span < hour <= w.hour:
-                w.records[key] = [hour, created, ticket_id, category or Category.OTHER,
-                                  priority, url, False, at]
+                w.records[key] = (hour, created, ticket_id, category or Category.OTHER,
+                                  priority, url, False, at)
             return
         if at >= rec[_CAT_TS]:
-            if category is not None:
-                rec[_CAT] = category
-            rec[_PRIO] = priority
-            if url:
-                rec[_URL] = url
-            rec[_CAT_TS] = at
+            w.records[key] = (
+                rec[_HOUR], rec[_TS], rec[_ID], rec[_CAT] if category is None else category,
+                priority, url or rec[_URL], rec[_COUNTED], at,
+            )
 
     # -- judging -------------------------------------------------------------
     def baseline(self, w: CustomerWindow) -> Baseline:
         if w.cut_day != w.day or w.base is None:
-            self._refresh(w)
+            self._cutoffs(w)
         assert w.base is not None
         return w.base
 
@@ -249,21 +261,51 @@ class Detector:
 
     def cutoffs(self, w: CustomerWindow) -> Cutoffs:
         """Exact counts that open a spike and make it critical (cached per day)."""
-        if w.cut_day != w.day:
-            self._refresh(w)
-        if w.cut is None:
-            assert w.base is not None
-            w.cut = cutoffs_for(self.policy, w.base, float(self._w))
+        if w.cut_day != w.day or w.cut is None:
+            return self._cutoffs(w)
         return w.cut
 
     def _refresh(self, w: CustomerWindow) -> None:
         d = w.day
-        days = observed_days(d - self._b - 1, d - 2, w.first_day)
-        w.base = baseline_for(self.policy, total=w.total, days=days, sumsq=w.sumsq,
-                              industry_rate=w.rate)
-        w.candidate = candidate_for(self.policy, w.base, float(self._w))
+        first = w.first_day
+        days = 0 if first is None else max(0, min(self._b, d - 1 - first))
+        w.candidate = self._candidate(w.total, days, w.rate, self._hours)
+        w.days = days
+        w.base = None
         w.cut = None
         w.cut_day = d
+
+    def _cutoffs(self, w: CustomerWindow) -> Cutoffs:
+        if w.cut_day != w.day:
+            self._refresh(w)
+        w.base, w.cut = self._line(w.total, w.days, w.sumsq, w.rate, self._hours)
+        return w.cut
+
+    def _candidate(self, total: int, days: int, rate: float, hours: float) -> int:
+        key = (total, days, rate, hours)
+        found = self._candidates.get(key)
+        if found is None:
+            # The candidate depends on the rate only, not on the spread of days.
+            base = baseline_for(self.policy, total=total, days=days, sumsq=0,
+                                industry_rate=rate)
+            found = candidate_for(self.policy, base, hours)
+            if len(self._candidates) > _CACHE_LIMIT:
+                self._candidates.clear()
+            self._candidates[key] = found
+        return found
+
+    def _line(self, total: int, days: int, sumsq: int, rate: float,
+              hours: float) -> tuple[Baseline, Cutoffs]:
+        key = (total, days, dispersion(total, days, sumsq), rate, hours)
+        found = self._cuts.get(key)
+        if found is None:
+            base = baseline_for(self.policy, total=total, days=days, sumsq=sumsq,
+                                industry_rate=rate)
+            found = (base, cutoffs_for(self.policy, base, hours))
+            if len(self._cuts) > _CACHE_LIMIT:
+                self._cuts.clear()
+            self._cuts[key] = found
+        return found
 
     def window_tickets(self, w: CustomerWindow) -> list[WindowTicket]:
         lo = w.hour - self._w
@@ -321,10 +363,10 @@ class Detector:
         w.total = int(data["total"])
         w.sumsq = int(data["sumsq"])
         for src, tid_key, hour, ts, tid, cat, prio, url, counted, cat_ts in data["records"]:
-            w.records[(str(src), str(tid_key))] = [
+            w.records[(str(src), str(tid_key))] = (
                 int(hour), float(ts), str(tid), Category(cat), Priority(prio),
                 None if url is None else str(url), bool(counted), float(cat_ts),
-            ]
-        w.purge_at = 2 * len(w.records) + 16
+            )
+        w.purge_at = 2 * len(w.records) + 32
         self.customers[customer_id] = w
         return w

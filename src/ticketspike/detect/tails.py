@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["nbinom_sf", "poisson_sf"]
+__all__ = ["nbinom_sf", "nbinom_tail_below", "poisson_sf", "poisson_tail_below"]
 
 # Stop adding terms once the rest cannot change the sum in double precision.
 _EPS = 1e-17
+# How clearly an early stop must settle a comparison with alpha; closer calls
+# are settled by the exact tail, so gate and reported p-value never disagree.
+_MARGIN = 1e-6
 
 
 def poisson_sf(k: int, mu: float) -> float:
@@ -86,8 +89,10 @@ def nbinom_sf(k: int, r: float, p: float) -> float:
             ratio = (j + r) / (j + 1) * q
             j += 1
             term *= ratio
-            # Past the mode the ratio falls towards q, so the rest is geometric.
-            if j > mode and ratio < 1.0 and term <= total * _EPS * (1.0 - ratio):
+            # Past the mode the ratio moves monotonically towards q (down for
+            # r >= 1, up for r < 1), so the larger of the two bounds the rest.
+            bound = q if r < 1.0 else ratio
+            if j > mode and bound < 1.0 and term <= total * _EPS * (1.0 - bound):
                 break
         return min(1.0, total)
     top = k - 1
@@ -104,3 +109,59 @@ def nbinom_sf(k: int, r: float, p: float) -> float:
         term *= j / ((j - 1 + r) * q)
         j -= 1
     return max(0.0, 1.0 - total)
+
+
+def poisson_tail_below(k: int, mu: float, alpha: float) -> bool:
+    """``poisson_sf(k, mu) < alpha``, stopping as soon as the answer is clear.
+
+    The significance gate only needs the comparison, so the sum ends once it
+    is clearly past ``alpha`` or a geometric bound on the rest keeps it
+    clearly below. Too close to call, it compares the exact tail, so the
+    answer always agrees with :func:`poisson_sf`.
+    """
+    if k <= mu or mu <= 0.0 or k <= 0:
+        return poisson_sf(k, mu) < alpha
+    high, low = alpha * (1.0 + _MARGIN), alpha * (1.0 - _MARGIN)
+    term = math.exp(k * math.log(mu) - mu - math.lgamma(k + 1))
+    total = 0.0
+    j = k
+    while term > total * _EPS:
+        total += term
+        if total >= high:
+            return False
+        j += 1
+        ratio = mu / j
+        term *= ratio
+        # Terms fall at least geometrically from here: the rest is below term/(1-ratio).
+        if total + term / (1.0 - ratio) < low:
+            return True
+    return poisson_sf(k, mu) < alpha
+
+
+def nbinom_tail_below(k: int, r: float, p: float, alpha: float) -> bool:
+    """``nbinom_sf(k, r, p) < alpha``, stopping early; see :func:`poisson_tail_below`."""
+    if k <= 0 or r <= 0.0 or p >= 1.0 or p <= 0.0:
+        return nbinom_sf(k, r, p) < alpha
+    q = 1.0 - p
+    mean = r * q / p
+    if k <= mean:
+        return nbinom_sf(k, r, p) < alpha
+    high, low = alpha * (1.0 + _MARGIN), alpha * (1.0 - _MARGIN)
+    term = math.exp(math.lgamma(k + r) - math.lgamma(r) - math.lgamma(k + 1)
+                    + r * math.log(p) + k * math.log1p(-p))
+    mode = max(0.0, (r - 1.0) * q / p)
+    total = 0.0
+    j = k
+    while term > total * _EPS:
+        total += term
+        if total >= high:
+            return False
+        ratio = (j + r) / (j + 1) * q
+        j += 1
+        term *= ratio
+        # Past the mode the ratio moves monotonically towards q, so the rest is
+        # below term / (1 - max(ratio, q)).
+        bound = q if r < 1.0 else ratio
+        if j > mode and bound < 1.0 and total + term / (1.0 - bound) < low:
+            return True
+    return nbinom_sf(k, r, p) < alpha
