@@ -9,6 +9,7 @@ they like::
     ├── InputError (ValueError)            bad input: one line saying where and what
     │   ├── InvalidTicket                  a ticket JSON object that breaks the contract
     │   ├── ConfigError                    a config/accounts/workflow file (file, line, key)
+    │   │   └── MissingSecretError         a secret's environment variable is not set
     │   └── WebhookRejected                a webhook that must not be processed
     │       └── SignatureError             missing, stale or wrong signature (HTTP 401)
     ├── PluginError                        a plugin broke the contract (names the plugin)
@@ -28,6 +29,7 @@ __all__ = [
     "DeliveryError",
     "InputError",
     "InvalidTicket",
+    "MissingSecretError",
     "PermanentDeliveryError",
     "PluginError",
     "SignatureError",
@@ -69,6 +71,14 @@ class InvalidTicket(InputError):
 
 class ConfigError(InputError):
     """A configuration, accounts or workflow file that cannot be used as it is."""
+
+
+class MissingSecretError(ConfigError):
+    """The environment variable that should hold a secret is unset or blank.
+
+    A config can be right and still not run on this machine; ``check-config``
+    reports this as a warning, start-up as an error. Names the variable, never a value.
+    """
 
 
 class WebhookRejected(InputError):

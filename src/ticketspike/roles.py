@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 import attrs
 
 from .configfile import Section
+from .errors import MissingSecretError
 from .model import Account, Ticket, TicketEvent
 from .secrets import Secret, secret_from_env, secrets_from_env
 from .signals import Classification, Theme
@@ -72,6 +73,20 @@ class PluginConfig:
         if section is not None:
             name = section.get_str(key, default_env) or default_env
         return secret_from_env(self.env, name)
+
+    def require_secret(
+        self, section: Section, key: str, default_env: str, *, what: str
+    ) -> Secret:
+        """Like :meth:`secret`, but an unset variable is a :class:`MissingSecretError`
+        pointing at ``key`` (or the section) and saying ``what`` the variable must hold.
+        """
+        name = section.get_str(key, default_env) or default_env
+        found = secret_from_env(self.env, name)
+        if found is None:
+            error = section.error(key if key in section else None,
+                                  f"environment variable {name} is not set; it must hold {what}")
+            raise MissingSecretError(error.message, where=error.where, field=error.field)
+        return found
 
     def secrets(self, section: Section | None, key: str, default_env: str) -> tuple[Secret, ...]:
         """Several space-separated secrets (rotation) from the named variable."""

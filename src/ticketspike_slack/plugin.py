@@ -24,12 +24,7 @@ def register_notifiers(register: Callable[[ActionHandler], None], config: Plugin
     if section is None:
         return
     settings = settings_from_section(section)
-    token = config.secret(section, "token_env", settings.token_env)
-    if token is None:
-        key = "token_env" if "token_env" in section else None
-        raise section.error(
-            key,
-            f"environment variable {settings.token_env} is not set; "
-            "it must hold the Slack bot token (xoxb-...)",
-        )
+    token = config.require_secret(
+        section, "token_env", settings.token_env, what="the Slack bot token (xoxb-...)"
+    )
     register(SlackNotifier(token=token, settings=settings))

@@ -19,14 +19,18 @@ import os
 import re
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import attrs
 
 from ..config import Config, load_config
+from ..configfile import Section
+from ..errors import ConfigError, MissingSecretError, PluginError
+from ..plugins import ROLE_HOOKS, PluginConfigError, Plugins
+from ..roles import PluginConfig
 from .common import EXIT_OK, add_format_arg, print_json
 
-__all__ = ["register", "understood"]
+__all__ = ["check_plugins", "register", "understood"]
 
 _SECRET_KEY = re.compile(r"(secret|token|password|passwd|api_?key|auth|credential|private)",
                          re.I)
@@ -48,11 +52,57 @@ def register(subparsers: Any) -> None:
 def _check_config(args: argparse.Namespace) -> int:
     config = load_config(args.file)
     report = understood(config, env=os.environ)
+    report["warnings"].extend(check_plugins(config))
     if args.format == "json":
         print_json(report)
     else:
         print(_text(report))
     return EXIT_OK
+
+
+def check_plugins(config: Config, *, plugins: Plugins | None = None) -> list[str]:
+    """Let every installed plugin parse its section, so its mistakes surface here too.
+
+    A section a plugin refuses raises (``file:line: key``, exit 2). Problems of
+    the environment rather than the file (an unset token variable) and sections
+    no installed plugin reads become warnings: the file may be right for
+    another machine.
+    """
+    plugins = plugins if plugins is not None else Plugins.from_env()
+    warnings: list[str] = []
+    probe = _RecordingConfig(config.plugins)
+    for hook in ROLE_HOOKS:
+        try:
+            plugins.collect(hook, cast(PluginConfig, probe))
+        except (MissingSecretError, PluginConfigError) as exc:
+            if not isinstance(exc, MissingSecretError) and not isinstance(
+                exc.__cause__, MissingSecretError
+            ):
+                raise
+            warnings.append(f"{exc} (needed where this config runs)")
+        except ConfigError:
+            raise
+        except PluginError as exc:
+            warnings.append(str(exc))
+    for name in sorted(set(config.plugins.sections) - probe.read):
+        warnings.append(f"plugins.{name}: no installed plugin reads this section "
+                        f"(installed: {', '.join(sorted(i.name for i in plugins.infos()))})")
+    return warnings
+
+
+class _RecordingConfig:
+    """A :class:`PluginConfig` that remembers which sections plugins asked for."""
+
+    def __init__(self, real: PluginConfig) -> None:
+        self._real = real
+        self.read: set[str] = set()
+
+    def section(self, name: str) -> Section | None:
+        self.read.add(name)
+        return self._real.section(name)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
 
 
 def _plain(value: Any) -> Any:
