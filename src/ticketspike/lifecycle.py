@@ -37,6 +37,7 @@ __all__ = [
     "advance_episode",
     "episode_id_for",
     "lifecycle_policy_from_config",
+    "mark_quiet",
     "matching_silence",
     "silences_from_config",
 ]
@@ -215,6 +216,19 @@ def _stamp(value: Any) -> datetime:
     return parsed
 
 
+def mark_quiet(episode: Episode, at: datetime, quiet: bool) -> Episode:
+    """The episode with its quiet clock started (at ``at``) or stopped.
+
+    What :func:`advance_episode` does when the rate crosses the resolve line
+    and nothing else happens; exposed so a caller can skip building a full
+    assessment for it.
+    """
+    if quiet:
+        return episode if episode.quiet_since is not None else attrs.evolve(episode,
+                                                                            quiet_since=at)
+    return episode if episode.quiet_since is None else attrs.evolve(episode, quiet_since=None)
+
+
 def advance_episode(
     state: EpisodeState,
     assessment: Assessment,
@@ -283,9 +297,9 @@ def advance_episode(
                 EpisodeState(episode=None, last_resolved_at=at, last_severity=episode.severity),
                 tuple(transitions),
             )
-        episode = attrs.evolve(episode, quiet_since=quiet_since)
-    elif episode.quiet_since is not None:
-        episode = attrs.evolve(episode, quiet_since=None)
+        episode = mark_quiet(episode, quiet_since, True)
+    else:
+        episode = mark_quiet(episode, at, False)
     if episode is state.episode:
         return state, tuple(transitions)
     return attrs.evolve(state, episode=episode), tuple(transitions)

@@ -22,6 +22,8 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
+import attrs
+
 from .detect.assess import epoch_hour
 from .detect.baseline import smallest_count
 from .detect.policy import DetectionPolicy
@@ -31,6 +33,7 @@ from .lifecycle import (
     LifecyclePolicy,
     Silence,
     advance_episode,
+    mark_quiet,
 )
 from .model import Account, EventKind, TicketEvent
 from .signals import Assessment, Severity, Transition, TransitionKind
@@ -39,6 +42,7 @@ __all__ = ["SpikeMonitor", "replay_events"]
 
 UTC = timezone.utc
 _STATE_VERSION = 1
+_NEVER = 1 << 62
 _RESOLVED = EventKind.RESOLVED
 _UPDATED = EventKind.UPDATED
 
@@ -68,6 +72,8 @@ class SpikeMonitor:
         self._hot: set[str] = set()  # windows that may be spikes under tomorrow's baseline
         self._hot_min = self.policy.min_count if self.policy.mode == "gated" else 1
         self._quiet: dict[str, tuple[int, int]] = {}  # customer -> (day, count below = quiet)
+        # Open episodes: (day, quiet below, escalate at, quiet now) as last evaluated.
+        self._watch: dict[str, tuple[int, int, int, bool]] = {}
         self._lateness = self.policy.lateness_hours * 3600.0
         self.clock: float | None = None  # newest time seen, as a POSIX timestamp
         self._clock_hour: int | None = None
@@ -98,9 +104,13 @@ class SpikeMonitor:
                     break
                 b_at = datetime.fromtimestamp(boundary * 3600, tz=UTC)
                 if boundary % 24 == 0:
+                    customers = self.detector.customers
                     for cid in sorted(self._hot | self._open):
-                        out.extend(self._evaluate(cid, self.detector.customers[cid], boundary,
-                                                  b_at, day_boundary=True))
+                        w = customers[cid]
+                        if w.count < self._hot_min and cid not in self._open:
+                            self._hot.discard(cid)  # too few tickets for any baseline
+                            continue
+                        out.extend(self._evaluate(cid, w, boundary, b_at, day_boundary=True))
                 else:
                     for cid in sorted(self._open):
                         out.extend(self._evaluate(cid, self.detector.customers[cid], boundary,
@@ -170,6 +180,13 @@ class SpikeMonitor:
         if w.count < self._hot_min and cid not in self._open:
             return out
         self._hot.add(cid)
+        if cid in self._open:
+            # Most tickets of an open episode change nothing: the count is
+            # between the resolve line and the escalation line.
+            watch = self._watch.get(cid)
+            if (watch is not None and watch[0] == w.day and watch[1] <= w.count < watch[2]
+                    and not watch[3]):
+                return out
         if cid in self._open or w.count >= det.candidate(w):
             at = at_dt if at_dt is not None else datetime.fromtimestamp(clock, tz=UTC)
             out.extend(self._evaluate(cid, w, hour, at))
@@ -189,6 +206,7 @@ class SpikeMonitor:
             self.detector.set_profile(w, rate=self.policy.industry_rate(account),
                                       first_day=_first_day(account))
             self._quiet.pop(cid, None)
+            self._watch.pop(cid, None)
 
     # -- judging ---------------------------------------------------------------
     def _evaluate(self, cid: str, w: CustomerWindow, hour: int, at: datetime, *,
@@ -204,17 +222,25 @@ class SpikeMonitor:
             if count < det.candidate(w) or count < det.cutoffs(w).open:
                 return []
         else:
-            cut = det.cutoffs(w)
+            assert state is not None
+            life = self.lifecycle
+            escalating = (life.escalate and not episode.escalated
+                          and episode.severity is not Severity.CRITICAL
+                          and count >= det.cutoffs(w).critical)
             quiet = count < self._quiet_count(cid, w)
-            resolve_after = self.lifecycle.resolve_after_hours * 3600.0
-            needed = (
-                (self.lifecycle.escalate and not episode.escalated
-                 and episode.severity is not Severity.CRITICAL and count >= cut.critical)
-                or quiet != (episode.quiet_since is not None)
-                or (quiet and episode.quiet_since is not None
-                    and at.timestamp() - episode.quiet_since.timestamp() >= resolve_after)
+            since = episode.quiet_since
+            resolving = quiet and (
+                at.timestamp() - (since.timestamp() if since is not None else at.timestamp())
+                >= life.resolve_after_hours * 3600.0
             )
-            if not needed:
+            if not escalating and not resolving:
+                # Only the quiet clock moves: no transition, no assessment needed.
+                if quiet != (since is not None):
+                    self._states[cid] = attrs.evolve(state, episode=mark_quiet(episode, at, quiet))
+                can_escalate = (life.escalate and not episode.escalated
+                                and episode.severity is not Severity.CRITICAL)
+                self._watch[cid] = (w.day, self._quiet_count(cid, w),
+                                    det.cutoffs(w).critical if can_escalate else _NEVER, quiet)
                 return []
         assessment = det.assessment(cid, w, at)
         return self._advance_lifecycle(cid, state or EpisodeState(), assessment)
@@ -227,6 +253,7 @@ class SpikeMonitor:
             segment=account.segment if account is not None else None,
         )
         self._states[cid] = new_state
+        self._watch.pop(cid, None)
         if new_state.episode is not None:
             self._open.add(cid)
         else:
@@ -311,6 +338,7 @@ class SpikeMonitor:
                 self.detector.customers.pop(customer_id, None)
             life = state.get("lifecycle")
             self._quiet.pop(customer_id, None)
+            self._watch.pop(customer_id, None)
             if life is None:
                 self._states.pop(customer_id, None)
                 self._open.discard(customer_id)

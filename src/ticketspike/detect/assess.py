@@ -26,6 +26,7 @@ from ..model import Account, Category, Priority, Ticket
 from ..signals import Assessment, BaselineSource
 from .baseline import (
     Baseline,
+    Cutoffs,
     baseline_for,
     candidate_for,
     cutoffs_for,
@@ -103,10 +104,14 @@ def build_assessment(
     count: int,
     baseline: Baseline,
     tickets: Sequence[WindowTicket],
+    cutoffs: Cutoffs | None = None,
 ) -> Assessment:
-    """The full assessment of ``count`` window tickets against ``baseline`` at ``at``."""
+    """The full assessment of ``count`` window tickets against ``baseline`` at ``at``.
+
+    ``cutoffs`` may be passed when the caller already has them for ``baseline``.
+    """
     hours = float(policy.window_hours)
-    cut = cutoffs_for(policy, baseline, hours)
+    cut = cutoffs if cutoffs is not None else cutoffs_for(policy, baseline, hours)
     expected = cut.expected
     multiplier = multiplier_of(count, expected)
     is_spike = count >= cut.open

@@ -318,8 +318,10 @@ class Detector:
     def assessment(self, customer_id: str, w: CustomerWindow, at: datetime) -> Assessment:
         """The full assessment at ``at`` (rolls the rings to ``at`` first)."""
         self.advance(w, epoch_hour(at))
+        cut = self.cutoffs(w)
         return build_assessment(self.policy, customer_id=customer_id, at=at, count=w.count,
-                                baseline=self.baseline(w), tickets=self.window_tickets(w))
+                                baseline=self.baseline(w), tickets=self.window_tickets(w),
+                                cutoffs=cut)
 
     # -- persistence -------------------------------------------------------------
     def export(self, w: CustomerWindow) -> dict[str, Any]:
