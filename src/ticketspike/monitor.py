@@ -112,9 +112,18 @@ class SpikeMonitor:
                             continue
                         out.extend(self._evaluate(cid, w, boundary, b_at, day_boundary=True))
                 else:
+                    customers = self.detector.customers
+                    advance = self.detector.advance
                     for cid in sorted(self._open):
-                        out.extend(self._evaluate(cid, self.detector.customers[cid], boundary,
-                                                  b_at))
+                        w = customers[cid]
+                        advance(w, boundary)
+                        # Between ticks the count only falls, so an episode that is
+                        # still above its resolve line has nothing to do.
+                        watch = self._watch.get(cid)
+                        if (watch is not None and watch[0] == w.day and watch[1] <= w.count
+                                and not watch[3]):
+                            continue
+                        out.extend(self._evaluate(cid, w, boundary, b_at))
         self.clock = ts
         self._clock_hour = hour
         return out

@@ -15,6 +15,8 @@ theme phrases rebuilt from plain words.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import gc
 import json
 import os
 import sys
@@ -107,6 +109,24 @@ def _progress(label: str, path: str) -> Progress:
     return Progress(label, total=size or None)
 
 
+@contextlib.contextmanager
+def _long_lived_heap() -> Iterator[None]:
+    """Collect garbage less often while streaming a file.
+
+    The monitor's state lives for the whole run and is never garbage; with
+    the default thresholds the collector keeps rescanning it (about a tenth
+    of replay time). Restored afterwards, as the command may run in-process.
+    """
+    saved = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(max(saved[0], 50_000), saved[1], max(saved[2], 100))
+    try:
+        yield
+    finally:
+        gc.set_threshold(*saved)
+        gc.unfreeze()
+
+
 def _monitor(config: Config, accounts: Mapping[str, Account]) -> SpikeMonitor:
     return SpikeMonitor(config.detection, config.lifecycle, config.silences, accounts)
 
@@ -122,8 +142,9 @@ def _scan(args: argparse.Namespace) -> int:
     at = parse_time(args.at, where="--at", field="--at") if args.at else None
     monitor = _monitor(config, accounts)
     progress = _progress("scan", args.tickets)
-    for _ in replay_events(_events(args.tickets, config, progress, until=at), monitor):
-        pass  # scan wants the counters; episodes are replay's business
+    with _long_lived_heap():
+        for _ in replay_events(_events(args.tickets, config, progress, until=at), monitor):
+            pass  # scan wants the counters; episodes are replay's business
     progress.close()
     when = at or monitor.now
     signals: list[Assessment] = []
@@ -247,9 +268,10 @@ def _replay(args: argparse.Namespace) -> int:
     lines: list[str] = []
     as_json = args.format == "json"
     counts = {kind: 0 for kind in TransitionKind}
-    for transition in replay_events(_events(args.tickets, config, progress), monitor):
-        counts[transition.kind] += 1
-        lines.append(json.dumps(transition.to_json()) if as_json else _line(transition))
+    with _long_lived_heap():
+        for transition in replay_events(_events(args.tickets, config, progress), monitor):
+            counts[transition.kind] += 1
+            lines.append(json.dumps(transition.to_json()) if as_json else _line(transition))
     progress.close()
     _warn_dropped(monitor)
     out = sys.stdout

@@ -50,7 +50,7 @@ class CustomerWindow:
     """One customer's counters. Mutable and internal; export with :meth:`Detector.export`."""
 
     __slots__ = (
-        "hour", "hourly", "count", "day", "daily", "total", "sumsq",
+        "hour", "hourly", "count", "oldest", "day", "daily", "total", "sumsq",
         "first_day", "records", "purge_at", "rate", "cut_day", "days", "base", "candidate",
         "cut",
     )
@@ -60,6 +60,7 @@ class CustomerWindow:
         self.hour = hour  # the clock hour the rings are rolled to
         self.hourly = [0] * window
         self.count = 0  # tickets in the window
+        self.oldest = hour  # no window ticket is older than this hour
         self.day = hour // 24
         # Days still open hold raw counts; closed baseline days hold their
         # count capped at the alert line, so a past spike cannot inflate it.
@@ -126,19 +127,23 @@ class Detector:
         old = w.hour
         if hour <= old:
             return
-        size = self._w
         if w.count:
+            size = self._w
             if hour - old >= size:
                 w.hourly = [0] * size
                 w.count = 0
             else:
-                hourly = w.hourly
-                for h in range(old + 1, hour + 1):
-                    i = h % size
-                    c = hourly[i]
-                    if c:
-                        w.count -= c
-                        hourly[i] = 0
+                # Only buckets at or after the oldest non-empty hour can expire.
+                first = w.oldest + size
+                if first <= hour:
+                    hourly = w.hourly
+                    for h in range(max(old + 1, first), hour + 1):
+                        i = h % size
+                        c = hourly[i]
+                        if c:
+                            w.count -= c
+                            hourly[i] = 0
+                    w.oldest = hour - size + 1
         w.hour = hour
         day = hour // 24
         if day > w.day:
@@ -220,6 +225,8 @@ class Detector:
                             rec[_URL] if rec[_URL] is not None else url, True, rec[_CAT_TS])
         if hour > w.hour - self._w:
             w.hourly[hour % self._w] += 1
+            if w.count == 0 or hour < w.oldest:
+                w.oldest = hour
             w.count += 1
         day = hour // 24
         w.daily[day % self._r] += 1
@@ -361,6 +368,7 @@ class Detector:
                            first_day=None if first is None else int(first))
         w.hourly = hourly
         w.count = sum(hourly)
+        w.oldest = w.hour - self._w + 1
         w.daily = daily
         w.total = int(data["total"])
         w.sumsq = int(data["sumsq"])
