@@ -19,7 +19,9 @@ import contextlib
 import gc
 import json
 import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -265,22 +267,23 @@ def _replay(args: argparse.Namespace) -> int:
     accounts = _accounts(args, config)
     monitor = _monitor(config, accounts)
     progress = _progress("replay", args.tickets)
-    lines: list[str] = []
     as_json = args.format == "json"
     counts = {kind: 0 for kind in TransitionKind}
-    with _long_lived_heap():
-        for transition in replay_events(_events(args.tickets, config, progress), monitor):
-            counts[transition.kind] += 1
-            lines.append(json.dumps(transition.to_json()) if as_json else _line(transition))
-    progress.close()
-    _warn_dropped(monitor)
-    out = sys.stdout
-    # Written in blocks: a replay can print tens of thousands of lines.
-    for i in range(0, len(lines), 4096):
-        out.write("\n".join(lines[i:i + 4096]) + "\n")
+    # Held until the whole file has been read (a bad line prints nothing), in a
+    # spooled file so that a long replay's output does not sit in memory.
+    with tempfile.SpooledTemporaryFile(max_size=1 << 20, mode="w+", encoding="utf-8") as held:
+        with _long_lived_heap():
+            for transition in replay_events(_events(args.tickets, config, progress), monitor):
+                counts[transition.kind] += 1
+                held.write(json.dumps(transition.to_json()) if as_json else _line(transition))
+                held.write("\n")
+        progress.close()
+        _warn_dropped(monitor)
+        held.seek(0)
+        shutil.copyfileobj(held, sys.stdout)
     if not as_json:
         summary = ", ".join(f"{n} {kind.value}" for kind, n in counts.items())
-        out.write(f"{len(monitor.customers())} customers: {summary}\n")
+        sys.stdout.write(f"{len(monitor.customers())} customers: {summary}\n")
     return EXIT_OK
 
 

@@ -43,7 +43,8 @@ __all__ = ["CustomerWindow", "Detector"]
 _HOUR, _TS, _ID, _CAT, _PRIO, _URL, _COUNTED, _CAT_TS = range(8)
 
 _STATE_VERSION = 1
-_CACHE_LIMIT = 200_000
+# Bounds the shared cut caches (a few MiB); a full cache is simply emptied.
+_CACHE_LIMIT = 20_000
 
 
 class CustomerWindow:
