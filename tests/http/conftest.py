@@ -15,6 +15,7 @@ import hmac
 import json
 import threading
 from collections.abc import Iterator, Mapping
+from concurrent.futures import Future
 from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
 from typing import Any
@@ -122,11 +123,14 @@ class Client:
             transport=httpx.ASGITransport(app=app), base_url="http://testserver"
         )
 
-    def request(self, method: str, url: str, **options: Any) -> httpx.Response:
-        future = asyncio.run_coroutine_threadsafe(
+    def submit(self, method: str, url: str, **options: Any) -> Future[httpx.Response]:
+        """Start a request without waiting for it (for concurrent requests)."""
+        return asyncio.run_coroutine_threadsafe(
             self._client.request(method, url, **options), self._loop
         )
-        return future.result(timeout=60)
+
+    def request(self, method: str, url: str, **options: Any) -> httpx.Response:
+        return self.submit(method, url, **options).result(timeout=60)
 
     def get(self, url: str, **options: Any) -> httpx.Response:
         return self.request("GET", url, **options)
@@ -233,6 +237,7 @@ def harness_factory(tmp_path: Any) -> Iterator[Any]:
         processor = client.app.state.processor
         if processor is not None:
             processor.stop()
+        client.app.state.writer.stop()
         client.close()
         engine.close()
 

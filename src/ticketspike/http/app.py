@@ -5,9 +5,10 @@ Build it with :func:`create_app` and either mount it in a FastAPI or Starlette h
 
 What it guarantees:
 
-* a webhook is answered 2xx only once its tickets are committed to the store; detection, plans
-  and notifications run afterwards in a worker thread (:mod:`ticketspike.http.worker`), so a
-  slow or failing notifier never makes the sender wait and never loses a ticket;
+* a webhook is answered 2xx only once its tickets are committed to the store (in group
+  commits, :mod:`ticketspike.http.writer`); detection, plans and notifications run afterwards
+  in a worker thread (:mod:`ticketspike.http.worker`), so a slow or failing notifier never
+  makes the sender wait and never loses a ticket;
 * every signature is checked over the raw bytes by the source plugin that owns the scheme
   (the built-in ``ticket`` source for the canonical JSON, Standard Webhooks), replayed delivery
   ids are dropped in the store (so across processes too), and bodies over the limit are refused
@@ -45,6 +46,7 @@ from .errors import ApiError, api_error_from, exception_handlers, unexpected
 from .openapi import openapi_document
 from .settings import ServerSettings, server_settings_from_config
 from .worker import Processor
+from .writer import WebhookWriter
 
 if TYPE_CHECKING:
     from ..engine import Engine, IngestResult
@@ -145,11 +147,13 @@ class _Api:
         settings: ServerSettings,
         auth: BearerAuth,
         processor: Processor | None,
+        writer: WebhookWriter,
     ) -> None:
         self.engine = engine
         self.settings = settings
         self.auth = auth
         self.processor = processor
+        self.writer = writer
         self._openapi: dict[str, Any] | None = None
 
     # -- webhooks ----------------------------------------------------------------------
@@ -168,9 +172,7 @@ class _Api:
         body = await read_body(request, limit=self.settings.max_body_bytes)
         headers = {k.lower(): v for k, v in request.headers.items()}
         try:
-            result = await run_in_threadpool(
-                self.engine.ingest_webhook, source, body, headers, now=self.engine.clock()
-            )
+            result = await self.writer.ingest(source, body, headers, now=self.engine.clock())
         except TicketspikeError as exc:
             error = api_error_from(exc)
             # The code only: the message may quote the (hostile) body.
@@ -290,10 +292,11 @@ def create_app(
     if token is None:
         log.warning("no API token in $%s: every read endpoint will answer 401",
                     settings.api_token_env)
+    writer = WebhookWriter(engine)
     if processor is None and settings.background:
         processor = Processor(engine, delay=settings.process_delay_seconds,
-                              interval=settings.interval_seconds)
-    api = _Api(engine, settings, BearerAuth(token), processor)
+                              interval=settings.interval_seconds, busy=writer.active)
+    api = _Api(engine, settings, BearerAuth(token), processor, writer)
 
     routes = [
         Route("/api/webhooks/support/ticket", _guarded(api.ticket_webhook), methods=["POST"],
@@ -325,6 +328,7 @@ def create_app(
         try:
             yield
         finally:
+            await run_in_threadpool(writer.stop)
             if processor is not None:
                 await run_in_threadpool(processor.stop)
             if close_engine:
@@ -340,4 +344,5 @@ def create_app(
     app.state.engine = engine
     app.state.settings = settings
     app.state.processor = processor
+    app.state.writer = writer
     return app

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..errors import TicketspikeError
@@ -34,6 +36,12 @@ class Processor:
     :param interval: seconds between passes when nothing wakes the worker.
     :param batch: inbox events per store transaction; small batches keep the store free for
         webhook writes in between.
+    :param per_pass: inbox events per pass; then pending actions run, so a steady stream of
+        webhooks cannot hold notifications back indefinitely.
+    :param pause: seconds to step aside between batches, so waiting webhook writes get the
+        store first (its lock is not fair, and the webhook is what a sender waits for).
+    :param busy: says whether webhooks are arriving right now; while they are, the worker
+        takes at most ``share`` of the time (detection may lag by seconds, a sender may not).
     """
 
     def __init__(
@@ -42,12 +50,20 @@ class Processor:
         *,
         delay: float = 0.05,
         interval: float = 60.0,
-        batch: int = 100,
+        batch: int = 25,
+        per_pass: int = 500,
+        pause: float = 0.002,
+        busy: Callable[[], bool] | None = None,
+        share: float = 0.5,
     ) -> None:
         self.engine = engine
         self.delay = delay
         self.interval = interval
         self.batch = batch
+        self.per_pass = per_pass
+        self.pause = pause
+        self.busy = busy
+        self.share = share
         self.passes = 0
         self.failures = 0
         self.last_error: str | None = None
@@ -101,12 +117,20 @@ class Processor:
         raised: the inbox and the action records keep the work for the next pass.
         """
         processed = 0
+        more = False
         try:
             while True:
-                result = self.engine.process_pending(limit=self.batch)
+                started = time.monotonic()
+                # Smaller transactions while senders wait: each one holds the store.
+                size = max(1, self.batch // 3) if self._senders_waiting() else self.batch
+                result = self.engine.process_pending(limit=size)
                 processed += result.received
-                if result.received < self.batch:
+                if result.received < size:
                     break
+                if processed >= self.per_pass:
+                    more = True
+                    break
+                self._step_aside(time.monotonic() - started)
             self.engine.tick(self.engine.clock())
             self.engine.executor.run_pending()
         except TicketspikeError as exc:
@@ -114,7 +138,20 @@ class Processor:
         except Exception as exc:  # noqa: BLE001 - a plugin bug must not kill the worker
             self._failed(type(exc).__name__, None)
         self.passes += 1
+        if more:
+            self._wake.set()  # the inbox still holds work: the next pass follows at once
         return processed
+
+    def _senders_waiting(self) -> bool:
+        return self.busy is not None and self.busy()
+
+    def _step_aside(self, spent: float) -> None:
+        # Threads of one process share one interpreter lock: while senders are waiting, give
+        # the request threads most of it.
+        if self.share < 1 and self._senders_waiting():
+            time.sleep(spent * (1 - self.share) / self.share)
+        elif self.pause:
+            time.sleep(self.pause)
 
     def _failed(self, kind: str, message: str | None) -> None:
         self.failures += 1
