@@ -250,7 +250,7 @@ def harness(harness_factory: Any) -> Harness:
 
 @pytest.fixture
 def kit() -> SimpleNamespace:
-    """The functions and values above, for test modules (tests are not a package, so they cannot import)."""
+    """The functions and values above, for test modules (which cannot import this one)."""
     return SimpleNamespace(
         NOW=NOW, KEY=KEY, SECRET=SECRET, TOKEN=TOKEN, FAKE_TOKEN=FAKE_TOKEN,
         signed=signed, spec_signature=spec_signature, ticket=ticket, encode=encode,
