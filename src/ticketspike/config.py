@@ -80,11 +80,19 @@ class Config:
         store = self.root.get_section("store")
         if store is None:
             return None
-        store.check_keys({"path"})
+        store.check_keys({"path", "synchronous"})
         path = store.get_str("path")
         if path is None or self.path is None:
             return path
         return str(Path(self.path).parent / path) if not Path(path).is_absolute() else path
+
+    @property
+    def store_synchronous(self) -> str:
+        """``full`` (default: durable across power loss) or ``normal`` (faster)."""
+        store = self.root.get_section("store")
+        if store is None:
+            return "full"
+        return store.get_str("synchronous", "full", choices=("full", "normal")) or "full"
 
     @property
     def accounts_path(self) -> str | None:
@@ -141,7 +149,7 @@ def _assemble(root: Section, *, path: str | None, env: Mapping[str, str] | None)
             plugin_sections[name] = section if section is not None else Section(
                 name=root.name, path=f"plugins.{name}", line=plugins.line_of(name)
             )
-    return Config(
+    config = Config(
         detection=policy_from_config(
             root.get_section("detection"), root.get_section("industry_baselines")
         ),
@@ -158,6 +166,11 @@ def _assemble(root: Section, *, path: str | None, env: Mapping[str, str] | None)
         root=root,
         path=path,
     )
+    # The small sections are read on use; touching them here makes a mistake in any of
+    # them fail at load time, with its line, like the big ones.
+    _ = (config.store_path, config.store_synchronous, config.strict_categories,
+         config.accounts_path)
+    return config
 
 
 def describe(config: Config) -> dict[str, Any]:

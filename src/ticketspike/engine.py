@@ -222,7 +222,7 @@ class Engine:
         if store is None and loaded.store_path:
             store = loaded.store_path
         if isinstance(store, (str, Path)):
-            store = SQLiteStore(store)
+            store = SQLiteStore(store, synchronous=loaded.store_synchronous)
             owns = True
         engine = cls(loaded, store=store, plugins=plugins, plugin_config=plugin_config,
                      **options)

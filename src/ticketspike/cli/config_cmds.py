@@ -26,6 +26,7 @@ import attrs
 from ..config import Config, load_config
 from ..configfile import Section
 from ..errors import ConfigError, MissingSecretError, PluginError
+from ..http.settings import server_settings_from_config
 from ..plugins import ROLE_HOOKS, PluginConfigError, Plugins
 from ..roles import PluginConfig
 from .common import EXIT_OK, add_format_arg, print_json
@@ -51,6 +52,9 @@ def register(subparsers: Any) -> None:
 
 def _check_config(args: argparse.Namespace) -> int:
     config = load_config(args.file)
+    # The HTTP face's section is parsed by the face (it may not be installed to run here,
+    # but its settings module needs nothing beyond the core).
+    server_settings_from_config(config.section("server"))
     report = understood(config, env=os.environ)
     report["warnings"].extend(check_plugins(config))
     if args.format == "json":
