@@ -44,13 +44,15 @@ _STRIP_PATTERNS: tuple[re.Pattern[str], ...] = (
 )
 
 # Multi-word spellings of one idea, joined before tokenising so that
-# "log in", "log-in" and "login" count as the same word.
+# "log in", "log-in", "sign in" and "login" count as the same word: customers
+# use them interchangeably, and a theme split across spellings looks smaller
+# than it is. "single sign-on" goes first, or its "sign-on" would become a login.
 _COMPOUNDS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"\blog(?:ged|ging)?[\s-]+(?:in|on)(?:to)?\b", re.I), " login "),
-    (re.compile(r"\blog[\s-]+out\b", re.I), " logout "),
-    (re.compile(r"\bsign(?:ed|ing)?[\s-]+(?:in|on)(?:to)?\b", re.I), " signin "),
-    (re.compile(r"\bsign[\s-]+up\b", re.I), " signup "),
     (re.compile(r"\bsingle[\s-]+sign[\s-]*on\b", re.I), " sso "),
+    (re.compile(r"\b(?:log|sign)(?:ged|ging|ed|ing)?[\s-]*(?:in|on)(?:to)?\b", re.I),
+     " login "),
+    (re.compile(r"\blog[\s-]+out\b", re.I), " logout "),
+    (re.compile(r"\bsign[\s-]+up\b", re.I), " signup "),
     (re.compile(r"\btwo[\s-]+factor\b|\b2[\s-]?fa\b", re.I), " 2fa "),
     (re.compile(r"\bmulti[\s-]+factor\b", re.I), " mfa "),
     (re.compile(r"\be[\s-]mail", re.I), "email"),

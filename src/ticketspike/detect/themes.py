@@ -12,9 +12,12 @@ analyzer is statistical and needs no network:
    baseline tickets by the log-odds ratio with an informative Dirichlet
    prior (Monroe, Colaresi and Quinn 2008), as a z-score. What is always
    frequent scores near zero; what is new scores high;
-3. a phrase is upgraded to a longer one that covers most of its tickets
-   ("API" becomes "API errors"), and phrases that cover nearly the same
-   tickets are merged, so one issue yields one theme.
+3. a phrase is upgraded to a longer one that covers at least half of its
+   tickets ("invoice" becomes "invoice amount"); a lone word whose tickets
+   mostly say something is wrong with it takes the name of that trouble
+   ("API" becomes "API errors", "login" becomes "login issues"); phrases
+   that cover nearly the same tickets are merged, so one issue yields one
+   theme.
 
 Everything here is pure except :func:`analyze_with_fallback`, which runs a
 plugin analyzer in a worker thread within a time budget.
@@ -32,6 +35,7 @@ import attrs
 from ..signals import Theme
 from .budget import call_with_budget, warn_fallback
 from .text import GENERIC_WORDS, STOP_WORDS, clean, display_phrase, segments, stem
+from .trouble import ERRORS, ISSUES, KINDS, TroubleKind, is_trouble, kind_named, trouble_in
 
 if TYPE_CHECKING:
     from ..configfile import Section
@@ -51,7 +55,7 @@ __all__ = [
 # "invoices" finds Billing. Multi-word entries must all appear.
 DEFAULT_AREAS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Authentication", (
-        "login", "logout", "signin", "sso", "saml", "password", "2fa", "mfa", "authentication",
+        "login", "logout", "sso", "saml", "password", "2fa", "mfa", "authentication",
         "authenticate", "auth", "okta", "lockout", "locked out", "oauth", "credential",
     )),
     ("Billing", (
@@ -106,16 +110,12 @@ DEFAULT_THEME_SETTINGS = ThemeSettings()
 # customer with no baseline history still gets frequency-ranked themes.
 _BACKGROUND_RATE = 0.01
 _BACKGROUND_WEIGHT = 20.0
-# A longer phrase replaces a shorter one when it covers this share of its tickets.
-_UPGRADE_COVERAGE = 0.6
+# A lone word grows into a longer phrase, or takes the name of its tickets'
+# trouble ("API" -> "API errors"), when that covers this share of its tickets:
+# a bare noun says less than any phrase half its tickets support.
+_UPGRADE_COVERAGE = 0.5
 # Two themes whose ticket sets overlap this much are one theme.
 _MERGE_OVERLAP = 0.8
-# A lone word takes a trouble word ("login" -> "login issues") used by this share.
-_HEAD_NOUN_COVERAGE = 0.2
-_HEAD_NOUNS = frozenset(
-    stem(w) for w in ("issue", "problem", "error", "failing", "failure", "trouble", "bug",
-                      "broken", "outage", "crash", "down", "timeout", "delay")
-)
 _MERGE_JACCARD = 0.5
 _MAX_WORDS = 3
 
@@ -124,22 +124,40 @@ Key = tuple[str, ...]
 
 @attrs.frozen
 class _Phrases:
-    """The phrases of one ticket: key -> surface words as written (subject first)."""
+    """The phrases of one ticket: key -> surface words as written (subject first).
+
+    ``trouble`` maps a content stem to the trouble kinds (keys) said about it:
+    those in its own sentence, and, for a word of the subject, anywhere in
+    the subject (a subject is one summary: "API: 500s since noon").
+    """
 
     by_key: Mapping[Key, tuple[str, ...]]
     stems: frozenset[str]
     in_subject: frozenset[Key]
+    trouble: Mapping[str, frozenset[str]] = attrs.field(factory=dict)
 
 
-def _phrases(ticket: Ticket, stop_words: frozenset[str]) -> _Phrases:
+def _phrases(ticket: Ticket, stop_words: frozenset[str], *, trouble: bool = False) -> _Phrases:
     out: dict[Key, tuple[str, ...]] = {}
     stems: set[str] = set()
     in_subject: set[Key] = set()
+    said: dict[str, frozenset[str]] = {}
     for text, is_subject in ((ticket.subject, True), (ticket.body, False)):
+        field_stems: set[str] = set()
+        field_kinds: frozenset[str] = frozenset()
         for words in segments(text):
             content = [w not in STOP_WORDS and w not in stop_words for w in words]
             word_stems = [stem(w) for w in words]
-            stems.update(s for s, keep in zip(word_stems, content, strict=True) if keep)
+            kept = [s for s, keep in zip(word_stems, content, strict=True) if keep]
+            stems.update(kept)
+            if trouble:
+                kinds = trouble_in(words, word_stems)
+                if is_subject:
+                    field_stems.update(kept)
+                    field_kinds |= kinds
+                elif kinds:
+                    for s in kept:
+                        said[s] = said.get(s, frozenset()) | kinds
             for start in range(len(words)):
                 if not content[start]:
                     continue
@@ -158,7 +176,11 @@ def _phrases(ticket: Ticket, stop_words: frozenset[str]) -> _Phrases:
                         out.setdefault(k, tuple(words[start : end + 1]))
                         if is_subject:
                             in_subject.add(k)
-    return _Phrases(by_key=out, stems=frozenset(stems), in_subject=frozenset(in_subject))
+        if field_kinds:
+            for s in field_stems:
+                said[s] = said.get(s, frozenset()) | field_kinds
+    return _Phrases(by_key=out, stems=frozenset(stems), in_subject=frozenset(in_subject),
+                    trouble=said)
 
 
 _GENERIC_STEMS = frozenset(stem(w) for w in GENERIC_WORDS) | GENERIC_WORDS
@@ -239,7 +261,7 @@ def find_themes(
     if top <= 0 or not win:
         return []
     extra_stops = frozenset(w.lower() for w in cfg.stop_words)
-    win_phrases = [_phrases(t, extra_stops) for t in win]
+    win_phrases = [_phrases(t, extra_stops, trouble=True) for t in win]
     base_df: Counter[Key] = Counter()
     for t in base:
         base_df.update(_phrases(t, extra_stops).by_key.keys())
@@ -264,10 +286,12 @@ def find_themes(
             continue
         scored[key] = z
 
-    # Upgrade a phrase to a longer one covering most of its tickets ("API" ->
-    # "API errors"); among equals, the one with more telling words, then the
-    # stronger contrast.
-    display_key: dict[Key, Key] = {}
+    # Upgrade a phrase to a longer one covering most of its tickets ("invoice"
+    # -> "invoice amount"); among equals, the one with more telling words,
+    # then the stronger contrast. A lone word instead takes the name of its
+    # tickets' trouble ("API" -> "API errors") when more tickets report that
+    # trouble than use the longer phrase, or as many but not the same ones.
+    wording: dict[Key, _Wording] = {}
     for key in scored:
         best = key
         while len(best) < _MAX_WORDS:
@@ -278,13 +302,24 @@ def find_themes(
                 if len(k) == len(best) + 1 and set(best) < set(k)
                 and len(members[k]) >= coverage * count
             ]
-            if not longer:
+            upgrade = max(longer, key=lambda k: (
+                len(members[k]), sum(s not in _GENERIC_STEMS for s in k), scored[k], k
+            )) if longer else None
+            trouble = None
+            if len(best) == 1:
+                trouble = _trouble_of(best, members[best], win_phrases, need)
+            if trouble is not None and (
+                upgrade is None or _names_more(trouble[1], members[upgrade])
+            ):
+                kind = trouble[0]
+                wording[key] = _Wording(tuple(sorted({best[0], kind.key})), best[0], kind)
                 break
-            best = max(longer, key=lambda k: (
-                len(members[k]), sum(s not in _GENERIC_STEMS for s in k), scored[k], k))
-        if len(best) == 1:
-            best = _with_head_noun(best, members, scored)
-        display_key[key] = best
+            if upgrade is None:
+                wording[key] = _Wording(best)
+                break
+            best = upgrade
+        else:
+            wording[key] = _Wording(best)
 
     # Subjects are the customers' own summaries; bodies carry pasted logs,
     # form boilerplate and signatures. Of two phrases with the same contrast,
@@ -300,22 +335,19 @@ def find_themes(
     for key in ranked:
         if len(themes) >= top:
             break
-        show = display_key[key]
+        words = wording[key]
+        show = words.key
         tickets = set(members[key])
         if show in shown or any(_near(tickets, other) for _k, other in chosen):
             continue
         shown.add(show)
         chosen.append((key, tickets))
-        # The shortest wording customers used, then the most common: "API errors"
-        # reads better than "errors from the API".
-        surface = min(surfaces[show].items(), key=lambda kv: (len(kv[0]), -kv[1], kv[0]))[0]
         ordered = sorted(tickets)
-        phrase = display_phrase(surface)
-        if surface[0].isdigit() and len(surface) == 1:
-            phrase = f"{phrase} errors"  # only HTTP error statuses survive tokenising
+        # Examples first from the tickets that say what the phrase says.
+        ordered.sort(key=lambda i: not words.said_by(win_phrases[i]))
         themes.append(
             Theme(
-                phrase=phrase,
+                phrase=words.text(surfaces),
                 count=len(ordered),
                 ticket_ids=tuple(win[i].ticket_id for i in ordered[: max(0, cfg.examples)]),
                 area=_area_of(show, [win_phrases[i] for i in ordered], areas),
@@ -325,22 +357,102 @@ def find_themes(
     return themes
 
 
-def _with_head_noun(key: Key, members: Mapping[Key, list[int]], scored: Mapping[Key, float]
-                    ) -> Key:
-    """A lone word with the trouble word customers most often pair it with.
+@attrs.frozen
+class _Wording:
+    """How a theme reads: a phrase customers wrote, or a lone word and its trouble.
 
-    "login" alone reads like a tag; "login issues" reads like a theme, even
-    when only a third of the tickets use those exact words.
+    :param key: the phrase's key (for a trouble wording, the key the words
+        "<head> <kind>" would have), used to merge themes and find the area.
+    :param head: the lone word's stem, for a trouble wording.
+    :param kind: the trouble the head's tickets mostly report.
     """
-    count = len(members[key])
-    pairs = [
-        k for k in scored
-        if len(k) == 2 and key[0] in k and any(s in _HEAD_NOUNS for s in k if s != key[0])
-        and len(members[k]) >= max(2, _HEAD_NOUN_COVERAGE * count)
-    ]
-    if not pairs:
-        return key
-    return max(pairs, key=lambda k: (len(members[k]), scored[k], k))
+
+    key: Key
+    head: str | None = None
+    kind: TroubleKind | None = None
+
+    def said_by(self, phrases: _Phrases) -> bool:
+        if self.head is None or self.kind is None:
+            return self.key in phrases.by_key
+        kinds = phrases.trouble.get(self.head, frozenset())
+        return bool(kinds) if self.kind is ISSUES else self.kind.key in kinds
+
+    def text(self, surfaces: Mapping[Key, Counter[tuple[str, ...]]]) -> str:
+        if self.head is not None and self.kind is not None:
+            return display_phrase((_head_word(self.head, surfaces), self.kind.label))
+        # The shortest wording customers used, then the most common: "API errors"
+        # reads better than "errors from the API".
+        surface = min(surfaces[self.key].items(), key=lambda kv: (len(kv[0]), -kv[1], kv[0]))[0]
+        if len(surface) == 2 and not is_trouble(stem(surface[0])):
+            # "webhooks timeout" and "API error" read as "webhook timeouts", "API errors".
+            kind = kind_named(stem(surface[1]))
+            if kind is not None:
+                return display_phrase((_head_word(stem(surface[0]), surfaces), kind.label))
+        return display_phrase(surface)
+
+
+def _head_word(head: str, surfaces: Mapping[Key, Counter[tuple[str, ...]]]) -> str:
+    """The word customers use most for ``head``, singular when they also wrote it so.
+
+    "webhooks" becomes "webhook" only if a ticket said "webhook": a plural
+    that is also a name ("analytics", "Teams") is never cut.
+    """
+    written = surfaces.get((head,))
+    if not written:
+        return head
+    word = min(written.items(), key=lambda kv: (-kv[1], len(kv[0]), kv[0]))[0][0]
+    if word != head and word.endswith("s") and (head,) in written and head in (
+        word[:-1], word[:-2], word[:-3] + "y"
+    ):
+        return head
+    return word
+
+
+def _names_more(reporting: frozenset[int], phrase_tickets: Sequence[int]) -> bool:
+    """A trouble name reads better than a longer phrase of the same word.
+
+    True when more tickets report the trouble than use the phrase, or as
+    many but not the same ones (3 "invoice failing", 3 "invoice question":
+    the failures are the news). When the phrase's tickets are exactly those
+    reporting the trouble ("Jira sync broken", "Jira sync stopped"), the
+    customers' own phrase says more.
+    """
+    if len(reporting) != len(phrase_tickets):
+        return len(reporting) > len(phrase_tickets)
+    return not reporting.issuperset(phrase_tickets)
+
+
+def _trouble_of(
+    key: Key, tickets: Sequence[int], phrases: Sequence[_Phrases], need: int
+) -> tuple[TroubleKind, frozenset[int]] | None:
+    """The trouble a lone word's tickets report, and which tickets report it.
+
+    A specific kind ("errors") when at least half of the tickets say it,
+    else "issues" when at least half say something is wrong; ``None`` when
+    fewer do, or the word is itself a trouble word. A status code is its
+    own trouble: every "502" ticket reports a 502 error.
+    """
+    head = key[0]
+    if head.isdigit():
+        return ERRORS, frozenset(tickets)  # tokenising keeps only 4xx/5xx numbers
+    if is_trouble(head):
+        return None
+    by_kind: dict[str, set[int]] = {}
+    troubled: set[int] = set()
+    for i in tickets:
+        kinds = phrases[i].trouble.get(head)
+        if kinds:
+            troubled.add(i)
+            for kind in kinds:
+                by_kind.setdefault(kind, set()).add(i)
+    floor = max(need, _UPGRADE_COVERAGE * len(tickets))
+    if len(troubled) < floor:
+        return None
+    # Ties go to the more telling kind: KINDS is in that order.
+    best = max(KINDS, key=lambda k: (len(by_kind.get(k.key, ())), -KINDS.index(k)))
+    if len(by_kind.get(best.key, ())) >= floor:
+        return best, frozenset(by_kind[best.key])
+    return ISSUES, frozenset(troubled)
 
 
 def _near(a: set[int], b: set[int]) -> bool:
