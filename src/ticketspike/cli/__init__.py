@@ -42,8 +42,8 @@ def _plugins(args: argparse.Namespace) -> int:
     from ..plugins import Plugins
     from .common import print_json
 
-    options = {"trace": sys.stderr} if args.trace else {}
-    infos = [i for i in Plugins.from_env(**options).infos()
+    plugins = Plugins.from_env(trace=sys.stderr) if args.trace else Plugins.from_env()
+    infos = [i for i in plugins.infos()
              if args.all or not i.builtin]
     if args.format == "json":
         print_json([i.to_json() for i in infos])
