@@ -36,7 +36,7 @@ from .lifecycle import (
     mark_quiet,
 )
 from .model import Account, EventKind, TicketEvent
-from .signals import Assessment, Severity, Transition, TransitionKind
+from .signals import Assessment, Severity, Transition
 
 __all__ = ["SpikeMonitor", "replay_events"]
 
@@ -99,6 +99,8 @@ class SpikeMonitor:
         out: list[Transition] = []
         hour = int(ts // 3600)
         if self._clock_hour is not None and hour > self._clock_hour:
+            if hour // 24 > self._clock_hour // 24:
+                self.detector.forget_stale(hour)
             for boundary in range(self._clock_hour + 1, hour + 1):
                 if not self._open and not self._hot:
                     break
@@ -282,7 +284,7 @@ class SpikeMonitor:
     # -- queries -------------------------------------------------------------
     def assess(self, customer_id: str, at: datetime, *,
                account: Account | None = None) -> Assessment:
-        """Assess one customer at ``at`` (not earlier than its newest ticket's hour)."""
+        """Assess one customer at ``at``, which must not be earlier than :attr:`now`."""
         if account is not None:
             self._set_account(customer_id, account)
         w = self.detector.customers.get(customer_id)
@@ -294,9 +296,9 @@ class SpikeMonitor:
             w = scratch.create(customer_id, hour=hour, rate=self.policy.industry_rate(acct),
                                first_day=_first_day(acct))
             return scratch.assessment(customer_id, w, at)
-        if hour < w.hour:
-            raise ValueError(f"cannot assess {at.isoformat()}: the customer's counters have "
-                             "already moved past that hour")
+        if hour < w.hour or (self.clock is not None and at.timestamp() < self.clock):
+            raise ValueError(f"cannot assess {at.isoformat()}: the monitor has already moved "
+                             "past that time")
         return self.detector.assessment(customer_id, w, at)
 
     def episode(self, customer_id: str) -> EpisodeState:
@@ -403,7 +405,3 @@ def replay_events(
         ev = heapq.heappop(heap)[-1]
         yield from monitor.ingest(ev)
 
-
-def transitions_of(kind: TransitionKind, transitions: Iterable[Transition]) -> list[Transition]:
-    """The transitions of one kind (a convenience for hosts and tests)."""
-    return [t for t in transitions if t.kind is kind]

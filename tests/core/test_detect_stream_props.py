@@ -6,6 +6,7 @@ import random
 from datetime import datetime, timedelta, timezone
 
 import attrs
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -224,3 +225,29 @@ def test_memory_follows_the_window_not_the_history() -> None:
     # About 85 tickets a day; ids are kept for a day and an hour, give or take the purge slack.
     assert len(w.records) < 4 * 90
     assert len(w.daily) == 32 and len(w.hourly) == 24
+
+
+def test_assessing_the_past_is_refused() -> None:
+    monitor = SpikeMonitor()
+    monitor.ingest(TicketEvent(ticket=Ticket(ticket_id="1", customer_id="a",
+                                             created_at=START + timedelta(hours=5))))
+    with pytest.raises(ValueError, match="already moved past"):
+        monitor.assess("a", START + timedelta(hours=4))
+    assert monitor.assess("a", START + timedelta(hours=5)).ticket_count == 1
+
+
+def test_quiet_customers_ids_are_forgotten_at_midnight() -> None:
+    monitor = SpikeMonitor()
+    for i in range(20):
+        monitor.ingest(TicketEvent(ticket=Ticket(ticket_id=f"q{i}", customer_id="quiet",
+                                                 created_at=START + timedelta(minutes=i))))
+    assert len(monitor.detector.customers["quiet"].records) == 20
+    # Another customer keeps the clock moving for two days.
+    for h in range(1, 50):
+        monitor.ingest(TicketEvent(ticket=Ticket(ticket_id=f"b{h}", customer_id="busy",
+                                                 created_at=START + timedelta(hours=h))))
+    assert monitor.detector.customers["quiet"].records == {}
+    # A late duplicate of a forgotten ticket is beyond the lateness bound anyway.
+    monitor.ingest(TicketEvent(ticket=Ticket(ticket_id="q0", customer_id="quiet",
+                                             created_at=START)))
+    assert monitor.detector.late_dropped == 1

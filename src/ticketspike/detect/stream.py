@@ -44,7 +44,7 @@ _HOUR, _TS, _ID, _CAT, _PRIO, _URL, _COUNTED, _CAT_TS = range(8)
 
 _STATE_VERSION = 1
 # Bounds the shared cut caches (a few MiB); a full cache is simply emptied.
-_CACHE_LIMIT = 20_000
+_CACHE_LIMIT = 8_192
 
 
 class CustomerWindow:
@@ -193,6 +193,26 @@ class Detector:
         if days < self._history_min or n < self._candidate(w.total, days, w.rate, 24.0):
             return n
         return min(n, self._line(w.total, days, w.sumsq, w.rate, 24.0)[1].open - 1)
+
+    def forget_stale(self, hour: int) -> None:
+        """Drop the ticket ids of customers quiet for longer than ids are kept.
+
+        Run once a day by the monitor with its clock hour: no ticket accepted
+        from now on can be a duplicate of these, and none is in any window
+        assessed from now on, so memory stops holding tickets of customers who
+        went quiet.
+        """
+        stale = hour - self._span
+        for w in self.customers.values():
+            records = w.records
+            if not records:
+                continue
+            if w.hour <= stale:
+                w.records = {}
+                continue
+            old = [k for k, r in records.items() if r[_HOUR] <= stale]
+            for key in old:
+                del records[key]
 
     def _purge(self, w: CustomerWindow) -> None:
         oldest = w.hour - self._span + 1
