@@ -233,7 +233,11 @@ def test_assessing_the_past_is_refused() -> None:
                                              created_at=START + timedelta(hours=5))))
     with pytest.raises(ValueError, match="already moved past"):
         monitor.assess("a", START + timedelta(hours=4))
+    # A host clock a few minutes behind the newest ticket is fine.
     assert monitor.assess("a", START + timedelta(hours=5)).ticket_count == 1
+    monitor.ingest(TicketEvent(ticket=Ticket(ticket_id="2", customer_id="b",
+                                             created_at=START + timedelta(hours=5, minutes=30))))
+    assert monitor.assess("a", START + timedelta(hours=5, minutes=10)).ticket_count == 1
 
 
 def test_quiet_customers_ids_are_forgotten_at_midnight() -> None:
