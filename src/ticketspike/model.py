@@ -9,6 +9,7 @@ the engine's feet.
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
@@ -86,7 +87,8 @@ class EventKind(str, enum.Enum):
 
 
 def _aware(value: datetime) -> datetime:
-    if value.tzinfo is None or value.utcoffset() is None:
+    tz = value.tzinfo
+    if tz is None or (tz is not timezone.utc and value.utcoffset() is None):
         raise ValueError("naive datetime: add a UTC offset such as +00:00 or Z")
     return value
 
@@ -203,31 +205,45 @@ class Account:
 
 
 def parse_time(value: object, *, where: str = "", field: str = "createdAt") -> datetime:
-    """Parse an ISO-8601 instant with an offset or ``Z``; naive times are refused."""
+    """Parse an ISO-8601 instant with an offset or ``Z``; naive times are refused.
+
+    The result is always in UTC.
+    """
     if not isinstance(value, str) or not value.strip():
         raise InvalidTicket(
-            "expected an ISO-8601 timestamp with offset, such as "
-            "2026-03-01T09:30:00Z",
+            "expected an ISO-8601 timestamp with offset, such as 2026-03-01T09:30:00Z",
             where=where,
             field=field,
         )
+    try:
+        return _utc_instant(value)
+    except _NotAnInstant as problem:
+        raise InvalidTicket(str(problem), where=where, field=field) from None
+
+
+class _NotAnInstant(ValueError):
+    pass
+
+
+# Ticket files repeat timestamps (minute precision is common) and parsing is the hot path
+# of ``replay``, so answers are memoised; the results are immutable and the memo bounded.
+@functools.lru_cache(maxsize=1 << 16)
+def _utc_instant(value: str) -> datetime:
     text = value.strip()
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
-        raise InvalidTicket(
-            f"{value!r} is not an ISO-8601 timestamp (expected e.g. 2026-03-01T09:30:00Z)",
-            where=where,
-            field=field,
+        raise _NotAnInstant(
+            f"{value!r} is not an ISO-8601 timestamp (expected e.g. 2026-03-01T09:30:00Z)"
         ) from None
-    if parsed.tzinfo is None or parsed.utcoffset() is None:
-        raise InvalidTicket(
-            f"{value!r} has no UTC offset; naive timestamps are ambiguous "
-            "(add Z or +00:00)",
-            where=where,
-            field=field,
+    tz = parsed.tzinfo
+    if tz is timezone.utc:
+        return parsed
+    if tz is None or parsed.utcoffset() is None:
+        raise _NotAnInstant(
+            f"{value!r} has no UTC offset; naive timestamps are ambiguous (add Z or +00:00)"
         )
     return parsed.astimezone(timezone.utc)
 
@@ -248,6 +264,28 @@ def _text(obj: Mapping[str, Any], key: str, *, where: str, required: bool) -> st
     return text
 
 
+# Exact spellings seen on the hot path; anything else takes the forgiving slow path.
+_CATEGORY_FAST = {c.value: c for c in Category}
+_PRIORITY_FAST = {**{p.value: p for p in Priority}, **{p.value.lower(): p for p in Priority}}
+_KIND_FAST = {k.value: k for k in EventKind}
+
+
+def _fast_text(obj: Mapping[str, Any], key: str, *, where: str) -> str:
+    value = obj.get(key)
+    if type(value) is str and value.strip():
+        return value
+    return _text(obj, key, where=where, required=True)
+
+
+def _optional_text(obj: Mapping[str, Any], key: str, *, where: str) -> str:
+    value = obj.get(key)
+    if value is None:
+        return ""
+    if type(value) is str:
+        return value
+    return _text(obj, key, where=where, required=False)
+
+
 def ticket_event_from_json(
     obj: object, *, where: str = "", strict_categories: bool = False
 ) -> TicketEvent:
@@ -262,12 +300,14 @@ def ticket_event_from_json(
         raise InvalidTicket(
             f"expected a JSON object, got {type(obj).__name__}", where=where
         )
-    ticket_id = _text(obj, "ticketId", where=where, required=True)
-    customer_id = _text(obj, "customerId", where=where, required=True)
+    ticket_id = _fast_text(obj, "ticketId", where=where)
+    customer_id = _fast_text(obj, "customerId", where=where)
     created_at = parse_time(obj.get("createdAt"), where=where, field="createdAt")
 
     raw_category = obj.get("category")
-    category = Category.parse(raw_category)
+    category = _CATEGORY_FAST.get(raw_category) if type(raw_category) is str else None
+    if category is None:
+        category = Category.parse(raw_category)
     given = category is not None and category is not Category.OTHER
     if category is None:
         if strict_categories and raw_category is not None:
@@ -282,6 +322,8 @@ def ticket_event_from_json(
     raw_priority = obj.get("severity")
     if raw_priority is None:
         priority = Priority.P3
+    elif type(raw_priority) is str and raw_priority in _PRIORITY_FAST:
+        priority = _PRIORITY_FAST[raw_priority]
     else:
         parsed_priority = Priority.parse(raw_priority)
         if parsed_priority is None:
@@ -293,8 +335,9 @@ def ticket_event_from_json(
         priority = parsed_priority
 
     raw_event = obj.get("event", "created")
+    fast_kind = _KIND_FAST.get(raw_event) if type(raw_event) is str else None
     try:
-        kind = EventKind(str(raw_event).strip().lower())
+        kind = fast_kind or EventKind(str(raw_event).strip().lower())
     except ValueError:
         raise InvalidTicket(
             f"unknown event {raw_event!r} (expected created, updated or resolved)",
@@ -305,8 +348,8 @@ def ticket_event_from_json(
     internal = obj.get("internal", False)
     if not isinstance(internal, bool):
         raise InvalidTicket("expected true or false", where=where, field="internal")
-    tags = obj.get("tags", [])
-    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+    tags = obj.get("tags", ())
+    if tags and (not isinstance(tags, list) or not all(isinstance(t, str) for t in tags)):
         raise InvalidTicket("expected a list of strings", where=where, field="tags")
     url = obj.get("url")
     if url is not None and not isinstance(url, str):
@@ -321,11 +364,11 @@ def ticket_event_from_json(
         created_at=created_at,
         category=category,
         priority=priority,
-        subject=_text(obj, "subject", where=where, required=False),
-        source=_text(obj, "source", where=where, required=False) or "api",
+        subject=_optional_text(obj, "subject", where=where),
+        source=_optional_text(obj, "source", where=where) or "api",
         url=url,
         internal=internal,
-        body=_text(obj, "body", where=where, required=False),
+        body=_optional_text(obj, "body", where=where),
         tags=tuple(tags),
         category_given=given,
     )
