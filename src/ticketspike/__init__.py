@@ -6,6 +6,7 @@ and may change. Adapters and hosts import from here only.
 
 import typing as _typing
 
+from .configfile import Section
 from .errors import (
     ConfigError,
     DeliveryError,
@@ -81,6 +82,7 @@ __all__ = [
     "ActionResult",
     "AddToWarRoom",
     "AdjustHealthScore",
+    "AlertLinks",
     "AlertMessage",
     "Assessment",
     "BackfillPage",
@@ -95,15 +97,18 @@ __all__ = [
     "ConfigError",
     "CreateTask",
     "DeliveryError",
+    "DetectionPolicy",
     "DirectMessage",
     "DraftEmail",
     "Engine",
     "EscalationPlan",
     "EventKind",
     "ExecutionReport",
+    "IndustryBaseline",
     "IngestResult",
     "InputError",
     "InvalidTicket",
+    "LifecyclePolicy",
     "Link",
     "MemoryStore",
     "MessageKind",
@@ -111,6 +116,7 @@ __all__ = [
     "NotifyTeam",
     "PermanentDeliveryError",
     "Person",
+    "Planner",
     "PluginConfig",
     "PluginError",
     "PluginInfo",
@@ -118,11 +124,15 @@ __all__ = [
     "Priority",
     "Recipient",
     "RetryPolicy",
+    "RoutingRules",
     "SQLiteStore",
     "ScheduleSync",
     "Secret",
+    "Section",
     "Severity",
     "SignatureError",
+    "Silence",
+    "SpikeMonitor",
     "Store",
     "StoreError",
     "Theme",
@@ -138,11 +148,16 @@ __all__ = [
     "UpdateMessage",
     "WebhookRejected",
     "WebhookResult",
+    "Workflow",
     "__version__",
+    "assess_batch",
+    "categorize",
+    "find_themes",
     "hookimpl",
     "load_config",
     "parse_time",
     "render_text",
+    "replay_events",
     "ticket_event_from_json",
 ]
 
@@ -150,22 +165,45 @@ __all__ = [
 # The embedding API (engine, stores, executor, config) loads on first use: importing
 # ticketspike for its types (as every adapter does) stays cheap.
 _LAZY = {
+    "AlertLinks": "ticketspike.planner.alert",
     "BackfillReport": "ticketspike.engine",
     "Config": "ticketspike.config",
+    "DetectionPolicy": "ticketspike.detect.policy",
     "Engine": "ticketspike.engine",
     "ExecutionReport": "ticketspike.executor",
+    "IndustryBaseline": "ticketspike.detect.policy",
     "IngestResult": "ticketspike.engine",
+    "LifecyclePolicy": "ticketspike.lifecycle",
     "MemoryStore": "ticketspike.store.memory",
+    "Planner": "ticketspike.planner.planner",
     "RetryPolicy": "ticketspike.executor",
+    "RoutingRules": "ticketspike.planner.routing",
     "SQLiteStore": "ticketspike.store.sqlite",
+    "Silence": "ticketspike.lifecycle",
+    "SpikeMonitor": "ticketspike.monitor",
     "Store": "ticketspike.store.base",
+    "Workflow": "ticketspike.planner.workflow",
+    "assess_batch": "ticketspike.detect.assess",
+    "categorize": "ticketspike.detect.classify",
+    "find_themes": "ticketspike.detect.themes",
     "load_config": "ticketspike.config",
+    "replay_events": "ticketspike.monitor",
 }
 
 if _typing.TYPE_CHECKING:
     from .config import Config, load_config
+    from .detect.assess import assess_batch
+    from .detect.classify import categorize
+    from .detect.policy import DetectionPolicy, IndustryBaseline
+    from .detect.themes import find_themes
     from .engine import BackfillReport, Engine, IngestResult
     from .executor import ExecutionReport, RetryPolicy
+    from .lifecycle import LifecyclePolicy, Silence
+    from .monitor import SpikeMonitor, replay_events
+    from .planner.alert import AlertLinks
+    from .planner.planner import Planner
+    from .planner.routing import RoutingRules
+    from .planner.workflow import Workflow
     from .store.base import Store
     from .store.memory import MemoryStore
     from .store.sqlite import SQLiteStore

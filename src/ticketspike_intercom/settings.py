@@ -19,7 +19,7 @@ import attrs
 from ticketspike import Category, Priority
 
 if TYPE_CHECKING:
-    from ticketspike.configfile import Section
+    from ticketspike import Section
 
 __all__ = [
     "CUSTOMER_STRATEGIES",

@@ -21,7 +21,7 @@ from .escape import is_web_url
 
 if TYPE_CHECKING:
     # Only the type: sections reach us through PluginConfig.section().
-    from ticketspike.configfile import Section
+    from ticketspike import Section
 
 __all__ = [
     "BUTTON_FIELDS",

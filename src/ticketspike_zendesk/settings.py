@@ -28,7 +28,7 @@ from .mapping import (
 from .signature import DEFAULT_TOLERANCE
 
 if TYPE_CHECKING:  # the config section type is not (yet) part of the public API
-    from ticketspike.configfile import Section
+    from ticketspike import Section
 
 __all__ = ["ZendeskSettings", "settings_from_config"]
 
