@@ -68,12 +68,20 @@ class SpikeMonitor:
         self.detector = Detector(self.policy)
         self._accounts: dict[str, Account] = dict(accounts or {})
         self._states: dict[str, EpisodeState] = {}
-        self._open: set[str] = set()  # customers with an open episode: evaluated hourly
+        self._open: set[str] = set()  # customers with an open episode
         self._hot: set[str] = set()  # windows that may be spikes under tomorrow's baseline
         self._hot_min = self.policy.min_count if self.policy.mode == "gated" else 1
         self._quiet: dict[str, tuple[int, int]] = {}  # customer -> (day, count below = quiet)
         # Open episodes: (day, quiet below, escalate at, quiet now) as last evaluated.
         self._watch: dict[str, tuple[int, int, int, bool]] = {}
+        # Open episodes are looked at only at the hours their state can change
+        # (see _schedule): customer -> due hour, and a heap of (hour, customer)
+        # whose entries are current only while they match that map.
+        self._due: dict[str, int] = {}
+        self._due_heap: list[tuple[int, str]] = []
+        self._resolve_secs = self.lifecycle.resolve_after_hours * 3600.0
+        self._window = self.policy.window_hours
+        self._ring = self.policy.baseline_days + 2
         self._lateness = self.policy.lateness_hours * 3600.0
         self.clock: float | None = None  # newest time seen, as a POSIX timestamp
         self._clock_hour: int | None = None
@@ -87,8 +95,9 @@ class SpikeMonitor:
     def tick(self, at: datetime) -> list[Transition]:
         """Move the clock to ``at``, evaluating every hour and day boundary crossed.
 
-        Cheap: an hour boundary looks only at customers with an open episode,
-        a day boundary also at those whose window could be a spike.
+        Cheap: an hour boundary looks only at open episodes whose state can
+        change then, a day boundary also at customers whose window could be
+        a spike.
         """
         ts = at.timestamp()
         if self.clock is not None and ts <= self.clock:
@@ -98,37 +107,123 @@ class SpikeMonitor:
     def _move_clock(self, ts: float, at: datetime) -> list[Transition]:
         out: list[Transition] = []
         hour = int(ts // 3600)
-        if self._clock_hour is not None and hour > self._clock_hour:
-            if hour // 24 > self._clock_hour // 24:
-                self.detector.forget_stale(hour)
-            for boundary in range(self._clock_hour + 1, hour + 1):
+        last = self._clock_hour
+        if last is not None and hour > last:
+            det = self.detector
+            heap = self._due_heap
+            due = self._due
+            boundary = last + 1
+            while boundary <= hour:
                 if not self._open and not self._hot:
                     break
                 b_at = datetime.fromtimestamp(boundary * 3600, tz=UTC)
                 if boundary % 24 == 0:
-                    customers = self.detector.customers
-                    for cid in sorted(self._hot | self._open):
-                        w = customers[cid]
-                        if w.count < self._hot_min and cid not in self._open:
-                            self._hot.discard(cid)  # too few tickets for any baseline
-                            continue
-                        out.extend(self._evaluate(cid, w, boundary, b_at, day_boundary=True))
+                    # Every open episode is judged at the day boundary anyway.
+                    while heap and heap[0][0] <= boundary:
+                        heapq.heappop(heap)
+                    out.extend(self._day_boundary(boundary, b_at))
                 else:
-                    customers = self.detector.customers
-                    advance = self.detector.advance
-                    for cid in sorted(self._open):
-                        w = customers[cid]
-                        advance(w, boundary)
-                        # Between ticks the count only falls, so an episode that is
-                        # still above its resolve line has nothing to do.
-                        watch = self._watch.get(cid)
-                        if (watch is not None and watch[0] == w.day and watch[1] <= w.count
-                                and not watch[3]):
-                            continue
-                        out.extend(self._evaluate(cid, w, boundary, b_at))
+                    ready = []
+                    while heap and heap[0][0] <= boundary:
+                        d, cid = heapq.heappop(heap)
+                        if due.get(cid) == d:
+                            del due[cid]
+                            ready.append(cid)
+                    if ready:
+                        out.extend(self._hourly(sorted(ready), boundary, b_at))
+                # Nothing can change before the next due episode or the next day.
+                nxt = (boundary // 24 + 1) * 24
+                if heap and heap[0][0] < nxt:
+                    nxt = max(heap[0][0], boundary + 1)
+                boundary = nxt
+            if hour // 24 > last // 24:
+                # After the boundaries: their assessments still list every ticket id.
+                det.forget_stale(hour)
         self.clock = ts
         self._clock_hour = hour
         return out
+
+    def _day_boundary(self, boundary: int, b_at: datetime) -> list[Transition]:
+        """The day-boundary check: every open episode, and every window that could be a
+        spike under the new day's baseline."""
+        out: list[Transition] = []
+        det = self.detector
+        customers = det.customers
+        count = det.count
+        hot = self._hot
+        hot_min = self._hot_min
+        opened = self._open
+        for cid in sorted(hot | opened):
+            w = customers[cid]
+            if cid not in opened:
+                if count(w) < hot_min:
+                    hot.discard(cid)  # too few tickets for any baseline
+                    continue
+                det.advance(w, boundary)
+                n = count(w)
+                if n < hot_min:
+                    hot.discard(cid)
+                    continue
+                if n < det.line(w):
+                    continue
+            out.extend(self._evaluate(cid, w, boundary, b_at, day_boundary=True))
+        return out
+
+    def _hourly(self, ready: list[str], boundary: int, b_at: datetime) -> list[Transition]:
+        """The hour-boundary check of the open episodes that are due."""
+        out: list[Transition] = []
+        det = self.detector
+        customers = det.customers
+        for cid in ready:
+            if cid not in self._open:
+                continue
+            w = customers[cid]
+            det.advance(w, boundary)
+            # Between ticks the count only falls, so an episode that is
+            # still above its resolve line has nothing to do.
+            watch = self._watch.get(cid)
+            if (watch is not None and watch[0] == w.day and watch[1] <= det.count(w)
+                    and not watch[3]):
+                self._schedule(cid, w, boundary)
+                continue
+            out.extend(self._evaluate(cid, w, boundary, b_at))
+        return out
+
+    def _schedule(self, cid: str, w: CustomerWindow, hour: int) -> None:
+        """Set the next hour boundary at which the open episode of ``cid`` can change.
+
+        Without tickets an episode changes only when its count falls below
+        the resolve line (the quiet clock starts), when it has been quiet long
+        enough to resolve, or at the day boundary, where the baseline and so
+        every line moves. Earlier is always safe (the check then finds
+        nothing to do), later never is, so anything unusual means "next hour".
+        """
+        nxt = hour + 1
+        due = (hour // 24 + 1) * 24
+        watch = self._watch.get(cid)
+        if watch is None or watch[0] != w.day or w.hour > hour:
+            due = nxt
+        elif watch[3]:
+            state = self._states.get(cid)
+            episode = state.episode if state is not None else None
+            since = episode.quiet_since if episode is not None else None
+            if since is None:
+                due = nxt
+            else:
+                # Floor: at worst an hour early, and then it is checked again.
+                due = min(due, max(nxt, int((since.timestamp() + self._resolve_secs) // 3600)))
+        else:
+            quiet = watch[1]
+            if quiet > 0:
+                n = self.detector.count(w)
+                if n < quiet:
+                    due = nxt
+                else:
+                    # The count falls below ``quiet`` once the quiet-th newest ticket leaves.
+                    due = min(due, max(nxt, w.win[n - quiet] + self.policy.window_hours))
+        if self._due.get(cid) != due:
+            self._due[cid] = due
+            heapq.heappush(self._due_heap, (due, cid))
 
     # -- tickets -------------------------------------------------------------
     def ingest(self, event: TicketEvent, *, account: Account | None = None) -> list[Transition]:
@@ -176,31 +271,74 @@ class SpikeMonitor:
         if w is None:
             w = self._new_window(cid, int(created // 3600))
         if kind is _UPDATED:
+            # Judged against the clock, not against how far this customer's
+            # counters happened to have moved: an update seen before its
+            # creation is kept whenever the creation would still be accepted.
+            if w.hour < self._clock_hour:  # type: ignore[operator]
+                det.advance(w, self._clock_hour)  # type: ignore[arg-type]
             det.update_ticket(
                 w, ticket.key, when, created, ticket.ticket_id,
                 ticket.category if ticket.category_given else None, ticket.priority, ticket.url,
             )
             return out
-        if not det.count_ticket(w, (ticket.source, ticket.ticket_id), created, ticket.ticket_id,
-                                ticket.category, ticket.priority, ticket.url):
-            return out
-        hour: int = self._clock_hour  # type: ignore[assignment]
-        if w.hour < hour:
+        now: int = self._clock_hour  # type: ignore[assignment]
+        hour = int(created // 3600)
+        if hour == now:
+            hour = now  # one shared int per hour: cheaper to read back later
+        # The common case, inline: a new ticket no older than the customer's
+        # counters (Detector.count_ticket is the general path and the reference).
+        if hour > w.hour:
             det.advance(w, hour)
-        # Fewer tickets than the minimum can never be a spike: most tickets stop here.
-        if w.count < self._hot_min and cid not in self._open:
+        if hour == w.hour:
+            key = (ticket.source, ticket.ticket_id)
+            records = w.records
+            if key in records:
+                if not det.count_ticket(w, key, created, ticket.ticket_id, ticket.category,
+                                        ticket.priority, ticket.url):
+                    return out
+            else:
+                tid = ticket.ticket_id
+                records[key] = (hour, created, tid, ticket.category, ticket.priority,
+                                ticket.url, True, created)
+                w.win.append(hour)
+                day = w.day
+                w.daily[day % self._ring] += 1
+                first = w.first_day
+                if first is None or day < first:
+                    w.first_day = day
+                    w.cut_day = -1
+        elif not det.count_ticket(w, (ticket.source, ticket.ticket_id), created,
+                                  ticket.ticket_id, ticket.category, ticket.priority,
+                                  ticket.url):
             return out
-        self._hot.add(cid)
-        if cid in self._open:
+        if w.hour < now:
+            det.advance(w, now)
+        opened = self._open
+        # Fewer tickets than the minimum can never be a spike: most tickets stop
+        # here, before the window is even trimmed (trimming only lowers the count).
+        win = w.win
+        if len(win) < self._hot_min and cid not in opened:
+            return out
+        lo = w.hour - self._window
+        while win and win[0] <= lo:
+            win.popleft()
+        count = len(win)
+        if cid in opened:
+            self._hot.add(cid)
             # Most tickets of an open episode change nothing: the count is
             # between the resolve line and the escalation line.
             watch = self._watch.get(cid)
-            if (watch is not None and watch[0] == w.day and watch[1] <= w.count < watch[2]
+            if (watch is not None and watch[0] == w.day and watch[1] <= count < watch[2]
                     and not watch[3]):
                 return out
-        if cid in self._open or w.count >= det.candidate(w):
-            at = at_dt if at_dt is not None else datetime.fromtimestamp(clock, tz=UTC)
-            out.extend(self._evaluate(cid, w, hour, at))
+        else:
+            if count < self._hot_min:
+                return out
+            self._hot.add(cid)
+            if count < (w.line if w.cut_day == w.day else det.line(w)):
+                return out
+        at = at_dt if at_dt is not None else datetime.fromtimestamp(clock, tz=UTC)
+        out.extend(self._evaluate(cid, w, now, at))
         return out
 
     def _new_window(self, cid: str, hour: int) -> CustomerWindow:
@@ -218,13 +356,15 @@ class SpikeMonitor:
                                       first_day=_first_day(account))
             self._quiet.pop(cid, None)
             self._watch.pop(cid, None)
+            if cid in self._open and self._clock_hour is not None:
+                self._schedule(cid, w, self._clock_hour)
 
     # -- judging ---------------------------------------------------------------
     def _evaluate(self, cid: str, w: CustomerWindow, hour: int, at: datetime, *,
                   day_boundary: bool = False) -> list[Transition]:
         det = self.detector
         det.advance(w, hour)
-        count = w.count
+        count = det.count(w)
         if day_boundary and count < self._hot_min:
             self._hot.discard(cid)
         state = self._states.get(cid)
@@ -252,9 +392,13 @@ class SpikeMonitor:
                                 and episode.severity is not Severity.CRITICAL)
                 self._watch[cid] = (w.day, self._quiet_count(cid, w),
                                     det.cutoffs(w).critical if can_escalate else _NEVER, quiet)
+                self._schedule(cid, w, hour)
                 return []
         assessment = det.assessment(cid, w, at)
-        return self._advance_lifecycle(cid, state or EpisodeState(), assessment)
+        transitions = self._advance_lifecycle(cid, state or EpisodeState(), assessment)
+        if cid in self._open:
+            self._schedule(cid, w, hour)
+        return transitions
 
     def _advance_lifecycle(self, cid: str, state: EpisodeState,
                            assessment: Assessment) -> list[Transition]:
@@ -269,6 +413,7 @@ class SpikeMonitor:
             self._open.add(cid)
         else:
             self._open.discard(cid)
+            self._due.pop(cid, None)
         return list(transitions)
 
     def _quiet_count(self, cid: str, w: CustomerWindow) -> int:
@@ -305,7 +450,11 @@ class SpikeMonitor:
         if hour < w.hour:
             raise ValueError(f"cannot assess {at.isoformat()}: the customer's counters have "
                              "already moved past that hour")
-        return self.detector.assessment(customer_id, w, at)
+        assessment = self.detector.assessment(customer_id, w, at)
+        if customer_id in self._open and self._clock_hour is not None:
+            # Counters moved past the clock are judged as of their own hour; check hourly.
+            self._schedule(customer_id, w, self._clock_hour)
+        return assessment
 
     def episode(self, customer_id: str) -> EpisodeState:
         """The customer's lifecycle state (an empty one if it never spiked)."""
@@ -345,7 +494,7 @@ class SpikeMonitor:
                 if account is not None:
                     self.detector.set_profile(w, rate=self.policy.industry_rate(account),
                                               first_day=_first_day(account))
-                if w.count >= self._hot_min:
+                if self.detector.count(w) >= self._hot_min:
                     self._hot.add(customer_id)
                 start = float(w.hour * 3600)
                 if self.clock is None or start > self.clock:
@@ -356,6 +505,7 @@ class SpikeMonitor:
             life = state.get("lifecycle")
             self._quiet.pop(customer_id, None)
             self._watch.pop(customer_id, None)
+            self._due.pop(customer_id, None)
             if life is None:
                 self._states.pop(customer_id, None)
                 self._open.discard(customer_id)
@@ -365,9 +515,12 @@ class SpikeMonitor:
             raise ValueError(f"malformed monitor state ({type(exc).__name__}: {exc})") from None
         self._states[customer_id] = restored
         if restored.episode is not None:
-            if customer_id not in self.detector.customers:
+            window = self.detector.customers.get(customer_id)
+            if window is None:
                 raise ValueError("an open episode needs detector counters")
             self._open.add(customer_id)
+            if self._clock_hour is not None:
+                self._schedule(customer_id, window, self._clock_hour)
         else:
             self._open.discard(customer_id)
 

@@ -1,12 +1,16 @@
 """Streaming counters: a few dozen integers per customer, O(1) work per ticket.
 
-Each customer has a ring of hourly counts covering the window and a ring of
-daily counts covering the baseline plus the two days the window can touch,
-with running sums of the baseline's tickets and squared days. Rolling to a
-new hour or day subtracts what leaves, so the per-ticket cost does not grow
-with history. The baseline only moves at the day boundary, so the counts
-that open a spike are cached per customer-day and the per-ticket check is an
-integer comparison.
+Each customer keeps the hours of the tickets in its window (oldest first)
+and a ring of daily counts covering the baseline plus the two days the
+window can touch, with running sums of the baseline's tickets and squared
+days. Tickets leave the window from the front of that queue, so a ticket
+costs one append and, later, one removal, however long the customer was
+quiet; the ring rolls to a new day subtracting what leaves, so the
+per-ticket cost does not grow with history. The window is trimmed lazily:
+a customer with fewer queued tickets than could ever be a spike is never
+trimmed, which is what most tickets of small customers need. The baseline
+only moves at the day boundary, so the counts that open a spike are cached
+per customer-day and the per-ticket check is an integer comparison.
 
 Volume rules (PRD open question 2): only created, customer-initiated tickets
 count; updates change a ticket's category or priority, never the count; the
@@ -28,6 +32,8 @@ closed baseline days never change, which is what keeps streaming equal to
 
 from __future__ import annotations
 
+from bisect import insort
+from collections import deque
 from datetime import datetime
 from typing import Any
 
@@ -51,17 +57,18 @@ class CustomerWindow:
     """One customer's counters. Mutable and internal; export with :meth:`Detector.export`."""
 
     __slots__ = (
-        "hour", "hourly", "count", "oldest", "day", "daily", "total", "sumsq",
+        "hour", "win", "size", "day", "daily", "total", "sumsq",
         "first_day", "records", "purge_at", "rate", "cut_day", "days", "base", "candidate",
-        "cut",
+        "cut", "line",
     )
 
     def __init__(self, *, hour: int, window: int, ring: int, rate: float,
                  first_day: int | None) -> None:
-        self.hour = hour  # the clock hour the rings are rolled to
-        self.hourly = [0] * window
-        self.count = 0  # tickets in the window
-        self.oldest = hour  # no window ticket is older than this hour
+        self.hour = hour  # the clock hour the counters are at
+        # Hours of the counted tickets, oldest first. Entries at or before
+        # hour - size have left the window and are dropped lazily.
+        self.win: deque[int] = deque()
+        self.size = window
         self.day = hour // 24
         # Days still open hold raw counts; closed baseline days hold their
         # count capped at the alert line, so a past spike cannot inflate it.
@@ -77,6 +84,28 @@ class CustomerWindow:
         self.base: Baseline | None = None
         self.candidate = 0
         self.cut: Cutoffs | None = None
+        # Counts below this are no spike today: the candidate, then the exact
+        # opening count once computed (valid while cut_day is the current day).
+        self.line = 0
+
+    @property
+    def count(self) -> int:
+        """Tickets in the window ending at :attr:`hour`."""
+        win = self.win
+        lo = self.hour - self.size
+        while win and win[0] <= lo:
+            win.popleft()
+        return len(win)
+
+    @property
+    def hourly(self) -> list[int]:
+        """The window as a ring of hourly counts (index: hour modulo the window length)."""
+        ring = [0] * self.size
+        lo = self.hour - self.size
+        for h in self.win:
+            if h > lo:
+                ring[h % self.size] += 1
+        return ring
 
 
 class Detector:
@@ -104,6 +133,9 @@ class Detector:
         self._cuts: dict[tuple[int, int, float, float, float], tuple[Baseline, Cutoffs]] = {}
         self._hours = float(policy.window_hours)
         self._history_min = max(1, policy.min_history_days)
+        # Customers on the same day share one int object for it: reading a
+        # customer's day back then touches memory that is already cached.
+        self._day = -1
 
     # -- customers -----------------------------------------------------------
     def create(self, customer_id: str, *, hour: int, rate: float,
@@ -124,30 +156,21 @@ class Detector:
 
     # -- time ----------------------------------------------------------------
     def advance(self, w: CustomerWindow, hour: int) -> None:
-        """Roll the customer's rings forward to ``hour`` (never backward)."""
+        """Roll the customer's counters forward to ``hour`` (never backward).
+
+        The window itself is trimmed lazily (see :meth:`count`); only the day
+        ring and the kept ticket ids move here.
+        """
         old = w.hour
         if hour <= old:
             return
-        if w.count:
-            size = self._w
-            if hour - old >= size:
-                w.hourly = [0] * size
-                w.count = 0
-            else:
-                # Only buckets at or after the oldest non-empty hour can expire.
-                first = w.oldest + size
-                if first <= hour:
-                    hourly = w.hourly
-                    for h in range(max(old + 1, first), hour + 1):
-                        i = h % size
-                        c = hourly[i]
-                        if c:
-                            w.count -= c
-                            hourly[i] = 0
-                    w.oldest = hour - size + 1
         w.hour = hour
         day = hour // 24
         if day > w.day:
+            if day == self._day:
+                day = self._day
+            else:
+                self._day = day
             self._roll_days(w, day)
         records = w.records
         if records:
@@ -156,6 +179,14 @@ class Detector:
                 w.records = {}
             elif len(records) > w.purge_at:
                 self._purge(w)
+
+    def count(self, w: CustomerWindow) -> int:
+        """Tickets in the window ending at the customer's hour (trims what has left)."""
+        win = w.win
+        lo = w.hour - self._w
+        while win and win[0] <= lo:
+            win.popleft()
+        return len(win)
 
     def _roll_days(self, w: CustomerWindow, day: int) -> None:
         ring = self._r
@@ -200,7 +231,8 @@ class Detector:
         Run once a day by the monitor with its clock hour: no ticket accepted
         from now on can be a duplicate of these, and none is in any window
         assessed from now on, so memory stops holding tickets of customers who
-        went quiet.
+        went quiet. Customers still active drop their stale ids as they go
+        (see :meth:`advance`), which bounds them to about twice what is live.
         """
         stale = hour - self._span
         for w in self.customers.values():
@@ -210,8 +242,10 @@ class Detector:
             if w.hour <= stale:
                 w.records = {}
                 continue
-            old = [k for k, r in records.items() if r[_HOUR] <= stale]
-            for key in old:
+            win = w.win
+            if win and win[-1] > stale:
+                continue  # a live ticket: still active
+            for key in [k for k, r in records.items() if r[_HOUR] <= stale]:
                 del records[key]
 
     def _purge(self, w: CustomerWindow) -> None:
@@ -244,11 +278,11 @@ class Detector:
             # An update arrived before its creation: count it now, keep the newer fields.
             records[key] = (hour, created, ticket_id, rec[_CAT], rec[_PRIO],
                             rec[_URL] if rec[_URL] is not None else url, True, rec[_CAT_TS])
-        if hour > w.hour - self._w:
-            w.hourly[hour % self._w] += 1
-            if w.count == 0 or hour < w.oldest:
-                w.oldest = hour
-            w.count += 1
+        win = w.win
+        if not win or hour >= win[-1]:
+            win.append(hour)
+        elif hour > w.hour - self._w:
+            insort(win, hour)  # a late ticket: keep the queue in hour order
         day = hour // 24
         w.daily[day % self._r] += 1
         if w.first_day is None or day < w.first_day:
@@ -287,6 +321,13 @@ class Detector:
             self._refresh(w)
         return w.candidate
 
+    def line(self, w: CustomerWindow) -> int:
+        """A count below this is not a spike: :meth:`candidate`, or the exact opening count
+        once :meth:`cutoffs` has computed it today."""
+        if w.cut_day != w.day:
+            self._refresh(w)
+        return w.line
+
     def cutoffs(self, w: CustomerWindow) -> Cutoffs:
         """Exact counts that open a spike and make it critical (cached per day)."""
         if w.cut_day != w.day or w.cut is None:
@@ -297,7 +338,7 @@ class Detector:
         d = w.day
         first = w.first_day
         days = 0 if first is None else max(0, min(self._b, d - 1 - first))
-        w.candidate = self._candidate(w.total, days, w.rate, self._hours)
+        w.candidate = w.line = self._candidate(w.total, days, w.rate, self._hours)
         w.days = days
         w.base = None
         w.cut = None
@@ -306,8 +347,10 @@ class Detector:
     def _cutoffs(self, w: CustomerWindow) -> Cutoffs:
         if w.cut_day != w.day:
             self._refresh(w)
-        w.base, w.cut = self._line(w.total, w.days, w.sumsq, w.rate, self._hours)
-        return w.cut
+        w.base, cut = self._line(w.total, w.days, w.sumsq, w.rate, self._hours)
+        w.cut = cut
+        w.line = cut.open
+        return cut
 
     def _candidate(self, total: int, days: int, rate: float, hours: float) -> int:
         key = (total, days, rate, hours)
@@ -347,9 +390,9 @@ class Detector:
         """The full assessment at ``at`` (rolls the rings to ``at`` first)."""
         self.advance(w, epoch_hour(at))
         cut = self.cutoffs(w)
-        return build_assessment(self.policy, customer_id=customer_id, at=at, count=w.count,
-                                baseline=self.baseline(w), tickets=self.window_tickets(w),
-                                cutoffs=cut)
+        return build_assessment(self.policy, customer_id=customer_id, at=at,
+                                count=self.count(w), baseline=self.baseline(w),
+                                tickets=self.window_tickets(w), cutoffs=cut)
 
     # -- persistence -------------------------------------------------------------
     def export(self, w: CustomerWindow) -> dict[str, Any]:
@@ -387,9 +430,10 @@ class Detector:
         w = CustomerWindow(hour=int(data["hour"]), window=self._w, ring=self._r,
                            rate=float(data["rate"]),
                            first_day=None if first is None else int(first))
-        w.hourly = hourly
-        w.count = sum(hourly)
-        w.oldest = w.hour - self._w + 1
+        for h in range(w.hour - self._w + 1, w.hour + 1):
+            n = hourly[h % self._w]
+            if n > 0:
+                w.win.extend([h] * n)
         w.daily = daily
         w.total = int(data["total"])
         w.sumsq = int(data["sumsq"])
