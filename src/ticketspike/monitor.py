@@ -18,6 +18,8 @@ host can persist it and carry on in another process.
 from __future__ import annotations
 
 import heapq
+from bisect import bisect_right
+from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
@@ -81,6 +83,8 @@ class SpikeMonitor:
         self._due_heap: list[tuple[int, str]] = []
         self._resolve_secs = self.lifecycle.resolve_after_hours * 3600.0
         self._window = self.policy.window_hours
+        self._hours = float(self.policy.window_hours)
+        self._span = self.detector.span
         self._ring = self.policy.baseline_days + 2
         self._lateness = self.policy.lateness_hours * 3600.0
         self.clock: float | None = None  # newest time seen, as a POSIX timestamp
@@ -153,21 +157,50 @@ class SpikeMonitor:
         hot = self._hot
         hot_min = self._hot_min
         opened = self._open
+        count_at = det.count_at
+        day = boundary // 24
         for cid in sorted(hot | opened):
             w = customers[cid]
             if cid not in opened:
-                if count(w) < hot_min:
+                if w.hour <= boundary and count_at(w, boundary) < hot_min:
                     hot.discard(cid)  # too few tickets for any baseline
+                    w.hot = False
                     continue
+                if w.day == day - 1 and self._below_tomorrow(w, count_at(w, boundary), day):
+                    continue  # its days close when it is next touched
                 det.advance(w, boundary)
                 n = count(w)
                 if n < hot_min:
                     hot.discard(cid)
+                    w.hot = False
                     continue
                 if n < det.line(w):
                     continue
             out.extend(self._evaluate(cid, w, boundary, b_at, day_boundary=True))
         return out
+
+    def _below_tomorrow(self, w: CustomerWindow, count: int, day: int) -> bool:
+        """Whether ``count`` is surely below the customer's alert line on ``day``, the day
+        after its counters' day, without closing the day in between.
+
+        Closing a day adds the closed day (capped, so at least nothing) and
+        drops the one that leaves the baseline, so the baseline cannot fall
+        below the one computed without the closed day. Below three times that,
+        the multiplier rule alone says no; rounding is monotone, so a bound
+        computed the same way as the baseline stays a bound.
+        """
+        p = self.policy
+        first = w.first_day
+        days = 0 if first is None else max(0, min(p.baseline_days, day - 1 - first))
+        total = w.total - w[day % self._ring]  # the day that leaves the baseline
+        if p.mode == "spec" or p.prior_days <= 0.0:
+            rate = w.rate if days == 0 or days < p.min_history_days else total / days
+        elif days == 0:
+            rate = w.rate
+        else:
+            rate = (w.rate * p.prior_days + total) / (p.prior_days + days)
+        expected = rate * self._hours / 24.0
+        return expected > 0.0 and count / expected < p.threshold
 
     def _hourly(self, ready: list[str], boundary: int, b_at: datetime) -> list[Transition]:
         """The hour-boundary check of the open episodes that are due."""
@@ -220,7 +253,7 @@ class SpikeMonitor:
                     due = nxt
                 else:
                     # The count falls below ``quiet`` once the quiet-th newest ticket leaves.
-                    due = min(due, max(nxt, w.win[n - quiet] + self.policy.window_hours))
+                    due = min(due, max(nxt, w[len(w) - quiet] + self._window))
         if self._due.get(cid) != due:
             self._due[cid] = due
             heapq.heappush(self._due_heap, (due, cid))
@@ -287,26 +320,34 @@ class SpikeMonitor:
             hour = now  # one shared int per hour: cheaper to read back later
         # The common case, inline: a new ticket no older than the customer's
         # counters (Detector.count_ticket is the general path and the reference).
-        if hour > w.hour:
-            det.advance(w, hour)
+        old = w.hour
+        if hour > old:
+            # Detector.advance, inline.
+            w.hour = hour
+            if hour // 24 > w.day:
+                det.roll_days(w, hour // 24)
+            records = w.records
+            if records:
+                if hour - old >= self._span:
+                    w.records = records = {}
+                elif len(records) > w.purge_at:
+                    det.purge(w)
+                    records = w.records
         if hour == w.hour:
             key = (ticket.source, ticket.ticket_id)
-            records = w.records
-            if key in records:
-                if not det.count_ticket(w, key, created, ticket.ticket_id, ticket.category,
-                                        ticket.priority, ticket.url):
-                    return out
-            else:
-                tid = ticket.ticket_id
-                records[key] = (hour, created, tid, ticket.category, ticket.priority,
-                                ticket.url, True, created)
-                w.win.append(hour)
+            new = (hour, created, ticket.ticket_id, ticket.category, ticket.priority,
+                   ticket.url, True, created)
+            if w.records.setdefault(key, new) is new:
+                w.append(hour)
                 day = w.day
-                w.daily[day % self._ring] += 1
+                w[day % self._ring] += 1
                 first = w.first_day
                 if first is None or day < first:
                     w.first_day = day
                     w.cut_day = -1
+            elif not det.count_ticket(w, key, created, ticket.ticket_id, ticket.category,
+                                      ticket.priority, ticket.url):
+                return out
         elif not det.count_ticket(w, (ticket.source, ticket.ticket_id), created,
                                   ticket.ticket_id, ticket.category, ticket.priority,
                                   ticket.url):
@@ -316,27 +357,27 @@ class SpikeMonitor:
         opened = self._open
         # Fewer tickets than the minimum can never be a spike: most tickets stop
         # here, before the window is even trimmed (trimming only lowers the count).
-        win = w.win
-        if len(win) < self._hot_min and cid not in opened:
+        ring = self._ring
+        if len(w) - ring < self._hot_min and cid not in opened:
             return out
-        lo = w.hour - self._window
-        while win and win[0] <= lo:
-            win.popleft()
-        count = len(win)
-        if cid in opened:
+        k = bisect_right(w, w.hour - self._window, ring)
+        if k > ring:
+            del w[ring:k]
+        count = len(w) - ring
+        if count < self._hot_min and cid not in opened:
+            return out
+        if not w.hot:
+            w.hot = True
             self._hot.add(cid)
+        if cid in opened:
             # Most tickets of an open episode change nothing: the count is
             # between the resolve line and the escalation line.
             watch = self._watch.get(cid)
             if (watch is not None and watch[0] == w.day and watch[1] <= count < watch[2]
                     and not watch[3]):
                 return out
-        else:
-            if count < self._hot_min:
-                return out
-            self._hot.add(cid)
-            if count < (w.line if w.cut_day == w.day else det.line(w)):
-                return out
+        elif count < (w.line if w.cut_day == w.day else det.line(w)):
+            return out
         at = at_dt if at_dt is not None else datetime.fromtimestamp(clock, tz=UTC)
         out.extend(self._evaluate(cid, w, now, at))
         return out
@@ -352,6 +393,9 @@ class SpikeMonitor:
         self._accounts[cid] = account
         w = self.detector.customers.get(cid)
         if w is not None:
+            if self._clock_hour is not None:
+                # Days that ended under the old profile close under it.
+                self.detector.advance(w, self._clock_hour)
             self.detector.set_profile(w, rate=self.policy.industry_rate(account),
                                       first_day=_first_day(account))
             self._quiet.pop(cid, None)
@@ -367,6 +411,7 @@ class SpikeMonitor:
         count = det.count(w)
         if day_boundary and count < self._hot_min:
             self._hot.discard(cid)
+            w.hot = False
         state = self._states.get(cid)
         episode = state.episode if state is not None else None
         if episode is None:
@@ -496,6 +541,7 @@ class SpikeMonitor:
                                               first_day=_first_day(account))
                 if self.detector.count(w) >= self._hot_min:
                     self._hot.add(customer_id)
+                    w.hot = True
                 start = float(w.hour * 3600)
                 if self.clock is None or start > self.clock:
                     self.clock = start
@@ -544,23 +590,46 @@ def replay_events(
     buffer of that many hours puts them back in order (ties broken by ticket
     key, so the same tickets in any order give the same transitions). Older
     stragglers are counted as late. Memory follows the bound, not the file.
+
+    Files are mostly in order already, so events that sort after everything
+    buffered go to a plain queue and only the stragglers to a heap; the two
+    are merged on the way out, which is the order one heap would give.
     """
     lateness = monitor.policy.lateness_hours * 3600.0
+    ordered: deque[tuple[float, int, str, str, int, TicketEvent]] = deque()
     heap: list[tuple[float, int, str, str, int, TicketEvent]] = []
     newest: float | None = None
+    ingest = monitor.ingest
+    order = _KIND_ORDER
     seq = 0
     for event in events:
-        ts = event.at.timestamp()
+        occurred = event.occurred_at
         t = event.ticket
-        heapq.heappush(heap, (ts, _KIND_ORDER[event.kind], t.source, t.ticket_id, seq, event))
+        ts = (t.created_at if occurred is None else occurred).timestamp()
+        item = (ts, order[event.kind], t.source, t.ticket_id, seq, event)
         seq += 1
+        if not ordered or item > ordered[-1]:
+            ordered.append(item)
+        else:
+            heapq.heappush(heap, item)
         if newest is None or ts > newest:
             newest = ts
         horizon = newest - lateness
-        while heap and heap[0][0] <= horizon:
+        while True:
+            if heap and (not ordered or heap[0] < ordered[0]):
+                if heap[0][0] > horizon:
+                    break
+                ev = heapq.heappop(heap)[-1]
+            elif ordered and ordered[0][0] <= horizon:
+                ev = ordered.popleft()[-1]
+            else:
+                break
+            transitions = ingest(ev)
+            if transitions:
+                yield from transitions
+    while heap or ordered:
+        if heap and (not ordered or heap[0] < ordered[0]):
             ev = heapq.heappop(heap)[-1]
-            yield from monitor.ingest(ev)
-    while heap:
-        ev = heapq.heappop(heap)[-1]
-        yield from monitor.ingest(ev)
-
+        else:
+            ev = ordered.popleft()[-1]
+        yield from ingest(ev)

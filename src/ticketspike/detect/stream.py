@@ -32,8 +32,7 @@ closed baseline days never change, which is what keeps streaming equal to
 
 from __future__ import annotations
 
-from bisect import insort
-from collections import deque
+from bisect import bisect_right, insort
 from datetime import datetime
 from typing import Any
 
@@ -53,26 +52,31 @@ _STATE_VERSION = 1
 _CACHE_LIMIT = 8_192
 
 
-class CustomerWindow:
-    """One customer's counters. Mutable and internal; export with :meth:`Detector.export`."""
+class CustomerWindow(list[int]):
+    """One customer's counters. Mutable and internal; export with :meth:`Detector.export`.
+
+    The list itself holds the day ring (its first ``ring`` items: one count
+    per day, indexed by day modulo the ring) followed by the hours of the
+    window's counted tickets, oldest first. One object instead of a ring, a
+    queue and their headers matters: with thousands of customers, each
+    object a ticket touches is likely a cache miss, and those misses cost
+    more than the arithmetic.
+    """
 
     __slots__ = (
-        "hour", "win", "size", "day", "daily", "total", "sumsq",
-        "first_day", "records", "purge_at", "rate", "cut_day", "days", "base", "candidate",
-        "cut", "line",
+        "hour", "size", "ring", "day", "total", "sumsq", "first_day", "records", "purge_at",
+        "rate", "cut_day", "days", "base", "candidate", "cut", "line", "hot",
     )
 
     def __init__(self, *, hour: int, window: int, ring: int, rate: float,
                  first_day: int | None) -> None:
-        self.hour = hour  # the clock hour the counters are at
-        # Hours of the counted tickets, oldest first. Entries at or before
-        # hour - size have left the window and are dropped lazily.
-        self.win: deque[int] = deque()
-        self.size = window
-        self.day = hour // 24
         # Days still open hold raw counts; closed baseline days hold their
         # count capped at the alert line, so a past spike cannot inflate it.
-        self.daily = [0] * ring
+        super().__init__([0] * ring)
+        self.hour = hour  # the clock hour the counters are at
+        self.size = window
+        self.ring = ring
+        self.day = hour // 24
         self.total = 0  # baseline tickets (capped)
         self.sumsq = 0  # sum of squared baseline days, for the dispersion
         self.first_day = first_day
@@ -87,25 +91,44 @@ class CustomerWindow:
         # Counts below this are no spike today: the candidate, then the exact
         # opening count once computed (valid while cut_day is the current day).
         self.line = 0
+        self.hot = False  # listed among the windows judged at the day boundary
+
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+    def __ne__(self, other: object) -> bool:
+        return self is not other
+
+    def __repr__(self) -> str:
+        return f"<CustomerWindow hour={self.hour} window={len(self) - self.ring}>"
 
     @property
-    def count(self) -> int:
-        """Tickets in the window ending at :attr:`hour`."""
-        win = self.win
-        lo = self.hour - self.size
-        while win and win[0] <= lo:
-            win.popleft()
-        return len(win)
+    def daily(self) -> list[int]:
+        """The day ring (a copy)."""
+        return self[:self.ring]
+
+    @property
+    def in_window(self) -> int:
+        """Tickets in the window ending at :attr:`hour` (trims what has left it)."""
+        ring = self.ring
+        k = bisect_right(self, self.hour - self.size, ring)
+        if k > ring:
+            del self[ring:k]
+        return len(self) - ring
 
     @property
     def hourly(self) -> list[int]:
         """The window as a ring of hourly counts (index: hour modulo the window length)."""
-        ring = [0] * self.size
+        counts = [0] * self.size
         lo = self.hour - self.size
-        for h in self.win:
+        for h in self[self.ring:]:
             if h > lo:
-                ring[h % self.size] += 1
-        return ring
+                counts[h % self.size] += 1
+        return counts
+
+    def newest(self) -> int | None:
+        """The hour of the newest counted ticket still queued, if any."""
+        return self[-1] if len(self) > self.ring else None
 
 
 class Detector:
@@ -125,6 +148,7 @@ class Detector:
         self._r = policy.baseline_days + 2
         # Ids are kept one hour longer than any ticket may be late or in the window.
         self._span = max(policy.window_hours, policy.lateness_hours) + 1
+        self.span = self._span
         self._judge_days = policy.cap_spike_days
         self._judge_min = policy.min_count
         # Many customers share a baseline (same tickets, days and rate), so the
@@ -165,37 +189,41 @@ class Detector:
         if hour <= old:
             return
         w.hour = hour
-        day = hour // 24
-        if day > w.day:
-            if day == self._day:
-                day = self._day
-            else:
-                self._day = day
-            self._roll_days(w, day)
+        if hour // 24 > w.day:
+            self.roll_days(w, hour // 24)
         records = w.records
         if records:
             if hour - old >= self._span:
                 # Quiet for longer than ids are kept: every record is stale.
                 w.records = {}
             elif len(records) > w.purge_at:
-                self._purge(w)
+                self.purge(w)
 
     def count(self, w: CustomerWindow) -> int:
         """Tickets in the window ending at the customer's hour (trims what has left)."""
-        win = w.win
-        lo = w.hour - self._w
-        while win and win[0] <= lo:
-            win.popleft()
-        return len(win)
+        ring = self._r
+        k = bisect_right(w, w.hour - self._w, ring)
+        if k > ring:
+            del w[ring:k]
+        return len(w) - ring
 
-    def _roll_days(self, w: CustomerWindow, day: int) -> None:
+    def count_at(self, w: CustomerWindow, hour: int) -> int:
+        """Tickets in the window ending at ``hour`` (not before the customer's hour), untrimmed."""
+        return len(w) - bisect_right(w, hour - self._w, self._r)
+
+    def roll_days(self, w: CustomerWindow, day: int) -> None:
+        """Close the customer's days up to ``day`` (a later day than its current one)."""
+        if day == self._day:
+            day = self._day  # customers on the same day share one int for it
+        else:
+            self._day = day
         ring = self._r
         start = w.day
         if day - start >= ring:
-            w.daily = [0] * ring
+            w[:ring] = [0] * ring
             w.total = w.sumsq = 0
         else:
-            daily = w.daily
+            daily = w
             b = self._b
             for t in range(start + 1, day + 1):
                 # Day t-2 becomes final and joins the baseline, capped at the
@@ -232,23 +260,23 @@ class Detector:
         from now on can be a duplicate of these, and none is in any window
         assessed from now on, so memory stops holding tickets of customers who
         went quiet. Customers still active drop their stale ids as they go
-        (see :meth:`advance`), which bounds them to about twice what is live.
+        (see :meth:`advance`), which bounds them to about twice what is live;
+        ids kept a little longer are never read again (the monitor refuses
+        tickets that late), so when exactly they go changes nothing.
         """
         stale = hour - self._span
         for w in self.customers.values():
-            records = w.records
-            if not records:
-                continue
             if w.hour <= stale:
-                w.records = {}
-                continue
-            win = w.win
-            if win and win[-1] > stale:
-                continue  # a live ticket: still active
-            for key in [k for k, r in records.items() if r[_HOUR] <= stale]:
-                del records[key]
+                if w.records:
+                    w.records = {}
+            elif len(w) == w.ring or w[-1] <= stale:
+                # Its counters moved (an open episode) but no ticket is recent.
+                records = w.records
+                for key in [k for k, r in records.items() if r[_HOUR] <= stale]:
+                    del records[key]
 
-    def _purge(self, w: CustomerWindow) -> None:
+    def purge(self, w: CustomerWindow) -> None:
+        """Drop the ids of tickets older than ids are kept."""
         oldest = w.hour - self._span + 1
         records = w.records
         for key in [k for k, r in records.items() if r[_HOUR] < oldest]:
@@ -268,9 +296,10 @@ class Detector:
             self.late_dropped += 1
             return False
         records = w.records
-        rec = records.get(key)
-        if rec is None:
-            records[key] = (hour, created, ticket_id, category, priority, url, True, created)
+        new = (hour, created, ticket_id, category, priority, url, True, created)
+        rec = records.setdefault(key, new)
+        if rec is new:
+            pass
         elif rec[_COUNTED]:
             self.duplicates += 1
             return False
@@ -278,13 +307,12 @@ class Detector:
             # An update arrived before its creation: count it now, keep the newer fields.
             records[key] = (hour, created, ticket_id, rec[_CAT], rec[_PRIO],
                             rec[_URL] if rec[_URL] is not None else url, True, rec[_CAT_TS])
-        win = w.win
-        if not win or hour >= win[-1]:
-            win.append(hour)
+        if len(w) == self._r or hour >= w[-1]:
+            w.append(hour)
         elif hour > w.hour - self._w:
-            insort(win, hour)  # a late ticket: keep the queue in hour order
+            insort(w, hour, self._r)  # a late ticket: keep the hours in order
         day = hour // 24
-        w.daily[day % self._r] += 1
+        w[day % self._r] += 1
         if w.first_day is None or day < w.first_day:
             w.first_day = day
             w.cut_day = -1
@@ -403,7 +431,7 @@ class Detector:
             "baseline_days": self._b,
             "hour": w.hour,
             "hourly": list(w.hourly),
-            "daily": list(w.daily),
+            "daily": w.daily,
             "total": w.total,
             "sumsq": w.sumsq,
             "first_day": w.first_day,
@@ -430,11 +458,11 @@ class Detector:
         w = CustomerWindow(hour=int(data["hour"]), window=self._w, ring=self._r,
                            rate=float(data["rate"]),
                            first_day=None if first is None else int(first))
+        w[:self._r] = daily
         for h in range(w.hour - self._w + 1, w.hour + 1):
             n = hourly[h % self._w]
             if n > 0:
-                w.win.extend([h] * n)
-        w.daily = daily
+                w.extend([h] * n)
         w.total = int(data["total"])
         w.sumsq = int(data["sumsq"])
         for src, tid_key, hour, ts, tid, cat, prio, url, counted, cat_ts in data["records"]:
