@@ -86,6 +86,7 @@ class SpikeMonitor:
         self._hours = float(self.policy.window_hours)
         self._span = self.detector.span
         self._ring = self.policy.baseline_days + 2
+        self._hot_len = self._ring + self._hot_min  # list length of a window that may be hot
         self._lateness = self.policy.lateness_hours * 3600.0
         self.clock: float | None = None  # newest time seen, as a POSIX timestamp
         self._clock_hour: int | None = None
@@ -324,15 +325,17 @@ class SpikeMonitor:
         if hour > old:
             # Detector.advance, inline.
             w.hour = hour
-            if hour // 24 > w.day:
+            new_day = hour // 24 > w.day
+            if new_day:
                 det.roll_days(w, hour // 24)
             records = w.records
             if records:
                 if hour - old >= self._span:
-                    w.records = records = {}
+                    w.records = {}
                 elif len(records) > w.purge_at:
                     det.purge(w)
-                    records = w.records
+                elif new_day:
+                    det.purge_front(w)
         if hour == w.hour:
             key = (ticket.source, ticket.ticket_id)
             new = (hour, created, ticket.ticket_id, ticket.category, ticket.priority,
@@ -358,11 +361,11 @@ class SpikeMonitor:
         # Fewer tickets than the minimum can never be a spike: most tickets stop
         # here, before the window is even trimmed (trimming only lowers the count).
         ring = self._ring
-        if len(w) - ring < self._hot_min and cid not in opened:
+        size = len(w)
+        if size < self._hot_len and cid not in opened:
             return out
-        k = bisect_right(w, w.hour - self._window, ring)
-        if k > ring:
-            del w[ring:k]
+        if size > ring and w[ring] <= w.hour - self._window:
+            del w[ring:bisect_right(w, w.hour - self._window, ring)]
         count = len(w) - ring
         if count < self._hot_min and cid not in opened:
             return out

@@ -189,7 +189,8 @@ class Detector:
         if hour <= old:
             return
         w.hour = hour
-        if hour // 24 > w.day:
+        new_day = hour // 24 > w.day
+        if new_day:
             self.roll_days(w, hour // 24)
         records = w.records
         if records:
@@ -198,6 +199,8 @@ class Detector:
                 w.records = {}
             elif len(records) > w.purge_at:
                 self.purge(w)
+            elif new_day:
+                self.purge_front(w)
 
     def count(self, w: CustomerWindow) -> int:
         """Tickets in the window ending at the customer's hour (trims what has left)."""
@@ -276,12 +279,29 @@ class Detector:
                     del records[key]
 
     def purge(self, w: CustomerWindow) -> None:
-        """Drop the ids of tickets older than ids are kept."""
+        """Drop the ids of tickets older than ids are kept (all of them)."""
         oldest = w.hour - self._span + 1
         records = w.records
         for key in [k for k, r in records.items() if r[_HOUR] < oldest]:
             del records[key]
         w.purge_at = 2 * len(records) + 32
+
+    def purge_front(self, w: CustomerWindow) -> None:
+        """Drop the stale ids at the front of the customer's records, once a day.
+
+        Records are kept in arrival order, which is nearly time order, so this
+        looks only at what it drops; a late arrival stuck behind newer ones
+        goes at the next full :meth:`purge` or when it reaches the front.
+        """
+        oldest = w.hour - self._span + 1
+        records = w.records
+        stale = []
+        for key, r in records.items():
+            if r[_HOUR] >= oldest:
+                break
+            stale.append(key)
+        for key in stale:
+            del records[key]
 
     # -- tickets ---------------------------------------------------------------
     def count_ticket(
