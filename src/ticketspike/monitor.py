@@ -83,7 +83,7 @@ class SpikeMonitor:
         self._due_heap: list[tuple[int, str]] = []
         self._resolve_secs = self.lifecycle.resolve_after_hours * 3600.0
         self._window = self.policy.window_hours
-        self._hours = float(self.policy.window_hours)
+        self._threshold = self.policy.threshold
         self._span = self.detector.span
         self._ring = self.policy.baseline_days + 2
         self._hot_len = self._ring + self._hot_min  # list length of a window that may be hot
@@ -159,6 +159,7 @@ class SpikeMonitor:
         hot_min = self._hot_min
         opened = self._open
         count_at = det.count_at
+        threshold = self.policy.threshold
         day = boundary // 24
         for cid in sorted(hot | opened):
             w = customers[cid]
@@ -167,8 +168,10 @@ class SpikeMonitor:
                     hot.discard(cid)  # too few tickets for any baseline
                     w.hot = False
                     continue
-                if w.day == day - 1 and self._below_tomorrow(w, count_at(w, boundary), day):
-                    continue  # its days close when it is next touched
+                if w.day == day - 1:
+                    floor = det.floor(w, day)
+                    if floor > 0.0 and count_at(w, boundary) / floor < threshold:
+                        continue  # no spike tomorrow: its days close when it is next touched
                 det.advance(w, boundary)
                 n = count(w)
                 if n < hot_min:
@@ -179,29 +182,6 @@ class SpikeMonitor:
                     continue
             out.extend(self._evaluate(cid, w, boundary, b_at, day_boundary=True))
         return out
-
-    def _below_tomorrow(self, w: CustomerWindow, count: int, day: int) -> bool:
-        """Whether ``count`` is surely below the customer's alert line on ``day``, the day
-        after its counters' day, without closing the day in between.
-
-        Closing a day adds the closed day (capped, so at least nothing) and
-        drops the one that leaves the baseline, so the baseline cannot fall
-        below the one computed without the closed day. Below three times that,
-        the multiplier rule alone says no; rounding is monotone, so a bound
-        computed the same way as the baseline stays a bound.
-        """
-        p = self.policy
-        first = w.first_day
-        days = 0 if first is None else max(0, min(p.baseline_days, day - 1 - first))
-        total = w.total - w[day % self._ring]  # the day that leaves the baseline
-        if p.mode == "spec" or p.prior_days <= 0.0:
-            rate = w.rate if days == 0 or days < p.min_history_days else total / days
-        elif days == 0:
-            rate = w.rate
-        else:
-            rate = (w.rate * p.prior_days + total) / (p.prior_days + days)
-        expected = rate * self._hours / 24.0
-        return expected > 0.0 and count / expected < p.threshold
 
     def _hourly(self, ready: list[str], boundary: int, b_at: datetime) -> list[Transition]:
         """The hour-boundary check of the open episodes that are due."""
@@ -367,20 +347,30 @@ class SpikeMonitor:
         if size > ring and w[ring] <= w.hour - self._window:
             del w[ring:bisect_right(w, w.hour - self._window, ring)]
         count = len(w) - ring
-        if count < self._hot_min and cid not in opened:
-            return out
-        if not w.hot:
-            w.hot = True
-            self._hot.add(cid)
         if cid in opened:
+            if not w.hot:
+                w.hot = True
+                self._hot.add(cid)
             # Most tickets of an open episode change nothing: the count is
             # between the resolve line and the escalation line.
             watch = self._watch.get(cid)
             if (watch is not None and watch[0] == w.day and watch[1] <= count < watch[2]
                     and not watch[3]):
                 return out
-        elif count < (w.line if w.cut_day == w.day else det.line(w)):
-            return out
+        else:
+            if count < self._hot_min:
+                return out
+            if w.cut_day != w.day:
+                det.line(w)
+            if not w.hot:
+                # Listed for the day boundary only if tomorrow's baseline could make
+                # it a spike (the count only falls until the next ticket re-checks).
+                floor = w.floor
+                if not (floor > 0.0 and count / floor < self._threshold):
+                    w.hot = True
+                    self._hot.add(cid)
+            if count < w.line:
+                return out
         at = at_dt if at_dt is not None else datetime.fromtimestamp(clock, tz=UTC)
         out.extend(self._evaluate(cid, w, now, at))
         return out
@@ -401,6 +391,10 @@ class SpikeMonitor:
                 self.detector.advance(w, self._clock_hour)
             self.detector.set_profile(w, rate=self.policy.industry_rate(account),
                                       first_day=_first_day(account))
+            if not w.hot and self.detector.count(w) >= self._hot_min:
+                # Its listing for the day boundary was judged under the old profile.
+                w.hot = True
+                self._hot.add(cid)
             self._quiet.pop(cid, None)
             self._watch.pop(cid, None)
             if cid in self._open and self._clock_hour is not None:

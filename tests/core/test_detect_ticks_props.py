@@ -19,9 +19,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ticketspike.detect.assess import assess_batch
-from ticketspike.detect.policy import DetectionPolicy
+from ticketspike.detect.policy import DetectionPolicy, IndustryBaseline
 from ticketspike.lifecycle import EpisodeState, LifecyclePolicy, advance_episode
-from ticketspike.model import Category, Priority, Ticket, TicketEvent
+from ticketspike.model import Account, Category, Priority, Ticket, TicketEvent
 from ticketspike.monitor import SpikeMonitor
 from ticketspike.signals import Transition
 
@@ -123,3 +123,20 @@ def test_monitor_matches_judging_everyone_every_hour(
     got += monitor.tick(end)
     expected = reference(stream, policy, life, end)
     assert [t.to_json() for t in got] == [t.to_json() for t in expected]
+
+
+def test_an_account_change_is_judged_at_the_next_midnight() -> None:
+    """A window too small to matter under one industry rate may be a spike under the next."""
+    policy = DetectionPolicy(industry={"default": IndustryBaseline(per_account=10.0),
+                                       "small": IndustryBaseline(per_account=0.5)})
+    monitor = SpikeMonitor(policy)
+    got: list[Transition] = []
+    for i in range(8):
+        ticket = Ticket(ticket_id=f"n{i}", customer_id="c",
+                        created_at=START + timedelta(hours=20, minutes=10 * i))
+        got += monitor.ingest(TicketEvent(ticket=ticket))
+    assert got == []  # 8 tickets against 10 expected a day
+    monitor.assess("c", START + timedelta(hours=22), account=Account(id="c", segment="small"))
+    got = monitor.tick(START + timedelta(days=1, minutes=1))
+    assert [(t.kind.value, t.at) for t in got] == [("opened", START + timedelta(days=1))]
+    assert got[0].assessment.ticket_count == 8 and got[0].assessment.expected_count == 0.5

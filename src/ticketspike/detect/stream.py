@@ -65,7 +65,7 @@ class CustomerWindow(list[int]):
 
     __slots__ = (
         "hour", "size", "ring", "day", "total", "sumsq", "first_day", "records", "purge_at",
-        "rate", "cut_day", "days", "base", "candidate", "cut", "line", "hot",
+        "rate", "cut_day", "days", "base", "candidate", "cut", "line", "floor", "hot",
     )
 
     def __init__(self, *, hour: int, window: int, ring: int, rate: float,
@@ -91,6 +91,8 @@ class CustomerWindow(list[int]):
         # Counts below this are no spike today: the candidate, then the exact
         # opening count once computed (valid while cut_day is the current day).
         self.line = 0
+        # At most the expected count of tomorrow's window (valid with cut_day).
+        self.floor = 0.0
         self.hot = False  # listed among the windows judged at the day boundary
 
     def __eq__(self, other: object) -> bool:
@@ -387,10 +389,32 @@ class Detector:
         first = w.first_day
         days = 0 if first is None else max(0, min(self._b, d - 1 - first))
         w.candidate = w.line = self._candidate(w.total, days, w.rate, self._hours)
+        w.floor = self.floor(w, d + 1)
         w.days = days
         w.base = None
         w.cut = None
         w.cut_day = d
+
+    def floor(self, w: CustomerWindow, day: int) -> float:
+        """At most the expected window count on ``day``, the day after the customer's.
+
+        Closing the day in between adds the closed day (capped, so at least
+        nothing) and drops the one that leaves the baseline; the baseline
+        cannot fall below the one computed without the closed day. Rounding
+        is monotone, so computing it the way :func:`baseline_for` does keeps
+        it a bound: a count under ``threshold`` times it is no spike then.
+        """
+        p = self.policy
+        first = w.first_day
+        days = 0 if first is None else max(0, min(self._b, day - 1 - first))
+        total = w.total - w[day % self._r]  # the day that leaves the baseline
+        if p.mode == "spec" or p.prior_days <= 0.0:
+            rate = w.rate if days == 0 or days < p.min_history_days else total / days
+        elif days == 0:
+            rate = w.rate
+        else:
+            rate = (w.rate * p.prior_days + total) / (p.prior_days + days)
+        return rate * self._hours / 24.0
 
     def _cutoffs(self, w: CustomerWindow) -> Cutoffs:
         if w.cut_day != w.day:
