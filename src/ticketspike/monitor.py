@@ -2,13 +2,17 @@
 
 :class:`SpikeMonitor` is what production and ``replay`` feed: every ticket
 event goes to :meth:`SpikeMonitor.ingest`, and the clock moves with
-:meth:`SpikeMonitor.tick`. Time moves without tickets: each hour boundary
-re-evaluates customers with an open episode (so spikes resolve on time), and
-each day boundary, where the baseline shifts, re-evaluates every customer
-whose window holds enough tickets to be a spike (so a spike that starts when
-the baseline drops at midnight is caught). Crossing boundaries happens on its
-own when a ticket moves the clock, so a caller that only ingests still gets
-the ticks in between.
+:meth:`SpikeMonitor.tick`. Time moves without tickets: an open episode is
+re-evaluated at the hour boundaries where it can change (its count falling
+below the resolve line, its quiet period running out), so spikes resolve on
+time, and each day boundary, where the baseline shifts, re-evaluates every
+open episode and every customer whose window could be a spike under the new
+baseline (so a spike that starts when the baseline drops at midnight is
+caught). The result is what judging every open episode every hour would give
+(property-tested against exactly that), without visiting customers in whom
+nothing can change. Crossing boundaries happens on its own when a ticket
+moves the clock, so a caller that only ingests still gets the ticks in
+between.
 
 Pure in the sense that matters: the caller supplies every timestamp, nothing
 reads the clock or does I/O, and each customer's state exports to JSON so a
