@@ -22,7 +22,6 @@ host can persist it and carry on in another process.
 from __future__ import annotations
 
 import heapq
-from bisect import bisect_right
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
@@ -41,10 +40,10 @@ from .lifecycle import (
     advance_episode,
     mark_quiet,
 )
-from .model import Account, EventKind, TicketEvent
+from .model import Account, EventKind, TicketEvent, TicketRow, event_row
 from .signals import Assessment, Severity, Transition
 
-__all__ = ["SpikeMonitor", "replay_events"]
+__all__ = ["SpikeMonitor", "replay_events", "replay_rows"]
 
 UTC = timezone.utc
 _STATE_VERSION = 1
@@ -94,6 +93,7 @@ class SpikeMonitor:
         self._lateness = self.policy.lateness_hours * 3600.0
         self.clock: float | None = None  # newest time seen, as a POSIX timestamp
         self._clock_hour: int | None = None
+        self._next_hour = 0.0  # where the clock hour ends, as a POSIX timestamp
 
     # -- the clock -----------------------------------------------------------
     @property
@@ -111,9 +111,9 @@ class SpikeMonitor:
         ts = at.timestamp()
         if self.clock is not None and ts <= self.clock:
             return []
-        return self._move_clock(ts, at)
+        return self._move_clock(ts)
 
-    def _move_clock(self, ts: float, at: datetime) -> list[Transition]:
+    def _move_clock(self, ts: float) -> list[Transition]:
         out: list[Transition] = []
         hour = int(ts // 3600)
         last = self._clock_hour
@@ -150,6 +150,7 @@ class SpikeMonitor:
                 det.forget_stale(hour)
         self.clock = ts
         self._clock_hour = hour
+        self._next_hour = (hour + 1) * 3600.0
         return out
 
     def _day_boundary(self, boundary: int, b_at: datetime) -> list[Transition]:
@@ -251,80 +252,74 @@ class SpikeMonitor:
         is counted in the hour it was created if within the lateness bound,
         and judged at the current clock. Internal tickets never count.
         """
-        ticket = event.ticket
-        cid = ticket.customer_id
         if account is not None:
-            self._set_account(cid, account)
-        if ticket.internal:
-            return []
-        created_dt = ticket.created_at
-        created = created_dt.timestamp()
-        occurred = event.occurred_at
-        if occurred is None:
-            when_dt, when = created_dt, created
-        else:
-            when_dt, when = occurred, occurred.timestamp()
+            self._set_account(event.ticket.customer_id, account)
         out: list[Transition] = []
+        self.ingest_row(event_row(event), out)
+        return out
+
+    def ingest_row(self, row: TicketRow, out: list[Transition]) -> None:
+        """:meth:`ingest` for a :data:`~ticketspike.model.TicketRow`, appending to ``out``.
+
+        What ``replay`` and ``scan`` call: the same counting and judging
+        without a ticket object per event (see
+        :func:`~ticketspike.model.ticket_row_from_json`).
+        """
+        if row[9]:  # internal
+            return
+        when = row[0]
         clock = self.clock
-        at_dt: datetime | None = when_dt
+        late = False
         if clock is None:
             self.clock = clock = when
             self._clock_hour = int(when // 3600)
+            self._next_hour = (self._clock_hour + 1) * 3600.0
         elif when > clock:
-            if int(when // 3600) == self._clock_hour:
+            if when < self._next_hour:
                 self.clock = when
             else:
-                out = self._move_clock(when, when_dt)
+                out.extend(self._move_clock(when))
             clock = when
-        elif when < clock:
-            at_dt = None  # a late event is judged at the current clock
-        kind = event.kind
-        if kind is _RESOLVED:
-            return out
+        else:
+            late = when < clock  # a late event is judged at the current clock
+        kind = row[1]
+        if kind == 2:  # resolved: the count never changes
+            return
+        created = row[4]
         if created < clock - self._lateness:
             self.detector.late_dropped += 1
-            return out
+            return
         det = self.detector
+        cid = row[5]
         w = det.customers.get(cid)
+        now: int = self._clock_hour  # type: ignore[assignment]
         if w is None:
             w = self._new_window(cid, int(created // 3600))
-        if kind is _UPDATED:
+        if kind == 1:
             # Judged against the clock, not against how far this customer's
             # counters happened to have moved: an update seen before its
             # creation is kept whenever the creation would still be accepted.
-            if w.hour < self._clock_hour:  # type: ignore[operator]
-                det.advance(w, self._clock_hour)  # type: ignore[arg-type]
-            det.update_ticket(
-                w, ticket.key, when, created, ticket.ticket_id,
-                ticket.category if ticket.category_given else None, ticket.priority, ticket.url,
-            )
-            return out
-        now: int = self._clock_hour  # type: ignore[assignment]
+            if w.hour < now:
+                det.advance(w, now)
+            det.update_ticket(w, (row[2], row[3]), when, created, row[3],
+                              row[6] if row[10] else None, row[7], row[8])
+            return
         hour = int(created // 3600)
-        if hour == now:
-            hour = now  # one shared int per hour: cheaper to read back later
-        # The common case, inline: a new ticket no older than the customer's
-        # counters (Detector.count_ticket is the general path and the reference).
-        old = w.hour
-        if hour > old:
-            # Detector.advance, inline.
-            w.hour = hour
-            new_day = hour // 24 > w.day
-            if new_day:
-                det.roll_days(w, hour // 24)
-            records = w.records
-            if records:
-                if hour - old >= self._span:
-                    w.records = {}
-                elif len(records) > w.purge_at:
-                    det.purge(w)
-                elif new_day:
-                    det.purge_front(w)
-        if hour == w.hour:
-            key = (ticket.source, ticket.ticket_id)
-            new = (hour, created, ticket.ticket_id, ticket.category, ticket.priority,
-                   ticket.url, True, created)
-            if w.records.setdefault(key, new) is new:
+        # The common case, inline: a new ticket in the customer's current hour or
+        # later (Detector.count_ticket is the general path and the reference).
+        if hour >= w.hour:
+            if hour > w.hour:
+                if hour == now:
+                    hour = now  # one shared int per hour: cheaper to read back later
+                det.advance(w, hour)
+            key = (row[2], row[3])
+            new = (hour, created, row[3], row[6], row[7], row[8], True, created)
+            if w.records.setdefault(key, new) is not new or (w.older and key in w.older):
+                if w.records.get(key) is new:
+                    del w.records[key]
+                if not det.count_ticket(w, key, created, row[3], row[6], row[7], row[8]):
+                    return
+            else:
                 w.append(hour)
                 day = w.day
                 w[day % self._ring] += 1
@@ -332,52 +327,53 @@ class SpikeMonitor:
                 if first is None or day < first:
                     w.first_day = day
                     w.cut_day = -1
-            elif not det.count_ticket(w, key, created, ticket.ticket_id, ticket.category,
-                                      ticket.priority, ticket.url):
-                return out
-        elif not det.count_ticket(w, (ticket.source, ticket.ticket_id), created,
-                                  ticket.ticket_id, ticket.category, ticket.priority,
-                                  ticket.url):
-            return out
+        elif not det.count_ticket(w, (row[2], row[3]), created, row[3], row[6], row[7],
+                                  row[8]):
+            return
         if w.hour < now:
             det.advance(w, now)
-        opened = self._open
-        # Fewer tickets than the minimum can never be a spike: most tickets stop
-        # here, before the window is even trimmed (trimming only lowers the count).
+        if cid in self._open:
+            self._judge_open(cid, w, now, clock, late, out)
+            return
+        # The window lies within the customer's last two days, so their counts bound
+        # it: most tickets stop here, without trimming or counting the window.
         ring = self._ring
-        size = len(w)
-        if size < self._hot_len and cid not in opened:
-            return out
-        if size > ring and w[ring] <= w.hour - self._window:
-            del w[ring:bisect_right(w, w.hour - self._window, ring)]
-        count = len(w) - ring
-        if cid in opened:
-            if not w.hot:
+        day = w.day
+        bound = w[day % ring] + w[(day - 1) % ring]
+        if bound < self._hot_min:
+            return
+        if w.cut_day != day:
+            det.line(w)
+        if not w.hot:
+            # Listed for the day boundary only if tomorrow's baseline could make
+            # it a spike (the count only falls until the next ticket re-checks).
+            floor = w.floor
+            if not (floor > 0.0 and bound / floor < self._threshold):
                 w.hot = True
                 self._hot.add(cid)
-            # Most tickets of an open episode change nothing: the count is
-            # between the resolve line and the escalation line.
-            watch = self._watch.get(cid)
-            if (watch is not None and watch[0] == w.day and watch[1] <= count < watch[2]
-                    and not watch[3]):
-                return out
-        else:
-            if count < self._hot_min:
-                return out
-            if w.cut_day != w.day:
-                det.line(w)
-            if not w.hot:
-                # Listed for the day boundary only if tomorrow's baseline could make
-                # it a spike (the count only falls until the next ticket re-checks).
-                floor = w.floor
-                if not (floor > 0.0 and count / floor < self._threshold):
-                    w.hot = True
-                    self._hot.add(cid)
-            if count < w.line:
-                return out
-        at = at_dt if at_dt is not None else datetime.fromtimestamp(clock, tz=UTC)
+        if bound < w.line:
+            return
+        det.trim(w)
+        if len(w) - ring < w.line:
+            return
+        at = datetime.fromtimestamp(clock if late else when, tz=UTC)
         out.extend(self._evaluate(cid, w, now, at))
-        return out
+
+    def _judge_open(self, cid: str, w: CustomerWindow, now: int, clock: float, late: bool,
+                    out: list[Transition]) -> None:
+        """A counted ticket of a customer with an open episode."""
+        if not w.hot:
+            w.hot = True
+            self._hot.add(cid)
+        self.detector.trim(w)
+        count = len(w) - self._ring
+        # Most tickets of an open episode change nothing: the count is
+        # between the resolve line and the escalation line.
+        watch = self._watch.get(cid)
+        if (watch is not None and watch[0] == w.day and watch[1] <= count < watch[2]
+                and not watch[3]):
+            return
+        out.extend(self._evaluate(cid, w, now, datetime.fromtimestamp(clock, tz=UTC)))
 
     def _new_window(self, cid: str, hour: int) -> CustomerWindow:
         account = self._accounts.get(cid)
@@ -547,6 +543,7 @@ class SpikeMonitor:
                 if self.clock is None or start > self.clock:
                     self.clock = start
                     self._clock_hour = w.hour
+                    self._next_hour = (w.hour + 1) * 3600.0
             else:
                 self.detector.customers.pop(customer_id, None)
             life = state.get("lifecycle")
@@ -578,9 +575,6 @@ def _first_day(account: Account | None) -> int | None:
     return epoch_hour(account.first_seen) // 24
 
 
-_KIND_ORDER = {EventKind.CREATED: 0, EventKind.UPDATED: 1, EventKind.RESOLVED: 2}
-
-
 def replay_events(
     events: Iterable[TicketEvent],
     monitor: SpikeMonitor,
@@ -591,46 +585,86 @@ def replay_events(
     buffer of that many hours puts them back in order (ties broken by ticket
     key, so the same tickets in any order give the same transitions). Older
     stragglers are counted as late. Memory follows the bound, not the file.
+    """
+    return replay_rows(map(event_row, events), monitor)
 
-    Files are mostly in order already, so events that sort after everything
-    buffered go to a plain queue and only the stragglers to a heap; the two
-    are merged on the way out, which is the order one heap would give.
+
+def replay_rows(
+    rows: Iterable[TicketRow],
+    monitor: SpikeMonitor,
+) -> Iterator[Transition]:
+    """:func:`replay_events` for :data:`~ticketspike.model.TicketRow` items (the fast path).
+
+    Files are mostly in order already, so a row newer than everything before
+    it goes to a plain queue and only the others (stragglers and same-instant
+    ties) to a heap ordered by (time, kind, source, id, arrival); the two are
+    merged on the way out, the queue first on a tie, which is the order one
+    heap would give.
     """
     lateness = monitor.policy.lateness_hours * 3600.0
-    ordered: deque[tuple[float, int, str, str, int, TicketEvent]] = deque()
-    heap: list[tuple[float, int, str, str, int, TicketEvent]] = []
-    newest: float | None = None
-    ingest = monitor.ingest
-    order = _KIND_ORDER
+    ordered: deque[TicketRow] = deque()
+    heap: list[tuple[float, int, str, str, int, TicketRow]] = []
+    newest = float("-inf")
+    ingest = monitor.ingest_row
+    append = ordered.append
+    popleft = ordered.popleft
+    out: list[Transition] = []
     seq = 0
-    for event in events:
-        occurred = event.occurred_at
-        t = event.ticket
-        ts = (t.created_at if occurred is None else occurred).timestamp()
-        item = (ts, order[event.kind], t.source, t.ticket_id, seq, event)
-        seq += 1
-        if not ordered or item > ordered[-1]:
-            ordered.append(item)
+    for row in rows:
+        when = row[0]
+        if when > newest:
+            newest = when
+            append(row)
+            if not heap:
+                # The common case: in order. The row just queued is newer than
+                # the horizon, so this stops at it at the latest.
+                horizon = when - lateness
+                while ordered[0][0] <= horizon:
+                    ingest(popleft(), out)
+                if out:
+                    yield from out
+                    out.clear()
+                continue
         else:
-            heapq.heappush(heap, item)
-        if newest is None or ts > newest:
-            newest = ts
+            heapq.heappush(heap, (when, row[1], row[2], row[3], seq, row))
+            seq += 1
+        # A straggler waits in the heap for up to the lateness bound; meanwhile
+        # the queue drains on its own up to the heap's first time (a tie goes
+        # through _drain, which compares whole keys).
         horizon = newest - lateness
-        while True:
-            if heap and (not ordered or heap[0] < ordered[0]):
-                if heap[0][0] > horizon:
-                    break
-                ev = heapq.heappop(heap)[-1]
-            elif ordered and ordered[0][0] <= horizon:
-                ev = ordered.popleft()[-1]
-            else:
-                break
-            transitions = ingest(ev)
-            if transitions:
-                yield from transitions
-    while heap or ordered:
-        if heap and (not ordered or heap[0] < ordered[0]):
-            ev = heapq.heappop(heap)[-1]
+        first = heap[0][0]
+        while ordered and ordered[0][0] < first and ordered[0][0] <= horizon:
+            ingest(popleft(), out)
+        if first <= horizon:
+            _drain(ordered, heap, horizon, ingest, out)
+        if out:
+            yield from out
+            out.clear()
+    _drain(ordered, heap, float("inf"), ingest, out)
+    yield from out
+
+
+def _drain(ordered: deque[TicketRow], heap: list[tuple[float, int, str, str, int, TicketRow]],
+           horizon: float, ingest: Any, out: list[Transition]) -> None:
+    """Ingest, in order, every buffered row no newer than ``horizon``."""
+    while True:
+        if heap:
+            h = heap[0]
+            if ordered:
+                o = ordered[0]
+                if (h[0], h[1], h[2], h[3]) < (o[0], o[1], o[2], o[3]):
+                    if h[0] > horizon:
+                        return
+                    ingest(heapq.heappop(heap)[5], out)
+                    continue
+                if o[0] > horizon:
+                    return
+                ingest(ordered.popleft(), out)
+                continue
+            if h[0] > horizon:
+                return
+            ingest(heapq.heappop(heap)[5], out)
+        elif ordered and ordered[0][0] <= horizon:
+            ingest(ordered.popleft(), out)
         else:
-            ev = ordered.popleft()[-1]
-        yield from ingest(ev)
+            return

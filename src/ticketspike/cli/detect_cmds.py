@@ -28,10 +28,19 @@ from typing import TYPE_CHECKING, Any
 
 from ..accounts import load_accounts
 from ..lifecycle import episode_id_for
-from ..model import Account, EventKind, Ticket, TicketEvent, parse_time
-from ..monitor import SpikeMonitor, replay_events
+from ..model import (
+    ROW_CREATED,
+    ROW_WHEN,
+    Account,
+    EventKind,
+    Ticket,
+    TicketEvent,
+    TicketRow,
+    parse_time,
+)
+from ..monitor import SpikeMonitor, replay_rows
 from ..signals import Assessment, Transition, TransitionKind
-from ..ticketfile import iter_ticket_events
+from ..ticketfile import iter_ticket_events, iter_ticket_rows
 from .common import EXIT_OK, Progress, add_config_args, add_format_arg, config_from_args
 
 if TYPE_CHECKING:
@@ -103,6 +112,22 @@ def _events(path: str, config: Config, progress: Progress,
         yield event
 
 
+def _rows(path: str, config: Config, progress: Progress,
+          *, until: datetime | None = None) -> Iterator[TicketRow]:
+    """:func:`_events` as detector rows: what ``replay`` and ``scan`` count."""
+
+    def on_line(_number: int, read: int) -> None:
+        progress.update(read)
+
+    rows = iter_ticket_rows(path, strict_categories=config.strict_categories,
+                            on_line=on_line if progress.enabled else None,
+                            categorize=_categorizer())
+    if until is None:
+        return rows
+    limit = until.timestamp()
+    return (r for r in rows if r[ROW_CREATED] <= limit and r[ROW_WHEN] <= limit)
+
+
 def _progress(label: str, path: str) -> Progress:
     try:
         size = os.path.getsize(path)
@@ -145,7 +170,7 @@ def _scan(args: argparse.Namespace) -> int:
     monitor = _monitor(config, accounts)
     progress = _progress("scan", args.tickets)
     with _long_lived_heap():
-        for _ in replay_events(_events(args.tickets, config, progress, until=at), monitor):
+        for _ in replay_rows(_rows(args.tickets, config, progress, until=at), monitor):
             pass  # scan wants the counters; episodes are replay's business
     progress.close()
     when = at or monitor.now
@@ -273,7 +298,7 @@ def _replay(args: argparse.Namespace) -> int:
     # spooled file so that a long replay's output does not sit in memory.
     with tempfile.SpooledTemporaryFile(max_size=1 << 20, mode="w+", encoding="utf-8") as held:
         with _long_lived_heap():
-            for transition in replay_events(_events(args.tickets, config, progress), monitor):
+            for transition in replay_rows(_rows(args.tickets, config, progress), monitor):
                 counts[transition.kind] += 1
                 held.write(json.dumps(transition.to_json()) if as_json else _line(transition))
                 held.write("\n")

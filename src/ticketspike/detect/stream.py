@@ -15,8 +15,10 @@ per customer-day and the per-ticket check is an integer comparison.
 Volume rules (PRD open question 2): only created, customer-initiated tickets
 count; updates change a ticket's category or priority, never the count; the
 same ticket key counts once. To deduplicate with bounded memory the ids of a
-customer's tickets are kept only while they are inside the window or the
-lateness bound, whichever is longer.
+customer's tickets are kept in two generations of ``span`` hours (the window
+or the lateness bound, whichever is longer, plus one): when the customer's
+clock enters a new generation the older one is dropped whole, so forgetting
+costs nothing per ticket and every id a duplicate could still carry is kept.
 
 Past spikes do not poison the baseline: when a day closes it joins the
 baseline capped at the largest count that would not have been a spike
@@ -64,12 +66,12 @@ class CustomerWindow(list[int]):
     """
 
     __slots__ = (
-        "hour", "size", "ring", "day", "total", "sumsq", "first_day", "records", "purge_at",
+        "hour", "size", "ring", "day", "total", "sumsq", "first_day", "records", "older", "band",
         "rate", "cut_day", "days", "base", "candidate", "cut", "line", "floor", "hot",
     )
 
     def __init__(self, *, hour: int, window: int, ring: int, rate: float,
-                 first_day: int | None) -> None:
+                 first_day: int | None, span: int) -> None:
         # Days still open hold raw counts; closed baseline days hold their
         # count capped at the alert line, so a past spike cannot inflate it.
         super().__init__([0] * ring)
@@ -80,8 +82,10 @@ class CustomerWindow(list[int]):
         self.total = 0  # baseline tickets (capped)
         self.sumsq = 0  # sum of squared baseline days, for the dispersion
         self.first_day = first_day
+        # Ticket records by key: this generation of ``span`` hours and the one before.
         self.records: dict[tuple[str, str], tuple[Any, ...]] = {}
-        self.purge_at = 16
+        self.older: dict[tuple[str, str], tuple[Any, ...]] = {}
+        self.band = hour // span
         self.rate = rate  # the segment's industry rate for this customer
         self.cut_day = -1  # the day days/base/candidate/cut were computed for
         self.days = 0  # baseline days observed, as of cut_day
@@ -167,7 +171,7 @@ class Detector:
     def create(self, customer_id: str, *, hour: int, rate: float,
                first_day: int | None) -> CustomerWindow:
         w = CustomerWindow(hour=hour, window=self._w, ring=self._r, rate=rate,
-                           first_day=first_day)
+                           first_day=first_day, span=self._span)
         self.customers[customer_id] = w
         return w
 
@@ -184,25 +188,30 @@ class Detector:
     def advance(self, w: CustomerWindow, hour: int) -> None:
         """Roll the customer's counters forward to ``hour`` (never backward).
 
-        The window itself is trimmed lazily (see :meth:`count`); only the day
-        ring and the kept ticket ids move here.
+        The window itself is trimmed lazily (see :meth:`count`) and at each
+        new day; the day ring and the generations of ticket ids move here.
         """
-        old = w.hour
-        if hour <= old:
+        if hour <= w.hour:
             return
         w.hour = hour
-        new_day = hour // 24 > w.day
-        if new_day:
+        if hour // 24 > w.day:
             self.roll_days(w, hour // 24)
-        records = w.records
-        if records:
-            if hour - old >= self._span:
-                # Quiet for longer than ids are kept: every record is stale.
-                w.records = {}
-            elif len(records) > w.purge_at:
-                self.purge(w)
-            elif new_day:
-                self.purge_front(w)
+            self.trim(w)
+        band = hour // self._span
+        if band != w.band:
+            self.rotate(w, band)
+
+    def rotate(self, w: CustomerWindow, band: int) -> None:
+        """Start generation ``band`` of ticket ids; ids two generations old are dropped."""
+        w.older = w.records if band == w.band + 1 else {}
+        w.records = {}
+        w.band = band
+
+    def trim(self, w: CustomerWindow) -> None:
+        """Drop the queued hours that have left the window ending at the customer's hour."""
+        ring = self._r
+        if len(w) > ring and w[ring] <= w.hour - self._w:
+            del w[ring:bisect_right(w, w.hour - self._w, ring)]
 
     def count(self, w: CustomerWindow) -> int:
         """Tickets in the window ending at the customer's hour (trims what has left)."""
@@ -264,46 +273,36 @@ class Detector:
         Run once a day by the monitor with its clock hour: no ticket accepted
         from now on can be a duplicate of these, and none is in any window
         assessed from now on, so memory stops holding tickets of customers who
-        went quiet. Customers still active drop their stale ids as they go
-        (see :meth:`advance`), which bounds them to about twice what is live;
-        ids kept a little longer are never read again (the monitor refuses
-        tickets that late), so when exactly they go changes nothing.
+        went quiet. Customers still active drop stale ids a generation at a
+        time (see :meth:`rotate`); ids kept a little longer are never read
+        again (the monitor refuses tickets that late), so when exactly they go
+        changes nothing.
         """
         stale = hour - self._span
         for w in self.customers.values():
+            if not (w.records or w.older):
+                continue
             if w.hour <= stale:
-                if w.records:
-                    w.records = {}
+                w.records = {}
+                w.older = {}
             elif len(w) == w.ring or w[-1] <= stale:
                 # Its counters moved (an open episode) but no ticket is recent.
-                records = w.records
-                for key in [k for k, r in records.items() if r[_HOUR] <= stale]:
-                    del records[key]
+                for records in (w.older, w.records):
+                    for key in [k for k, r in records.items() if r[_HOUR] <= stale]:
+                        del records[key]
 
-    def purge(self, w: CustomerWindow) -> None:
-        """Drop the ids of tickets older than ids are kept (all of them)."""
-        oldest = w.hour - self._span + 1
-        records = w.records
-        for key in [k for k, r in records.items() if r[_HOUR] < oldest]:
-            del records[key]
-        w.purge_at = 2 * len(records) + 32
+    def record(self, w: CustomerWindow, key: tuple[str, str]) -> tuple[Any, ...] | None:
+        """The kept record of a ticket key, from either generation."""
+        rec = w.records.get(key)
+        if rec is None and w.older:
+            rec = w.older.get(key)
+        return rec
 
-    def purge_front(self, w: CustomerWindow) -> None:
-        """Drop the stale ids at the front of the customer's records, once a day.
-
-        Records are kept in arrival order, which is nearly time order, so this
-        looks only at what it drops; a late arrival stuck behind newer ones
-        goes at the next full :meth:`purge` or when it reaches the front.
-        """
-        oldest = w.hour - self._span + 1
-        records = w.records
-        stale = []
-        for key, r in records.items():
-            if r[_HOUR] >= oldest:
-                break
-            stale.append(key)
-        for key in stale:
-            del records[key]
+    def _put(self, w: CustomerWindow, key: tuple[str, str], rec: tuple[Any, ...]) -> None:
+        if key in w.older:
+            w.older[key] = rec
+        else:
+            w.records[key] = rec
 
     # -- tickets ---------------------------------------------------------------
     def count_ticket(
@@ -317,18 +316,17 @@ class Detector:
         elif hour < w.hour - self._span + 1 or hour // 24 < w.day - 1:
             self.late_dropped += 1
             return False
-        records = w.records
-        new = (hour, created, ticket_id, category, priority, url, True, created)
-        rec = records.setdefault(key, new)
-        if rec is new:
-            pass
+        rec = self.record(w, key)
+        if rec is None:
+            w.records[key] = (hour, created, ticket_id, category, priority, url, True, created)
         elif rec[_COUNTED]:
             self.duplicates += 1
             return False
         else:
             # An update arrived before its creation: count it now, keep the newer fields.
-            records[key] = (hour, created, ticket_id, rec[_CAT], rec[_PRIO],
-                            rec[_URL] if rec[_URL] is not None else url, True, rec[_CAT_TS])
+            self._put(w, key, (hour, created, ticket_id, rec[_CAT], rec[_PRIO],
+                               rec[_URL] if rec[_URL] is not None else url, True,
+                               rec[_CAT_TS]))
         if len(w) == self._r or hour >= w[-1]:
             w.append(hour)
         elif hour > w.hour - self._w:
@@ -345,7 +343,7 @@ class Detector:
         ticket_id: str, category: Category | None, priority: Priority, url: str | None,
     ) -> None:
         """Apply an update made at ``at``: category and priority change, the count never."""
-        rec = w.records.get(key)
+        rec = self.record(w, key)
         if rec is None:
             hour = int(created // 3600)
             if w.hour - self._span < hour <= w.hour:
@@ -353,10 +351,10 @@ class Detector:
                                   priority, url, False, at)
             return
         if at >= rec[_CAT_TS]:
-            w.records[key] = (
+            self._put(w, key, (
                 rec[_HOUR], rec[_TS], rec[_ID], rec[_CAT] if category is None else category,
                 priority, url or rec[_URL], rec[_COUNTED], at,
-            )
+            ))
 
     # -- judging -------------------------------------------------------------
     def baseline(self, w: CustomerWindow) -> Baseline:
@@ -454,7 +452,8 @@ class Detector:
         lo = w.hour - self._w
         return [
             (r[_ID], r[_TS], r[_CAT], r[_PRIO], r[_URL])
-            for r in w.records.values()
+            for records in (w.older, w.records)
+            for r in records.values()
             if r[_COUNTED] and lo < r[_HOUR] <= w.hour
         ]
 
@@ -483,7 +482,8 @@ class Detector:
             "records": [
                 [key[0], key[1], r[_HOUR], r[_TS], r[_ID], r[_CAT].value, r[_PRIO].value,
                  r[_URL], r[_COUNTED], r[_CAT_TS]]
-                for key, r in w.records.items()
+                for records in (w.older, w.records)
+                for key, r in records.items()
             ],
         }
 
@@ -501,7 +501,7 @@ class Detector:
         first = data.get("first_day")
         w = CustomerWindow(hour=int(data["hour"]), window=self._w, ring=self._r,
                            rate=float(data["rate"]),
-                           first_day=None if first is None else int(first))
+                           first_day=None if first is None else int(first), span=self._span)
         w[:self._r] = daily
         for h in range(w.hour - self._w + 1, w.hour + 1):
             n = hourly[h % self._w]
@@ -514,6 +514,5 @@ class Detector:
                 int(hour), float(ts), str(tid), Category(cat), Priority(prio),
                 None if url is None else str(url), bool(counted), float(cat_ts),
             )
-        w.purge_at = 2 * len(w.records) + 32
         self.customers[customer_id] = w
         return w
