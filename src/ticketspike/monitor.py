@@ -75,6 +75,7 @@ class SpikeMonitor:
         self._states: dict[str, EpisodeState] = {}
         self._open: set[str] = set()  # customers with an open episode
         self._hot: set[str] = set()  # windows that may be spikes under tomorrow's baseline
+        self._ticked: set[str] = set()  # counters the clock moved, ids not yet forgotten
         self._hot_min = self.policy.min_count if self.policy.mode == "gated" else 1
         self._quiet: dict[str, tuple[int, int]] = {}  # customer -> (day, count below = quiet)
         # Open episodes: (day, quiet below, escalate at, quiet now) as last evaluated.
@@ -147,7 +148,11 @@ class SpikeMonitor:
                 boundary = nxt
             if hour // 24 > last // 24:
                 # After the boundaries: their assessments still list every ticket id.
-                det.forget_stale(hour)
+                moved = self._ticked | self._open
+                det.forget_stale(hour, moved)
+                customers = det.customers
+                self._ticked = {c for c in moved
+                                if customers[c].records or customers[c].older}
         self.clock = ts
         self._clock_hour = hour
         self._next_hour = (hour + 1) * 3600.0
@@ -178,6 +183,7 @@ class SpikeMonitor:
                     if floor > 0.0 and count_at(w, boundary) / floor < threshold:
                         continue  # no spike tomorrow: its days close when it is next touched
                 det.advance(w, boundary)
+                self._ticked.add(cid)
                 n = count(w)
                 if n < hot_min:
                     hot.discard(cid)
@@ -198,6 +204,7 @@ class SpikeMonitor:
                 continue
             w = customers[cid]
             det.advance(w, boundary)
+            self._ticked.add(cid)
             # Between ticks the count only falls, so an episode that is
             # still above its resolve line has nothing to do.
             watch = self._watch.get(cid)
@@ -405,6 +412,7 @@ class SpikeMonitor:
                   day_boundary: bool = False) -> list[Transition]:
         det = self.detector
         det.advance(w, hour)
+        self._ticked.add(cid)
         count = det.count(w)
         if day_boundary and count < self._hot_min:
             self._hot.discard(cid)

@@ -128,7 +128,7 @@ def iter_ticket_rows(
                     row = event_row(TicketEvent(ticket=ticket, kind=event.kind,
                                                 occurred_at=event.occurred_at))
             yield row
-        if on_line is not None:
+        if on_line is not None and number % _PROGRESS_EVERY:
             on_line(number, read)
 
 

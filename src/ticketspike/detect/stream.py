@@ -35,6 +35,7 @@ closed baseline days never change, which is what keeps streaming equal to
 from __future__ import annotations
 
 from bisect import bisect_right, insort
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -267,26 +268,29 @@ class Detector:
             return n
         return min(n, self._line(w.total, days, w.sumsq, w.rate, 24.0)[1].open - 1)
 
-    def forget_stale(self, hour: int) -> None:
+    def forget_stale(self, hour: int, moved: Iterable[str] = ()) -> None:
         """Drop the ticket ids of customers quiet for longer than ids are kept.
 
         Run once a day by the monitor with its clock hour: no ticket accepted
         from now on can be a duplicate of these, and none is in any window
         assessed from now on, so memory stops holding tickets of customers who
-        went quiet. Customers still active drop stale ids a generation at a
-        time (see :meth:`rotate`); ids kept a little longer are never read
-        again (the monitor refuses tickets that late), so when exactly they go
-        changes nothing.
+        went quiet. ``moved`` names the customers whose counters the clock
+        may have moved without a ticket (open episodes, windows judged at the
+        day boundary): they are checked ticket by ticket. Customers still
+        active drop stale ids a generation at a time (see :meth:`rotate`);
+        ids kept a little longer are never read again (the monitor refuses
+        tickets that late), so when exactly they go changes nothing.
         """
         stale = hour - self._span
         for w in self.customers.values():
-            if not (w.records or w.older):
-                continue
-            if w.hour <= stale:
+            if w.hour <= stale and (w.records or w.older):
                 w.records = {}
                 w.older = {}
-            elif len(w) == w.ring or w[-1] <= stale:
-                # Its counters moved (an open episode) but no ticket is recent.
+        customers = self.customers
+        for cid in moved:
+            w = customers[cid]
+            if (w.records or w.older) and (len(w) == w.ring or w[-1] <= stale):
+                # Its counters moved but no ticket is recent.
                 for records in (w.older, w.records):
                     for key in [k for k, r in records.items() if r[_HOUR] <= stale]:
                         del records[key]
