@@ -151,8 +151,8 @@ class SpikeMonitor:
                 moved = self._ticked | self._open
                 det.forget_stale(hour, moved)
                 customers = det.customers
-                self._ticked = {c for c in moved
-                                if customers[c].records or customers[c].older}
+                self._ticked = {c for c in moved if c in customers
+                                and len(customers[c]) > customers[c].ring}
         self.clock = ts
         self._clock_hour = hour
         self._next_hour = (hour + 1) * 3600.0
@@ -246,7 +246,8 @@ class SpikeMonitor:
                     due = nxt
                 else:
                     # The count falls below ``quiet`` once the quiet-th newest ticket leaves.
-                    due = min(due, max(nxt, w[len(w) - quiet] + self._window))
+                    due = min(due, max(nxt, self.detector.newest_hours(w, quiet)
+                                       + self._window))
         if self._due.get(cid) != due:
             self._due[cid] = due
             heapq.heappush(self._due_heap, (due, cid))
@@ -308,7 +309,7 @@ class SpikeMonitor:
             # creation is kept whenever the creation would still be accepted.
             if w.hour < now:
                 det.advance(w, now)
-            det.update_ticket(w, (row[2], row[3]), when, created, row[3],
+            det.update_ticket(w, (row[2], row[3], cid), when, created, row[3],
                               row[6] if row[10] else None, row[7], row[8])
             return
         hour = int(created // 3600)
@@ -319,23 +320,23 @@ class SpikeMonitor:
                 if hour == now:
                     hour = now  # one shared int per hour: cheaper to read back later
                 det.advance(w, hour)
-            key = (row[2], row[3])
-            new = (hour, created, row[3], row[6], row[7], row[8], True, created)
-            if w.records.setdefault(key, new) is not new or (w.older and key in w.older):
-                if w.records.get(key) is new:
-                    del w.records[key]
-                if not det.count_ticket(w, key, created, row[3], row[6], row[7], row[8]):
+            key = (row[2], row[3], cid)
+            seen = det.seen
+            if (seen.setdefault(key, row) is not row or key in det.seen_old
+                    or (w.updates is not None and key in w.updates)):
+                if seen.get(key) is row:
+                    del seen[key]
+                if not det.count_ticket(w, key, row):
                     return
             else:
-                w.append(hour)
+                w.append(row)
                 day = w.day
                 w[day % self._ring] += 1
                 first = w.first_day
                 if first is None or day < first:
                     w.first_day = day
                     w.cut_day = -1
-        elif not det.count_ticket(w, (row[2], row[3]), created, row[3], row[6], row[7],
-                                  row[8]):
+        elif not det.count_ticket(w, (row[2], row[3], cid), row):
             return
         if w.hour < now:
             det.advance(w, now)
@@ -360,8 +361,7 @@ class SpikeMonitor:
                 self._hot.add(cid)
         if bound < w.line:
             return
-        det.trim(w)
-        if len(w) - ring < w.line:
+        if det.count(w) < w.line:
             return
         at = datetime.fromtimestamp(clock if late else when, tz=UTC)
         out.extend(self._evaluate(cid, w, now, at))
@@ -372,8 +372,7 @@ class SpikeMonitor:
         if not w.hot:
             w.hot = True
             self._hot.add(cid)
-        self.detector.trim(w)
-        count = len(w) - self._ring
+        count = self.detector.count(w)
         # Most tickets of an open episode change nothing: the count is
         # between the resolve line and the escalation line.
         watch = self._watch.get(cid)
@@ -553,7 +552,7 @@ class SpikeMonitor:
                     self._clock_hour = w.hour
                     self._next_hour = (w.hour + 1) * 3600.0
             else:
-                self.detector.customers.pop(customer_id, None)
+                self.detector.drop(customer_id)
             life = state.get("lifecycle")
             self._quiet.pop(customer_id, None)
             self._watch.pop(customer_id, None)

@@ -1,24 +1,27 @@
 """Streaming counters: a few dozen integers per customer, O(1) work per ticket.
 
-Each customer keeps the hours of the tickets in its window (oldest first)
-and a ring of daily counts covering the baseline plus the two days the
-window can touch, with running sums of the baseline's tickets and squared
-days. Tickets leave the window from the front of that queue, so a ticket
-costs one append and, later, one removal, however long the customer was
-quiet; the ring rolls to a new day subtracting what leaves, so the
-per-ticket cost does not grow with history. The window is trimmed lazily:
-a customer with fewer queued tickets than could ever be a spike is never
-trimmed, which is what most tickets of small customers need. The baseline
-only moves at the day boundary, so the counts that open a spike are cached
-per customer-day and the per-ticket check is an integer comparison.
+Each customer keeps a ring of daily counts covering the baseline plus the two
+days the window can touch, with running sums of the baseline's tickets and
+squared days, followed by the rows of its recent counted tickets (oldest
+first). The ring rolls to a new day subtracting what leaves, so the
+per-ticket cost does not grow with history; the rows are kept for ``span``
+hours (the window or the lateness bound, whichever is longer, plus one) and
+dropped a day at a time. The window lies within the customer's last two
+days, so those two days' counts bound it: most tickets are judged by adding
+two integers, and only a customer that could be spiking counts its window.
+The baseline only moves at the day boundary, so the counts that open a spike
+are cached per customer-day and the per-ticket check is an integer comparison.
 
 Volume rules (PRD open question 2): only created, customer-initiated tickets
 count; updates change a ticket's category or priority, never the count; the
-same ticket key counts once. To deduplicate with bounded memory the ids of a
-customer's tickets are kept in two generations of ``span`` hours (the window
-or the lateness bound, whichever is longer, plus one): when the customer's
-clock enters a new generation the older one is dropped whole, so forgetting
-costs nothing per ticket and every id a duplicate could still carry is kept.
+same ticket key counts once. Deduplication goes through one index for all
+customers (source, ticket id and customer -> row) kept in two generations of
+``span`` hours: when the newest ticket enters a new generation the older one
+is dropped whole, so forgetting costs nothing per ticket, and every key a
+ticket still accepted could repeat is kept. One index instead of a dict per
+customer matters: with thousands of customers each object a ticket touches
+is likely a cache miss, and those misses cost more than the arithmetic.
+Updates are kept per customer, only for the tickets they touch.
 
 Past spikes do not poison the baseline: when a day closes it joins the
 baseline capped at the largest count that would not have been a spike
@@ -34,12 +37,13 @@ closed baseline days never change, which is what keeps streaming equal to
 
 from __future__ import annotations
 
-from bisect import bisect_right, insort
+from bisect import bisect_left, insort
 from collections.abc import Iterable
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
-from ..model import Category, Priority
+from ..model import ROW_CREATED, Category, Priority, TicketRow
 from ..signals import Assessment
 from .assess import WindowTicket, build_assessment, epoch_hour
 from .baseline import Baseline, Cutoffs, baseline_for, candidate_for, cutoffs_for, dispersion
@@ -47,32 +51,38 @@ from .policy import DetectionPolicy
 
 __all__ = ["CustomerWindow", "Detector"]
 
-# Positions in a ticket record (a tuple: cheap to build, replaced on update).
+# Positions in a ticket record (the effective fields of a ticket an update touched).
 _HOUR, _TS, _ID, _CAT, _PRIO, _URL, _COUNTED, _CAT_TS = range(8)
+# A ticket's identity in the index: (source, ticket id, customer id).
+Key = tuple[str, str, str]
+_CREATED = itemgetter(ROW_CREATED)
+_NO_BAND = -(1 << 62)  # the index's generation before any ticket
 
-_STATE_VERSION = 1
+# 2: rows of the span instead of hours of the window (version 1 states are rebuilt).
+_STATE_VERSION = 2
 # Bounds the shared cut caches (a few MiB); a full cache is simply emptied.
 _CACHE_LIMIT = 8_192
 
 
-class CustomerWindow(list[int]):
+class CustomerWindow(list[Any]):
     """One customer's counters. Mutable and internal; export with :meth:`Detector.export`.
 
     The list itself holds the day ring (its first ``ring`` items: one count
-    per day, indexed by day modulo the ring) followed by the hours of the
-    window's counted tickets, oldest first. One object instead of a ring, a
-    queue and their headers matters: with thousands of customers, each
-    object a ticket touches is likely a cache miss, and those misses cost
-    more than the arithmetic.
+    per day, indexed by day modulo the ring) followed by the rows
+    (:data:`~ticketspike.model.TicketRow`) of its counted tickets of the last
+    ``span`` hours, in creation order. One object instead of a ring, a queue
+    and their headers matters: with thousands of customers, each object a
+    ticket touches is likely a cache miss, and those misses cost more than
+    the arithmetic.
     """
 
     __slots__ = (
-        "hour", "size", "ring", "day", "total", "sumsq", "first_day", "records", "older", "band",
+        "hour", "size", "ring", "day", "total", "sumsq", "first_day", "updates",
         "rate", "cut_day", "days", "base", "candidate", "cut", "line", "floor", "hot",
     )
 
     def __init__(self, *, hour: int, window: int, ring: int, rate: float,
-                 first_day: int | None, span: int) -> None:
+                 first_day: int | None) -> None:
         # Days still open hold raw counts; closed baseline days hold their
         # count capped at the alert line, so a past spike cannot inflate it.
         super().__init__([0] * ring)
@@ -83,10 +93,9 @@ class CustomerWindow(list[int]):
         self.total = 0  # baseline tickets (capped)
         self.sumsq = 0  # sum of squared baseline days, for the dispersion
         self.first_day = first_day
-        # Ticket records by key: this generation of ``span`` hours and the one before.
-        self.records: dict[tuple[str, str], tuple[Any, ...]] = {}
-        self.older: dict[tuple[str, str], tuple[Any, ...]] = {}
-        self.band = hour // span
+        # Records of the tickets updates touched (None until one does): an update
+        # seen before its creation, or the newer category and priority of a row.
+        self.updates: dict[Key, tuple[Any, ...]] | None = None
         self.rate = rate  # the segment's industry rate for this customer
         self.cut_day = -1  # the day days/base/candidate/cut were computed for
         self.days = 0  # baseline days observed, as of cut_day
@@ -107,7 +116,7 @@ class CustomerWindow(list[int]):
         return self is not other
 
     def __repr__(self) -> str:
-        return f"<CustomerWindow hour={self.hour} window={len(self) - self.ring}>"
+        return f"<CustomerWindow hour={self.hour} kept={len(self) - self.ring}>"
 
     @property
     def daily(self) -> list[int]:
@@ -116,26 +125,24 @@ class CustomerWindow(list[int]):
 
     @property
     def in_window(self) -> int:
-        """Tickets in the window ending at :attr:`hour` (trims what has left it)."""
-        ring = self.ring
-        k = bisect_right(self, self.hour - self.size, ring)
-        if k > ring:
-            del self[ring:k]
-        return len(self) - ring
+        """Tickets in the window ending at :attr:`hour`."""
+        lo = (self.hour - self.size + 1) * 3600.0
+        return len(self) - bisect_left(self, lo, self.ring, key=_CREATED)
 
     @property
     def hourly(self) -> list[int]:
         """The window as a ring of hourly counts (index: hour modulo the window length)."""
         counts = [0] * self.size
         lo = self.hour - self.size
-        for h in self[self.ring:]:
+        for row in self[self.ring:]:
+            h = int(row[ROW_CREATED] // 3600)
             if h > lo:
                 counts[h % self.size] += 1
         return counts
 
     def newest(self) -> int | None:
-        """The hour of the newest counted ticket still queued, if any."""
-        return self[-1] if len(self) > self.ring else None
+        """The hour of the newest counted ticket still kept, if any."""
+        return int(self[-1][ROW_CREATED] // 3600) if len(self) > self.ring else None
 
 
 class Detector:
@@ -167,14 +174,26 @@ class Detector:
         # Customers on the same day share one int object for it: reading a
         # customer's day back then touches memory that is already cached.
         self._day = -1
+        # The deduplication index, key -> row, in two generations (see the module).
+        self.seen: dict[Key, TicketRow] = {}
+        self.seen_old: dict[Key, TicketRow] = {}
+        self._band = _NO_BAND
 
     # -- customers -----------------------------------------------------------
     def create(self, customer_id: str, *, hour: int, rate: float,
                first_day: int | None) -> CustomerWindow:
         w = CustomerWindow(hour=hour, window=self._w, ring=self._r, rate=rate,
-                           first_day=first_day, span=self._span)
+                           first_day=first_day)
         self.customers[customer_id] = w
+        if hour // self._span > self._band:
+            self.rotate(hour // self._span)
         return w
+
+    def drop(self, customer_id: str) -> None:
+        """Forget a customer: counters, kept rows and their keys in the index."""
+        w = self.customers.pop(customer_id, None)
+        if w is not None:
+            self._unindex(w)
 
     def set_profile(self, w: CustomerWindow, *, rate: float, first_day: int | None) -> None:
         """A new industry rate or first-seen day (from the account); drops cached cuts."""
@@ -189,42 +208,57 @@ class Detector:
     def advance(self, w: CustomerWindow, hour: int) -> None:
         """Roll the customer's counters forward to ``hour`` (never backward).
 
-        The window itself is trimmed lazily (see :meth:`count`) and at each
-        new day; the day ring and the generations of ticket ids move here.
+        At a new day the day ring rolls and rows older than ``span`` hours
+        go; a new generation of the index starts when ``hour`` enters one.
         """
         if hour <= w.hour:
             return
         w.hour = hour
         if hour // 24 > w.day:
             self.roll_days(w, hour // 24)
-            self.trim(w)
-        band = hour // self._span
-        if band != w.band:
-            self.rotate(w, band)
+            self.forget(w, hour)
+        if hour // self._span > self._band:
+            self.rotate(hour // self._span)
 
-    def rotate(self, w: CustomerWindow, band: int) -> None:
-        """Start generation ``band`` of ticket ids; ids two generations old are dropped."""
-        w.older = w.records if band == w.band + 1 else {}
-        w.records = {}
-        w.band = band
+    def rotate(self, band: int) -> None:
+        """Start generation ``band`` of the index; keys two generations old are dropped."""
+        if self._band != _NO_BAND:
+            self.seen_old = self.seen if band == self._band + 1 else {}
+            self.seen = {}
+        self._band = band
 
-    def trim(self, w: CustomerWindow) -> None:
-        """Drop the queued hours that have left the window ending at the customer's hour."""
+    def forget(self, w: CustomerWindow, hour: int) -> None:
+        """Drop the customer's rows (and updates) older than ``span`` hours before ``hour``.
+
+        No ticket accepted from then on can repeat them and no window assessed
+        from then on holds them; their keys leave the index with its generation.
+        """
         ring = self._r
-        if len(w) > ring and w[ring] <= w.hour - self._w:
-            del w[ring:bisect_right(w, w.hour - self._w, ring)]
+        limit = (hour - self._span + 1) * 3600.0
+        if len(w) > ring and w[ring][ROW_CREATED] < limit:
+            del w[ring:bisect_left(w, limit, ring, key=_CREATED)]
+        updates = w.updates
+        if updates:
+            oldest = hour - self._span + 1
+            for key in [k for k, r in updates.items() if r[_HOUR] < oldest]:
+                del updates[key]
 
     def count(self, w: CustomerWindow) -> int:
-        """Tickets in the window ending at the customer's hour (trims what has left)."""
+        """Tickets in the window ending at the customer's hour."""
         ring = self._r
-        k = bisect_right(w, w.hour - self._w, ring)
-        if k > ring:
-            del w[ring:k]
-        return len(w) - ring
+        lo = (w.hour - self._w + 1) * 3600.0
+        if len(w) == ring or w[ring][ROW_CREATED] >= lo:
+            return len(w) - ring
+        return len(w) - bisect_left(w, lo, ring, key=_CREATED)
 
     def count_at(self, w: CustomerWindow, hour: int) -> int:
-        """Tickets in the window ending at ``hour`` (not before the customer's hour), untrimmed."""
-        return len(w) - bisect_right(w, hour - self._w, self._r)
+        """Tickets in the window ending at ``hour`` (not before the customer's hour)."""
+        lo = (hour - self._w + 1) * 3600.0
+        return len(w) - bisect_left(w, lo, self._r, key=_CREATED)
+
+    def newest_hours(self, w: CustomerWindow, n: int) -> int:
+        """The hour of the customer's ``n``-th newest kept ticket (``n`` >= 1, kept >= n)."""
+        return int(w[len(w) - n][ROW_CREATED] // 3600)
 
     def roll_days(self, w: CustomerWindow, day: int) -> None:
         """Close the customer's days up to ``day`` (a later day than its current one)."""
@@ -269,72 +303,70 @@ class Detector:
         return min(n, self._line(w.total, days, w.sumsq, w.rate, 24.0)[1].open - 1)
 
     def forget_stale(self, hour: int, moved: Iterable[str] = ()) -> None:
-        """Drop the ticket ids of customers quiet for longer than ids are kept.
+        """Drop the rows of the ``moved`` customers older than ``span`` hours before ``hour``.
 
-        Run once a day by the monitor with its clock hour: no ticket accepted
-        from now on can be a duplicate of these, and none is in any window
-        assessed from now on, so memory stops holding tickets of customers who
-        went quiet. ``moved`` names the customers whose counters the clock
-        may have moved without a ticket (open episodes, windows judged at the
-        day boundary): they are checked ticket by ticket. Customers still
-        active drop stale ids a generation at a time (see :meth:`rotate`);
-        ids kept a little longer are never read again (the monitor refuses
-        tickets that late), so when exactly they go changes nothing.
+        Run once a day by the monitor with its clock hour, for the customers
+        whose counters the clock may have moved without a ticket (open
+        episodes, windows judged at the day boundary): memory stops holding
+        the tickets of a customer who spiked and went quiet. Every other
+        customer drops old rows at its next new day (see :meth:`forget`) and
+        holds at most ``span`` hours of tickets meanwhile.
         """
-        stale = hour - self._span
-        for w in self.customers.values():
-            if w.hour <= stale and (w.records or w.older):
-                w.records = {}
-                w.older = {}
         customers = self.customers
         for cid in moved:
-            w = customers[cid]
-            if (w.records or w.older) and (len(w) == w.ring or w[-1] <= stale):
-                # Its counters moved but no ticket is recent.
-                for records in (w.older, w.records):
-                    for key in [k for k, r in records.items() if r[_HOUR] <= stale]:
-                        del records[key]
+            w = customers.get(cid)
+            if w is not None and len(w) > w.ring:
+                self.forget(w, hour)
 
-    def record(self, w: CustomerWindow, key: tuple[str, str]) -> tuple[Any, ...] | None:
-        """The kept record of a ticket key, from either generation."""
-        rec = w.records.get(key)
-        if rec is None and w.older:
-            rec = w.older.get(key)
-        return rec
+    def _unindex(self, w: CustomerWindow) -> None:
+        seen, old = self.seen, self.seen_old
+        for row in w[self._r:]:
+            key = (row[2], row[3], row[5])
+            if seen.get(key) is row:
+                del seen[key]
+            if old.get(key) is row:
+                del old[key]
 
-    def _put(self, w: CustomerWindow, key: tuple[str, str], rec: tuple[Any, ...]) -> None:
-        if key in w.older:
-            w.older[key] = rec
-        else:
-            w.records[key] = rec
+    def indexed(self, key: Key) -> TicketRow | None:
+        """The counted row of a ticket key, if the index still holds it."""
+        row = self.seen.get(key)
+        if row is None:
+            row = self.seen_old.get(key)
+        return row
 
     # -- tickets ---------------------------------------------------------------
-    def count_ticket(
-        self, w: CustomerWindow, key: tuple[str, str], created: float, ticket_id: str,
-        category: Category, priority: Priority, url: str | None,
-    ) -> bool:
-        """Count one created ticket; ``False`` if it was a duplicate or too late."""
+    def count_ticket(self, w: CustomerWindow, key: Key, row: TicketRow) -> bool:
+        """Count one created ticket; ``False`` if it was a duplicate or too late.
+
+        The general path (late tickets, duplicates, updates seen first); the
+        monitor inlines the common case.
+        """
+        created = row[ROW_CREATED]
         hour = int(created // 3600)
         if hour > w.hour:
             self.advance(w, hour)
         elif hour < w.hour - self._span + 1 or hour // 24 < w.day - 1:
             self.late_dropped += 1
             return False
-        rec = self.record(w, key)
-        if rec is None:
-            w.records[key] = (hour, created, ticket_id, category, priority, url, True, created)
-        elif rec[_COUNTED]:
+        updates = w.updates
+        rec = updates.get(key) if updates else None
+        if rec is not None:
+            if rec[_COUNTED]:
+                self.duplicates += 1
+                return False
+            # An update arrived before its creation: count it now, keep the newer fields.
+            assert updates is not None
+            updates[key] = (hour, created, row[3], rec[_CAT], rec[_PRIO],
+                            rec[_URL] if rec[_URL] is not None else row[8], True,
+                            rec[_CAT_TS])
+        elif self.indexed(key) is not None:
             self.duplicates += 1
             return False
+        self.seen[key] = row
+        if len(w) == self._r or created >= w[-1][ROW_CREATED]:
+            w.append(row)
         else:
-            # An update arrived before its creation: count it now, keep the newer fields.
-            self._put(w, key, (hour, created, ticket_id, rec[_CAT], rec[_PRIO],
-                               rec[_URL] if rec[_URL] is not None else url, True,
-                               rec[_CAT_TS]))
-        if len(w) == self._r or hour >= w[-1]:
-            w.append(hour)
-        elif hour > w.hour - self._w:
-            insort(w, hour, self._r)  # a late ticket: keep the hours in order
+            insort(w, row, self._r, key=_CREATED)  # a late ticket: keep creation order
         day = hour // 24
         w[day % self._r] += 1
         if w.first_day is None or day < w.first_day:
@@ -343,22 +375,30 @@ class Detector:
         return True
 
     def update_ticket(
-        self, w: CustomerWindow, key: tuple[str, str], at: float, created: float,
+        self, w: CustomerWindow, key: Key, at: float, created: float,
         ticket_id: str, category: Category | None, priority: Priority, url: str | None,
     ) -> None:
         """Apply an update made at ``at``: category and priority change, the count never."""
-        rec = self.record(w, key)
+        updates = w.updates
+        rec = updates.get(key) if updates else None
+        if rec is None:
+            row = self.indexed(key)
+            if row is not None:
+                rec = (int(row[ROW_CREATED] // 3600), row[ROW_CREATED], row[3], row[6],
+                       row[7], row[8], True, row[ROW_CREATED])
+        if updates is None:
+            updates = w.updates = {}
         if rec is None:
             hour = int(created // 3600)
             if w.hour - self._span < hour <= w.hour:
-                w.records[key] = (hour, created, ticket_id, category or Category.OTHER,
-                                  priority, url, False, at)
+                updates[key] = (hour, created, ticket_id, category or Category.OTHER,
+                                priority, url, False, at)
             return
         if at >= rec[_CAT_TS]:
-            self._put(w, key, (
+            updates[key] = (
                 rec[_HOUR], rec[_TS], rec[_ID], rec[_CAT] if category is None else category,
                 priority, url or rec[_URL], rec[_COUNTED], at,
-            ))
+            )
 
     # -- judging -------------------------------------------------------------
     def baseline(self, w: CustomerWindow) -> Baseline:
@@ -453,13 +493,17 @@ class Detector:
         return found
 
     def window_tickets(self, w: CustomerWindow) -> list[WindowTicket]:
-        lo = w.hour - self._w
-        return [
-            (r[_ID], r[_TS], r[_CAT], r[_PRIO], r[_URL])
-            for records in (w.older, w.records)
-            for r in records.values()
-            if r[_COUNTED] and lo < r[_HOUR] <= w.hour
-        ]
+        lo = (w.hour - self._w + 1) * 3600.0
+        rows = w[bisect_left(w, lo, self._r, key=_CREATED):]
+        updates = w.updates
+        out: list[WindowTicket] = []
+        for row in rows:
+            rec = updates.get((row[2], row[3], row[5])) if updates else None
+            if rec is None:
+                out.append((row[3], row[ROW_CREATED], row[6], row[7], row[8]))
+            else:
+                out.append((rec[_ID], rec[_TS], rec[_CAT], rec[_PRIO], rec[_URL]))
+        return out
 
     def assessment(self, customer_id: str, w: CustomerWindow, at: datetime) -> Assessment:
         """The full assessment at ``at`` (rolls the rings to ``at`` first)."""
@@ -472,12 +516,21 @@ class Detector:
     # -- persistence -------------------------------------------------------------
     def export(self, w: CustomerWindow) -> dict[str, Any]:
         """JSON-able counters (caches are left out; they are recomputed)."""
+        updates = w.updates or {}
+        records = []
+        for row in w[self._r:]:
+            key = (row[2], row[3], row[5])
+            r = updates.get(key)
+            if r is None:
+                r = (int(row[ROW_CREATED] // 3600), row[ROW_CREATED], row[3], row[6], row[7],
+                     row[8], True, row[ROW_CREATED])
+            records.append((key, r))
+        records.extend((key, r) for key, r in updates.items() if not r[_COUNTED])
         return {
             "version": _STATE_VERSION,
             "window_hours": self._w,
             "baseline_days": self._b,
             "hour": w.hour,
-            "hourly": list(w.hourly),
             "daily": w.daily,
             "total": w.total,
             "sumsq": w.sumsq,
@@ -486,8 +539,7 @@ class Detector:
             "records": [
                 [key[0], key[1], r[_HOUR], r[_TS], r[_ID], r[_CAT].value, r[_PRIO].value,
                  r[_URL], r[_COUNTED], r[_CAT_TS]]
-                for records in (w.older, w.records)
-                for key, r in records.items()
+                for key, r in records
             ],
         }
 
@@ -498,25 +550,38 @@ class Detector:
         if data.get("window_hours") != self._w or data.get("baseline_days") != self._b:
             raise ValueError("detector state was saved under a different window or baseline "
                              "length")
-        hourly = [int(x) for x in data["hourly"]]
         daily = [int(x) for x in data["daily"]]
-        if len(hourly) != self._w or len(daily) != self._r:
+        if len(daily) != self._r:
             raise ValueError("detector state rings have the wrong size")
         first = data.get("first_day")
         w = CustomerWindow(hour=int(data["hour"]), window=self._w, ring=self._r,
                            rate=float(data["rate"]),
-                           first_day=None if first is None else int(first), span=self._span)
+                           first_day=None if first is None else int(first))
         w[:self._r] = daily
-        for h in range(w.hour - self._w + 1, w.hour + 1):
-            n = hourly[h % self._w]
-            if n > 0:
-                w.extend([h] * n)
         w.total = int(data["total"])
         w.sumsq = int(data["sumsq"])
+        rows: list[TicketRow] = []
+        updates: dict[Key, tuple[Any, ...]] = {}
         for src, tid_key, hour, ts, tid, cat, prio, url, counted, cat_ts in data["records"]:
-            w.records[(str(src), str(tid_key))] = (
-                int(hour), float(ts), str(tid), Category(cat), Priority(prio),
-                None if url is None else str(url), bool(counted), float(cat_ts),
-            )
+            key = (str(src), str(tid_key), customer_id)
+            created, category, priority = float(ts), Category(cat), Priority(prio)
+            link = None if url is None else str(url)
+            rec = (int(hour), created, str(tid), category, priority, link, bool(counted),
+                   float(cat_ts))
+            if rec[_COUNTED]:
+                rows.append((created, 0, key[0], key[1], created, customer_id, category,
+                             priority, link, False, True))
+                if rec[_CAT_TS] != created or rec[_ID] != key[1]:
+                    updates[key] = rec
+            else:
+                updates[key] = rec
+        rows.sort(key=_CREATED)
+        w.extend(rows)
+        w.updates = updates or None
+        self.drop(customer_id)
+        for row in rows:
+            self.seen[(row[2], row[3], customer_id)] = row
         self.customers[customer_id] = w
+        if w.hour // self._span > self._band:
+            self.rotate(w.hour // self._span)
         return w
