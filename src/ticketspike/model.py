@@ -362,8 +362,8 @@ def ticket_row_from_json(
                     created_at = None
                 if created_at is not None and created_at.tzinfo is timezone.utc:
                     ts = created_at.timestamp()
-                    return (ts, kind, source, tid, ts, sys.intern(cid), category, priority,
-                            url, internal, category is not Category.OTHER)
+                    return (ts, kind, sys.intern(source), tid, ts, sys.intern(cid), category,
+                            priority, url, internal, category is not Category.OTHER)
     f = _fields(obj, where, strict_categories)
     created = f[2].timestamp()
     occurred = f[10]

@@ -171,13 +171,20 @@ class SpikeMonitor:
         count_at = det.count_at
         threshold = self.policy.threshold
         day = boundary // 24
+        ring = self._ring
         for cid in sorted(hot | opened):
             w = customers[cid]
             if cid not in opened:
-                if w.hour <= boundary and count_at(w, boundary) < hot_min:
-                    hot.discard(cid)  # too few tickets for any baseline
-                    w.hot = False
-                    continue
+                if w.hour <= boundary:
+                    # The window ending at the boundary lies within days day-1 and day,
+                    # whose raw counts bound it (none if the customer never reached them).
+                    wd = w.day
+                    bound = 0 if wd < day - 1 else (
+                        w[(day - 1) % ring] + (w[day % ring] if wd >= day else 0))
+                    if bound < hot_min or count_at(w, boundary) < hot_min:
+                        hot.discard(cid)  # too few tickets for any baseline
+                        w.hot = False
+                        continue
                 if w.day == day - 1:
                     floor = det.floor(w, day)
                     if floor > 0.0 and count_at(w, boundary) / floor < threshold:
