@@ -326,7 +326,13 @@ class SpikeMonitor:
             if hour > w.hour:
                 if hour == now:
                     hour = now  # one shared int per hour: cheaper to read back later
-                det.advance(w, hour)
+                # Detector.advance, inline.
+                w.hour = hour
+                if hour // 24 > w.day:
+                    det.roll_days(w, hour // 24)
+                    det.forget(w, hour)
+                if hour // self._span > det.band:
+                    det.rotate(hour // self._span)
             key = (row[2], row[3], cid)
             seen = det.seen
             if (seen.setdefault(key, row) is not row or key in det.seen_old

@@ -177,7 +177,7 @@ class Detector:
         # The deduplication index, key -> row, in two generations (see the module).
         self.seen: dict[Key, TicketRow] = {}
         self.seen_old: dict[Key, TicketRow] = {}
-        self._band = _NO_BAND
+        self.band = _NO_BAND  # the index generation: the newest hour seen // span
 
     # -- customers -----------------------------------------------------------
     def create(self, customer_id: str, *, hour: int, rate: float,
@@ -185,7 +185,7 @@ class Detector:
         w = CustomerWindow(hour=hour, window=self._w, ring=self._r, rate=rate,
                            first_day=first_day)
         self.customers[customer_id] = w
-        if hour // self._span > self._band:
+        if hour // self._span > self.band:
             self.rotate(hour // self._span)
         return w
 
@@ -217,15 +217,15 @@ class Detector:
         if hour // 24 > w.day:
             self.roll_days(w, hour // 24)
             self.forget(w, hour)
-        if hour // self._span > self._band:
+        if hour // self._span > self.band:
             self.rotate(hour // self._span)
 
     def rotate(self, band: int) -> None:
         """Start generation ``band`` of the index; keys two generations old are dropped."""
-        if self._band != _NO_BAND:
-            self.seen_old = self.seen if band == self._band + 1 else {}
+        if self.band != _NO_BAND:
+            self.seen_old = self.seen if band == self.band + 1 else {}
             self.seen = {}
-        self._band = band
+        self.band = band
 
     def forget(self, w: CustomerWindow, hour: int) -> None:
         """Drop the customer's rows (and updates) older than ``span`` hours before ``hour``.
@@ -582,6 +582,6 @@ class Detector:
         for row in rows:
             self.seen[(row[2], row[3], customer_id)] = row
         self.customers[customer_id] = w
-        if w.hour // self._span > self._band:
+        if w.hour // self._span > self.band:
             self.rotate(w.hour // self._span)
         return w
