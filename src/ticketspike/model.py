@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import functools
+import operator
 import sys
 from collections.abc import Mapping
 from datetime import datetime, timezone
@@ -318,6 +319,8 @@ ROW_GIVEN: Final = 10
 KIND_ORDER = (EventKind.CREATED, EventKind.UPDATED, EventKind.RESOLVED)
 _KIND_INDEX = {k: i for i, k in enumerate(KIND_ORDER)}
 _KIND_ROW_FAST = {k.value: i for i, k in enumerate(KIND_ORDER)}
+_CANONICAL = operator.itemgetter("ticketId", "customerId", "category", "severity", "subject",
+                                 "createdAt")
 
 
 def ticket_row_from_json(
@@ -332,6 +335,28 @@ def ticket_row_from_json(
     or occurredAt) is checked inline; anything else takes the full path.
     """
     if type(obj) is dict and _FAST_ISO is not None:
+        if len(obj) == 6:
+            # Exactly the six keys of the contract (DESIGN.md), the common case.
+            try:
+                tid, cid, raw_category, raw_priority, subject, raw_created = _CANONICAL(obj)
+            except KeyError:
+                pass
+            else:
+                if (type(tid) is str and type(cid) is str and type(raw_created) is str
+                        and type(raw_category) is str and type(raw_priority) is str
+                        and (subject is None or type(subject) is str)
+                        and tid and not tid.isspace() and cid and not cid.isspace()):
+                    category = _CATEGORY_FAST.get(raw_category)
+                    priority = _PRIORITY_FAST.get(raw_priority)
+                    if category is not None and priority is not None:
+                        try:
+                            created_at = _FAST_ISO(raw_created)
+                        except ValueError:
+                            created_at = None
+                        if created_at is not None and created_at.tzinfo is timezone.utc:
+                            ts = created_at.timestamp()
+                            return (ts, 0, "api", tid, ts, sys.intern(cid), category,
+                                    priority, None, False, category is not Category.OTHER)
         get = obj.get
         tid = get("ticketId")
         cid = get("customerId")

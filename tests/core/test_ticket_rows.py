@@ -128,6 +128,37 @@ def test_row_of_a_valid_object_is_the_row_of_its_event(obj: dict[str, Any], stri
     assert [type(x) for x in row] == [type(x) for x in event_row(event)]
 
 
+@st.composite
+def contract_objects(draw: st.DrawFn) -> dict[str, Any]:
+    """Exactly the six keys of the ticket contract, with values good and bad."""
+    return {
+        "ticketId": draw(st.one_of(ids, st.sampled_from(["", "  ", None, True, 3.5]))),
+        "customerId": draw(st.one_of(ids, st.sampled_from(["", " ", None, [1]]))),
+        "category": draw(st.sampled_from([c for c in CATEGORIES if c is not MISSING] + [[1]])),
+        "severity": draw(st.sampled_from([s for s in SEVERITIES if s is not MISSING] + ["P9"])),
+        "subject": draw(st.one_of(st.text(max_size=20), st.sampled_from([None, 7, False]))),
+        "createdAt": draw(st.one_of(
+            st.builds(stamp, instants, st.sampled_from(OFFSETS)),
+            st.sampled_from(["2026-01-05T00:00:00", "2026-01-05", "yesterday", "", None,
+                             " 2026-01-05T00:00:00Z ", "0001-01-01T00:00:00+05:30"]))),
+    }
+
+
+@settings(max_examples=400, deadline=None)
+@given(obj=contract_objects())
+def test_the_six_key_contract_shape_is_read_alike_by_both(obj: dict[str, Any]) -> None:
+    try:
+        event = ticket_event_from_json(obj, where="t.jsonl:1")
+    except InvalidTicket as problem:
+        with pytest.raises(InvalidTicket) as info:
+            ticket_row_from_json(obj, where="t.jsonl:1")
+        assert (str(info.value), info.value.field) == (str(problem), problem.field)
+        return
+    row = ticket_row_from_json(obj, where="t.jsonl:1")
+    assert row == event_row(event)
+    assert [type(x) for x in row] == [type(x) for x in event_row(event)]
+
+
 def test_row_positions_say_what_the_event_says() -> None:
     obj = {**BASE, "createdAt": "2026-03-01T09:30:00+05:30", "occurredAt": "2026-03-02T10:00:00Z",
            "event": "updated", "source": "zendesk", "url": "https://s.example/1",
