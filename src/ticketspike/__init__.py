@@ -30,8 +30,10 @@ from .model import (
     Priority,
     Ticket,
     TicketEvent,
+    TicketRow,
     parse_time,
     ticket_event_from_json,
+    ticket_row_from_json,
 )
 from .planner.message import AlertMessage, BreakdownRow, Link, MessageKind, render_text
 from .planner.plan import (
@@ -140,6 +142,7 @@ __all__ = [
     "ThreadReply",
     "Ticket",
     "TicketEvent",
+    "TicketRow",
     "TicketSource",
     "TicketspikeError",
     "TransientDeliveryError",
@@ -158,7 +161,9 @@ __all__ = [
     "parse_time",
     "render_text",
     "replay_events",
+    "replay_rows",
     "ticket_event_from_json",
+    "ticket_row_from_json",
 ]
 
 
@@ -188,6 +193,7 @@ _LAZY = {
     "find_themes": "ticketspike.detect.themes",
     "load_config": "ticketspike.config",
     "replay_events": "ticketspike.monitor",
+    "replay_rows": "ticketspike.monitor",
 }
 
 if _typing.TYPE_CHECKING:
@@ -199,7 +205,7 @@ if _typing.TYPE_CHECKING:
     from .engine import BackfillReport, Engine, IngestResult
     from .executor import ExecutionReport, RetryPolicy
     from .lifecycle import LifecyclePolicy, Silence
-    from .monitor import SpikeMonitor, replay_events
+    from .monitor import SpikeMonitor, replay_events, replay_rows
     from .planner.alert import AlertLinks
     from .planner.planner import Planner
     from .planner.routing import RoutingRules
