@@ -29,6 +29,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import tenacity
+
 from ..errors import StoreError
 from ..model import Category, EventKind, TicketEvent
 from ..planner.plan import EscalationPlan
@@ -113,7 +115,7 @@ class SQLiteStore:
             raise StoreError(f"cannot open store {self.path}: {exc}") from None
         try:
             self._db.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
-            self._db.execute("PRAGMA journal_mode = WAL")
+            self._use_wal(busy_timeout)
             self._db.execute(f"PRAGMA synchronous = {synchronous.upper()}")
             self._db.execute("PRAGMA foreign_keys = ON")
             self._migrate()
@@ -142,6 +144,25 @@ class SQLiteStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def _use_wal(self, busy_timeout: float) -> None:
+        """Switch to write-ahead logging, waiting out another process doing the same.
+
+        Changing the journal mode needs the file to itself and SQLite answers
+        "database is locked" at once rather than through the busy timeout, so
+        two processes opening a new store together retry here (once the file
+        is in WAL mode, which persists, nothing needs changing).
+        """
+        for attempt in tenacity.Retrying(
+            retry=tenacity.retry_if_exception(_locked),
+            stop=tenacity.stop_after_delay(busy_timeout),
+            wait=tenacity.wait_random_exponential(multiplier=0.005, max=0.2),
+            reraise=True,
+        ):
+            with attempt:
+                (mode,) = self._db.execute("PRAGMA journal_mode").fetchone()
+                if str(mode).lower() != "wal":
+                    self._db.execute("PRAGMA journal_mode = WAL")
 
     def _migrate(self) -> None:
         with self.transaction():
@@ -695,3 +716,7 @@ def _action_record(row: Sequence[Any]) -> ActionRecord:
         ref=json.loads(row[14]), summary=row[15], error=row[16], owner=row[17],
         lease_until=row[18],
     )
+
+
+def _locked(exc: BaseException) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
