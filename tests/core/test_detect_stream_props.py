@@ -260,3 +260,27 @@ def test_quiet_customers_ids_are_forgotten_at_midnight() -> None:
     monitor.ingest(TicketEvent(ticket=Ticket(ticket_id="q0", customer_id="quiet",
                                              created_at=START)))
     assert monitor.detector.late_dropped == 1
+
+
+def test_a_duplicate_of_a_new_customers_first_ticket_counts_once() -> None:
+    """The first ticket of a customer opens its counters without moving them; its id must
+    still survive the index's first generation change (the next hour of another customer)."""
+    monitor = SpikeMonitor()
+    first = Ticket(ticket_id="1", customer_id="a", created_at=START + timedelta(hours=20))
+    monitor.ingest(TicketEvent(ticket=first))
+    for i, hours in enumerate((21, 30)):
+        monitor.ingest(TicketEvent(ticket=Ticket(ticket_id=f"b{i}", customer_id="b",
+                                                 created_at=START + timedelta(hours=hours))))
+    monitor.ingest(TicketEvent(ticket=first))  # delivered again, 10 hours late
+    assert monitor.detector.duplicates == 1
+    assert monitor.assess("a", START + timedelta(hours=30)).ticket_count == 1
+
+
+def test_the_same_ticket_id_for_two_customers_counts_for_each() -> None:
+    monitor = SpikeMonitor()
+    for cid in ("a", "b"):
+        monitor.ingest(TicketEvent(ticket=Ticket(ticket_id="7", customer_id=cid,
+                                                 created_at=START + timedelta(hours=1))))
+    assert monitor.detector.duplicates == 0
+    at = START + timedelta(hours=2)
+    assert monitor.assess("a", at).ticket_ids == monitor.assess("b", at).ticket_ids == ("7",)
