@@ -349,14 +349,10 @@ def ticket_row_from_json(
                     category = _CATEGORY_FAST.get(raw_category)
                     priority = _PRIORITY_FAST.get(raw_priority)
                     if category is not None and priority is not None:
-                        try:
-                            created_at = _FAST_ISO(raw_created)
-                        except ValueError:
-                            created_at = None
-                        if created_at is not None and created_at.tzinfo is timezone.utc:
-                            ts = created_at.timestamp()
-                            return (ts, 0, "api", tid, ts, sys.intern(cid), category,
-                                    priority, None, False, category is not Category.OTHER)
+                        row = _utc_row(raw_created, 0, "api", tid, cid, category, priority,
+                                       None, False)
+                        if row is not None:
+                            return row
         get = obj.get
         tid = get("ticketId")
         cid = get("customerId")
@@ -381,19 +377,32 @@ def ticket_row_from_json(
             priority = _PRIORITY_FAST.get(raw_priority)
             kind = _KIND_ROW_FAST.get(raw_kind)
             if category is not None and priority is not None and kind is not None:
-                try:
-                    created_at = _FAST_ISO(raw_created)
-                except ValueError:
-                    created_at = None
-                if created_at is not None and created_at.tzinfo is timezone.utc:
-                    ts = created_at.timestamp()
-                    return (ts, kind, sys.intern(source), tid, ts, sys.intern(cid), category,
-                            priority, url, internal, category is not Category.OTHER)
+                row = _utc_row(raw_created, kind, sys.intern(source), tid, cid, category,
+                               priority, url, internal)
+                if row is not None:
+                    return row
     f = _fields(obj, where, strict_categories)
     created = f[2].timestamp()
     occurred = f[10]
     return (created if occurred is None else occurred.timestamp(), _KIND_INDEX[f[6]],
             f[12], f[0], created, f[1], f[3], f[5], f[9], f[7], f[4])
+
+
+def _utc_row(raw_created: str, kind: int, source: str, tid: str, cid: str,
+             category: Category, priority: Priority, url: str | None,
+             internal: bool) -> TicketRow | None:
+    """The row of an already checked object whose ``createdAt`` is in UTC; ``None``
+    sends anything else (other offsets, bad or naive times) down the full path."""
+    assert _FAST_ISO is not None
+    try:
+        created_at = _FAST_ISO(raw_created)
+    except ValueError:
+        return None
+    if created_at.tzinfo is not timezone.utc:
+        return None
+    ts = created_at.timestamp()
+    return (ts, kind, source, tid, ts, sys.intern(cid), category, priority, url, internal,
+            category is not Category.OTHER)
 
 
 def event_row(event: TicketEvent) -> TicketRow:

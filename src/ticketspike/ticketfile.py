@@ -56,12 +56,7 @@ def iter_ticket_events(
     ``on_line(line_number, bytes_read)`` is called per line for progress.
     """
     p = Path(path)
-    try:
-        handle: IO[bytes] = p.open("rb")
-    except FileNotFoundError:
-        raise InvalidTicket("file not found", where=str(p)) from None
-    except OSError as exc:
-        raise InvalidTicket(f"cannot read file ({type(exc).__name__})", where=str(p)) from None
+    handle = _open(p)
     with handle:
         read = 0
         for number, raw in enumerate(handle, start=1):
@@ -94,12 +89,7 @@ def iter_ticket_rows(
     every few thousand lines and after the last.
     """
     p = Path(path)
-    try:
-        handle: IO[bytes] = p.open("rb")
-    except FileNotFoundError:
-        raise InvalidTicket("file not found", where=str(p)) from None
-    except OSError as exc:
-        raise InvalidTicket(f"cannot read file ({type(exc).__name__})", where=str(p)) from None
+    handle = _open(p)
     loads = json_loads
     to_row = ticket_row_from_json
     with handle:
@@ -139,3 +129,12 @@ def read_ticket_events(path: str | Path, *, strict_categories: bool = False) -> 
 
 def _short(exc: Exception) -> str:
     return str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+
+
+def _open(p: Path) -> IO[bytes]:
+    try:
+        return p.open("rb")
+    except FileNotFoundError:
+        raise InvalidTicket("file not found", where=str(p)) from None
+    except OSError as exc:
+        raise InvalidTicket(f"cannot read file ({type(exc).__name__})", where=str(p)) from None
