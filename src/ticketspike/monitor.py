@@ -75,7 +75,7 @@ class SpikeMonitor:
         self._states: dict[str, EpisodeState] = {}
         self._open: set[str] = set()  # customers with an open episode
         self._hot: set[str] = set()  # windows that may be spikes under tomorrow's baseline
-        self._ticked: set[str] = set()  # counters the clock moved, ids not yet forgotten
+        self._ticked: set[str] = set()  # counters the clock moved since the last midnight
         self._hot_min = self.policy.min_count if self.policy.mode == "gated" else 1
         self._quiet: dict[str, tuple[int, int]] = {}  # customer -> (day, count below = quiet)
         # Open episodes: (day, quiet below, escalate at, quiet now) as last evaluated.
@@ -148,11 +148,8 @@ class SpikeMonitor:
                 boundary = nxt
             if hour // 24 > last // 24:
                 # After the boundaries: their assessments still list every ticket id.
-                moved = self._ticked | self._open
-                det.forget_stale(hour, moved)
-                customers = det.customers
-                self._ticked = {c for c in moved if c in customers
-                                and len(customers[c]) > customers[c].ring}
+                det.forget_stale(hour, self._ticked | self._open)
+                self._ticked = set()
         self.clock = ts
         self._clock_hour = hour
         self._next_hour = (hour + 1) * 3600.0
@@ -184,6 +181,7 @@ class SpikeMonitor:
                     if bound < hot_min or count_at(w, boundary) < hot_min:
                         hot.discard(cid)  # too few tickets for any baseline
                         w.hot = False
+                        det.forget(w, boundary)  # it may have gone quiet after a burst
                         continue
                 if w.day == day - 1:
                     floor = det.floor(w, day)
@@ -369,6 +367,8 @@ class SpikeMonitor:
             # Listed for the day boundary only if tomorrow's baseline could make
             # it a spike (the count only falls until the next ticket re-checks).
             floor = w.floor
+            if floor < 0.0:
+                floor = w.floor = det.floor(w, day + 1)
             if not (floor > 0.0 and bound / floor < self._threshold):
                 w.hot = True
                 self._hot.add(cid)

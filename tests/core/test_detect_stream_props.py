@@ -284,3 +284,22 @@ def test_the_same_ticket_id_for_two_customers_counts_for_each() -> None:
     assert monitor.detector.duplicates == 0
     at = START + timedelta(hours=2)
     assert monitor.assess("a", at).ticket_ids == monitor.assess("b", at).ticket_ids == ("7",)
+
+
+@pytest.mark.parametrize(("tickets", "hour"), [(500, 0), (3, 22)])
+def test_a_burst_then_silence_leaves_nothing_behind(tickets: int, hour: int) -> None:
+    """A burst that spikes, and one too small to spike but listed for midnight."""
+    monitor = SpikeMonitor()
+    for i in range(tickets):
+        monitor.ingest(TicketEvent(ticket=Ticket(
+            ticket_id=f"x{i}", customer_id="burst",
+            created_at=START + timedelta(hours=hour, seconds=7 * i))))
+    burst = monitor.detector.customers["burst"]
+    assert len(burst) - burst.ring == tickets
+    # Others keep the clock moving for four days; the burst's customer says nothing more.
+    for h in range(1, 97):
+        monitor.ingest(TicketEvent(ticket=Ticket(ticket_id=f"o{h}", customer_id="other",
+                                                 created_at=START + timedelta(hours=h))))
+    assert len(burst) == burst.ring
+    assert not any(key[2] == "burst" for key in monitor.detector.seen)
+    assert not any(key[2] == "burst" for key in monitor.detector.seen_old)

@@ -105,8 +105,9 @@ class CustomerWindow(list[Any]):
         # Counts below this are no spike today: the candidate, then the exact
         # opening count once computed (valid while cut_day is the current day).
         self.line = 0
-        # At most the expected count of tomorrow's window (valid with cut_day).
-        self.floor = 0.0
+        # At most the expected count of tomorrow's window (valid with cut_day; negative
+        # until computed).
+        self.floor = -1.0
         self.hot = False  # listed among the windows judged at the day boundary
 
     def __eq__(self, other: object) -> bool:
@@ -431,7 +432,7 @@ class Detector:
         first = w.first_day
         days = 0 if first is None else max(0, min(self._b, d - 1 - first))
         w.candidate = w.line = self._candidate(w.total, days, w.rate, self._hours)
-        w.floor = self.floor(w, d + 1)
+        w.floor = -1.0  # computed when first needed (see SpikeMonitor.ingest_row)
         w.days = days
         w.base = None
         w.cut = None
