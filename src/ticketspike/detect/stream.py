@@ -125,12 +125,6 @@ class CustomerWindow(list[Any]):
         return self[:self.ring]
 
     @property
-    def in_window(self) -> int:
-        """Tickets in the window ending at :attr:`hour`."""
-        lo = (self.hour - self.size + 1) * 3600.0
-        return len(self) - bisect_left(self, lo, self.ring, key=_CREATED)
-
-    @property
     def hourly(self) -> list[int]:
         """The window as a ring of hourly counts (index: hour modulo the window length)."""
         counts = [0] * self.size
@@ -140,10 +134,6 @@ class CustomerWindow(list[Any]):
             if h > lo:
                 counts[h % self.size] += 1
         return counts
-
-    def newest(self) -> int | None:
-        """The hour of the newest counted ticket still kept, if any."""
-        return int(self[-1][ROW_CREATED] // 3600) if len(self) > self.ring else None
 
 
 class Detector:
