@@ -87,6 +87,15 @@ def _multiplier(assessment: Assessment) -> float | None:
     return None if mult == float("inf") else mult
 
 
+def _account(assessment: Assessment, account: Account | None) -> Account:
+    """The account a message speaks of: the known one, or a bare one named by its id."""
+    return account if account is not None else Account(id=assessment.customer_id)
+
+
+def _csm_name(acct: Account) -> str | None:
+    return acct.csm.name if acct.csm is not None and acct.csm.name else None
+
+
 def alert_message(
     assessment: Assessment,
     account: Account | None,
@@ -99,7 +108,7 @@ def alert_message(
     emoji: str = ":rotating_light:",
 ) -> AlertMessage:
     """The PRD 5.1 alert: ``SUPPORT SPIKE ALERT: <name>`` and every fact below it."""
-    acct = account if account is not None else Account(id=assessment.customer_id)
+    acct = _account(assessment, account)
     return AlertMessage(
         kind=MessageKind.ALERT,
         title=title if title is not None else f"{TITLE}: {acct.display_name}",
@@ -115,7 +124,7 @@ def alert_message(
         arr=acct.arr,
         health_score=acct.health_score,
         previous_health_score=acct.previous_health_score,
-        csm_name=acct.csm.name if acct.csm is not None and acct.csm.name else None,
+        csm_name=_csm_name(acct),
         links=(links or AlertLinks()).links(customer_id=acct.id, episode_id=episode_id),
         ticket_links=assessment.ticket_links,
         lines=lines,
@@ -139,7 +148,7 @@ def escalation_message(
     previous: Severity,
 ) -> AlertMessage:
     """The thread update when severity goes up (high to critical)."""
-    acct = account if account is not None else Account(id=assessment.customer_id)
+    acct = _account(assessment, account)
     return AlertMessage(
         kind=MessageKind.ESCALATION,
         title=f"SUPPORT SPIKE ESCALATED: {acct.display_name}",
@@ -153,7 +162,7 @@ def escalation_message(
         priority_counts=_priority_counts(assessment),
         themes=assessment.themes,
         arr=acct.arr,
-        csm_name=acct.csm.name if acct.csm is not None and acct.csm.name else None,
+        csm_name=_csm_name(acct),
         ticket_links=assessment.ticket_links,
         lines=(
             f"Severity raised from {previous.value} to {severity.value}.",
@@ -183,7 +192,7 @@ def resolution_message(
     resolved_at: datetime,
 ) -> AlertMessage:
     """The resolution note: volume back to normal, how long the spike lasted."""
-    acct = account if account is not None else Account(id=assessment.customer_id)
+    acct = _account(assessment, account)
     return AlertMessage(
         kind=MessageKind.RESOLUTION,
         title=f"SUPPORT SPIKE RESOLVED: {acct.display_name}",
@@ -193,7 +202,7 @@ def resolution_message(
         ticket_count=assessment.ticket_count,
         period_hours=assessment.period_hours,
         multiplier=_multiplier(assessment),
-        csm_name=acct.csm.name if acct.csm is not None and acct.csm.name else None,
+        csm_name=_csm_name(acct),
         lines=(
             "Ticket volume is back to normal: " + _rate(assessment) + ".",
             f"The spike lasted {_duration(opened_at, resolved_at)} "
