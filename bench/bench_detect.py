@@ -73,8 +73,10 @@ class Clock:
 
 
 def line(label: str, seconds: Clock, n: int) -> None:
-    print(f"  {label:<44} {seconds.wall:7.2f} s wall {seconds.cpu:7.2f} s cpu  "
-          f"{n / seconds.cpu:>10,.0f} tickets/s  {seconds.cpu / n * 1e6:6.2f} us/ticket")
+    print(
+        f"  {label:<44} {seconds.wall:7.2f} s wall {seconds.cpu:7.2f} s cpu  "
+        f"{n / seconds.cpu:>10,.0f} tickets/s  {seconds.cpu / n * 1e6:6.2f} us/ticket"
+    )
 
 
 def json_floor(path: str, loads: Callable[[bytes], Any]) -> Clock:
@@ -109,8 +111,9 @@ def detector_only(path: str, batch: int = 20_000, *, rows: bool = True) -> tuple
     """
     monitor = SpikeMonitor()
     clock = Clock()
-    source: Iterator[Any] = (ticketfile.iter_ticket_rows(path) if rows
-                             else ticketfile.iter_ticket_events(path))
+    source: Iterator[Any] = (
+        ticketfile.iter_ticket_rows(path) if rows else ticketfile.iter_ticket_events(path)
+    )
     # The same collector settings as the replay command (see cli/detect_cmds.py).
     gc.set_threshold(50_000, 10, 100)
     n = transitions = 0
@@ -147,8 +150,11 @@ def pseudo_code_subset(path: str, share: int) -> dict[str, Any]:
     the period, as whole blocks (no timer inside the loop), to show its cost
     growing with the history it re-scans.
     """
-    events = [e for e in ticketfile.iter_ticket_events(path)
-              if int(e.ticket.customer_id.rsplit("-", 1)[1]) % share == 0]
+    events = [
+        e
+        for e in ticketfile.iter_ticket_events(path)
+        if int(e.ticket.customer_id.rsplit("-", 1)[1]) % share == 0
+    ]
     events.sort(key=lambda e: e.ticket.created_at)
     first = events[0].ticket.created_at
     span = events[-1].ticket.created_at - first + timedelta(seconds=1)
@@ -182,8 +188,7 @@ def pseudo_code_subset(path: str, share: int) -> dict[str, Any]:
                 normalized = len(recent) / (lookback_hours / 24)
                 multiplier = normalized / baseline if baseline else float("inf")
                 is_spike = multiplier >= threshold
-                severity = ("critical" if multiplier > 5 else "high" if multiplier > 3
-                            else "medium")
+                severity = "critical" if multiplier > 5 else "high" if multiplier > 3 else "medium"
                 del is_spike, severity
         pseudo.wall += third.wall
         pseudo.cpu += third.cpu
@@ -206,8 +211,14 @@ def pseudo_code_subset(path: str, share: int) -> dict[str, Any]:
         for row in rows:
             ingest_row(row, out)
     gc.set_threshold(700, 10, 10)
-    return {"pseudo": pseudo, "ours": ours, "tickets": len(events),
-            "customers": len(history), "thirds": per_third, "scanned": scanned}
+    return {
+        "pseudo": pseudo,
+        "ours": ours,
+        "tickets": len(events),
+        "customers": len(history),
+        "thirds": per_third,
+        "scanned": scanned,
+    }
 
 
 _CHILD = r"""
@@ -244,8 +255,12 @@ def peak_memory(path: str, lines: int) -> list[tuple[int, float, float]]:
         limit = int(lines * share)
         part = path + ".part"
         try:
-            done = subprocess.run([sys.executable, "-c", _CHILD, path, part, str(limit)],
-                                  capture_output=True, text=True, check=True)
+            done = subprocess.run(
+                [sys.executable, "-c", _CHILD, path, part, str(limit)],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
         finally:
             with contextlib.suppress(OSError):
                 os.remove(part)
@@ -264,11 +279,19 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=10_000)
     parser.add_argument("--days", type=int, default=60)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--pseudo-share", type=int, default=10,
-                        help="run the pseudo-code on every N-th customer (default 10)")
+    parser.add_argument(
+        "--pseudo-share",
+        type=int,
+        default=10,
+        help="run the pseudo-code on every N-th customer (default 10)",
+    )
     parser.add_argument("--file", help="reuse (or keep) the generated file at this path")
-    parser.add_argument("--repeat", type=int, default=1,
-                        help="measure the detector alone this many times; report the median")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="measure the detector alone this many times; report the median",
+    )
     args = parser.parse_args()
 
     tmp = None
@@ -284,11 +307,14 @@ def main() -> None:
             tmp.close()
             path = tmp.name
         t = time.perf_counter()
-        n = gen_tickets.write(path, tickets=args.tickets, customers=args.customers,
-                              days=args.days, seed=args.seed)
-        print(f"generated {n:,} tickets, {args.customers:,} customers, {args.days} days "
-              f"(seed {args.seed}) in {time.perf_counter() - t:.1f} s: "
-              f"{os.path.getsize(path) / MiB:.0f} MiB")
+        n = gen_tickets.write(
+            path, tickets=args.tickets, customers=args.customers, days=args.days, seed=args.seed
+        )
+        print(
+            f"generated {n:,} tickets, {args.customers:,} customers, {args.days} days "
+            f"(seed {args.seed}) in {time.perf_counter() - t:.1f} s: "
+            f"{os.path.getsize(path) / MiB:.0f} MiB"
+        )
     gc.freeze()  # what start-up allocated is never garbage; do not rescan it
     try:
         print("\nthroughput (CPU time; wall time shown too, the machine may be shared)")
@@ -321,24 +347,32 @@ def main() -> None:
 
         sub = pseudo_code_subset(path, args.pseudo_share)
         pseudo, ours, sub_n = sub["pseudo"], sub["ours"], sub["tickets"]
-        print(f"\nPRD 4.3 pseudo-code, translated directly (each check re-scans the customer's "
-              f"tickets),\nrun on a subset: every {args.pseudo_share}th customer "
-              f"({sub['customers']:,} customers, {sub_n:,} tickets, each with its whole history)")
+        print(
+            f"\nPRD 4.3 pseudo-code, translated directly (each check re-scans the customer's "
+            f"tickets),\nrun on a subset: every {args.pseudo_share}th customer "
+            f"({sub['customers']:,} customers, {sub_n:,} tickets, each with its whole history)"
+        )
         line("pseudo-code (subset)", pseudo, sub_n)
         line("ours, same subset (one monitor, cold)", ours, sub_n)
         early, mid, late = sub["thirds"]
-        print(f"  pseudo-code per check by third of the period: {early:.1f}, {mid:.1f}, "
-              f"{late:.1f} us (a check scans {sub['scanned'][0]:,.0f}, {sub['scanned'][1]:,.0f}, "
-              f"{sub['scanned'][2]:,.0f} stored tickets on average)")
+        print(
+            f"  pseudo-code per check by third of the period: {early:.1f}, {mid:.1f}, "
+            f"{late:.1f} us (a check scans {sub['scanned'][0]:,.0f}, {sub['scanned'][1]:,.0f}, "
+            f"{sub['scanned'][2]:,.0f} stored tickets on average)"
+        )
         pseudo_per = pseudo.cpu / sub_n
-        print(f"  extrapolated to all {n:,} tickets at the subset's rate: {pseudo_per * n:,.0f} s "
-              f"(estimate, not measured)")
+        print(
+            f"  extrapolated to all {n:,} tickets at the subset's rate: {pseudo_per * n:,.0f} s "
+            f"(estimate, not measured)"
+        )
 
         print("\npeak memory of `replay` in a child process (ru_maxrss)")
         memory = peak_memory(path, n)
         for limit, base, peak in memory:
-            print(f"  {limit:>10,} tickets: {peak:6.1f} MiB peak, {peak - base:6.1f} MiB "
-                  "above the interpreter with ticketspike loaded")
+            print(
+                f"  {limit:>10,} tickets: {peak:6.1f} MiB peak, {peak - base:6.1f} MiB "
+                "above the interpreter with ticketspike loaded"
+            )
 
         det_us = det.cpu / det_n * 1e6
         best_replay = replay_fast or replay_std
@@ -348,16 +382,23 @@ def main() -> None:
         peak = max(p for _, _, p in memory)
         growth = memory[-1][2] - memory[0][2]
         print("\ngoals")
-        print(f"  detector + lifecycle <= 1.5 us/ticket:   {det_us:.2f} us  "
-              f"{verdict(det_us <= 1.5)}")
-        print(f"  replay within 4x of the json floor:      {ratio_std:.1f}x with json, "
-              f"{ratio_best:.1f}x with the fast extra  {verdict(ratio_best <= 4.0)}")
-        print(f"  peak memory <= 100 MiB, flat:            {peak:.1f} MiB, "
-              f"+{growth:.1f} MiB from 25% to 100% of the file  {verdict(peak <= 100)}")
-        print(f"  >= 25x faster than the pseudo-code:      {speedup:.1f}x on the same tickets, "
-              f"{pseudo_per / (det.cpu / det_n):.1f}x against the full-file rate, "
-              f"{late / (ours.cpu / sub_n * 1e6):.1f}x in the last third  "
-              f"{verdict(speedup >= 25)}")
+        print(
+            f"  detector + lifecycle <= 1.5 us/ticket:   {det_us:.2f} us  {verdict(det_us <= 1.5)}"
+        )
+        print(
+            f"  replay within 4x of the json floor:      {ratio_std:.1f}x with json, "
+            f"{ratio_best:.1f}x with the fast extra  {verdict(ratio_best <= 4.0)}"
+        )
+        print(
+            f"  peak memory <= 100 MiB, flat:            {peak:.1f} MiB, "
+            f"+{growth:.1f} MiB from 25% to 100% of the file  {verdict(peak <= 100)}"
+        )
+        print(
+            f"  >= 25x faster than the pseudo-code:      {speedup:.1f}x on the same tickets, "
+            f"{pseudo_per / (det.cpu / det_n):.1f}x against the full-file rate, "
+            f"{late / (ours.cpu / sub_n * 1e6):.1f}x in the last third  "
+            f"{verdict(speedup >= 25)}"
+        )
     finally:
         if tmp is not None:
             with contextlib.suppress(OSError):

@@ -42,8 +42,14 @@ from ticketspike.testing import (
 )
 
 START = datetime(2026, 1, 1, tzinfo=timezone.utc)
-SUBJECTS = ["How do I export reports", "Invoice question", "Login fails with SSO",
-            "API returning 500 errors", "Add a seat", "Dashboard is slow"]
+SUBJECTS = [
+    "How do I export reports",
+    "Invoice question",
+    "Login fails with SSO",
+    "API returning 500 errors",
+    "Add a seat",
+    "Dashboard is slow",
+]
 CATEGORIES = ["training", "billing", "technical", "technical", "billing", "technical"]
 
 GOALS = {
@@ -67,18 +73,28 @@ def generate(tickets: int, customers: int, days: int, seed: int = 87) -> list[Ti
         else:
             at = START + timedelta(minutes=rnd.randint(0, days * 1440 - 1))
         k = rnd.randrange(len(SUBJECTS))
-        events.append(ticket_event(f"T{n}", f"c{c}", at, category=CATEGORIES[k],
-                                   subject=SUBJECTS[k],
-                                   priority=rnd.choice(["P1", "P2", "P3", "P3", "P4"])))
+        events.append(
+            ticket_event(
+                f"T{n}",
+                f"c{c}",
+                at,
+                category=CATEGORIES[k],
+                subject=SUBJECTS[k],
+                priority=rnd.choice(["P1", "P2", "P3", "P3", "P4"]),
+            )
+        )
         n += 1
     events.sort(key=lambda e: e.at)
     return events
 
 
 def engine(store: object, notifier: RecordingNotifier, now: datetime) -> Engine:
-    return Engine(Config.default(env={}), store=store,  # type: ignore[arg-type]
-                  plugins=clean_plugins(StaticPlugin(notifiers=[notifier])),
-                  clock=FixedClock(now))
+    return Engine(
+        Config.default(env={}),
+        store=store,  # type: ignore[arg-type]
+        plugins=clean_plugins(StaticPlugin(notifiers=[notifier])),
+        clock=FixedClock(now),
+    )
 
 
 def timed(fn: object) -> float:
@@ -97,8 +113,10 @@ def main() -> int:
 
     events = generate(args.tickets, args.customers, args.days)
     now = events[-1].at + timedelta(minutes=5)
-    print(f"{len(events):,} tickets, {args.customers:,} customers, {args.days} days "
-          f"(Python {sys.version.split()[0]})")
+    print(
+        f"{len(events):,} tickets, {args.customers:,} customers, {args.days} days "
+        f"(Python {sys.version.split()[0]})"
+    )
     results: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "bench.sqlite3"
@@ -110,15 +128,19 @@ def main() -> int:
             seconds = timed(lambda: outcome.setdefault("r", e.ingest_many(events)))
             result = outcome["r"]
             results["run_sqlite"] = len(events) / seconds
-            print(f"run into SQLite      {results['run_sqlite']:>10,.0f} tickets/s  "
-                  f"({seconds:.2f} s; {len(result.transitions)} transitions, "
-                  f"{len(result.executed.done) if result.executed else 0} actions done)")
+            print(
+                f"run into SQLite      {results['run_sqlite']:>10,.0f} tickets/s  "
+                f"({seconds:.2f} s; {len(result.transitions)} transitions, "
+                f"{len(result.executed.done) if result.executed else 0} actions done)"
+            )
 
             before = len(notifier.delivered)
             seconds = timed(lambda: e.ingest_many(events))
             results["rerun"] = len(events) / seconds
-            print(f"rerun (duplicates)   {results['rerun']:>10,.0f} tickets/s  "
-                  f"({seconds:.2f} s; {len(notifier.delivered) - before} new deliveries)")
+            print(
+                f"rerun (duplicates)   {results['rerun']:>10,.0f} tickets/s  "
+                f"({seconds:.2f} s; {len(notifier.delivered) - before} new deliveries)"
+            )
 
         memory = engine(MemoryStore(), RecordingNotifier(), now)
         seconds = timed(lambda: memory.ingest_many(events))
@@ -127,23 +149,33 @@ def main() -> int:
 
         hook_store = SQLiteStore(Path(tmp) / "hooks.sqlite3")
         secret = "bench-secret"
-        hooks = Engine(Config.default(env={"TICKETSPIKE_WEBHOOK_SECRET": secret}),
-                       store=hook_store, plugins=clean_plugins(), clock=FixedClock(now))
+        hooks = Engine(
+            Config.default(env={"TICKETSPIKE_WEBHOOK_SECRET": secret}),
+            store=hook_store,
+            plugins=clean_plugins(),
+            clock=FixedClock(now),
+        )
         latencies = []
         for i in range(args.webhooks):
             body = json.dumps(ticket_event(f"W{i}", "hooked", now).ticket.to_json()).encode()
             stamp = int(now.timestamp())
-            headers = {"webhook-id": f"msg_{i}", "webhook-timestamp": str(stamp),
-                       "webhook-signature": sign(Secret(secret), msg_id=f"msg_{i}",
-                                                 timestamp=stamp, body=body)}
+            headers = {
+                "webhook-id": f"msg_{i}",
+                "webhook-timestamp": str(stamp),
+                "webhook-signature": sign(
+                    Secret(secret), msg_id=f"msg_{i}", timestamp=stamp, body=body
+                ),
+            }
             began = time.perf_counter()
             hooks.ingest_webhook("ticket", body, headers, now=now)
             latencies.append((time.perf_counter() - began) * 1000)
         latencies.sort()
         results["webhook_p50_ms"] = statistics.median(latencies)
         results["webhook_p99_ms"] = latencies[int(len(latencies) * 0.99) - 1]
-        print(f"webhook (store only) p50 {results['webhook_p50_ms']:.2f} ms, "
-              f"p99 {results['webhook_p99_ms']:.2f} ms over {args.webhooks} deliveries")
+        print(
+            f"webhook (store only) p50 {results['webhook_p50_ms']:.2f} ms, "
+            f"p99 {results['webhook_p99_ms']:.2f} ms over {args.webhooks} deliveries"
+        )
         seconds = timed(hooks.process_pending)
         print(f"  processing them later: {args.webhooks / seconds:,.0f} tickets/s")
         hook_store.close()
@@ -152,15 +184,18 @@ def main() -> int:
             plans = 0
             for i in range(200):
                 transition = sample_transition(episode_id=f"ep_{i}")
-                store.record_transition(transition, sample_plan(transition, sample_account()),
-                                        at=now)
+                store.record_transition(
+                    transition, sample_plan(transition, sample_account()), at=now
+                )
                 plans += 1
             actions = len(store.actions())
             e = engine(store, RecordingNotifier(), now)
             seconds = timed(e.executor.run_pending)
             results["executor"] = actions / seconds
-            print(f"executor             {results['executor']:>10,.0f} actions/s  "
-                  f"({actions} actions of {plans} plans, each with its outbox entry)")
+            print(
+                f"executor             {results['executor']:>10,.0f} actions/s  "
+                f"({actions} actions of {plans} plans, each with its outbox entry)"
+            )
 
     print("goals:")
     ok = True
@@ -169,8 +204,10 @@ def main() -> int:
         met = value <= goal if name.endswith("_ms") else value >= goal
         ok &= met
         unit = "ms" if name.endswith("_ms") else "/s"
-        print(f"  {name:<16} {value:>10,.1f} {unit}  goal {'<=' if unit == 'ms' else '>='} "
-              f"{goal:,.0f}  {'met' if met else 'MISSED'}")
+        print(
+            f"  {name:<16} {value:>10,.1f} {unit}  goal {'<=' if unit == 'ms' else '>='} "
+            f"{goal:,.0f}  {'met' if met else 'MISSED'}"
+        )
     return 0 if ok else 1
 
 

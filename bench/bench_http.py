@@ -65,8 +65,9 @@ def requests(
     every = round(1 / hot_share) if hot and hot_share else 0
     out = []
     for n in range(count):
-        customer = (f"hot-{(n // every) % hot}" if every and n % every == 0
-                    else f"cust-{n % customers}")
+        customer = (
+            f"hot-{(n // every) % hot}" if every and n % every == 0 else f"cust-{n % customers}"
+        )
         ticket = {
             "ticketId": f"BENCH-{n}",
             "customerId": customer,
@@ -77,22 +78,49 @@ def requests(
         }
         body = json.dumps(ticket).encode()
         msg_id = f"msg_{n}"
-        out.append((body, {
-            "content-type": "application/json",
-            "webhook-id": msg_id,
-            "webhook-timestamp": str(stamp),
-            "webhook-signature": sign(msg_id, stamp, body),
-        }))
+        out.append(
+            (
+                body,
+                {
+                    "content-type": "application/json",
+                    "webhook-id": msg_id,
+                    "webhook-timestamp": str(stamp),
+                    "webhook-signature": sign(msg_id, stamp, body),
+                },
+            )
+        )
     return out
 
 
 def start_server(store: Path, extra: list[str]) -> tuple[subprocess.Popen[str], str]:
-    env = {**os.environ, "TICKETSPIKE_WEBHOOK_SECRET": SECRET, "TICKETSPIKE_API_TOKEN": TOKEN,
-           "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
+    env = {
+        **os.environ,
+        "TICKETSPIKE_WEBHOOK_SECRET": SECRET,
+        "TICKETSPIKE_API_TOKEN": TOKEN,
+        "NO_PROXY": "127.0.0.1,localhost",
+        "no_proxy": "127.0.0.1,localhost",
+    }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "ticketspike", "serve", "--host", "127.0.0.1", "--port", "0",
-         "--store", str(store), "--no-access-log", "--log-level", "warning", *extra],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
+        [
+            sys.executable,
+            "-m",
+            "ticketspike",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--store",
+            str(store),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+            *extra,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
     )
     lines: queue.Queue[str] = queue.Queue()
 
@@ -140,8 +168,11 @@ async def load_raw(
     deadline = started + budget
 
     def build(body: bytes, headers: dict[str, str]) -> bytes:
-        lines = ["POST /api/webhooks/support/ticket HTTP/1.1", f"host: {host}:{port}",
-                 f"content-length: {len(body)}"]
+        lines = [
+            "POST /api/webhooks/support/ticket HTTP/1.1",
+            f"host: {host}:{port}",
+            f"content-length: {len(body)}",
+        ]
         lines += [f"{k}: {v}" for k, v in headers.items()]
         return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
@@ -189,8 +220,9 @@ async def load_httpx(
                 position += 1
                 t0 = time.perf_counter()
                 try:
-                    answer = await client.post("/api/webhooks/support/ticket", content=body,
-                                               headers=headers)
+                    answer = await client.post(
+                        "/api/webhooks/support/ticket", content=body, headers=headers
+                    )
                     status = answer.status_code
                 except httpx.HTTPError:
                     status = 0
@@ -212,30 +244,39 @@ def main() -> int:
     parser.add_argument("--count", type=int, default=10_000, help="requests to send")
     parser.add_argument("--concurrency", type=int, default=16, help="requests in flight")
     parser.add_argument("--customers", type=int, default=5000, help="distinct customers")
-    parser.add_argument("--hot", type=int, default=10,
-                        help="customers that spike during the run")
-    parser.add_argument("--hot-share", type=float, default=0.02,
-                        help="share of the tickets that go to the spiking customers")
+    parser.add_argument("--hot", type=int, default=10, help="customers that spike during the run")
+    parser.add_argument(
+        "--hot-share",
+        type=float,
+        default=0.02,
+        help="share of the tickets that go to the spiking customers",
+    )
     parser.add_argument("--seconds", type=float, default=120.0, help="time budget")
     parser.add_argument("--warmup", type=int, default=500, help="untimed requests first")
-    parser.add_argument("--client", choices=("raw", "httpx"), default="raw",
-                        help="load generator (default raw asyncio streams)")
+    parser.add_argument(
+        "--client",
+        choices=("raw", "httpx"),
+        default="raw",
+        help="load generator (default raw asyncio streams)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the store file")
     args, extra = parser.parse_known_args()
 
     load_before = " ".join(f"{x:.2f}" for x in os.getloadavg())
     tmp = Path(tempfile.mkdtemp(prefix="ticketspike-bench-"))
     store = tmp / "bench.db"
-    work = requests(args.warmup + args.count, args.customers, hot=args.hot,
-                    hot_share=args.hot_share)
+    work = requests(
+        args.warmup + args.count, args.customers, hot=args.hot, hot_share=args.hot_share
+    )
     proc, url = start_server(store, extra)
     load = load_raw if args.client == "raw" else load_httpx
     try:
         if args.warmup:
-            asyncio.run(load(url, work[:args.warmup], concurrency=args.concurrency,
-                             budget=args.seconds))
+            asyncio.run(
+                load(url, work[: args.warmup], concurrency=args.concurrency, budget=args.seconds)
+            )
         latencies, statuses, elapsed = asyncio.run(
-            load(url, work[args.warmup:], concurrency=args.concurrency, budget=args.seconds)
+            load(url, work[args.warmup :], concurrency=args.concurrency, budget=args.seconds)
         )
         # Let the worker drain the inbox before stopping, to report the processing backlog.
         drain_started = time.perf_counter()
@@ -258,20 +299,28 @@ def main() -> int:
     sent = len(latencies)
     accepted = sum(n for status, n in statuses.items() if 200 <= status < 300)
     accepted_total = accepted + (args.warmup if args.warmup else 0)
-    print(f"sent            {sent} signed webhooks, {args.concurrency} in flight, "
-          f"{args.customers} customers ({args.hot} spiking), {args.client} client; "
-          f"load average before: {load_before}")
+    print(
+        f"sent            {sent} signed webhooks, {args.concurrency} in flight, "
+        f"{args.customers} customers ({args.hot} spiking), {args.client} client; "
+        f"load average before: {load_before}"
+    )
     print(f"statuses        {dict(sorted(statuses.items()))}")
     print(f"throughput      {accepted / elapsed:,.0f} accepted webhooks/s over {elapsed:.2f} s")
-    print(f"latency         p50 {percentile(latencies, 0.50) * 1000:.1f} ms   "
-          f"p90 {percentile(latencies, 0.90) * 1000:.1f} ms   "
-          f"p99 {percentile(latencies, 0.99) * 1000:.1f} ms   "
-          f"max {max(latencies) * 1000:.1f} ms")
-    print(f"processing      inbox drained {drained:.2f} s after the last response "
-          f"({pending} left); {episodes} spike episodes, {outbox} actions in the outbox")
+    print(
+        f"latency         p50 {percentile(latencies, 0.50) * 1000:.1f} ms   "
+        f"p90 {percentile(latencies, 0.90) * 1000:.1f} ms   "
+        f"p99 {percentile(latencies, 0.99) * 1000:.1f} ms   "
+        f"max {max(latencies) * 1000:.1f} ms"
+    )
+    print(
+        f"processing      inbox drained {drained:.2f} s after the last response "
+        f"({pending} left); {episodes} spike episodes, {outbox} actions in the outbox"
+    )
     lost = accepted_total - stored
-    print(f"stored          {stored} tickets for {accepted_total} accepted requests "
-          f"(incl. {args.warmup} warm-up): {'zero lost' if lost == 0 else f'{lost} LOST'}")
+    print(
+        f"stored          {stored} tickets for {accepted_total} accepted requests "
+        f"(incl. {args.warmup} warm-up): {'zero lost' if lost == 0 else f'{lost} LOST'}"
+    )
     if args.keep:
         print(f"store           {store}")
     else:

@@ -58,11 +58,17 @@ def bench_webhooks(n: int) -> dict[str, float]:
     source = IntercomSource(client_secrets=(Secret(secret),))
     bodies = []
     for i in range(200):
-        body = json.dumps({
-            "type": "notification_event", "id": f"notif_{i}", "app_id": "abc12345",
-            "topic": "conversation.user.created", "created_at": T0, "first_sent_at": T0,
-            "data": {"type": "notification_event_data", "item": conversation(i)},
-        }).encode()
+        body = json.dumps(
+            {
+                "type": "notification_event",
+                "id": f"notif_{i}",
+                "app_id": "abc12345",
+                "topic": "conversation.user.created",
+                "created_at": T0,
+                "first_sent_at": T0,
+                "data": {"type": "notification_event_data", "item": conversation(i)},
+            }
+        ).encode()
         bodies.append((body, {"x-hub-signature": sign(body, secret)}))
     now = datetime.fromtimestamp(T0 + 5, tz=timezone.utc)
     started = time.perf_counter()
@@ -91,9 +97,12 @@ def bench_backfill(n: int) -> dict[str, float]:
             per_page = int(paging.get("per_page") or 20)
             after = paging.get("starting_after")
             start = int(base64.b64decode(after)) if after else 0
-            page: dict[str, Any] = {"type": "conversation.list",
-                                    "conversations": conversations[start:start + per_page],
-                                    "total_count": n, "pages": {"type": "pages"}}
+            page: dict[str, Any] = {
+                "type": "conversation.list",
+                "conversations": conversations[start : start + per_page],
+                "total_count": n,
+                "pages": {"type": "pages"},
+            }
             if start + per_page < n:
                 token = base64.b64encode(str(start + per_page).encode()).decode()
                 page["pages"]["next"] = {"starting_after": token}
@@ -117,8 +126,13 @@ def bench_backfill(n: int) -> dict[str, float]:
         pages += 1
     elapsed = time.perf_counter() - started
     server.shutdown()
-    return {"conversations": n, "events": events, "pages": pages,
-            "per_second": n / elapsed, "seconds": elapsed}
+    return {
+        "conversations": n,
+        "events": events,
+        "pages": pages,
+        "per_second": n / elapsed,
+        "seconds": elapsed,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -128,18 +142,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
-    figures = {"webhook": bench_webhooks(args.deliveries),
-               "backfill": bench_backfill(args.conversations)}
+    figures = {
+        "webhook": bench_webhooks(args.deliveries),
+        "backfill": bench_backfill(args.conversations),
+    }
     if args.json:
         json.dump(figures, sys.stdout, indent=2)
         print()
         return 0
     web, back = figures["webhook"], figures["backfill"]
-    print(f"webhook:  {web['per_second']:,.0f} deliveries/s "
-          f"({web['microseconds_each']:.0f} us each, {web['body_bytes']:.0f}-byte body, "
-          f"verify + parse + map)")
-    print(f"backfill: {back['per_second']:,.0f} conversations/s over {back['pages']:.0f} pages "
-          f"of 150 ({back['seconds']:.2f} s for {back['conversations']:.0f}, local fake API)")
+    print(
+        f"webhook:  {web['per_second']:,.0f} deliveries/s "
+        f"({web['microseconds_each']:.0f} us each, {web['body_bytes']:.0f}-byte body, "
+        f"verify + parse + map)"
+    )
+    print(
+        f"backfill: {back['per_second']:,.0f} conversations/s over {back['pages']:.0f} pages "
+        f"of 150 ({back['seconds']:.2f} s for {back['conversations']:.0f}, local fake API)"
+    )
     return 0
 
 

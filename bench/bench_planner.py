@@ -40,31 +40,58 @@ routing:
 def transitions(n: int) -> list[Transition]:
     out = []
     for i in range(n):
-        cats = ((Category.TECHNICAL, 5 + i % 7), (Category.BILLING, i % 4),
-                (Category.TRAINING, i % 3))
+        cats = (
+            (Category.TECHNICAL, 5 + i % 7),
+            (Category.BILLING, i % 4),
+            (Category.TRAINING, i % 3),
+        )
         count = sum(c for _, c in cats)
         severity = Severity.CRITICAL if i % 2 else Severity.HIGH
         at = T0 + timedelta(minutes=i)
         assessment = Assessment(
-            customer_id=f"c{i}", at=at, is_spike=True, severity=severity, ticket_count=count,
-            baseline_daily_avg=2.0, expected_count=2.0, spike_multiplier=count / 2.0,
-            period_start=at - timedelta(hours=24), period_end=at, period_hours=24.0,
-            baseline_source=BaselineSource.OWN, baseline_days=30.0, p_value=1e-5,
-            category_breakdown=cats, severity_breakdown=((Priority.P1, i % 4),
-                                                         (Priority.P2, count - i % 4)),
+            customer_id=f"c{i}",
+            at=at,
+            is_spike=True,
+            severity=severity,
+            ticket_count=count,
+            baseline_daily_avg=2.0,
+            expected_count=2.0,
+            spike_multiplier=count / 2.0,
+            period_start=at - timedelta(hours=24),
+            period_end=at,
+            period_hours=24.0,
+            baseline_source=BaselineSource.OWN,
+            baseline_days=30.0,
+            p_value=1e-5,
+            category_breakdown=cats,
+            severity_breakdown=((Priority.P1, i % 4), (Priority.P2, count - i % 4)),
             themes=("API errors", "login issues"),
         )
         kind = (TransitionKind.OPENED, TransitionKind.ESCALATED, TransitionKind.RESOLVED)[i % 3]
-        out.append(Transition(kind=kind, at=at, customer_id=f"c{i}", episode_id=f"e{i}",
-                              severity=severity, assessment=assessment, opened_at=T0))
+        out.append(
+            Transition(
+                kind=kind,
+                at=at,
+                customer_id=f"c{i}",
+                episode_id=f"e{i}",
+                severity=severity,
+                assessment=assessment,
+                opened_at=T0,
+            )
+        )
     return out
 
 
 ACCOUNT = Account(
-    id="c", name="TechCorp Inc", arr=500_000, health_score=52, previous_health_score=78,
+    id="c",
+    name="TechCorp Inc",
+    arr=500_000,
+    health_score=52,
+    previous_health_score=78,
     organization="acme",
     csm=Person(name="Mike", slack_id="U0MIKE", manager=Person(name="Sara", slack_id="U0SARA")),
-    champion=Person(name="Dana", email="dana@example.com"), war_room="WR-1",
+    champion=Person(name="Dana", email="dana@example.com"),
+    war_room="WR-1",
 )
 
 
@@ -81,8 +108,10 @@ def main() -> None:
         workflow = workflow_from_config(load_text(text, name="bench").get_section("workflow"))
     load_ms = (time.perf_counter() - started) / args.loads * 1000
 
-    planner = Planner(workflow=workflow, routing=routing_from_config(
-        load_text(ROUTING, name="bench").get_section("routing")))
+    planner = Planner(
+        workflow=workflow,
+        routing=routing_from_config(load_text(ROUTING, name="bench").get_section("routing")),
+    )
     items = transitions(args.plans)
     started = time.perf_counter()
     actions = 0
@@ -99,9 +128,11 @@ def main() -> None:
         print(json.dumps(figures))
         return
     print(f"workflow load (parse + compile + check every template): {load_ms:.2f} ms")
-    print(f"planning: {figures['plans_per_second']:,} plans/s "
-          f"({figures['mean_plan_us']} us per plan, {actions:,} actions for "
-          f"{args.plans:,} transitions, opened/escalated/resolved mixed)")
+    print(
+        f"planning: {figures['plans_per_second']:,} plans/s "
+        f"({figures['mean_plan_us']} us per plan, {actions:,} actions for "
+        f"{args.plans:,} transitions, opened/escalated/resolved mixed)"
+    )
 
 
 if __name__ == "__main__":

@@ -42,14 +42,24 @@ TOKEN = "xoxb-bench"
 
 def prd_alert() -> AlertMessage:
     return AlertMessage(
-        kind=MessageKind.ALERT, title="SUPPORT SPIKE ALERT: TechCorp Inc", customer_id="acme",
-        customer_name="TechCorp Inc", severity=Severity.CRITICAL, ticket_count=15,
+        kind=MessageKind.ALERT,
+        title="SUPPORT SPIKE ALERT: TechCorp Inc",
+        customer_id="acme",
+        customer_name="TechCorp Inc",
+        severity=Severity.CRITICAL,
+        ticket_count=15,
         multiplier=6.5,
-        breakdown=(BreakdownRow("Technical", 10, 67), BreakdownRow("Billing", 2, 13),
-                   BreakdownRow("Training", 3, 20)),
+        breakdown=(
+            BreakdownRow("Technical", 10, 67),
+            BreakdownRow("Billing", 2, 13),
+            BreakdownRow("Training", 3, 20),
+        ),
         priority_counts=(("P1", 3), ("P2", 7), ("P3", 5)),
-        themes=("API errors", "login issues"), arr=500_000, health_score=52,
-        previous_health_score=78, csm_name="Mike Johnson",
+        themes=("API errors", "login issues"),
+        arr=500_000,
+        health_score=52,
+        previous_health_score=78,
+        csm_name="Mike Johnson",
         daily_counts=(2, 3, 1, 2, 2, 4, 3, 2, 1, 2, 3, 2, 2, 15),
     )
 
@@ -57,13 +67,18 @@ def prd_alert() -> AlertMessage:
 def huge_alert() -> AlertMessage:
     base = prd_alert()
     return AlertMessage(
-        kind=MessageKind.ALERT, title=base.title, customer_id="acme",
-        customer_name="TechCorp Inc", severity=Severity.CRITICAL, ticket_count=10_000,
+        kind=MessageKind.ALERT,
+        title=base.title,
+        customer_id="acme",
+        customer_name="TechCorp Inc",
+        severity=Severity.CRITICAL,
+        ticket_count=10_000,
         multiplier=400.0,
         breakdown=tuple(BreakdownRow(f"Category {i}", 250, 2) for i in range(40)),
         themes=tuple(f"theme {i} <!channel> & friends" for i in range(5_000)),
-        ticket_links=tuple((f"TKT-{i}", f"https://support.example.com/t/{i}")
-                           for i in range(10_000)),
+        ticket_links=tuple(
+            (f"TKT-{i}", f"https://support.example.com/t/{i}") for i in range(10_000)
+        ),
         lines=tuple(f"sentence {i}" for i in range(2_000)),
         daily_counts=tuple(range(365)),
     )
@@ -115,11 +130,18 @@ def deliver(posts: int, *, dedupe_scan: int, base_url: str) -> float:
         settings=SlackSettings(base_url=base_url, dedupe_scan=dedupe_scan),
     )
     message = prd_alert()
-    actions = [ChannelPost(step_id="post", key=f"ep:opened:post{i}", channel="C0BENCH",
-                           message=message) for i in range(posts + 1)]
-    plan = EscalationPlan(episode_id="ep", transition=TransitionKind.OPENED, customer_id="acme",
-                          severity=Severity.CRITICAL, at=datetime.now(timezone.utc),
-                          actions=())
+    actions = [
+        ChannelPost(step_id="post", key=f"ep:opened:post{i}", channel="C0BENCH", message=message)
+        for i in range(posts + 1)
+    ]
+    plan = EscalationPlan(
+        episode_id="ep",
+        transition=TransitionKind.OPENED,
+        customer_id="acme",
+        severity=Severity.CRITICAL,
+        at=datetime.now(timezone.utc),
+        actions=(),
+    )
     ctx = _Ctx(plan)
     notifier.execute(actions[0], ctx)  # warm up the connection path
     start = time.perf_counter()
@@ -138,18 +160,24 @@ def main() -> None:
     prd, huge = prd_alert(), huge_alert()
     results = {
         "render_prd_alert_us": per_call(
-            lambda: [b.to_dict() for b in render_blocks(prd)], args.renders) * 1e6,
+            lambda: [b.to_dict() for b in render_blocks(prd)], args.renders
+        )
+        * 1e6,
         "render_huge_spike_us": per_call(
-            lambda: [b.to_dict() for b in render_blocks(huge)], args.renders // 10) * 1e6,
+            lambda: [b.to_dict() for b in render_blocks(huge)], args.renders // 10
+        )
+        * 1e6,
     }
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Api)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base_url = f"http://127.0.0.1:{server.server_port}/api/"
     try:
-        results["post_ms_no_duplicate_check"] = deliver(
-            args.posts, dedupe_scan=0, base_url=base_url) * 1e3
-        results["post_ms_with_duplicate_check"] = deliver(
-            args.posts, dedupe_scan=50, base_url=base_url) * 1e3
+        results["post_ms_no_duplicate_check"] = (
+            deliver(args.posts, dedupe_scan=0, base_url=base_url) * 1e3
+        )
+        results["post_ms_with_duplicate_check"] = (
+            deliver(args.posts, dedupe_scan=50, base_url=base_url) * 1e3
+        )
     finally:
         server.shutdown()
         server.server_close()
@@ -158,10 +186,8 @@ def main() -> None:
         return
     print(f"render PRD alert to Block Kit JSON : {results['render_prd_alert_us']:8.1f} µs")
     print(f"render huge spike (10k tickets)    : {results['render_huge_spike_us']:8.1f} µs")
-    print(f"post, no duplicate check (loopback): "
-          f"{results['post_ms_no_duplicate_check']:8.2f} ms")
-    print(f"post, with duplicate check         : "
-          f"{results['post_ms_with_duplicate_check']:8.2f} ms")
+    print(f"post, no duplicate check (loopback): {results['post_ms_no_duplicate_check']:8.2f} ms")
+    print(f"post, with duplicate check         : {results['post_ms_with_duplicate_check']:8.2f} ms")
 
 
 if __name__ == "__main__":

@@ -23,8 +23,12 @@ from ticketspike.model import Ticket
 
 DATA = Path(__file__).parent / "data" / "labelled_tickets.jsonl"
 AT = datetime(2026, 3, 31, 12, tzinfo=timezone.utc)
-SPIKE = ["Webhook deliveries failing", "Webhooks time out", "webhook retries not happening",
-         "Missing webhook events since this morning"]
+SPIKE = [
+    "Webhook deliveries failing",
+    "Webhooks time out",
+    "webhook retries not happening",
+    "Missing webhook events since this morning",
+]
 
 
 def tickets(n: int, *, days: float, spike: int = 0, seed: int = 1) -> list[Ticket]:
@@ -36,9 +40,16 @@ def tickets(n: int, *, days: float, spike: int = 0, seed: int = 1) -> list[Ticke
         subject, body = row["subject"], row["body"]
         if i < spike:
             subject, body = rng.choice(SPIKE), "Our endpoint logs show nothing arriving."
-        out.append(Ticket(ticket_id=f"T{seed}-{i}", customer_id="big", subject=subject,
-                          body=body, created_at=AT - timedelta(days=rng.random() * days),
-                          category_given=False))
+        out.append(
+            Ticket(
+                ticket_id=f"T{seed}-{i}",
+                customer_id="big",
+                subject=subject,
+                body=body,
+                created_at=AT - timedelta(days=rng.random() * days),
+                category_given=False,
+            )
+        )
     return out
 
 
@@ -59,8 +70,10 @@ def main() -> int:
         seconds = best_of(3, lambda w=window, b=base: find_themes(w, b))
         themes = find_themes(window, base)
         top = themes[0].phrase if themes else "-"
-        print(f"  window {n_window:>5}, baseline {n_base:>6}: {seconds * 1000:8.1f} ms"
-              f"   top theme: {top}")
+        print(
+            f"  window {n_window:>5}, baseline {n_base:>6}: {seconds * 1000:8.1f} ms"
+            f"   top theme: {top}"
+        )
     sample = tickets(5_000, days=30, seed=4)
     seconds = best_of(3, lambda: [DEFAULT_CLASSIFIER.classify(t) for t in sample])
     print(f"classify: {len(sample) / seconds:,.0f} tickets/s ({len(sample)} tickets)")

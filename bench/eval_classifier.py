@@ -95,8 +95,10 @@ def main(argv: list[str] | None = None) -> int:
         print("\nmisclassified:")
         for (label, ticket), answer in zip(rows, answers, strict=True):
             if answer.category is not label:
-                print(f"  {ticket.ticket_id} {label.value:>15} -> {answer.category.value:<15} "
-                      f"{answer.confidence:.2f} {ticket.subject[:60]}")
+                print(
+                    f"  {ticket.ticket_id} {label.value:>15} -> {answer.category.value:<15} "
+                    f"{answer.confidence:.2f} {ticket.subject[:60]}"
+                )
     return 0
 
 

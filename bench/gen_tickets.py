@@ -57,8 +57,14 @@ def _poisson(rng: random.Random, lam: float) -> int:
     return max(0, round(rng.gauss(lam, math.sqrt(lam))))
 
 
-def generate(*, tickets: int = 1_000_000, customers: int = 10_000, days: int = 60,
-             seed: int = 7, spike_share: float = 0.02) -> Iterator[dict[str, object]]:
+def generate(
+    *,
+    tickets: int = 1_000_000,
+    customers: int = 10_000,
+    days: int = 60,
+    seed: int = 7,
+    spike_share: float = 0.02,
+) -> Iterator[dict[str, object]]:
     """Yield ticket JSON objects in (nearly) time order."""
     rng = random.Random(seed)
     rates = _rates(customers, tickets, days, rng)
@@ -93,8 +99,9 @@ def generate(*, tickets: int = 1_000_000, customers: int = 10_000, days: int = 6
                     "createdAt": created.isoformat().replace("+00:00", "Z"),
                 }
                 # A few deliveries come up to an hour late.
-                delivered = created.timestamp() + (rng.random() * 3600 if rng.random() < 0.01
-                                                   else 0.0)
+                delivered = created.timestamp() + (
+                    rng.random() * 3600 if rng.random() < 0.01 else 0.0
+                )
                 todays.append((delivered, serial, obj))
         todays.sort(key=lambda x: (x[0], x[1]))
         for item in todays:
@@ -123,8 +130,9 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=60)
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
-    n = write(args.out, tickets=args.tickets, customers=args.customers, days=args.days,
-              seed=args.seed)
+    n = write(
+        args.out, tickets=args.tickets, customers=args.customers, days=args.days, seed=args.seed
+    )
     print(f"wrote {n} tickets to {args.out}")
 
 

@@ -20,8 +20,20 @@ from .model import Account, Person, parse_time
 __all__ = ["accounts_from_data", "load_accounts", "parse_accounts"]
 
 _ACCOUNT_KEYS = frozenset(
-    {"id", "name", "arr", "health_score", "previous_health_score", "segment", "seats",
-     "organization", "csm", "champion", "first_seen", "war_room"}
+    {
+        "id",
+        "name",
+        "arr",
+        "health_score",
+        "previous_health_score",
+        "segment",
+        "seats",
+        "organization",
+        "csm",
+        "champion",
+        "first_seen",
+        "war_room",
+    }
 )
 _PERSON_KEYS = frozenset({"name", "email", "slack_id", "manager"})
 
@@ -47,8 +59,7 @@ def accounts_from_data(data: Any, *, name: str) -> dict[str, Account]:
         if not isinstance(item, Section):
             if isinstance(data, SequenceView):
                 raise data.error(index, "expected a mapping with at least an 'id'")
-            raise ConfigError(f"item {index}: expected a mapping with at least an 'id'",
-                              where=name)
+            raise ConfigError(f"item {index}: expected a mapping with at least an 'id'", where=name)
         account = _account(item)
         if account.id in out:
             raise item.error("id", f"duplicate account id {account.id!r}")
@@ -98,6 +109,7 @@ def _person(parent: Section, key: str) -> Person | None:
 
 def account_to_json(account: Account) -> Mapping[str, Any]:
     """The accounts-file form of an account (round-trips through :func:`parse_accounts`)."""
+
     def person(p: Person | None) -> dict[str, Any] | None:
         if p is None:
             return None
@@ -107,11 +119,15 @@ def account_to_json(account: Account) -> Mapping[str, Any]:
         return {k: v for k, v in out.items() if v is not None}
 
     raw: dict[str, Any] = {
-        "id": account.id, "name": account.name, "arr": account.arr,
+        "id": account.id,
+        "name": account.name,
+        "arr": account.arr,
         "health_score": account.health_score,
         "previous_health_score": account.previous_health_score,
-        "segment": account.segment, "seats": account.seats,
-        "organization": account.organization, "csm": person(account.csm),
+        "segment": account.segment,
+        "seats": account.seats,
+        "organization": account.organization,
+        "csm": person(account.csm),
         "champion": person(account.champion),
         "first_seen": account.first_seen.isoformat() if account.first_seen else None,
         "war_room": account.war_room,

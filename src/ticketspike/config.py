@@ -146,8 +146,10 @@ def _assemble(root: Section, *, path: str | None, env: Mapping[str, str] | None)
     if plugins is not None:
         for name in plugins:
             section = plugins.get_section(name)
-            plugin_sections[name] = section if section is not None else Section(
-                name=root.name, path=f"plugins.{name}", line=plugins.line_of(name)
+            plugin_sections[name] = (
+                section
+                if section is not None
+                else Section(name=root.name, path=f"plugins.{name}", line=plugins.line_of(name))
             )
     config = Config(
         detection=policy_from_config(
@@ -168,8 +170,12 @@ def _assemble(root: Section, *, path: str | None, env: Mapping[str, str] | None)
     )
     # The small sections are read on use; touching them here makes a mistake in any of
     # them fail at load time, with its line, like the big ones.
-    _ = (config.store_path, config.store_synchronous, config.strict_categories,
-         config.accounts_path)
+    _ = (
+        config.store_path,
+        config.store_synchronous,
+        config.strict_categories,
+        config.accounts_path,
+    )
     return config
 
 

@@ -130,8 +130,12 @@ class Section(Mapping[str, Any]):
     __slots__ = ("_data", "name", "path", "line")
 
     def __init__(
-        self, data: Mapping[Any, Any] | None = None, *, name: str = "<config>",
-        path: str = "", line: int = 0,
+        self,
+        data: Mapping[Any, Any] | None = None,
+        *,
+        name: str = "<config>",
+        path: str = "",
+        line: int = 0,
     ) -> None:
         self._data: Mapping[Any, Any] = data if data is not None else {}
         self.name = name
@@ -178,11 +182,9 @@ class Section(Mapping[str, Any]):
 
     def _wrap_child(self, key: str, value: Any) -> Any:
         if isinstance(value, dict):
-            return Section(value, name=self.name, path=self.key_path(key),
-                           line=self.line_of(key))
+            return Section(value, name=self.name, path=self.key_path(key), line=self.line_of(key))
         if isinstance(value, list):
-            return _SeqView(value, name=self.name, path=self.key_path(key),
-                        line=self.line_of(key))
+            return _SeqView(value, name=self.name, path=self.key_path(key), line=self.line_of(key))
         return value
 
     # -- validation ---------------------------------------------------------
@@ -216,8 +218,14 @@ class Section(Mapping[str, Any]):
             raise self.error(key, f"expected a list, got {_kind(self._data[key])}")
         return list(value)
 
-    def get_str(self, key: str, default: str | None = None, *, required: bool = False,
-                choices: tuple[str, ...] | None = None) -> str | None:
+    def get_str(
+        self,
+        key: str,
+        default: str | None = None,
+        *,
+        required: bool = False,
+        choices: tuple[str, ...] | None = None,
+    ) -> str | None:
         if key not in self._data or self._data[key] is None:
             if required:
                 raise self.error(None, f"missing required key {key!r}")
@@ -230,9 +238,15 @@ class Section(Mapping[str, Any]):
             raise self.error(key, f"expected one of {', '.join(choices)}, got {text!r}")
         return text
 
-    def get_float(self, key: str, default: float | None = None, *,
-                  minimum: float | None = None, maximum: float | None = None,
-                  required: bool = False) -> float | None:
+    def get_float(
+        self,
+        key: str,
+        default: float | None = None,
+        *,
+        minimum: float | None = None,
+        maximum: float | None = None,
+        required: bool = False,
+    ) -> float | None:
         if key not in self._data or self._data[key] is None:
             if required:
                 raise self.error(None, f"missing required key {key!r}")
@@ -247,9 +261,15 @@ class Section(Mapping[str, Any]):
             raise self.error(key, f"expected a number <= {maximum:g}, got {number:g}")
         return number
 
-    def get_int(self, key: str, default: int | None = None, *,
-                minimum: int | None = None, maximum: int | None = None,
-                required: bool = False) -> int | None:
+    def get_int(
+        self,
+        key: str,
+        default: int | None = None,
+        *,
+        minimum: int | None = None,
+        maximum: int | None = None,
+        required: bool = False,
+    ) -> int | None:
         if key not in self._data or self._data[key] is None:
             if required:
                 raise self.error(None, f"missing required key {key!r}")
@@ -263,8 +283,9 @@ class Section(Mapping[str, Any]):
             raise self.error(key, f"expected a whole number <= {maximum}, got {value}")
         return value
 
-    def get_bool(self, key: str, default: bool | None = None, *,
-                 required: bool = False) -> bool | None:
+    def get_bool(
+        self, key: str, default: bool | None = None, *, required: bool = False
+    ) -> bool | None:
         if key not in self._data or self._data[key] is None:
             if required:
                 raise self.error(None, f"missing required key {key!r}")
@@ -295,8 +316,9 @@ class _SeqView(list[Any]):
         )
 
     def error(self, index: int, message: str) -> ConfigError:
-        return ConfigError(message, where=f"{self.name}:{self.lines[index]}",
-                           field=f"{self.path}[{index}]")
+        return ConfigError(
+            message, where=f"{self.name}:{self.lines[index]}", field=f"{self.path}[{index}]"
+        )
 
 
 SequenceView = _SeqView

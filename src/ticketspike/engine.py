@@ -169,23 +169,28 @@ class Engine:
         self.theme_budget = theme_budget
         self.classify_budget = classify_budget
         self.delivery_ttl = delivery_ttl
-        self.planner = planner if planner is not None else Planner(
-            workflow=self.config.workflow, routing=self.config.routing
+        self.planner = (
+            planner
+            if planner is not None
+            else Planner(workflow=self.config.workflow, routing=self.config.routing)
         )
         self.sources: dict[str, TicketSource] = self.plugins.ticket_sources(self.plugin_config)
         self.directories: list[AccountDirectory] = self.plugins.account_directories(
             self.plugin_config
         )
-        self.handlers: dict[str, ActionHandler] = self.plugins.action_handlers(
-            self.plugin_config
-        )
+        self.handlers: dict[str, ActionHandler] = self.plugins.action_handlers(self.plugin_config)
         self.analyzers = self.plugins.theme_analyzers(self.plugin_config)
         self.classifier = FallbackClassifier(
             tuple(self.plugins.classifiers(self.plugin_config)), budget_seconds=classify_budget
         )
         self.executor = Executor(
-            self.store, self.handlers, accounts=self.account, clock=clock,
-            retry=retry or RetryPolicy(), sleep=sleep, dry_run=dry_run,
+            self.store,
+            self.handlers,
+            accounts=self.account,
+            clock=clock,
+            retry=retry or RetryPolicy(),
+            sleep=sleep,
+            dry_run=dry_run,
         )
         # The detector lives in memory; one thread at a time may move it (hosts serve
         # requests from thread pools).
@@ -224,8 +229,7 @@ class Engine:
         if isinstance(store, (str, Path)):
             store = SQLiteStore(store, synchronous=loaded.store_synchronous)
             owns = True
-        engine = cls(loaded, store=store, plugins=plugins, plugin_config=plugin_config,
-                     **options)
+        engine = cls(loaded, store=store, plugins=plugins, plugin_config=plugin_config, **options)
         engine._owns_store = owns
         return engine
 
@@ -254,8 +258,11 @@ class Engine:
             try:
                 found = directory.get_account(customer_id)
             except Exception as exc:  # noqa: BLE001 - a CRM outage must not stop detection
-                log.warning("account directory %s failed (%s); continuing without it",
-                            describe(directory), type(exc).__name__)
+                log.warning(
+                    "account directory %s failed (%s); continuing without it",
+                    describe(directory),
+                    type(exc).__name__,
+                )
                 continue
             if found is not None:
                 return found
@@ -294,9 +301,13 @@ class Engine:
         if execute if execute is not None else self.execute_inline:
             report = self.executor.run_pending()
         return IngestResult(
-            received=received, stored=counts.stored, updated=counts.updated,
-            duplicates=counts.duplicates, transitions=tuple(counts.transitions),
-            plans=tuple(counts.plans), executed=report,
+            received=received,
+            stored=counts.stored,
+            updated=counts.updated,
+            duplicates=counts.duplicates,
+            transitions=tuple(counts.transitions),
+            plans=tuple(counts.plans),
+            executed=report,
         )
 
     def _ingest_batch(
@@ -347,8 +358,11 @@ class Engine:
         plugin = self.sources.get(source)
         if plugin is None:
             known = ", ".join(sorted(self.sources)) or "none"
-            raise WebhookRejected(f"unknown ticket source {source!r} (installed: {known})",
-                                  where="webhook", status=404)
+            raise WebhookRejected(
+                f"unknown ticket source {source!r} (installed: {known})",
+                where="webhook",
+                status=404,
+            )
         lowered = {k.lower(): v for k, v in headers.items()}
         result = plugin.parse_webhook(body, lowered, now=now)
         if not result.events:
@@ -362,8 +376,12 @@ class Engine:
             items = self._store_events(result.events, at=now, counts=counts)
             self.store.enqueue([(e, o) for _s, e, o in items], received_at=now)
         return IngestResult(
-            received=len(result.events), stored=counts.stored, updated=counts.updated,
-            duplicates=counts.duplicates, queued=len(items), ignored=result.ignored,
+            received=len(result.events),
+            stored=counts.stored,
+            updated=counts.updated,
+            duplicates=counts.duplicates,
+            queued=len(items),
+            ignored=result.ignored,
         )
 
     def process_pending(self, *, limit: int | None = None) -> IngestResult:
@@ -380,8 +398,9 @@ class Engine:
             if not items:
                 break
             done += len(items)
-        return IngestResult(received=done, transitions=tuple(counts.transitions),
-                            plans=tuple(counts.plans))
+        return IngestResult(
+            received=done, transitions=tuple(counts.transitions), plans=tuple(counts.plans)
+        )
 
     def run_pending(self) -> ExecutionReport:
         """Process the inbox, then execute every pending action (see :class:`Executor`)."""
@@ -451,14 +470,16 @@ class Engine:
         except ValueError as exc:
             # Saved under other detection settings (window or baseline length changed):
             # rebuild the counters from the stored tickets instead.
-            log.warning("detector state of %s not reusable (%s); rebuilding from tickets",
-                        customer_id, exc)
+            log.warning(
+                "detector state of %s not reusable (%s); rebuilding from tickets", customer_id, exc
+            )
             self._rebuild(customer_id)
         self._versions[customer_id] = loaded[0]
 
     def _rebuild(self, customer_id: str) -> None:
-        scratch = SpikeMonitor(self.config.detection, self.config.lifecycle,
-                               silences=self.config.silences)
+        scratch = SpikeMonitor(
+            self.config.detection, self.config.lifecycle, silences=self.config.silences
+        )
         account = self.account(customer_id)
         for record in self.store.tickets(customer_id=customer_id, include_internal=False):
             scratch.ingest(TicketEvent(ticket=record.ticket), account=account)
@@ -480,8 +501,7 @@ class Engine:
             if not ticket.category_given and not ticket.internal:
                 classified = categorize(ticket, classifier=self.classifier)
                 if classified.category is not ticket.category:
-                    self.store.set_category(ticket.source, ticket.ticket_id,
-                                            classified.category)
+                    self.store.set_category(ticket.source, ticket.ticket_id, classified.category)
                     ticket = classified
             feed = TicketEvent(ticket=ticket, kind=EventKind.CREATED, event_id=event.event_id)
         else:
@@ -506,9 +526,14 @@ class Engine:
         if self.store.record_transition(transition, plan, at=self.clock()):
             counts.transitions.append(transition)
             counts.plans.append(plan)
-            log.info("%s %s episode %s (%s)%s", transition.customer_id,
-                     transition.kind.value, transition.episode_id, transition.severity.value,
-                     f" suppressed: {transition.suppressed}" if transition.suppressed else "")
+            log.info(
+                "%s %s episode %s (%s)%s",
+                transition.customer_id,
+                transition.kind.value,
+                transition.episode_id,
+                transition.severity.value,
+                f" suppressed: {transition.suppressed}" if transition.suppressed else "",
+            )
 
     def _suppression(self, transition: Transition, before: datetime | None) -> Transition:
         if transition.suppressed:
@@ -525,9 +550,13 @@ class Engine:
     def _with_themes(self, transition: Transition) -> Transition:
         assessment = transition.assessment
         window, baseline = self._window_tickets(assessment)
-        themes = analyze_with_fallback(
-            self.analyzers, window, baseline, limit=5, budget_seconds=self.theme_budget
-        ) if window else []
+        themes = (
+            analyze_with_fallback(
+                self.analyzers, window, baseline, limit=5, budget_seconds=self.theme_budget
+            )
+            if window
+            else []
+        )
         if not themes:
             return transition
         phrases = tuple(t.phrase for t in themes)
@@ -537,15 +566,21 @@ class Engine:
         start, end = assessment.period_start, assessment.period_end
         days = max(1.0, float(assessment.baseline_days or self.config.detection.baseline_days))
         window = [
-            r.ticket for r in self.store.tickets(
-                customer_id=assessment.customer_id, since=start, until=end,
+            r.ticket
+            for r in self.store.tickets(
+                customer_id=assessment.customer_id,
+                since=start,
+                until=end,
                 include_internal=False,
             )
         ]
         baseline = [
-            r.ticket for r in self.store.tickets(
-                customer_id=assessment.customer_id, since=start - timedelta(days=days),
-                until=start, include_internal=False,
+            r.ticket
+            for r in self.store.tickets(
+                customer_id=assessment.customer_id,
+                since=start - timedelta(days=days),
+                until=start,
+                include_internal=False,
             )
         ]
         return window, baseline
@@ -557,16 +592,18 @@ class Engine:
             with self.store.transaction():
                 self._sync(customer_id)
             try:
-                assessment = self.monitor.assess(
-                    customer_id, at, account=self.account(customer_id)
-                )
+                assessment = self.monitor.assess(customer_id, at, account=self.account(customer_id))
             except ValueError as exc:
                 raise InputError(str(exc), field="at") from None
         if assessment.ticket_count:
             window, baseline = self._window_tickets(assessment)
-            themes = analyze_with_fallback(
-                self.analyzers, window, baseline, limit=5, budget_seconds=self.theme_budget
-            ) if window else []
+            themes = (
+                analyze_with_fallback(
+                    self.analyzers, window, baseline, limit=5, budget_seconds=self.theme_budget
+                )
+                if window
+                else []
+            )
             assessment = attrs.evolve(assessment, themes=tuple(t.phrase for t in themes))
         return assessment
 
@@ -584,7 +621,8 @@ class Engine:
             "isSpike": assessment.is_spike,
             "themes": list(assessment.themes),
             "severity": assessment.severity.value,
-            "multiplier": None if assessment.spike_multiplier == float("inf")
+            "multiplier": None
+            if assessment.spike_multiplier == float("inf")
             else round(assessment.spike_multiplier, 2),
             "ticketCount": assessment.ticket_count,
             "periodHours": assessment.period_hours,
@@ -595,11 +633,14 @@ class Engine:
         """PRD 5.2: is there an active spike, its count and trend, and where to look."""
         episode = self.store.active_episode(customer_id)
         assessment = self.check(customer_id, at=at)
-        previous = len(self.store.tickets(
-            customer_id=customer_id,
-            since=assessment.period_start - timedelta(hours=assessment.period_hours or 24),
-            until=assessment.period_start, include_internal=False,
-        ))
+        previous = len(
+            self.store.tickets(
+                customer_id=customer_id,
+                since=assessment.period_start - timedelta(hours=assessment.period_hours or 24),
+                until=assessment.period_start,
+                include_internal=False,
+            )
+        )
         count = assessment.ticket_count
         trend = "rising" if count > previous else "falling" if count < previous else "steady"
         return {
@@ -624,30 +665,39 @@ class Engine:
             actions = self.store.actions(episode_id=episode.episode_id)
             done = [a for a in actions if a.status is ActionStatus.DONE]
             plans = self.store.plans(episode_id=episode.episode_id)
-            cards.append({
-                "customerId": episode.customer_id,
-                "customerName": account.display_name if account else episode.customer_id,
-                "episodeId": episode.episode_id,
-                "severity": episode.severity,
-                "status": episode.status,
-                "suppressed": episode.suppressed,
-                "detectedAt": episode.opened_at.isoformat(),
-                "hoursSinceDetection": round((at - episode.opened_at).total_seconds() / 3600, 1),
-                "actionsTaken": [
-                    {"kind": a.kind, "step": a.step_id, "status": a.status.value,
-                     "summary": a.summary, "error": a.error}
-                    for a in actions
-                ],
-                "progress": {
-                    "stage": episode.last_transition,
-                    "actionsDone": len(done),
-                    "actionsTotal": len(actions),
-                    "failed": sum(1 for a in actions if a.status is ActionStatus.FAILED),
-                    "plan": dict(plans[-1].plan.progress) if plans else {},
-                },
-                "ticketCount": episode.metadata.get("ticket_count"),
-                "multiplier": episode.metadata.get("spike_multiplier"),
-            })
+            cards.append(
+                {
+                    "customerId": episode.customer_id,
+                    "customerName": account.display_name if account else episode.customer_id,
+                    "episodeId": episode.episode_id,
+                    "severity": episode.severity,
+                    "status": episode.status,
+                    "suppressed": episode.suppressed,
+                    "detectedAt": episode.opened_at.isoformat(),
+                    "hoursSinceDetection": round(
+                        (at - episode.opened_at).total_seconds() / 3600, 1
+                    ),
+                    "actionsTaken": [
+                        {
+                            "kind": a.kind,
+                            "step": a.step_id,
+                            "status": a.status.value,
+                            "summary": a.summary,
+                            "error": a.error,
+                        }
+                        for a in actions
+                    ],
+                    "progress": {
+                        "stage": episode.last_transition,
+                        "actionsDone": len(done),
+                        "actionsTotal": len(actions),
+                        "failed": sum(1 for a in actions if a.status is ActionStatus.FAILED),
+                        "plan": dict(plans[-1].plan.progress) if plans else {},
+                    },
+                    "ticketCount": episode.metadata.get("ticket_count"),
+                    "multiplier": episode.metadata.get("spike_multiplier"),
+                }
+            )
         return cards
 
     # -- history -------------------------------------------------------------------------
@@ -670,8 +720,9 @@ class Engine:
         plugin = self.sources.get(source)
         if plugin is None:
             known = ", ".join(sorted(self.sources)) or "none"
-            raise InputError(f"unknown ticket source {source!r} (installed: {known})",
-                             where="backfill")
+            raise InputError(
+                f"unknown ticket source {source!r} (installed: {known})", where="backfill"
+            )
         now = now or self.clock()
         window = timedelta(hours=self.config.detection.window_hours)
         name = f"backfill:{source}"
@@ -698,8 +749,9 @@ class Engine:
                     self.store.set_cursor(name, value, at=now)
 
                 ordered = sorted(page.events, key=lambda e: e.at)
-                self._ingest_batch(ordered, now=now, counts=counts,
-                                   suppress_before=now - window, also=save)
+                self._ingest_batch(
+                    ordered, now=now, counts=counts, suppress_before=now - window, also=save
+                )
                 cursor = page_cursor
                 done = page.done
                 if on_page is not None:
@@ -709,12 +761,21 @@ class Engine:
         except TicketspikeError:
             raise
         except Exception as exc:
-            raise PluginError(f"backfill failed: {type(exc).__name__}: {exc}",
-                              plugin=source) from exc
+            raise PluginError(
+                f"backfill failed: {type(exc).__name__}: {exc}", plugin=source
+            ) from exc
         if self.execute_inline and counts.plans:
             self.executor.run_pending()
-        return BackfillReport(source=source, pages=pages, events=events, stored=counts.stored,
-                              skipped=skipped, cursor=cursor, done=done, resumed=resumed)
+        return BackfillReport(
+            source=source,
+            pages=pages,
+            events=events,
+            stored=counts.stored,
+            skipped=skipped,
+            cursor=cursor,
+            done=done,
+            resumed=resumed,
+        )
 
 
 def with_accounts_file(config: PluginConfig, path: str | Path | None) -> PluginConfig:
@@ -723,6 +784,7 @@ def with_accounts_file(config: PluginConfig, path: str | Path | None) -> PluginC
         return config
     from .configfile import Section
 
-    section = Section({"path": str(Path(path).resolve())}, name="--accounts",
-                      path="plugins.accounts")
+    section = Section(
+        {"path": str(Path(path).resolve())}, name="--accounts", path="plugins.accounts"
+    )
     return attrs.evolve(config, sections={**config.sections, "accounts": section})

@@ -217,8 +217,9 @@ class Executor:
             if not (expired or self._owner_dead(record.owner)):
                 continue
             owner = record.owner or ""
-            self._close_open_attempts(record.key, outcome="interrupted",
-                                      error="the process running it stopped")
+            self._close_open_attempts(
+                record.key, outcome="interrupted", error="the process running it stopped"
+            )
             if self.store.release_action(record.key, owner=owner, at=self.clock()):
                 log.warning("action %s was left running by %s; handed back", record.key, owner)
                 recovered += 1
@@ -238,8 +239,9 @@ class Executor:
     def _close_open_attempts(self, key: str, *, outcome: str, error: str) -> None:
         for attempt in self.store.attempts(key):
             if attempt.finished_at is None:
-                self.store.finish_attempt(key, attempt.number, outcome=outcome, error=error,
-                                          at=self.clock())
+                self.store.finish_attempt(
+                    key, attempt.number, outcome=outcome, error=error, at=self.clock()
+                )
 
     def _run_one(self, record: ActionRecord, plans: dict[str, EscalationPlan]) -> str:
         for dep in record.depends_on:
@@ -251,11 +253,17 @@ class Executor:
                 return "waiting"
         handler = self.handlers.get(record.kind)
         if handler is None:
-            self._fail(record, None, f"no plugin serves action kind {record.kind!r}; "
-                       "install or configure one, then run `ticketspike retry`")
+            self._fail(
+                record,
+                None,
+                f"no plugin serves action kind {record.kind!r}; "
+                "install or configure one, then run `ticketspike retry`",
+            )
             return "failed"
         claimed = self.store.claim_action(
-            record.key, owner=self.owner, lease_until=self.wall() + self.lease_seconds,
+            record.key,
+            owner=self.owner,
+            lease_until=self.wall() + self.lease_seconds,
             at=self.clock(),
         )
         if claimed is None:
@@ -270,34 +278,44 @@ class Executor:
                     raise StoreError(f"plan {claimed.plan_id!r} is missing from the store")
                 plan = plans[claimed.plan_id] = plan_record.plan
         except TicketspikeError as exc:
-            self.store.fail_action(claimed.key, owner=self.owner, handler=name,
-                                   error=_short(exc), at=self.clock())
+            self.store.fail_action(
+                claimed.key, owner=self.owner, handler=name, error=_short(exc), at=self.clock()
+            )
             return "failed"
         try:
             result = self._attempts(claimed, action, plan, handler, name)
         except TransientDeliveryError as exc:
             error = f"gave up after {self.retry.max_attempts} attempts: {_short(exc)}"
-            self.store.fail_action(claimed.key, owner=self.owner, handler=name, error=error,
-                                   at=self.clock())
-            log.warning("action %s (%s via %s) failed: transient, retries exhausted",
-                        claimed.key, claimed.kind, name)
+            self.store.fail_action(
+                claimed.key, owner=self.owner, handler=name, error=error, at=self.clock()
+            )
+            log.warning(
+                "action %s (%s via %s) failed: transient, retries exhausted",
+                claimed.key,
+                claimed.kind,
+                name,
+            )
             return "failed"
         except PermanentDeliveryError as exc:
-            self.store.fail_action(claimed.key, owner=self.owner, handler=name,
-                                   error=_short(exc), at=self.clock())
-            log.warning("action %s (%s via %s) failed for good", claimed.key, claimed.kind,
-                        name)
+            self.store.fail_action(
+                claimed.key, owner=self.owner, handler=name, error=_short(exc), at=self.clock()
+            )
+            log.warning("action %s (%s via %s) failed for good", claimed.key, claimed.kind, name)
             return "failed"
         self.store.complete_action(
-            claimed.key, owner=self.owner, handler=name,
+            claimed.key,
+            owner=self.owner,
+            handler=name,
             ref={str(k): str(v) for k, v in result.ref.items()},
-            summary=result.summary, at=self.clock(),
+            summary=result.summary,
+            at=self.clock(),
         )
         return "done"
 
     def _fail(self, record: ActionRecord, handler: str | None, error: str) -> None:
-        self.store.fail_action(record.key, owner=None, handler=handler, error=error,
-                               at=self.clock())
+        self.store.fail_action(
+            record.key, owner=None, handler=handler, error=error, at=self.clock()
+        )
 
     def _attempts(
         self,
@@ -338,10 +356,12 @@ class Executor:
         handler: ActionHandler,
         name: str,
     ) -> ActionResult:
-        self.store.renew_lease(record.key, owner=self.owner,
-                               lease_until=self.wall() + self.lease_seconds)
-        number = self.store.start_attempt(record.key, owner=self.owner, handler=name,
-                                          at=self.clock())
+        self.store.renew_lease(
+            record.key, owner=self.owner, lease_until=self.wall() + self.lease_seconds
+        )
+        number = self.store.start_attempt(
+            record.key, owner=self.owner, handler=name, at=self.clock()
+        )
         ctx = _Context(plan, account, self.clock(), self.store)
         try:
             result = handler.execute(action, ctx)

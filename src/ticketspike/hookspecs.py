@@ -50,9 +50,7 @@ __all__ = [
 
 
 @_spec
-def register_ticket_sources(
-    register: Callable[[TicketSource], None], config: PluginConfig
-) -> None:
+def register_ticket_sources(register: Callable[[TicketSource], None], config: PluginConfig) -> None:
     """Register ticket sources (vendor webhooks and history backfill).
 
     Called once when the engine or CLI builds its plugin set. Each source's
@@ -80,9 +78,7 @@ def register_account_directories(
 
 
 @_spec
-def register_notifiers(
-    register: Callable[[ActionHandler], None], config: PluginConfig
-) -> None:
+def register_notifiers(register: Callable[[ActionHandler], None], config: PluginConfig) -> None:
     """Register notifiers: handlers for ``direct_message``, ``channel_post``,
     ``thread_reply``, ``update_message``, ``notify_team`` and similar kinds.
 
@@ -103,9 +99,7 @@ def register_email_drafters(
 
 
 @_spec
-def register_task_sinks(
-    register: Callable[[ActionHandler], None], config: PluginConfig
-) -> None:
+def register_task_sinks(register: Callable[[ActionHandler], None], config: PluginConfig) -> None:
     """Register task sinks: handlers for ``create_task``, ``schedule_sync`` and
     ``add_to_war_room``.
 
@@ -137,9 +131,7 @@ def register_theme_analyzers(
 
 
 @_spec
-def register_classifiers(
-    register: Callable[[Classifier], None], config: PluginConfig
-) -> None:
+def register_classifiers(register: Callable[[Classifier], None], config: PluginConfig) -> None:
     """Register ticket classifiers, asked when a source gives no category.
 
     Same budget-and-fallback rule as theme analyzers.

@@ -171,7 +171,9 @@ class EpisodeState:
     def to_json(self) -> dict[str, Any]:
         ep = self.episode
         return {
-            "episode": None if ep is None else {
+            "episode": None
+            if ep is None
+            else {
                 "id": ep.episode_id,
                 "opened_at": ep.opened_at.isoformat(),
                 "severity": ep.severity.value,
@@ -179,7 +181,8 @@ class EpisodeState:
                 "quiet_since": None if ep.quiet_since is None else ep.quiet_since.isoformat(),
                 "paged": ep.paged,
             },
-            "last_resolved_at": None if self.last_resolved_at is None
+            "last_resolved_at": None
+            if self.last_resolved_at is None
             else self.last_resolved_at.isoformat(),
             "last_severity": self.last_severity.value,
         }
@@ -224,8 +227,7 @@ def mark_quiet(episode: Episode, at: datetime, quiet: bool) -> Episode:
     assessment for it.
     """
     if quiet:
-        return episode if episode.quiet_since is not None else attrs.evolve(episode,
-                                                                            quiet_since=at)
+        return episode if episode.quiet_since is not None else attrs.evolve(episode, quiet_since=at)
     return episode if episode.quiet_since is None else attrs.evolve(episode, quiet_since=None)
 
 
@@ -256,8 +258,10 @@ def advance_episode(
             and _in_cooldown(state, at, policy)
             and assessment.severity.rank <= state.last_severity.rank
         ):
-            reason = (f"cooldown: a {state.last_severity.value} spike resolved at "
-                      f"{state.last_resolved_at.isoformat()}")
+            reason = (
+                f"cooldown: a {state.last_severity.value} spike resolved at "
+                f"{state.last_resolved_at.isoformat()}"
+            )
         new = Episode(
             episode_id=episode_id_for(assessment.customer_id, opened_at),
             opened_at=opened_at,
@@ -278,12 +282,18 @@ def advance_episode(
         and episode.severity is not Severity.CRITICAL
     ):
         reason = _suppression(assessment, silences, segment, at)
-        if reason is None and _in_cooldown(state, episode.opened_at, policy) and (
-            state.last_severity is Severity.CRITICAL
+        if (
+            reason is None
+            and _in_cooldown(state, episode.opened_at, policy)
+            and (state.last_severity is Severity.CRITICAL)
         ):
             reason = "cooldown: the last spike was already critical"
-        episode = attrs.evolve(episode, severity=Severity.CRITICAL, escalated=True,
-                               paged=episode.paged or reason is None)
+        episode = attrs.evolve(
+            episode,
+            severity=Severity.CRITICAL,
+            escalated=True,
+            paged=episode.paged or reason is None,
+        )
         transitions.append(_transition(TransitionKind.ESCALATED, episode, assessment, reason))
 
     if assessment.spike_multiplier < policy.resolve_below:
@@ -345,15 +355,21 @@ def lifecycle_policy_from_config(section: Section | None) -> LifecyclePolicy:
         return defaults
     section.check_keys(_LIFECYCLE_KEYS)
     resolve_below = section.get_float("resolve_below", defaults.resolve_below, minimum=0.01)
-    after = section.get_int("resolve_after_hours", defaults.resolve_after_hours,
-                            minimum=0, maximum=24 * 30)
-    cooldown = section.get_int("cooldown_hours", defaults.cooldown_hours,
-                               minimum=0, maximum=24 * 365)
+    after = section.get_int(
+        "resolve_after_hours", defaults.resolve_after_hours, minimum=0, maximum=24 * 30
+    )
+    cooldown = section.get_int(
+        "cooldown_hours", defaults.cooldown_hours, minimum=0, maximum=24 * 365
+    )
     escalate = section.get_bool("escalate", defaults.escalate)
     assert resolve_below is not None and after is not None and cooldown is not None
     assert escalate is not None
-    return LifecyclePolicy(resolve_below=resolve_below, resolve_after_hours=after,
-                           cooldown_hours=cooldown, escalate=escalate)
+    return LifecyclePolicy(
+        resolve_below=resolve_below,
+        resolve_after_hours=after,
+        cooldown_hours=cooldown,
+        escalate=escalate,
+    )
 
 
 def silences_from_config(items: list[Any], root: Section) -> tuple[Silence, ...]:
@@ -381,8 +397,9 @@ def _silence(item: Section) -> Silence:
     customer = item.get_str("customer")
     segment = item.get_str("segment")
     everything = item.get_bool("global", False)
-    chosen = [k for k, v in (("customer", customer), ("segment", segment),
-                             ("global", everything)) if v]
+    chosen = [
+        k for k, v in (("customer", customer), ("segment", segment), ("global", everything)) if v
+    ]
     if len(chosen) != 1:
         raise item.error(None, "give exactly one of customer, segment or global: true")
     end = _time(item, "end", required=True)
@@ -393,9 +410,14 @@ def _silence(item: Section) -> Silence:
     kind = item.get_str("kind", "silence", choices=("silence", "outage"))
     scope: SilenceScope = chosen[0]  # type: ignore[assignment]
     target = customer if scope == "customer" else segment if scope == "segment" else None
-    return Silence(scope=scope, target=target, start=start, end=end,
-                   reason=item.get_str("reason", "") or "",
-                   kind=kind)  # type: ignore[arg-type]
+    return Silence(
+        scope=scope,
+        target=target,
+        start=start,
+        end=end,
+        reason=item.get_str("reason", "") or "",
+        kind=kind,
+    )  # type: ignore[arg-type]
 
 
 def _time(item: Section, key: str, *, required: bool) -> datetime | None:

@@ -255,8 +255,9 @@ def _utc_instant(value: str) -> datetime:
     try:
         return parsed.astimezone(timezone.utc)
     except OverflowError:
-        raise _NotAnInstant(f"{value!r} is outside the range of dates (years 1 to 9999 "
-                            "in UTC)") from None
+        raise _NotAnInstant(
+            f"{value!r} is outside the range of dates (years 1 to 9999 in UTC)"
+        ) from None
 
 
 def _text(obj: Mapping[str, Any], key: str, *, where: str, required: bool) -> str:
@@ -319,8 +320,9 @@ ROW_GIVEN: Final = 10
 KIND_ORDER = (EventKind.CREATED, EventKind.UPDATED, EventKind.RESOLVED)
 _KIND_INDEX = {k: i for i, k in enumerate(KIND_ORDER)}
 _KIND_ROW_FAST = {k.value: i for i, k in enumerate(KIND_ORDER)}
-_CANONICAL = operator.itemgetter("ticketId", "customerId", "category", "severity", "subject",
-                                 "createdAt")
+_CANONICAL = operator.itemgetter(
+    "ticketId", "customerId", "category", "severity", "subject", "createdAt"
+)
 
 
 def ticket_row_from_json(
@@ -342,15 +344,24 @@ def ticket_row_from_json(
             except KeyError:
                 pass
             else:
-                if (type(tid) is str and type(cid) is str and type(raw_created) is str
-                        and type(raw_category) is str and type(raw_priority) is str
-                        and (subject is None or type(subject) is str)
-                        and tid and not tid.isspace() and cid and not cid.isspace()):
+                if (
+                    type(tid) is str
+                    and type(cid) is str
+                    and type(raw_created) is str
+                    and type(raw_category) is str
+                    and type(raw_priority) is str
+                    and (subject is None or type(subject) is str)
+                    and tid
+                    and not tid.isspace()
+                    and cid
+                    and not cid.isspace()
+                ):
                     category = _CATEGORY_FAST.get(raw_category)
                     priority = _PRIORITY_FAST.get(raw_priority)
                     if category is not None and priority is not None:
-                        row = _utc_row(raw_created, 0, "api", tid, cid, category, priority,
-                                       None, False)
+                        row = _utc_row(
+                            raw_created, 0, "api", tid, cid, category, priority, None, False
+                        )
                         if row is not None:
                             return row
         get = obj.get
@@ -365,32 +376,72 @@ def ticket_row_from_json(
         source = get("source", "api")
         subject = get("subject")
         body = get("body")
-        if (type(tid) is str and type(cid) is str and type(raw_created) is str
-                and type(raw_category) is str and type(raw_priority) is str
-                and type(raw_kind) is str and (internal is False or internal is True)
-                and (url is None or type(url) is str) and type(source) is str and source
-                and (subject is None or type(subject) is str)
-                and (body is None or type(body) is str)
-                and not get("tags") and "occurredAt" not in obj
-                and tid and not tid.isspace() and cid and not cid.isspace()):
+        if (
+            type(tid) is str
+            and type(cid) is str
+            and type(raw_created) is str
+            and type(raw_category) is str
+            and type(raw_priority) is str
+            and type(raw_kind) is str
+            and (internal is False or internal is True)
+            and (url is None or type(url) is str)
+            and type(source) is str
+            and source
+            and (subject is None or type(subject) is str)
+            and (body is None or type(body) is str)
+            and not get("tags")
+            and "occurredAt" not in obj
+            and tid
+            and not tid.isspace()
+            and cid
+            and not cid.isspace()
+        ):
             category = _CATEGORY_FAST.get(raw_category)
             priority = _PRIORITY_FAST.get(raw_priority)
             kind = _KIND_ROW_FAST.get(raw_kind)
             if category is not None and priority is not None and kind is not None:
-                row = _utc_row(raw_created, kind, sys.intern(source), tid, cid, category,
-                               priority, url, internal)
+                row = _utc_row(
+                    raw_created,
+                    kind,
+                    sys.intern(source),
+                    tid,
+                    cid,
+                    category,
+                    priority,
+                    url,
+                    internal,
+                )
                 if row is not None:
                     return row
     f = _fields(obj, where, strict_categories)
     created = f[2].timestamp()
     occurred = f[10]
-    return (created if occurred is None else occurred.timestamp(), _KIND_INDEX[f[6]],
-            f[12], f[0], created, f[1], f[3], f[5], f[9], f[7], f[4])
+    return (
+        created if occurred is None else occurred.timestamp(),
+        _KIND_INDEX[f[6]],
+        f[12],
+        f[0],
+        created,
+        f[1],
+        f[3],
+        f[5],
+        f[9],
+        f[7],
+        f[4],
+    )
 
 
-def _utc_row(raw_created: str, kind: int, source: str, tid: str, cid: str,
-             category: Category, priority: Priority, url: str | None,
-             internal: bool) -> TicketRow | None:
+def _utc_row(
+    raw_created: str,
+    kind: int,
+    source: str,
+    tid: str,
+    cid: str,
+    category: Category,
+    priority: Priority,
+    url: str | None,
+    internal: bool,
+) -> TicketRow | None:
     """The row of an already checked object whose ``createdAt`` is in UTC; ``None``
     sends anything else (other offsets, bad or naive times) down the full path."""
     assert _FAST_ISO is not None
@@ -401,8 +452,19 @@ def _utc_row(raw_created: str, kind: int, source: str, tid: str, cid: str,
     if created_at.tzinfo is not timezone.utc:
         return None
     ts = created_at.timestamp()
-    return (ts, kind, source, tid, ts, sys.intern(cid), category, priority, url, internal,
-            category is not Category.OTHER)
+    return (
+        ts,
+        kind,
+        source,
+        tid,
+        ts,
+        sys.intern(cid),
+        category,
+        priority,
+        url,
+        internal,
+        category is not Category.OTHER,
+    )
 
 
 def event_row(event: TicketEvent) -> TicketRow:
@@ -410,9 +472,19 @@ def event_row(event: TicketEvent) -> TicketRow:
     t = event.ticket
     created = t.created_at.timestamp()
     occurred = event.occurred_at
-    return (created if occurred is None else occurred.timestamp(), _KIND_INDEX[event.kind],
-            t.source, t.ticket_id, created, t.customer_id, t.category, t.priority, t.url,
-            t.internal, t.category_given)
+    return (
+        created if occurred is None else occurred.timestamp(),
+        _KIND_INDEX[event.kind],
+        t.source,
+        t.ticket_id,
+        created,
+        t.customer_id,
+        t.category,
+        t.priority,
+        t.url,
+        t.internal,
+        t.category_given,
+    )
 
 
 def ticket_event_from_json(
@@ -425,8 +497,22 @@ def ticket_event_from_json(
     Missing severity is ``P3``; an unknown one is refused. Raises
     :class:`InvalidTicket` with ``where`` and the field on any breach.
     """
-    (ticket_id, customer_id, created_at, category, given, priority, kind, internal, tags, url,
-     occurred_at, subject, source, body) = _fields(obj, where, strict_categories)
+    (
+        ticket_id,
+        customer_id,
+        created_at,
+        category,
+        given,
+        priority,
+        kind,
+        internal,
+        tags,
+        url,
+        occurred_at,
+        subject,
+        source,
+        body,
+    ) = _fields(obj, where, strict_categories)
     ticket = Ticket(
         ticket_id=ticket_id,
         customer_id=customer_id,
@@ -464,9 +550,7 @@ def _instant(value: object, where: str, field: str) -> datetime:
 def _fields(obj: object, where: str, strict_categories: bool) -> tuple[Any, ...]:
     """Every field of a ticket object, validated (one code path for rows and events)."""
     if not isinstance(obj, Mapping):
-        raise InvalidTicket(
-            f"expected a JSON object, got {type(obj).__name__}", where=where
-        )
+        raise InvalidTicket(f"expected a JSON object, got {type(obj).__name__}", where=where)
     ticket_id = _fast_text(obj, "ticketId", where=where)
     # Interned: the detector looks customers up once per ticket, and equal ids then share
     # one string object (a pointer compare instead of a string compare).
@@ -526,8 +610,19 @@ def _fields(obj: object, where: str, strict_categories: bool) -> tuple[Any, ...]
     occurred_at = None
     if "occurredAt" in obj:
         occurred_at = _instant(obj["occurredAt"], where, "occurredAt")
-    return (ticket_id, customer_id, created_at, category, given, priority, kind, internal,
-            tuple(tags) if tags else (), url, occurred_at,
-            _optional_text(obj, "subject", where=where),
-            _optional_text(obj, "source", where=where) or "api",
-            _optional_text(obj, "body", where=where))
+    return (
+        ticket_id,
+        customer_id,
+        created_at,
+        category,
+        given,
+        priority,
+        kind,
+        internal,
+        tuple(tags) if tags else (),
+        url,
+        occurred_at,
+        _optional_text(obj, "subject", where=where),
+        _optional_text(obj, "source", where=where) or "api",
+        _optional_text(obj, "body", where=where),
+    )

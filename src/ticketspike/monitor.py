@@ -176,8 +176,11 @@ class SpikeMonitor:
                     # The window ending at the boundary lies within days day-1 and day,
                     # whose raw counts bound it (none if the customer never reached them).
                     wd = w.day
-                    bound = 0 if wd < day - 1 else (
-                        w[(day - 1) % ring] + (w[day % ring] if wd >= day else 0))
+                    bound = (
+                        0
+                        if wd < day - 1
+                        else (w[(day - 1) % ring] + (w[day % ring] if wd >= day else 0))
+                    )
                     if bound < hot_min or count_at(w, boundary) < hot_min:
                         hot.discard(cid)  # too few tickets for any baseline
                         w.hot = False
@@ -213,8 +216,12 @@ class SpikeMonitor:
             # Between ticks the count only falls, so an episode that is
             # still above its resolve line has nothing to do.
             watch = self._watch.get(cid)
-            if (watch is not None and watch[0] == w.day and watch[1] <= det.count(w)
-                    and not watch[3]):
+            if (
+                watch is not None
+                and watch[0] == w.day
+                and watch[1] <= det.count(w)
+                and not watch[3]
+            ):
                 self._schedule(cid, w, boundary)
                 continue
             out.extend(self._evaluate(cid, w, boundary, b_at))
@@ -251,8 +258,7 @@ class SpikeMonitor:
                     due = nxt
                 else:
                     # The count falls below ``quiet`` once the quiet-th newest ticket leaves.
-                    due = min(due, max(nxt, self.detector.newest_hours(w, quiet)
-                                       + self._window))
+                    due = min(due, max(nxt, self.detector.newest_hours(w, quiet) + self._window))
         if self._due.get(cid) != due:
             self._due[cid] = due
             heapq.heappush(self._due_heap, (due, cid))
@@ -314,8 +320,16 @@ class SpikeMonitor:
             # creation is kept whenever the creation would still be accepted.
             if w.hour < now:
                 det.advance(w, now)
-            det.update_ticket(w, (row[2], row[3], cid), when, created, row[3],
-                              row[6] if row[10] else None, row[7], row[8])
+            det.update_ticket(
+                w,
+                (row[2], row[3], cid),
+                when,
+                created,
+                row[3],
+                row[6] if row[10] else None,
+                row[7],
+                row[8],
+            )
             return
         hour = int(created // 3600)
         # The common case, inline: a new ticket in the customer's current hour or
@@ -333,8 +347,11 @@ class SpikeMonitor:
                     det.rotate(hour // self._span)
             key = (row[2], row[3], cid)
             seen = det.seen
-            if (seen.setdefault(key, row) is not row or key in det.seen_old
-                    or (w.updates is not None and key in w.updates)):
+            if (
+                seen.setdefault(key, row) is not row
+                or key in det.seen_old
+                or (w.updates is not None and key in w.updates)
+            ):
                 if seen.get(key) is row:
                     del seen[key]
                 if not det.count_ticket(w, key, row):
@@ -379,8 +396,9 @@ class SpikeMonitor:
         at = datetime.fromtimestamp(clock if late else when, tz=UTC)
         out.extend(self._evaluate(cid, w, now, at))
 
-    def _judge_open(self, cid: str, w: CustomerWindow, now: int, clock: float, late: bool,
-                    out: list[Transition]) -> None:
+    def _judge_open(
+        self, cid: str, w: CustomerWindow, now: int, clock: float, late: bool, out: list[Transition]
+    ) -> None:
         """A counted ticket of a customer with an open episode."""
         if not w.hot:
             w.hot = True
@@ -389,15 +407,20 @@ class SpikeMonitor:
         # Most tickets of an open episode change nothing: the count is
         # between the resolve line and the escalation line.
         watch = self._watch.get(cid)
-        if (watch is not None and watch[0] == w.day and watch[1] <= count < watch[2]
-                and not watch[3]):
+        if (
+            watch is not None
+            and watch[0] == w.day
+            and watch[1] <= count < watch[2]
+            and not watch[3]
+        ):
             return
         out.extend(self._evaluate(cid, w, now, datetime.fromtimestamp(clock, tz=UTC)))
 
     def _new_window(self, cid: str, hour: int) -> CustomerWindow:
         account = self._accounts.get(cid)
-        return self.detector.create(cid, hour=hour, rate=self.policy.industry_rate(account),
-                                    first_day=_first_day(account))
+        return self.detector.create(
+            cid, hour=hour, rate=self.policy.industry_rate(account), first_day=_first_day(account)
+        )
 
     def _set_account(self, cid: str, account: Account) -> None:
         if self._accounts.get(cid) is account:
@@ -408,8 +431,9 @@ class SpikeMonitor:
             if self._clock_hour is not None:
                 # Days that ended under the old profile close under it.
                 self.detector.advance(w, self._clock_hour)
-            self.detector.set_profile(w, rate=self.policy.industry_rate(account),
-                                      first_day=_first_day(account))
+            self.detector.set_profile(
+                w, rate=self.policy.industry_rate(account), first_day=_first_day(account)
+            )
             if not w.hot and self.detector.count(w) >= self._hot_min:
                 # Its listing for the day boundary was judged under the old profile.
                 w.hot = True
@@ -420,8 +444,9 @@ class SpikeMonitor:
                 self._schedule(cid, w, self._clock_hour)
 
     # -- judging ---------------------------------------------------------------
-    def _evaluate(self, cid: str, w: CustomerWindow, hour: int, at: datetime, *,
-                  day_boundary: bool = False) -> list[Transition]:
+    def _evaluate(
+        self, cid: str, w: CustomerWindow, hour: int, at: datetime, *, day_boundary: bool = False
+    ) -> list[Transition]:
         det = self.detector
         det.advance(w, hour)
         self._ticked.add(cid)
@@ -437,9 +462,12 @@ class SpikeMonitor:
         else:
             assert state is not None
             life = self.lifecycle
-            escalating = (life.escalate and not episode.escalated
-                          and episode.severity is not Severity.CRITICAL
-                          and count >= det.cutoffs(w).critical)
+            escalating = (
+                life.escalate
+                and not episode.escalated
+                and episode.severity is not Severity.CRITICAL
+                and count >= det.cutoffs(w).critical
+            )
             quiet = count < self._quiet_count(cid, w)
             since = episode.quiet_since
             resolving = quiet and (
@@ -450,10 +478,17 @@ class SpikeMonitor:
                 # Only the quiet clock moves: no transition, no assessment needed.
                 if quiet != (since is not None):
                     self._states[cid] = attrs.evolve(state, episode=mark_quiet(episode, at, quiet))
-                can_escalate = (life.escalate and not episode.escalated
-                                and episode.severity is not Severity.CRITICAL)
-                self._watch[cid] = (w.day, self._quiet_count(cid, w),
-                                    det.cutoffs(w).critical if can_escalate else _NEVER, quiet)
+                can_escalate = (
+                    life.escalate
+                    and not episode.escalated
+                    and episode.severity is not Severity.CRITICAL
+                )
+                self._watch[cid] = (
+                    w.day,
+                    self._quiet_count(cid, w),
+                    det.cutoffs(w).critical if can_escalate else _NEVER,
+                    quiet,
+                )
                 self._schedule(cid, w, hour)
                 return []
         assessment = det.assessment(cid, w, at)
@@ -462,11 +497,15 @@ class SpikeMonitor:
             self._schedule(cid, w, hour)
         return transitions
 
-    def _advance_lifecycle(self, cid: str, state: EpisodeState,
-                           assessment: Assessment) -> list[Transition]:
+    def _advance_lifecycle(
+        self, cid: str, state: EpisodeState, assessment: Assessment
+    ) -> list[Transition]:
         account = self._accounts.get(cid)
         new_state, transitions = advance_episode(
-            state, assessment, policy=self.lifecycle, silences=self.silences,
+            state,
+            assessment,
+            policy=self.lifecycle,
+            silences=self.silences,
             segment=account.segment if account is not None else None,
         )
         self._states[cid] = new_state
@@ -489,8 +528,9 @@ class SpikeMonitor:
         return k
 
     # -- queries -------------------------------------------------------------
-    def assess(self, customer_id: str, at: datetime, *,
-               account: Account | None = None) -> Assessment:
+    def assess(
+        self, customer_id: str, at: datetime, *, account: Account | None = None
+    ) -> Assessment:
         """Assess one customer at ``at`` (not before the hour its counters are at).
 
         Meant for "now": a host's clock may trail the newest ticket a little,
@@ -506,12 +546,18 @@ class SpikeMonitor:
             # Unknown customer: judge an empty window without keeping any state.
             scratch = Detector(self.policy)
             acct = self._accounts.get(customer_id)
-            w = scratch.create(customer_id, hour=hour, rate=self.policy.industry_rate(acct),
-                               first_day=_first_day(acct))
+            w = scratch.create(
+                customer_id,
+                hour=hour,
+                rate=self.policy.industry_rate(acct),
+                first_day=_first_day(acct),
+            )
             return scratch.assessment(customer_id, w, at)
         if hour < w.hour:
-            raise ValueError(f"cannot assess {at.isoformat()}: the customer's counters have "
-                             "already moved past that hour")
+            raise ValueError(
+                f"cannot assess {at.isoformat()}: the customer's counters have "
+                "already moved past that hour"
+            )
         assessment = self.detector.assessment(customer_id, w, at)
         if customer_id in self._open and self._clock_hour is not None:
             # Counters moved past the clock are judged as of their own hour; check hourly.
@@ -554,8 +600,9 @@ class SpikeMonitor:
                 w = self.detector.restore(customer_id, det)
                 account = self._accounts.get(customer_id)
                 if account is not None:
-                    self.detector.set_profile(w, rate=self.policy.industry_rate(account),
-                                              first_day=_first_day(account))
+                    self.detector.set_profile(
+                        w, rate=self.policy.industry_rate(account), first_day=_first_day(account)
+                    )
                 if self.detector.count(w) >= self._hot_min:
                     self._hot.add(customer_id)
                     w.hot = True
@@ -664,8 +711,13 @@ def replay_rows(
     yield from out
 
 
-def _drain(ordered: deque[TicketRow], heap: list[tuple[float, int, str, str, int, TicketRow]],
-           horizon: float, ingest: Any, out: list[Transition]) -> None:
+def _drain(
+    ordered: deque[TicketRow],
+    heap: list[tuple[float, int, str, str, int, TicketRow]],
+    horizon: float,
+    ingest: Any,
+    out: list[Transition],
+) -> None:
     """Ingest, in order, every buffered row no newer than ``horizon``."""
     while True:
         if heap:

@@ -164,8 +164,7 @@ class Plugins:
                 module = ep.load()
             except Exception as exc:  # noqa: BLE001 - any import failure is the plugin's
                 raise PluginError(
-                    f"failed to load entry point {ep.value!r}: "
-                    f"{type(exc).__name__}: {exc}",
+                    f"failed to load entry point {ep.value!r}: {type(exc).__name__}: {exc}",
                     plugin=ep.name,
                 ) from exc
             self._register(module, ep.name, builtin=False)
@@ -296,14 +295,16 @@ class Plugins:
             if plugin is None:
                 continue
             roles = sorted(
-                {ROLE_HOOKS[c.name][0] for c in (self.pm.get_hookcallers(plugin) or [])
-                 if c.name in ROLE_HOOKS}
+                {
+                    ROLE_HOOKS[c.name][0]
+                    for c in (self.pm.get_hookcallers(plugin) or [])
+                    if c.name in ROLE_HOOKS
+                }
             )
             dist, version = self._dist.get(name, (None, None))
             if name in self._builtin_names:
                 dist, version = "ticketspike", _core_version()
-            out.append(PluginInfo(name, dist, version, tuple(roles),
-                                  name in self._builtin_names))
+            out.append(PluginInfo(name, dist, version, tuple(roles), name in self._builtin_names))
         return out
 
 
@@ -316,4 +317,3 @@ def _core_version() -> str | None:
         return importlib.metadata.version("ticketspike")
     except importlib.metadata.PackageNotFoundError:
         return None
-

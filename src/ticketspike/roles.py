@@ -74,17 +74,17 @@ class PluginConfig:
             name = section.get_str(key, default_env) or default_env
         return secret_from_env(self.env, name)
 
-    def require_secret(
-        self, section: Section, key: str, default_env: str, *, what: str
-    ) -> Secret:
+    def require_secret(self, section: Section, key: str, default_env: str, *, what: str) -> Secret:
         """Like :meth:`secret`, but an unset variable is a :class:`MissingSecretError`
         pointing at ``key`` (or the section) and saying ``what`` the variable must hold.
         """
         name = section.get_str(key, default_env) or default_env
         found = secret_from_env(self.env, name)
         if found is None:
-            error = section.error(key if key in section else None,
-                                  f"environment variable {name} is not set; it must hold {what}")
+            error = section.error(
+                key if key in section else None,
+                f"environment variable {name} is not set; it must hold {what}",
+            )
             raise MissingSecretError(error.message, where=error.where, field=error.field)
         return found
 

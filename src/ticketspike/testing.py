@@ -86,7 +86,11 @@ NOTIFY_KINDS = frozenset(
     {"direct_message", "channel_post", "thread_reply", "update_message", "notify_team"}
 )
 ALL_KINDS = NOTIFY_KINDS | {
-    "create_task", "draft_email", "adjust_health_score", "add_to_war_room", "schedule_sync",
+    "create_task",
+    "draft_email",
+    "adjust_health_score",
+    "add_to_war_room",
+    "schedule_sync",
 }
 DEFAULT_TIME = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
@@ -239,8 +243,7 @@ class FakeSource:
             if self.fail_after is not None and index >= self.fail_after:
                 raise ConnectionError("simulated network failure")
             events = tuple(e for e in self.pages[index] if e.at >= since)
-            yield BackfillPage(events=events, cursor=str(index),
-                               done=index == len(self.pages) - 1)
+            yield BackfillPage(events=events, cursor=str(index), done=index == len(self.pages) - 1)
 
 
 @attrs.define(eq=False)
@@ -297,9 +300,7 @@ class StaticPlugin:
             register(obj)
 
 
-def clean_plugins(
-    *plugins: object, builtins: bool = True, block: Sequence[str] = ()
-) -> Plugins:
+def clean_plugins(*plugins: object, builtins: bool = True, block: Sequence[str] = ()) -> Plugins:
     """A plugin manager with the built-ins (unless ``builtins=False``) and ``plugins`` only.
 
     Installed distributions are not loaded, so the test does not depend on what happens to
@@ -356,9 +357,15 @@ def ticket_event(
     """A ticket event with sensible defaults (``category="other"`` leaves it unclassified)."""
     cat = Category(category) if isinstance(category, str) else category
     ticket = Ticket(
-        ticket_id=ticket_id, customer_id=customer_id, created_at=at, category=cat,
+        ticket_id=ticket_id,
+        customer_id=customer_id,
+        created_at=at,
+        category=cat,
         priority=Priority(priority) if isinstance(priority, str) else priority,
-        subject=subject, source=source, internal=internal, tags=tuple(tags),
+        subject=subject,
+        source=source,
+        internal=internal,
+        tags=tuple(tags),
         category_given=cat is not Category.OTHER,
     )
     return TicketEvent(ticket=ticket, kind=kind)
@@ -375,7 +382,9 @@ def sample_account(customer_id: str = "techcorp") -> Account:
         segment="enterprise",
         seats=400,
         csm=Person(
-            name="Mike Johnson", email="mike@example.com", slack_id="U0MIKE",
+            name="Mike Johnson",
+            email="mike@example.com",
+            slack_id="U0MIKE",
             manager=Person(name="Sarah Chen", email="sarah@example.com", slack_id="U0SARAH"),
         ),
         champion=Person(name="Dana Lee", email="dana@techcorp.example"),
@@ -397,16 +406,26 @@ def sample_assessment(
     priorities = ((Priority.P1, 3), (Priority.P2, 7), (Priority.P3, 5))
     ids = tuple(f"TKT-{i:03d}" for i in range(1, ticket_count + 1))
     return Assessment(
-        customer_id=customer_id, at=at, is_spike=severity.rank >= Severity.HIGH.rank,
-        severity=severity, ticket_count=ticket_count, baseline_daily_avg=baseline_daily_avg,
-        expected_count=baseline_daily_avg, spike_multiplier=multiplier,
-        period_start=at - timedelta(hours=24), period_end=at, period_hours=24.0,
-        baseline_source=BaselineSource.OWN, baseline_days=30.0, p_value=1e-6,
-        category_breakdown=categories if ticket_count == 15 else (
-            (Category.TECHNICAL, ticket_count),),
-        severity_breakdown=priorities if ticket_count == 15 else (
-            (Priority.P2, ticket_count),),
-        ticket_ids=ids, themes=tuple(themes),
+        customer_id=customer_id,
+        at=at,
+        is_spike=severity.rank >= Severity.HIGH.rank,
+        severity=severity,
+        ticket_count=ticket_count,
+        baseline_daily_avg=baseline_daily_avg,
+        expected_count=baseline_daily_avg,
+        spike_multiplier=multiplier,
+        period_start=at - timedelta(hours=24),
+        period_end=at,
+        period_hours=24.0,
+        baseline_source=BaselineSource.OWN,
+        baseline_days=30.0,
+        p_value=1e-6,
+        category_breakdown=categories
+        if ticket_count == 15
+        else ((Category.TECHNICAL, ticket_count),),
+        severity_breakdown=priorities if ticket_count == 15 else ((Priority.P2, ticket_count),),
+        ticket_ids=ids,
+        themes=tuple(themes),
         explanation=f"{ticket_count} tickets in 24 h against {baseline_daily_avg:g}/day",
     )
 
@@ -423,9 +442,14 @@ def sample_transition(
 ) -> Transition:
     """A transition of one episode, by default the opening of a critical spike."""
     return Transition(
-        kind=kind, at=at, customer_id=customer_id, episode_id=episode_id, severity=severity,
+        kind=kind,
+        at=at,
+        customer_id=customer_id,
+        episode_id=episode_id,
+        severity=severity,
         assessment=assessment or sample_assessment(customer_id, at, severity=severity),
-        opened_at=at, suppressed=suppressed,
+        opened_at=at,
+        suppressed=suppressed,
     )
 
 
@@ -455,8 +479,9 @@ if importlib.util.find_spec("pytest") is not None:  # pragma: no branch
     @pytest.fixture
     def ticketspike_engine(recording_notifier: RecordingNotifier) -> Iterator[Engine]:
         """An in-memory engine whose notifications go to ``recording_notifier``."""
-        engine = memory_engine(StaticPlugin(notifiers=[recording_notifier]),
-                               accounts=[sample_account()])
+        engine = memory_engine(
+            StaticPlugin(notifiers=[recording_notifier]), accounts=[sample_account()]
+        )
         try:
             yield engine
         finally:

@@ -108,15 +108,18 @@ def iter_ticket_rows(
             except _JSON_ERRORS as exc:
                 if not raw.strip():
                     continue
-                raise InvalidTicket(f"malformed JSON ({_short(exc)})",
-                                    where=f"{p}:{number}") from None
+                raise InvalidTicket(
+                    f"malformed JSON ({_short(exc)})", where=f"{p}:{number}"
+                ) from None
             if categorize is not None and not row[ROW_GIVEN] and not row[ROW_INTERNAL]:
-                event = ticket_event_from_json(obj, where=f"{p}:{number}",
-                                               strict_categories=strict_categories)
+                event = ticket_event_from_json(
+                    obj, where=f"{p}:{number}", strict_categories=strict_categories
+                )
                 ticket = categorize(event.ticket)
                 if ticket is not event.ticket:
-                    row = event_row(TicketEvent(ticket=ticket, kind=event.kind,
-                                                occurred_at=event.occurred_at))
+                    row = event_row(
+                        TicketEvent(ticket=ticket, kind=event.kind, occurred_at=event.occurred_at)
+                    )
             yield row
         if on_line is not None and number % _PROGRESS_EVERY:
             on_line(number, read)

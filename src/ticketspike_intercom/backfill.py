@@ -167,8 +167,9 @@ class ConversationSearch:
         self, client: Intercom, since: int, starting_after: str | None
     ) -> tuple[list[dict[str, Any]], str | None, int | None]:
         query = SingleFilterSearchRequest(field="created_at", operator=">", value=since)
-        paging = StartingAfterPaging(per_page=self.settings.page_size,
-                                     starting_after=starting_after)
+        paging = StartingAfterPaging(
+            per_page=self.settings.page_size, starting_after=starting_after
+        )
         retrying = tenacity.Retrying(
             stop=tenacity.stop_after_attempt(self.settings.max_attempts),
             wait=self._wait,
@@ -217,8 +218,12 @@ class ConversationSearch:
         exc = state.outcome.exception() if state.outcome is not None else None
         status = getattr(exc, "status_code", None)
         wait = state.next_action.sleep if state.next_action is not None else 0.0
-        log.info("intercom search: attempt %d failed (%s), retrying in %.1f s",
-                 state.attempt_number, status or type(exc).__name__, wait)
+        log.info(
+            "intercom search: attempt %d failed (%s), retrying in %.1f s",
+            state.attempt_number,
+            status or type(exc).__name__,
+            wait,
+        )
 
     def _api_error(self, exc: ApiError) -> IntercomApiError:
         status = exc.status_code
@@ -227,29 +232,36 @@ class ConversationSearch:
         if status == 401:
             return IntercomApiError(
                 f"Intercom refused the access token in ${self.settings.access_token_env} "
-                "(401 Unauthorized)", status=status)
+                "(401 Unauthorized)",
+                status=status,
+            )
         if status == 403:
             return IntercomApiError(
                 "the access token may not read conversations (403 Forbidden); grant the app "
-                "the 'Read conversations' permission", status=status)
+                "the 'Read conversations' permission",
+                status=status,
+            )
         if status == 429:
             return IntercomApiError(
                 f"still rate limited (429) after {self.settings.max_attempts} attempt(s); "
-                "resume later with the last cursor", status=status)
+                "resume later with the last cursor",
+                status=status,
+            )
         code = ""
         errors = exc.body.get("errors") if isinstance(exc.body, Mapping) else None
         if isinstance(errors, list) and errors and isinstance(errors[0], Mapping):
             raw_code = errors[0].get("code")
             if isinstance(raw_code, str) and raw_code.isidentifier():
                 code = f" ({raw_code})"
-        return IntercomApiError(f"conversation search failed with HTTP {status}{code}",
-                                status=status)
+        return IntercomApiError(
+            f"conversation search failed with HTTP {status}{code}", status=status
+        )
 
     def _events(self, conversation: dict[str, Any]) -> list[TicketEvent]:
-        ticket = conversation_ticket(conversation, self.settings.mapping,
-                                     app_id=self.settings.app_id, where="conversation")
-        events = [TicketEvent(ticket=ticket, kind=EventKind.CREATED,
-                              occurred_at=ticket.created_at)]
+        ticket = conversation_ticket(
+            conversation, self.settings.mapping, app_id=self.settings.app_id, where="conversation"
+        )
+        events = [TicketEvent(ticket=ticket, kind=EventKind.CREATED, occurred_at=ticket.created_at)]
         if conversation.get("state") == "closed" or conversation.get("open") is False:
             closed = ticket.created_at
             statistics = conversation.get("statistics")
@@ -258,13 +270,13 @@ class ConversationSearch:
                 conversation.get("updated_at"),
             ):
                 try:
-                    closed = max(unix_time(raw, where=WHERE, field="last_close_at"),
-                                 ticket.created_at)
+                    closed = max(
+                        unix_time(raw, where=WHERE, field="last_close_at"), ticket.created_at
+                    )
                     break
                 except InvalidTicket:
                     continue
-            events.append(TicketEvent(ticket=ticket, kind=EventKind.RESOLVED,
-                                      occurred_at=closed))
+            events.append(TicketEvent(ticket=ticket, kind=EventKind.RESOLVED, occurred_at=closed))
         return events
 
     def pages(self, *, since: datetime, cursor: str | None = None) -> Iterator[BackfillPage]:
@@ -285,8 +297,11 @@ class ConversationSearch:
             after: str | None = starting_after
         else:
             if since.tzinfo is None or since.utcoffset() is None:
-                raise InputError("naive datetime: give --since with an offset such as Z",
-                                 where=WHERE, field="since")
+                raise InputError(
+                    "naive datetime: give --since with an offset such as Z",
+                    where=WHERE,
+                    field="since",
+                )
             start = int(since.astimezone(timezone.utc).timestamp())
             after = None
         seen: set[str] = set()
@@ -312,8 +327,11 @@ class ConversationSearch:
                         log.warning("intercom backfill: skipped a conversation: %s", exc)
                         continue
                     seen.add(conversation_id)
-                log.debug("intercom backfill: page with %d conversations (total %s)",
-                          len(conversations), total)
+                log.debug(
+                    "intercom backfill: page with %d conversations (total %s)",
+                    len(conversations),
+                    total,
+                )
                 done = next_after is None
                 yield BackfillPage(
                     events=tuple(events),

@@ -56,8 +56,26 @@ class NoCustomer(InvalidTicket):
 class _TextExtractor(HTMLParser):
     # Block-level tags become spaces so "<p>a</p><p>b</p>" reads "a b", not "ab".
     _BLOCK = frozenset(
-        {"p", "br", "div", "li", "ul", "ol", "tr", "td", "th", "blockquote", "pre",
-         "h1", "h2", "h3", "h4", "h5", "h6", "hr"}
+        {
+            "p",
+            "br",
+            "div",
+            "li",
+            "ul",
+            "ol",
+            "tr",
+            "td",
+            "th",
+            "blockquote",
+            "pre",
+            "h1",
+            "h2",
+            "h3",
+            "h4",
+            "h5",
+            "h6",
+            "hr",
+        }
     )
     _SKIP = frozenset({"script", "style", "head", "template"})
 
@@ -120,8 +138,9 @@ def _obj(item: Mapping[str, Any], key: str, *, where: str) -> Mapping[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, Mapping):
-        raise InvalidTicket(f"expected an object, got {type(value).__name__}",
-                            where=where, field=key)
+        raise InvalidTicket(
+            f"expected an object, got {type(value).__name__}", where=where, field=key
+        )
     return value
 
 
@@ -163,8 +182,9 @@ def unix_time(value: object, *, where: str, field: str) -> datetime:
         raise InvalidTicket("expected unix seconds (a number)", where=where, field=field)
     # 1e11 s is the year 5138: anything beyond is milliseconds or garbage.
     if not 0 < value < 1e11:
-        raise InvalidTicket(f"{value!r} is not a plausible unix time in seconds",
-                            where=where, field=field)
+        raise InvalidTicket(
+            f"{value!r} is not a plausible unix time in seconds", where=where, field=field
+        )
     return datetime.fromtimestamp(value, tz=timezone.utc)
 
 
@@ -229,11 +249,14 @@ def category_for(
 
 
 def _contacts(item: Mapping[str, Any], *, where: str) -> list[Mapping[str, Any]]:
-    contacts = [c for c in _listed(item, "contacts", "contacts", where=where)
-                if isinstance(c, Mapping)]
+    contacts = [
+        c for c in _listed(item, "contacts", "contacts", where=where) if isinstance(c, Mapping)
+    ]
     author = _obj(item, "source", where=where).get("author")
     if isinstance(author, Mapping) and str(author.get("type", "")).lower() in (
-        "user", "lead", "contact"
+        "user",
+        "lead",
+        "contact",
     ):
         contacts.append(author)
     return contacts
@@ -287,8 +310,9 @@ def conversation_ticket(
     :class:`NoCustomer` when no rule finds the customer.
     """
     if not isinstance(item, Mapping):
-        raise InvalidTicket(f"expected a conversation object, got {type(item).__name__}",
-                            where=where)
+        raise InvalidTicket(
+            f"expected a conversation object, got {type(item).__name__}", where=where
+        )
     conversation_id = _id(item.get("id"))
     if conversation_id is None:
         raise InvalidTicket("missing conversation id", where=where, field="id")
@@ -310,8 +334,11 @@ def conversation_ticket(
     for candidate in (source.get("subject"), item.get("title")):
         if isinstance(candidate, str) and candidate.strip():
             # Email subjects are plain text ("a<b" is not a tag); strip only real markup.
-            subject = (html_to_text(candidate) if _MARKUP.search(candidate)
-                       else " ".join(candidate.split()))
+            subject = (
+                html_to_text(candidate)
+                if _MARKUP.search(candidate)
+                else " ".join(candidate.split())
+            )
             break
     subject = _truncate(subject or body, rules.subject_length)
 

@@ -19,9 +19,7 @@ __all__ = ["register_ticket_sources"]
 
 
 @hookimpl
-def register_ticket_sources(
-    register: Callable[[TicketSource], None], config: PluginConfig
-) -> None:
+def register_ticket_sources(register: Callable[[TicketSource], None], config: PluginConfig) -> None:
     section = config.section("intercom")
     if section is None:
         return
@@ -30,7 +28,6 @@ def register_ticket_sources(
         IntercomSource(
             settings=settings,
             access_token=config.secret(section, "access_token_env", settings.access_token_env),
-            client_secrets=config.secrets(section, "client_secret_env",
-                                          settings.client_secret_env),
+            client_secrets=config.secrets(section, "client_secret_env", settings.client_secret_env),
         )
     )

@@ -214,8 +214,9 @@ def _strings(section: Section, key: str, default: tuple[str, ...]) -> tuple[str,
 def _customer_from(section: Section, default: tuple[str, ...]) -> tuple[str, ...]:
     names = _strings(section, "customer_from", default)
     if not names:
-        raise section.error("customer_from", "expected at least one of " + ", ".join(
-            CUSTOMER_STRATEGIES))
+        raise section.error(
+            "customer_from", "expected at least one of " + ", ".join(CUSTOMER_STRATEGIES)
+        )
     for name in names:
         if name not in CUSTOMER_STRATEGIES:
             raise section.error(

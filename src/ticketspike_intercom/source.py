@@ -42,19 +42,21 @@ class IntercomSource:
     ) -> None:
         self.settings = settings or IntercomSettings()
         self._secrets = tuple(client_secrets)
-        self._search = ConversationSearch(settings=self.settings, token=access_token,
-                                          sleep=sleep)
+        self._search = ConversationSearch(settings=self.settings, token=access_token, sleep=sleep)
 
     def __repr__(self) -> str:
-        return (f"IntercomSource(base_url={self.settings.base_url!r}, "
-                f"secrets={len(self._secrets)}, token=${self.settings.access_token_env})")
+        return (
+            f"IntercomSource(base_url={self.settings.base_url!r}, "
+            f"secrets={len(self._secrets)}, token=${self.settings.access_token_env})"
+        )
 
     def parse_webhook(
         self, body: bytes, headers: Mapping[str, str], *, now: datetime
     ) -> WebhookResult:
         """Verify ``X-Hub-Signature`` over ``body``, then map the notification."""
-        return parse_notification(body, headers, secrets=self._secrets,
-                                  settings=self.settings, now=now)
+        return parse_notification(
+            body, headers, secrets=self._secrets, settings=self.settings, now=now
+        )
 
     def backfill(self, *, since: datetime, cursor: str | None = None) -> Iterator[BackfillPage]:
         """Conversations created since ``since``, page by page, resumable by cursor."""

@@ -99,8 +99,7 @@ def verify_signature(
         raise SignatureError("missing X-Hub-Signature header", where=WHERE)
     value = header.strip()
     if not value.lower().startswith("sha1="):
-        raise SignatureError("X-Hub-Signature must look like 'sha1=<40 hex digits>'",
-                             where=WHERE)
+        raise SignatureError("X-Hub-Signature must look like 'sha1=<40 hex digits>'", where=WHERE)
     given = value[5:].strip().lower().encode("utf-8", "replace")
     matched = False
     for secret in secrets:
@@ -113,9 +112,7 @@ def verify_signature(
         )
 
 
-def _freshness(
-    notification: Mapping[str, Any], settings: IntercomSettings, now: datetime
-) -> None:
+def _freshness(notification: Mapping[str, Any], settings: IntercomSettings, now: datetime) -> None:
     stamps = []
     for key in ("created_at", "first_sent_at"):
         if notification.get(key) is not None:
@@ -164,8 +161,9 @@ def parse_notification(
     try:
         notification = json.loads(body)
     except (UnicodeDecodeError, ValueError) as exc:
-        raise WebhookRejected(f"body is not valid JSON ({type(exc).__name__})",
-                              where=WHERE) from None
+        raise WebhookRejected(
+            f"body is not valid JSON ({type(exc).__name__})", where=WHERE
+        ) from None
     if not isinstance(notification, dict):
         raise WebhookRejected(
             f"expected a notification object, got {type(notification).__name__}", where=WHERE
@@ -179,14 +177,17 @@ def parse_notification(
         ping_id = delivery_id if isinstance(delivery_id, str) and delivery_id else None
         return WebhookResult(delivery_id=ping_id, ignored=IGNORED_TOPICS["ping"])
     if not isinstance(delivery_id, str) or not delivery_id.strip():
-        raise WebhookRejected("missing notification id (needed to drop replays)",
-                              where=WHERE, field="id")
+        raise WebhookRejected(
+            "missing notification id (needed to drop replays)", where=WHERE, field="id"
+        )
     _freshness(notification, settings, now)
 
     if topic == REPLIED_TOPIC:
         if settings.mapping.replied == "ignore":
-            return WebhookResult(delivery_id=delivery_id,
-                                 ignored="user replies are ignored (mapping.replied: ignore)")
+            return WebhookResult(
+                delivery_id=delivery_id,
+                ignored="user replies are ignored (mapping.replied: ignore)",
+            )
         kind, internal = EventKind.UPDATED, False
     elif topic in TOPIC_EVENTS:
         kind, internal = TOPIC_EVENTS[topic]
@@ -201,14 +202,16 @@ def parse_notification(
     data = notification.get("data")
     item = data.get("item") if isinstance(data, Mapping) else None
     if not isinstance(item, Mapping):
-        raise WebhookRejected("expected the conversation object in data.item",
-                              where=WHERE, field="data.item")
+        raise WebhookRejected(
+            "expected the conversation object in data.item", where=WHERE, field="data.item"
+        )
     app_id = settings.app_id
     if app_id is None and isinstance(notification.get("app_id"), str):
         app_id = notification["app_id"]
     try:
-        ticket = conversation_ticket(item, settings.mapping, app_id=app_id,
-                                     internal=internal, where="data.item")
+        ticket = conversation_ticket(
+            item, settings.mapping, app_id=app_id, internal=internal, where="data.item"
+        )
     except NoCustomer as exc:
         # Valid and signed, but unusable: acknowledge it, or Intercom retries forever.
         return WebhookResult(delivery_id=delivery_id, ignored=str(exc))
@@ -219,7 +222,8 @@ def parse_notification(
     if kind is not EventKind.CREATED:
         occurred_at = unix_time(
             notification.get("created_at") or notification.get("first_sent_at"),
-            where=WHERE, field="created_at",
+            where=WHERE,
+            field="created_at",
         )
     event = TicketEvent(ticket=ticket, kind=kind, occurred_at=occurred_at, event_id=delivery_id)
     return WebhookResult(events=(event,), delivery_id=delivery_id)

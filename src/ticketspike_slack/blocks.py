@@ -192,17 +192,29 @@ def _alert_body(message: AlertMessage) -> list[Block]:
         rows = _fit(
             message.breakdown,
             lambda row: f"• {mrkdwn(clip(row.label, 60))}: {row.count} ({row.percent}%)",
-            sep="\n", budget=BREAKDOWN_BUDGET, max_items=MAX_BREAKDOWN_ROWS,
+            sep="\n",
+            budget=BREAKDOWN_BUDGET,
+            max_items=MAX_BREAKDOWN_ROWS,
         )
         out.append(_section("ticketspike_breakdown", "*Ticket Breakdown:*\n" + rows))
     counts = [(p, n) for p, n in message.priority_counts if n]
     if counts:
-        text = _fit(counts, lambda pn: f"{pn[1]} {mrkdwn(clip(pn[0], 20))}",
-                    sep=", ", budget=PRIORITY_BUDGET, max_items=10)
+        text = _fit(
+            counts,
+            lambda pn: f"{pn[1]} {mrkdwn(clip(pn[0], 20))}",
+            sep=", ",
+            budget=PRIORITY_BUDGET,
+            max_items=10,
+        )
         out.append(_section("ticketspike_priorities", "*Severity:* " + text))
     if message.themes:
-        themes = _fit(message.themes, lambda t: clip_mrkdwn(t, THEME_CHARS),
-                      sep=", ", budget=THEMES_BUDGET, max_items=MAX_THEMES)
+        themes = _fit(
+            message.themes,
+            lambda t: clip_mrkdwn(t, THEME_CHARS),
+            sep=", ",
+            budget=THEMES_BUDGET,
+            max_items=MAX_THEMES,
+        )
         out.append(_section("ticketspike_themes", "*Common Themes:* " + themes))
     health = _fmt_score(message.health_score)
     if message.previous_health_score is not None:
@@ -216,8 +228,13 @@ def _alert_body(message: AlertMessage) -> list[Block]:
     ]
     out.append(SectionBlock(block_id="ticketspike_customer", fields=fields[:MAX_FIELDS]))
     if message.ticket_links:
-        links = _fit(message.ticket_links, lambda pair: _ticket_link(*pair),
-                     sep=", ", budget=TICKET_LINKS_BUDGET, max_items=MAX_TICKET_LINKS)
+        links = _fit(
+            message.ticket_links,
+            lambda pair: _ticket_link(*pair),
+            sep=", ",
+            budget=TICKET_LINKS_BUDGET,
+            max_items=MAX_TICKET_LINKS,
+        )
         out.append(_section("ticketspike_tickets", "*Tickets:* " + links))
     if message.lines:
         out.extend(_line_sections(message.lines))
@@ -234,8 +251,12 @@ def _lines_body(message: AlertMessage) -> list[Block]:
     out.append(
         ContextBlock(
             block_id="ticketspike_context",
-            elements=[_md(f"Customer: {customer} · CSM: "
-                          f"{clip_mrkdwn(message.csm_name or 'unassigned', NAME_CHARS)}")],
+            elements=[
+                _md(
+                    f"Customer: {customer} · CSM: "
+                    f"{clip_mrkdwn(message.csm_name or 'unassigned', NAME_CHARS)}"
+                )
+            ],
         )
     )
     return out
@@ -243,8 +264,13 @@ def _lines_body(message: AlertMessage) -> list[Block]:
 
 def _line_sections(lines: Sequence[str]) -> list[Block]:
     """Free sentences, escaped, packed into as few sections as fit the budget."""
-    text = _fit(lines, lambda line: clip_mrkdwn(line, MAX_SECTION_TEXT - 20),
-                sep="\n", budget=LINES_BUDGET, max_items=len(lines))
+    text = _fit(
+        lines,
+        lambda line: clip_mrkdwn(line, MAX_SECTION_TEXT - 20),
+        sep="\n",
+        budget=LINES_BUDGET,
+        max_items=len(lines),
+    )
     chunks: list[str] = []
     current = ""
     for line in text.split("\n"):

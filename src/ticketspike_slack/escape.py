@@ -61,12 +61,7 @@ def safe_url(url: str | None) -> str | None:
     """
     if url is None or not is_web_url(url):
         return None
-    return (
-        url.replace("&", "&amp;")
-        .replace("|", "%7C")
-        .replace("<", "%3C")
-        .replace(">", "%3E")
-    )
+    return url.replace("&", "&amp;").replace("|", "%7C").replace("<", "%3C").replace(">", "%3E")
 
 
 def is_web_url(url: str) -> bool:

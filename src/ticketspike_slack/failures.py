@@ -45,6 +45,7 @@ class SlackRefused(PermanentDeliveryError):
         super().__init__(message)
         self.code = code
 
+
 TRANSIENT_ERRORS = frozenset(
     {
         "ratelimited",

@@ -99,13 +99,17 @@ class SlackNotifier:
         self.name = name
         self.settings = settings if settings is not None else SlackSettings()
         self._token = token
-        self._client = client if client is not None else WebClient(
-            token=token.reveal(),
-            base_url=self.settings.base_url,
-            timeout=max(1, math.ceil(self.settings.timeout)),
-            # One retry layer only: the engine's executor (see failures.py).
-            retry_handlers=[],
-            logger=logging.getLogger("ticketspike_slack.web"),
+        self._client = (
+            client
+            if client is not None
+            else WebClient(
+                token=token.reveal(),
+                base_url=self.settings.base_url,
+                timeout=max(1, math.ceil(self.settings.timeout)),
+                # One retry layer only: the engine's executor (see failures.py).
+                retry_handlers=[],
+                logger=logging.getLogger("ticketspike_slack.web"),
+            )
         )
         self.people = PeopleDirectory(self._client, self.settings)
         self._history_off: set[str] = set()
@@ -128,12 +132,17 @@ class SlackNotifier:
             )
             channel = _channel_of(opened)
             ref = self._post(
-                channel, action.message, key=action.key, episode_id=episode_id,
+                channel,
+                action.message,
+                key=action.key,
+                episode_id=episode_id,
                 quick_actions=action.include_quick_actions,
             )
             person = action.recipient.person
-            who = f"{action.recipient.role} {person.name}" if person and person.name else (
-                action.recipient.role
+            who = (
+                f"{action.recipient.role} {person.name}"
+                if person and person.name
+                else (action.recipient.role)
             )
             return ActionResult(ref={**ref, "user": user}, summary=f"Slack DM to {who}")
         if isinstance(action, ChannelPost):
@@ -144,16 +153,23 @@ class SlackNotifier:
         if isinstance(action, ThreadReply):
             root = _message_ref(ctx, action.thread_key, "thread")
             ref = self._post(
-                root["channel"], action.message, key=action.key, episode_id=episode_id,
-                thread_ts=root["ts"], broadcast=action.broadcast,
+                root["channel"],
+                action.message,
+                key=action.key,
+                episode_id=episode_id,
+                thread_ts=root["ts"],
+                broadcast=action.broadcast,
             )
-            return ActionResult(
-                ref={**ref, "thread_ts": root["ts"]}, summary="Slack thread reply"
-            )
+            return ActionResult(ref={**ref, "thread_ts": root["ts"]}, summary="Slack thread reply")
         if isinstance(action, UpdateMessage):
             target = _message_ref(ctx, action.target_key, "message to update")
-            ref = self._update(target["channel"], target["ts"], action.message,
-                               key=action.target_key, episode_id=episode_id)
+            ref = self._update(
+                target["channel"],
+                target["ts"],
+                action.message,
+                key=action.target_key,
+                episode_id=episode_id,
+            )
             return ActionResult(ref=ref, summary="Slack message updated")
         if isinstance(action, NotifyTeam):
             channel_name = action.channel or self.settings.team_channels.get(action.team)
@@ -202,8 +218,9 @@ class SlackNotifier:
         if found is not None:
             log.info("slack: %s was already posted (ts %s); not posting again", key, found)
             return {"channel": channel, "ts": found}
-        payload = self._payload(message, key=key, episode_id=episode_id,
-                                quick_actions=quick_actions)
+        payload = self._payload(
+            message, key=key, episode_id=episode_id, quick_actions=quick_actions
+        )
         response = guarded(
             "chat.postMessage",
             lambda: self._client.chat_postMessage(
@@ -231,8 +248,10 @@ class SlackNotifier:
             "chat.update",
             lambda: self._client.chat_update(channel=channel, ts=ts, **payload),
         )
-        ref = {"channel": str(response.get("channel") or channel), "ts": str(
-            response.get("ts") or ts)}
+        ref = {
+            "channel": str(response.get("channel") or channel),
+            "ts": str(response.get("ts") or ts),
+        }
         log.info("slack: updated %s in %s (ts %s)", key, ref["channel"], ref["ts"])
         return ref
 
@@ -276,9 +295,15 @@ class SlackNotifier:
         return channel
 
     def _list_channels(self, cursor: str | None) -> SlackResponse:
-        return guarded("conversations.list", lambda: self._client.conversations_list(
-            types="public_channel,private_channel", exclude_archived=True, limit=200,
-            cursor=cursor))
+        return guarded(
+            "conversations.list",
+            lambda: self._client.conversations_list(
+                types="public_channel,private_channel",
+                exclude_archived=True,
+                limit=200,
+                cursor=cursor,
+            ),
+        )
 
     def _already_posted(self, channel: str, key: str, *, thread_ts: str | None) -> str | None:
         """The ts of a message carrying ``key`` among the most recent ones, if any."""
@@ -291,11 +316,19 @@ class SlackNotifier:
         what = "conversations.replies" if thread_ts else "conversations.history"
         try:
             if thread_ts:
-                response = guarded(what, lambda: self._client.conversations_replies(
-                    channel=channel, ts=thread_ts, limit=limit, include_all_metadata=True))
+                response = guarded(
+                    what,
+                    lambda: self._client.conversations_replies(
+                        channel=channel, ts=thread_ts, limit=limit, include_all_metadata=True
+                    ),
+                )
             else:
-                response = guarded(what, lambda: self._client.conversations_history(
-                    channel=channel, limit=limit, include_all_metadata=True))
+                response = guarded(
+                    what,
+                    lambda: self._client.conversations_history(
+                        channel=channel, limit=limit, include_all_metadata=True
+                    ),
+                )
         except SlackRefused as exc:
             code = exc.code
             if code in _NO_HISTORY:
@@ -304,7 +337,9 @@ class SlackNotifier:
                         self._history_off.add(channel[0])
                     log.warning(
                         "slack: cannot read history of %s channels (%s); duplicate check "
-                        "before posting is off for them", _channel_type(channel), code,
+                        "before posting is off for them",
+                        _channel_type(channel),
+                        code,
                     )
                 return None
             raise
@@ -362,7 +397,6 @@ def _message_ref(ctx: ActionContext, key: str, what: str) -> dict[str, str]:
     channel, ts = result.ref.get("channel"), result.ref.get("ts")
     if not channel or not ts:
         raise PermanentDeliveryError(
-            f"the {what} ({key}) was not posted to Slack, so there is nothing to reply to "
-            "or update"
+            f"the {what} ({key}) was not posted to Slack, so there is nothing to reply to or update"
         )
     return {"channel": channel, "ts": ts}

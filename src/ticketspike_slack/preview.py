@@ -116,8 +116,11 @@ def _block(block: Mapping[str, Any]) -> str:
             parts.append(f'<div class="fields">{cells}</div>')
         return "".join(parts)
     if kind == "context":
-        return '<div class="context">' + " ".join(
-            _text(e) for e in block.get("elements", [])) + "</div>"
+        return (
+            '<div class="context">'
+            + " ".join(_text(e) for e in block.get("elements", []))
+            + "</div>"
+        )
     if kind == "actions":
         buttons = []
         for element in block.get("elements", []):
@@ -136,9 +139,7 @@ def message_html(
 ) -> str:
     """A self-contained HTML page showing ``blocks`` roughly as Slack would."""
     body = "".join(_block(b) for b in blocks)
-    fallback = (
-        f'<div class="fallback">Notification text: {_plain(text)}</div>' if text else ""
-    )
+    fallback = f'<div class="fallback">Notification text: {_plain(text)}</div>' if text else ""
     return (
         "<!doctype html><html><head><meta charset='utf-8'>"
         f"<title>{html.escape(app_name)} message</title><style>{_STYLE}</style></head><body>"
@@ -161,11 +162,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (OSError, ValueError) as exc:
         print(f"{args.message}: cannot read Block Kit JSON: {exc}", file=sys.stderr)
         return 2
-    blocks = data if isinstance(data, list) else data.get("blocks") if isinstance(
-        data, dict) else None
+    blocks = (
+        data if isinstance(data, list) else data.get("blocks") if isinstance(data, dict) else None
+    )
     if not isinstance(blocks, list):
-        print(f"{args.message}: expected a list of blocks or an object with 'blocks'",
-              file=sys.stderr)
+        print(
+            f"{args.message}: expected a list of blocks or an object with 'blocks'", file=sys.stderr
+        )
         return 2
     text = str(data.get("text", "")) if isinstance(data, dict) else ""
     page = message_html(blocks, text=text)

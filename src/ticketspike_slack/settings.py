@@ -194,8 +194,9 @@ def _check_user(section: Section, key: str, value: str) -> None:
 def _check_channel(section: Section, key: str, value: str) -> None:
     if not _CHANNEL.match(value):
         raise section.error(
-            key, f"expected a channel name such as #cs-escalations or an id such as "
-            f"C012AB3CD, got {value!r}"
+            key,
+            f"expected a channel name such as #cs-escalations or an id such as "
+            f"C012AB3CD, got {value!r}",
         )
 
 

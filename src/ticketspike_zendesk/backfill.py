@@ -33,6 +33,7 @@ __all__ = ["ZendeskApiError", "export_pages"]
 
 log = logging.getLogger("ticketspike_zendesk")
 
+
 class ZendeskApiError(TicketspikeError):
     """The Zendesk API could not be read: unreachable, refused, rate limited past
     the budget, or it answered something that is not an export page.
@@ -127,7 +128,10 @@ def export_pages(
         for index, record in enumerate(records):
             try:
                 mapped = _map_record(
-                    record, rules, since=since, where=f"{where}: tickets[{index}]",
+                    record,
+                    rules,
+                    since=since,
+                    where=f"{where}: tickets[{index}]",
                     requester_organization=requester_organization,
                 )
             except InvalidTicket as exc:
@@ -142,7 +146,11 @@ def export_pages(
         next_cursor = after_cursor or cursor
         log.info(
             "%s: %d tickets, %d events, %d skipped%s",
-            where, len(records), len(events), skipped, " (end of stream)" if end_of_stream else "",
+            where,
+            len(records),
+            len(events),
+            skipped,
+            " (end of stream)" if end_of_stream else "",
         )
         yield BackfillPage(
             events=tuple(events), cursor=next_cursor, done=end_of_stream, skipped=skipped

@@ -155,9 +155,7 @@ class MappingRules:
     category_field_values: Mapping[str, Category] = attrs.field(factory=dict, hash=False)
     forms: Mapping[str, Category] = attrs.field(factory=dict, hash=False)
     groups: Mapping[str, Category] = attrs.field(factory=dict, hash=False)
-    types: Mapping[str, Category] = attrs.field(
-        factory=lambda: dict(DEFAULT_TYPES), hash=False
-    )
+    types: Mapping[str, Category] = attrs.field(factory=lambda: dict(DEFAULT_TYPES), hash=False)
     internal_channels: frozenset[str] = frozenset({"sample_ticket"})
     private_is_internal: bool = True
     agent_created_channels: frozenset[str] = frozenset({"web"})
@@ -320,9 +318,7 @@ def ticket_from_json(obj: object, *, where: str) -> ZendeskTicket:
     return ZendeskTicket(
         id=ticket_id,
         created_at=parse_instant(obj.get("created_at"), where=where, field="created_at"),
-        updated_at=(
-            parse_instant(updated, where=where, field="updated_at") if updated else None
-        ),
+        updated_at=(parse_instant(updated, where=where, field="updated_at") if updated else None),
         subject=_text(obj.get("subject"), where=where, field="subject"),
         description=_text(obj.get("description"), where=where, field="description"),
         status=_enum(obj.get("status"), where=where, field="status"),

@@ -20,9 +20,7 @@ __all__ = ["register_ticket_sources"]
 
 
 @hookimpl
-def register_ticket_sources(
-    register: Callable[[TicketSource], None], config: PluginConfig
-) -> None:
+def register_ticket_sources(register: Callable[[TicketSource], None], config: PluginConfig) -> None:
     section = config.section("zendesk")
     if section is None:
         return

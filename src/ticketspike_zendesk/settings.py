@@ -96,9 +96,7 @@ class ZendeskSettings:
 
     def credentials_hint(self) -> str:
         """Which variables to set, for error messages (names only, never values)."""
-        return (
-            f"set ${self.email_env} and ${self.api_token_env}, or ${self.oauth_token_env}"
-        )
+        return f"set ${self.email_env} and ${self.api_token_env}, or ${self.oauth_token_env}"
 
 
 def settings_from_config(section: Section, config: PluginConfig) -> ZendeskSettings:
@@ -110,8 +108,8 @@ def settings_from_config(section: Section, config: PluginConfig) -> ZendeskSetti
     subdomain = section.get_str("subdomain", required=True) or ""
     if not _SUBDOMAIN.match(subdomain):
         raise section.error(
-            "subdomain", f"expected the account's subdomain (acme for acme.zendesk.com), "
-            f"got {subdomain!r}"
+            "subdomain",
+            f"expected the account's subdomain (acme for acme.zendesk.com), got {subdomain!r}",
         )
     subdomain = subdomain.lower()
     base_url = _base_url(section)

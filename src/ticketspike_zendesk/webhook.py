@@ -65,8 +65,14 @@ _CURRENT_FIELD: Final = {
 }
 TRIGGER_EVENTS: Final = {kind.value: kind for kind in EventKind}
 
-_JSON_KINDS: Final = {list: "array", str: "string", int: "number", float: "number",
-                      bool: "boolean", type(None): "null"}
+_JSON_KINDS: Final = {
+    list: "array",
+    str: "string",
+    int: "number",
+    float: "number",
+    bool: "boolean",
+    type(None): "null",
+}
 
 FetchTicket = Callable[[str], "Mapping[str, Any] | None"]
 RequesterOrganization = Callable[[str], "str | None"]
@@ -156,9 +162,7 @@ def _event(
     elif name in UPDATE_EVENTS:
         event_kind = EventKind.UPDATED
     else:
-        return ignored(
-            f"event type {shown} does not change a ticket's count, priority or category"
-        )
+        return ignored(f"event type {shown} does not change a ticket's count, priority or category")
 
     detail = payload.get("detail")
     if not isinstance(detail, Mapping):
@@ -209,9 +213,7 @@ def _trigger(
         TRIGGER_EVENTS.get(raw_event.strip().lower()) if isinstance(raw_event, str) else None
     )
     if event_kind is None:
-        raise WebhookRejected(
-            "expected created, updated or resolved", where=_WHERE, field="event"
-        )
+        raise WebhookRejected("expected created, updated or resolved", where=_WHERE, field="event")
     if fetch_ticket is None:
         raise WebhookRejected(
             "a trigger delivery names only a ticket id, and no Zendesk API credentials "

@@ -37,8 +37,9 @@ class LLMThemeAnalyzer:
 
     name = "llm-themes"
 
-    def __init__(self, *, base_url: str, model: str, token: Secret | None,
-                 timeout: float = 10.0) -> None:
+    def __init__(
+        self, *, base_url: str, model: str, token: Secret | None, timeout: float = 10.0
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.model = model
         self._token = token
@@ -48,14 +49,19 @@ class LLMThemeAnalyzer:
         self, window: Sequence[Ticket], baseline: Sequence[Ticket], *, limit: int = 5
     ) -> list[Theme]:
         subjects = "\n".join(f"{t.ticket_id}: {t.subject[:120]}" for t in window[:200])
-        body = json.dumps({
-            "model": self.model,
-            "messages": [{"role": "user",
-                          "content": PROMPT.format(limit=limit, subjects=subjects)}],
-            "temperature": 0,
-        }).encode()
+        body = json.dumps(
+            {
+                "model": self.model,
+                "messages": [
+                    {"role": "user", "content": PROMPT.format(limit=limit, subjects=subjects)}
+                ],
+                "temperature": 0,
+            }
+        ).encode()
         request = urllib.request.Request(
-            f"{self.base_url}/v1/chat/completions", data=body, method="POST",
+            f"{self.base_url}/v1/chat/completions",
+            data=body,
+            method="POST",
             headers={"Content-Type": "application/json"},
         )
         if self._token is not None:
@@ -79,9 +85,11 @@ def register_theme_analyzers(
     if section is None:
         return  # installed but not configured: stay quiet
     section.check_keys({"base_url", "model", "token_env", "timeout"})
-    register(LLMThemeAnalyzer(
-        base_url=section.get_str("base_url", required=True) or "",
-        model=section.get_str("model", "default") or "default",
-        token=config.secret(section, "token_env", "LLM_API_TOKEN"),
-        timeout=section.get_float("timeout", 10.0, minimum=0.1) or 10.0,
-    ))
+    register(
+        LLMThemeAnalyzer(
+            base_url=section.get_str("base_url", required=True) or "",
+            model=section.get_str("model", "default") or "default",
+            token=config.secret(section, "token_env", "LLM_API_TOKEN"),
+            timeout=section.get_float("timeout", 10.0, minimum=0.1) or 10.0,
+        )
+    )

@@ -27,10 +27,24 @@ from ticketspike.model import ticket_event_from_json
 AT = datetime(2026, 3, 1, 9, tzinfo=timezone.utc)
 
 
-def ticket(subject: str, body: str = "", *, tags: tuple[str, ...] = (),
-           category: Category = Category.OTHER, given: bool = False) -> Ticket:
-    return Ticket(ticket_id="T1", customer_id="acme", created_at=AT, subject=subject, body=body,
-                  tags=tags, category=category, category_given=given)
+def ticket(
+    subject: str,
+    body: str = "",
+    *,
+    tags: tuple[str, ...] = (),
+    category: Category = Category.OTHER,
+    given: bool = False,
+) -> Ticket:
+    return Ticket(
+        ticket_id="T1",
+        customer_id="acme",
+        created_at=AT,
+        subject=subject,
+        body=body,
+        tags=tags,
+        category=category,
+        category_given=given,
+    )
 
 
 # Written for this test, in words the bundled vocabulary does not contain verbatim.
@@ -51,8 +65,9 @@ CLEAR_CASES = [
 
 
 @pytest.mark.parametrize(("subject", "expected"), CLEAR_CASES)
-def test_clear_tickets_get_the_category_a_person_would_give(subject: str,
-                                                              expected: Category) -> None:
+def test_clear_tickets_get_the_category_a_person_would_give(
+    subject: str, expected: Category
+) -> None:
     answer = classify(ticket(subject))
     assert answer.category is expected, answer
     if expected is not Category.OTHER:
@@ -82,9 +97,15 @@ def test_tags_decide_before_the_text(tags: tuple[str, ...], expected: Category) 
 
 
 def test_categorize_fills_in_the_category_and_keeps_it_refinable() -> None:
-    raw = ticket_event_from_json({"ticketId": "T9", "customerId": "acme", "createdAt":
-                                  "2026-03-01T09:00:00Z", "subject": "Charged twice for March",
-                                  "category": "whatever"}).ticket
+    raw = ticket_event_from_json(
+        {
+            "ticketId": "T9",
+            "customerId": "acme",
+            "createdAt": "2026-03-01T09:00:00Z",
+            "subject": "Charged twice for March",
+            "category": "whatever",
+        }
+    ).ticket
     assert raw.category is Category.OTHER and raw.category_given is False
     done = categorize(raw)
     assert done.category is Category.BILLING
@@ -107,8 +128,10 @@ def test_an_unsure_answer_is_other_never_a_wild_guess() -> None:
 def test_apply_classification_only_raises_confidence_above_the_threshold() -> None:
     t = ticket("x")
     assert apply_classification(t, Classification(Category.BILLING, 0.6), threshold=0.7) is t
-    assert apply_classification(t, Classification(Category.BILLING, 0.8),
-                                threshold=0.7).category is Category.BILLING
+    assert (
+        apply_classification(t, Classification(Category.BILLING, 0.8), threshold=0.7).category
+        is Category.BILLING
+    )
     assert apply_classification(t, None) is t
     assert apply_classification(t, Classification(Category.OTHER, 0.99)) is t
 
@@ -122,8 +145,9 @@ def test_an_organizations_keywords_teach_its_own_jargon() -> None:
 
 
 def test_an_organizations_tags_come_before_the_built_in_ones() -> None:
-    config = load_config(text="classification:\n  tags:\n    training: [bug-bash-session]\n"
-                              "  threshold: 0.8\n")
+    config = load_config(
+        text="classification:\n  tags:\n    training: [bug-bash-session]\n  threshold: 0.8\n"
+    )
     own = Plugins(load_entrypoints=False).classifiers(config.plugins)[0]
     assert own.threshold == 0.8
     assert own.classify(ticket("x", tags=("Bug Bash Session",))).category is Category.TRAINING
@@ -132,20 +156,29 @@ def test_an_organizations_tags_come_before_the_built_in_ones() -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("classification:\n  threshold: 2\n",
-         "t.yaml:2: classification.threshold: expected a number <= 1"),
-        ("classification:\n  keywords:\n    finance: [po]\n",
-         "t.yaml:3: classification.keywords.finance: unknown category"),
-        ("classification:\n  keywords:\n    billing: []\n",
-         "t.yaml:3: classification.keywords.billing: expected a non-empty list"),
-        ("classification:\n  tags:\n    billing: [ok, [nested]]\n",
-         "t.yaml:3: classification.tags.billing: item 2: expected a word or phrase"),
-        ("classification:\n  treshold: 0.5\n",
-         "t.yaml:2: classification.treshold: unknown key (did you mean 'threshold'?)"),
+        (
+            "classification:\n  threshold: 2\n",
+            "t.yaml:2: classification.threshold: expected a number <= 1",
+        ),
+        (
+            "classification:\n  keywords:\n    finance: [po]\n",
+            "t.yaml:3: classification.keywords.finance: unknown category",
+        ),
+        (
+            "classification:\n  keywords:\n    billing: []\n",
+            "t.yaml:3: classification.keywords.billing: expected a non-empty list",
+        ),
+        (
+            "classification:\n  tags:\n    billing: [ok, [nested]]\n",
+            "t.yaml:3: classification.tags.billing: item 2: expected a word or phrase",
+        ),
+        (
+            "classification:\n  treshold: 0.5\n",
+            "t.yaml:2: classification.treshold: unknown key (did you mean 'threshold'?)",
+        ),
     ],
 )
-def test_bad_classification_settings_fail_with_file_line_and_key(text: str, message: str
-                                                                  ) -> None:
+def test_bad_classification_settings_fail_with_file_line_and_key(text: str, message: str) -> None:
     with pytest.raises(ConfigError) as err:
         load_config("t.yaml", text=text)
     assert str(err.value).startswith(message)
@@ -212,7 +245,8 @@ def test_a_registered_plugin_classifier_runs_before_the_built_in() -> None:
     assert answer.category is Category.TRAINING
     classifiers[0].behaviour = "raise"
     assert classify_with_fallback(classifiers, ticket("Charged twice")).category is (
-        Category.BILLING)
+        Category.BILLING
+    )
 
 
 text_strategy = st.text(alphabet=st.characters(codec="utf-8"), max_size=200)

@@ -59,10 +59,14 @@ def test_text_report(config_file: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert out.startswith(f"{config_file}: OK\n")
     assert "  threshold: 4.0" in out
     assert "Workflow our_escalation v1.0 (on ticket_spike, severity high, critical):" in out
-    assert "  2. notify_manager: direct_message if {{severity}} == 'critical' " \
+    assert (
+        "  2. notify_manager: direct_message if {{severity}} == 'critical' "
         "(recipient: manager)" in out
-    assert "  rule acme: when organization=['acme']; categories={'technical': 0.5} -> " \
+    )
+    assert (
+        "  rule acme: when organization=['acme']; categories={'technical': 0.5} -> "
         "acme_sre (defaults replace)" in out
+    )
     assert "  team product posts in #product-escalations" in out
     assert "  silence customer c1 until 2026-04-01T00:00:00+00:00: migration week" in out
     assert "  slack.token_env: $TS_TEST_SLACK_TOKEN (set)" in out
@@ -84,7 +88,9 @@ def test_json_report(config_file: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert report["routing"]["rules"][0]["send_to"]["teams"] == ["acme_sre"]
     assert report["silences"][0]["target"] == "c1"
     assert report["plugins"]["slack"]["token_env"] == {
-        "variable": "TS_TEST_SLACK_TOKEN", "set": True}
+        "variable": "TS_TEST_SLACK_TOKEN",
+        "set": True,
+    }
     assert report["plugins"]["slack"]["base_url"] == "http://127.0.0.1:9"
     assert "xoxb-very-secret-value" not in out and "do-not-print-me" not in out
 
@@ -97,16 +103,23 @@ def test_missing_environment_variable_is_reported(
     assert "slack.token_env: $TS_TEST_SLACK_TOKEN (NOT set)" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("workflow:\n  steps:\n    - id: a\n      action: slack_dmm\n",
-     "x.yaml:4: workflow.steps[0].action: unknown action 'slack_dmm'"),
-    ("workflow:\n  steps:\n    - id: a\n      action: create_task\n      config:\n"
-     "        title: \"{{ ''.__class__.__mro__ }}\"\n",
-     "x.yaml:6: workflow.steps[0].config.title: '__mro__' refers to Python internals"),
-    ("routing:\n  match: sometimes\n", "x.yaml:2: routing.match: expected one of first, all"),
-    ("wokflow: {}\n", "x.yaml:1: wokflow: unknown key (did you mean 'workflow'?)"),
-    ("workflow: [\n", "x.yaml:2: invalid YAML"),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "workflow:\n  steps:\n    - id: a\n      action: slack_dmm\n",
+            "x.yaml:4: workflow.steps[0].action: unknown action 'slack_dmm'",
+        ),
+        (
+            "workflow:\n  steps:\n    - id: a\n      action: create_task\n      config:\n"
+            "        title: \"{{ ''.__class__.__mro__ }}\"\n",
+            "x.yaml:6: workflow.steps[0].config.title: '__mro__' refers to Python internals",
+        ),
+        ("routing:\n  match: sometimes\n", "x.yaml:2: routing.match: expected one of first, all"),
+        ("wokflow: {}\n", "x.yaml:1: wokflow: unknown key (did you mean 'workflow'?)"),
+        ("workflow: [\n", "x.yaml:2: invalid YAML"),
+    ],
+)
 def test_bad_config_exits_2_with_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, expected: str
 ) -> None:

@@ -56,6 +56,8 @@ def test_an_unset_secret_variable_is_a_warning_not_a_failure(tmp_path: Any) -> N
     plugins = Plugins(load_entrypoints=False, plugins=[NeedsToken()])
     warnings = check_plugins(load_config(path, env={}), plugins=plugins)
     assert len(warnings) == 1
-    assert "ts.yaml:3: plugins.needy.token_env: environment variable MY_NEEDY_TOKEN is not set" in (
-        warnings[0])
+    assert (
+        "ts.yaml:3: plugins.needy.token_env: environment variable MY_NEEDY_TOKEN is not set"
+        in (warnings[0])
+    )
     assert check_plugins(load_config(path, env={"MY_NEEDY_TOKEN": "t"}), plugins=plugins) == []

@@ -16,8 +16,16 @@ from ticketspike.model import ticket_event_from_json
 UTC = timezone.utc
 START = datetime(2026, 3, 2, tzinfo=UTC)
 RISK_KEYS = {"signal_type", "customer_id", "severity", "detected_at", "metadata"}
-PRD_METADATA = {"ticket_count", "baseline_daily_avg", "spike_multiplier", "period_hours",
-                "ticket_breakdown", "severity_breakdown", "common_themes", "ticket_ids"}
+PRD_METADATA = {
+    "ticket_count",
+    "baseline_daily_avg",
+    "spike_multiplier",
+    "period_hours",
+    "ticket_breakdown",
+    "severity_breakdown",
+    "common_themes",
+    "ticket_ids",
+}
 REPLAY_KEYS = {"transition", "at", "customer_id", "episode_id", "severity", "metadata"}
 
 
@@ -26,8 +34,14 @@ def stamp(day: int, hour: float) -> str:
 
 
 def row(cid: str, tid: str, day: int, hour: float, **extra: Any) -> dict[str, Any]:
-    out = {"ticketId": tid, "customerId": cid, "category": "technical", "severity": "P3",
-           "subject": "Question about reports", "createdAt": stamp(day, hour)}
+    out = {
+        "ticketId": tid,
+        "customerId": cid,
+        "category": "technical",
+        "severity": "P3",
+        "subject": "Question about reports",
+        "createdAt": stamp(day, hour),
+    }
     out.update(extra)
     return out
 
@@ -36,12 +50,27 @@ def quiet(cid: str, days: int, per_day: int = 2) -> list[dict[str, Any]]:
     return [row(cid, f"{cid}-q{d}-{i}", d, 0.3 * i) for d in range(days) for i in range(per_day)]
 
 
-def spike(cid: str, day: int, count: int, *, subject: str = "Login page returns error 500",
-          start: float = 1.0) -> list[dict[str, Any]]:
-    return [row(cid, f"{cid}-s{day}-{i}", day, start + i * 0.2, subject=subject,
-                severity="P1" if i < 3 else "P2", category="technical",
-                url=f"https://support.example/{cid}/{i}")
-            for i in range(count)]
+def spike(
+    cid: str,
+    day: int,
+    count: int,
+    *,
+    subject: str = "Login page returns error 500",
+    start: float = 1.0,
+) -> list[dict[str, Any]]:
+    return [
+        row(
+            cid,
+            f"{cid}-s{day}-{i}",
+            day,
+            start + i * 0.2,
+            subject=subject,
+            severity="P1" if i < 3 else "P2",
+            category="technical",
+            url=f"https://support.example/{cid}/{i}",
+        )
+        for i in range(count)
+    ]
 
 
 def write(path: Path, rows: list[dict[str, Any]]) -> str:
@@ -82,8 +111,9 @@ def test_scan_json_prints_risk_signals_with_the_prd_keys(capsys, tickets) -> Non
     assert meta["baseline_source"] in ("own", "blended")
     # The default instant is the newest ticket's time.
     assert signal["detected_at"] == "2026-04-02T06:00:00+00:00"
-    assert any("login" in theme.lower() or "error" in theme.lower()
-               for theme in meta["common_themes"])
+    assert any(
+        "login" in theme.lower() or "error" in theme.lower() for theme in meta["common_themes"]
+    )
 
 
 def test_scan_at_an_earlier_instant(capsys, tickets) -> None:
@@ -163,8 +193,10 @@ def test_a_bad_line_stops_with_file_line_and_nothing_printed(capsys, tmp_path) -
     path = tmp_path / "bad.jsonl"
     text = "".join(json.dumps(r) + "\n" for r in rows)
     lines = text.splitlines(keepends=True)
-    lines.insert(2, json.dumps({"ticketId": "x", "customerId": "acme",
-                                "createdAt": "2026-03-02 10:00"}) + "\n")
+    lines.insert(
+        2,
+        json.dumps({"ticketId": "x", "customerId": "acme", "createdAt": "2026-03-02 10:00"}) + "\n",
+    )
     path.write_text("".join(lines), encoding="utf-8")
     for command in ("scan", "replay"):
         code, out, err = run(capsys, command, str(path), "--format", "json")
@@ -207,18 +239,37 @@ def test_accounts_file_gives_segment_baselines(capsys, tmp_path) -> None:
     rows = [row("newco", f"n{i}", 0, 1.0 + i * 0.1) for i in range(10)]
     path = write(tmp_path / "t.jsonl", rows)
     config = tmp_path / "ticketspike.yaml"
-    config.write_text("industry_baselines:\n  smb: 0.5\n  enterprise:\n    per_seat: 0.01\n",
-                      encoding="utf-8")
+    config.write_text(
+        "industry_baselines:\n  smb: 0.5\n  enterprise:\n    per_seat: 0.01\n", encoding="utf-8"
+    )
     accounts = tmp_path / "accounts.yaml"
     accounts.write_text("- id: newco\n  segment: smb\n", encoding="utf-8")
-    _, out, err = run(capsys, "scan", path, "--format", "json", "--config", str(config),
-                      "--accounts", str(accounts))
+    _, out, err = run(
+        capsys,
+        "scan",
+        path,
+        "--format",
+        "json",
+        "--config",
+        str(config),
+        "--accounts",
+        str(accounts),
+    )
     (signal,) = json.loads(out)
     assert signal["metadata"]["baseline_source"] == "industry"
     assert signal["metadata"]["baseline_daily_avg"] == 0.5
     accounts.write_text("- id: newco\n  segment: enterprise\n  seats: 3000\n", encoding="utf-8")
-    _, out, _ = run(capsys, "scan", path, "--format", "json", "--config", str(config),
-                    "--accounts", str(accounts))
+    _, out, _ = run(
+        capsys,
+        "scan",
+        path,
+        "--format",
+        "json",
+        "--config",
+        str(config),
+        "--accounts",
+        str(accounts),
+    )
     assert json.loads(out) == []
 
 
@@ -240,7 +291,11 @@ def test_hostile_ticket_text_is_never_printed(capsys, tmp_path) -> None:
     subject = "<!channel> {{ config }} <script>alert(1)</script>"
     rows = quiet("acme", 31) + spike("acme", 31, 12, subject=subject)
     path = write(tmp_path / "t.jsonl", rows)
-    for argv in (["scan", path], ["scan", path, "--format", "json"],
-                 ["replay", path], ["replay", path, "--format", "json"]):
+    for argv in (
+        ["scan", path],
+        ["scan", path, "--format", "json"],
+        ["replay", path],
+        ["replay", path, "--format", "json"],
+    ):
         _, out, _ = run(capsys, *argv)
         assert "<!channel>" not in out and "<script>" not in out and "{{" not in out

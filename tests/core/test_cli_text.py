@@ -19,10 +19,16 @@ def write(path: Path, rows: list[dict[str, Any]]) -> str:
     return str(path)
 
 
-def row(tid: str, subject: str, *, at: datetime = AT, customer: str = "acme",
-        **extra: Any) -> dict[str, Any]:
-    return {"ticketId": tid, "customerId": customer, "createdAt": at.isoformat(),
-            "subject": subject, **extra}
+def row(
+    tid: str, subject: str, *, at: datetime = AT, customer: str = "acme", **extra: Any
+) -> dict[str, Any]:
+    return {
+        "ticketId": tid,
+        "customerId": customer,
+        "createdAt": at.isoformat(),
+        "subject": subject,
+        **extra,
+    }
 
 
 @pytest.fixture
@@ -33,43 +39,62 @@ def spike_file(tmp_path: Path) -> str:
         for k, subject in enumerate(background):
             rows.append(row(f"B{day}-{k}", subject, at=AT - timedelta(days=day, hours=k)))
     for k in range(12):
-        rows.append(row(f"S{k}", "SSO login failing with SAML error <!channel> {{ x }}",
-                        at=AT - timedelta(minutes=40 * k)))
+        rows.append(
+            row(
+                f"S{k}",
+                "SSO login failing with SAML error <!channel> {{ x }}",
+                at=AT - timedelta(minutes=40 * k),
+            )
+        )
     rows.append(row("N1", "How do I add a user?", at=AT - timedelta(hours=3)))
-    rows.append(row("Z1", "Charged twice", customer="globex", at=AT - timedelta(hours=1),
-                    category="billing"))
+    rows.append(
+        row(
+            "Z1", "Charged twice", customer="globex", at=AT - timedelta(hours=1), category="billing"
+        )
+    )
     return write(tmp_path / "tickets.jsonl", rows)
 
 
-def test_classify_prints_category_and_confidence_as_json(tmp_path: Path,
-                                                         capsys: pytest.CaptureFixture[str]
-                                                         ) -> None:
-    path = write(tmp_path / "t.jsonl", [
-        row("T1", "We were charged twice this month"),
-        row("T2", "API returns 500 on every call"),
-        row("T3", "How do I invite a colleague?", tags=["how_to"]),
-        row("T4", "Invoice", category="technical"),
-        row("T5", "Danke"),
-    ])
+def test_classify_prints_category_and_confidence_as_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(
+        tmp_path / "t.jsonl",
+        [
+            row("T1", "We were charged twice this month"),
+            row("T2", "API returns 500 on every call"),
+            row("T3", "How do I invite a colleague?", tags=["how_to"]),
+            row("T4", "Invoice", category="technical"),
+            row("T5", "Danke"),
+        ],
+    )
     assert main(["classify", path, "--format", "json"]) == 0
     out = json.loads(capsys.readouterr().out)
     by_id = {o["ticketId"]: o for o in out}
     assert set(by_id) == {"T1", "T2", "T3", "T5"}  # T4's category was given
     assert by_id["T1"]["category"] == "billing" and by_id["T1"]["confidence"] >= 0.5
     assert by_id["T2"]["category"] == "technical"
-    assert by_id["T3"] == {"ticketId": "T3", "customerId": "acme", "category": "training",
-                           "confidence": 0.95, "given": False, "reason": "tag 'how_to'"}
+    assert by_id["T3"] == {
+        "ticketId": "T3",
+        "customerId": "acme",
+        "category": "training",
+        "confidence": 0.95,
+        "given": False,
+        "reason": "tag 'how_to'",
+    }
     assert by_id["T5"]["category"] == "other" and by_id["T5"]["confidence"] == 0.0
     assert main(["classify", path, "--all", "--format", "json"]) == 0
     given = {o["ticketId"]: o for o in json.loads(capsys.readouterr().out)}["T4"]
     assert given["category"] == "technical" and given["given"] is True
 
 
-def test_classify_text_lists_tickets_without_their_text(tmp_path: Path,
-                                                        capsys: pytest.CaptureFixture[str]
-                                                        ) -> None:
-    path = write(tmp_path / "t.jsonl", [row("T1", "Refund <!channel> please {{ token }}"),
-                                        row("T2", "App crashes on launch")])
+def test_classify_text_lists_tickets_without_their_text(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(
+        tmp_path / "t.jsonl",
+        [row("T1", "Refund <!channel> please {{ token }}"), row("T2", "App crashes on launch")],
+    )
     assert main(["classify", path]) == 0
     out = capsys.readouterr().out
     lines = out.splitlines()
@@ -79,8 +104,9 @@ def test_classify_text_lists_tickets_without_their_text(tmp_path: Path,
     assert "2 tickets: 1 billing, 1 technical" in out
 
 
-def test_classify_uses_the_organizations_keywords(tmp_path: Path,
-                                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_classify_uses_the_organizations_keywords(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = write(tmp_path / "t.jsonl", [row("T1", "Frobnicator wonky")])
     config = tmp_path / "ticketspike.yaml"
     config.write_text("classification:\n  keywords:\n    technical: [frobnicator]\n")
@@ -90,8 +116,9 @@ def test_classify_uses_the_organizations_keywords(tmp_path: Path,
     assert json.loads(capsys.readouterr().out)[0]["category"] == "technical"
 
 
-def test_themes_names_the_spike_for_the_customer(spike_file: str,
-                                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_themes_names_the_spike_for_the_customer(
+    spike_file: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["themes", spike_file, "--customer", "acme", "--format", "json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["window_tickets"] == 13 and out["baseline_tickets"] == 90
@@ -110,12 +137,11 @@ def test_themes_names_the_spike_for_the_customer(spike_file: str,
     assert "channel" not in text and "{{" not in text
 
 
-def test_themes_at_an_earlier_instant_sees_that_window(spike_file: str,
-                                                       capsys: pytest.CaptureFixture[str]
-                                                       ) -> None:
+def test_themes_at_an_earlier_instant_sees_that_window(
+    spike_file: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     at = (AT - timedelta(days=5)).isoformat().replace("+00:00", "Z")
-    assert main(["themes", spike_file, "--customer", "acme", "--at", at, "--format",
-                 "json"]) == 0
+    assert main(["themes", spike_file, "--customer", "acme", "--at", at, "--format", "json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["window_tickets"] == 3 and out["themes"] == []
     assert main(["themes", spike_file, "--customer", "acme", "--at", at]) == 0
@@ -160,13 +186,19 @@ def test_bad_files_and_configs_fail_with_file_line_and_exit_2(
 def test_a_new_customer_is_contrasted_with_every_customers_history(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    rows = [row(f"O{d}-{k}", subject, customer=f"old{k}", at=AT - timedelta(days=d, hours=k))
-            for d in range(2, 30) for k, subject in enumerate(["How do I add a user?",
-                                                                 "Webhook question"])]
-    rows += [row(f"N{k}", "Webhook deliveries failing", customer="newco",
-                 at=AT - timedelta(hours=k)) for k in range(5)]
-    rows += [row(f"U{k}", "How do I add a user?", customer="newco", at=AT - timedelta(hours=k))
-             for k in range(5)]
+    rows = [
+        row(f"O{d}-{k}", subject, customer=f"old{k}", at=AT - timedelta(days=d, hours=k))
+        for d in range(2, 30)
+        for k, subject in enumerate(["How do I add a user?", "Webhook question"])
+    ]
+    rows += [
+        row(f"N{k}", "Webhook deliveries failing", customer="newco", at=AT - timedelta(hours=k))
+        for k in range(5)
+    ]
+    rows += [
+        row(f"U{k}", "How do I add a user?", customer="newco", at=AT - timedelta(hours=k))
+        for k in range(5)
+    ]
     path = write(tmp_path / "t.jsonl", rows)
     assert main(["themes", path, "--customer", "newco", "--format", "json"]) == 0
     out = json.loads(capsys.readouterr().out)

@@ -14,12 +14,18 @@ from ticketspike.cli import main
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("store:\n  path: x.db\n  synchronus: full\n",
-         "store.synchronus: unknown key (did you mean 'synchronous'?)"),
-        ("store:\n  synchronous: sometimes\n",
-         "store.synchronous: expected one of full, normal, got 'sometimes'"),
-        ("tickets:\n  strict_categories: maybe\n",
-         "tickets.strict_categories: expected true or false"),
+        (
+            "store:\n  path: x.db\n  synchronus: full\n",
+            "store.synchronus: unknown key (did you mean 'synchronous'?)",
+        ),
+        (
+            "store:\n  synchronous: sometimes\n",
+            "store.synchronous: expected one of full, normal, got 'sometimes'",
+        ),
+        (
+            "tickets:\n  strict_categories: maybe\n",
+            "tickets.strict_categories: expected true or false",
+        ),
         ("accounts: [a, b]\n", "accounts: expected a string, got a list"),
     ],
 )

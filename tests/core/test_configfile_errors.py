@@ -27,19 +27,37 @@ def test_typed_getters_accept_good_values() -> None:
 @pytest.mark.parametrize(
     ("text", "call", "expected"),
     [
-        ("a:\n  b: x\n", lambda s: s.get_section("a").get_float("b"),
-         "ts.yaml:2: a.b: expected a number, got a string 'x'"),
-        ("a:\n  b: 0\n", lambda s: s.get_section("a").get_float("b", minimum=1),
-         "ts.yaml:2: a.b: expected a number >= 1, got 0"),
-        ("a:\n\n  b: yes please\n", lambda s: s.get_section("a").get_bool("b"),
-         "ts.yaml:3: a.b: expected true or false, got a string 'yes please'"),
-        ("a:\n  b: [1]\n", lambda s: s.get_section("a").get_str("b"),
-         "ts.yaml:2: a.b: expected a string, got a list"),
+        (
+            "a:\n  b: x\n",
+            lambda s: s.get_section("a").get_float("b"),
+            "ts.yaml:2: a.b: expected a number, got a string 'x'",
+        ),
+        (
+            "a:\n  b: 0\n",
+            lambda s: s.get_section("a").get_float("b", minimum=1),
+            "ts.yaml:2: a.b: expected a number >= 1, got 0",
+        ),
+        (
+            "a:\n\n  b: yes please\n",
+            lambda s: s.get_section("a").get_bool("b"),
+            "ts.yaml:3: a.b: expected true or false, got a string 'yes please'",
+        ),
+        (
+            "a:\n  b: [1]\n",
+            lambda s: s.get_section("a").get_str("b"),
+            "ts.yaml:2: a.b: expected a string, got a list",
+        ),
         ("a: 3\n", lambda s: s.get_section("a"), "ts.yaml:1: a: expected a mapping, got a number"),
-        ("a:\n  mdoe: spec\n", lambda s: s.get_section("a").check_keys({"mode", "threshold"}),
-         "ts.yaml:2: a.mdoe: unknown key (did you mean 'mode'?)"),
-        ("a:\n  - {x: 1}\n  - {y: 2}\n", lambda s: s.get_list("a")[1].get_int("z", required=True),
-         "ts.yaml:3: a[1]: missing required key 'z'"),
+        (
+            "a:\n  mdoe: spec\n",
+            lambda s: s.get_section("a").check_keys({"mode", "threshold"}),
+            "ts.yaml:2: a.mdoe: unknown key (did you mean 'mode'?)",
+        ),
+        (
+            "a:\n  - {x: 1}\n  - {y: 2}\n",
+            lambda s: s.get_list("a")[1].get_int("z", required=True),
+            "ts.yaml:3: a[1]: missing required key 'z'",
+        ),
     ],
 )
 def test_errors_name_file_line_and_key(text: str, call: object, expected: str) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-NO_NETWORK = '''
+NO_NETWORK = """
 import socket
 
 def _refuse(*args, **kwargs):
@@ -20,7 +20,7 @@ def _refuse(*args, **kwargs):
 socket.socket.connect = _refuse
 socket.socket.connect_ex = _refuse
 socket.create_connection = _refuse
-'''
+"""
 
 
 @pytest.fixture
@@ -35,8 +35,13 @@ def offline_env(tmp_path: Path) -> dict[str, str]:
 
 
 def demo(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "ticketspike", "demo", *args], env=env,
-                          capture_output=True, text=True, timeout=180)
+    return subprocess.run(
+        [sys.executable, "-m", "ticketspike", "demo", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
 
 
 def test_demo_shows_the_spike_the_alert_the_plan_and_the_outbox(
@@ -48,8 +53,11 @@ def test_demo_shows_the_spike_the_alert_the_plan_and_the_outbox(
     assert "1. Detected spike" in out
     assert "opened    TechCorp Inc: high" in out and "escalated TechCorp Inc: critical" in out
     # The sample's numbers are the PRD 5.1 example's: 15 tickets on about 2.3 a day.
-    assert re.search(r"15 tickets in the last 24 hours against a baseline of 2\.\d/day "
-                     r"\((6|7)\.\dx, critical\)", out), out
+    assert re.search(
+        r"15 tickets in the last 24 hours against a baseline of 2\.\d/day "
+        r"\((6|7)\.\dx, critical\)",
+        out,
+    ), out
     assert ":rotating_light: SUPPORT SPIKE ALERT: TechCorp Inc" in out
     assert "CSM: Mike Johnson" in out and "ARR: $500,000" in out
     assert "notify_csm" in out and "notify_manager" in out and "draft_acknowledgment" in out
@@ -65,7 +73,10 @@ def test_demo_json_carries_the_prd_numbers(tmp_path: Path, offline_env: dict[str
     data = json.loads(done.stdout)
     signal = data["risk_signal"]
     assert (signal["signal_type"], signal["customer_id"], signal["severity"]) == (
-        "ticket_spike", "techcorp", "critical")
+        "ticket_spike",
+        "techcorp",
+        "critical",
+    )
     meta = signal["metadata"]
     assert meta["ticket_count"] == 15 and 5.0 < meta["spike_multiplier"] < 8.0
     assert 2.0 <= meta["baseline_daily_avg"] <= 2.6
@@ -77,8 +88,9 @@ def test_demo_json_carries_the_prd_numbers(tmp_path: Path, offline_env: dict[str
     assert data["alert"].startswith(":rotating_light: SUPPORT SPIKE ALERT: TechCorp Inc")
 
 
-def test_demo_twice_in_one_directory_starts_over(tmp_path: Path,
-                                                  offline_env: dict[str, str]) -> None:
+def test_demo_twice_in_one_directory_starts_over(
+    tmp_path: Path, offline_env: dict[str, str]
+) -> None:
     first = demo(["--dir", str(tmp_path), "--format", "json"], offline_env)
     second = demo(["--dir", str(tmp_path), "--format", "json"], offline_env)
     assert first.returncode == second.returncode == 0

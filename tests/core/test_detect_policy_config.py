@@ -19,7 +19,9 @@ def test_no_sections_give_the_documented_defaults() -> None:
 
 
 def test_every_key_is_read() -> None:
-    config = load_config("t.yaml", text="""
+    config = load_config(
+        "t.yaml",
+        text="""
 detection:
   mode: spec
   lookback_hours: 12
@@ -40,12 +42,12 @@ industry_baselines:
     per_account: 3
     per_seat: 0.002
     minimum: 0.5
-""")
+""",
+    )
     p = config.detection
     assert (p.mode, p.window_hours, p.baseline_days, p.threshold) == ("spec", 12, 21, 2.5)
     assert (p.critical_above, p.min_history_days, p.alpha, p.min_count) == (6.0, 5, 0.01, 4)
-    assert (p.tail, p.prior_days, p.lateness_hours, p.cap_spike_days) == ("poisson", 3.0, 2,
-                                                                           False)
+    assert (p.tail, p.prior_days, p.lateness_hours, p.cap_spike_days) == ("poisson", 3.0, 2, False)
     assert p.default_segment == "smb"
     assert p.industry["smb"] == IndustryBaseline(per_account=0.4)
     assert p.industry_rate(None) == 0.4
@@ -59,26 +61,42 @@ industry_baselines:
 @pytest.mark.parametrize(
     ("text", "start"),
     [
-        ("detection:\n  treshold: 3\n", "t.yaml:2: detection.treshold: unknown key (did you mean "
-                                        "'threshold'?)"),
+        (
+            "detection:\n  treshold: 3\n",
+            "t.yaml:2: detection.treshold: unknown key (did you mean 'threshold'?)",
+        ),
         ("detection:\n  mode: strict\n", "t.yaml:2: detection.mode: expected one of gated, spec"),
-        ("detection:\n  window_hours: 48\n", "t.yaml:2: detection.window_hours: expected a whole "
-                                             "number <= 24"),
+        (
+            "detection:\n  window_hours: 48\n",
+            "t.yaml:2: detection.window_hours: expected a whole number <= 24",
+        ),
         ("detection:\n  threshold: x\n", "t.yaml:2: detection.threshold: expected a number"),
-        ("detection:\n  threshold: 4\n  critical_above: 3\n",
-         "t.yaml:3: detection.critical_above: expected a number >= 4"),
+        (
+            "detection:\n  threshold: 4\n  critical_above: 3\n",
+            "t.yaml:3: detection.critical_above: expected a number >= 4",
+        ),
         ("detection:\n  alpha: 0\n", "t.yaml:2: detection.alpha"),
         ("detection:\n  min_history_days: 40\n", "t.yaml:2: detection.min_history_days"),
-        ("detection:\n  threshold: 3\n  spike_threshold: 3\n",
-         "t.yaml:3: detection.spike_threshold"),
-        ("detection:\n  default_segment: mid\n",
-         "t.yaml:2: detection.default_segment: no industry baseline named 'mid'"),
-        ("industry_baselines:\n  smb: lots\n",
-         "t.yaml:2: industry_baselines.smb: expected a number"),
-        ("industry_baselines:\n  smb:\n    per_sat: 1\n",
-         "t.yaml:3: industry_baselines.smb.per_sat: unknown key"),
-        ("industry_baselines:\n  smb:\n    per_seat: -1\n",
-         "t.yaml:3: industry_baselines.smb.per_seat: expected a number >= 0"),
+        (
+            "detection:\n  threshold: 3\n  spike_threshold: 3\n",
+            "t.yaml:3: detection.spike_threshold",
+        ),
+        (
+            "detection:\n  default_segment: mid\n",
+            "t.yaml:2: detection.default_segment: no industry baseline named 'mid'",
+        ),
+        (
+            "industry_baselines:\n  smb: lots\n",
+            "t.yaml:2: industry_baselines.smb: expected a number",
+        ),
+        (
+            "industry_baselines:\n  smb:\n    per_sat: 1\n",
+            "t.yaml:3: industry_baselines.smb.per_sat: unknown key",
+        ),
+        (
+            "industry_baselines:\n  smb:\n    per_seat: -1\n",
+            "t.yaml:3: industry_baselines.smb.per_seat: expected a number >= 0",
+        ),
     ],
 )
 def test_bad_values_name_file_line_and_key(text: str, start: str) -> None:

@@ -32,8 +32,7 @@ def ticket_sets(draw: st.DrawFn) -> list[Ticket]:
     out: list[Ticket] = []
     serial = 0
     days = draw(st.integers(3, 42))
-    for cid in draw(st.lists(st.sampled_from(CUSTOMERS), min_size=1, max_size=3,
-                             unique=True)):
+    for cid in draw(st.lists(st.sampled_from(CUSTOMERS), min_size=1, max_size=3, unique=True)):
         rate = draw(st.sampled_from([0.1, 0.5, 2.0, 6.0]))
         seed = draw(st.integers(0, 2**32 - 1))
         rng = random.Random(seed)
@@ -44,12 +43,17 @@ def ticket_sets(draw: st.DrawFn) -> list[Ticket]:
             for _ in range(n):
                 serial += 1
                 created = START + timedelta(days=day, seconds=rng.randrange(86400))
-                out.append(Ticket(
-                    ticket_id=f"t{serial}", customer_id=cid, created_at=created,
-                    category=rng.choice(list(Category)), priority=rng.choice(list(Priority)),
-                    url=f"https://s.example/{serial}" if rng.random() < 0.5 else None,
-                    internal=rng.random() < 0.05,
-                ))
+                out.append(
+                    Ticket(
+                        ticket_id=f"t{serial}",
+                        customer_id=cid,
+                        created_at=created,
+                        category=rng.choice(list(Category)),
+                        priority=rng.choice(list(Priority)),
+                        url=f"https://s.example/{serial}" if rng.random() < 0.5 else None,
+                        internal=rng.random() < 0.05,
+                    )
+                )
     return out
 
 
@@ -58,8 +62,9 @@ def in_order(tickets: list[Ticket]) -> list[TicketEvent]:
     return [TicketEvent(ticket=t) for t in ordered]
 
 
-def delivered(tickets: list[Ticket], *, lateness_hours: int, seed: int,
-              duplicates: float) -> list[TicketEvent]:
+def delivered(
+    tickets: list[Ticket], *, lateness_hours: int, seed: int, duplicates: float
+) -> list[TicketEvent]:
     """Each ticket delivered up to the lateness bound late, some more than once."""
     rng = random.Random(seed)
     bound = lateness_hours * 3600
@@ -74,10 +79,10 @@ def delivered(tickets: list[Ticket], *, lateness_hours: int, seed: int,
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(tickets=ticket_sets(), policy=st.sampled_from(POLICIES),
-       extra_hours=st.integers(0, 80))
-def test_streaming_equals_batch(tickets: list[Ticket], policy: DetectionPolicy,
-                                extra_hours: int) -> None:
+@given(tickets=ticket_sets(), policy=st.sampled_from(POLICIES), extra_hours=st.integers(0, 80))
+def test_streaming_equals_batch(
+    tickets: list[Ticket], policy: DetectionPolicy, extra_hours: int
+) -> None:
     monitor = SpikeMonitor(policy)
     for event in in_order(tickets):
         monitor.ingest(event)
@@ -89,19 +94,21 @@ def test_streaming_equals_batch(tickets: list[Ticket], policy: DetectionPolicy,
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(tickets=ticket_sets(), policy=st.sampled_from(POLICIES), seed=st.integers(0, 10**6))
-def test_late_and_duplicated_deliveries_count_as_batch(tickets: list[Ticket],
-                                                        policy: DetectionPolicy,
-                                                        seed: int) -> None:
+def test_late_and_duplicated_deliveries_count_as_batch(
+    tickets: list[Ticket], policy: DetectionPolicy, seed: int
+) -> None:
     """Straight into the monitor, no reordering: late tickets land in their own hour."""
     monitor = SpikeMonitor(policy)
-    for event in delivered(tickets, lateness_hours=policy.lateness_hours, seed=seed,
-                           duplicates=0.2):
+    for event in delivered(
+        tickets, lateness_hours=policy.lateness_hours, seed=seed, duplicates=0.2
+    ):
         monitor.ingest(event)
     assert monitor.detector.late_dropped == 0
     end = max((t.created_at for t in tickets), default=START) + timedelta(hours=1)
     for cid in CUSTOMERS:
-        assert monitor.assess(cid, end) == assess_batch(tickets, customer_id=cid, at=end,
-                                                        policy=policy)
+        assert monitor.assess(cid, end) == assess_batch(
+            tickets, customer_id=cid, at=end, policy=policy
+        )
 
 
 def transcript(events: list[TicketEvent], policy: DetectionPolicy) -> list[dict[str, object]]:
@@ -115,8 +122,7 @@ def test_shuffled_and_duplicated_input_gives_the_same_episodes(
     tickets: list[Ticket], policy: DetectionPolicy, seed: int
 ) -> None:
     expected = transcript(in_order(tickets), policy)
-    shuffled = delivered(tickets, lateness_hours=policy.lateness_hours, seed=seed,
-                         duplicates=0.3)
+    shuffled = delivered(tickets, lateness_hours=policy.lateness_hours, seed=seed, duplicates=0.3)
     assert transcript(shuffled, policy) == expected
 
 
@@ -133,6 +139,7 @@ def test_export_and_import_midway_changes_nothing(tickets: list[Ticket], cut: fl
     got = [t.to_json() for e in events[:split] for t in first.ingest(e)]
     second = SpikeMonitor(policy)
     import json
+
     for cid in first.customers():
         second.import_customer(cid, json.loads(json.dumps(first.export_customer(cid))))
     if first.clock is not None:
@@ -143,15 +150,22 @@ def test_export_and_import_midway_changes_nothing(tickets: list[Ticket], cut: fl
 
 
 def test_updates_change_category_and_priority_never_the_count() -> None:
-    created = Ticket(ticket_id="1", customer_id="a", created_at=START,
-                     category=Category.OTHER, priority=Priority.P4)
+    created = Ticket(
+        ticket_id="1",
+        customer_id="a",
+        created_at=START,
+        category=Category.OTHER,
+        priority=Priority.P4,
+    )
     updated = attrs.evolve(created, category=Category.BILLING, priority=Priority.P1)
     monitor = SpikeMonitor()
     monitor.ingest(TicketEvent(ticket=created))
-    monitor.ingest(TicketEvent(ticket=updated, kind=EventKind.UPDATED,
-                               occurred_at=START + timedelta(hours=1)))
-    monitor.ingest(TicketEvent(ticket=updated, kind=EventKind.RESOLVED,
-                               occurred_at=START + timedelta(hours=2)))
+    monitor.ingest(
+        TicketEvent(ticket=updated, kind=EventKind.UPDATED, occurred_at=START + timedelta(hours=1))
+    )
+    monitor.ingest(
+        TicketEvent(ticket=updated, kind=EventKind.RESOLVED, occurred_at=START + timedelta(hours=2))
+    )
     a = monitor.assess("a", START + timedelta(hours=3))
     assert a.ticket_count == 1
     assert a.category_breakdown == ((Category.BILLING, 1),)
@@ -159,12 +173,14 @@ def test_updates_change_category_and_priority_never_the_count() -> None:
 
 
 def test_an_update_seen_before_its_creation_still_counts_once() -> None:
-    created = Ticket(ticket_id="1", customer_id="a", created_at=START,
-                     category=Category.TECHNICAL)
+    created = Ticket(ticket_id="1", customer_id="a", created_at=START, category=Category.TECHNICAL)
     updated = attrs.evolve(created, category=Category.TRAINING)
     monitor = SpikeMonitor()
-    monitor.ingest(TicketEvent(ticket=updated, kind=EventKind.UPDATED,
-                               occurred_at=START + timedelta(minutes=30)))
+    monitor.ingest(
+        TicketEvent(
+            ticket=updated, kind=EventKind.UPDATED, occurred_at=START + timedelta(minutes=30)
+        )
+    )
     assert monitor.assess("a", START + timedelta(minutes=31)).ticket_count == 0
     monitor.ingest(TicketEvent(ticket=created))
     monitor.ingest(TicketEvent(ticket=created))
@@ -174,14 +190,15 @@ def test_an_update_seen_before_its_creation_still_counts_once() -> None:
 
 
 def test_an_update_with_no_category_keeps_the_known_one() -> None:
-    created = Ticket(ticket_id="1", customer_id="a", created_at=START,
-                     category=Category.BILLING)
-    vague = attrs.evolve(created, category=Category.OTHER, category_given=False,
-                         priority=Priority.P2)
+    created = Ticket(ticket_id="1", customer_id="a", created_at=START, category=Category.BILLING)
+    vague = attrs.evolve(
+        created, category=Category.OTHER, category_given=False, priority=Priority.P2
+    )
     monitor = SpikeMonitor()
     monitor.ingest(TicketEvent(ticket=created))
-    monitor.ingest(TicketEvent(ticket=vague, kind=EventKind.UPDATED,
-                               occurred_at=START + timedelta(minutes=5)))
+    monitor.ingest(
+        TicketEvent(ticket=vague, kind=EventKind.UPDATED, occurred_at=START + timedelta(minutes=5))
+    )
     a = monitor.assess("a", START + timedelta(minutes=10))
     assert a.category_breakdown == ((Category.BILLING, 1),)
     assert a.severity_breakdown == ((Priority.P2, 1),)
@@ -190,30 +207,43 @@ def test_an_update_with_no_category_keeps_the_known_one() -> None:
 def test_tickets_later_than_the_bound_are_dropped_and_counted() -> None:
     policy = DetectionPolicy(lateness_hours=2)
     monitor = SpikeMonitor(policy)
-    monitor.ingest(TicketEvent(ticket=Ticket(ticket_id="new", customer_id="a",
-                                             created_at=START + timedelta(hours=5))))
-    monitor.ingest(TicketEvent(ticket=Ticket(ticket_id="late", customer_id="a",
-                                             created_at=START + timedelta(hours=2))))
-    monitor.ingest(TicketEvent(ticket=Ticket(ticket_id="ok", customer_id="a",
-                                             created_at=START + timedelta(hours=3, minutes=30))))
+    monitor.ingest(
+        TicketEvent(
+            ticket=Ticket(ticket_id="new", customer_id="a", created_at=START + timedelta(hours=5))
+        )
+    )
+    monitor.ingest(
+        TicketEvent(
+            ticket=Ticket(ticket_id="late", customer_id="a", created_at=START + timedelta(hours=2))
+        )
+    )
+    monitor.ingest(
+        TicketEvent(
+            ticket=Ticket(
+                ticket_id="ok", customer_id="a", created_at=START + timedelta(hours=3, minutes=30)
+            )
+        )
+    )
     assert monitor.detector.late_dropped == 1
-    assert monitor.assess("a", START + timedelta(hours=6)).ticket_ids == (
-        "ok", "new")
+    assert monitor.assess("a", START + timedelta(hours=6)).ticket_ids == ("ok", "new")
 
 
 def test_account_first_seen_and_segment_shape_the_baseline() -> None:
     policy = DetectionPolicy(mode="spec")
     account = Account(id="a", first_seen=START - timedelta(days=40))
-    tickets = [Ticket(ticket_id=str(i), customer_id="a",
-                      created_at=START + timedelta(hours=i)) for i in range(3)]
+    tickets = [
+        Ticket(ticket_id=str(i), customer_id="a", created_at=START + timedelta(hours=i))
+        for i in range(3)
+    ]
     monitor = SpikeMonitor(policy, accounts={"a": account})
     for event in in_order(tickets):
         monitor.ingest(event)
     a = monitor.assess("a", START + timedelta(hours=5))
     # Forty quiet days on record: an established customer with a zero baseline.
     assert a.baseline_days == 30 and a.baseline_daily_avg == 0.0
-    assert a == assess_batch(tickets, customer_id="a", at=START + timedelta(hours=5),
-                             policy=policy, account=account)
+    assert a == assess_batch(
+        tickets, customer_id="a", at=START + timedelta(hours=5), policy=policy, account=account
+    )
 
 
 def test_memory_follows_the_window_not_the_history() -> None:
@@ -232,33 +262,52 @@ def test_memory_follows_the_window_not_the_history() -> None:
 
 def test_assessing_the_past_is_refused() -> None:
     monitor = SpikeMonitor()
-    monitor.ingest(TicketEvent(ticket=Ticket(ticket_id="1", customer_id="a",
-                                             created_at=START + timedelta(hours=5))))
+    monitor.ingest(
+        TicketEvent(
+            ticket=Ticket(ticket_id="1", customer_id="a", created_at=START + timedelta(hours=5))
+        )
+    )
     with pytest.raises(ValueError, match="already moved past"):
         monitor.assess("a", START + timedelta(hours=4))
     # A host clock a few minutes behind the newest ticket is fine.
     assert monitor.assess("a", START + timedelta(hours=5)).ticket_count == 1
-    monitor.ingest(TicketEvent(ticket=Ticket(ticket_id="2", customer_id="b",
-                                             created_at=START + timedelta(hours=5, minutes=30))))
+    monitor.ingest(
+        TicketEvent(
+            ticket=Ticket(
+                ticket_id="2", customer_id="b", created_at=START + timedelta(hours=5, minutes=30)
+            )
+        )
+    )
     assert monitor.assess("a", START + timedelta(hours=5, minutes=10)).ticket_count == 1
 
 
 def test_quiet_customers_ids_are_forgotten_at_midnight() -> None:
     monitor = SpikeMonitor()
     for i in range(20):
-        monitor.ingest(TicketEvent(ticket=Ticket(ticket_id=f"q{i}", customer_id="quiet",
-                                                 created_at=START + timedelta(minutes=i))))
+        monitor.ingest(
+            TicketEvent(
+                ticket=Ticket(
+                    ticket_id=f"q{i}", customer_id="quiet", created_at=START + timedelta(minutes=i)
+                )
+            )
+        )
     quiet = monitor.detector.customers["quiet"]
     assert len(quiet) - quiet.ring == 20
     # Another customer keeps the clock moving for two days.
     for h in range(1, 50):
-        monitor.ingest(TicketEvent(ticket=Ticket(ticket_id=f"b{h}", customer_id="busy",
-                                                 created_at=START + timedelta(hours=h))))
+        monitor.ingest(
+            TicketEvent(
+                ticket=Ticket(
+                    ticket_id=f"b{h}", customer_id="busy", created_at=START + timedelta(hours=h)
+                )
+            )
+        )
     assert len(quiet) == quiet.ring  # its tickets are gone
 
     # A late duplicate of a forgotten ticket is beyond the lateness bound anyway.
-    monitor.ingest(TicketEvent(ticket=Ticket(ticket_id="q0", customer_id="quiet",
-                                             created_at=START)))
+    monitor.ingest(
+        TicketEvent(ticket=Ticket(ticket_id="q0", customer_id="quiet", created_at=START))
+    )
     assert monitor.detector.late_dropped == 1
 
 
@@ -269,8 +318,13 @@ def test_a_duplicate_of_a_new_customers_first_ticket_counts_once() -> None:
     first = Ticket(ticket_id="1", customer_id="a", created_at=START + timedelta(hours=20))
     monitor.ingest(TicketEvent(ticket=first))
     for i, hours in enumerate((21, 30)):
-        monitor.ingest(TicketEvent(ticket=Ticket(ticket_id=f"b{i}", customer_id="b",
-                                                 created_at=START + timedelta(hours=hours))))
+        monitor.ingest(
+            TicketEvent(
+                ticket=Ticket(
+                    ticket_id=f"b{i}", customer_id="b", created_at=START + timedelta(hours=hours)
+                )
+            )
+        )
     monitor.ingest(TicketEvent(ticket=first))  # delivered again, 10 hours late
     assert monitor.detector.duplicates == 1
     assert monitor.assess("a", START + timedelta(hours=30)).ticket_count == 1
@@ -279,8 +333,11 @@ def test_a_duplicate_of_a_new_customers_first_ticket_counts_once() -> None:
 def test_the_same_ticket_id_for_two_customers_counts_for_each() -> None:
     monitor = SpikeMonitor()
     for cid in ("a", "b"):
-        monitor.ingest(TicketEvent(ticket=Ticket(ticket_id="7", customer_id=cid,
-                                                 created_at=START + timedelta(hours=1))))
+        monitor.ingest(
+            TicketEvent(
+                ticket=Ticket(ticket_id="7", customer_id=cid, created_at=START + timedelta(hours=1))
+            )
+        )
     assert monitor.detector.duplicates == 0
     at = START + timedelta(hours=2)
     assert monitor.assess("a", at).ticket_ids == monitor.assess("b", at).ticket_ids == ("7",)
@@ -291,15 +348,26 @@ def test_a_burst_then_silence_leaves_nothing_behind(tickets: int, hour: int) -> 
     """A burst that spikes, and one too small to spike but listed for midnight."""
     monitor = SpikeMonitor()
     for i in range(tickets):
-        monitor.ingest(TicketEvent(ticket=Ticket(
-            ticket_id=f"x{i}", customer_id="burst",
-            created_at=START + timedelta(hours=hour, seconds=7 * i))))
+        monitor.ingest(
+            TicketEvent(
+                ticket=Ticket(
+                    ticket_id=f"x{i}",
+                    customer_id="burst",
+                    created_at=START + timedelta(hours=hour, seconds=7 * i),
+                )
+            )
+        )
     burst = monitor.detector.customers["burst"]
     assert len(burst) - burst.ring == tickets
     # Others keep the clock moving for four days; the burst's customer says nothing more.
     for h in range(1, 97):
-        monitor.ingest(TicketEvent(ticket=Ticket(ticket_id=f"o{h}", customer_id="other",
-                                                 created_at=START + timedelta(hours=h))))
+        monitor.ingest(
+            TicketEvent(
+                ticket=Ticket(
+                    ticket_id=f"o{h}", customer_id="other", created_at=START + timedelta(hours=h)
+                )
+            )
+        )
     assert len(burst) == burst.ring
     assert not any(key[2] == "burst" for key in monitor.detector.seen)
     assert not any(key[2] == "burst" for key in monitor.detector.seen_old)

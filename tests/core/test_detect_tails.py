@@ -34,9 +34,7 @@ def exact_poisson_sf(k: int, mu: Fraction) -> float:
 
 def exact_nbinom_sf(k: int, r: int, p: Fraction) -> float:
     """1 - sum_{j<k} C(j+r-1, j) p^r (1-p)^j, entirely in rationals."""
-    partial = sum(
-        (math.comb(j + r - 1, j) * p**r * (1 - p) ** j for j in range(k)), Fraction(0)
-    )
+    partial = sum((math.comb(j + r - 1, j) * p**r * (1 - p) ** j for j in range(k)), Fraction(0))
     return float(1 - partial)
 
 
@@ -45,9 +43,18 @@ def close(a: float, b: float) -> bool:
 
 
 POISSON_CASES = [
-    (0, Fraction(1)), (1, Fraction(1, 10)), (3, Fraction(1, 10)), (8, Fraction(2)),
-    (15, Fraction(2)), (2, Fraction(5)), (5, Fraction(5)), (30, Fraction(10)),
-    (1, Fraction(1, 10_000)), (40, Fraction(3, 2)), (100, Fraction(120)), (12, Fraction(37, 3)),
+    (0, Fraction(1)),
+    (1, Fraction(1, 10)),
+    (3, Fraction(1, 10)),
+    (8, Fraction(2)),
+    (15, Fraction(2)),
+    (2, Fraction(5)),
+    (5, Fraction(5)),
+    (30, Fraction(10)),
+    (1, Fraction(1, 10_000)),
+    (40, Fraction(3, 2)),
+    (100, Fraction(120)),
+    (12, Fraction(37, 3)),
 ]
 
 
@@ -57,9 +64,15 @@ def test_poisson_tail_matches_exact_sum(k: int, mu: Fraction) -> None:
 
 
 NBINOM_CASES = [
-    (1, 1, Fraction(1, 2)), (3, 1, Fraction(1, 2)), (8, 60, Fraction(30, 31)),
-    (5, 2, Fraction(1, 3)), (0, 4, Fraction(1, 5)), (12, 7, Fraction(7, 9)),
-    (50, 3, Fraction(1, 10)), (2, 100, Fraction(99, 100)), (25, 1, Fraction(9, 10)),
+    (1, 1, Fraction(1, 2)),
+    (3, 1, Fraction(1, 2)),
+    (8, 60, Fraction(30, 31)),
+    (5, 2, Fraction(1, 3)),
+    (0, 4, Fraction(1, 5)),
+    (12, 7, Fraction(7, 9)),
+    (50, 3, Fraction(1, 10)),
+    (2, 100, Fraction(99, 100)),
+    (25, 1, Fraction(9, 10)),
 ]
 
 
@@ -109,27 +122,39 @@ def test_against_scipy_when_installed() -> None:
     except ImportError:
         stats = None
     for k, mu in POISSON_CASES:
-        want = (float(stats.poisson.sf(k - 1, float(mu))) if stats is not None
-                else exact_poisson_sf(k, mu))
+        want = (
+            float(stats.poisson.sf(k - 1, float(mu)))
+            if stats is not None
+            else exact_poisson_sf(k, mu)
+        )
         assert close(poisson_sf(k, float(mu)), want)
     for k, r, p in NBINOM_CASES:
-        want = (float(stats.nbinom.sf(k - 1, r, float(p))) if stats is not None
-                else exact_nbinom_sf(k, r, p))
+        want = (
+            float(stats.nbinom.sf(k - 1, r, float(p)))
+            if stats is not None
+            else exact_nbinom_sf(k, r, p)
+        )
         assert close(nbinom_sf(k, r, float(p)), want)
 
 
 @settings(max_examples=300, deadline=None)
 @given(k=st.integers(0, 200), mu=st.floats(1e-3, 300.0), alpha=st.floats(1e-12, 0.5))
-def test_early_stopping_gate_agrees_with_the_exact_tail_poisson(k: int, mu: float,
-                                                               alpha: float) -> None:
+def test_early_stopping_gate_agrees_with_the_exact_tail_poisson(
+    k: int, mu: float, alpha: float
+) -> None:
     assert poisson_tail_below(k, mu, alpha) == (poisson_sf(k, mu) < alpha)
 
 
 @settings(max_examples=300, deadline=None)
-@given(k=st.integers(0, 200), r=st.floats(0.05, 200.0), p=st.floats(0.001, 0.999),
-       alpha=st.floats(1e-12, 0.5))
-def test_early_stopping_gate_agrees_with_the_exact_tail_negbin(k: int, r: float, p: float,
-                                                              alpha: float) -> None:
+@given(
+    k=st.integers(0, 200),
+    r=st.floats(0.05, 200.0),
+    p=st.floats(0.001, 0.999),
+    alpha=st.floats(1e-12, 0.5),
+)
+def test_early_stopping_gate_agrees_with_the_exact_tail_negbin(
+    k: int, r: float, p: float, alpha: float
+) -> None:
     assert nbinom_tail_below(k, r, p, alpha) == (nbinom_sf(k, r, p) < alpha)
 
 

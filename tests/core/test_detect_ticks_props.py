@@ -58,22 +58,37 @@ def streams(draw: st.DrawFn) -> list[tuple[datetime, Ticket | None]]:
                 burst_at = None
             for i in range(n):
                 serial += 1
-                offset = (rng.randrange(86400) if burst_at is None or i % 3 == 0
-                          else burst_at + rng.randrange(4 * 3600))
+                offset = (
+                    rng.randrange(86400)
+                    if burst_at is None or i % 3 == 0
+                    else burst_at + rng.randrange(4 * 3600)
+                )
                 created = START + timedelta(days=day, seconds=offset)
-                out.append((created, Ticket(
-                    ticket_id=f"t{serial}", customer_id=cid, created_at=created,
-                    category=rng.choice(list(Category)), priority=rng.choice(list(Priority)),
-                    internal=rng.random() < 0.03,
-                )))
+                out.append(
+                    (
+                        created,
+                        Ticket(
+                            ticket_id=f"t{serial}",
+                            customer_id=cid,
+                            created_at=created,
+                            category=rng.choice(list(Category)),
+                            priority=rng.choice(list(Priority)),
+                            internal=rng.random() < 0.03,
+                        ),
+                    )
+                )
     for _ in range(draw(st.integers(0, 6))):
         out.append((START + timedelta(seconds=rng.randrange((days + 3) * 86400)), None))
     out.sort(key=lambda x: (x[0], x[1] is None, x[1].ticket_id if x[1] else ""))
     return out
 
 
-def reference(stream: list[tuple[datetime, Ticket | None]], policy: DetectionPolicy,
-              life: LifecyclePolicy, end: datetime) -> list[Transition]:
+def reference(
+    stream: list[tuple[datetime, Ticket | None]],
+    policy: DetectionPolicy,
+    life: LifecyclePolicy,
+    end: datetime,
+) -> list[Transition]:
     seen: list[Ticket] = []
     states: dict[str, EpisodeState] = {}
     out: list[Transition] = []
@@ -81,8 +96,9 @@ def reference(stream: list[tuple[datetime, Ticket | None]], policy: DetectionPol
 
     def judge(cid: str, at: datetime) -> None:
         assessment = assess_batch(seen, customer_id=cid, at=at, policy=policy)
-        states[cid], transitions = advance_episode(states.get(cid, EpisodeState()), assessment,
-                                                   policy=life)
+        states[cid], transitions = advance_episode(
+            states.get(cid, EpisodeState()), assessment, policy=life
+        )
         out.extend(transitions)
 
     def move_to(at: datetime) -> None:
@@ -127,13 +143,20 @@ def test_monitor_matches_judging_everyone_every_hour(
 
 def test_an_account_change_is_judged_at_the_next_midnight() -> None:
     """A window too small to matter under one industry rate may be a spike under the next."""
-    policy = DetectionPolicy(industry={"default": IndustryBaseline(per_account=10.0),
-                                       "small": IndustryBaseline(per_account=0.5)})
+    policy = DetectionPolicy(
+        industry={
+            "default": IndustryBaseline(per_account=10.0),
+            "small": IndustryBaseline(per_account=0.5),
+        }
+    )
     monitor = SpikeMonitor(policy)
     got: list[Transition] = []
     for i in range(8):
-        ticket = Ticket(ticket_id=f"n{i}", customer_id="c",
-                        created_at=START + timedelta(hours=20, minutes=10 * i))
+        ticket = Ticket(
+            ticket_id=f"n{i}",
+            customer_id="c",
+            created_at=START + timedelta(hours=20, minutes=10 * i),
+        )
         got += monitor.ingest(TicketEvent(ticket=ticket))
     assert got == []  # 8 tickets against 10 expected a day
     monitor.assess("c", START + timedelta(hours=22), account=Account(id="c", segment="small"))

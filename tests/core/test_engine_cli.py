@@ -22,12 +22,26 @@ def write_tickets(path: Path, *, extra: list[dict[str, object]] | None = None) -
     for day in range(40):
         for k in range(2):
             at = START + timedelta(days=day, hours=9 + 4 * k)
-            lines.append(ticket_event(f"H{day}-{k}", "techcorp", at, category="training",
-                                      subject="How do I export reports").ticket.to_json())
+            lines.append(
+                ticket_event(
+                    f"H{day}-{k}",
+                    "techcorp",
+                    at,
+                    category="training",
+                    subject="How do I export reports",
+                ).ticket.to_json()
+            )
     for i in range(15):
         at = SPIKE_DAY + timedelta(minutes=50 * i)
-        lines.append(ticket_event(f"S{i}", "techcorp", at, subject="API returning 500 errors",
-                                  priority="P1" if i < 3 else "P2").ticket.to_json())
+        lines.append(
+            ticket_event(
+                f"S{i}",
+                "techcorp",
+                at,
+                subject="API returning 500 errors",
+                priority="P1" if i < 3 else "P2",
+            ).ticket.to_json()
+        )
     lines.extend(extra or [])
     path.write_text("".join(json.dumps(line) + "\n" for line in lines))
     return lines
@@ -37,29 +51,47 @@ def write_tickets(path: Path, *, extra: list[dict[str, object]] | None = None) -
 def config(tmp_path: Path) -> Path:
     (tmp_path / "accounts.yaml").write_text(
         "- id: techcorp\n  name: TechCorp Inc\n  csm: {name: Mike Johnson}\n"
-        "  champion: {name: Dana Lee, email: dana@techcorp.example}\n")
+        "  champion: {name: Dana Lee, email: dana@techcorp.example}\n"
+    )
     path = tmp_path / "ticketspike.yaml"
     path.write_text("accounts: accounts.yaml\n")
     return path
 
 
-def test_run_prints_the_alert_and_a_summary(tmp_path: Path, config: Path,
-                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_run_prints_the_alert_and_a_summary(
+    tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     write_tickets(tmp_path / "t.jsonl")
     store = tmp_path / "s.db"
-    assert main(["run", str(tmp_path / "t.jsonl"), "--store", str(store),
-                 "--config", str(config)]) == 0
+    assert (
+        main(["run", str(tmp_path / "t.jsonl"), "--store", str(store), "--config", str(config)])
+        == 0
+    )
     out = capsys.readouterr().out
     assert ":rotating_light: SUPPORT SPIKE ALERT: TechCorp Inc" in out  # the console notifier
     assert "Read 95 ticket events" in out and "95 new" in out
     assert "opened" in out and "techcorp" in out
 
 
-def test_run_json_keeps_stdout_a_json_document(tmp_path: Path, config: Path,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_run_json_keeps_stdout_a_json_document(
+    tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     write_tickets(tmp_path / "t.jsonl")
-    assert main(["run", str(tmp_path / "t.jsonl"), "--store", str(tmp_path / "s.db"),
-                 "--config", str(config), "--format", "json"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                str(tmp_path / "t.jsonl"),
+                "--store",
+                str(tmp_path / "s.db"),
+                "--config",
+                str(config),
+                "--format",
+                "json",
+            ]
+        )
+        == 0
+    )
     captured = capsys.readouterr()
     data = json.loads(captured.out)
     assert data["stored"] == 95 and data["transitions"][0]["transition"] == "opened"
@@ -71,8 +103,10 @@ def test_a_bad_line_stops_the_run_before_anything_is_stored(
 ) -> None:
     lines = write_tickets(tmp_path / "t.jsonl")
     bad = tmp_path / "t.jsonl"
-    bad.write_text(bad.read_text() + '{"ticketId": "X", "customerId": "c", '
-                   '"createdAt": "2026-01-01T00:00:00"}\n')
+    bad.write_text(
+        bad.read_text() + '{"ticketId": "X", "customerId": "c", '
+        '"createdAt": "2026-01-01T00:00:00"}\n'
+    )
     store = tmp_path / "s.db"
     assert main(["run", str(bad), "--store", str(store), "--config", str(config)]) == 2
     err = capsys.readouterr().err.strip()
@@ -81,23 +115,45 @@ def test_a_bad_line_stops_the_run_before_anything_is_stored(
     assert not store.exists()
 
 
-def test_dry_run_plans_without_executing(tmp_path: Path, config: Path,
-                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_dry_run_plans_without_executing(
+    tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     write_tickets(tmp_path / "t.jsonl")
     store = tmp_path / "s.db"
-    assert main(["run", str(tmp_path / "t.jsonl"), "--store", str(store), "--config",
-                 str(config), "--dry-run"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                str(tmp_path / "t.jsonl"),
+                "--store",
+                str(store),
+                "--config",
+                str(config),
+                "--dry-run",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "SUPPORT SPIKE ALERT" not in out and "not executed (dry run)" in out
     with SQLiteStore(store, create=False) as opened:
         assert opened.outbox() == [] and opened.actions()
 
 
-def test_outbox_and_tickets_listings(tmp_path: Path, config: Path,
-                                     capsys: pytest.CaptureFixture[str]) -> None:
-    write_tickets(tmp_path / "t.jsonl", extra=[
-        {"ticketId": "EVIL", "customerId": "other", "createdAt": "2026-02-01T10:00:00Z",
-         "subject": "\x1b[2J\x1b[31mpwned\x07 <!channel>"}])
+def test_outbox_and_tickets_listings(
+    tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_tickets(
+        tmp_path / "t.jsonl",
+        extra=[
+            {
+                "ticketId": "EVIL",
+                "customerId": "other",
+                "createdAt": "2026-02-01T10:00:00Z",
+                "subject": "\x1b[2J\x1b[31mpwned\x07 <!channel>",
+            }
+        ],
+    )
     store = str(tmp_path / "s.db")
     main(["run", str(tmp_path / "t.jsonl"), "--store", store, "--config", str(config)])
     capsys.readouterr()
@@ -134,8 +190,16 @@ def test_backfill_from_the_builtin_ticket_source_resumes(
     cfg = tmp_path / "ticketspike.yaml"
     cfg.write_text("plugins:\n  ticket:\n    path: history.jsonl\n    page_size: 30\n")
     store = str(tmp_path / "s.db")
-    args = ["backfill", "ticket", "--since", "2026-01-01T00:00:00Z", "--store", store,
-            "--config", str(cfg)]
+    args = [
+        "backfill",
+        "ticket",
+        "--since",
+        "2026-01-01T00:00:00Z",
+        "--store",
+        store,
+        "--config",
+        str(cfg),
+    ]
     assert main(args) == 0
     out = capsys.readouterr().out
     assert f"Backfilled {len(lines)} ticket events from ticket" in out and "complete" in out
@@ -159,8 +223,10 @@ def test_backfill_needs_a_valid_since_and_a_known_source(
 
 
 def test_time_ordered_restores_order_within_the_lateness_bound() -> None:
-    events = [ticket_event(f"T{i}", at=START + timedelta(hours=h))
-              for i, h in enumerate([0, 3, 1, 2, 30, 29, 5])]
+    events = [
+        ticket_event(f"T{i}", at=START + timedelta(hours=h))
+        for i, h in enumerate([0, 3, 1, 2, 30, 29, 5])
+    ]
     ordered = list(time_ordered(events, lateness_hours=24))
     assert [e.at for e in ordered] == sorted(e.at for e in events)
     assert len(ordered) == len(events)

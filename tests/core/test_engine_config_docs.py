@@ -25,7 +25,9 @@ def test_the_complete_example_loads_and_the_built_ins_accept_their_sections() ->
     assert handlers["draft_email"].drafts_dir is not None  # type: ignore[attr-defined]
     assert config.store_path == "data/ticketspike.sqlite3"
     assert [s.reason for s in config.silences] == [
-        "planned data migration", "status page incident 4711"]
+        "planned data migration",
+        "status page incident 4711",
+    ]
 
 
 def test_the_accounts_example_parses() -> None:

@@ -28,10 +28,19 @@ from ticketspike.testing import (
 
 START = datetime(2026, 1, 1, tzinfo=timezone.utc)
 SPIKE_DAY = START + timedelta(days=40)
-BACKGROUND = ["How do I export reports", "Invoice address question", "Add a new user",
-              "Dashboard is slow", "Where are the release notes"]
-SPIKE = ["API returning 500 errors on orders", "API errors when syncing invoices",
-         "Login issues after the update", "API errors: 502 from the orders endpoint"]
+BACKGROUND = [
+    "How do I export reports",
+    "Invoice address question",
+    "Add a new user",
+    "Dashboard is slow",
+    "Where are the release notes",
+]
+SPIKE = [
+    "API returning 500 errors on orders",
+    "API errors when syncing invoices",
+    "Login issues after the update",
+    "API errors: 502 from the orders endpoint",
+]
 
 
 def history(customer: str = "techcorp", *, days: int = 40, per_day: int = 2) -> list[TicketEvent]:
@@ -39,9 +48,15 @@ def history(customer: str = "techcorp", *, days: int = 40, per_day: int = 2) -> 
     for day in range(days):
         for k in range(per_day):
             at = START + timedelta(days=day, hours=9 + 4 * k)
-            events.append(ticket_event(f"{customer}-H{day}-{k}", customer, at,
-                                       subject=BACKGROUND[(day + k) % len(BACKGROUND)],
-                                       category="training"))
+            events.append(
+                ticket_event(
+                    f"{customer}-H{day}-{k}",
+                    customer,
+                    at,
+                    subject=BACKGROUND[(day + k) % len(BACKGROUND)],
+                    category="training",
+                )
+            )
     return events
 
 
@@ -49,16 +64,20 @@ def spike(
     customer: str = "techcorp", n: int = 15, start: datetime = SPIKE_DAY, tag: str = "S"
 ) -> list[TicketEvent]:
     return [
-        ticket_event(f"{customer}-{tag}{i}", customer, start + timedelta(minutes=50 * i),
-                     subject=SPIKE[i % len(SPIKE)], priority="P1" if i < 3 else "P2")
+        ticket_event(
+            f"{customer}-{tag}{i}",
+            customer,
+            start + timedelta(minutes=50 * i),
+            subject=SPIKE[i % len(SPIKE)],
+            priority="P1" if i < 3 else "P2",
+        )
         for i in range(n)
     ]
 
 
 def engine_with(notifier: RecordingNotifier, **options: object) -> Engine:
     options.setdefault("clock", FixedClock(SPIKE_DAY + timedelta(hours=14)))
-    return memory_engine(StaticPlugin(notifiers=[notifier]), accounts=[sample_account()],
-                         **options)  # type: ignore[arg-type]
+    return memory_engine(StaticPlugin(notifiers=[notifier]), accounts=[sample_account()], **options)  # type: ignore[arg-type]
 
 
 def test_a_spike_is_detected_planned_and_delivered() -> None:
@@ -78,8 +97,12 @@ def test_a_spike_is_detected_planned_and_delivered() -> None:
     assert all(theme not in BACKGROUND for theme in first_dm.message.themes)
     outbox = engine.store.outbox()
     assert len(outbox) == len(engine.store.actions()) > 5
-    assert {e.kind for e in outbox} >= {"direct_message", "create_task", "draft_email",
-                                        "adjust_health_score"}
+    assert {e.kind for e in outbox} >= {
+        "direct_message",
+        "create_task",
+        "draft_email",
+        "adjust_health_score",
+    }
 
 
 def test_feeding_the_same_tickets_again_changes_nothing() -> None:
@@ -96,8 +119,13 @@ def test_feeding_the_same_tickets_again_changes_nothing() -> None:
 
 def test_tickets_without_a_category_are_classified_before_counting() -> None:
     engine = engine_with(RecordingNotifier())
-    event = ticket_event("X1", "acme", START, category="other",
-                         subject="We were charged twice on the last invoice, please refund")
+    event = ticket_event(
+        "X1",
+        "acme",
+        START,
+        category="other",
+        subject="We were charged twice on the last invoice, please refund",
+    )
     engine.ingest(event)
     record = engine.store.get_ticket("api", "X1")
     assert record is not None and record.ticket.category is Category.BILLING
@@ -118,9 +146,11 @@ def test_time_resolves_an_episode_without_new_tickets() -> None:
 def test_webhooks_are_stored_at_once_and_processed_later() -> None:
     notifier = RecordingNotifier()
     source = FakeSource(token="s3cret")
-    engine = memory_engine(StaticPlugin(notifiers=[notifier], sources=[source]),
-                           accounts=[sample_account()],
-                           clock=FixedClock(SPIKE_DAY + timedelta(hours=14)))
+    engine = memory_engine(
+        StaticPlugin(notifiers=[notifier], sources=[source]),
+        accounts=[sample_account()],
+        clock=FixedClock(SPIKE_DAY + timedelta(hours=14)),
+    )
     now = SPIKE_DAY + timedelta(hours=14)
     body = json.dumps([e.ticket.to_json() for e in history() + spike()]).encode()
     headers = {"X-Fake-Token": "s3cret", "X-Delivery-Id": "d-1"}
@@ -162,13 +192,15 @@ def test_the_builtin_ticket_source_verifies_standard_webhook_signatures() -> Non
     body = json.dumps({"tickets": [ticket_event("T1").ticket.to_json()]}).encode()
     stamp = int(now.timestamp())
     signature = sign(Secret("k2"), msg_id="msg_1", timestamp=stamp, body=body)
-    headers = {"webhook-id": "msg_1", "webhook-timestamp": str(stamp),
-               "webhook-signature": signature}
+    headers = {
+        "webhook-id": "msg_1",
+        "webhook-timestamp": str(stamp),
+        "webhook-signature": signature,
+    }
     assert engine.ingest_webhook("ticket", body, headers, now=now).stored == 1
     assert engine.ingest_webhook("ticket", body, headers, now=now).replayed
     with pytest.raises(SignatureError):
-        engine.ingest_webhook("ticket", body + b" ", {**headers, "webhook-id": "msg_2"},
-                              now=now)
+        engine.ingest_webhook("ticket", body + b" ", {**headers, "webhook-id": "msg_2"}, now=now)
 
 
 def test_summary_banner_and_dashboard() -> None:
@@ -218,8 +250,11 @@ def test_with_inline_execution_off_actions_wait_for_run_pending() -> None:
 
 
 def test_a_silenced_customer_is_recorded_but_nobody_is_paged() -> None:
-    config = load_config(text="silences:\n  - customer: techcorp\n    end: 2026-12-31T00:00:00Z\n"
-                         "    reason: planned migration\n", env={})
+    config = load_config(
+        text="silences:\n  - customer: techcorp\n    end: 2026-12-31T00:00:00Z\n"
+        "    reason: planned migration\n",
+        env={},
+    )
     notifier = RecordingNotifier()
     engine = engine_with(notifier, config=config)
     result = engine.ingest_many(history() + spike())
@@ -249,7 +284,8 @@ def test_a_failed_batch_leaves_store_and_detector_consistent() -> None:
     reference = engine_with(RecordingNotifier())
     reference.ingest_many(events)
     assert [t.data for t in engine.store.transitions()] == [
-        t.data for t in reference.store.transitions()]
+        t.data for t in reference.store.transitions()
+    ]
 
 
 def test_a_broken_account_directory_does_not_stop_detection(
@@ -262,9 +298,11 @@ def test_a_broken_account_directory_does_not_stop_detection(
             raise ConnectionError("crm unreachable")
 
     notifier = RecordingNotifier()
-    engine = memory_engine(StaticPlugin(notifiers=[notifier], directories=[Down()]),
-                           accounts=[sample_account()],
-                           clock=FixedClock(SPIKE_DAY + timedelta(hours=14)))
+    engine = memory_engine(
+        StaticPlugin(notifiers=[notifier], directories=[Down()]),
+        accounts=[sample_account()],
+        clock=FixedClock(SPIKE_DAY + timedelta(hours=14)),
+    )
     engine.ingest_many(history() + spike())
     assert notifier.delivered
     assert "account directory crm failed (ConnectionError)" in caplog.text
@@ -272,14 +310,19 @@ def test_a_broken_account_directory_does_not_stop_detection(
 
 def test_from_config_builds_a_sqlite_store_and_reads_the_accounts_file(tmp_path: Path) -> None:
     (tmp_path / "accounts.yaml").write_text(
-        "- id: techcorp\n  name: TechCorp Inc\n  csm: {name: Mike Johnson}\n")
+        "- id: techcorp\n  name: TechCorp Inc\n  csm: {name: Mike Johnson}\n"
+    )
     config = tmp_path / "ticketspike.yaml"
     config.write_text("store:\n  path: data/store.sqlite3\naccounts: accounts.yaml\n")
     notifier = RecordingNotifier()
     from ticketspike.testing import clean_plugins
 
-    with Engine.from_config(config, env={}, plugins=clean_plugins(StaticPlugin(
-            notifiers=[notifier])), clock=FixedClock(SPIKE_DAY)) as engine:
+    with Engine.from_config(
+        config,
+        env={},
+        plugins=clean_plugins(StaticPlugin(notifiers=[notifier])),
+        clock=FixedClock(SPIKE_DAY),
+    ) as engine:
         assert isinstance(engine.store, SQLiteStore)
         assert engine.account("techcorp") is not None
         engine.ingest_many(history() + spike())
@@ -291,12 +334,15 @@ def test_from_config_builds_a_sqlite_store_and_reads_the_accounts_file(tmp_path:
 def test_backfill_resumes_after_the_last_stored_page_and_alerts_only_on_current_spikes() -> None:
     old_spike = spike(start=START + timedelta(days=20), n=15, tag="OLD")
     events = sorted(history() + old_spike + spike(), key=lambda e: e.at)
-    pages = [events[i:i + 40] for i in range(0, len(events), 40)]
+    pages = [events[i : i + 40] for i in range(0, len(events), 40)]
     source = FakeSource(pages=pages, fail_after=2)
     notifier = RecordingNotifier()
     now = SPIKE_DAY + timedelta(hours=14)
-    engine = memory_engine(StaticPlugin(notifiers=[notifier], sources=[source]),
-                           accounts=[sample_account()], clock=FixedClock(now))
+    engine = memory_engine(
+        StaticPlugin(notifiers=[notifier], sources=[source]),
+        accounts=[sample_account()],
+        clock=FixedClock(now),
+    )
     with pytest.raises(PluginError, match="simulated network failure"):
         engine.backfill("fake", since=START)
     assert engine.store.ticket_count() == 80  # two pages stored before the failure

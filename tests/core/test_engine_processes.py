@@ -85,12 +85,26 @@ def write_tickets(path: Path) -> int:
     for day in range(40):
         for k in range(2):
             at = START + timedelta(days=day, hours=9 + 4 * k)
-            lines.append(ticket_event(f"H{day}-{k}", "techcorp", at, category="training",
-                                      subject="How do I export reports").ticket.to_json())
+            lines.append(
+                ticket_event(
+                    f"H{day}-{k}",
+                    "techcorp",
+                    at,
+                    category="training",
+                    subject="How do I export reports",
+                ).ticket.to_json()
+            )
     for i in range(15):
         at = SPIKE_DAY + timedelta(minutes=50 * i)
-        lines.append(ticket_event(f"S{i}", "techcorp", at, priority="P1" if i < 3 else "P2",
-                                  subject="API returning 500 errors").ticket.to_json())
+        lines.append(
+            ticket_event(
+                f"S{i}",
+                "techcorp",
+                at,
+                priority="P1" if i < 3 else "P2",
+                subject="API returning 500 errors",
+            ).ticket.to_json()
+        )
     path.write_text("".join(json.dumps(line) + "\n" for line in lines))
     return len(lines)
 
@@ -103,16 +117,24 @@ def world(tmp_path: Path) -> dict[str, Path]:
     write_tickets(tickets)
     (tmp_path / "accounts.yaml").write_text(
         "- id: techcorp\n  name: TechCorp Inc\n  csm: {name: Mike Johnson, slack_id: U1}\n"
-        "  champion: {name: Dana Lee, email: dana@techcorp.example}\n")
-    return {"site": site, "tickets": tickets, "store": tmp_path / "store.sqlite3",
-            "log": tmp_path / "delivered.log", "dir": tmp_path}
+        "  champion: {name: Dana Lee, email: dana@techcorp.example}\n"
+    )
+    return {
+        "site": site,
+        "tickets": tickets,
+        "store": tmp_path / "store.sqlite3",
+        "log": tmp_path / "delivered.log",
+        "dir": tmp_path,
+    }
 
 
 def config(world: dict[str, Path], mode: str = "ok", hang_after: int | None = None) -> Path:
     path = world["dir"] / f"ticketspike-{mode}-{hang_after}.yaml"
     hang = f"\n    hang_after: {hang_after}" if hang_after is not None else ""
-    path.write_text(f"accounts: accounts.yaml\nplugins:\n  tiny:\n    mode: {mode}\n"
-                    f"    log: {world['log']}{hang}\n")
+    path.write_text(
+        f"accounts: accounts.yaml\nplugins:\n  tiny:\n    mode: {mode}\n"
+        f"    log: {world['log']}{hang}\n"
+    )
     return path
 
 
@@ -123,14 +145,16 @@ def cli(world: dict[str, Path], *args: str | Path) -> list[str]:
 def env(world: dict[str, Path]) -> dict[str, str]:
     out = dict(os.environ)
     out["PYTHONPATH"] = os.pathsep.join(
-        [str(world["site"]), *filter(None, [os.environ.get("PYTHONPATH")])])
+        [str(world["site"]), *filter(None, [os.environ.get("PYTHONPATH")])]
+    )
     out["NO_PROXY"] = "127.0.0.1,localhost"
     return out
 
 
 def run(world: dict[str, Path], *args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(cli(world, *args), env=env(world), capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(
+        cli(world, *args), env=env(world), capture_output=True, text=True, timeout=120
+    )
 
 
 def delivered(world: dict[str, Path]) -> list[str]:
@@ -169,9 +193,20 @@ def test_killed_between_two_actions_then_run_again_completes_each_once(
     world: dict[str, Path],
 ) -> None:
     proc = subprocess.Popen(
-        cli(world, "run", world["tickets"], "--store", world["store"], "--config",
-            config(world, hang_after=2)),
-        env=env(world), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        cli(
+            world,
+            "run",
+            world["tickets"],
+            "--store",
+            world["store"],
+            "--config",
+            config(world, hang_after=2),
+        ),
+        env=env(world),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         # The marker appears once the third message has started, so the second is recorded.
         hanging = Path(str(world["log"]) + ".hanging")
@@ -184,15 +219,19 @@ def test_killed_between_two_actions_then_run_again_completes_each_once(
         proc.kill()
         proc.wait(30)
     assert len(delivered(world)) == 2
-    again = run(world, "run", world["tickets"], "--store", world["store"], "--config",
-                config(world))
+    again = run(
+        world, "run", world["tickets"], "--store", world["store"], "--config", config(world)
+    )
     assert again.returncode == 0, again.stderr
     sent = delivered(world)
     assert len(sent) == len(set(sent)), "an action was executed twice"
     with SQLiteStore(world["store"], create=False) as store:
-        notify = [a.key for a in store.actions() if a.kind in
-                  {"direct_message", "channel_post", "thread_reply", "update_message",
-                   "notify_team"}]
+        notify = [
+            a.key
+            for a in store.actions()
+            if a.kind
+            in {"direct_message", "channel_post", "thread_reply", "update_message", "notify_team"}
+        ]
         assert sorted(sent) == sorted(notify)
         assert {a.status for a in store.actions()} == {ActionStatus.DONE}
         assert any(a.outcome == "interrupted" for a in store.attempts())
@@ -201,10 +240,13 @@ def test_killed_between_two_actions_then_run_again_completes_each_once(
 def test_two_concurrent_runs_on_one_store_alert_once(world: dict[str, Path]) -> None:
     cfg = config(world)
     procs = [
-        subprocess.Popen(cli(world, "run", world["tickets"], "--store", world["store"],
-                             "--config", cfg),
-                         env=env(world), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         text=True)
+        subprocess.Popen(
+            cli(world, "run", world["tickets"], "--store", world["store"], "--config", cfg),
+            env=env(world),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for _ in range(2)
     ]
     for proc in procs:
@@ -213,14 +255,22 @@ def test_two_concurrent_runs_on_one_store_alert_once(world: dict[str, Path]) -> 
     sent = delivered(world)
     assert sent and len(sent) == len(set(sent))
     with SQLiteStore(world["store"], create=False) as store:
-        assert len(store.transitions()) == len({(t.episode_id, t.kind)
-                                                for t in store.transitions()})
+        assert len(store.transitions()) == len(
+            {(t.episode_id, t.kind) for t in store.transitions()}
+        )
         assert len(store.outbox()) == len(store.actions())
 
 
 def test_failed_for_good_is_visible_and_retry_finishes_the_job(world: dict[str, Path]) -> None:
-    failing = run(world, "run", world["tickets"], "--store", world["store"], "--config",
-                  config(world, mode="fail"))
+    failing = run(
+        world,
+        "run",
+        world["tickets"],
+        "--store",
+        world["store"],
+        "--config",
+        config(world, mode="fail"),
+    )
     assert failing.returncode == 1
     assert "failed: " in failing.stdout and "tiny: channel_not_found" in failing.stdout
     listing = run(world, "outbox", "--store", world["store"])
@@ -244,17 +294,37 @@ def test_two_engines_on_one_file_share_detector_state_and_alert_once(tmp_path: P
     """Half the tickets through one engine, half through another: one spike, one alert."""
     path = tmp_path / "s.db"
     events = sorted(
-        [ticket_event(f"H{d}-{k}", "techcorp", START + timedelta(days=d, hours=9 + 4 * k),
-                      category="training", subject="How do I export reports")
-         for d in range(40) for k in range(2)]
-        + [ticket_event(f"S{i}", "techcorp", SPIKE_DAY + timedelta(minutes=50 * i),
-                        subject="API returning 500 errors") for i in range(15)],
-        key=lambda e: e.at)
+        [
+            ticket_event(
+                f"H{d}-{k}",
+                "techcorp",
+                START + timedelta(days=d, hours=9 + 4 * k),
+                category="training",
+                subject="How do I export reports",
+            )
+            for d in range(40)
+            for k in range(2)
+        ]
+        + [
+            ticket_event(
+                f"S{i}",
+                "techcorp",
+                SPIKE_DAY + timedelta(minutes=50 * i),
+                subject="API returning 500 errors",
+            )
+            for i in range(15)
+        ],
+        key=lambda e: e.at,
+    )
     notifiers = [RecordingNotifier(), RecordingNotifier()]
     engines = [
-        Engine(store=SQLiteStore(path), clock=FixedClock(SPIKE_DAY),
-               plugins=clean_plugins(StaticPlugin(notifiers=[n]),
-                                     StaticPlugin(directories=[_Accounts()])))
+        Engine(
+            store=SQLiteStore(path),
+            clock=FixedClock(SPIKE_DAY),
+            plugins=clean_plugins(
+                StaticPlugin(notifiers=[n]), StaticPlugin(directories=[_Accounts()])
+            ),
+        )
         for n in notifiers
     ]
     try:

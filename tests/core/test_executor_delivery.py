@@ -38,9 +38,7 @@ def handlers_with(*notifiers: object) -> dict[str, ActionHandler]:
     return plugins.action_handlers(PluginConfig())
 
 
-def recorded_plan(
-    store: Store, kind: TransitionKind = TransitionKind.OPENED
-) -> EscalationPlan:
+def recorded_plan(store: Store, kind: TransitionKind = TransitionKind.OPENED) -> EscalationPlan:
     transition = sample_transition(kind)
     plan = sample_plan(transition, sample_account())
     store.record_transition(transition, plan, at=T0)
@@ -49,8 +47,9 @@ def recorded_plan(
 
 def executor(store: Store, handlers: Mapping[str, ActionHandler], **options: object) -> Executor:
     options.setdefault("sleep", RecordingSleep())
-    return Executor(store, handlers, accounts=lambda _c: sample_account(),
-                    clock=FixedClock(T0), **options)  # type: ignore[arg-type]
+    return Executor(
+        store, handlers, accounts=lambda _c: sample_account(), clock=FixedClock(T0), **options
+    )  # type: ignore[arg-type]
 
 
 def test_every_action_runs_once_and_lands_in_the_outbox() -> None:
@@ -92,7 +91,11 @@ def test_transient_failures_are_retried_until_the_message_gets_out_once() -> Non
     assert flaky.keys() == [a.key for a in plan.actions if a.kind in flaky.kinds]
     assert flaky.keys().count(first) == 1
     assert [(a.number, a.outcome) for a in store.attempts(first)] == [
-        (1, "transient"), (2, "transient"), (3, "transient"), (4, "done")]
+        (1, "transient"),
+        (2, "transient"),
+        (3, "transient"),
+        (4, "done"),
+    ]
     record = store.action(first)
     assert record is not None and (record.status, record.attempts) == (ActionStatus.DONE, 4)
     assert sleep.waits == [1.0, 2.0, 4.0]  # exponential backoff, no real waiting
@@ -118,8 +121,7 @@ def test_transient_failures_past_the_attempt_limit_fail_visibly() -> None:
     store = MemoryStore()
     plan = recorded_plan(store)
     flaky = FlakyNotifier(failures=1000)
-    report = executor(store, handlers_with(flaky),
-                      retry=RetryPolicy(max_attempts=3)).run_pending()
+    report = executor(store, handlers_with(flaky), retry=RetryPolicy(max_attempts=3)).run_pending()
     notify_keys = [a.key for a in plan.actions if a.kind in flaky.kinds]
     first = notify_keys[0]
     assert first in report.failed
@@ -220,8 +222,10 @@ def test_a_reply_waits_for_its_thread_and_sees_its_result() -> None:
     failing = FailingNotifier()
     first = executor(store, handlers_with(failing)).run_pending()
     assert {r.key for r in replies} <= set(first.waiting)
-    assert all((rec := store.action(r.key)) is not None and rec.status is ActionStatus.PENDING
-               for r in replies)
+    assert all(
+        (rec := store.action(r.key)) is not None and rec.status is ActionStatus.PENDING
+        for r in replies
+    )
     notifier = Threads()
     executor(store, handlers_with(notifier)).retry_failed()
     keys = notifier.keys()
@@ -267,7 +271,8 @@ def test_an_interrupted_run_hands_the_action_back_and_the_next_run_finishes(
     assert len(outbox) == len(set(outbox))
     assert set(first.keys()).isdisjoint(second.keys())
     assert sorted(first.keys() + second.keys()) == sorted(
-        a.key for a in plan.actions if a.kind in first.kinds)
+        a.key for a in plan.actions if a.kind in first.kinds
+    )
 
 
 KILLED_RUN = """
@@ -300,8 +305,9 @@ def test_a_killed_process_is_recognised_and_its_action_taken_over(tmp_path: Path
     log = tmp_path / "delivered.log"
     with SQLiteStore(path) as store:
         plan = recorded_plan(store)
-    proc = subprocess.Popen([sys.executable, "-c", KILLED_RUN, str(path), str(log)],
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", KILLED_RUN, str(path), str(log)], stdout=subprocess.PIPE, text=True
+    )
     assert proc.stdout is not None
     assert proc.stdout.readline().strip() == "hanging"
     proc.kill()

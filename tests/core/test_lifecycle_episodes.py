@@ -30,10 +30,17 @@ def at(day: float, hour: float = 0.0) -> datetime:
     return START + timedelta(days=day, hours=hour)
 
 
-def spread(cid: str, day: int, count: int, *, first_hour: float = 0.0, span: float = 24.0,
-           tag: str = "") -> list[Ticket]:
-    return [Ticket(ticket_id=f"{tag}{day}-{i}", customer_id=cid,
-                   created_at=at(day, first_hour + span * i / count)) for i in range(count)]
+def spread(
+    cid: str, day: int, count: int, *, first_hour: float = 0.0, span: float = 24.0, tag: str = ""
+) -> list[Ticket]:
+    return [
+        Ticket(
+            ticket_id=f"{tag}{day}-{i}",
+            customer_id=cid,
+            created_at=at(day, first_hour + span * i / count),
+        )
+        for i in range(count)
+    ]
 
 
 def history(cid: str, days: int, per_day: int = 2, first: int = 0) -> list[Ticket]:
@@ -52,8 +59,11 @@ def kinds(transitions: list) -> list[TransitionKind]:
 
 # -- through the monitor ------------------------------------------------------------------
 def test_a_sustained_spike_is_one_episode() -> None:
-    tickets = (history("c", 30) + [t for d in (30, 31, 32) for t in spread("c", d, 24)]
-               + history("c", 6, first=33))
+    tickets = (
+        history("c", 30)
+        + [t for d in (30, 31, 32) for t in spread("c", d, 24)]
+        + history("c", 6, first=33)
+    )
     transitions = replay(tickets)
     assert kinds(transitions).count(OPEN) == 1
     assert kinds(transitions).count(ESC) <= 1
@@ -66,9 +76,13 @@ def test_a_sustained_spike_is_one_episode() -> None:
 
 
 def test_separate_spikes_are_separate_episodes() -> None:
-    tickets = (history("c", 30) + spread("c", 30, 12, span=3.0, tag="a")
-               + history("c", 10, first=31) + spread("c", 41, 12, span=3.0, tag="b")
-               + history("c", 3, first=42))
+    tickets = (
+        history("c", 30)
+        + spread("c", 30, 12, span=3.0, tag="a")
+        + history("c", 10, first=31)
+        + spread("c", 41, 12, span=3.0, tag="b")
+        + history("c", 3, first=42)
+    )
     transitions = replay(tickets)
     assert kinds(transitions).count(OPEN) == 2 and kinds(transitions).count(RES) == 2
     ids = [t.episode_id for t in transitions if t.kind is OPEN]
@@ -150,8 +164,7 @@ def test_episode_ids_are_stable_and_deterministic() -> None:
 
 def test_an_imported_open_episode_resolves_in_the_new_process() -> None:
     first = SpikeMonitor()
-    transitions = replay(history("c", 30) + spread("c", 30, 8, first_hour=1.0, span=2.0),
-                         first)
+    transitions = replay(history("c", 30) + spread("c", 30, 8, first_hour=1.0, span=2.0), first)
     assert kinds(transitions) == [OPEN]
     saved = json.loads(json.dumps(first.export_customer("c")))
     second = SpikeMonitor()
@@ -175,13 +188,15 @@ def test_import_refuses_foreign_state() -> None:
 
 # -- silences, outages, cooldown ---------------------------------------------------------
 def spike_tickets(cid: str = "c") -> list[Ticket]:
-    return (history(cid, 30) + spread(cid, 30, 8, first_hour=1.0, span=2.0)
-            + history(cid, 4, first=31))
+    return (
+        history(cid, 30) + spread(cid, 30, 8, first_hour=1.0, span=2.0) + history(cid, 4, first=31)
+    )
 
 
 def test_a_customer_silence_records_the_transition_with_its_reason() -> None:
-    silence = Silence(scope="customer", target="c", start=at(29), end=at(32),
-                      reason="migration weekend")
+    silence = Silence(
+        scope="customer", target="c", start=at(29), end=at(32), reason="migration weekend"
+    )
     transitions = replay(spike_tickets(), SpikeMonitor(silences=[silence]))
     assert kinds(transitions) == [OPEN, RES]
     assert transitions[0].suppressed is not None
@@ -190,11 +205,13 @@ def test_a_customer_silence_records_the_transition_with_its_reason() -> None:
 
 
 def test_a_known_outage_for_a_segment_suppresses_only_that_segment() -> None:
-    outage = Silence(scope="segment", target="smb", end=at(31), kind="outage",
-                     reason="INC-7 login outage")
+    outage = Silence(
+        scope="segment", target="smb", end=at(31), kind="outage", reason="INC-7 login outage"
+    )
     accounts = {"c": Account(id="c", segment="smb"), "d": Account(id="d", segment="ent")}
-    transitions = replay(spike_tickets("c") + spike_tickets("d"),
-                         SpikeMonitor(silences=[outage], accounts=accounts))
+    transitions = replay(
+        spike_tickets("c") + spike_tickets("d"), SpikeMonitor(silences=[outage], accounts=accounts)
+    )
     opened = {t.customer_id: t for t in transitions if t.kind is OPEN}
     assert opened["c"].suppressed is not None and opened["c"].suppressed.startswith("outage")
     assert opened["d"].suppressed is None
@@ -209,32 +226,54 @@ def test_an_expired_or_future_silence_does_not_apply() -> None:
 
 def assessment(when: datetime, multiplier: float, *, cid: str = "c") -> Assessment:
     is_spike = multiplier >= 3.0
-    severity = (Severity.CRITICAL if multiplier > 5 else Severity.HIGH) if is_spike \
-        else Severity.NONE
+    severity = (
+        (Severity.CRITICAL if multiplier > 5 else Severity.HIGH) if is_spike else Severity.NONE
+    )
     return Assessment(
-        customer_id=cid, at=when, is_spike=is_spike, severity=severity,
-        ticket_count=round(multiplier * 2), baseline_daily_avg=2.0, expected_count=2.0,
-        spike_multiplier=multiplier, period_start=when - timedelta(hours=24), period_end=when,
-        period_hours=24.0, baseline_source=BaselineSource.OWN, baseline_days=30.0,
+        customer_id=cid,
+        at=when,
+        is_spike=is_spike,
+        severity=severity,
+        ticket_count=round(multiplier * 2),
+        baseline_daily_avg=2.0,
+        expected_count=2.0,
+        spike_multiplier=multiplier,
+        period_start=when - timedelta(hours=24),
+        period_end=when,
+        period_hours=24.0,
+        baseline_source=BaselineSource.OWN,
+        baseline_days=30.0,
         p_value=0.0001,
     )
 
 
-def run(steps: list[tuple[float, float]], policy: LifecyclePolicy,
-        silences: tuple[Silence, ...] = ()) -> list:
+def run(
+    steps: list[tuple[float, float]], policy: LifecyclePolicy, silences: tuple[Silence, ...] = ()
+) -> list:
     state = EpisodeState()
     out = []
     for hour, multiplier in steps:
-        state, transitions = advance_episode(state, assessment(at(0, hour), multiplier),
-                                             policy=policy, silences=silences)
+        state, transitions = advance_episode(
+            state, assessment(at(0, hour), multiplier), policy=policy, silences=silences
+        )
         out += transitions
     return out
 
 
 def test_hysteresis_keeps_an_episode_open_between_the_lines() -> None:
     policy = LifecyclePolicy(resolve_below=1.5, resolve_after_hours=3)
-    steps = [(0, 4.0), (1, 2.5), (2, 2.0), (3, 1.6), (4, 2.9), (5, 1.7), (6, 1.0), (7, 1.0),
-             (8, 1.2), (9, 1.0)]
+    steps = [
+        (0, 4.0),
+        (1, 2.5),
+        (2, 2.0),
+        (3, 1.6),
+        (4, 2.9),
+        (5, 1.7),
+        (6, 1.0),
+        (7, 1.0),
+        (8, 1.2),
+        (9, 1.0),
+    ]
     transitions = run(steps, policy)
     # 2.5x is below the alert line but above the resolve line: still one open episode.
     assert kinds(transitions) == [OPEN, RES]
@@ -260,14 +299,17 @@ def test_a_worse_spike_inside_the_cooldown_pages() -> None:
 
 
 def test_escalation_can_be_switched_off() -> None:
-    transitions = run([(0, 4.0), (1, 8.0), (2, 1.0)],
-                      LifecyclePolicy(escalate=False, resolve_after_hours=0))
+    transitions = run(
+        [(0, 4.0), (1, 8.0), (2, 1.0)], LifecyclePolicy(escalate=False, resolve_after_hours=0)
+    )
     assert kinds(transitions) == [OPEN, RES]
 
 
 # -- configuration ----------------------------------------------------------------------
 def test_lifecycle_and_silences_from_the_config_file() -> None:
-    config = load_config("ticketspike.yaml", text="""
+    config = load_config(
+        "ticketspike.yaml",
+        text="""
 lifecycle:
   resolve_below: 2
   resolve_after_hours: 3
@@ -282,9 +324,11 @@ silences:
     kind: outage
   - global: true
     end: "2026-04-01T00:00:00+02:00"
-""")
-    assert config.lifecycle == LifecyclePolicy(resolve_below=2.0, resolve_after_hours=3,
-                                               cooldown_hours=12)
+""",
+    )
+    assert config.lifecycle == LifecyclePolicy(
+        resolve_below=2.0, resolve_after_hours=3, cooldown_hours=12
+    )
     acme, smb, everyone = config.silences
     assert acme.scope == "customer" and acme.target == "acme" and acme.start is None
     assert smb.kind == "outage" and smb.covers("x", "smb", datetime(2026, 3, 1, 5, tzinfo=UTC))
@@ -298,15 +342,24 @@ silences:
         ("lifecycle:\n  resolve_below: -1\n", "ticketspike.yaml:2: lifecycle.resolve_below"),
         ("lifecycle:\n  cooldown: 3\n", "ticketspike.yaml:2: lifecycle.cooldown"),
         ("silences:\n  - customer: a\n", "ticketspike.yaml:2: silences[0]"),
-        ("silences:\n  - customer: a\n    segment: b\n    end: 2026-01-01T00:00:00Z\n",
-         "ticketspike.yaml:2: silences[0]"),
-        ("silences:\n  - customer: a\n    end: 2026-01-01T00:00:00\n",
-         "ticketspike.yaml:3: silences[0].end"),
+        (
+            "silences:\n  - customer: a\n    segment: b\n    end: 2026-01-01T00:00:00Z\n",
+            "ticketspike.yaml:2: silences[0]",
+        ),
+        (
+            "silences:\n  - customer: a\n    end: 2026-01-01T00:00:00\n",
+            "ticketspike.yaml:3: silences[0].end",
+        ),
         ("silences:\n  - customer: a\n    end: tomorrow\n", "ticketspike.yaml:3: silences[0].end"),
-        ("silences:\n  - global: true\n    start: 2026-02-01T00:00:00Z\n"
-         "    end: 2026-01-01T00:00:00Z\n", "ticketspike.yaml:4: silences[0].end"),
-        ("silences:\n  - customer: a\n    end: 2026-01-01T00:00:00Z\n    kind: party\n",
-         "ticketspike.yaml:4: silences[0].kind"),
+        (
+            "silences:\n  - global: true\n    start: 2026-02-01T00:00:00Z\n"
+            "    end: 2026-01-01T00:00:00Z\n",
+            "ticketspike.yaml:4: silences[0].end",
+        ),
+        (
+            "silences:\n  - customer: a\n    end: 2026-01-01T00:00:00Z\n    kind: party\n",
+            "ticketspike.yaml:4: silences[0].kind",
+        ),
         ("silences:\n  - 12\n", "ticketspike.yaml:2: silences[0]"),
     ],
 )

@@ -30,7 +30,10 @@ def test_round_trip_of_a_full_ticket() -> None:
     ticket = event.ticket
     assert ticket.created_at == datetime(2026, 3, 1, 9, 30, tzinfo=timezone.utc)
     assert (ticket.category, ticket.priority, event.kind) == (
-        Category.TECHNICAL, Priority.P2, EventKind.UPDATED)
+        Category.TECHNICAL,
+        Priority.P2,
+        EventKind.UPDATED,
+    )
     again = ticket_event_from_json(ticket.to_json())
     assert again.ticket == ticket
 
@@ -50,8 +53,9 @@ def test_unknown_or_missing_category_becomes_other_and_is_marked_unclassified(
 
 def test_strict_categories_refuses_unknown_category_naming_the_field() -> None:
     with pytest.raises(InvalidTicket, match=r"^t\.jsonl:3: category: unknown category 'hardware'"):
-        ticket_event_from_json({**BASE, "category": "hardware"}, where="t.jsonl:3",
-                               strict_categories=True)
+        ticket_event_from_json(
+            {**BASE, "category": "hardware"}, where="t.jsonl:3", strict_categories=True
+        )
 
 
 def test_missing_severity_is_p3_and_case_is_ignored() -> None:

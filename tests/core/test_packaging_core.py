@@ -42,8 +42,9 @@ def test_the_core_imports_no_vendor_sdk() -> None:
         "{'slack_sdk', 'zenpy', 'intercom'}))"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("TICKETSPIKE_")}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, env=env)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
     assert out.stdout.strip() == "[]"
     if os.environ.get("TICKETSPIKE_CORE_ONLY") == "1":  # set by tox -e core
         assert importlib.util.find_spec("slack_sdk") is None
@@ -74,7 +75,9 @@ def test_every_distribution_ships_py_typed() -> None:
 def test_console_script_version() -> None:
     out = subprocess.run(
         [sys.executable, "-m", "ticketspike", "--version"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert out.stdout.strip() == f"ticketspike {ticketspike.__version__}"
 
@@ -94,8 +97,14 @@ def test_core_source_never_imports_a_vendor_sdk() -> None:
     """The core must import and work with none of the adapters' dependencies present."""
     import ast
 
-    banned = {"slack_sdk", "zenpy", "intercom", "ticketspike_slack", "ticketspike_zendesk",
-              "ticketspike_intercom"}
+    banned = {
+        "slack_sdk",
+        "zenpy",
+        "intercom",
+        "ticketspike_slack",
+        "ticketspike_zendesk",
+        "ticketspike_intercom",
+    }
     offenders = []
     for path in (ROOT / "src" / "ticketspike").rglob("*.py"):
         tree = ast.parse(path.read_text(), filename=str(path))

@@ -45,35 +45,67 @@ def assessment(
     themes: tuple[str, ...] = ("API errors", "login issues"),
     multiplier: float = 6.5,
 ) -> Assessment:
-    cats = categories if categories is not None else {
-        Category.TECHNICAL: 10, Category.BILLING: 2, Category.TRAINING: 3}
-    prios = priorities if priorities is not None else {
-        Priority.P1: 3, Priority.P2: 7, Priority.P3: 5}
+    cats = (
+        categories
+        if categories is not None
+        else {Category.TECHNICAL: 10, Category.BILLING: 2, Category.TRAINING: 3}
+    )
+    prios = (
+        priorities if priorities is not None else {Priority.P1: 3, Priority.P2: 7, Priority.P3: 5}
+    )
     count = sum(cats.values())
     return Assessment(
-        customer_id="techcorp", at=T0, is_spike=True, severity=severity,
-        ticket_count=count, baseline_daily_avg=count / multiplier,
-        expected_count=count / multiplier, spike_multiplier=multiplier,
-        period_start=T0 - timedelta(hours=24), period_end=T0, period_hours=24.0,
-        baseline_source=BaselineSource.OWN, baseline_days=30.0, p_value=1e-6,
-        category_breakdown=tuple(cats.items()), severity_breakdown=tuple(prios.items()),
+        customer_id="techcorp",
+        at=T0,
+        is_spike=True,
+        severity=severity,
+        ticket_count=count,
+        baseline_daily_avg=count / multiplier,
+        expected_count=count / multiplier,
+        spike_multiplier=multiplier,
+        period_start=T0 - timedelta(hours=24),
+        period_end=T0,
+        period_hours=24.0,
+        baseline_source=BaselineSource.OWN,
+        baseline_days=30.0,
+        p_value=1e-6,
+        category_breakdown=tuple(cats.items()),
+        severity_breakdown=tuple(prios.items()),
         themes=themes,
     )
 
 
-def transition(kind: TransitionKind = TransitionKind.OPENED, *,
-               severity: Severity = Severity.CRITICAL, at: datetime = T0,
-               suppressed: str | None = None, **kw: object) -> Transition:
-    return Transition(kind=kind, at=at, customer_id="techcorp", episode_id="ep-7",
-                      severity=severity, assessment=assessment(severity=severity, **kw),  # type: ignore[arg-type]
-                      opened_at=T0, suppressed=suppressed)
+def transition(
+    kind: TransitionKind = TransitionKind.OPENED,
+    *,
+    severity: Severity = Severity.CRITICAL,
+    at: datetime = T0,
+    suppressed: str | None = None,
+    **kw: object,
+) -> Transition:
+    return Transition(
+        kind=kind,
+        at=at,
+        customer_id="techcorp",
+        episode_id="ep-7",
+        severity=severity,
+        assessment=assessment(severity=severity, **kw),  # type: ignore[arg-type]
+        opened_at=T0,
+        suppressed=suppressed,
+    )
 
 
 MANAGER = Person(name="Sara Chen", email="sara@vendor.example", slack_id="U0SARA")
 CSM = Person(name="Mike Johnson", email="mike@vendor.example", slack_id="U0MIKE", manager=MANAGER)
 ACCOUNT = Account(
-    id="techcorp", name="TechCorp Inc", arr=500_000, health_score=52,
-    previous_health_score=78, segment="enterprise", organization="org-a", csm=CSM,
+    id="techcorp",
+    name="TechCorp Inc",
+    arr=500_000,
+    health_score=52,
+    previous_health_score=78,
+    segment="enterprise",
+    organization="org-a",
+    csm=CSM,
     champion=Person(name="Dana Lee", email="dana@techcorp.example"),
 )
 
@@ -87,7 +119,9 @@ def test_critical_plan_holds_every_prd_step() -> None:
 
     dms = of(plan.actions, DirectMessage)
     assert [(d.recipient.role, d.recipient.person) for d in dms] == [
-        ("csm", CSM), ("manager", MANAGER)]
+        ("csm", CSM),
+        ("manager", MANAGER),
+    ]
     assert dms[0].urgency == "high" and dms[0].include_quick_actions
 
     (post,) = of(plan.actions, ChannelPost)
@@ -181,7 +215,9 @@ def test_escalation_adds_manager_and_thread_update_but_never_repeats_csm() -> No
 
 
 def test_escalation_routes_only_teams_the_new_severity_adds() -> None:
-    routing = routing_from_config(load_text("""
+    routing = routing_from_config(
+        load_text(
+            """
 routing:
   match: all
   rules:
@@ -189,7 +225,10 @@ routing:
       when: {severity: critical}
       send_to: {teams: [exec_team]}
       defaults: keep
-""", name="r.yaml").get_section("routing"))
+""",
+            name="r.yaml",
+        ).get_section("routing")
+    )
     plan = Planner(routing=routing).plan(transition(TransitionKind.ESCALATED), ACCOUNT)
     assert [n.team for n in of(plan.actions, NotifyTeam)] == ["exec_team"]
     assert plan.routed_teams == ("exec_team",)
@@ -198,7 +237,8 @@ routing:
 def test_resolution_posts_in_the_thread_and_closes_the_loop() -> None:
     end = T0 + timedelta(hours=30)
     plan = Planner().plan(
-        transition(TransitionKind.RESOLVED, severity=Severity.HIGH, at=end), ACCOUNT)
+        transition(TransitionKind.RESOLVED, severity=Severity.HIGH, at=end), ACCOUNT
+    )
     assert [a.kind for a in plan.actions] == ["thread_reply", "update_message"]
     reply = plan.actions[0]
     assert isinstance(reply, ThreadReply)
@@ -230,7 +270,9 @@ def test_hostile_ticket_text_stays_literal() -> None:
 
 
 def test_custom_workflow_thread_reply_and_update_steps() -> None:
-    workflow = workflow_from_config(load_text("""
+    workflow = workflow_from_config(
+        load_text(
+            """
 workflow:
   steps:
     - id: post
@@ -242,25 +284,34 @@ workflow:
     - id: teams
       action: notify_team
       config: {teams: [sre]}
-""", name="w.yaml").get_section("workflow"))
+""",
+            name="w.yaml",
+        ).get_section("workflow")
+    )
     plan = Planner(workflow=workflow).plan(transition(), ACCOUNT)
     assert [a.kind for a in plan.actions] == ["channel_post", "thread_reply", "notify_team"]
     reply = plan.actions[1]
     assert isinstance(reply, ThreadReply)
     assert reply.thread_key == "ep-7:opened:post" and reply.message.lines == (
-        "Owner: Mike Johnson",)
+        "Owner: Mike Johnson",
+    )
     assert plan.routed_teams == ("sre",)
 
 
 def test_condition_on_missing_account_value_is_a_note_not_a_crash() -> None:
-    workflow = workflow_from_config(load_text("""
+    workflow = workflow_from_config(
+        load_text(
+            """
 workflow:
   steps:
     - id: big
       condition: "{{ customer.arr }} > 100000"
       action: create_task
       config: {title: "Big customer spike"}
-""", name="w.yaml").get_section("workflow"))
+""",
+            name="w.yaml",
+        ).get_section("workflow")
+    )
     plan = Planner(workflow=workflow).plan(transition(), Account(id="techcorp"))
     assert plan.actions == ()
     assert len(plan.notes) == 1 and plan.notes[0].startswith("big: not planned, condition")
@@ -268,12 +319,17 @@ workflow:
 
 @pytest.mark.parametrize("severity", [Severity.HIGH, Severity.CRITICAL])
 def test_trigger_severity_filter(severity: Severity) -> None:
-    workflow = workflow_from_config(load_text("""
+    workflow = workflow_from_config(
+        load_text(
+            """
 workflow:
   trigger:
     type: risk_signal_created
     filter: {signal_type: ticket_spike, severity: critical}
-""", name="w.yaml").get_section("workflow"))
+""",
+            name="w.yaml",
+        ).get_section("workflow")
+    )
     plan = Planner(workflow=workflow).plan(transition(severity=severity), ACCOUNT)
     assert bool(plan.actions) is (severity is Severity.CRITICAL)
 
@@ -291,7 +347,9 @@ def test_plan_lines_say_what_and_for_whom() -> None:
     lines = plan_lines(Planner().plan(transition(severity=Severity.HIGH), None))
     assert lines[0] == "plan for techcorp (opened, high, episode ep-7):"
     assert "  1. post in #cs-escalations, opens the coordination thread" in lines
-    assert ("  2. task 'URGENT: Support spike for techcorp - 15 tickets' for csm (unknown), "
-            "priority critical, due 2026-03-02T13:00:00+00:00") in lines
+    assert (
+        "  2. task 'URGENT: Support spike for techcorp - 15 tickets' for csm (unknown), "
+        "priority critical, due 2026-03-02T13:00:00+00:00"
+    ) in lines
     assert "  3. health score -15: Support ticket spike detected" in lines
     assert "  note: no CSM known for techcorp; CSM message not planned" in lines

@@ -16,7 +16,9 @@ from ticketspike.signals import Assessment, BaselineSource, Severity, Transition
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
 
-ROUTING = routing_from_config(load_text("""
+ROUTING = routing_from_config(
+    load_text(
+        """
 routing:
   match: all
   rules:
@@ -28,27 +30,34 @@ routing:
       when: {severity: critical}
       send_to: {channels: ["#incidents"]}
       defaults: keep
-""", name="r.yaml").get_section("routing"))
+""",
+        name="r.yaml",
+    ).get_section("routing")
+)
 
 people = st.builds(
     Person,
     name=st.text(max_size=20),
     email=st.one_of(st.none(), st.just("p@example.com")),
     slack_id=st.one_of(st.none(), st.just("U0P")),
-    manager=st.one_of(st.none(), st.builds(Person, name=st.text(max_size=10),
-                                           slack_id=st.just("U0M"))),
+    manager=st.one_of(
+        st.none(), st.builds(Person, name=st.text(max_size=10), slack_id=st.just("U0M"))
+    ),
 )
-accounts = st.one_of(st.none(), st.builds(
-    Account,
-    id=st.just("c1"),
-    name=st.text(max_size=30),
-    arr=st.one_of(st.none(), st.floats(0, 1e7)),
-    health_score=st.one_of(st.none(), st.floats(0, 100)),
-    organization=st.one_of(st.none(), st.sampled_from(["acme", "globex"])),
-    csm=st.one_of(st.none(), people),
-    champion=st.one_of(st.none(), people),
-    war_room=st.one_of(st.none(), st.just("WR-1")),
-))
+accounts = st.one_of(
+    st.none(),
+    st.builds(
+        Account,
+        id=st.just("c1"),
+        name=st.text(max_size=30),
+        arr=st.one_of(st.none(), st.floats(0, 1e7)),
+        health_score=st.one_of(st.none(), st.floats(0, 100)),
+        organization=st.one_of(st.none(), st.sampled_from(["acme", "globex"])),
+        csm=st.one_of(st.none(), people),
+        champion=st.one_of(st.none(), people),
+        war_room=st.one_of(st.none(), st.just("WR-1")),
+    ),
+)
 
 
 @st.composite
@@ -61,23 +70,41 @@ def transitions(draw: st.DrawFn) -> Transition:
     hours = draw(st.integers(0, 96))
     at = T0 + timedelta(hours=hours)
     assessment = Assessment(
-        customer_id="c1", at=at, is_spike=kind is not TransitionKind.RESOLVED,
-        severity=severity, ticket_count=count, baseline_daily_avg=1.0, expected_count=1.0,
+        customer_id="c1",
+        at=at,
+        is_spike=kind is not TransitionKind.RESOLVED,
+        severity=severity,
+        ticket_count=count,
+        baseline_daily_avg=1.0,
+        expected_count=1.0,
         spike_multiplier=draw(st.one_of(st.floats(0, 50), st.just(float("inf")))),
-        period_start=at - timedelta(hours=24), period_end=at, period_hours=24.0,
-        baseline_source=BaselineSource.OWN, baseline_days=30.0, p_value=None,
-        category_breakdown=tuple(cats.items()), severity_breakdown=tuple(prios.items()),
+        period_start=at - timedelta(hours=24),
+        period_end=at,
+        period_hours=24.0,
+        baseline_source=BaselineSource.OWN,
+        baseline_days=30.0,
+        p_value=None,
+        category_breakdown=tuple(cats.items()),
+        severity_breakdown=tuple(prios.items()),
         themes=tuple(draw(st.lists(st.text(max_size=15), max_size=3))),
     )
-    return Transition(kind=kind, at=at, customer_id="c1", episode_id="ep-9",
-                      severity=severity, assessment=assessment, opened_at=T0,
-                      suppressed=draw(st.one_of(st.none(), st.just("silence"))))
+    return Transition(
+        kind=kind,
+        at=at,
+        customer_id="c1",
+        episode_id="ep-9",
+        severity=severity,
+        assessment=assessment,
+        opened_at=T0,
+        suppressed=draw(st.one_of(st.none(), st.just("silence"))),
+    )
 
 
 @settings(max_examples=150, deadline=None)
 @given(transitions(), accounts)
-def test_planning_is_deterministic_with_unique_keys(transition: Transition,
-                                                    account: Account | None) -> None:
+def test_planning_is_deterministic_with_unique_keys(
+    transition: Transition, account: Account | None
+) -> None:
     plan = Planner(routing=ROUTING).plan(transition, account)
     again = Planner(routing=ROUTING).plan(transition, account)
     assert plan.to_json() == again.to_json()
@@ -90,8 +117,10 @@ def test_planning_is_deterministic_with_unique_keys(transition: Transition,
             # Either an earlier action of this plan, or the post the opened plan made.
             assert dep in keys[: keys.index(action.key)] or dep.startswith("ep-9:opened:")
     if transition.kind is TransitionKind.ESCALATED:
-        assert not any(getattr(a, "recipient", None) is not None and a.recipient.role == "csm"
-                       for a in plan.actions)
+        assert not any(
+            getattr(a, "recipient", None) is not None and a.recipient.role == "csm"
+            for a in plan.actions
+        )
     # Ticket text is carried as data, exactly as it came.
     for action in plan.actions:
         message = getattr(action, "message", None)

@@ -42,15 +42,20 @@ from ticketspike.testing import (
 )
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=timezone.utc)
-BODY = json.dumps([ticket_event("T1").ticket.to_json(),
-                   ticket_event("T2").ticket.to_json()]).encode()
+BODY = json.dumps(
+    [ticket_event("T1").ticket.to_json(), ticket_event("T2").ticket.to_json()]
+).encode()
 
 
-def signed(body: bytes = BODY, *, secret: str = "k1", msg_id: str = "msg_1",
-           at: datetime = NOW) -> dict[str, str]:
+def signed(
+    body: bytes = BODY, *, secret: str = "k1", msg_id: str = "msg_1", at: datetime = NOW
+) -> dict[str, str]:
     stamp = int(at.timestamp())
-    return {"webhook-id": msg_id, "webhook-timestamp": str(stamp),
-            "webhook-signature": sign(Secret(secret), msg_id=msg_id, timestamp=stamp, body=body)}
+    return {
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(stamp),
+        "webhook-signature": sign(Secret(secret), msg_id=msg_id, timestamp=stamp, body=body),
+    }
 
 
 # -- the ticket JSON source ----------------------------------------------------------------------
@@ -61,12 +66,15 @@ def test_a_signed_delivery_yields_its_tickets_and_delivery_id() -> None:
     assert result.delivery_id == "msg_1"
 
 
-@pytest.mark.parametrize("mutate, reason", [
-    (lambda h, b: (h, b + b" "), "signature does not match"),
-    (lambda h, b: ({**h, "webhook-signature": "v1,AAAA"}, b), "signature does not match"),
-    (lambda h, b: ({k: v for k, v in h.items() if k != "webhook-id"}, b), "missing"),
-    (lambda h, b: ({**h, "webhook-timestamp": "yesterday"}, b), "unix seconds"),
-])
+@pytest.mark.parametrize(
+    "mutate, reason",
+    [
+        (lambda h, b: (h, b + b" "), "signature does not match"),
+        (lambda h, b: ({**h, "webhook-signature": "v1,AAAA"}, b), "signature does not match"),
+        (lambda h, b: ({k: v for k, v in h.items() if k != "webhook-id"}, b), "missing"),
+        (lambda h, b: ({**h, "webhook-timestamp": "yesterday"}, b), "unix seconds"),
+    ],
+)
 def test_tampered_or_incomplete_deliveries_are_refused(mutate, reason) -> None:  # type: ignore[no-untyped-def]
     source = TicketJsonSource(secrets=(Secret("k1"),))
     headers, body = mutate(signed(), BODY)
@@ -115,9 +123,10 @@ def test_bad_content_is_rejected_with_the_field() -> None:
 
 
 def test_the_secret_comes_from_the_named_environment_variable() -> None:
-    config = load_config(text="plugins:\n  ticket:\n    secret_env: MY_HOOK_KEYS\n",
-                         env={"MY_HOOK_KEYS": "key-one key-two",
-                              "TICKETSPIKE_WEBHOOK_SECRET": "unused"})
+    config = load_config(
+        text="plugins:\n  ticket:\n    secret_env: MY_HOOK_KEYS\n",
+        env={"MY_HOOK_KEYS": "key-one key-two", "TICKETSPIKE_WEBHOOK_SECRET": "unused"},
+    )
     source = source_from_config(config.plugins)
     assert [s.reveal() for s in source.secrets] == ["key-one", "key-two"]
     assert "key-" not in repr(source) and "unused" not in repr(source)
@@ -187,8 +196,9 @@ def test_console_prints_the_prd_alert_without_control_characters() -> None:
     out = io.StringIO()
     store = MemoryStore()
     store.record_transition(transition, plan, at=NOW)
-    Executor(store, {"direct_message": ConsoleNotifier(stream=out)},
-             clock=FixedClock(NOW)).run_pending()
+    Executor(
+        store, {"direct_message": ConsoleNotifier(stream=out)}, clock=FixedClock(NOW)
+    ).run_pending()
     text = out.getvalue()
     assert "--- direct message to Mike Johnson (csm) ---" in text
     assert ":rotating_light: SUPPORT SPIKE ALERT: TechCorp Inc" in text
@@ -259,14 +269,19 @@ def test_drafts_dir_is_relative_to_the_config_file(tmp_path: Path) -> None:
 # -- the outbox recorder ------------------------------------------------------------
 def test_the_outbox_describes_each_recorded_action_in_one_line() -> None:
     plan = sample_plan(sample_transition(), sample_account())
-    recorder = OutboxRecorder(kinds=frozenset({"create_task", "adjust_health_score",
-                                               "schedule_sync"}))
-    lines = {a.kind: recorder.execute(a, _Ctx()).summary for a in plan.actions
-             if a.kind in recorder.kinds}
+    recorder = OutboxRecorder(
+        kinds=frozenset({"create_task", "adjust_health_score", "schedule_sync"})
+    )
+    lines = {
+        a.kind: recorder.execute(a, _Ctx()).summary
+        for a in plan.actions
+        if a.kind in recorder.kinds
+    }
     assert lines["create_task"].startswith("task 'URGENT: Support spike for TechCorp Inc - 15")
     assert "priority critical" in lines["create_task"]
     assert lines["adjust_health_score"] == (
-        "health score -15 for techcorp: Support ticket spike detected")
+        "health score -15 for techcorp: Support ticket spike detected"
+    )
     assert "Mike Johnson (csm)" in lines["schedule_sync"]
     with pytest.raises(PermanentDeliveryError):
         describe(next(a for a in plan.actions if isinstance(a, DirectMessage)))

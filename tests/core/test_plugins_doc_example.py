@@ -56,8 +56,10 @@ def test_the_documented_plugin_refuses_a_missing_url_variable(package: Path) -> 
     config = load_config(text="plugins:\n  webhook_notifier:\n    url_env: TEAMS_URL\n", env={})
     with pytest.raises(ConfigError, match="TEAMS_URL is not set"):
         clean_plugins(plugin).action_handlers(config.plugins)
-    ok = load_config(text="plugins:\n  webhook_notifier:\n    url_env: TEAMS_URL\n",
-                     env={"TEAMS_URL": "http://127.0.0.1:9/hook"})
+    ok = load_config(
+        text="plugins:\n  webhook_notifier:\n    url_env: TEAMS_URL\n",
+        env={"TEAMS_URL": "http://127.0.0.1:9/hook"},
+    )
     handlers = clean_plugins(plugin).action_handlers(ok.plugins)
     assert handlers["direct_message"].name == "webhook_notifier"
     assert "127.0.0.1" not in repr(handlers["direct_message"].url)  # type: ignore[attr-defined]
@@ -80,7 +82,10 @@ def test_the_documented_fixtures_work_in_a_fresh_pytest_run(tmp_path: Path) -> N
     (tmp_path / "test_snippet.py").write_text(snippet)
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "1 passed" in done.stdout

@@ -48,11 +48,21 @@ SPIKE_DAY = START + timedelta(days=40)
 
 
 def spike_events(subject: str = "API errors on orders") -> list:  # type: ignore[type-arg]
-    events = [ticket_event(f"H{d}-{k}", "techcorp", START + timedelta(days=d, hours=9 + 4 * k),
-                           category="training", subject="How do I export reports")
-              for d in range(40) for k in range(2)]
-    events += [ticket_event(f"S{i}", "techcorp", SPIKE_DAY + timedelta(minutes=50 * i),
-                            subject=subject) for i in range(15)]
+    events = [
+        ticket_event(
+            f"H{d}-{k}",
+            "techcorp",
+            START + timedelta(days=d, hours=9 + 4 * k),
+            category="training",
+            subject="How do I export reports",
+        )
+        for d in range(40)
+        for k in range(2)
+    ]
+    events += [
+        ticket_event(f"S{i}", "techcorp", SPIKE_DAY + timedelta(minutes=50 * i), subject=subject)
+        for i in range(15)
+    ]
     return events
 
 
@@ -115,7 +125,7 @@ def _install(site: Path, name: str, body: str) -> None:
     (info / "entry_points.txt").write_text(f"[ticketspike]\n{name} = {name}_mod\n")
 
 
-GOOD = '''
+GOOD = """
 from ticketspike import ActionResult, hookimpl
 
 class Notifier:
@@ -127,7 +137,7 @@ class Notifier:
 @hookimpl
 def register_notifiers(register):
     register(Notifier())
-'''
+"""
 
 
 @pytest.fixture
@@ -166,8 +176,12 @@ def test_the_operator_controls_loading_through_the_environment(site: Path) -> No
 
 
 def test_an_installed_plugin_with_a_misspelt_hook_fails_naming_it(site: Path) -> None:
-    _install(site, "typo", "from ticketspike import hookimpl\n\n@hookimpl\n"
-                           "def register_notifier(register):\n    pass\n")
+    _install(
+        site,
+        "typo",
+        "from ticketspike import hookimpl\n\n@hookimpl\n"
+        "def register_notifier(register):\n    pass\n",
+    )
     with pytest.raises(PluginError) as caught:
         Plugins(allow={"typo"})
     assert caught.value.plugin == "typo" and "register_notifier" in str(caught.value)
@@ -183,8 +197,14 @@ def test_an_entry_point_that_cannot_be_imported_is_named(site: Path) -> None:
 
 def test_built_ins_are_plugins_too_and_can_be_blocked() -> None:
     infos = {i.name: i for i in clean_plugins().infos()}
-    assert {"console", "outbox", "email_drafter", "jsonl_source", "accounts_file",
-            "analysis"} <= set(infos)
+    assert {
+        "console",
+        "outbox",
+        "email_drafter",
+        "jsonl_source",
+        "accounts_file",
+        "analysis",
+    } <= set(infos)
     assert infos["console"].builtin and infos["console"].distribution == "ticketspike"
     handlers = clean_plugins(block=["console"]).action_handlers(PluginConfig())
     assert "direct_message" not in handlers and "create_task" in handlers
@@ -205,8 +225,11 @@ def test_two_unnamed_plugins_of_one_class_both_register() -> None:
 
 def test_tracing_prints_every_hook_call_and_what_it_registered() -> None:
     stream = io.StringIO()
-    plugins = Plugins(load_entrypoints=False, trace=stream,
-                      plugins=[StaticPlugin(notifiers=[RecordingNotifier()])])
+    plugins = Plugins(
+        load_entrypoints=False,
+        trace=stream,
+        plugins=[StaticPlugin(notifiers=[RecordingNotifier()])],
+    )
     plugins.action_handlers(PluginConfig())
     lines = stream.getvalue().splitlines()
     assert "[ticketspike] register_notifiers <- StaticPlugin: recording" in lines
@@ -214,8 +237,10 @@ def test_tracing_prints_every_hook_call_and_what_it_registered() -> None:
 
 
 def test_source_names_must_be_unique_among_plugins() -> None:
-    plugins = clean_plugins(StaticPlugin(sources=[FakeSource(name="dup")]),
-                            StaticPlugin(sources=[FakeSource(name="dup")]))
+    plugins = clean_plugins(
+        StaticPlugin(sources=[FakeSource(name="dup")]),
+        StaticPlugin(sources=[FakeSource(name="dup")]),
+    )
     with pytest.raises(PluginError, match="ticket source name 'dup' is taken"):
         plugins.ticket_sources(PluginConfig())
     shadow = FakeSource(name="ticket")
@@ -252,8 +277,9 @@ def test_hook_register_account_directories() -> None:
 
 def test_hook_register_notifiers() -> None:
     notifier = RecordingNotifier()
-    engine = memory_engine(StaticPlugin(notifiers=[notifier]), accounts=[sample_account()],
-                           clock=FixedClock(SPIKE_DAY))
+    engine = memory_engine(
+        StaticPlugin(notifiers=[notifier]), accounts=[sample_account()], clock=FixedClock(SPIKE_DAY)
+    )
     engine.ingest_many(spike_events())
     kinds = {d.action.kind for d in notifier.delivered}
     assert {"direct_message", "channel_post", "notify_team"} <= kinds
@@ -269,8 +295,9 @@ class _Sink:
 
 
 def _run_with(**roles: Sequence[Any]) -> Any:
-    engine = memory_engine(StaticPlugin(**roles), accounts=[sample_account()],
-                           clock=FixedClock(SPIKE_DAY))
+    engine = memory_engine(
+        StaticPlugin(**roles), accounts=[sample_account()], clock=FixedClock(SPIKE_DAY)
+    )
     engine.ingest_many(spike_events())
     return engine
 
@@ -301,8 +328,9 @@ def test_hook_register_theme_analyzers() -> None:
     class Llm:
         name = "llm"
 
-        def analyze(self, window: Sequence[Ticket], baseline: Sequence[Ticket], *,
-                    limit: int = 5) -> list[Theme]:
+        def analyze(
+            self, window: Sequence[Ticket], baseline: Sequence[Ticket], *, limit: int = 5
+        ) -> list[Theme]:
             return [Theme(phrase="order sync outage", count=len(window))]
 
     notifier = RecordingNotifier()
@@ -350,8 +378,7 @@ def test_plugin_config_is_what_the_hooks_receive() -> None:
 
     class Spy:
         @hookimpl
-        def register_notifiers(self, register: Callable[[Any], None],
-                               config: PluginConfig) -> None:
+        def register_notifiers(self, register: Callable[[Any], None], config: PluginConfig) -> None:
             seen.append(config)
 
     config = PluginConfig(env={"X": "1"})

@@ -29,8 +29,10 @@ accounts = st.one_of(
         id=st.just("techcorp"),
         name=st.text(max_size=30),
         arr=st.one_of(st.none(), st.floats(min_value=0, max_value=1e7)),
-        csm=st.one_of(st.none(), st.builds(Person, name=st.text(max_size=20),
-                                           email=st.just("csm@example.com"))),
+        csm=st.one_of(
+            st.none(),
+            st.builds(Person, name=st.text(max_size=20), email=st.just("csm@example.com")),
+        ),
         war_room=st.one_of(st.none(), st.just("WR-1")),
     ),
 )
@@ -46,13 +48,18 @@ accounts = st.one_of(
     minutes=st.integers(min_value=0, max_value=10_000),
 )
 def test_every_plan_round_trips_through_json(
-    kind: TransitionKind, severity: Severity, count: int, themes: list[str],
-    account: Account | None, minutes: int,
+    kind: TransitionKind,
+    severity: Severity,
+    count: int,
+    themes: list[str],
+    account: Account | None,
+    minutes: int,
 ) -> None:
     at = T0 + timedelta(minutes=minutes)
     assessment = sample_assessment(at=at, ticket_count=count, severity=severity, themes=themes)
-    plan = sample_plan(sample_transition(kind, at=at, severity=severity, assessment=assessment),
-                       account)
+    plan = sample_plan(
+        sample_transition(kind, at=at, severity=severity, assessment=assessment), account
+    )
     stored = json.loads(json.dumps(plan.to_json()))
     back = plan_from_json(stored)
     assert back == plan
@@ -62,6 +69,10 @@ def test_every_plan_round_trips_through_json(
 
 def test_events_round_trip_with_their_own_keys() -> None:
     event = ticket_event("T1", at=T0, category="other", kind=EventKind.UPDATED, tags=["vip"])
-    event = type(event)(ticket=event.ticket, kind=event.kind, occurred_at=T0 + timedelta(hours=1),
-                        event_id="delivery-7")
+    event = type(event)(
+        ticket=event.ticket,
+        kind=event.kind,
+        occurred_at=T0 + timedelta(hours=1),
+        event_id="delivery-7",
+    )
     assert event_from_json(json.loads(json.dumps(event_to_json(event)))) == event

@@ -52,8 +52,7 @@ def test_same_id_from_another_source_is_another_ticket(store: Store) -> None:
 
 def test_update_changes_priority_and_category_never_the_count(store: Store) -> None:
     store.put_ticket(ticket_event("T1", at=T0, priority="P3", category="billing"), at=T0)
-    update = ticket_event("T1", at=T0, priority="P1", category="technical",
-                          kind=EventKind.UPDATED)
+    update = ticket_event("T1", at=T0, priority="P1", category="technical", kind=EventKind.UPDATED)
     assert store.put_ticket(update, at=T0 + timedelta(hours=1)) is PutOutcome.UPDATED
     record = store.get_ticket("api", "T1")
     assert record is not None
@@ -94,8 +93,12 @@ def test_tickets_query_by_customer_window_and_internal(store: Store) -> None:
         store.put_ticket(ticket_event(f"A{i}", "acme", T0 + timedelta(hours=i)), at=T0)
     store.put_ticket(ticket_event("B0", "beta", T0), at=T0)
     store.put_ticket(ticket_event("A9", "acme", T0 + timedelta(hours=2), internal=True), at=T0)
-    window = store.tickets(customer_id="acme", since=T0 + timedelta(hours=1),
-                           until=T0 + timedelta(hours=3), include_internal=False)
+    window = store.tickets(
+        customer_id="acme",
+        since=T0 + timedelta(hours=1),
+        until=T0 + timedelta(hours=3),
+        include_internal=False,
+    )
     # since is exclusive, until inclusive: hours 2 and 3.
     assert [r.ticket.ticket_id for r in window] == ["A2", "A3"]
     everything = store.tickets(customer_id="acme")
@@ -117,11 +120,11 @@ def test_inbox_keeps_order_and_forgets_processed_events(store: Store) -> None:
 
 def test_delivery_ids_are_refused_within_their_ttl_only(store: Store) -> None:
     assert store.remember_delivery("zendesk", "d1", at=T0, ttl_seconds=60)
-    assert not store.remember_delivery("zendesk", "d1", at=T0 + timedelta(seconds=30),
-                                       ttl_seconds=60)
+    assert not store.remember_delivery(
+        "zendesk", "d1", at=T0 + timedelta(seconds=30), ttl_seconds=60
+    )
     assert store.remember_delivery("intercom", "d1", at=T0, ttl_seconds=60)
-    assert store.remember_delivery("zendesk", "d1", at=T0 + timedelta(seconds=61),
-                                   ttl_seconds=60)
+    assert store.remember_delivery("zendesk", "d1", at=T0 + timedelta(seconds=61), ttl_seconds=60)
 
 
 # -- detector state -------------------------------------------------------------------------
@@ -151,8 +154,9 @@ def test_a_transition_is_recorded_once_with_its_pending_actions(store: Store) ->
 def test_resolution_closes_the_episode(store: Store) -> None:
     opened, plan = _plan()
     store.record_transition(opened, plan, at=T0)
-    resolved = sample_transition(TransitionKind.RESOLVED, episode_id="ep_1",
-                                 at=T0 + timedelta(hours=8))
+    resolved = sample_transition(
+        TransitionKind.RESOLVED, episode_id="ep_1", at=T0 + timedelta(hours=8)
+    )
     assert store.record_transition(resolved, None, at=T0)
     episode = store.episode("ep_1")
     assert episode is not None
@@ -170,8 +174,9 @@ def test_claim_is_exclusive_and_done_is_final(store: Store) -> None:
     assert store.claim_action(key, owner="b", lease_until=1e12, at=T0) is None
     number = store.start_attempt(key, owner="a", handler="console", at=T0)
     store.finish_attempt(key, number, outcome="done", error=None, at=T0)
-    assert store.complete_action(key, owner="a", handler="console", ref={"ts": "1"},
-                                 summary="sent", at=T0)
+    assert store.complete_action(
+        key, owner="a", handler="console", ref={"ts": "1"}, summary="sent", at=T0
+    )
     record = store.action(key)
     assert record is not None
     assert (record.status, record.attempts, dict(record.ref)) == (ActionStatus.DONE, 1, {"ts": "1"})
@@ -227,7 +232,10 @@ def test_attempts_are_all_recorded(store: Store) -> None:
         store.finish_attempt(key, n, outcome=outcome, error=None, at=T0)
     attempts = store.attempts(key)
     assert [(a.number, a.outcome) for a in attempts] == [
-        (1, "transient"), (2, "transient"), (3, "done")]
+        (1, "transient"),
+        (2, "transient"),
+        (3, "done"),
+    ]
 
 
 def test_cursors(store: Store) -> None:
@@ -272,8 +280,9 @@ kinds = st.sampled_from(list(EventKind))
 prios = st.sampled_from(list(Priority))
 
 
-@settings(max_examples=60, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(deliveries=st.lists(st.tuples(ids, kinds, prios), min_size=1, max_size=30))
 def test_any_delivery_sequence_stores_each_ticket_once(
     deliveries: list[tuple[str, EventKind, Priority]],
@@ -297,11 +306,13 @@ def test_any_delivery_sequence_stores_each_ticket_once(
         assert record.status == ("resolved" if resolved else "open")
 
 
-@settings(max_examples=25, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(deliveries=st.lists(st.tuples(ids, kinds, prios), min_size=1, max_size=20))
-def test_memory_and_sqlite_agree(tmp_path_factory: pytest.TempPathFactory,
-                                 deliveries: list[tuple[str, EventKind, Priority]]) -> None:
+def test_memory_and_sqlite_agree(
+    tmp_path_factory: pytest.TempPathFactory, deliveries: list[tuple[str, EventKind, Priority]]
+) -> None:
     memory = MemoryStore()
     sqlite = SQLiteStore(tmp_path_factory.mktemp("agree") / "s.db")
     try:
@@ -309,6 +320,7 @@ def test_memory_and_sqlite_agree(tmp_path_factory: pytest.TempPathFactory,
             event = ticket_event(ticket_id, at=T0, priority=prio, kind=kind)
             assert memory.put_ticket(event, at=T0) is sqlite.put_ticket(event, at=T0)
         assert [attrs.asdict(r) for r in memory.tickets()] == [
-            attrs.asdict(r) for r in sqlite.tickets()]
+            attrs.asdict(r) for r in sqlite.tickets()
+        ]
     finally:
         sqlite.close()

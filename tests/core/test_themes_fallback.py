@@ -41,12 +41,18 @@ example = _load_example()
 
 
 def ticket(tid: str, subject: str, *, days_ago: float = 0) -> Ticket:
-    return Ticket(ticket_id=tid, customer_id="acme", created_at=AT - timedelta(days=days_ago),
-                  subject=subject, category_given=False)
+    return Ticket(
+        ticket_id=tid,
+        customer_id="acme",
+        created_at=AT - timedelta(days=days_ago),
+        subject=subject,
+        category_given=False,
+    )
 
 
 WINDOW = [ticket(f"W{k}", "Webhook deliveries failing with timeouts") for k in range(8)] + [
-    ticket("W9", SECRET_SUBJECT)]
+    ticket("W9", SECRET_SUBJECT)
+]
 BASELINE = [ticket(f"B{k}", "How do I add a user?", days_ago=1 + k / 3) for k in range(60)]
 
 
@@ -77,11 +83,15 @@ def model() -> Iterator[tuple[FakeModel, str]]:
             if state.mode == "junk":
                 content = "Sure! The themes are: webhooks."
             else:
-                content = json.dumps([
-                    {"phrase": "<!channel> webhook timeouts {{ secret }}",
-                     "ticket_ids": ["W1", "W2", "NOT-IN-WINDOW"]},
-                    {"phrase": "delivery failures", "ticket_ids": ["W3"]},
-                ])
+                content = json.dumps(
+                    [
+                        {
+                            "phrase": "<!channel> webhook timeouts {{ secret }}",
+                            "ticket_ids": ["W1", "W2", "NOT-IN-WINDOW"],
+                        },
+                        {"phrase": "delivery failures", "ticket_ids": ["W3"]},
+                    ]
+                )
             data = json.dumps({"choices": [{"message": {"content": content}}]}).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
@@ -104,15 +114,16 @@ def model() -> Iterator[tuple[FakeModel, str]]:
 
 
 def analyzers_for(base_url: str, **extra: str) -> Sequence[Any]:
-    text = (f"plugins:\n  llm_themes:\n    base_url: {base_url}\n    model: tiny\n"
-            "themes:\n  examples: 2\n")
+    text = (
+        f"plugins:\n  llm_themes:\n    base_url: {base_url}\n    model: tiny\n"
+        "themes:\n  examples: 2\n"
+    )
     config = load_config(text=text, env={"LLM_API_TOKEN": "tok-123", **extra})
     plugins = Plugins(load_entrypoints=False, plugins=[example])
     return plugins.theme_analyzers(config.plugins)
 
 
-def test_the_plugin_comes_first_and_its_phrases_are_cleaned(model: tuple[FakeModel, str]
-                                                             ) -> None:
+def test_the_plugin_comes_first_and_its_phrases_are_cleaned(model: tuple[FakeModel, str]) -> None:
     state, url = model
     analyzers = analyzers_for(url)
     assert [a.name for a in analyzers] == ["llm-themes", "statistical"]
@@ -157,8 +168,9 @@ def test_a_plugin_that_times_out_still_yields_themes_within_the_budget(
 class Raising:
     name = "raising"
 
-    def analyze(self, window: Sequence[Ticket], baseline: Sequence[Ticket], *,
-                limit: int = 5) -> Sequence[Theme]:
+    def analyze(
+        self, window: Sequence[Ticket], baseline: Sequence[Ticket], *, limit: int = 5
+    ) -> Sequence[Theme]:
         raise RuntimeError(f"model refused: {window[-1].subject}")  # echoes ticket text
 
 
@@ -168,8 +180,9 @@ class Stalling:
     def __init__(self) -> None:
         self.release = threading.Event()
 
-    def analyze(self, window: Sequence[Ticket], baseline: Sequence[Ticket], *,
-                limit: int = 5) -> Sequence[Theme]:
+    def analyze(
+        self, window: Sequence[Ticket], baseline: Sequence[Ticket], *, limit: int = 5
+    ) -> Sequence[Theme]:
         self.release.wait(10)
         return [Theme(phrase="too late", count=1)]
 

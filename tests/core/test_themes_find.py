@@ -32,10 +32,24 @@ BACKGROUND = [
 ]
 
 
-def ticket(tid: str, subject: str, body: str = "", *, at: datetime = AT,
-           internal: bool = False, customer: str = "acme") -> Ticket:
-    return Ticket(ticket_id=tid, customer_id=customer, created_at=at, subject=subject,
-                  body=body, internal=internal, category_given=False)
+def ticket(
+    tid: str,
+    subject: str,
+    body: str = "",
+    *,
+    at: datetime = AT,
+    internal: bool = False,
+    customer: str = "acme",
+) -> Ticket:
+    return Ticket(
+        ticket_id=tid,
+        customer_id=customer,
+        created_at=at,
+        subject=subject,
+        body=body,
+        internal=internal,
+        category_given=False,
+    )
 
 
 def baseline(days: int = 30, per_day: int = 3, seed: int = 1) -> list[Ticket]:
@@ -44,8 +58,7 @@ def baseline(days: int = 30, per_day: int = 3, seed: int = 1) -> list[Ticket]:
     for day in range(1, days + 1):
         for k in range(per_day):
             subject, body = rng.choice(BACKGROUND)
-            out.append(ticket(f"B{day}-{k}", subject, body,
-                              at=AT - timedelta(days=day, hours=k)))
+            out.append(ticket(f"B{day}-{k}", subject, body, at=AT - timedelta(days=day, hours=k)))
     return out
 
 
@@ -64,8 +77,10 @@ SSO_SPIKE = [
 
 
 def sso_spike(n: int = 18) -> list[Ticket]:
-    return [ticket(f"S{k}", *SSO_SPIKE[k % len(SSO_SPIKE)], at=AT - timedelta(minutes=30 * k))
-            for k in range(n)]
+    return [
+        ticket(f"S{k}", *SSO_SPIKE[k % len(SSO_SPIKE)], at=AT - timedelta(minutes=30 * k))
+        for k in range(n)
+    ]
 
 
 def phrases(themes: list) -> list[str]:
@@ -95,10 +110,24 @@ def test_a_quiet_day_like_every_other_has_no_theme() -> None:
 
 
 def test_two_separate_issues_become_two_themes_each_with_its_own_tickets() -> None:
-    api = [ticket(f"A{k}", "API returns 500 errors", "POST /v2/orders fails with a 500 error.",
-                  at=AT - timedelta(minutes=20 * k)) for k in range(10)]
-    invoices = [ticket(f"I{k}", "Invoice amount is wrong", "The invoice amount doubled.",
-                       at=AT - timedelta(minutes=25 * k)) for k in range(8)]
+    api = [
+        ticket(
+            f"A{k}",
+            "API returns 500 errors",
+            "POST /v2/orders fails with a 500 error.",
+            at=AT - timedelta(minutes=20 * k),
+        )
+        for k in range(10)
+    ]
+    invoices = [
+        ticket(
+            f"I{k}",
+            "Invoice amount is wrong",
+            "The invoice amount doubled.",
+            at=AT - timedelta(minutes=25 * k),
+        )
+        for k in range(8)
+    ]
     themes = find_themes(api + invoices + background_today(), baseline(), limit=5)
     assert len(themes) >= 2
     by_phrase = {t.phrase: t for t in themes[:2]}
@@ -111,8 +140,13 @@ def test_two_separate_issues_become_two_themes_each_with_its_own_tickets() -> No
 
 
 def test_near_duplicate_phrasings_merge_into_one_theme() -> None:
-    wordings = ["API errors on orders", "API error when creating orders", "Errors from the API",
-                "api erroring since deploy", "Getting API errors"]
+    wordings = [
+        "API errors on orders",
+        "API error when creating orders",
+        "Errors from the API",
+        "api erroring since deploy",
+        "Getting API errors",
+    ]
     window = [ticket(f"W{k}", wordings[k % 5], at=AT - timedelta(minutes=k)) for k in range(15)]
     themes = find_themes(window, baseline())
     api_themes = [t for t in themes if "api" in t.phrase.lower()]
@@ -122,23 +156,28 @@ def test_near_duplicate_phrasings_merge_into_one_theme() -> None:
 
 
 def test_prefers_a_readable_two_word_phrase_over_a_single_word() -> None:
-    window = [ticket(f"W{k}", "Invoice amount doubled this month",
-                     at=AT - timedelta(minutes=k)) for k in range(6)]
+    window = [
+        ticket(f"W{k}", "Invoice amount doubled this month", at=AT - timedelta(minutes=k))
+        for k in range(6)
+    ]
     themes = find_themes(window, baseline())
     assert themes[0].phrase in {"invoice amount", "invoice amount doubled"}
 
 
 def test_without_any_baseline_themes_are_ranked_by_how_common_they_are() -> None:
-    window = sso_spike(10) + [ticket("X1", "Typo on the pricing page"),
-                              ticket("X2", "Typo on the pricing page")]
+    window = sso_spike(10) + [
+        ticket("X1", "Typo on the pricing page"),
+        ticket("X2", "Typo on the pricing page"),
+    ]
     themes = find_themes(window, [])
     assert "sso" in themes[0].phrase.lower()
     assert themes[0].count >= themes[-1].count
 
 
 def test_internal_notes_and_repeated_ids_are_not_counted() -> None:
-    notes = [ticket(f"N{k}", "Escalated to engineering: webhook queue", internal=True)
-             for k in range(10)]
+    notes = [
+        ticket(f"N{k}", "Escalated to engineering: webhook queue", internal=True) for k in range(10)
+    ]
     repeated = [ticket("S1", *SSO_SPIKE[0])] * 5
     themes = find_themes(sso_spike(6) + notes + repeated, baseline())
     assert all("webhook" not in p for p in phrases(themes))
@@ -154,8 +193,10 @@ def test_examples_and_limit_follow_the_settings() -> None:
 
 
 def test_hostile_text_never_reaches_a_phrase() -> None:
-    evil = ("<!channel> {{ config.secret }} <script>alert(1)</script> @here "
-            "https://evil.example/x?y=1 <@U123ABC> ${HOME} {% for %} SSO login broken")
+    evil = (
+        "<!channel> {{ config.secret }} <script>alert(1)</script> @here "
+        "https://evil.example/x?y=1 <@U123ABC> ${HOME} {% for %} SSO login broken"
+    )
     window = [ticket(f"E{k}", evil, evil, at=AT - timedelta(minutes=k)) for k in range(8)]
     themes = find_themes(window, baseline(), limit=10)
     assert themes
@@ -166,12 +207,14 @@ def test_hostile_text_never_reaches_a_phrase() -> None:
 
 
 def test_an_organizations_own_name_can_be_kept_out_of_themes() -> None:
-    window = [ticket(f"W{k}", "Acmecloud sync failing", at=AT - timedelta(minutes=k))
-              for k in range(8)]
+    window = [
+        ticket(f"W{k}", "Acmecloud sync failing", at=AT - timedelta(minutes=k)) for k in range(8)
+    ]
     plain = find_themes(window, baseline())
     assert any("acmecloud" in p for p in phrases(plain))
-    quiet = find_themes(window, baseline(), settings=ThemeSettings(stop_words=frozenset({
-        "acmecloud"})))
+    quiet = find_themes(
+        window, baseline(), settings=ThemeSettings(stop_words=frozenset({"acmecloud"}))
+    )
     assert quiet and all("acmecloud" not in p for p in phrases(quiet))
     assert quiet[0].area == "Sync"
 
@@ -179,8 +222,10 @@ def test_an_organizations_own_name_can_be_kept_out_of_themes() -> None:
 def test_areas_are_configurable() -> None:
     section = load_text("areas:\n  Checkout: [cart, checkout page]\n", name="t.yaml")
     cfg = theme_settings_from_config(section)
-    window = [ticket(f"W{k}", "Cart is empty after adding items", at=AT - timedelta(minutes=k))
-              for k in range(6)]
+    window = [
+        ticket(f"W{k}", "Cart is empty after adding items", at=AT - timedelta(minutes=k))
+        for k in range(6)
+    ]
     themes = find_themes(window, baseline(), settings=cfg)
     assert themes[0].area == "Checkout"
     assert dict(cfg.areas)["Billing"]  # defaults kept alongside
@@ -203,14 +248,33 @@ def test_bad_theme_settings_fail_with_file_line_and_key(text: str, message: str)
     assert "\n" not in str(err.value)
 
 
-words = st.sampled_from(["sso", "login", "api", "error", "invoice", "the", "<!here>", "{{x}}",
-                         "https://a.b/c", "@team", "<b>", "500", "Ünïcode", "export", "csv"])
+words = st.sampled_from(
+    [
+        "sso",
+        "login",
+        "api",
+        "error",
+        "invoice",
+        "the",
+        "<!here>",
+        "{{x}}",
+        "https://a.b/c",
+        "@team",
+        "<b>",
+        "500",
+        "Ünïcode",
+        "export",
+        "csv",
+    ]
+)
 texts = st.lists(words, min_size=0, max_size=12).map(" ".join)
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.tuples(texts, texts), min_size=0, max_size=25),
-       st.lists(st.tuples(texts, texts), min_size=0, max_size=25))
+@given(
+    st.lists(st.tuples(texts, texts), min_size=0, max_size=25),
+    st.lists(st.tuples(texts, texts), min_size=0, max_size=25),
+)
 def test_any_input_gives_well_formed_themes(win: list, base: list) -> None:
     window = [ticket(f"W{i}", s, b) for i, (s, b) in enumerate(win)]
     past = [ticket(f"B{i}", s, b, at=AT - timedelta(days=2)) for i, (s, b) in enumerate(base)]
@@ -228,9 +292,16 @@ def test_any_input_gives_well_formed_themes(win: list, base: list) -> None:
 
 
 def test_varied_complaints_about_one_feature_read_as_a_human_phrase() -> None:
-    wordings = ["Can't log in", "Login issues", "login not working", "Unable to log in today",
-                "Login fails with error", "login issues since this morning",
-                "Having login issues", "cannot login!!"]
+    wordings = [
+        "Can't log in",
+        "Login issues",
+        "login not working",
+        "Unable to log in today",
+        "Login fails with error",
+        "login issues since this morning",
+        "Having login issues",
+        "cannot login!!",
+    ]
     window = [ticket(f"L{k}", wordings[k % 8], at=AT - timedelta(minutes=k)) for k in range(16)]
     themes = find_themes(window + background_today(), baseline())
     assert themes[0].phrase == "login issues"
@@ -238,20 +309,25 @@ def test_varied_complaints_about_one_feature_read_as_a_human_phrase() -> None:
 
 
 def test_a_lone_status_code_reads_as_errors() -> None:
-    window = [ticket(f"E{k}", "Getting 502 on checkout", at=AT - timedelta(minutes=k))
-              for k in range(3)] + [ticket(f"F{k}", "502 again", at=AT - timedelta(minutes=k))
-                                     for k in range(3)]
+    window = [
+        ticket(f"E{k}", "Getting 502 on checkout", at=AT - timedelta(minutes=k)) for k in range(3)
+    ] + [ticket(f"F{k}", "502 again", at=AT - timedelta(minutes=k)) for k in range(3)]
     themes = find_themes(window, baseline())
     assert themes[0].phrase == "502 errors"
     assert themes[0].count == 6
 
 
 def test_boilerplate_pasted_into_every_body_does_not_name_the_theme() -> None:
-    subjects = ["Webhook deliveries failing", "Webhooks time out", "webhook retries missing",
-                "No webhook events since 9am"]
+    subjects = [
+        "Webhook deliveries failing",
+        "Webhooks time out",
+        "webhook retries missing",
+        "No webhook events since 9am",
+    ]
     body = "Sent from my phone. Our endpoint logs show nothing arriving. Regards, Ops"
-    window = [ticket(f"W{k}", subjects[k % 4], body, at=AT - timedelta(minutes=k))
-              for k in range(12)]
+    window = [
+        ticket(f"W{k}", subjects[k % 4], body, at=AT - timedelta(minutes=k)) for k in range(12)
+    ]
     themes = find_themes(window + background_today(), baseline())
     assert "webhook" in themes[0].phrase.lower()
     assert all("endpoint" not in p and "phone" not in p for p in phrases(themes))

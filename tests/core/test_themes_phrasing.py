@@ -34,8 +34,14 @@ ROUTINE = [
 
 
 def ticket(tid: str, subject: str, body: str = "", *, hours_ago: float = 0) -> Ticket:
-    return Ticket(ticket_id=tid, customer_id="techcorp", subject=subject, body=body,
-                  created_at=AT - timedelta(hours=hours_ago), category_given=False)
+    return Ticket(
+        ticket_id=tid,
+        customer_id="techcorp",
+        subject=subject,
+        body=body,
+        created_at=AT - timedelta(hours=hours_ago),
+        category_given=False,
+    )
 
 
 def routine_month(seed: int = 1) -> list[Ticket]:
@@ -89,8 +95,21 @@ def test_the_full_incident_reads_api_errors_then_login_issues() -> None:
 
 def test_the_bundled_demo_reads_like_the_prd_example(capsys: pytest.CaptureFixture[str]) -> None:
     with as_file(files("ticketspike.data") / "demo_tickets.jsonl") as demo:
-        assert main(["themes", str(demo), "--customer", "techcorp",
-                     "--at", "2026-02-20T03:29:00Z", "--format", "json"]) == 0
+        assert (
+            main(
+                [
+                    "themes",
+                    str(demo),
+                    "--customer",
+                    "techcorp",
+                    "--at",
+                    "2026-02-20T03:29:00Z",
+                    "--format",
+                    "json",
+                ]
+            )
+            == 0
+        )
         early = json.loads(capsys.readouterr().out)["themes"]
         assert main(["themes", str(demo), "--customer", "techcorp", "--format", "json"]) == 0
         full = json.loads(capsys.readouterr().out)["themes"]
@@ -117,17 +136,46 @@ def test_invoice_tickets_with_assorted_trouble_read_invoice_issues() -> None:
 @pytest.mark.parametrize(
     ("subjects", "phrase"),
     [
-        (["Sandbox export fails for big projects", "Sandbox build failed again",
-          "Sandbox provisioning failing since Monday", "sandbox restore failure"],
-         "sandbox failures"),
-        (["Reports time out when filtering by year", "Report timed out again",
-          "Large report times out", "Quarterly report timeout"], "report timeouts"),
-        (["Is search down?", "Search is down for everyone", "Search unavailable",
-          "search outage in EU"], "search outage"),
-        (["Sandbox crashes on open", "sandbox crashed twice", "Sandbox keeps crashing",
-          "Sandbox question"], "sandbox crashes"),
-        (["Getting 503 on checkout", "503 again", "503 on the orders page", "503 since noon"],
-         "503 errors"),
+        (
+            [
+                "Sandbox export fails for big projects",
+                "Sandbox build failed again",
+                "Sandbox provisioning failing since Monday",
+                "sandbox restore failure",
+            ],
+            "sandbox failures",
+        ),
+        (
+            [
+                "Reports time out when filtering by year",
+                "Report timed out again",
+                "Large report times out",
+                "Quarterly report timeout",
+            ],
+            "report timeouts",
+        ),
+        (
+            [
+                "Is search down?",
+                "Search is down for everyone",
+                "Search unavailable",
+                "search outage in EU",
+            ],
+            "search outage",
+        ),
+        (
+            [
+                "Sandbox crashes on open",
+                "sandbox crashed twice",
+                "Sandbox keeps crashing",
+                "Sandbox question",
+            ],
+            "sandbox crashes",
+        ),
+        (
+            ["Getting 503 on checkout", "503 again", "503 on the orders page", "503 since noon"],
+            "503 errors",
+        ),
     ],
 )
 def test_a_shared_kind_of_trouble_gives_its_name(subjects: list[str], phrase: str) -> None:
@@ -137,19 +185,31 @@ def test_a_shared_kind_of_trouble_gives_its_name(subjects: list[str], phrase: st
 
 
 def test_a_word_with_no_shared_trouble_stays_a_bare_word() -> None:
-    subjects = ["Sandbox for our QA team", "Sandbox refresh schedule",
-                "Question about sandbox limits", "Sandbox naming conventions",
-                "Can we get a second sandbox?"]
+    subjects = [
+        "Sandbox for our QA team",
+        "Sandbox refresh schedule",
+        "Question about sandbox limits",
+        "Sandbox naming conventions",
+        "Can we get a second sandbox?",
+    ]
     themes = find_themes(window(*subjects), routine_month())
     assert themes[0].phrase == "sandbox" and themes[0].count == 5
 
 
 def test_trouble_needs_half_of_the_tickets() -> None:
-    plain = ["Sandbox for our QA team", "Sandbox refresh schedule",
-             "Question about sandbox limits", "Sandbox naming conventions",
-             "Can we get a second sandbox?"]
-    broken = ["Sandbox is broken", "Sandbox stuck on loading", "Sandbox not loading",
-              "Sandbox wrong data"]
+    plain = [
+        "Sandbox for our QA team",
+        "Sandbox refresh schedule",
+        "Question about sandbox limits",
+        "Sandbox naming conventions",
+        "Can we get a second sandbox?",
+    ]
+    broken = [
+        "Sandbox is broken",
+        "Sandbox stuck on loading",
+        "Sandbox not loading",
+        "Sandbox wrong data",
+    ]
     minority = find_themes(window(*plain, *broken[:2]), routine_month())
     assert minority[0].phrase == "sandbox" and minority[0].count == 7
     majority = find_themes(window(*plain[:3], *broken), routine_month())
@@ -158,37 +218,61 @@ def test_trouble_needs_half_of_the_tickets() -> None:
 
 def test_trouble_elsewhere_in_a_body_is_not_the_words_trouble() -> None:
     body = "Thanks for the help. Separately: the mobile app crashes sometimes, no rush."
-    themes = find_themes([ticket(f"W{i}", f"Sandbox {w}", body, hours_ago=i)
-                          for i, w in enumerate(["limits", "naming", "refresh", "copies"])],
-                         routine_month())
+    themes = find_themes(
+        [
+            ticket(f"W{i}", f"Sandbox {w}", body, hours_ago=i)
+            for i, w in enumerate(["limits", "naming", "refresh", "copies"])
+        ],
+        routine_month(),
+    )
     assert themes[0].phrase == "sandbox"
 
 
 def test_a_phrase_customers_wrote_wins_when_it_covers_the_same_troubled_tickets() -> None:
-    subjects = ["Jira sync broken", "Jira sync stopped working", "Jira sync missing labels",
-                "Jira sync fails for subtasks"]
+    subjects = [
+        "Jira sync broken",
+        "Jira sync stopped working",
+        "Jira sync missing labels",
+        "Jira sync fails for subtasks",
+    ]
     themes = find_themes(window(*subjects), routine_month())
     assert themes[0].phrase == "jira sync"
 
 
 def test_a_trouble_name_wins_over_a_phrase_about_other_tickets() -> None:
-    subjects = ["Sandbox question", "Sandbox question", "Sandbox question",
-                "Sandbox failing", "Sandbox failed", "Sandbox failure"]
+    subjects = [
+        "Sandbox question",
+        "Sandbox question",
+        "Sandbox question",
+        "Sandbox failing",
+        "Sandbox failed",
+        "Sandbox failure",
+    ]
     themes = find_themes(window(*subjects), routine_month())
     assert themes[0].phrase == "sandbox failures" and themes[0].count == 6
     assert set(themes[0].ticket_ids) == {"W3", "W4", "W5"}
 
 
 def test_customers_two_word_trouble_reads_in_the_plural() -> None:
-    themes = find_themes(window(*["API error on save"] * 3, "Webhooks timeout",
-                                "Webhook timeout", "Webhooks timeout"), routine_month())
+    themes = find_themes(
+        window(
+            *["API error on save"] * 3, "Webhooks timeout", "Webhook timeout", "Webhooks timeout"
+        ),
+        routine_month(),
+    )
     assert [t.phrase for t in themes[:2]] == ["API errors", "webhook timeouts"]
 
 
 def test_log_in_sign_in_and_login_are_one_login_theme() -> None:
-    subjects = ["Can't sign in", "Sign-in fails after the update", "Unable to log in",
-                "Login not working", "signin page broken", "Cannot log on since update",
-                "Signing in loops back to the start"]
+    subjects = [
+        "Can't sign in",
+        "Sign-in fails after the update",
+        "Unable to log in",
+        "Login not working",
+        "signin page broken",
+        "Cannot log on since update",
+        "Signing in loops back to the start",
+    ]
     themes = find_themes(window(*subjects), routine_month())
     assert themes[0].phrase == "login issues"
     assert themes[0].count == 7 and themes[0].area == "Authentication"
@@ -198,16 +282,25 @@ def test_log_in_sign_in_and_login_are_one_login_theme() -> None:
 def test_single_sign_on_stays_sso_while_sign_in_becomes_login() -> None:
     assert tokens("Single sign-on broken") == ["sso", "broken"]
     assert tokens("single signon") == ["sso"]
-    for spelling in ("sign in", "sign-in", "signin", "log in", "log-in", "logging into",
-                     "logon", "signed on"):
+    for spelling in (
+        "sign in",
+        "sign-in",
+        "signin",
+        "log in",
+        "log-in",
+        "logging into",
+        "logon",
+        "signed on",
+    ):
         assert tokens(f"cannot {spelling}") == ["login"], spelling
     assert tokens("sign up form") == ["signup", "form"]
     assert tokens("blogging in the catalog on Monday") == ["blogging", "catalog"]
 
 
 def test_examples_follow_the_settings_for_trouble_names() -> None:
-    themes = find_themes(window(*INVOICE_TROUBLE), routine_month(),
-                         settings=ThemeSettings(examples=5))
+    themes = find_themes(
+        window(*INVOICE_TROUBLE), routine_month(), settings=ThemeSettings(examples=5)
+    )
     assert themes[0].phrase == "invoice issues" and len(themes[0].ticket_ids) == 5
 
 
@@ -218,8 +311,11 @@ TROUBLE_LABELS = {"errors", "failures", "issues", "timeouts", "crashes", "outage
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.sampled_from(HEADS), st.lists(st.sampled_from(TROUBLE), max_size=8),
-       st.lists(st.sampled_from(NEUTRAL), max_size=8, unique=True))
+@given(
+    st.sampled_from(HEADS),
+    st.lists(st.sampled_from(TROUBLE), max_size=8),
+    st.lists(st.sampled_from(NEUTRAL), max_size=8, unique=True),
+)
 def test_a_lone_word_is_never_bare_when_half_its_tickets_report_trouble(
     head: str, trouble: list[str], neutral: list[str]
 ) -> None:

@@ -63,9 +63,21 @@ MISSING = object()
 
 OFFSETS = ["Z", "z", "+00:00", "+05:30", "-08:00", "+14:00"]
 CATEGORIES = [
-    "technical", "billing", "training", "feature_request", "other",
-    "Feature request", "feature-request", " BILLING ", "Technical", "FEATURE_REQUEST",
-    "hardware", "", None, 7, MISSING,
+    "technical",
+    "billing",
+    "training",
+    "feature_request",
+    "other",
+    "Feature request",
+    "feature-request",
+    " BILLING ",
+    "Technical",
+    "FEATURE_REQUEST",
+    "hardware",
+    "",
+    None,
+    7,
+    MISSING,
 ]
 SEVERITIES = ["P1", "P2", "P3", "P4", "p1", "p4", " p2 ", None, MISSING]
 EVENTS = ["created", "updated", "resolved", "Resolved", " UPDATED ", MISSING]
@@ -137,10 +149,22 @@ def contract_objects(draw: st.DrawFn) -> dict[str, Any]:
         "category": draw(st.sampled_from([c for c in CATEGORIES if c is not MISSING] + [[1]])),
         "severity": draw(st.sampled_from([s for s in SEVERITIES if s is not MISSING] + ["P9"])),
         "subject": draw(st.one_of(st.text(max_size=20), st.sampled_from([None, 7, False]))),
-        "createdAt": draw(st.one_of(
-            st.builds(stamp, instants, st.sampled_from(OFFSETS)),
-            st.sampled_from(["2026-01-05T00:00:00", "2026-01-05", "yesterday", "", None,
-                             " 2026-01-05T00:00:00Z ", "0001-01-01T00:00:00+05:30"]))),
+        "createdAt": draw(
+            st.one_of(
+                st.builds(stamp, instants, st.sampled_from(OFFSETS)),
+                st.sampled_from(
+                    [
+                        "2026-01-05T00:00:00",
+                        "2026-01-05",
+                        "yesterday",
+                        "",
+                        None,
+                        " 2026-01-05T00:00:00Z ",
+                        "0001-01-01T00:00:00+05:30",
+                    ]
+                ),
+            )
+        ),
     }
 
 
@@ -160,27 +184,44 @@ def test_the_six_key_contract_shape_is_read_alike_by_both(obj: dict[str, Any]) -
 
 
 def test_row_positions_say_what_the_event_says() -> None:
-    obj = {**BASE, "createdAt": "2026-03-01T09:30:00+05:30", "occurredAt": "2026-03-02T10:00:00Z",
-           "event": "updated", "source": "zendesk", "url": "https://s.example/1",
-           "severity": "p1", "category": "Feature request"}
+    obj = {
+        **BASE,
+        "createdAt": "2026-03-01T09:30:00+05:30",
+        "occurredAt": "2026-03-02T10:00:00Z",
+        "event": "updated",
+        "source": "zendesk",
+        "url": "https://s.example/1",
+        "severity": "p1",
+        "category": "Feature request",
+    }
     row = ticket_row_from_json(obj)
     created = datetime(2026, 3, 1, 4, 0, tzinfo=UTC).timestamp()
     assert row[ROW_WHEN] == datetime(2026, 3, 2, 10, 0, tzinfo=UTC).timestamp()
     assert KIND_ORDER[row[ROW_KIND]] is EventKind.UPDATED
     assert (row[ROW_SOURCE], row[ROW_ID], row[ROW_CREATED], row[ROW_CUSTOMER]) == (
-        "zendesk", "TKT-1", created, "acme")
+        "zendesk",
+        "TKT-1",
+        created,
+        "acme",
+    )
     assert (row[ROW_CATEGORY], row[ROW_PRIORITY], row[ROW_URL]) == (
-        Category.FEATURE_REQUEST, Priority.P1, "https://s.example/1")
+        Category.FEATURE_REQUEST,
+        Priority.P1,
+        "https://s.example/1",
+    )
     assert (row[ROW_INTERNAL], row[ROW_GIVEN]) == (False, True)
 
 
 def test_without_occurred_at_a_row_happens_when_the_ticket_was_created() -> None:
     row = ticket_row_from_json({**BASE, "category": "hardware", "internal": True})
-    assert row[ROW_WHEN] == row[ROW_CREATED] == datetime(2026, 3, 1, 9, 30,
-                                                         tzinfo=UTC).timestamp()
+    assert row[ROW_WHEN] == row[ROW_CREATED] == datetime(2026, 3, 1, 9, 30, tzinfo=UTC).timestamp()
     assert KIND_ORDER[row[ROW_KIND]] is EventKind.CREATED
     assert (row[ROW_SOURCE], row[ROW_CATEGORY], row[ROW_GIVEN], row[ROW_INTERNAL]) == (
-        "api", Category.OTHER, False, True)
+        "api",
+        Category.OTHER,
+        False,
+        True,
+    )
 
 
 BAD: list[tuple[object, bool]] = [
@@ -227,6 +268,7 @@ def test_a_bad_object_is_refused_alike_by_both(obj: object, strict: bool) -> Non
 
 # -- files -----------------------------------------------------------------------
 
+
 def line(tid: str, cid: str = "acme", **extra: Any) -> str:
     obj = {**BASE, "ticketId": tid, "customerId": cid, **extra}
     return json.dumps({k: v for k, v in obj.items() if v is not MISSING}) + "\n"
@@ -242,8 +284,9 @@ def test_file_rows_are_the_rows_of_the_file_events(tmp_path: Path) -> None:
         "\n"
         + line("1")
         + "   \n"
-        + line("2", "globex", category="hardware", severity="p4",
-               createdAt="2026-03-01T11:00:00+05:30")
+        + line(
+            "2", "globex", category="hardware", severity="p4", createdAt="2026-03-01T11:00:00+05:30"
+        )
         + "\t\r\n"
         + line("1", event="updated", occurredAt="2026-03-01T12:00:00Z", category="billing")
         + line("3", internal=True, url="https://s.example/3", source="zendesk")
@@ -289,8 +332,9 @@ def refusal(path: Path, reader: Any, **options: Any) -> InvalidTicket:
         (line("9", tags=[1]), "tags"),
     ],
 )
-def test_a_bad_line_is_refused_naming_file_line_and_field(tmp_path: Path, bad: str,
-                                                          field: str) -> None:
+def test_a_bad_line_is_refused_naming_file_line_and_field(
+    tmp_path: Path, bad: str, field: str
+) -> None:
     path = tmp_path / "tickets.jsonl"
     path.write_text(line("1") + "\n" + line("2") + bad + line("3"), encoding="utf-8")
     from_rows = refusal(path, iter_ticket_rows)
@@ -363,6 +407,7 @@ def test_on_line_ends_at_the_size_of_a_file_with_trailing_blank_lines(tmp_path: 
 
 # -- categorize ------------------------------------------------------------------
 
+
 def test_categorize_fills_in_only_tickets_whose_category_was_not_given(tmp_path: Path) -> None:
     path = tmp_path / "tickets.jsonl"
     path.write_text(
@@ -370,8 +415,13 @@ def test_categorize_fills_in_only_tickets_whose_category_was_not_given(tmp_path:
         + line("none", category=None, subject="my invoice is wrong")
         + line("unknown", category="hardware", subject="how do I export?")
         + line("other", category="other", subject="printer on fire")
-        + line("missing", subject="invoice again", event="updated",
-               occurredAt="2026-03-02T00:00:00Z", category=MISSING)
+        + line(
+            "missing",
+            subject="invoice again",
+            event="updated",
+            occurredAt="2026-03-02T00:00:00Z",
+            category=MISSING,
+        )
         + line("internal", category=None, subject="invoice note", internal=True)
         + line("given-too", category="Billing", subject="how do I pay?"),
         encoding="utf-8",
@@ -398,21 +448,31 @@ def test_categorize_fills_in_only_tickets_whose_category_was_not_given(tmp_path:
         expected.append(event_row(event))
     assert rows == expected
     by_id = {(r[ROW_ID], r[ROW_KIND]): r for r in rows}
-    assert (by_id["none", 0][ROW_CATEGORY], by_id["none", 0][ROW_GIVEN]) == (
-        Category.BILLING, True)
+    assert (by_id["none", 0][ROW_CATEGORY], by_id["none", 0][ROW_GIVEN]) == (Category.BILLING, True)
     assert (by_id["unknown", 0][ROW_CATEGORY], by_id["unknown", 0][ROW_GIVEN]) == (
-        Category.TRAINING, False)
+        Category.TRAINING,
+        False,
+    )
     assert (by_id["other", 0][ROW_CATEGORY], by_id["other", 0][ROW_GIVEN]) == (
-        Category.OTHER, False)
+        Category.OTHER,
+        False,
+    )
     assert (by_id["missing", 1][ROW_CATEGORY], by_id["missing", 1][ROW_GIVEN]) == (
-        Category.BILLING, True)
+        Category.BILLING,
+        True,
+    )
     assert by_id["missing", 1][ROW_WHEN] == datetime(2026, 3, 2, tzinfo=UTC).timestamp()
     assert (by_id["internal", 0][ROW_CATEGORY], by_id["internal", 0][ROW_GIVEN]) == (
-        Category.OTHER, False)
+        Category.OTHER,
+        False,
+    )
     assert (by_id["given", 0][ROW_CATEGORY], by_id["given-too", 0][ROW_CATEGORY]) == (
-        Category.TECHNICAL, Category.BILLING)
-    assert by_id["given", 0] == ticket_row_from_json(json.loads(line(
-        "given", category="technical", subject="invoice wrong")))
+        Category.TECHNICAL,
+        Category.BILLING,
+    )
+    assert by_id["given", 0] == ticket_row_from_json(
+        json.loads(line("given", category="technical", subject="invoice wrong"))
+    )
 
 
 def test_categorize_is_not_called_when_every_category_is_given(tmp_path: Path) -> None:
@@ -471,8 +531,10 @@ def deliveries(draw: st.DrawFn) -> list[TicketEvent]:
                 created = START + timedelta(days=day, seconds=offset)
                 ticket = Ticket(
                     ticket_id=f"t{serial % 40}" if rng.random() < 0.1 else f"t{serial}",
-                    customer_id=cid, created_at=created,
-                    category=rng.choice(list(Category)), priority=rng.choice(list(Priority)),
+                    customer_id=cid,
+                    created_at=created,
+                    category=rng.choice(list(Category)),
+                    priority=rng.choice(list(Priority)),
                     source=rng.choice(["api", "api", "zendesk"]),
                     url=f"https://s.example/{serial}" if rng.random() < 0.5 else None,
                     internal=rng.random() < 0.05,
@@ -481,14 +543,22 @@ def deliveries(draw: st.DrawFn) -> list[TicketEvent]:
                 story = [TicketEvent(ticket=ticket)]
                 if rng.random() < 0.2:
                     later = created + timedelta(seconds=rng.randrange(1, 40000))
-                    story.append(TicketEvent(
-                        ticket=attrs.evolve(ticket, category=rng.choice(list(Category)),
-                                            priority=rng.choice(list(Priority))),
-                        kind=EventKind.UPDATED, occurred_at=later))
+                    story.append(
+                        TicketEvent(
+                            ticket=attrs.evolve(
+                                ticket,
+                                category=rng.choice(list(Category)),
+                                priority=rng.choice(list(Priority)),
+                            ),
+                            kind=EventKind.UPDATED,
+                            occurred_at=later,
+                        )
+                    )
                 if rng.random() < 0.15:
                     later = created + timedelta(seconds=rng.randrange(0, 90000))
-                    story.append(TicketEvent(ticket=ticket, kind=EventKind.RESOLVED,
-                                             occurred_at=later))
+                    story.append(
+                        TicketEvent(ticket=ticket, kind=EventKind.RESOLVED, occurred_at=later)
+                    )
                 for event in story:
                     for _ in range(2 if rng.random() < 0.1 else 1):
                         delay = rng.uniform(0, 23.9 * 3600) if rng.random() < 0.3 else 0.0
@@ -499,8 +569,9 @@ def deliveries(draw: st.DrawFn) -> list[TicketEvent]:
 
 def in_time_order(events: list[TicketEvent]) -> list[TicketEvent]:
     """What the reorder buffer should restore: time, kind, then ticket key; arrival on a tie."""
-    return sorted(events, key=lambda e: (e.at, KIND_ORDER.index(e.kind), e.ticket.source,
-                                         e.ticket.ticket_id))
+    return sorted(
+        events, key=lambda e: (e.at, KIND_ORDER.index(e.kind), e.ticket.source, e.ticket.ticket_id)
+    )
 
 
 def ingested(events: list[TicketEvent]) -> list[Transition]:
@@ -533,15 +604,31 @@ def spiky_events() -> list[TicketEvent]:
     for day in range(10):
         for i in range(2):
             created = START + timedelta(days=day, hours=3 + 8 * i)
-            events.append(TicketEvent(ticket=Ticket(
-                ticket_id=f"q{day}-{i}", customer_id="acme", created_at=created)))
+            events.append(
+                TicketEvent(
+                    ticket=Ticket(ticket_id=f"q{day}-{i}", customer_id="acme", created_at=created)
+                )
+            )
     for i in range(20):
         created = START + timedelta(days=10, hours=2, minutes=7 * i)
-        events.append(TicketEvent(ticket=Ticket(
-            ticket_id=f"s{i}", customer_id="acme", created_at=created,
-            category=Category.TECHNICAL, priority=Priority.P1)))
-    events.append(TicketEvent(ticket=Ticket(ticket_id="late", customer_id="globex",
-                                            created_at=START + timedelta(days=13))))
+        events.append(
+            TicketEvent(
+                ticket=Ticket(
+                    ticket_id=f"s{i}",
+                    customer_id="acme",
+                    created_at=created,
+                    category=Category.TECHNICAL,
+                    priority=Priority.P1,
+                )
+            )
+        )
+    events.append(
+        TicketEvent(
+            ticket=Ticket(
+                ticket_id="late", customer_id="globex", created_at=START + timedelta(days=13)
+            )
+        )
+    )
     return events
 
 
@@ -557,16 +644,21 @@ def test_a_clear_spike_opens_an_episode_on_both_paths() -> None:
 
 
 def test_a_spike_of_internal_tickets_opens_nothing_on_either_path() -> None:
-    events = [attrs.evolve(e, ticket=attrs.evolve(e.ticket, internal=True))
-              if e.ticket.ticket_id.startswith("s") else e for e in spiky_events()]
+    events = [
+        attrs.evolve(e, ticket=attrs.evolve(e.ticket, internal=True))
+        if e.ticket.ticket_id.startswith("s")
+        else e
+        for e in spiky_events()
+    ]
     assert list(replay_rows(map(event_row, events), SpikeMonitor())) == []
     assert ingested(events) == ingested_rows(events) == []
 
 
 def test_a_spike_read_from_a_file_as_rows_opens_as_from_events(tmp_path: Path) -> None:
     path = tmp_path / "tickets.jsonl"
-    path.write_text("".join(json.dumps(e.ticket.to_json()) + "\n" for e in spiky_events()),
-                    encoding="utf-8")
+    path.write_text(
+        "".join(json.dumps(e.ticket.to_json()) + "\n" for e in spiky_events()), encoding="utf-8"
+    )
     from_rows = list(replay_rows(iter_ticket_rows(path), SpikeMonitor()))
     from_events = list(replay_events(iter_ticket_events(path), SpikeMonitor()))
     assert from_rows == from_events

@@ -161,8 +161,9 @@ class Harness:
 
     def post_ticket(self, obj: Any, **sign_options: Any) -> Any:
         body = obj if isinstance(obj, bytes) else encode(obj)
-        return self.client.post("/api/webhooks/support/ticket", content=body,
-                                headers=signed(body, **sign_options))
+        return self.client.post(
+            "/api/webhooks/support/ticket", content=body, headers=signed(body, **sign_options)
+        )
 
     def settle(self) -> None:
         """Wait until the background worker has processed everything stored so far."""
@@ -188,13 +189,19 @@ def make_engine(
     env = {"TICKETSPIKE_WEBHOOK_SECRET": SECRET} if env is None else env
     config = load_config(text=config_text, env=env) if config_text else Config.default(env=env)
     plugins = clean_plugins(
-        StaticPlugin(notifiers=[notifier or RecordingNotifier()],
-                     sources=[FakeSource(token=FAKE_TOKEN)]),
+        StaticPlugin(
+            notifiers=[notifier or RecordingNotifier()], sources=[FakeSource(token=FAKE_TOKEN)]
+        ),
         StaticPlugin(directories=[_Directory()]),
         *extra,
     )
-    return Engine(config, store=store or MemoryStore(), plugins=plugins,
-                  clock=clock or FixedClock(NOW), sleep=RecordingSleep())
+    return Engine(
+        config,
+        store=store or MemoryStore(),
+        plugins=plugins,
+        clock=clock or FixedClock(NOW),
+        sleep=RecordingSleep(),
+    )
 
 
 @attrs.define
@@ -221,8 +228,9 @@ def harness_factory(tmp_path: Any) -> Iterator[Any]:
         notifier = notifier if notifier is not None else RecordingNotifier()
         clock = FixedClock(NOW)
         store = SQLiteStore(tmp_path / "store.db") if sqlite else None
-        engine = make_engine(notifier=notifier, store=store, env=env,
-                             config_text=config_text, clock=clock)
+        engine = make_engine(
+            notifier=notifier, store=store, env=env, config_text=config_text, clock=clock
+        )
         app = create_app(
             engine,
             settings=settings,
@@ -252,7 +260,16 @@ def harness(harness_factory: Any) -> Harness:
 def kit() -> SimpleNamespace:
     """The functions and values above, for test modules (which cannot import this one)."""
     return SimpleNamespace(
-        NOW=NOW, KEY=KEY, SECRET=SECRET, TOKEN=TOKEN, FAKE_TOKEN=FAKE_TOKEN,
-        signed=signed, spec_signature=spec_signature, ticket=ticket, encode=encode,
-        make_engine=make_engine, BlockingNotifier=BlockingNotifier, Client=Client,
+        NOW=NOW,
+        KEY=KEY,
+        SECRET=SECRET,
+        TOKEN=TOKEN,
+        FAKE_TOKEN=FAKE_TOKEN,
+        signed=signed,
+        spec_signature=spec_signature,
+        ticket=ticket,
+        encode=encode,
+        make_engine=make_engine,
+        BlockingNotifier=BlockingNotifier,
+        Client=Client,
     )

@@ -72,19 +72,29 @@ def test_operations_are_complete_and_refs_resolve(harness):
 def test_reads_declare_the_bearer_scheme_and_webhooks_the_signature_headers(harness):
     doc = harness.client.get("/openapi.json").json()
     assert doc["components"]["securitySchemes"]["bearerAuth"] == {
-        "type": "http", "scheme": "bearer",
+        "type": "http",
+        "scheme": "bearer",
         "description": doc["components"]["securitySchemes"]["bearerAuth"]["description"],
     }
-    for path in ("/api/support/check-spike", "/api/support/summary/{customerId}",
-                 "/api/support/banner/{customerId}", "/api/support/escalations"):
+    for path in (
+        "/api/support/check-spike",
+        "/api/support/summary/{customerId}",
+        "/api/support/banner/{customerId}",
+        "/api/support/escalations",
+    ):
         (op,) = doc["paths"][path].values()
         assert op["security"] == [{"bearerAuth": []}], path
     webhook = doc["paths"]["/api/webhooks/support/ticket"]["post"]
     headers = {p["name"] for p in webhook["parameters"] if p["in"] == "header"}
     assert headers == {"webhook-id", "webhook-timestamp", "webhook-signature"}
     summary = resolve(doc, "#/components/schemas/Summary")
-    assert set(summary["required"]) == {"recentTickets", "baseline", "currentRate", "isSpike",
-                                        "themes"}
+    assert set(summary["required"]) == {
+        "recentTickets",
+        "baseline",
+        "currentRate",
+        "isSpike",
+        "themes",
+    }
 
 
 def test_the_described_summary_matches_what_the_endpoint_returns(harness, kit):

@@ -31,8 +31,9 @@ def served(kit):
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner,
-                                                               max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
     max_leaves=8,
 )
 ticket_like = st.fixed_dictionaries(
@@ -43,14 +44,17 @@ ticket_like = st.fixed_dictionaries(
         "category": json_values | st.sampled_from(["technical", "Feature Request", "x"]),
         "severity": json_values | st.sampled_from(["p1", "P4", "P5"]),
         "subject": json_values,
-        "createdAt": json_values | st.sampled_from(
-            ["2026-03-02T11:00:00Z", "2026-03-02T11:00:00", "2026-03-02T11:00:00+05:30"]),
+        "createdAt": json_values
+        | st.sampled_from(
+            ["2026-03-02T11:00:00Z", "2026-03-02T11:00:00", "2026-03-02T11:00:00+05:30"]
+        ),
         "event": json_values | st.sampled_from(["created", "resolved", "deleted"]),
         "tags": json_values,
     },
 )
-SLOW = settings(max_examples=60, deadline=None,
-                suppress_health_check=[HealthCheck.function_scoped_fixture])
+SLOW = settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 
 
 @SLOW
@@ -63,11 +67,11 @@ def test_any_change_to_what_was_signed_is_refused(served, kit, data):
     if what == "body":
         index = data.draw(st.integers(0, len(body) - 1))
         flip = data.draw(st.integers(1, 255))
-        body = body[:index] + bytes([body[index] ^ flip]) + body[index + 1:]
+        body = body[:index] + bytes([body[index] ^ flip]) + body[index + 1 :]
     elif what == "id":
         headers["webhook-id"] = data.draw(
-            st.text("abcdefghij_0123456789", min_size=1, max_size=12).filter(
-                lambda s: s != "msg_1"))
+            st.text("abcdefghij_0123456789", min_size=1, max_size=12).filter(lambda s: s != "msg_1")
+        )
     else:
         shift = data.draw(st.integers(-299, 299).filter(lambda n: n != 0))
         headers["webhook-timestamp"] = str(int(headers["webhook-timestamp"]) + shift)
@@ -80,9 +84,7 @@ def test_any_change_to_what_was_signed_is_refused(served, kit, data):
 
 @SLOW
 @given(payload=st.one_of(ticket_like, json_values, st.binary(max_size=64)))
-def test_signed_garbage_is_never_a_server_error_and_refusals_store_nothing(
-    served, kit, payload
-):
+def test_signed_garbage_is_never_a_server_error_and_refusals_store_nothing(served, kit, payload):
     engine, client = served
     before = engine.store.ticket_count()
     body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()

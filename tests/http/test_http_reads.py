@@ -22,8 +22,13 @@ def spike(h, kit, customer="acme", count=8):
     for n in range(count):
         at = (start + timedelta(minutes=n)).isoformat()
         answer = h.post_ticket(
-            kit.ticket(f"{customer}-{n}", customer, severity="P1", createdAt=at,
-                       subject=f"Login fails with SSO error {n}"),
+            kit.ticket(
+                f"{customer}-{n}",
+                customer,
+                severity="P1",
+                createdAt=at,
+                subject=f"Login fails with SSO error {n}",
+            ),
             msg_id=f"{customer}_{n}",
         )
         assert answer.status_code == 202
@@ -46,20 +51,22 @@ def test_reads_without_the_right_token_are_401(harness, method, path, payload, a
 
 
 @pytest.mark.parametrize(("method", "path", "payload"), READS)
-def test_with_no_token_configured_every_read_is_refused(harness_factory, method, path,
-                                                        payload, kit):
+def test_with_no_token_configured_every_read_is_refused(
+    harness_factory, method, path, payload, kit
+):
     h = harness_factory(token_env={})
     for offered in ("", "Bearer ", f"Bearer {kit.TOKEN}"):
-        answer = h.client.request(method, path, json=payload,
-                                  headers={"Authorization": offered})
+        answer = h.client.request(method, path, json=payload, headers={"Authorization": offered})
         assert answer.status_code == 401
 
 
 def test_the_scheme_is_case_insensitive_but_the_token_is_not(harness, kit):
-    ok = harness.client.get("/api/support/escalations",
-                            headers={"Authorization": f"bearer {kit.TOKEN}"})
-    wrong = harness.client.get("/api/support/escalations",
-                               headers={"Authorization": f"Bearer {kit.TOKEN.upper()}"})
+    ok = harness.client.get(
+        "/api/support/escalations", headers={"Authorization": f"bearer {kit.TOKEN}"}
+    )
+    wrong = harness.client.get(
+        "/api/support/escalations", headers={"Authorization": f"Bearer {kit.TOKEN.upper()}"}
+    )
     assert (ok.status_code, wrong.status_code) == (200, 401)
 
 
@@ -90,8 +97,7 @@ def test_summary_limit_bounds_recent_tickets(harness, kit):
     two = harness.client.get("/api/support/summary/acme?limit=2", headers=harness.auth)
     assert [t["ticketId"] for t in two.json()["recentTickets"]] == ["acme-7", "acme-6"]
     for bad in ("0", "-1", "many", "100000"):
-        answer = harness.client.get(f"/api/support/summary/acme?limit={bad}",
-                                    headers=harness.auth)
+        answer = harness.client.get(f"/api/support/summary/acme?limit={bad}", headers=harness.auth)
         assert answer.status_code == 422
         assert "limit" in answer.json()["error"]["message"]
 
@@ -105,8 +111,9 @@ def test_summary_of_a_customer_with_no_tickets_is_an_empty_summary(harness):
 
 def test_check_spike_returns_the_assessment_and_the_prd_risk_signal(harness, kit):
     spike(harness, kit)
-    answer = harness.client.post("/api/support/check-spike", json={"customerId": "acme"},
-                                 headers=harness.auth)
+    answer = harness.client.post(
+        "/api/support/check-spike", json={"customerId": "acme"}, headers=harness.auth
+    )
 
     assert answer.status_code == 200
     data = answer.json()
@@ -118,9 +125,16 @@ def test_check_spike_returns_the_assessment_and_the_prd_risk_signal(harness, kit
     assert signal["signal_type"] == "ticket_spike"
     assert signal["customer_id"] == "acme"
     assert signal["severity"] == "critical"
-    assert {"ticket_count", "baseline_daily_avg", "spike_multiplier", "period_hours",
-            "ticket_breakdown", "severity_breakdown", "common_themes",
-            "ticket_ids"} <= set(signal["metadata"])
+    assert {
+        "ticket_count",
+        "baseline_daily_avg",
+        "spike_multiplier",
+        "period_hours",
+        "ticket_breakdown",
+        "severity_breakdown",
+        "common_themes",
+        "ticket_ids",
+    } <= set(signal["metadata"])
     assert signal["metadata"]["severity_breakdown"] == {"P1": 8}
     assert signal["metadata"]["ticket_breakdown"] == {"technical": 8}
 
@@ -128,8 +142,9 @@ def test_check_spike_returns_the_assessment_and_the_prd_risk_signal(harness, kit
 def test_check_spike_of_a_quiet_customer_has_no_risk_signal(harness, kit):
     harness.post_ticket(kit.ticket("TKT-1", "quiet"))
     harness.settle()
-    data = harness.client.post("/api/support/check-spike", json={"customerId": "quiet"},
-                               headers=harness.auth).json()
+    data = harness.client.post(
+        "/api/support/check-spike", json={"customerId": "quiet"}, headers=harness.auth
+    ).json()
     assert data["isSpike"] is False
     assert data["ticketCount"] == 1
     assert data["riskSignal"] is None
@@ -151,7 +166,8 @@ def test_check_spike_of_a_quiet_customer_has_no_risk_signal(harness, kit):
 )
 def test_check_spike_refuses_bad_bodies(harness, content, content_type, status):
     answer = harness.client.post(
-        "/api/support/check-spike", content=content,
+        "/api/support/check-spike",
+        content=content,
         headers={**harness.auth, "content-type": content_type},
     )
     assert answer.status_code == status
@@ -164,8 +180,9 @@ def test_check_spike_refuses_bad_bodies(harness, content, content_type, status):
 def test_check_spike_accepts_a_numeric_customer_id(harness, kit):
     harness.post_ticket(kit.ticket("TKT-1", "4711"))
     harness.settle()
-    data = harness.client.post("/api/support/check-spike", json={"customerId": 4711},
-                               headers=harness.auth).json()
+    data = harness.client.post(
+        "/api/support/check-spike", json={"customerId": 4711}, headers=harness.auth
+    ).json()
     assert data["customerId"] == "4711"
     assert data["ticketCount"] == 1
 
@@ -243,11 +260,14 @@ def test_cors_is_off_by_default_and_on_for_configured_origins(harness_factory, k
     assert "access-control-allow-origin" not in answer.headers
 
     h = harness_factory(settings=ServerSettings(cors_origins=("https://app.example.com",)))
-    preflight = h.client.options("/api/support/summary/acme", headers={
-        "Origin": "https://app.example.com",
-        "Access-Control-Request-Method": "GET",
-        "Access-Control-Request-Headers": "authorization",
-    })
+    preflight = h.client.options(
+        "/api/support/summary/acme",
+        headers={
+            "Origin": "https://app.example.com",
+            "Access-Control-Request-Method": "GET",
+            "Access-Control-Request-Headers": "authorization",
+        },
+    )
     assert preflight.status_code == 200
     assert preflight.headers["access-control-allow-origin"] == "https://app.example.com"
     other = h.client.get("/api/health", headers={"Origin": "https://evil.example"})

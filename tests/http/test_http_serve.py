@@ -31,15 +31,25 @@ TOKEN = "serve-read-token"
 def sign(body: bytes, msg_id: str, stamp: int) -> dict[str, str]:
     content = f"{msg_id}.{stamp}.".encode() + body
     mac = base64.b64encode(hmac.new(KEY, content, hashlib.sha256).digest()).decode()
-    return {"content-type": "application/json", "webhook-id": msg_id,
-            "webhook-timestamp": str(stamp), "webhook-signature": f"v1,{mac}"}
+    return {
+        "content-type": "application/json",
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(stamp),
+        "webhook-signature": f"v1,{mac}",
+    }
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None,
-            prelude: str = "") -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, prelude: str = ""
+) -> subprocess.CompletedProcess[str]:
     code = f"{prelude}\nimport sys\nfrom ticketspike.cli import main\nsys.exit(main(sys.argv[1:]))"
-    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
-                          timeout=60, env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **(env or {})},
+    )
 
 
 class Server:
@@ -51,12 +61,31 @@ class Server:
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
-    env = {**os.environ, "TICKETSPIKE_API_TOKEN": TOKEN, "TICKETSPIKE_WEBHOOK_SECRET": SECRET,
-           "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
+    env = {
+        **os.environ,
+        "TICKETSPIKE_API_TOKEN": TOKEN,
+        "TICKETSPIKE_WEBHOOK_SECRET": SECRET,
+        "NO_PROXY": "127.0.0.1,localhost",
+        "no_proxy": "127.0.0.1,localhost",
+    }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "ticketspike", "serve", "--host", "127.0.0.1", "--port", "0",
-         "--store", str(tmp_path / "store.db"), "--no-access-log"],
-        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env,
+        [
+            sys.executable,
+            "-m",
+            "ticketspike",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--store",
+            str(tmp_path / "store.db"),
+            "--no-access-log",
+        ],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        env=env,
     )
     lines: queue.Queue[str] = queue.Queue()
 
@@ -96,14 +125,23 @@ def server(tmp_path: Path) -> Iterator[Server]:
 
 def test_a_real_server_stores_once_answers_reads_and_shuts_down_cleanly(server, tmp_path):
     now = int(time.time())
-    ticket = {"ticketId": "TKT-1", "customerId": "acme", "category": "billing",
-              "severity": "P2", "subject": "Invoice total is wrong",
-              "createdAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - 60))}
+    ticket = {
+        "ticketId": "TKT-1",
+        "customerId": "acme",
+        "category": "billing",
+        "severity": "P2",
+        "subject": "Invoice total is wrong",
+        "createdAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - 60)),
+    }
     body = json.dumps(ticket).encode()
     auth = {"Authorization": f"Bearer {TOKEN}"}
     with httpx.Client(base_url=server.url, timeout=10) as client:
-        codes = [client.post("/api/webhooks/support/ticket", content=body,
-                             headers=sign(body, "msg-1", now)).status_code for _ in range(3)]
+        codes = [
+            client.post(
+                "/api/webhooks/support/ticket", content=body, headers=sign(body, "msg-1", now)
+            ).status_code
+            for _ in range(3)
+        ]
         assert codes == [202, 200, 200]
         assert client.get("/api/support/summary/acme").status_code == 401
 
@@ -184,7 +222,8 @@ def test_the_core_imports_and_validates_config_without_starlette():
         "except ImportError:\n"
         "    print('no app without the extra')\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "no app without the extra"

@@ -38,31 +38,51 @@ def test_every_key_is_read():
         "  recent_tickets: 25\n"
     )
     assert settings == ServerSettings(
-        max_body_bytes=65536, api_token_env="SUPPORT_API_TOKEN",
+        max_body_bytes=65536,
+        api_token_env="SUPPORT_API_TOKEN",
         cors_origins=("https://app.example.com", "https://admin.example.com"),
-        background=False, process_delay_seconds=0.2, interval_seconds=15.0, recent_tickets=25,
+        background=False,
+        process_delay_seconds=0.2,
+        interval_seconds=15.0,
+        recent_tickets=25,
     )
 
 
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("server:\n  max_body: 10\n",
-         "ticketspike.yaml:2: server.max_body: unknown key (did you mean 'max_body_bytes'?)"),
-        ("server:\n  max_body_bytes: lots\n",
-         "ticketspike.yaml:2: server.max_body_bytes: expected a whole number"),
-        ("server:\n\n  max_body_bytes: 10\n",
-         "ticketspike.yaml:3: server.max_body_bytes: expected a whole number >= 64"),
-        ("server:\n  cors_origins: https://x\n",
-         "ticketspike.yaml:2: server.cors_origins: expected a list"),
-        ("server:\n  cors_origins: [3]\n",
-         "ticketspike.yaml:2: server.cors_origins: item 0: expected an origin"),
-        ("server:\n  background: sometimes\n",
-         "ticketspike.yaml:2: server.background: expected true or false"),
-        ("server:\n  api_token_env: ' '\n",
-         "ticketspike.yaml:2: server.api_token_env: expected the name of an environment"),
-        ("server:\n  recent_tickets: 0\n",
-         "ticketspike.yaml:2: server.recent_tickets: expected a whole number >= 1"),
+        (
+            "server:\n  max_body: 10\n",
+            "ticketspike.yaml:2: server.max_body: unknown key (did you mean 'max_body_bytes'?)",
+        ),
+        (
+            "server:\n  max_body_bytes: lots\n",
+            "ticketspike.yaml:2: server.max_body_bytes: expected a whole number",
+        ),
+        (
+            "server:\n\n  max_body_bytes: 10\n",
+            "ticketspike.yaml:3: server.max_body_bytes: expected a whole number >= 64",
+        ),
+        (
+            "server:\n  cors_origins: https://x\n",
+            "ticketspike.yaml:2: server.cors_origins: expected a list",
+        ),
+        (
+            "server:\n  cors_origins: [3]\n",
+            "ticketspike.yaml:2: server.cors_origins: item 0: expected an origin",
+        ),
+        (
+            "server:\n  background: sometimes\n",
+            "ticketspike.yaml:2: server.background: expected true or false",
+        ),
+        (
+            "server:\n  api_token_env: ' '\n",
+            "ticketspike.yaml:2: server.api_token_env: expected the name of an environment",
+        ),
+        (
+            "server:\n  recent_tickets: 0\n",
+            "ticketspike.yaml:2: server.recent_tickets: expected a whole number >= 1",
+        ),
     ],
 )
 def test_bad_values_name_the_file_line_and_key(text, expected):
@@ -87,8 +107,7 @@ def test_the_section_configures_the_app(harness_factory, kit):
     h = harness_factory(settings=settings, token_env={"OTHER_TOKEN": "other"})
 
     assert h.post_ticket(kit.ticket(body="x" * 600)).status_code == 413
-    allowed = h.client.get("/api/support/escalations",
-                           headers={"Authorization": "Bearer other"})
+    allowed = h.client.get("/api/support/escalations", headers={"Authorization": "Bearer other"})
     assert allowed.status_code == 200
     assert h.client.get("/api/support/escalations", headers=h.auth).status_code == 401
 

@@ -14,8 +14,9 @@ def vendor_post(h, payload, *, token, delivery="d-1", content_type="application/
     headers = {"content-type": content_type, "x-delivery-id": delivery}
     if token is not None:
         headers["x-fake-token"] = token
-    return h.client.post("/api/webhooks/fake", content=json.dumps(payload).encode(),
-                         headers=headers)
+    return h.client.post(
+        "/api/webhooks/fake", content=json.dumps(payload).encode(), headers=headers
+    )
 
 
 def test_a_verified_vendor_delivery_is_stored_under_its_source(harness, kit):
@@ -26,8 +27,10 @@ def test_a_verified_vendor_delivery_is_stored_under_its_source(harness, kit):
 
 
 def test_a_vendor_delivery_replayed_by_id_is_dropped(harness, kit):
-    codes = [vendor_post(harness, kit.ticket("Z-1"), token=kit.FAKE_TOKEN,
-                         delivery="same").status_code for _ in range(3)]
+    codes = [
+        vendor_post(harness, kit.ticket("Z-1"), token=kit.FAKE_TOKEN, delivery="same").status_code
+        for _ in range(3)
+    ]
     assert codes == [202, 200, 200]
     assert harness.stored == 1
 
@@ -45,12 +48,14 @@ def test_an_unknown_source_is_404_and_its_body_is_not_read(harness):
         raise AssertionError("the body of an unknown source must not be read")
         yield b""  # pragma: no cover
 
-    answer = harness.client.post("/api/webhooks/freshdesk", content=b"{}",
-                                 headers={"content-type": "application/json"})
+    answer = harness.client.post(
+        "/api/webhooks/freshdesk", content=b"{}", headers={"content-type": "application/json"}
+    )
     assert answer.status_code == 404
     assert answer.json()["error"]["code"] == "unknown_source"
-    streamed = harness.client.post("/api/webhooks/freshdesk", content=endless(),
-                                   headers={"content-type": "application/json"})
+    streamed = harness.client.post(
+        "/api/webhooks/freshdesk", content=endless(), headers={"content-type": "application/json"}
+    )
     assert streamed.status_code == 404
 
 
@@ -62,8 +67,7 @@ def test_the_canonical_source_is_also_reachable_by_name(harness, kit):
 
 
 def test_vendor_routes_refuse_non_json_non_form_content(harness, kit):
-    answer = vendor_post(harness, kit.ticket("Z-1"), token=kit.FAKE_TOKEN,
-                         content_type="text/xml")
+    answer = vendor_post(harness, kit.ticket("Z-1"), token=kit.FAKE_TOKEN, content_type="text/xml")
     assert answer.status_code == 415
     assert harness.stored == 0
 
@@ -83,11 +87,11 @@ def test_a_plugin_crash_is_a_500_without_its_text_and_stores_nothing(kit):
     engine = kit.make_engine(extra=(StaticPlugin(sources=[Broken()]),))
     client = kit.Client(create_app(engine, env={}))
     try:
-        answer = client.post("/api/webhooks/broken", content=b"{}",
-                             headers={"content-type": "application/json"})
+        answer = client.post(
+            "/api/webhooks/broken", content=b"{}", headers={"content-type": "application/json"}
+        )
         assert answer.status_code == 500
-        assert answer.json() == {"error": {"code": "internal_error",
-                                           "message": "internal error"}}
+        assert answer.json() == {"error": {"code": "internal_error", "message": "internal error"}}
         assert "secret-value" not in answer.text
         # ... and the app still serves.
         assert client.get("/api/health").status_code == 200
@@ -106,8 +110,9 @@ def test_mounted_under_a_prefix_in_a_host_app(kit):
     auth = {"Authorization": f"Bearer {kit.TOKEN}"}
     try:
         body = kit.encode(kit.ticket("TKT-m"))
-        posted = client.post("/support-spikes/api/webhooks/support/ticket", content=body,
-                             headers=kit.signed(body))
+        posted = client.post(
+            "/support-spikes/api/webhooks/support/ticket", content=body, headers=kit.signed(body)
+        )
         assert posted.status_code == 202
         processor = api.state.processor
         assert processor.running  # started by the webhook, not by a lifespan

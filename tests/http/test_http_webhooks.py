@@ -70,8 +70,15 @@ def test_the_dedupe_lives_in_the_store_so_a_second_process_drops_the_replay(
 
 @pytest.mark.parametrize(
     "case",
-    ["unsigned", "tampered", "wrong secret", "stale", "future", "garbage signature",
-     "not unix seconds"],
+    [
+        "unsigned",
+        "tampered",
+        "wrong secret",
+        "stale",
+        "future",
+        "garbage signature",
+        "not unix seconds",
+    ],
 )
 def test_bad_signatures_are_refused_with_401_and_nothing_is_stored(harness, kit, case):
     body = kit.encode(kit.ticket())
@@ -103,10 +110,10 @@ def test_bad_signatures_are_refused_with_401_and_nothing_is_stored(harness, kit,
 
 
 def test_timestamps_inside_the_window_are_accepted_in_both_directions(harness, kit):
-    early = harness.post_ticket(kit.ticket("TKT-a"), msg_id="a",
-                                at=kit.NOW - timedelta(seconds=299))
-    late = harness.post_ticket(kit.ticket("TKT-b"), msg_id="b",
-                               at=kit.NOW + timedelta(seconds=299))
+    early = harness.post_ticket(
+        kit.ticket("TKT-a"), msg_id="a", at=kit.NOW - timedelta(seconds=299)
+    )
+    late = harness.post_ticket(kit.ticket("TKT-b"), msg_id="b", at=kit.NOW + timedelta(seconds=299))
     assert (early.status_code, late.status_code) == (202, 202)
     assert harness.stored == 2
 
@@ -117,8 +124,7 @@ def test_rotated_secrets_are_all_accepted_and_any_matching_entry_counts(harness_
     h = harness_factory(env=env)
 
     by_new = h.post_ticket(kit.ticket("TKT-new"), msg_id="n")
-    by_plain = h.post_ticket(kit.ticket("TKT-plain"), msg_id="p",
-                             key=b"plain-old-secret-value-24b")
+    by_plain = h.post_ticket(kit.ticket("TKT-plain"), msg_id="p", key=b"plain-old-secret-value-24b")
     body = kit.encode(kit.ticket("TKT-both"))
     headers = kit.signed(body, msg_id="both")
     wrong = kit.spec_signature(old_key, "both", int(kit.NOW.timestamp()), body)
@@ -147,8 +153,7 @@ def test_an_oversized_body_is_refused_with_413_before_anything_is_stored(harness
 def test_the_body_limit_is_enforced_while_streaming_not_after(kit):
     """A chunked body with no Content-Length is cut off as soon as it passes the limit."""
     engine = kit.make_engine()
-    app = create_app(engine, settings=ServerSettings(max_body_bytes=4096, background=False),
-                     env={})
+    app = create_app(engine, settings=ServerSettings(max_body_bytes=4096, background=False), env={})
     sent: list[int] = []
 
     async def chunks() -> AsyncIterator[bytes]:
@@ -159,8 +164,9 @@ def test_the_body_limit_is_enforced_while_streaming_not_after(kit):
     async def post() -> httpx.Response:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-            return await client.post(PATH, content=chunks(),
-                                     headers={"content-type": "application/json"})
+            return await client.post(
+                PATH, content=chunks(), headers={"content-type": "application/json"}
+            )
 
     answer = asyncio.run(post())
     assert answer.status_code == 413
@@ -170,8 +176,9 @@ def test_the_body_limit_is_enforced_while_streaming_not_after(kit):
 
 def test_a_wrong_content_type_is_refused_with_415(harness, kit):
     body = kit.encode(kit.ticket())
-    answer = harness.client.post(PATH, content=body,
-                                 headers=kit.signed(body, content_type="text/plain"))
+    answer = harness.client.post(
+        PATH, content=body, headers=kit.signed(body, content_type="text/plain")
+    )
     assert answer.status_code == 415
     assert error_of(answer)["code"] == "unsupported_media_type"
     assert harness.stored == 0
@@ -204,9 +211,7 @@ def test_malformed_json_is_refused_with_400(harness, kit):
         ({"tags": "billing"}, "tags"),
     ],
 )
-def test_missing_or_wrong_fields_are_refused_with_422_naming_the_field(
-    harness, kit, change, field
-):
+def test_missing_or_wrong_fields_are_refused_with_422_naming_the_field(harness, kit, change, field):
     obj = kit.ticket()
     obj.update(change)
     obj = {k: v for k, v in obj.items() if v is not None}
@@ -231,8 +236,9 @@ def test_a_batch_with_one_bad_ticket_stores_none_of_them(harness, kit):
 def test_the_server_keeps_serving_after_refusals(harness, kit):
     refused = [
         harness.post_ticket(b"not json").status_code,
-        harness.client.post(PATH, content=b"{}",
-                            headers={"content-type": "application/json"}).status_code,
+        harness.client.post(
+            PATH, content=b"{}", headers={"content-type": "application/json"}
+        ).status_code,
         harness.post_ticket(kit.ticket(createdAt="2026-03-02T11:00:00")).status_code,
     ]
     accepted = harness.post_ticket(kit.ticket("TKT-ok"), msg_id="ok")
@@ -241,16 +247,17 @@ def test_the_server_keeps_serving_after_refusals(harness, kit):
     assert harness.stored == 1
 
 
-def test_a_stuck_and_failing_notifier_never_holds_up_or_fails_the_webhook(
-    harness_factory, kit
-):
+def test_a_stuck_and_failing_notifier_never_holds_up_or_fails_the_webhook(harness_factory, kit):
     notifier = kit.BlockingNotifier()
     h = harness_factory(notifier=notifier)
     at = kit.NOW - timedelta(minutes=50)
     answers = [
-        h.post_ticket(kit.ticket(f"TKT-{n}", severity="P1",
-                                 createdAt=(at + timedelta(minutes=n)).isoformat()),
-                      msg_id=f"spike_{n}")
+        h.post_ticket(
+            kit.ticket(
+                f"TKT-{n}", severity="P1", createdAt=(at + timedelta(minutes=n)).isoformat()
+            ),
+            msg_id=f"spike_{n}",
+        )
         for n in range(8)
     ]
     assert [a.status_code for a in answers] == [202] * 8

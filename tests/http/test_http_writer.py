@@ -47,19 +47,24 @@ def test_a_burst_is_one_group_and_a_bad_delivery_is_answered_alone(kit):
     try:
         release = held(engine.store)
         first = kit.encode(kit.ticket("TKT-0"))
-        pending = [client.submit("POST", PATH, content=first, headers=kit.signed(first,
-                                                                                  msg_id="m0"))]
+        pending = [
+            client.submit("POST", PATH, content=first, headers=kit.signed(first, msg_id="m0"))
+        ]
         # The writer took the first delivery and waits for the store; the rest queue up.
         deadline = time.monotonic() + 10
         while not writer.running and time.monotonic() < deadline:
             time.sleep(0.01)
         bodies = [kit.encode(kit.ticket(f"TKT-{n}")) for n in range(1, 6)]
         for n, body in enumerate(bodies, start=1):
-            pending.append(client.submit("POST", PATH, content=body,
-                                         headers=kit.signed(body, msg_id=f"m{n}")))
+            pending.append(
+                client.submit("POST", PATH, content=body, headers=kit.signed(body, msg_id=f"m{n}"))
+            )
         bad = kit.encode(kit.ticket("TKT-bad"))
-        pending.append(client.submit("POST", PATH, content=bad,
-                                     headers=kit.signed(bad, key=b"x" * 32, msg_id="mbad")))
+        pending.append(
+            client.submit(
+                "POST", PATH, content=bad, headers=kit.signed(bad, key=b"x" * 32, msg_id="mbad")
+            )
+        )
         while writer.queued < 6 and time.monotonic() < deadline:
             time.sleep(0.01)
         assert writer.queued == 6
@@ -83,19 +88,28 @@ def test_a_crashing_plugin_in_a_group_costs_only_its_own_delivery(kit):
     try:
         release = held(engine.store)
         first = kit.encode(kit.ticket("TKT-0"))
-        pending = [client.submit("POST", PATH, content=first,
-                                 headers=kit.signed(first, msg_id="m0"))]
+        pending = [
+            client.submit("POST", PATH, content=first, headers=kit.signed(first, msg_id="m0"))
+        ]
         deadline = time.monotonic() + 10
         while not writer.running and time.monotonic() < deadline:
             time.sleep(0.01)
         good = kit.encode(kit.ticket("TKT-1"))
-        pending.append(client.submit("POST", PATH, content=good,
-                                     headers=kit.signed(good, msg_id="m1")))
-        pending.append(client.submit("POST", "/api/webhooks/exploding", content=b"{}",
-                                     headers={"content-type": "application/json"}))
+        pending.append(
+            client.submit("POST", PATH, content=good, headers=kit.signed(good, msg_id="m1"))
+        )
+        pending.append(
+            client.submit(
+                "POST",
+                "/api/webhooks/exploding",
+                content=b"{}",
+                headers={"content-type": "application/json"},
+            )
+        )
         later = kit.encode(kit.ticket("TKT-2"))
-        pending.append(client.submit("POST", PATH, content=later,
-                                     headers=kit.signed(later, msg_id="m2")))
+        pending.append(
+            client.submit("POST", PATH, content=later, headers=kit.signed(later, msg_id="m2"))
+        )
         while writer.queued < 3 and time.monotonic() < deadline:
             time.sleep(0.01)
         release.set()
@@ -107,8 +121,7 @@ def test_a_crashing_plugin_in_a_group_costs_only_its_own_delivery(kit):
     assert [a.status_code for a in answers] == [202, 202, 500, 202]
     assert answers[2].json()["error"]["code"] == "internal_error"
     assert "boom" not in answers[2].text
-    assert sorted(r.ticket.ticket_id for r in engine.store.tickets()) == [
-        "TKT-0", "TKT-1", "TKT-2"]
+    assert sorted(r.ticket.ticket_id for r in engine.store.tickets()) == ["TKT-0", "TKT-1", "TKT-2"]
 
 
 def test_stopping_the_writer_stores_and_answers_what_was_queued_first(kit):
@@ -119,14 +132,20 @@ def test_stopping_the_writer_stores_and_answers_what_was_queued_first(kit):
     try:
         release = held(engine.store)
         bodies = [kit.encode(kit.ticket(f"TKT-{n}")) for n in range(4)]
-        pending = [client.submit("POST", PATH, content=bodies[0],
-                                 headers=kit.signed(bodies[0], msg_id="m0"))]
+        pending = [
+            client.submit(
+                "POST", PATH, content=bodies[0], headers=kit.signed(bodies[0], msg_id="m0")
+            )
+        ]
         deadline = time.monotonic() + 10
         while not writer.running and time.monotonic() < deadline:
             time.sleep(0.01)
         for n in range(1, 4):
-            pending.append(client.submit("POST", PATH, content=bodies[n],
-                                         headers=kit.signed(bodies[n], msg_id=f"m{n}")))
+            pending.append(
+                client.submit(
+                    "POST", PATH, content=bodies[n], headers=kit.signed(bodies[n], msg_id=f"m{n}")
+                )
+            )
         while writer.queued < 3 and time.monotonic() < deadline:
             time.sleep(0.01)
         stopped: list[bool] = []
@@ -154,4 +173,5 @@ def test_a_failing_pass_is_logged_by_kind_and_the_worker_carries_on(kit, tmp_pat
     assert processor.failures == 1
     assert processor.last_error is not None
     assert [r.getMessage().split(":")[0] for r in caplog.records] == [
-        "background processing failed"]
+        "background processing failed"
+    ]

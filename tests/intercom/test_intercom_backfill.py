@@ -35,8 +35,9 @@ def ids(pages):
     return [e.ticket.ticket_id for p in pages for e in p.events if e.kind is EventKind.CREATED]
 
 
-def test_backfill_reads_every_page_once_with_pinned_version_and_token(fake_intercom,
-                                                                       make_conversation):
+def test_backfill_reads_every_page_once_with_pinned_version_and_token(
+    fake_intercom, make_conversation
+):
     fake_intercom.conversations = [make_conversation(str(i), T0 + 60 * i) for i in range(1, 6)]
     fake_intercom.conversations.insert(0, make_conversation("old", T0 - 10))
 
@@ -83,8 +84,11 @@ def test_closed_conversations_also_yield_a_resolution(fake_intercom, conversatio
 def test_429_with_retry_after_is_retried_then_succeeds(fake_intercom, make_conversation):
     fake_intercom.conversations = [make_conversation("1", T0 + 1)]
     fake_intercom.scripted = [
-        (429, b'{"type":"error.list","errors":[{"code":"rate_limit_exceeded"}]}',
-         {"Retry-After": "7"}),
+        (
+            429,
+            b'{"type":"error.list","errors":[{"code":"rate_limit_exceeded"}]}',
+            {"Retry-After": "7"},
+        ),
     ]
     sleeps: list[float] = []
 
@@ -106,8 +110,9 @@ def test_retry_after_is_capped(fake_intercom, make_conversation):
 def test_real_sleep_honours_a_short_retry_after(fake_intercom, make_conversation):
     fake_intercom.conversations = [make_conversation("1", T0 + 1)]
     fake_intercom.scripted = [(429, b"{}", {"Retry-After": "1"})]
-    src = IntercomSource(settings=IntercomSettings(base_url=fake_intercom.url),
-                         access_token=Secret(TOKEN))
+    src = IntercomSource(
+        settings=IntercomSettings(base_url=fake_intercom.url), access_token=Secret(TOKEN)
+    )
     started = datetime.now(timezone.utc)
     assert ids(list(src.backfill(since=SINCE))) == ["1"]
     assert (datetime.now(timezone.utc) - started).total_seconds() >= 1.0
@@ -177,9 +182,16 @@ def test_unusable_conversations_are_skipped_and_counted(fake_intercom, make_conv
     broken = make_conversation("3", T0 + 3)
     broken["created_at"] = "soon"
     fake_intercom.scripted = [
-        (200, json.dumps({"type": "conversation.list",
-                          "conversations": [make_conversation("1", T0 + 1), nobody, broken]}
-                         ).encode(), {}),
+        (
+            200,
+            json.dumps(
+                {
+                    "type": "conversation.list",
+                    "conversations": [make_conversation("1", T0 + 1), nobody, broken],
+                }
+            ).encode(),
+            {},
+        ),
     ]
     (page,) = list(source(fake_intercom, page_size=5).backfill(since=SINCE))
     assert ids([page]) == ["1"] and page.skipped == 2 and page.done

@@ -39,8 +39,13 @@ def signature(secret: str, body: bytes) -> str:
 
 
 def write_config(tmp_path, base_url: str, **extra: object) -> str:
-    lines = ["plugins:", "  intercom:", f"    base_url: {base_url}", "    app_id: abc12345",
-             "    page_size: 2"]
+    lines = [
+        "plugins:",
+        "  intercom:",
+        f"    base_url: {base_url}",
+        "    app_id: abc12345",
+        "    page_size: 2",
+    ]
     lines += [f"    {key}: {value}" for key, value in extra.items()]
     path = tmp_path / "ticketspike.yaml"
     path.write_text("\n".join(lines) + "\n")
@@ -63,8 +68,16 @@ def test_cli_backfill_stores_each_conversation_once_and_resumes(
     fake_intercom.fail_on_request[3] = (503, b"{}", {})
     config = write_config(tmp_path, fake_intercom.url, max_attempts=1)
     store = str(tmp_path / "ticketspike.sqlite3")
-    argv = ["backfill", "intercom", "--since", "2024-06-01T00:00:00Z", "--store", store,
-            "--config", config]
+    argv = [
+        "backfill",
+        "intercom",
+        "--since",
+        "2024-06-01T00:00:00Z",
+        "--store",
+        store,
+        "--config",
+        config,
+    ]
 
     assert main(argv) == 1
     err = capsys.readouterr().err
@@ -86,16 +99,29 @@ def test_cli_backfill_stores_each_conversation_once_and_resumes(
     assert first["url"] == "https://app.intercom.com/a/inbox/abc12345/inbox/conversation/1"
 
 
-def test_cli_backfill_without_token_is_a_clear_input_error(tmp_path, monkeypatch, capsys,
-                                                           fake_intercom):
+def test_cli_backfill_without_token_is_a_clear_input_error(
+    tmp_path, monkeypatch, capsys, fake_intercom
+):
     monkeypatch.delenv("INTERCOM_ACCESS_TOKEN", raising=False)
     config = write_config(tmp_path, fake_intercom.url)
-    code = main(["backfill", "intercom", "--since", "2024-06-01T00:00:00Z",
-                 "--store", str(tmp_path / "s.sqlite3"), "--config", config])
+    code = main(
+        [
+            "backfill",
+            "intercom",
+            "--since",
+            "2024-06-01T00:00:00Z",
+            "--store",
+            str(tmp_path / "s.sqlite3"),
+            "--config",
+            config,
+        ]
+    )
     err = capsys.readouterr().err.strip()
     assert code == 2
-    assert err.endswith("no access token: set $INTERCOM_ACCESS_TOKEN to an Intercom access "
-                        "token with 'Read conversations'")
+    assert err.endswith(
+        "no access token: set $INTERCOM_ACCESS_TOKEN to an Intercom access "
+        "token with 'Read conversations'"
+    )
     assert fake_intercom.requests == []
 
 
@@ -103,8 +129,9 @@ def test_http_webhook_stores_one_ticket_and_refuses_bad_variants(tmp_path, user_
     config = write_config(tmp_path, "http://127.0.0.1:9")
     store = SQLiteStore(tmp_path / "webhooks.sqlite3")
     clock = FixedClock(datetime.fromtimestamp(1719400030, tz=timezone.utc))
-    engine = Engine.from_config(config, store=store, env={"INTERCOM_CLIENT_SECRET": SECRET},
-                                clock=clock)
+    engine = Engine.from_config(
+        config, store=store, env={"INTERCOM_CLIENT_SECRET": SECRET}, clock=clock
+    )
     app = create_app(engine, env={})
 
     body = json.dumps(user_created).encode()
@@ -130,15 +157,23 @@ def test_http_webhook_stores_one_ticket_and_refuses_bad_variants(tmp_path, user_
                     headers["x-hub-signature"] = header
                 if name == "valid":
                     assert store.ticket_count() == 0  # no bad variant wrote anything
-                answer = await client.post("/api/webhooks/intercom", content=content,
-                                           headers=headers)
+                answer = await client.post(
+                    "/api/webhooks/intercom", content=content, headers=headers
+                )
                 codes[name] = answer.status_code
         return codes
 
     codes = asyncio.run(post_all())
 
-    assert codes == {"tampered": 401, "wrong secret": 401, "unsigned": 401, "malformed": 400,
-                     "valid": 202, "replayed": 200, "unknown topic": 200}
+    assert codes == {
+        "tampered": 401,
+        "wrong secret": 401,
+        "unsigned": 401,
+        "malformed": 400,
+        "valid": 202,
+        "replayed": 200,
+        "unknown topic": 200,
+    }
     assert store.ticket_count() == 1
     record = store.get_ticket("intercom", "215468293854")
     assert record is not None

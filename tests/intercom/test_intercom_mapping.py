@@ -182,8 +182,10 @@ def test_html_to_text_examples(html, text):
     assert html_to_text(html) == text
 
 
-@given(st.lists(st.sampled_from(["p", "b", "div", "span", "a", "li"]), max_size=6),
-       st.text(alphabet=st.characters(blacklist_characters="<>&"), max_size=40))
+@given(
+    st.lists(st.sampled_from(["p", "b", "div", "span", "a", "li"]), max_size=6),
+    st.text(alphabet=st.characters(blacklist_characters="<>&"), max_size=40),
+)
 def test_html_to_text_keeps_the_words_and_drops_the_tags(tags, words):
     html = "".join(f"<{t}>" for t in tags) + words + "".join(f"</{t}>" for t in reversed(tags))
     assert html_to_text(html) == " ".join(words.split())

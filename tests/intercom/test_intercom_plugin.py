@@ -38,8 +38,9 @@ def sources(config: PluginConfig) -> dict[str, TicketSource]:
 
 
 def test_entry_point_is_installed_and_loads():
-    (ep,) = [e for e in importlib.metadata.entry_points(group="ticketspike")
-             if e.name == "intercom"]
+    (ep,) = [
+        e for e in importlib.metadata.entry_points(group="ticketspike") if e.name == "intercom"
+    ]
     assert ep.value == "ticketspike_intercom.plugin"
     infos = {i.name: i for i in Plugins(builtins=False, allow=["intercom"]).infos()}
     assert infos["intercom"].distribution == "ticketspike-intercom"
@@ -67,19 +68,32 @@ def test_secrets_come_from_the_named_variables():
         "      customers: {acme-corp: ACME}\n"
         "      priority: {priority: P1}\n"
     )
-    env = {"ACME_INTERCOM_SECRETS": "new-secret old-secret",
-           "INTERCOM_CLIENT_SECRET": "not-this-one"}
+    env = {
+        "ACME_INTERCOM_SECRETS": "new-secret old-secret",
+        "INTERCOM_CLIENT_SECRET": "not-this-one",
+    }
     source = sources(plugin_config(text, env))["intercom"]
-    body = json.dumps({
-        "id": "notif_1", "topic": "conversation.user.created", "created_at": 1719399999,
-        "data": {"item": {"id": "9", "created_at": 1719399990, "priority": "priority",
-                          "company": {"company_id": "acme-corp"},
-                          "tags": {"tags": [{"name": "refund"}]}}},
-    }).encode()
+    body = json.dumps(
+        {
+            "id": "notif_1",
+            "topic": "conversation.user.created",
+            "created_at": 1719399999,
+            "data": {
+                "item": {
+                    "id": "9",
+                    "created_at": 1719399990,
+                    "priority": "priority",
+                    "company": {"company_id": "acme-corp"},
+                    "tags": {"tags": [{"name": "refund"}]},
+                }
+            },
+        }
+    ).encode()
     now = datetime.fromtimestamp(1719400000, tz=timezone.utc)
     for secret in ("new-secret", "old-secret"):
-        (event,) = source.parse_webhook(body, {"x-hub-signature": sign(body, secret)},
-                                        now=now).events
+        (event,) = source.parse_webhook(
+            body, {"x-hub-signature": sign(body, secret)}, now=now
+        ).events
         assert event.ticket.customer_id == "ACME"
         assert event.ticket.priority is Priority.P1
         assert event.ticket.category is Category.BILLING
@@ -90,24 +104,42 @@ def test_secrets_come_from_the_named_variables():
 @pytest.mark.parametrize(
     ("yaml_text", "message"),
     [
-        ("plugins:\n  intercom:\n    base_url: api.intercom.io\n",
-         "ticketspike.yaml:3: plugins.intercom.base_url: expected an http(s) URL"),
-        ("plugins:\n  intercom:\n    max_age: -5\n",
-         "ticketspike.yaml:3: plugins.intercom.max_age: expected a number >= 1"),
-        ("plugins:\n  intercom:\n    page_size: 500\n",
-         "ticketspike.yaml:3: plugins.intercom.page_size: expected a whole number <= 150"),
-        ("plugins:\n  intercom:\n    apps_id: x\n",
-         "ticketspike.yaml:3: plugins.intercom.apps_id: unknown key (did you mean 'app_id'?)"),
-        ("plugins:\n  intercom:\n    mapping:\n      customer_from: [company, crm]\n",
-         "ticketspike.yaml:4: plugins.intercom.mapping.customer_from: unknown source 'crm'"),
-        ("plugins:\n  intercom:\n    mapping:\n      priority: {urgent: P0}\n",
-         "ticketspike.yaml:4: plugins.intercom.mapping.priority.urgent: expected P1, P2, P3"),
-        ("plugins:\n  intercom:\n    mapping:\n      categories:\n        legal: [gdpr]\n",
-         "ticketspike.yaml:5: plugins.intercom.mapping.categories.legal: unknown category"),
-        ("plugins:\n  intercom:\n    mapping:\n      replied: count\n",
-         "ticketspike.yaml:4: plugins.intercom.mapping.replied: expected one of updated, ignore"),
-        ("plugins:\n  intercom:\n    access_token_env: 'MY TOKEN'\n",
-         "ticketspike.yaml:3: plugins.intercom.access_token_env: expected an environment"),
+        (
+            "plugins:\n  intercom:\n    base_url: api.intercom.io\n",
+            "ticketspike.yaml:3: plugins.intercom.base_url: expected an http(s) URL",
+        ),
+        (
+            "plugins:\n  intercom:\n    max_age: -5\n",
+            "ticketspike.yaml:3: plugins.intercom.max_age: expected a number >= 1",
+        ),
+        (
+            "plugins:\n  intercom:\n    page_size: 500\n",
+            "ticketspike.yaml:3: plugins.intercom.page_size: expected a whole number <= 150",
+        ),
+        (
+            "plugins:\n  intercom:\n    apps_id: x\n",
+            "ticketspike.yaml:3: plugins.intercom.apps_id: unknown key (did you mean 'app_id'?)",
+        ),
+        (
+            "plugins:\n  intercom:\n    mapping:\n      customer_from: [company, crm]\n",
+            "ticketspike.yaml:4: plugins.intercom.mapping.customer_from: unknown source 'crm'",
+        ),
+        (
+            "plugins:\n  intercom:\n    mapping:\n      priority: {urgent: P0}\n",
+            "ticketspike.yaml:4: plugins.intercom.mapping.priority.urgent: expected P1, P2, P3",
+        ),
+        (
+            "plugins:\n  intercom:\n    mapping:\n      categories:\n        legal: [gdpr]\n",
+            "ticketspike.yaml:5: plugins.intercom.mapping.categories.legal: unknown category",
+        ),
+        (
+            "plugins:\n  intercom:\n    mapping:\n      replied: count\n",
+            "ticketspike.yaml:4: plugins.intercom.mapping.replied: expected one of updated, ignore",
+        ),
+        (
+            "plugins:\n  intercom:\n    access_token_env: 'MY TOKEN'\n",
+            "ticketspike.yaml:3: plugins.intercom.access_token_env: expected an environment",
+        ),
     ],
 )
 def test_bad_config_fails_with_file_line_and_key(yaml_text, message):

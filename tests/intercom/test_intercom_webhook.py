@@ -191,10 +191,14 @@ def test_unknown_topic_is_acknowledged_and_ignored(user_created):
 
 
 def test_ping_is_ignored(user_created):
-    ping = {"type": "notification_event", "id": "notif_ping_1", "topic": "ping",
-            "app_id": "abc12345", "data": {"type": "notification_event_data",
-                                           "item": {"type": "ping", "message": "hi"}},
-            "created_at": 1719400000}
+    ping = {
+        "type": "notification_event",
+        "id": "notif_ping_1",
+        "topic": "ping",
+        "app_id": "abc12345",
+        "data": {"type": "notification_event_data", "item": {"type": "ping", "message": "hi"}},
+        "created_at": 1719400000,
+    }
     body, headers = signed(ping)
     result = source(SECRET).parse_webhook(body, headers, now=NOW)
     assert result.events == () and result.ignored and result.ignored.startswith("ping")
@@ -312,6 +316,5 @@ def test_hostile_text_is_kept_as_text_and_errors_stay_one_line(user_created):
 
 
 def test_source_repr_never_shows_secrets():
-    src = IntercomSource(client_secrets=(Secret(SECRET),),
-                         access_token=Secret("tok_live_123"))
+    src = IntercomSource(client_secrets=(Secret(SECRET),), access_token=Secret("tok_live_123"))
     assert SECRET not in repr(src) and "tok_live_123" not in repr(src)

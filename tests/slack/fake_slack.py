@@ -46,8 +46,11 @@ class FakeSlack:
         self.token = token
         self.requests: list[Recorded] = []
         self.channels: dict[str, str] = {
-            "#cs-escalations": "C0ESCALATE", "#product": "C0PRODUCT", "#finance": "C0FINANCE",
-            "#support-leads": "C0SUPPORT", "#enablement": "C0ENABLE",
+            "#cs-escalations": "C0ESCALATE",
+            "#product": "C0PRODUCT",
+            "#finance": "C0FINANCE",
+            "#support-leads": "C0SUPPORT",
+            "#enablement": "C0ENABLE",
         }
         self.members: set[str] = set(self.channels.values())
         self.messages: dict[str, list[dict[str, Any]]] = {}
@@ -106,8 +109,9 @@ class FakeSlack:
         return sorted(out, key=lambda m: m["ts"])
 
     # -- behaviour ----------------------------------------------------------------
-    def handle(self, method: str, body: dict[str, Any], headers: dict[str, str]
-               ) -> tuple[Scripted | None, int, dict[str, Any], dict[str, str]]:
+    def handle(
+        self, method: str, body: dict[str, Any], headers: dict[str, str]
+    ) -> tuple[Scripted | None, int, dict[str, Any], dict[str, str]]:
         with self._lock:
             self.requests.append(Recorded(method, body, headers))
             queue = self._scripts.get(method)
@@ -147,11 +151,13 @@ class FakeSlack:
     def _m_conversations_list(self, body: dict[str, Any]) -> dict[str, Any]:
         if self.list_error:
             return {"ok": False, "error": self.list_error}
-        everything = [{"id": cid, "name": name.lstrip("#"), "is_member": cid in self.members}
-                      for name, cid in sorted(self.channels.items())]
+        everything = [
+            {"id": cid, "name": name.lstrip("#"), "is_member": cid in self.members}
+            for name, cid in sorted(self.channels.items())
+        ]
         start = int(body.get("cursor") or 0)
         limit = int(body.get("limit", 100))
-        page = everything[start:start + min(limit, self.list_page_size)]
+        page = everything[start : start + min(limit, self.list_page_size)]
         nxt = start + len(page)
         cursor = str(nxt) if nxt < len(everything) else ""
         return {"ok": True, "channels": page, "response_metadata": {"next_cursor": cursor}}
@@ -196,8 +202,9 @@ class FakeSlack:
                 problem = block_kit_problem(body.get("blocks") or [])
                 if problem:
                     return {"ok": False, "error": "invalid_blocks", "errors": [problem]}
-                message.update(text=body.get("text", ""), blocks=body.get("blocks") or [],
-                               edited=True)
+                message.update(
+                    text=body.get("text", ""), blocks=body.get("blocks") or [], edited=True
+                )
                 if body.get("metadata"):
                     message["metadata"] = body["metadata"]
                 return {"ok": True, "channel": channel, "ts": message["ts"]}
@@ -217,11 +224,14 @@ class FakeSlack:
             return {"ok": False, "error": "channel_not_found"}
         limit = int(body.get("limit", 100))
         with_metadata = str(body.get("include_all_metadata", "0")) in ("1", "true", "True")
-        top = [m for m in self.messages.get(channel, [])
-               if not m["thread_ts"] or m["reply_broadcast"]]
+        top = [
+            m for m in self.messages.get(channel, []) if not m["thread_ts"] or m["reply_broadcast"]
+        ]
         newest_first = list(reversed(top))[:limit]
-        return {"ok": True, "messages": [self._history_view(m, with_metadata)
-                                         for m in newest_first]}
+        return {
+            "ok": True,
+            "messages": [self._history_view(m, with_metadata) for m in newest_first],
+        }
 
     def _m_conversations_replies(self, body: dict[str, Any]) -> dict[str, Any]:
         if self.history_error:
@@ -230,12 +240,17 @@ class FakeSlack:
         root = str(body.get("ts", ""))
         limit = int(body.get("limit", 100))
         with_metadata = str(body.get("include_all_metadata", "0")) in ("1", "true", "True")
-        thread = [m for m in self.messages.get(channel or "", [])
-                  if m["ts"] == root or m["thread_ts"] == root]
+        thread = [
+            m
+            for m in self.messages.get(channel or "", [])
+            if m["ts"] == root or m["thread_ts"] == root
+        ]
         if not thread:
             return {"ok": False, "error": "thread_not_found"}
-        return {"ok": True, "messages": [self._history_view(m, with_metadata)
-                                         for m in thread[:limit]]}
+        return {
+            "ok": True,
+            "messages": [self._history_view(m, with_metadata) for m in thread[:limit]],
+        }
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -265,8 +280,11 @@ class _Handler(BaseHTTPRequestHandler):
             data = b"<html><body>upstream error</body></html>"
         self.send_response(status)
         content_type = "text/html" if status >= 500 else "application/json; charset=utf-8"
-        for key, value in {"Content-Type": content_type, "Content-Length": str(len(data)),
-                           **extra}.items():
+        for key, value in {
+            "Content-Type": content_type,
+            "Content-Length": str(len(data)),
+            **extra,
+        }.items():
             self.send_header(key, value)
         self.end_headers()
         self.wfile.write(data)

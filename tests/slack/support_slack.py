@@ -77,8 +77,9 @@ def huge_spike() -> AlertMessage:
         breakdown=tuple(BreakdownRow(f"Category {i}", 100, 1) for i in range(40)),
         priority_counts=tuple((f"P{i}", 3000) for i in range(1, 30)),
         themes=tuple(f"theme{i:04d} " + "&" * 300 for i in range(500)),
-        ticket_links=tuple((f"TKT-{i:05d}", f"https://support.example.com/t/{i}")
-                           for i in range(12_000)),
+        ticket_links=tuple(
+            (f"TKT-{i:05d}", f"https://support.example.com/t/{i}") for i in range(12_000)
+        ),
         daily_counts=tuple(range(365)),
         lines=tuple(f"line {i} " + "x" * 400 for i in range(300)),
         links=tuple(Link(f"Button number {i} " + "b" * 100) for i in range(40)),
@@ -87,8 +88,12 @@ def huge_spike() -> AlertMessage:
 
 def note(title: str, *lines: str, kind: MessageKind = MessageKind.NOTE) -> AlertMessage:
     return AlertMessage(
-        kind=kind, title=title, customer_id="acme", customer_name="TechCorp Inc",
-        severity=Severity.CRITICAL, lines=lines,
+        kind=kind,
+        title=title,
+        customer_id="acme",
+        customer_name="TechCorp Inc",
+        severity=Severity.CRITICAL,
+        lines=lines,
     )
 
 
@@ -96,44 +101,85 @@ def key(step: str, transition: str = "opened") -> str:
     return f"{EPISODE}:{transition}:{step}"
 
 
-def dm(step: str = "notify_csm", person: Person | None = CSM, *, role: str = "csm",
-       message: AlertMessage | None = None, quick: bool = True) -> DirectMessage:
-    return DirectMessage(step_id=step, key=key(step), recipient=Recipient(role, person),
-                         message=message or alert(), include_quick_actions=quick)
+def dm(
+    step: str = "notify_csm",
+    person: Person | None = CSM,
+    *,
+    role: str = "csm",
+    message: AlertMessage | None = None,
+    quick: bool = True,
+) -> DirectMessage:
+    return DirectMessage(
+        step_id=step,
+        key=key(step),
+        recipient=Recipient(role, person),
+        message=message or alert(),
+        include_quick_actions=quick,
+    )
 
 
-def channel_post(channel: str = "#cs-escalations", *, step: str = "create_coordination_thread",
-                 message: AlertMessage | None = None) -> ChannelPost:
-    return ChannelPost(step_id=step, key=key(step), channel=channel,
-                       message=message or alert(), create_thread=True)
+def channel_post(
+    channel: str = "#cs-escalations",
+    *,
+    step: str = "create_coordination_thread",
+    message: AlertMessage | None = None,
+) -> ChannelPost:
+    return ChannelPost(
+        step_id=step, key=key(step), channel=channel, message=message or alert(), create_thread=True
+    )
 
 
-def reply(thread_step: str = "create_coordination_thread", *, step: str = "thread_update",
-          text: str = "Escalated to critical", broadcast: bool = False,
-          transition: str = "escalated") -> ThreadReply:
-    return ThreadReply(step_id=step, key=key(step, transition), thread_key=key(thread_step),
-                       message=note("Spike escalated", text, kind=MessageKind.ESCALATION),
-                       broadcast=broadcast, depends_on=(key(thread_step),))
+def reply(
+    thread_step: str = "create_coordination_thread",
+    *,
+    step: str = "thread_update",
+    text: str = "Escalated to critical",
+    broadcast: bool = False,
+    transition: str = "escalated",
+) -> ThreadReply:
+    return ThreadReply(
+        step_id=step,
+        key=key(step, transition),
+        thread_key=key(thread_step),
+        message=note("Spike escalated", text, kind=MessageKind.ESCALATION),
+        broadcast=broadcast,
+        depends_on=(key(thread_step),),
+    )
 
 
-def update(target_step: str = "notify_csm", *, message: AlertMessage | None = None
-           ) -> UpdateMessage:
-    return UpdateMessage(step_id="update_alert", key=key("update_alert", "resolved"),
-                         target_key=key(target_step),
-                         message=message or note("RESOLVED: TechCorp Inc", "Back to normal",
-                                                 kind=MessageKind.RESOLUTION),
-                         depends_on=(key(target_step),))
+def update(
+    target_step: str = "notify_csm", *, message: AlertMessage | None = None
+) -> UpdateMessage:
+    return UpdateMessage(
+        step_id="update_alert",
+        key=key("update_alert", "resolved"),
+        target_key=key(target_step),
+        message=message
+        or note("RESOLVED: TechCorp Inc", "Back to normal", kind=MessageKind.RESOLUTION),
+        depends_on=(key(target_step),),
+    )
 
 
 def team(name: str = "product", channel: str | None = None) -> NotifyTeam:
-    return NotifyTeam(step_id=f"route_{name}", key=key(f"route_{name}"), team=name,
-                      reason="technical tickets", message=alert(), channel=channel)
+    return NotifyTeam(
+        step_id=f"route_{name}",
+        key=key(f"route_{name}"),
+        team=name,
+        reason="technical tickets",
+        message=alert(),
+        channel=channel,
+    )
 
 
 def plan(*actions: Action) -> EscalationPlan:
-    return EscalationPlan(episode_id=EPISODE, transition=TransitionKind.OPENED,
-                          customer_id="acme", severity=Severity.CRITICAL, at=NOW,
-                          actions=tuple(actions))
+    return EscalationPlan(
+        episode_id=EPISODE,
+        transition=TransitionKind.OPENED,
+        customer_id="acme",
+        severity=Severity.CRITICAL,
+        at=NOW,
+        actions=tuple(actions),
+    )
 
 
 @attrs.define

@@ -68,7 +68,10 @@ def test_alert_carries_every_part_of_the_prd_layout() -> None:
     ]
     buttons = block(blocks, "ticketspike_actions")["elements"]
     assert [b["text"]["text"] for b in buttons] == [
-        "View Tickets", "Draft Response", "Start War Room", "View Customer",
+        "View Tickets",
+        "Draft Response",
+        "Start War Room",
+        "View Customer",
     ]
     spark = block(blocks, "ticketspike_sparkline")["elements"][0]["text"]
     assert "last 14 days" in spark and spark.count("█") == 1 and "(peak 15)" in spark
@@ -127,8 +130,9 @@ def test_a_huge_spike_is_cut_to_slack_limits_with_counts_of_what_was_left_out() 
     rows = block(blocks, "ticketspike_breakdown")["text"]["text"].splitlines()[1:]
     hidden = int(re.fullmatch(r"\+(\d+) more", rows[-1]).group(1))  # type: ignore[union-attr]
     assert len(rows) - 1 + hidden == len(message.breakdown)
-    lines = "\n".join(b["text"]["text"] for b in blocks
-                      if b.get("block_id", "").startswith("ticketspike_lines"))
+    lines = "\n".join(
+        b["text"]["text"] for b in blocks if b.get("block_id", "").startswith("ticketspike_lines")
+    )
     hidden = int(re.search(r"\+(\d+) more$", lines).group(1))  # type: ignore[union-attr]
     assert lines.count("line ") + hidden == len(message.lines)
     buttons = block(blocks, "ticketspike_actions")["elements"]
@@ -152,14 +156,26 @@ _text = st.text(max_size=400)
     counts=st.lists(st.integers(0, 10**6), max_size=100),
 )
 def test_any_message_renders_within_limits_and_safely(
-    kind: MessageKind, title: str, name: str, themes: list[str],
-    rows: list[tuple[str, int, int]], lines: list[str], links: list[tuple[str, str]],
+    kind: MessageKind,
+    title: str,
+    name: str,
+    themes: list[str],
+    rows: list[tuple[str, int, int]],
+    lines: list[str],
+    links: list[tuple[str, str]],
     counts: list[int],
 ) -> None:
     message = kit.alert(
-        kind=kind, title=title, customer_name=name, csm_name=name, themes=tuple(themes),
-        breakdown=tuple(BreakdownRow(*row) for row in rows), lines=tuple(lines),
-        ticket_links=tuple(links), daily_counts=tuple(counts), severity=Severity.HIGH,
+        kind=kind,
+        title=title,
+        customer_name=name,
+        csm_name=name,
+        themes=tuple(themes),
+        breakdown=tuple(BreakdownRow(*row) for row in rows),
+        lines=tuple(lines),
+        ticket_links=tuple(links),
+        daily_counts=tuple(counts),
+        severity=Severity.HIGH,
     )
     blocks = as_json(message)
     assert fake_slack.block_kit_problem(blocks) is None
@@ -175,8 +191,10 @@ def test_button_urls_come_from_templates_with_quoted_values() -> None:
     message = kit.alert(customer_id="acme/../<!channel>")
     blocks = as_json(
         message,
-        buttons={"view_tickets": "https://support.example.com/orgs/{customer_id}/tickets",
-                 "start_war_room": "https://war.example.com/new?episode={episode_id}"},
+        buttons={
+            "view_tickets": "https://support.example.com/orgs/{customer_id}/tickets",
+            "start_war_room": "https://war.example.com/new?episode={episode_id}",
+        },
         episode_id="ep 1",
     )
     buttons = {b["text"]["text"]: b for b in block(blocks, "ticketspike_actions")["elements"]}
@@ -187,14 +205,19 @@ def test_button_urls_come_from_templates_with_quoted_values() -> None:
     assert "url" not in buttons["Draft Response"]
     assert buttons["Draft Response"]["action_id"] == "ticketspike_draft_response"
     assert json.loads(buttons["Draft Response"]["value"]) == {
-        "customer_id": "acme/../<!channel>", "episode_id": "ep 1",
+        "customer_id": "acme/../<!channel>",
+        "episode_id": "ep 1",
     }
 
 
 def test_links_from_the_plan_are_used_and_unsafe_urls_dropped() -> None:
-    message = kit.alert(links=(Link("Open", url="https://app.example.com/c/acme"),
-                               Link("Sneaky", url="javascript:alert(1)"),
-                               Link("Ack", action_id="ack_spike")))
+    message = kit.alert(
+        links=(
+            Link("Open", url="https://app.example.com/c/acme"),
+            Link("Sneaky", url="javascript:alert(1)"),
+            Link("Ack", action_id="ack_spike"),
+        )
+    )
     elements = block(as_json(message), "ticketspike_actions")["elements"]
     assert [(e["text"]["text"], e.get("url"), e["action_id"]) for e in elements] == [
         ("Open", "https://app.example.com/c/acme", "ticketspike_open"),
@@ -210,8 +233,11 @@ def test_quick_actions_and_sparkline_can_be_left_out() -> None:
 
 
 def test_a_note_renders_its_lines_not_the_alert_layout() -> None:
-    blocks = as_json(kit.note("Spike resolved", "Volume back to 2/day", "Thanks all",
-                              kind=MessageKind.RESOLUTION))
+    blocks = as_json(
+        kit.note(
+            "Spike resolved", "Volume back to 2/day", "Thanks all", kind=MessageKind.RESOLUTION
+        )
+    )
     assert blocks[0]["text"]["text"].endswith("Spike resolved")
     assert block(blocks, "ticketspike_lines_0")["text"]["text"] == (
         "Volume back to 2/day\nThanks all"

@@ -48,15 +48,28 @@ def spike_events() -> list[TicketEvent]:
     rows: list[dict[str, Any]] = []
     for day in range(30):
         for k in range(2):
-            rows.append({"ticketId": f"B{day}-{k}", "customerId": "techcorp",
-                         "category": "billing", "severity": "P3", "subject": "Invoice question",
-                         "createdAt": (START + timedelta(days=day, hours=3 + 5 * k)).isoformat()})
+            rows.append(
+                {
+                    "ticketId": f"B{day}-{k}",
+                    "customerId": "techcorp",
+                    "category": "billing",
+                    "severity": "P3",
+                    "subject": "Invoice question",
+                    "createdAt": (START + timedelta(days=day, hours=3 + 5 * k)).isoformat(),
+                }
+            )
     for i in range(16):
-        rows.append({"ticketId": f"S{i}", "customerId": "techcorp", "category": "technical",
-                     "severity": "P1" if i < 3 else "P2",
-                     "subject": "<!channel> help: API errors on login <@U123>",
-                     "url": f"https://support.example.com/t/S{i}",
-                     "createdAt": (SPIKE + timedelta(minutes=30 * i)).isoformat()})
+        rows.append(
+            {
+                "ticketId": f"S{i}",
+                "customerId": "techcorp",
+                "category": "technical",
+                "severity": "P1" if i < 3 else "P2",
+                "subject": "<!channel> help: API errors on login <@U123>",
+                "url": f"https://support.example.com/t/S{i}",
+                "createdAt": (SPIKE + timedelta(minutes=30 * i)).isoformat(),
+            }
+        )
     return [ticket_event_from_json(row) for row in rows]
 
 
@@ -124,8 +137,12 @@ def test_a_spike_reaches_the_csm_the_manager_and_one_thread_and_only_once(
     assert len(slack.calls("chat.postMessage")) == posts
 
 
-TEAM_CHANNELS = {"support_lead": "#support-leads", "product": "#product",
-                 "finance": "#finance", "enablement": "#enablement"}
+TEAM_CHANNELS = {
+    "support_lead": "#support-leads",
+    "product": "#product",
+    "finance": "#finance",
+    "enablement": "#enablement",
+}
 
 
 def demo_engine(directory: Path, slack: Any, clock: FixedClock) -> Engine:
@@ -135,20 +152,21 @@ def demo_engine(directory: Path, slack: Any, clock: FixedClock) -> Engine:
     files = copy_to(directory)
     config = yaml.safe_load(files["demo.yaml"].read_text())
     config.setdefault("plugins", {})["slack"] = {
-        "base_url": slack.base_url, "team_channels": TEAM_CHANNELS,
+        "base_url": slack.base_url,
+        "team_channels": TEAM_CHANNELS,
     }
     files["demo.yaml"].write_text(yaml.safe_dump(config))
     return Engine.from_config(
-        files["demo.yaml"], store=directory / "store.db",
+        files["demo.yaml"],
+        store=directory / "store.db",
         env={"SLACK_BOT_TOKEN": fake_slack.TOKEN},
         plugins=Plugins(load_entrypoints=True, allow={"slack"}),
-        clock=clock, sleep=RecordingSleep(),
+        clock=clock,
+        sleep=RecordingSleep(),
     )
 
 
-def test_the_demo_spike_in_slack_and_a_second_run_posts_nothing(
-    tmp_path: Path, slack: Any
-) -> None:
+def test_the_demo_spike_in_slack_and_a_second_run_posts_nothing(tmp_path: Path, slack: Any) -> None:
     from ticketspike.data import DEMO_TICKETS
     from ticketspike.ticketfile import read_ticket_events
 
@@ -197,8 +215,9 @@ def test_rate_limits_are_retried_by_the_executor_honouring_retry_after(
     setup: dict[str, Any],
 ) -> None:
     slack = setup["slack"]
-    slack.script("chat.postMessage", status=429, error="ratelimited",
-                 headers={"Retry-After": "9"}, times=2)
+    slack.script(
+        "chat.postMessage", status=429, error="ratelimited", headers={"Retry-After": "9"}, times=2
+    )
     clock, sleep = FixedClock(SPIKE + timedelta(hours=8)), RecordingSleep()
     with engine(setup, clock, sleep) as eng:
         result = eng.ingest_many(spike_events())

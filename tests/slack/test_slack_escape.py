@@ -73,6 +73,13 @@ def test_safe_url_keeps_web_links_and_neutralises_link_syntax() -> None:
         "https://support.example.com/t/1?a=1&amp;b=2"
     )
     assert safe_url("https://x.example/a|<!channel>") == "https://x.example/a%7C%3C!channel%3E"
-    for bad in ("javascript:alert(1)", "ftp://x.example/", "https://x.example/a b", "/relative",
-                "", None, "https://"):
+    for bad in (
+        "javascript:alert(1)",
+        "ftp://x.example/",
+        "https://x.example/a b",
+        "/relative",
+        "",
+        None,
+        "https://",
+    ):
         assert safe_url(bad) is None

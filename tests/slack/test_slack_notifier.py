@@ -43,15 +43,18 @@ def test_dm_opens_a_conversation_then_posts_the_alert(slack: Any) -> None:
     ctx = kit.run(notifier(slack), [action])
     result = ctx.results[action.key]
     assert [r.method for r in slack.requests if not r.method.startswith("conversations.h")] == [
-        "conversations.open", "chat.postMessage",
+        "conversations.open",
+        "chat.postMessage",
     ]
     assert slack.calls("conversations.open") == [{"users": "U0MIKE"}]
     post = slack.calls("chat.postMessage")[0]
     assert post["channel"] == "D0MIKE"
     assert post["text"].startswith("SUPPORT SPIKE ALERT: TechCorp Inc: 15 tickets")
     assert post["blocks"][0]["type"] == "header"
-    assert post["metadata"] == {"event_type": METADATA_EVENT_TYPE,
-                                "event_payload": {"key": action.key}}
+    assert post["metadata"] == {
+        "event_type": METADATA_EVENT_TYPE,
+        "event_payload": {"key": action.key},
+    }
     assert post["unfurl_links"] is False and "parse" not in post and "link_names" not in post
     stored = slack.posted()
     assert len(stored) == 1
@@ -76,8 +79,10 @@ def test_configured_user_mapping_wins_over_lookup(slack: Any) -> None:
 
 def test_an_unknown_person_fails_that_action_only(slack: Any) -> None:
     stranger = Person(name="Sam Nobody", email="sam@example.com")
-    actions = [kit.dm("notify_csm", stranger), kit.dm("notify_manager", kit.MANAGER,
-                                                     role="manager")]
+    actions = [
+        kit.dm("notify_csm", stranger),
+        kit.dm("notify_manager", kit.MANAGER, role="manager"),
+    ]
     ctx = kit.run(notifier(slack), actions)
     error = ctx.failures[actions[0].key]
     assert isinstance(error, PermanentDeliveryError)
@@ -97,8 +102,10 @@ def test_a_recipient_nobody_knows_is_a_clear_failure(slack: Any) -> None:
 
 def test_coordination_thread_and_its_replies(slack: Any) -> None:
     root = kit.channel_post()
-    replies = [kit.reply(step="escalated_note"),
-               kit.reply(step="resolved_note", text="Resolved", broadcast=True)]
+    replies = [
+        kit.reply(step="escalated_note"),
+        kit.reply(step="resolved_note", text="Resolved", broadcast=True),
+    ]
     ctx = kit.run(notifier(slack), [root, *replies])
     assert not ctx.failures
     root_ref = ctx.results[root.key].ref
@@ -118,9 +125,12 @@ def test_a_reply_without_a_posted_root_fails_clearly(slack: Any) -> None:
     (error,) = ctx.failures.values()
     assert isinstance(error, PermanentDeliveryError)
     assert "no recorded result" in str(error)
-    ctx = kit.Context(plan=kit.plan(kit.reply()),
-                      results={kit.key("create_coordination_thread"): ActionResult(
-                          summary="printed to the console")})
+    ctx = kit.Context(
+        plan=kit.plan(kit.reply()),
+        results={
+            kit.key("create_coordination_thread"): ActionResult(summary="printed to the console")
+        },
+    )
     kit.run(notifier(slack), [kit.reply()], ctx)
     assert "was not posted to Slack" in str(ctx.failures[kit.reply().key])
     assert slack.calls("chat.postMessage") == []
@@ -142,8 +152,9 @@ def test_update_rewrites_the_original_alert(slack: Any) -> None:
 
 def test_team_posts_go_to_the_configured_team_channel(slack: Any) -> None:
     handler = notifier(slack, team_channels={"product": "#product"})
-    ctx = kit.run(handler, [kit.team("product"), kit.team("finance"),
-                            kit.team("legal", channel="#finance")])
+    ctx = kit.run(
+        handler, [kit.team("product"), kit.team("finance"), kit.team("legal", channel="#finance")]
+    )
     assert ctx.results[kit.team("product").key].ref["channel"] == "C0PRODUCT"
     assert ctx.results[kit.team("legal").key].ref["channel"] == "C0FINANCE"
     error = ctx.failures[kit.team("finance").key]
@@ -153,8 +164,10 @@ def test_team_posts_go_to_the_configured_team_channel(slack: Any) -> None:
 
 def test_channel_names_are_looked_up_once_following_the_cursor(slack: Any) -> None:
     handler = notifier(slack)
-    kit.run(handler, [kit.channel_post("#support-leads"),
-                      kit.channel_post("#support-leads", step="second")])
+    kit.run(
+        handler,
+        [kit.channel_post("#support-leads"), kit.channel_post("#support-leads", step="second")],
+    )
     # Five channels in pages of two: #support-leads sorts last, on the third page.
     assert [c.get("cursor") for c in slack.calls("conversations.list")] == [None, "2", "4"]
     assert [p["channel"] for p in slack.calls("chat.postMessage")] == ["C0SUPPORT"] * 2
@@ -168,7 +181,8 @@ def test_without_the_list_scope_names_are_posted_as_given(
         ctx = kit.run(notifier(slack), [kit.channel_post(), kit.channel_post(step="again")])
     # The first post goes by name; its answer teaches the id the second one uses.
     assert [p["channel"] for p in slack.calls("chat.postMessage")] == [
-        "#cs-escalations", "C0ESCALATE",
+        "#cs-escalations",
+        "C0ESCALATE",
     ]
     assert len(slack.calls("conversations.list")) == 1
     assert {r.ref["channel"] for r in ctx.results.values()} == {"C0ESCALATE"}
@@ -268,8 +282,10 @@ def test_missing_history_scope_still_posts_and_warns_once(
     slack.history_error = "missing_scope"
     handler = notifier(slack)
     with caplog.at_level(logging.WARNING, logger="ticketspike_slack"):
-        kit.run(handler, [kit.dm(person=Person(slack_id="U0A")),
-                          kit.dm("again", person=Person(slack_id="U0B"))])
+        kit.run(
+            handler,
+            [kit.dm(person=Person(slack_id="U0A")), kit.dm("again", person=Person(slack_id="U0B"))],
+        )
     assert len(slack.posted()) == 2
     assert len(slack.calls("conversations.history")) == 1
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
@@ -305,9 +321,12 @@ def test_hints_say_what_to_do(slack: Any) -> None:
 
 
 def test_mentions_in_ticket_text_reach_slack_escaped(slack: Any) -> None:
-    message = kit.alert(title="SUPPORT SPIKE ALERT: <!channel> help",
-                        themes=("<!channel> help", "<@U123>", "<https://evil|click>"),
-                        customer_name="<!here>", csm_name="<@U0CSM>")
+    message = kit.alert(
+        title="SUPPORT SPIKE ALERT: <!channel> help",
+        themes=("<!channel> help", "<@U123>", "<https://evil|click>"),
+        customer_name="<!here>",
+        csm_name="<@U0CSM>",
+    )
     kit.run(notifier(slack), [kit.channel_post(message=message)])
     (request,) = [r for r in slack.requests if r.method == "chat.postMessage"]
     wire = json.dumps(request.body)
@@ -315,9 +334,9 @@ def test_mentions_in_ticket_text_reach_slack_escaped(slack: Any) -> None:
         assert raw not in wire
     themes = next(b for b in request.body["blocks"] if b["block_id"] == "ticketspike_themes")
     assert themes["text"] == {
-        "type": "mrkdwn", "verbatim": True,
-        "text": "*Common Themes:* &lt;!channel&gt; help, &lt;@U123&gt;, "
-                "&lt;https://evil|click&gt;",
+        "type": "mrkdwn",
+        "verbatim": True,
+        "text": "*Common Themes:* &lt;!channel&gt; help, &lt;@U123&gt;, &lt;https://evil|click&gt;",
     }
     assert "&lt;!channel&gt;" in request.body["text"]
 
@@ -337,8 +356,15 @@ def test_the_token_never_shows_in_reprs_errors_or_logs(
     slack.script("conversations.open", status=500)
     handler = notifier(slack)
     with caplog.at_level(logging.DEBUG):
-        ctx = kit.run(handler, [kit.channel_post(), kit.dm(), kit.dm("again"),
-                                kit.dm("stranger", Person(email="x@example.com"))])
+        ctx = kit.run(
+            handler,
+            [
+                kit.channel_post(),
+                kit.dm(),
+                kit.dm("again"),
+                kit.dm("stranger", Person(email="x@example.com")),
+            ],
+        )
         kit.run(notifier(slack, token="xoxb-wrong"), [kit.channel_post(step="other")])
     assert any("chat.postMessage" in r.getMessage() for r in caplog.records)  # logs were on
     assert TOKEN not in caplog.text

@@ -33,20 +33,30 @@ def test_the_alert_page_shows_its_facts() -> None:
 
 
 def test_hostile_text_stays_text_in_the_page() -> None:
-    page = page_for(kit.alert(themes=("<script>alert(1)</script>", "<!channel> help"),
-                              customer_name='"><img src=x onerror=alert(1)>'))
+    page = page_for(
+        kit.alert(
+            themes=("<script>alert(1)</script>", "<!channel> help"),
+            customer_name='"><img src=x onerror=alert(1)>',
+        )
+    )
     assert "<script>" not in page and "<img" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "&lt;!channel&gt; help" in page
 
 
-def test_the_command_writes_a_page_and_refuses_bad_input(tmp_path: Path,
-                                                         capsys: pytest.CaptureFixture[str]
-                                                         ) -> None:
+def test_the_command_writes_a_page_and_refuses_bad_input(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     message = kit.alert()
     source = tmp_path / "message.json"
-    source.write_text(json.dumps({"text": fallback_text(message),
-                                  "blocks": [b.to_dict() for b in render_blocks(message)]}))
+    source.write_text(
+        json.dumps(
+            {
+                "text": fallback_text(message),
+                "blocks": [b.to_dict() for b in render_blocks(message)],
+            }
+        )
+    )
     out = tmp_path / "message.html"
     assert main([str(source), "-o", str(out)]) == 0
     assert "SUPPORT SPIKE ALERT: TechCorp Inc" in out.read_text()

@@ -38,7 +38,8 @@ def test_an_empty_section_gives_working_defaults() -> None:
 
 
 def test_every_option_is_read() -> None:
-    settings = settings_from_section(section("""
+    settings = settings_from_section(
+        section("""
         base_url: http://127.0.0.1:9999/api
         token_env: ACME_SLACK_TOKEN
         channel: "#escalations"
@@ -51,7 +52,8 @@ def test_every_option_is_read() -> None:
         timeout: 4.5
         sparkline_days: 30
         dedupe_scan: 0
-    """))
+    """)
+    )
     assert settings.base_url == "http://127.0.0.1:9999/api/"
     assert settings.token_env == "ACME_SLACK_TOKEN"
     assert settings.channel_id(None) == "C0ESC"
@@ -66,30 +68,59 @@ def test_every_option_is_read() -> None:
 @pytest.mark.parametrize(
     ("body", "where", "expected"),
     [
-        ("chanel: '#x'\n", "ticketspike.yaml:3: plugins.slack.chanel",
-         "did you mean 'channel'"),
-        ("base_url: ftp://x\n", "ticketspike.yaml:3: plugins.slack.base_url",
-         "expected an http(s) URL"),
-        ("token_env: 'not a name'\n", "ticketspike.yaml:3: plugins.slack.token_env",
-         "name of an environment variable"),
-        ("channel: 'Bad Channel'\n", "ticketspike.yaml:3: plugins.slack.channel",
-         "expected a channel name"),
+        ("chanel: '#x'\n", "ticketspike.yaml:3: plugins.slack.chanel", "did you mean 'channel'"),
+        (
+            "base_url: ftp://x\n",
+            "ticketspike.yaml:3: plugins.slack.base_url",
+            "expected an http(s) URL",
+        ),
+        (
+            "token_env: 'not a name'\n",
+            "ticketspike.yaml:3: plugins.slack.token_env",
+            "name of an environment variable",
+        ),
+        (
+            "channel: 'Bad Channel'\n",
+            "ticketspike.yaml:3: plugins.slack.channel",
+            "expected a channel name",
+        ),
         ("timeout: fast\n", "ticketspike.yaml:3: plugins.slack.timeout", "expected a number"),
         ("dedupe_scan: -1\n", "ticketspike.yaml:3: plugins.slack.dedupe_scan", ">= 0"),
-        ("users:\n  mike@example.com: mike\n",
-         "ticketspike.yaml:4: plugins.slack.users.mike@example.com", "expected a Slack user id"),
-        ("team_channels:\n  product: '#Product Team'\n",
-         "ticketspike.yaml:4: plugins.slack.team_channels.product", "expected a channel name"),
-        ("team_channels: [product]\n", "ticketspike.yaml:3: plugins.slack.team_channels",
-         "expected a mapping"),
-        ("buttons:\n  view_tickets: https://x.example/{customer_id.__class__}\n",
-         "ticketspike.yaml:4: plugins.slack.buttons.view_tickets", "unknown placeholder"),
-        ("buttons:\n  view_tickets: https://x.example/{secret}\n",
-         "ticketspike.yaml:4: plugins.slack.buttons.view_tickets", "unknown placeholder"),
-        ("buttons:\n  view_tickets: javascript:alert({customer_id})\n",
-         "ticketspike.yaml:4: plugins.slack.buttons.view_tickets", "http(s) URL template"),
-        ("buttons:\n  view_tickets: https://x.example/{\n",
-         "ticketspike.yaml:4: plugins.slack.buttons.view_tickets", "invalid URL template"),
+        (
+            "users:\n  mike@example.com: mike\n",
+            "ticketspike.yaml:4: plugins.slack.users.mike@example.com",
+            "expected a Slack user id",
+        ),
+        (
+            "team_channels:\n  product: '#Product Team'\n",
+            "ticketspike.yaml:4: plugins.slack.team_channels.product",
+            "expected a channel name",
+        ),
+        (
+            "team_channels: [product]\n",
+            "ticketspike.yaml:3: plugins.slack.team_channels",
+            "expected a mapping",
+        ),
+        (
+            "buttons:\n  view_tickets: https://x.example/{customer_id.__class__}\n",
+            "ticketspike.yaml:4: plugins.slack.buttons.view_tickets",
+            "unknown placeholder",
+        ),
+        (
+            "buttons:\n  view_tickets: https://x.example/{secret}\n",
+            "ticketspike.yaml:4: plugins.slack.buttons.view_tickets",
+            "unknown placeholder",
+        ),
+        (
+            "buttons:\n  view_tickets: javascript:alert({customer_id})\n",
+            "ticketspike.yaml:4: plugins.slack.buttons.view_tickets",
+            "http(s) URL template",
+        ),
+        (
+            "buttons:\n  view_tickets: https://x.example/{\n",
+            "ticketspike.yaml:4: plugins.slack.buttons.view_tickets",
+            "invalid URL template",
+        ),
     ],
 )
 def test_bad_values_fail_with_file_line_and_key(body: str, where: str, expected: str) -> None:
@@ -115,28 +146,38 @@ def test_the_entry_point_registers_nothing_without_a_section() -> None:
 
 
 def test_the_entry_point_serves_every_message_kind_when_configured() -> None:
-    config = load_config("ticketspike.yaml", text="plugins:\n  slack: {}\n",
-                         env={"SLACK_BOT_TOKEN": TOKEN})
+    config = load_config(
+        "ticketspike.yaml", text="plugins:\n  slack: {}\n", env={"SLACK_BOT_TOKEN": TOKEN}
+    )
     handlers = plugins().action_handlers(config.plugins)
     served = {kind for kind, h in handlers.items() if isinstance(h, SlackNotifier)}
-    assert served == {"direct_message", "channel_post", "thread_reply", "update_message",
-                      "notify_team"}
+    assert served == {
+        "direct_message",
+        "channel_post",
+        "thread_reply",
+        "update_message",
+        "notify_team",
+    }
     assert TOKEN not in repr(handlers["direct_message"])
 
 
 def test_the_token_variable_name_is_configurable() -> None:
-    config = load_config("ticketspike.yaml",
-                         text="plugins:\n  slack:\n    token_env: ACME_SLACK\n",
-                         env={"ACME_SLACK": TOKEN})
+    config = load_config(
+        "ticketspike.yaml",
+        text="plugins:\n  slack:\n    token_env: ACME_SLACK\n",
+        env={"ACME_SLACK": TOKEN},
+    )
     handler = plugins().action_handlers(config.plugins)["channel_post"]
     assert isinstance(handler, SlackNotifier)
     assert "ACME_SLACK" in repr(handler) and TOKEN not in repr(handler)
 
 
 def test_a_missing_token_is_a_clear_error_naming_the_variable() -> None:
-    config = load_config("ticketspike.yaml",
-                         text="plugins:\n  slack:\n    token_env: ACME_SLACK\n",
-                         env={"SLACK_BOT_TOKEN": TOKEN})
+    config = load_config(
+        "ticketspike.yaml",
+        text="plugins:\n  slack:\n    token_env: ACME_SLACK\n",
+        env={"SLACK_BOT_TOKEN": TOKEN},
+    )
     with pytest.raises(PluginError) as caught:
         plugins().action_handlers(config.plugins)
     message = str(caught.value)

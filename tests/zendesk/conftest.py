@@ -241,9 +241,7 @@ class Kit:
         return load_text(wrapped, name=name)["plugins"]["zendesk"]
 
     @classmethod
-    def settings(
-        cls, text: str = DEFAULT_SECTION, *, env: dict[str, str] | None = None
-    ) -> Any:
+    def settings(cls, text: str = DEFAULT_SECTION, *, env: dict[str, str] | None = None) -> Any:
         from ticketspike import PluginConfig
         from ticketspike_zendesk import settings_from_config
 

@@ -26,20 +26,38 @@ def created(day: int, hour: int = 9) -> str:
 @pytest.fixture
 def three_pages(kit, fake_zendesk):
     """Seven tickets over three pages; one deleted, one solved, one older than SINCE."""
-    fake_zendesk.add_page(None, [
-        kit.rest_ticket(101, created_at=created(2), tags=["billing"], priority="low"),
-        kit.rest_ticket(102, created_at=created(3), status="deleted"),
-        kit.rest_ticket(103, created_at="2025-12-24T10:00:00Z"),  # updated lately, created before
-    ], after="c1", end=False)
-    fake_zendesk.add_page("c1", [
-        kit.rest_ticket(104, created_at=created(5), priority=None, type=None, tags=[]),
-        kit.rest_ticket(105, created_at=created(6), status="solved",
-                        updated_at="2026-02-07T15:30:00Z"),
-    ], after="c2", end=False)
-    fake_zendesk.add_page("c2", [
-        kit.rest_ticket(106, created_at=created(8), tags=["feature_request"]),
-        kit.rest_ticket(107, created_at=created(9), organization_id=509975),
-    ], after="c3", end=True)
+    fake_zendesk.add_page(
+        None,
+        [
+            kit.rest_ticket(101, created_at=created(2), tags=["billing"], priority="low"),
+            kit.rest_ticket(102, created_at=created(3), status="deleted"),
+            kit.rest_ticket(
+                103, created_at="2025-12-24T10:00:00Z"
+            ),  # updated lately, created before
+        ],
+        after="c1",
+        end=False,
+    )
+    fake_zendesk.add_page(
+        "c1",
+        [
+            kit.rest_ticket(104, created_at=created(5), priority=None, type=None, tags=[]),
+            kit.rest_ticket(
+                105, created_at=created(6), status="solved", updated_at="2026-02-07T15:30:00Z"
+            ),
+        ],
+        after="c2",
+        end=False,
+    )
+    fake_zendesk.add_page(
+        "c2",
+        [
+            kit.rest_ticket(106, created_at=created(8), tags=["feature_request"]),
+            kit.rest_ticket(107, created_at=created(9), organization_id=509975),
+        ],
+        after="c3",
+        end=True,
+    )
     return fake_zendesk
 
 
@@ -51,7 +69,9 @@ def test_backfill_walks_every_page_and_skips_deleted_and_older_tickets(kit, thre
     pages = list(kit.source(fake=three_pages).backfill(since=SINCE))
 
     assert [(p.cursor, p.done, p.skipped) for p in pages] == [
-        ("c1", False, 2), ("c2", False, 0), ("c3", True, 0)
+        ("c1", False, 2),
+        ("c2", False, 0),
+        ("c3", True, 0),
     ]
     assert created_ids(pages) == ["101", "104", "105", "106", "107"]
     by_id = {e.ticket.ticket_id: e.ticket for p in pages for e in p.events}
@@ -196,16 +216,22 @@ def test_backfill_without_credentials_names_the_variables(kit):
 
 
 def test_requester_organizations_come_from_sideloaded_users(kit, fake_zendesk):
-    fake_zendesk.add_page(None, [
-        kit.rest_ticket(201, created_at=created(2), organization_id=None, requester_id=31),
-        kit.rest_ticket(202, created_at=created(3), organization_id=None, requester_id=32),
-    ], after="c1", end=True, users=[
-        {"id": 31, "name": "Ann", "organization_id": 509974},
-        {"id": 32, "name": "Bo", "organization_id": None},
-    ])
+    fake_zendesk.add_page(
+        None,
+        [
+            kit.rest_ticket(201, created_at=created(2), organization_id=None, requester_id=31),
+            kit.rest_ticket(202, created_at=created(3), organization_id=None, requester_id=32),
+        ],
+        after="c1",
+        end=True,
+        users=[
+            {"id": 31, "name": "Ann", "organization_id": 509974},
+            {"id": 32, "name": "Bo", "organization_id": None},
+        ],
+    )
     text = (
         "subdomain: acme\ncustomer:\n  from: [organization, requester_organization]\n"
-        "  organizations: {\"509974\": globex}\n"
+        '  organizations: {"509974": globex}\n'
     )
     (page,) = list(kit.source(text, fake=fake_zendesk).backfill(since=SINCE))
     assert [(e.ticket.ticket_id, e.ticket.customer_id) for e in page.events] == [("201", "globex")]
@@ -221,9 +247,11 @@ def test_a_naive_since_is_refused(kit, three_pages):
 
 
 def test_page_size_is_asked_for_when_the_export_starts(kit, three_pages):
-    list(kit.source("subdomain: acme\npage_size: 50\n", fake=three_pages).backfill(
-        since=SINCE - timedelta(days=90)
-    ))
+    list(
+        kit.source("subdomain: acme\npage_size: 50\n", fake=three_pages).backfill(
+            since=SINCE - timedelta(days=90)
+        )
+    )
     first = three_pages.export_requests()[0]
     assert first["query"]["per_page"] == ["50"]
     assert first["query"]["start_time"] == [str(int((SINCE - timedelta(days=90)).timestamp()))]

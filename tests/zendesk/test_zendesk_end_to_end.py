@@ -39,7 +39,7 @@ def write_config(tmp_path, base_url: str) -> str:
         "    subdomain: acme\n"
         f"    base_url: {base_url}\n"
         "    customer:\n"
-        "      organizations: {\"509974\": globex, \"8447346622462\": techcorp}\n"
+        '      organizations: {"509974": globex, "8447346622462": techcorp}\n'
     )
     return str(path)
 
@@ -57,12 +57,19 @@ def test_cli_backfill_stores_live_tickets_once_and_resumes_after_a_bad_page(
     monkeypatch.setenv("ZENDESK_EMAIL", "bot@acme.example")
     monkeypatch.setenv("ZENDESK_API_TOKEN", TOKEN)
     day = "2026-02-{:02d}T09:00:00Z".format
-    fake_zendesk.add_page(None, [
-        kit.rest_ticket(101, created_at=day(2), tags=["refund"], priority="high"),
-        kit.rest_ticket(102, created_at=day(3), status="deleted"),
-    ], after="c1", end=False)
-    good_page_two = [kit.rest_ticket(103, created_at=day(4)),
-                     kit.rest_ticket(104, created_at=day(5), status="closed")]
+    fake_zendesk.add_page(
+        None,
+        [
+            kit.rest_ticket(101, created_at=day(2), tags=["refund"], priority="high"),
+            kit.rest_ticket(102, created_at=day(3), status="deleted"),
+        ],
+        after="c1",
+        end=False,
+    )
+    good_page_two = [
+        kit.rest_ticket(103, created_at=day(4)),
+        kit.rest_ticket(104, created_at=day(5), status="closed"),
+    ]
     fake_zendesk.pages["c1"] = kit.Reply(200, raw=b"<html>502 Bad Gateway</html>")
     fake_zendesk.add_page("c2", [kit.rest_ticket(105, created_at=day(6))], after="c3", end=True)
     config = write_config(tmp_path, fake_zendesk.base_url)
@@ -100,8 +107,18 @@ def test_cli_backfill_without_credentials_is_a_clear_input_error(
     for name in ("ZENDESK_EMAIL", "ZENDESK_API_TOKEN", "ZENDESK_OAUTH_TOKEN"):
         monkeypatch.delenv(name, raising=False)
     config = write_config(tmp_path, fake_zendesk.base_url)
-    code = main(["backfill", "zendesk", "--since", SINCE,
-                 "--store", str(tmp_path / "s.sqlite3"), "--config", config])
+    code = main(
+        [
+            "backfill",
+            "zendesk",
+            "--since",
+            SINCE,
+            "--store",
+            str(tmp_path / "s.sqlite3"),
+            "--config",
+            config,
+        ]
+    )
     err = capsys.readouterr().err.strip()
     assert code == 2
     assert "no Zendesk API credentials" in err
@@ -112,8 +129,9 @@ def test_cli_backfill_without_credentials_is_a_clear_input_error(
 def test_http_webhook_stores_one_ticket_and_refuses_every_bad_variant(tmp_path, kit):
     config = write_config(tmp_path, "http://127.0.0.1:9")
     store = SQLiteStore(tmp_path / "webhooks.sqlite3")
-    engine = Engine.from_config(config, store=store, env={"ZENDESK_WEBHOOK_SECRET": kit.SECRET},
-                                clock=FixedClock(kit.NOW))
+    engine = Engine.from_config(
+        config, store=store, env={"ZENDESK_WEBHOOK_SECRET": kit.SECRET}, clock=FixedClock(kit.NOW)
+    )
     app = create_app(engine, env={})
 
     payload = kit.load_fixture("event_ticket_created.json")
@@ -143,7 +161,8 @@ def test_http_webhook_stores_one_ticket_and_refuses_every_bad_variant(tmp_path, 
                 if name == "valid":
                     assert store.ticket_count() == 0  # no bad variant wrote anything
                 answer = await client.post(
-                    "/api/webhooks/zendesk", content=content,
+                    "/api/webhooks/zendesk",
+                    content=content,
                     headers={"content-type": "application/json", **headers},
                 )
                 codes[name] = answer.status_code
@@ -154,8 +173,15 @@ def test_http_webhook_stores_one_ticket_and_refuses_every_bad_variant(tmp_path, 
     codes = asyncio.run(post_all())
 
     assert codes == {
-        "tampered": 401, "wrong secret": 401, "unsigned": 401, "stale": 401, "future": 401,
-        "malformed": 400, "unknown event": 200, "valid": 202, "replayed": 200,
+        "tampered": 401,
+        "wrong secret": 401,
+        "unsigned": 401,
+        "stale": 401,
+        "future": 401,
+        "malformed": 400,
+        "unknown event": 200,
+        "valid": 202,
+        "replayed": 200,
     }
     assert answers["replayed"]["replayed"] is True
     assert "ticket.comment_added" in answers["unknown event"]["ignored"]
@@ -172,9 +198,12 @@ def test_http_webhook_stores_one_ticket_and_refuses_every_bad_variant(tmp_path, 
 
 def test_a_priority_change_updates_the_stored_ticket_without_counting_it_again(tmp_path, kit):
     store = SQLiteStore(tmp_path / "flow.sqlite3")
-    engine = Engine.from_config(write_config(tmp_path, "http://127.0.0.1:9"), store=store,
-                                env={"ZENDESK_WEBHOOK_SECRET": kit.SECRET},
-                                clock=FixedClock(kit.NOW))
+    engine = Engine.from_config(
+        write_config(tmp_path, "http://127.0.0.1:9"),
+        store=store,
+        env={"ZENDESK_WEBHOOK_SECRET": kit.SECRET},
+        clock=FixedClock(kit.NOW),
+    )
     for name in ("event_ticket_created.json", "event_priority_changed.json"):
         body = json.dumps(kit.load_fixture(name)).encode()
         result = engine.ingest_webhook("zendesk", body, kit.signed_headers(body), now=kit.NOW)

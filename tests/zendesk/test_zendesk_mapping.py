@@ -30,8 +30,15 @@ def mapped(rules: MappingRules = RULES, **fields) -> Ticket:
 
 @pytest.mark.parametrize(
     ("zendesk", "expected"),
-    [("urgent", "P1"), ("high", "P2"), ("normal", "P3"), ("low", "P4"), (None, "P3"),
-     ("URGENT", "P1"), ("Low", "P4")],
+    [
+        ("urgent", "P1"),
+        ("high", "P2"),
+        ("normal", "P3"),
+        ("low", "P4"),
+        (None, "P3"),
+        ("URGENT", "P1"),
+        ("Low", "P4"),
+    ],
 )
 def test_default_priorities(zendesk, expected):
     assert mapped(priority=zendesk).priority.value == expected
@@ -67,8 +74,12 @@ def test_a_keyword_inside_another_word_does_not_match():
 
 @pytest.mark.parametrize(
     ("kind", "expected"),
-    [("incident", Category.TECHNICAL), ("problem", Category.TECHNICAL),
-     ("question", Category.TRAINING), ("task", Category.TECHNICAL)],
+    [
+        ("incident", Category.TECHNICAL),
+        ("problem", Category.TECHNICAL),
+        ("question", Category.TRAINING),
+        ("task", Category.TECHNICAL),
+    ],
 )
 def test_ticket_type_is_the_fallback(kind, expected):
     ticket = mapped(tags=["vip"], type=kind)
@@ -94,7 +105,8 @@ def test_forms_groups_and_a_custom_field_name_categories():
 def test_category_order_decides_between_sources():
     tags_first = MappingRules(subdomain="acme", groups={"9": Category.TRAINING})
     groups_first = MappingRules(
-        subdomain="acme", groups={"9": Category.TRAINING},
+        subdomain="acme",
+        groups={"9": Category.TRAINING},
         category_order=("group", "tags", "type"),
     )
     fields = {"tags": ["billing"], "group_id": 9}
@@ -116,11 +128,13 @@ def test_requester_organization_is_asked_only_when_needed():
         return "77"
 
     rules = MappingRules(
-        subdomain="acme", customer_from=("organization", "requester_organization"),
+        subdomain="acme",
+        customer_from=("organization", "requester_organization"),
         organizations={"77": "initech"},
     )
-    with_org = ticket_from_json({"id": 1, "created_at": CREATED, "organization_id": 5,
-                                 "requester_id": 3}, where="t")
+    with_org = ticket_from_json(
+        {"id": 1, "created_at": CREATED, "organization_id": 5, "requester_id": 3}, where="t"
+    )
     without = ticket_from_json({"id": 2, "created_at": CREATED, "requester_id": 3}, where="t")
     assert map_ticket(with_org, rules, requester_organization=lookup).customer_id == "5"
     assert asked == []
@@ -187,20 +201,44 @@ tag_lists = st.lists(
 )
 
 
-@given(ticket_id=ids, org=st.none() | ids, priority=enums, kind=types, status=statuses,
-       tags=tag_lists, public=st.booleans(), channel=st.sampled_from(["web", "email", "api"]),
-       requester=ids, submitter=ids)
+@given(
+    ticket_id=ids,
+    org=st.none() | ids,
+    priority=enums,
+    kind=types,
+    status=statuses,
+    tags=tag_lists,
+    public=st.booleans(),
+    channel=st.sampled_from(["web", "email", "api"]),
+    requester=ids,
+    submitter=ids,
+)
 def test_rest_and_event_dialects_map_to_the_same_ticket(
     ticket_id, org, priority, kind, status, tags, public, channel, requester, submitter
 ):
-    rest = {"id": ticket_id, "created_at": CREATED, "organization_id": org,
-            "priority": priority, "type": kind, "status": status, "tags": tags,
-            "is_public": public, "via": {"channel": channel},
-            "requester_id": requester, "submitter_id": submitter}
-    event = {**rest, "id": str(ticket_id), "organization_id": None if org is None else str(org),
-             "priority": priority.upper() if priority else None,
-             "type": kind.upper() if kind else None, "status": status.upper(),
-             "requester_id": str(requester), "submitter_id": str(submitter)}
+    rest = {
+        "id": ticket_id,
+        "created_at": CREATED,
+        "organization_id": org,
+        "priority": priority,
+        "type": kind,
+        "status": status,
+        "tags": tags,
+        "is_public": public,
+        "via": {"channel": channel},
+        "requester_id": requester,
+        "submitter_id": submitter,
+    }
+    event = {
+        **rest,
+        "id": str(ticket_id),
+        "organization_id": None if org is None else str(org),
+        "priority": priority.upper() if priority else None,
+        "type": kind.upper() if kind else None,
+        "status": status.upper(),
+        "requester_id": str(requester),
+        "submitter_id": str(submitter),
+    }
     rules = MappingRules(subdomain="acme", no_customer="default", default_customer="nobody")
     from_rest = map_ticket(ticket_from_json(rest, where="rest"), rules)
     from_event = map_ticket(ticket_from_json(event, where="event"), rules)

@@ -113,8 +113,12 @@ def test_priority_changed_is_an_update_with_the_new_priority(kit):
 
 @pytest.mark.parametrize(
     "event_type",
-    ["ticket.tags_changed", "ticket.ticket_type_changed", "ticket.form_changed",
-     "ticket.group_assignment_changed"],
+    [
+        "ticket.tags_changed",
+        "ticket.ticket_type_changed",
+        "ticket.form_changed",
+        "ticket.group_assignment_changed",
+    ],
 )
 def test_fields_that_move_category_are_updates(kit, event_type):
     payload = kit.load_fixture("event_priority_changed.json")
@@ -269,8 +273,10 @@ def test_internal_and_agent_created_tickets_are_marked_internal(kit, changes, in
 
 def test_requester_organization_is_looked_up_through_the_api(kit, fake_zendesk):
     fake_zendesk.users[8447388090494] = {"id": 8447388090494, "organization_id": 509974}
-    text = "subdomain: acme\ncustomer:\n  from: [organization, requester_organization]\n" \
-        "  organizations: {\"509974\": globex}\n"
+    text = (
+        "subdomain: acme\ncustomer:\n  from: [organization, requester_organization]\n"
+        '  organizations: {"509974": globex}\n'
+    )
     source = kit.source(text, fake=fake_zendesk)
     payload = kit.load_fixture("event_ticket_created.json")
     payload["detail"]["organization_id"] = None
@@ -331,8 +337,9 @@ def test_each_trigger_sees_the_ticket_as_it_is_now(kit, fake_zendesk):
     source = kit.source(fake=fake_zendesk)
     (first,) = deliver(kit, source, {"ticket_id": "35436"}, invocation="i-1").events
     fake_zendesk.tickets[35436] = kit.rest_ticket(35436, priority="urgent")
-    (second,) = deliver(kit, source, {"ticket_id": "35436", "event": "updated"},
-                        invocation="i-2").events
+    (second,) = deliver(
+        kit, source, {"ticket_id": "35436", "event": "updated"}, invocation="i-2"
+    ).events
     assert (first.ticket.priority, second.ticket.priority) == (Priority.P4, Priority.P1)
     assert second.kind is EventKind.UPDATED
 

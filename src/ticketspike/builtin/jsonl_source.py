@@ -53,7 +53,7 @@ def _key_bytes(secret: Secret) -> bytes:
     value = secret.reveal()
     if value.startswith("whsec_"):
         try:
-            return base64.b64decode(value[len("whsec_"):], validate=True)
+            return base64.b64decode(value[len("whsec_") :], validate=True)
         except binascii.Error:
             pass
     return value.encode("utf-8")
@@ -81,7 +81,8 @@ def verify_signature(
     if not secrets:
         raise SignatureError(
             f"no webhook secret configured (set {DEFAULT_SECRET_ENV}); refusing unsigned "
-            "deliveries", where="webhook",
+            "deliveries",
+            where="webhook",
         )
     msg_id = headers.get("webhook-id", "")
     stamp = headers.get("webhook-timestamp", "")
@@ -98,7 +99,8 @@ def verify_signature(
     if abs(now.timestamp() - timestamp) > tolerance_seconds:
         raise SignatureError("webhook-timestamp outside the allowed window", where="webhook")
     offered = [
-        part.split(",", 1)[1] for part in signature.split()
+        part.split(",", 1)[1]
+        for part in signature.split()
         if part.startswith("v1,") and "," in part
     ]
     for secret in secrets:
@@ -122,7 +124,10 @@ class TicketJsonSource:
         self, body: bytes, headers: Mapping[str, str], *, now: datetime
     ) -> WebhookResult:
         delivery_id = verify_signature(
-            body, headers, secrets=self.secrets, now=now,
+            body,
+            headers,
+            secrets=self.secrets,
+            now=now,
             tolerance_seconds=self.tolerance_seconds,
         )
         try:
@@ -134,13 +139,12 @@ class TicketJsonSource:
             items = [items]
         if not isinstance(items, list):
             raise WebhookRejected(
-                "expected a ticket object, a list of them, or {\"tickets\": [...]}",
+                'expected a ticket object, a list of them, or {"tickets": [...]}',
                 where="webhook",
             )
         try:
             events = tuple(
-                ticket_event_from_json(obj, where=f"webhook[{i}]")
-                for i, obj in enumerate(items)
+                ticket_event_from_json(obj, where=f"webhook[{i}]") for i, obj in enumerate(items)
             )
         except InvalidTicket as exc:
             raise WebhookRejected(exc.message, where=exc.where, field=exc.field) from None
@@ -208,8 +212,6 @@ def _relative(section: Section, path: str) -> Path:
 
 
 @hookimpl
-def register_ticket_sources(
-    register: Callable[[TicketSource], None], config: PluginConfig
-) -> None:
+def register_ticket_sources(register: Callable[[TicketSource], None], config: PluginConfig) -> None:
     # Frozen values satisfy the protocol at run time; mypy wants ``name`` settable.
     register(cast(TicketSource, source_from_config(config)))

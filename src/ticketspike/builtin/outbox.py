@@ -56,9 +56,7 @@ def describe(action: Action) -> str:
         return f"add {one_line(action.customer_id)} to war room {one_line(action.war_room)}"
     if isinstance(action, ScheduleSync):
         people = ", ".join(_who(r) for r in action.attendees) or "no attendees"
-        return (
-            f"sync within {action.within_hours:g} h with {people}: {one_line(action.reason)}"
-        )
+        return f"sync within {action.within_hours:g} h with {people}: {one_line(action.reason)}"
     raise PermanentDeliveryError(f"the outbox does not record {action.kind!r}")
 
 

@@ -43,8 +43,7 @@ def _plugins(args: argparse.Namespace) -> int:
     from .common import print_json
 
     plugins = Plugins.from_env(trace=sys.stderr) if args.trace else Plugins.from_env()
-    infos = [i for i in plugins.infos()
-             if args.all or not i.builtin]
+    infos = [i for i in plugins.infos() if args.all or not i.builtin]
     if args.format == "json":
         print_json([i.to_json() for i in infos])
         return EXIT_OK

@@ -35,20 +35,14 @@ EXIT_INPUT = 2
 
 def add_config_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", metavar="FILE", help="ticketspike.yaml to use")
-    parser.add_argument(
-        "--accounts", metavar="FILE", help="accounts file (YAML or JSON list)"
-    )
+    parser.add_argument("--accounts", metavar="FILE", help="accounts file (YAML or JSON list)")
 
 
 def add_format_arg(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--format", choices=("text", "json"), default="text", help="output format"
-    )
+    parser.add_argument("--format", choices=("text", "json"), default="text", help="output format")
 
 
-def config_from_args(
-    args: argparse.Namespace, *, env: Mapping[str, str] | None = None
-) -> Config:
+def config_from_args(args: argparse.Namespace, *, env: Mapping[str, str] | None = None) -> Config:
     from ..config import load_config
 
     return load_config(getattr(args, "config", None), env=env)
@@ -64,8 +58,14 @@ class Progress:
     Updates at most a few times a second, so it costs nothing in tight loops.
     """
 
-    def __init__(self, label: str, *, total: int | None = None,
-                 stream: IO[str] | None = None, force: bool = False) -> None:
+    def __init__(
+        self,
+        label: str,
+        *,
+        total: int | None = None,
+        stream: IO[str] | None = None,
+        force: bool = False,
+    ) -> None:
         self.label = label
         self.total = total
         self.stream = stream or sys.stderr

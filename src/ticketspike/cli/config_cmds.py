@@ -33,8 +33,7 @@ from .common import EXIT_OK, add_format_arg, print_json
 
 __all__ = ["check_plugins", "register", "understood"]
 
-_SECRET_KEY = re.compile(r"(secret|token|password|passwd|api_?key|auth|credential|private)",
-                         re.I)
+_SECRET_KEY = re.compile(r"(secret|token|password|passwd|api_?key|auth|credential|private)", re.I)
 
 
 def register(subparsers: Any) -> None:
@@ -89,8 +88,10 @@ def check_plugins(config: Config, *, plugins: Plugins | None = None) -> list[str
         except PluginError as exc:
             warnings.append(str(exc))
     for name in sorted(set(config.plugins.sections) - probe.read):
-        warnings.append(f"plugins.{name}: no installed plugin reads this section "
-                        f"(installed: {', '.join(sorted(i.name for i in plugins.infos()))})")
+        warnings.append(
+            f"plugins.{name}: no installed plugin reads this section "
+            f"(installed: {', '.join(sorted(i.name for i in plugins.infos()))})"
+        )
     return warnings
 
 
@@ -153,8 +154,10 @@ def _plugin_view(value: Any, env: Mapping[str, str], path: str, warnings: list[s
             out[name] = {"variable": item, "set": bool(env.get(item))}
         elif _SECRET_KEY.search(name) and not isinstance(item, (Mapping, bool)):
             out[name] = "<hidden>"
-            warnings.append(f"{where} looks like a secret written into the file; name an "
-                            f"environment variable instead ({name}_env: VARIABLE)")
+            warnings.append(
+                f"{where} looks like a secret written into the file; name an "
+                f"environment variable instead ({name}_env: VARIABLE)"
+            )
         else:
             out[name] = _plugin_view(item, env, where, warnings)
     return out
@@ -170,27 +173,35 @@ def _text(report: Mapping[str, Any]) -> str:
             lines.append(f"  {key}: {value}")
     industry = det.get("industry") or {}
     if industry:
-        lines.append("  industry baselines: " + ", ".join(
-            f"{seg} {vals.get('per_account')}/day" for seg, vals in industry.items()))
+        lines.append(
+            "  industry baselines: "
+            + ", ".join(f"{seg} {vals.get('per_account')}/day" for seg, vals in industry.items())
+        )
     lines.append("Lifecycle: " + ", ".join(f"{k} {v}" for k, v in report["lifecycle"].items()))
     silences = report["silences"]
     lines.append(f"Silences: {len(silences) or 'none'}")
     for s in silences:
         target = s.get("target") or "all customers"
-        lines.append(f"  {s.get('kind')} {s.get('scope')} {target} until {s.get('end')}"
-                     + (f": {s['reason']}" if s.get("reason") else ""))
+        lines.append(
+            f"  {s.get('kind')} {s.get('scope')} {target} until {s.get('end')}"
+            + (f": {s['reason']}" if s.get("reason") else "")
+        )
     wf = report["workflow"]
     lines.append("")
     severities = ", ".join(wf["trigger"]["severities"])
-    lines.append(f"Workflow {wf['name']} v{wf['version']} (on {wf['trigger']['signal_type']}, "
-                 f"severity {severities}):")
+    lines.append(
+        f"Workflow {wf['name']} v{wf['version']} (on {wf['trigger']['signal_type']}, "
+        f"severity {severities}):"
+    )
     for i, step in enumerate(wf["steps"], 1):
         cond = f" if {step['condition']}" if "condition" in step else ""
         lines.append(f"  {i}. {step['id']}: {step['action']}{cond}{_step_detail(step)}")
     routing = report["routing"]
     lines.append("")
-    lines.append(f"Routing (mixed spikes: every category >= {routing['mixed_share']:.0%} of "
-                 f"tickets, else the largest; rules: {routing['match']} match):")
+    lines.append(
+        f"Routing (mixed spikes: every category >= {routing['mixed_share']:.0%} of "
+        f"tickets, else the largest; rules: {routing['match']} match):"
+    )
     for category, teams in routing["teams"].items():
         lines.append(f"  {category} -> {', '.join(teams) or 'nobody'}")
     for team, channel in routing["team_channels"].items():
@@ -198,8 +209,7 @@ def _text(report: Mapping[str, Any]) -> str:
     for rule in routing["rules"]:
         when = "; ".join(f"{k}={v}" for k, v in rule["when"].items()) or "always"
         send = ", ".join(t for ts in rule["send_to"].values() for t in ts)
-        lines.append(f"  rule {rule['name']}: when {when} -> {send} "
-                     f"(defaults {rule['defaults']})")
+        lines.append(f"  rule {rule['name']}: when {when} -> {send} (defaults {rule['defaults']})")
     lines.append("")
     plugins = report["plugins"]
     lines.append(f"Plugins: {', '.join(plugins) or 'none configured (built-ins serve)'}")

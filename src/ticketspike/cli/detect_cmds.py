@@ -60,8 +60,9 @@ def register(subparsers: Any) -> None:
     scan.add_argument("--at", metavar="ISO", help="instant to assess (ISO-8601 with offset)")
     add_config_args(scan)
     add_format_arg(scan)
-    scan.add_argument("--plan", action="store_true",
-                      help="add the escalation plan each signal would start")
+    scan.add_argument(
+        "--plan", action="store_true", help="add the escalation plan each signal would start"
+    )
     scan.set_defaults(handler=_scan)
 
     replay = subparsers.add_parser(
@@ -91,37 +92,49 @@ def _categorizer() -> Callable[[Ticket], Ticket] | None:
     return categorize
 
 
-def _events(path: str, config: Config, progress: Progress,
-            *, until: datetime | None = None) -> Iterator[TicketEvent]:
+def _events(
+    path: str, config: Config, progress: Progress, *, until: datetime | None = None
+) -> Iterator[TicketEvent]:
     """The file's events, categorized where the source gave no category."""
     categorize = _categorizer()
 
     def on_line(_number: int, read: int) -> None:
         progress.update(read)
 
-    for event in iter_ticket_events(path, strict_categories=config.strict_categories,
-                                    on_line=on_line if progress.enabled else None):
+    for event in iter_ticket_events(
+        path,
+        strict_categories=config.strict_categories,
+        on_line=on_line if progress.enabled else None,
+    ):
         if until is not None and (event.ticket.created_at > until or event.at > until):
             continue
         ticket = event.ticket
         if categorize is not None and not ticket.category_given and not ticket.internal:
             categorized = categorize(ticket)
             if categorized is not ticket:
-                event = TicketEvent(ticket=categorized, kind=event.kind,
-                                    occurred_at=event.occurred_at, event_id=event.event_id)
+                event = TicketEvent(
+                    ticket=categorized,
+                    kind=event.kind,
+                    occurred_at=event.occurred_at,
+                    event_id=event.event_id,
+                )
         yield event
 
 
-def _rows(path: str, config: Config, progress: Progress,
-          *, until: datetime | None = None) -> Iterator[TicketRow]:
+def _rows(
+    path: str, config: Config, progress: Progress, *, until: datetime | None = None
+) -> Iterator[TicketRow]:
     """:func:`_events` as detector rows: what ``replay`` and ``scan`` count."""
 
     def on_line(_number: int, read: int) -> None:
         progress.update(read)
 
-    rows = iter_ticket_rows(path, strict_categories=config.strict_categories,
-                            on_line=on_line if progress.enabled else None,
-                            categorize=_categorizer())
+    rows = iter_ticket_rows(
+        path,
+        strict_categories=config.strict_categories,
+        on_line=on_line if progress.enabled else None,
+        categorize=_categorizer(),
+    )
     if until is None:
         return rows
     limit = until.timestamp()
@@ -209,8 +222,9 @@ def _scan(args: argparse.Namespace) -> int:
         )
         lines.append(f"  {a.explanation}")
         if a.category_breakdown:
-            lines.append("  categories: " + ", ".join(
-                f"{c.value} {n}" for c, n in a.category_breakdown))
+            lines.append(
+                "  categories: " + ", ".join(f"{c.value} {n}" for c, n in a.category_breakdown)
+            )
         if a.themes:
             lines.append("  themes: " + "; ".join(a.themes))
         if args.plan:
@@ -224,8 +238,9 @@ def _scan(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _with_themes(path: str, config: Config, signals: list[Assessment],
-                 when: datetime | None) -> list[Assessment]:
+def _with_themes(
+    path: str, config: Config, signals: list[Assessment], when: datetime | None
+) -> list[Assessment]:
     """Add the common themes of each spike, read from the file in a second pass.
 
     Only the spiking customers' tickets are kept, so memory stays small.
@@ -256,23 +271,29 @@ def _with_themes(path: str, config: Config, signals: list[Assessment],
     progress.close()
     out = []
     for a in signals:
-        themes = find_themes(list(window[a.customer_id].values()),
-                             list(baseline[a.customer_id].values()), limit=5)
+        themes = find_themes(
+            list(window[a.customer_id].values()), list(baseline[a.customer_id].values()), limit=5
+        )
         out.append(attrs.evolve(a, themes=tuple(t.phrase for t in themes)))
     return out
 
 
-def _plans(config: Config, accounts: Mapping[str, Account],
-           signals: list[Assessment]) -> dict[str, dict[str, Any]]:
+def _plans(
+    config: Config, accounts: Mapping[str, Account], signals: list[Assessment]
+) -> dict[str, dict[str, Any]]:
     from ..planner.planner import Planner
 
     planner = Planner(workflow=config.workflow, routing=config.routing)
     plans = {}
     for a in signals:
         transition = Transition(
-            kind=TransitionKind.OPENED, at=a.at, customer_id=a.customer_id,
-            episode_id=episode_id_for(a.customer_id, a.at), severity=a.severity,
-            assessment=a, opened_at=a.at,
+            kind=TransitionKind.OPENED,
+            at=a.at,
+            customer_id=a.customer_id,
+            episode_id=episode_id_for(a.customer_id, a.at),
+            severity=a.severity,
+            assessment=a,
+            opened_at=a.at,
         )
         plans[a.customer_id] = planner.plan(transition, accounts.get(a.customer_id)).to_json()
     return plans
@@ -282,8 +303,11 @@ def _warn_dropped(monitor: SpikeMonitor) -> None:
     late = monitor.detector.late_dropped
     if late:
         hours = monitor.policy.lateness_hours
-        print(f"ticketspike: {late} ticket(s) arrived more than {hours} h out of order and "
-              "were not counted (see detection.lateness_hours)", file=sys.stderr)
+        print(
+            f"ticketspike: {late} ticket(s) arrived more than {hours} h out of order and "
+            "were not counted (see detection.lateness_hours)",
+            file=sys.stderr,
+        )
 
 
 # -- replay --------------------------------------------------------------------------
@@ -314,9 +338,11 @@ def _replay(args: argparse.Namespace) -> int:
 
 def _line(t: Transition) -> str:
     a = t.assessment
-    text = (f"{t.at.isoformat()}  {t.kind.value:<9}  {t.customer_id}  {t.severity.value:<8}  "
-            f"{a.ticket_count} tickets in {a.period_hours:g} h vs {a.expected_count:.2f} "
-            f"expected ({_num(a.spike_multiplier)}x)  {t.episode_id}")
+    text = (
+        f"{t.at.isoformat()}  {t.kind.value:<9}  {t.customer_id}  {t.severity.value:<8}  "
+        f"{a.ticket_count} tickets in {a.period_hours:g} h vs {a.expected_count:.2f} "
+        f"expected ({_num(a.spike_multiplier)}x)  {t.episode_id}"
+    )
     if t.suppressed:
         text += f"  [suppressed: {t.suppressed}]"
     return text

@@ -69,42 +69,54 @@ __all__ = ["register", "time_ordered"]
 
 def register(subparsers: Any) -> None:
     demo = subparsers.add_parser(
-        "demo", help="run the whole flow on a bundled sample (no setup, no network)",
+        "demo",
+        help="run the whole flow on a bundled sample (no setup, no network)",
         description="Detect a spike in a bundled six-week sample, plan its escalation and "
         "carry it out with the built-in console notifier and outbox, in an SQLite store.",
     )
-    demo.add_argument("--dir", metavar="DIR",
-                      help="where to put the sample and the store (default: a new temporary "
-                      "directory)")
+    demo.add_argument(
+        "--dir",
+        metavar="DIR",
+        help="where to put the sample and the store (default: a new temporary directory)",
+    )
     add_format_arg(demo)
     demo.set_defaults(handler=_demo)
 
     run = subparsers.add_parser(
-        "run", help="the full flow over a ticket file: store, detect, plan, execute",
+        "run",
+        help="the full flow over a ticket file: store, detect, plan, execute",
         description="Feed a JSON Lines ticket file through the engine with the configured "
         "plugins. Idempotent: running it again over the same file and store does nothing twice.",
     )
     run.add_argument("tickets", metavar="TICKETS.jsonl", help="ticket JSON Lines file")
     _store_arg(run)
     add_config_args(run)
-    run.add_argument("--dry-run", action="store_true",
-                     help="detect and plan, but execute nothing (actions stay pending)")
+    run.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="detect and plan, but execute nothing (actions stay pending)",
+    )
     add_format_arg(run)
     run.set_defaults(handler=_run)
 
     outbox = subparsers.add_parser(
-        "outbox", help="list the actions a store has executed",
+        "outbox",
+        help="list the actions a store has executed",
         description="List the executed actions recorded in a store (the outbox).",
     )
     _store_arg(outbox)
     outbox.add_argument("--customer", metavar="ID", help="only this customer's actions")
-    outbox.add_argument("--all", action="store_true",
-                        help="list every action record with its status (pending, failed...)")
+    outbox.add_argument(
+        "--all",
+        action="store_true",
+        help="list every action record with its status (pending, failed...)",
+    )
     add_format_arg(outbox)
     outbox.set_defaults(handler=_outbox)
 
     tickets = subparsers.add_parser(
-        "tickets", help="list the tickets a store holds",
+        "tickets",
+        help="list the tickets a store holds",
         description="List stored tickets, oldest first.",
     )
     _store_arg(tickets)
@@ -113,7 +125,8 @@ def register(subparsers: Any) -> None:
     tickets.set_defaults(handler=_tickets)
 
     retry = subparsers.add_parser(
-        "retry", help="re-run the actions that failed for good",
+        "retry",
+        help="re-run the actions that failed for good",
         description="Put every failed action back in line and run it with the configured "
         "plugins; actions already done are never repeated.",
     )
@@ -123,14 +136,19 @@ def register(subparsers: Any) -> None:
     retry.set_defaults(handler=_retry)
 
     backfill = subparsers.add_parser(
-        "backfill", help="load ticket history from a source plugin into a store",
+        "backfill",
+        help="load ticket history from a source plugin into a store",
         description="Page through a source plugin's history since --since and store it, "
         "resuming after the last stored page when interrupted. History warms up the "
         "detector; only spikes still under way alert.",
     )
     backfill.add_argument("source", metavar="SOURCE", help="ticket source name (e.g. zendesk)")
-    backfill.add_argument("--since", metavar="ISO", required=True,
-                          help="load tickets from this instant (ISO-8601 with offset)")
+    backfill.add_argument(
+        "--since",
+        metavar="ISO",
+        required=True,
+        help="load tickets from this instant (ISO-8601 with offset)",
+    )
     _store_arg(backfill)
     add_config_args(backfill)
     add_format_arg(backfill)
@@ -144,8 +162,9 @@ def _store_arg(parser: argparse.ArgumentParser) -> None:
 # -- shared ------------------------------------------------------------------------------
 def _existing_store(path: str) -> SQLiteStore:
     if not Path(path).is_file():
-        raise InputError(f"no store at {path} (a store is created by `ticketspike run`)",
-                         where="--store")
+        raise InputError(
+            f"no store at {path} (a store is created by `ticketspike run`)", where="--store"
+        )
     return SQLiteStore(path, create=False)
 
 
@@ -195,8 +214,9 @@ def _check_file(path: Path, *, strict: bool) -> int:
     size = path.stat().st_size if path.is_file() else None
     progress = Progress(f"checking {path.name}", total=size)
     count = 0
-    for _ in iter_ticket_events(path, strict_categories=strict,
-                                on_line=lambda _n, read: progress.update(read)):
+    for _ in iter_ticket_events(
+        path, strict_categories=strict, on_line=lambda _n, read: progress.update(read)
+    ):
         count += 1
     progress.close(size)
     return count
@@ -205,8 +225,10 @@ def _check_file(path: Path, *, strict: bool) -> int:
 def _report_text(report: ExecutionReport | None) -> str:
     if report is None:
         return "Actions: not executed (dry run); they stay pending."
-    return (f"Actions: {len(report.done)} done, {len(report.failed)} failed, "
-            f"{len(report.waiting)} waiting.")
+    return (
+        f"Actions: {len(report.done)} done, {len(report.failed)} failed, "
+        f"{len(report.waiting)} waiting."
+    )
 
 
 # -- run ---------------------------------------------------------------------------------
@@ -220,28 +242,37 @@ def _run(args: argparse.Namespace) -> int:
         events = iter_ticket_events(path, strict_categories=config.strict_categories)
         result = engine.ingest_many(
             time_ordered(events, lateness_hours=config.detection.lateness_hours),
-            execute=not args.dry_run, on_event=progress.update,
+            execute=not args.dry_run,
+            on_event=progress.update,
         )
         progress.close(total)
         failed = engine.store.actions(status=ActionStatus.FAILED)
         if json_out:
-            print_json({**result.to_json(), "store": engine.store.location,
-                        "failed_actions": [a.to_json() for a in failed]})
+            print_json(
+                {
+                    **result.to_json(),
+                    "store": engine.store.location,
+                    "failed_actions": [a.to_json() for a in failed],
+                }
+            )
         else:
             _print_run(path, result, engine.store, failed)
     return EXIT_FAILURE if result.executed is not None and result.executed.failed else EXIT_OK
 
 
-def _print_run(path: Path, result: IngestResult, store: Store,
-               failed: list[ActionRecord]) -> None:
-    print(f"Read {result.received:,} ticket events from {path}: {result.stored:,} new, "
-          f"{result.updated:,} updated, {result.duplicates:,} already stored.")
+def _print_run(path: Path, result: IngestResult, store: Store, failed: list[ActionRecord]) -> None:
+    print(
+        f"Read {result.received:,} ticket events from {path}: {result.stored:,} new, "
+        f"{result.updated:,} updated, {result.duplicates:,} already stored."
+    )
     if result.transitions:
         print("Transitions recorded:")
         for t in result.transitions:
             note = f" (suppressed: {one_line(t.suppressed)})" if t.suppressed else ""
-            print(f"  {_when(t.at)}  {t.kind.value:<9}  {one_line(t.customer_id)}  "
-                  f"{t.severity.value}{note}")
+            print(
+                f"  {_when(t.at)}  {t.kind.value:<9}  {one_line(t.customer_id)}  "
+                f"{t.severity.value}{note}"
+            )
     else:
         print("Transitions recorded: none new.")
     print(_report_text(result.executed))
@@ -254,29 +285,39 @@ def _print_run(path: Path, result: IngestResult, store: Store,
 def _outbox(args: argparse.Namespace) -> int:
     with _existing_store(args.store) as store:
         if args.all:
-            records = [r for r in store.actions()
-                       if args.customer is None or r.customer_id == args.customer]
+            records = [
+                r
+                for r in store.actions()
+                if args.customer is None or r.customer_id == args.customer
+            ]
             if args.format == "json":
                 print_json([r.to_json() for r in records])
                 return EXIT_OK
             for r in records:
                 detail = r.summary if r.status is ActionStatus.DONE else (r.error or "")
-                print(f"{r.status.value:<8} {r.kind:<20} {one_line(r.customer_id):<12} "
-                      f"{r.key}  {one_line(detail, limit=120)}")
+                print(
+                    f"{r.status.value:<8} {r.kind:<20} {one_line(r.customer_id):<12} "
+                    f"{r.key}  {one_line(detail, limit=120)}"
+                )
             return EXIT_OK
         entries = store.outbox(customer_id=args.customer)
         if args.format == "json":
             print_json([e.to_json() for e in entries])
             return EXIT_OK
         for e in entries:
-            print(f"#{e.seq:<4} {_when(e.executed_at)}  {e.kind:<20} {one_line(e.handler):<14} "
-                  f"{one_line(e.customer_id):<12} {one_line(e.summary, limit=160)}")
+            print(
+                f"#{e.seq:<4} {_when(e.executed_at)}  {e.kind:<20} {one_line(e.handler):<14} "
+                f"{one_line(e.customer_id):<12} {one_line(e.summary, limit=160)}"
+            )
         failed = len(store.actions(status=ActionStatus.FAILED))
         pending = len(store.actions(status=ActionStatus.PENDING))
         print(f"{len(entries)} executed action{'s' if len(entries) != 1 else ''}.", end="")
         if failed:
-            print(f" {failed} failed for good (see `ticketspike outbox --all`, "
-                  f"re-run with `ticketspike retry --store {args.store}`).", end="")
+            print(
+                f" {failed} failed for good (see `ticketspike outbox --all`, "
+                f"re-run with `ticketspike retry --store {args.store}`).",
+                end="",
+            )
         if pending:
             print(f" {pending} pending.", end="")
         print()
@@ -292,9 +333,11 @@ def _tickets(args: argparse.Namespace) -> int:
         for r in records:
             t = r.ticket
             flag = " internal" if t.internal else ""
-            print(f"{_when(t.created_at)}  {one_line(t.ticket_id):<10} "
-                  f"{one_line(t.customer_id):<12} {t.category.value:<15} {t.priority.value}  "
-                  f"{r.status:<8}{flag}  {one_line(t.subject, limit=100)}")
+            print(
+                f"{_when(t.created_at)}  {one_line(t.ticket_id):<10} "
+                f"{one_line(t.customer_id):<12} {t.category.value:<15} {t.priority.value}  "
+                f"{r.status:<8}{flag}  {one_line(t.subject, limit=100)}"
+            )
         print(f"{len(records)} ticket{'s' if len(records) != 1 else ''}.")
     return EXIT_OK
 
@@ -310,8 +353,10 @@ def _retry(args: argparse.Namespace) -> int:
         elif not before and not report.done:
             print("No failed actions.")
         else:
-            print(f"Retried {len(before)} failed action{'s' if len(before) != 1 else ''}. "
-                  f"{_report_text(report)}")
+            print(
+                f"Retried {len(before)} failed action{'s' if len(before) != 1 else ''}. "
+                f"{_report_text(report)}"
+            )
             for key in report.failed:
                 record = engine.store.action(key)
                 error = record.error if record is not None else ""
@@ -329,15 +374,18 @@ def _backfill(args: argparse.Namespace) -> int:
             progress.update(events, unit=f"tickets, {pages} page{'s' if pages != 1 else ''}")
 
         report = engine.backfill(args.source, since=since, on_page=on_page)
-        progress.close(report.events,
-                       unit=f"tickets, {report.pages} page{'s' if report.pages != 1 else ''}")
+        progress.close(
+            report.events, unit=f"tickets, {report.pages} page{'s' if report.pages != 1 else ''}"
+        )
         if args.format == "json":
             print_json(attrs.asdict(report))
         else:
             state = "complete" if report.done else "stopped early; run again to resume"
             resumed = " (resumed from the stored cursor)" if report.resumed else ""
-            print(f"Backfilled {report.events:,} ticket events from {args.source}{resumed}: "
-                  f"{report.stored:,} new, {report.skipped:,} skipped by the source; {state}.")
+            print(
+                f"Backfilled {report.events:,} ticket events from {args.source}{resumed}: "
+                f"{report.stored:,} new, {report.skipped:,} skipped by the source; {state}."
+            )
     return EXIT_OK
 
 
@@ -365,8 +413,9 @@ def _demo(args: argparse.Namespace) -> int:
     now = max(e.at for e in events) + timedelta(minutes=15)
     console = io.StringIO()
     plugins = Plugins(load_entrypoints=False, plugins=[_DemoConsole(console)])
-    with Engine.from_config(config, store=str(store_path), plugins=plugins,
-                            clock=lambda: now) as engine:
+    with Engine.from_config(
+        config, store=str(store_path), plugins=plugins, clock=lambda: now
+    ) as engine:
         result = engine.ingest_many(
             time_ordered(events, lateness_hours=config.detection.lateness_hours)
         )
@@ -380,23 +429,27 @@ def _demo(args: argparse.Namespace) -> int:
         outbox = store.outbox()
         statuses = {r.key: r.status.value for r in store.actions()}
         if args.format == "json":
-            print_json({
-                "directory": str(directory),
-                "store": str(store_path),
-                "now": now.isoformat(),
-                "tickets": result.received,
-                "transitions": [t.to_json() for t in result.transitions],
-                "risk_signal": assessment.to_risk_signal() if assessment else None,
-                "alert": render_text(alert.message) if alert else None,
-                "plans": [p.to_json() for p in plans],
-                "outbox": [e.to_json() for e in outbox],
-            })
+            print_json(
+                {
+                    "directory": str(directory),
+                    "store": str(store_path),
+                    "now": now.isoformat(),
+                    "tickets": result.received,
+                    "transitions": [t.to_json() for t in result.transitions],
+                    "risk_signal": assessment.to_risk_signal() if assessment else None,
+                    "alert": render_text(alert.message) if alert else None,
+                    "plans": [p.to_json() for p in plans],
+                    "outbox": [e.to_json() for e in outbox],
+                }
+            )
             return EXIT_OK
         customers = len({e.ticket.customer_id for e in events})
         first, last = min(e.at for e in events), max(e.at for e in events)
         print("ticketspike demo: the whole flow on a bundled sample, no network")
-        print(f"  sample  {result.received} ticket events, {customers} customers, "
-              f"{_when(first)} to {_when(last)}")
+        print(
+            f"  sample  {result.received} ticket events, {customers} customers, "
+            f"{_when(first)} to {_when(last)}"
+        )
         print(f"  files   {directory}")
         print()
         print("1. Detected spike")
@@ -404,17 +457,21 @@ def _demo(args: argparse.Namespace) -> int:
             name = engine.account(t.customer_id)
             label = name.display_name if name else t.customer_id
             a = t.assessment
-            print(f"   {_when(t.at)}  {t.kind.value:<9} {one_line(label)}: {t.severity.value}, "
-                  f"{a.ticket_count} tickets in {a.period_hours:g} h "
-                  f"({_multiplier(a.spike_multiplier)} the baseline)")
+            print(
+                f"   {_when(t.at)}  {t.kind.value:<9} {one_line(label)}: {t.severity.value}, "
+                f"{a.ticket_count} tickets in {a.period_hours:g} h "
+                f"({_multiplier(a.spike_multiplier)} the baseline)"
+            )
         if assessment is not None:
             label = account.display_name if account else assessment.customer_id
-            print(f"   now: {one_line(label)} has {assessment.ticket_count} tickets in the last "
-                  f"{assessment.period_hours:g} hours against a baseline of "
-                  f"{assessment.baseline_daily_avg:.1f}/day "
-                  f"({_multiplier(assessment.spike_multiplier)}, "
-                  f"{assessment.severity.value}); themes: "
-                  f"{', '.join(assessment.themes) or 'none'}")
+            print(
+                f"   now: {one_line(label)} has {assessment.ticket_count} tickets in the last "
+                f"{assessment.period_hours:g} hours against a baseline of "
+                f"{assessment.baseline_daily_avg:.1f}/day "
+                f"({_multiplier(assessment.spike_multiplier)}, "
+                f"{assessment.severity.value}); themes: "
+                f"{', '.join(assessment.themes) or 'none'}"
+            )
         print()
         print("2. The alert the CSM received (console notifier, PRD 5.1)")
         if alert is not None:
@@ -432,10 +489,14 @@ def _demo(args: argparse.Namespace) -> int:
         if drafts.is_dir():
             print(f"   e-mail drafts awaiting approval: {drafts}")
         print(f"   see them:     ticketspike outbox --store {store_path}")
-        print(f"   the tickets:  ticketspike tickets --store {store_path} --customer "
-              f"{customer or ''}".rstrip())
-        print(f"   run it again: ticketspike run {files[data.DEMO_TICKETS]} --store {store_path} "
-              f"--config {files[data.DEMO_CONFIG]}   (nothing happens twice)")
+        print(
+            f"   the tickets:  ticketspike tickets --store {store_path} --customer "
+            f"{customer or ''}".rstrip()
+        )
+        print(
+            f"   run it again: ticketspike run {files[data.DEMO_TICKETS]} --store {store_path} "
+            f"--config {files[data.DEMO_CONFIG]}   (nothing happens twice)"
+        )
     return EXIT_OK
 
 
@@ -453,12 +514,16 @@ def _first_alert(plans: list[EscalationPlan]) -> DirectMessage | None:
 
 
 def _print_plan(plan: EscalationPlan, statuses: dict[str, str]) -> None:
-    print(f"   {plan.transition.value} ({plan.severity.value}) for "
-          f"{one_line(plan.customer_id)} at {_when(plan.at)}:")
+    print(
+        f"   {plan.transition.value} ({plan.severity.value}) for "
+        f"{one_line(plan.customer_id)} at {_when(plan.at)}:"
+    )
     for number, action in enumerate(plan.actions, start=1):
         status = statuses.get(action.key, "?")
-        print(f"   {number:>3}. {action.kind:<20} {one_line(action.step_id, limit=40):<40} "
-              f"{status:<7} {one_line(_target(action), limit=70)}")
+        print(
+            f"   {number:>3}. {action.kind:<20} {one_line(action.step_id, limit=40):<40} "
+            f"{status:<7} {one_line(_target(action), limit=70)}"
+        )
     for note in plan.notes:
         print(f"        note: {one_line(note, limit=150)}")
 
@@ -491,5 +556,3 @@ def _target(action: Action) -> str:
     if isinstance(action, NotifyTeam):
         return f"team {action.team}"
     return ""
-
-

@@ -37,24 +37,32 @@ def register(subparsers: Any) -> None:
         "the bearer token in $TICKETSPIKE_API_TOKEN; ticket webhooks need the signing "
         "secret in $TICKETSPIKE_WEBHOOK_SECRET.",
     )
-    parser.add_argument("--host", default="127.0.0.1",
-                        help="interface to listen on (default 127.0.0.1; 0.0.0.0 for all)")
-    parser.add_argument("--port", type=int, default=8000,
-                        help="TCP port (default 8000; 0 picks a free one and prints it)")
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="interface to listen on (default 127.0.0.1; 0.0.0.0 for all)",
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=8000,
+        help="TCP port (default 8000; 0 picks a free one and prints it)",
+    )
     add_config_args(parser)
-    parser.add_argument("--store", metavar="FILE",
-                        help="SQLite store file (default: store.path from the config)")
-    parser.add_argument("--log-level", choices=_LEVELS, default="info",
-                        help="log level (default info)")
-    parser.add_argument("--no-access-log", action="store_true",
-                        help="do not log one line per request")
+    parser.add_argument(
+        "--store", metavar="FILE", help="SQLite store file (default: store.path from the config)"
+    )
+    parser.add_argument(
+        "--log-level", choices=_LEVELS, default="info", help="log level (default info)"
+    )
+    parser.add_argument(
+        "--no-access-log", action="store_true", help="do not log one line per request"
+    )
     parser.set_defaults(handler=_serve)
 
 
 def _serve(args: argparse.Namespace) -> int:
-    if importlib.util.find_spec("starlette") is None or importlib.util.find_spec(
-        "uvicorn"
-    ) is None:
+    if importlib.util.find_spec("starlette") is None or importlib.util.find_spec("uvicorn") is None:
         raise TicketspikeError(_MISSING)
     if not 0 <= args.port <= 65535:
         raise InputError(f"expected a port from 0 to 65535, got {args.port}", field="--port")
@@ -67,11 +75,14 @@ def _serve(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     store = args.store or config.store_path
     if not store:
-        raise InputError("serve needs a store: pass --store FILE or set store.path in the "
-                         "config", field="--store")
+        raise InputError(
+            "serve needs a store: pass --store FILE or set store.path in the config",
+            field="--store",
+        )
     settings = server_settings_from_config(config.section("server"))
-    logging.basicConfig(level=args.log_level.upper(),
-                        format="%(levelname)s:     %(name)s: %(message)s")
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(levelname)s:     %(name)s: %(message)s"
+    )
 
     # The event loop shares the interpreter lock with the worker thread (detection, plans);
     # a shorter switch interval lets a waiting request take it back sooner (measured in
@@ -84,12 +95,20 @@ def _serve(args: argparse.Namespace) -> int:
         app = create_app(engine, settings=settings, close_engine=True)
         host, port = sock.getsockname()[:2]
         shown = f"[{host}]" if ":" in str(host) else host
-        print(f"ticketspike: serving on http://{shown}:{port} (store: {store})",
-              file=sys.stderr, flush=True)
-        server = uvicorn.Server(uvicorn.Config(
-            app, log_level=args.log_level, access_log=not args.no_access_log,
-            server_header=False, lifespan="on",
-        ))
+        print(
+            f"ticketspike: serving on http://{shown}:{port} (store: {store})",
+            file=sys.stderr,
+            flush=True,
+        )
+        server = uvicorn.Server(
+            uvicorn.Config(
+                app,
+                log_level=args.log_level,
+                access_log=not args.no_access_log,
+                server_header=False,
+                lifespan="on",
+            )
+        )
         server.run(sockets=[sock])
     finally:
         sock.close()
@@ -118,6 +137,9 @@ def _listen(host: str, port: int) -> socket.socket:
 def _warn_unconfigured(engine: Any) -> None:
     source = engine.sources.get("ticket")
     if source is not None and not getattr(source, "secrets", True):
-        print("ticketspike: warning: the ticket source has no signing secret "
-              "($TICKETSPIKE_WEBHOOK_SECRET, or the variable plugins.ticket.secret_env names); "
-              "ticket webhooks will answer 401", file=sys.stderr)
+        print(
+            "ticketspike: warning: the ticket source has no signing secret "
+            "($TICKETSPIKE_WEBHOOK_SECRET, or the variable plugins.ticket.secret_env names); "
+            "ticket webhooks will answer 401",
+            file=sys.stderr,
+        )

@@ -85,25 +85,29 @@ def _classify(args: argparse.Namespace) -> int:
         answer = classify_with_fallback(classifiers, ticket, budget_seconds=_BUDGET_SECONDS)
         rows.append((ticket, answer))
     if args.format == "json":
-        print_json([
-            {
-                "ticketId": t.ticket_id,
-                "customerId": t.customer_id,
-                "category": a.category.value,
-                "confidence": round(a.confidence, 4),
-                "given": t.category_given,
-                "reason": a.reason,
-            }
-            for t, a in rows
-        ])
+        print_json(
+            [
+                {
+                    "ticketId": t.ticket_id,
+                    "customerId": t.customer_id,
+                    "category": a.category.value,
+                    "confidence": round(a.confidence, 4),
+                    "given": t.category_given,
+                    "reason": a.reason,
+                }
+                for t, a in rows
+            ]
+        )
         return EXIT_OK
     if not rows:
         print("No tickets without a category (use --all to list every ticket).")
         return EXIT_OK
     width = max(len(t.ticket_id) for t, _a in rows)
     for ticket, answer in rows:
-        print(f"{ticket.ticket_id:<{width}}  {answer.category.value:<15} "
-              f"{answer.confidence:5.2f}  {answer.reason}")
+        print(
+            f"{ticket.ticket_id:<{width}}  {answer.category.value:<15} "
+            f"{answer.confidence:5.2f}  {answer.reason}"
+        )
     counts: dict[str, int] = {}
     for _t, answer in rows:
         counts[answer.category.value] = counts.get(answer.category.value, 0) + 1
@@ -134,31 +138,49 @@ def _themes(args: argparse.Namespace) -> int:
     if len(baseline) < _MIN_OWN_BASELINE:
         # A new customer has too little history to contrast with; what every
         # customer in the file wrote in the same period stands in for it.
-        others = [t for t in _latest_tickets(events)
-                  if not t.internal and baseline_start < t.created_at <= start]
+        others = [
+            t
+            for t in _latest_tickets(events)
+            if not t.internal and baseline_start < t.created_at <= start
+        ]
         if len(others) > len(baseline):
             baseline, baseline_of = others, "all customers"
 
     analyzers = Plugins().theme_analyzers(config.plugins)
     limit = args.limit if args.limit is not None else _configured_limit(analyzers)
-    themes = analyze_with_fallback(
-        analyzers, window, baseline, limit=limit, budget_seconds=_BUDGET_SECONDS
-    ) if window else []
+    themes = (
+        analyze_with_fallback(
+            analyzers, window, baseline, limit=limit, budget_seconds=_BUDGET_SECONDS
+        )
+        if window
+        else []
+    )
     if args.format == "json":
-        print_json({
-            "customer_id": args.customer,
-            "at": at.isoformat(),
-            "period_start": start.isoformat(),
-            "period_end": at.isoformat(),
-            "window_tickets": len(window),
-            "baseline_start": baseline_start.isoformat(),
-            "baseline_tickets": len(baseline),
-            "baseline_of": baseline_of,
-            "themes": [_theme_json(t) for t in themes],
-        })
+        print_json(
+            {
+                "customer_id": args.customer,
+                "at": at.isoformat(),
+                "period_start": start.isoformat(),
+                "period_end": at.isoformat(),
+                "window_tickets": len(window),
+                "baseline_start": baseline_start.isoformat(),
+                "baseline_tickets": len(baseline),
+                "baseline_of": baseline_of,
+                "themes": [_theme_json(t) for t in themes],
+            }
+        )
         return EXIT_OK
-    print(_header(args.customer, at, window_hours, len(window), len(baseline),
-                  config.detection.baseline_days, baseline_of))
+    print(
+        _header(
+            args.customer,
+            at,
+            window_hours,
+            len(window),
+            len(baseline),
+            config.detection.baseline_days,
+            baseline_of,
+        )
+    )
     if not themes:
         print("  no theme stands out" if window else "  no tickets in the window")
         return EXIT_OK
@@ -166,8 +188,10 @@ def _themes(args: argparse.Namespace) -> int:
         area = f"; area: {theme.area}" if theme.area else ""
         examples = ", ".join(theme.ticket_ids)
         tickets_word = "ticket" if theme.count == 1 else "tickets"
-        print(f"  {number}. {theme.phrase} ({theme.count} {tickets_word}{area})"
-              + (f"  e.g. {examples}" if examples else ""))
+        print(
+            f"  {number}. {theme.phrase} ({theme.count} {tickets_word}{area})"
+            + (f"  e.g. {examples}" if examples else "")
+        )
     return EXIT_OK
 
 
@@ -180,11 +204,14 @@ def _configured_limit(analyzers: Sequence[Any]) -> int:
     return 5
 
 
-def _header(customer: str, at: datetime, hours: int, n_window: int, n_base: int,
-            days: int, baseline_of: str) -> str:
+def _header(
+    customer: str, at: datetime, hours: int, n_window: int, n_base: int, days: int, baseline_of: str
+) -> str:
     whose = "" if baseline_of == "customer" else f" (from {baseline_of})"
-    return (f"Themes for {customer}: {n_window} tickets in the {hours} h to "
-            f"{at.isoformat()}, against {n_base} in the {days} days before{whose}")
+    return (
+        f"Themes for {customer}: {n_window} tickets in the {hours} h to "
+        f"{at.isoformat()}, against {n_base} in the {days} days before{whose}"
+    )
 
 
 def _theme_json(theme: Theme) -> dict[str, Any]:

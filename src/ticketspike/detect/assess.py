@@ -73,7 +73,12 @@ def observed_days(lo: int, hi: int, first_day: int | None) -> int:
 
 
 def capped_day(
-    policy: DetectionPolicy, count: int, *, total: int, days: int, sumsq: int,
+    policy: DetectionPolicy,
+    count: int,
+    *,
+    total: int,
+    days: int,
+    sumsq: int,
     industry_rate: float,
 ) -> int:
     """What a closed day of ``count`` tickets adds to later baselines.
@@ -144,9 +149,16 @@ def build_assessment(
         severity_breakdown=tuple((p_, n) for p_, n in by_priority.items() if n),
         ticket_ids=tuple(t[0] for t in ordered),
         ticket_links=tuple((t[0], t[4]) for t in ordered if t[4]),
-        explanation=explain(policy, count=count, baseline=baseline, expected=expected,
-                            multiplier=multiplier, p=p, is_spike=is_spike,
-                            severity=severity.value),
+        explanation=explain(
+            policy,
+            count=count,
+            baseline=baseline,
+            expected=expected,
+            multiplier=multiplier,
+            p=p,
+            is_spike=is_spike,
+            severity=severity.value,
+        ),
     )
 
 
@@ -154,36 +166,47 @@ def _describe_baseline(baseline: Baseline) -> str:
     rate = baseline.daily_rate
     if baseline.source is BaselineSource.INDUSTRY:
         if baseline.days:
-            return (f"industry baseline {rate:.2f}/day (only {baseline.days} days of "
-                    "own history)")
+            return f"industry baseline {rate:.2f}/day (only {baseline.days} days of own history)"
         return f"industry baseline {rate:.2f}/day (no own history yet)"
     own = baseline.own_rate if baseline.own_rate is not None else 0.0
     if baseline.source is BaselineSource.OWN:
         return f"own average {own:.2f}/day over {baseline.days} days"
-    return (f"own {own:.2f}/day over {baseline.days} days blended with the industry "
-            f"{baseline.industry_rate:.2f}/day = {rate:.2f}/day")
+    return (
+        f"own {own:.2f}/day over {baseline.days} days blended with the industry "
+        f"{baseline.industry_rate:.2f}/day = {rate:.2f}/day"
+    )
 
 
 def explain(
-    policy: DetectionPolicy, *, count: int, baseline: Baseline, expected: float,
-    multiplier: float, p: float, is_spike: bool, severity: str,
+    policy: DetectionPolicy,
+    *,
+    count: int,
+    baseline: Baseline,
+    expected: float,
+    multiplier: float,
+    p: float,
+    is_spike: bool,
+    severity: str,
 ) -> str:
     """One sentence saying why the window fired or did not. Numbers only."""
     mult = "infinitely many times" if multiplier == float("inf") else f"{multiplier:.1f}x"
-    head = (f"{count} tickets in {policy.window_hours} h against {expected:.2f} expected "
-            f"({_describe_baseline(baseline)}): {mult}")
+    head = (
+        f"{count} tickets in {policy.window_hours} h against {expected:.2f} expected "
+        f"({_describe_baseline(baseline)}): {mult}"
+    )
     if is_spike:
-        band = (f"above {policy.critical_above:g}x" if severity == "critical"
-                else f"{policy.threshold:g}x to {policy.critical_above:g}x")
+        band = (
+            f"above {policy.critical_above:g}x"
+            if severity == "critical"
+            else f"{policy.threshold:g}x to {policy.critical_above:g}x"
+        )
         gate = f", p={p:.2g} < {policy.alpha:g}" if policy.mode == "gated" else ""
         return f"{head}{gate}; {severity} ({band})."
     if multiplier < policy.threshold:
         return f"{head}, below the {policy.threshold:g}x threshold; no spike."
     if policy.mode == "gated" and count < policy.min_count:
-        return (f"{head}, but only {count} tickets (at least {policy.min_count} needed); "
-                "no spike.")
-    return (f"{head}, but p={p:.2g} is not below {policy.alpha:g}, so it may be chance; "
-            "no spike.")
+        return f"{head}, but only {count} tickets (at least {policy.min_count} needed); no spike."
+    return f"{head}, but p={p:.2g} is not below {policy.alpha:g}, so it may be chance; no spike."
 
 
 def assess_batch(
@@ -220,13 +243,21 @@ def assess_batch(
         if first_day is None or d < first_day:
             first_day = d
         if h >= window_lo:
-            window.append((ticket.ticket_id, ticket.created_at.timestamp(), ticket.category,
-                           ticket.priority, ticket.url))
+            window.append(
+                (
+                    ticket.ticket_id,
+                    ticket.created_at.timestamp(),
+                    ticket.category,
+                    ticket.priority,
+                    ticket.url,
+                )
+            )
     industry_rate = policy.industry_rate(account)
     total, days, sumsq = _baseline_sums(policy, daily, first_day, day, industry_rate)
     base = baseline_for(policy, total=total, days=days, sumsq=sumsq, industry_rate=industry_rate)
-    return build_assessment(policy, customer_id=customer_id, at=at, count=len(window),
-                            baseline=base, tickets=window)
+    return build_assessment(
+        policy, customer_id=customer_id, at=at, count=len(window), baseline=base, tickets=window
+    )
 
 
 def _first_seen_day(account: Account | None) -> int | None:
@@ -236,7 +267,10 @@ def _first_seen_day(account: Account | None) -> int | None:
 
 
 def _baseline_sums(
-    policy: DetectionPolicy, daily: dict[int, int], first_day: int | None, day: int,
+    policy: DetectionPolicy,
+    daily: dict[int, int],
+    first_day: int | None,
+    day: int,
     industry_rate: float,
 ) -> tuple[int, int, int]:
     """(tickets, days, squared days) of the baseline for ``day``, spike days capped.
@@ -254,8 +288,14 @@ def _baseline_sums(
         for x in range(first_day, day - 1):
             n = daily.get(x, 0)
             if n:
-                n = capped_day(policy, n, total=total, days=observed_days(x - b, x - 1, first_day),
-                               sumsq=sumsq, industry_rate=industry_rate)
+                n = capped_day(
+                    policy,
+                    n,
+                    total=total,
+                    days=observed_days(x - b, x - 1, first_day),
+                    sumsq=sumsq,
+                    industry_rate=industry_rate,
+                )
                 final[x] = n
             total += n
             sumsq += n * n

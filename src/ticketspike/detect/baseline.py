@@ -76,19 +76,19 @@ def baseline_for(
     own = total / days if days > 0 else None
     if policy.mode == "spec" or policy.prior_days <= 0.0:
         if days == 0 or days < policy.min_history_days:
-            return Baseline(industry_rate, BaselineSource.INDUSTRY, days, total,
-                            industry_rate, _INF, own)
+            return Baseline(
+                industry_rate, BaselineSource.INDUSTRY, days, total, industry_rate, _INF, own
+            )
         # Spec mode reports a Poisson p-value for information only; gated mode
         # without a prior uses the flat-prior posterior (algo.bayes: total + 1/2).
-        shape = _INF if policy.mode == "spec" else min(
-            total + 0.5, dispersion(total, days, sumsq)
-        )
+        shape = _INF if policy.mode == "spec" else min(total + 0.5, dispersion(total, days, sumsq))
         return Baseline(total / days, BaselineSource.OWN, days, total, industry_rate, shape, own)
     prior_days = policy.prior_days
     prior_total = industry_rate * prior_days
     if days == 0:
-        return Baseline(industry_rate, BaselineSource.INDUSTRY, 0, total, industry_rate,
-                        prior_total, own)
+        return Baseline(
+            industry_rate, BaselineSource.INDUSTRY, 0, total, industry_rate, prior_total, own
+        )
     rate = (prior_total + total) / (prior_days + days)
     # The posterior shape carries the uncertainty of a short history; a
     # customer whose days vary more than Poisson gets the wider of the two.
@@ -128,8 +128,9 @@ def p_value(count: int, baseline: Baseline, hours: float, *, tail: str = "negbin
     return nbinom_sf(count, shape, shape / (shape + mu))
 
 
-def p_below(count: int, baseline: Baseline, hours: float, alpha: float, *,
-            tail: str = "negbin") -> bool:
+def p_below(
+    count: int, baseline: Baseline, hours: float, alpha: float, *, tail: str = "negbin"
+) -> bool:
     """Whether :func:`p_value` is below ``alpha``, computed only as far as needed."""
     mu = baseline.expected(hours)
     shape = baseline.shape * hours / 24.0
@@ -210,8 +211,9 @@ def candidate_for(policy: DetectionPolicy, baseline: Baseline, hours: float) -> 
     return max(k_mult, policy.min_count)
 
 
-def _first_significant(policy: DetectionPolicy, baseline: Baseline, hours: float,
-                       start: int) -> int:
+def _first_significant(
+    policy: DetectionPolicy, baseline: Baseline, hours: float, start: int
+) -> int:
     """Smallest k >= start with tail p < alpha: gallop, then bisect (the tail falls with k)."""
 
     def significant(k: int) -> bool:

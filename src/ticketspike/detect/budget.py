@@ -37,9 +37,7 @@ class Outcome(Generic[T]):
     failure: str = ""
 
 
-def call_with_budget(
-    fn: Callable[[], T], *, budget_seconds: float | None, what: str
-) -> Outcome[T]:
+def call_with_budget(fn: Callable[[], T], *, budget_seconds: float | None, what: str) -> Outcome[T]:
     """Run ``fn`` in a worker thread and wait at most ``budget_seconds``.
 
     ``None`` means no budget (run inline). Never raises for ``fn``'s sake:

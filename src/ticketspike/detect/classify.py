@@ -55,28 +55,46 @@ _CATEGORIES: tuple[Category, ...] = tuple(Category)
 # match adds a pseudo-word the model weighs like any other, learnt from the
 # seed phrases that contain the same wording.
 _CUES: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("_howto", re.compile(
-        r"\bhow (?:do|can|should|would) (?:i|we|you|one)\b|\bhow to\b|\bwhere (?:can|do) (?:i|we)\b"
-        r"|\bis (?:it|there a way) possible\b|\bis there a way\b|\bwalk (?:me|us) through\b"
-        r"|\bnot sure how\b|\bwondering how\b|\bcan (?:i|we)\b|\bright way to\b"
-        r"|\bwhat does .{1,40} mean\b|\bexplain\b|\bshow (?:me|us)\b|\bguide\b|\btutorial\b")),
-    ("_wish", re.compile(
-        r"\bwould (?:be|love|like)\b|\bit'?d be\b|\bwe'?d (?:like|love)\b"
-        r"|\bplease (?:add|allow|build|consider|support|make)\b"
-        r"|\bcan you (?:add|build|make|implement)\b|\bany plans?\b"
-        r"|\broadmap\b|\bfeature request\b|\bnice to have\b|\bwish\b|\bsuggest(?:ion)?\b"
-        r"|\bability to\b|\bmake it possible\b|\bcould you (?:add|implement|build)\b"
-        r"|\benhancement\b|\bin the future\b|\bwill you (?:add|support|release)\b")),
-    ("_broken", re.compile(
-        r"\b(?:does|do|did|is|are|was|were|will|has|have|can)\s*(?:not|n't)\s+"
-        r"(?:work|load|open|save|sync|send|show|display|appear|respond|connect|run|render)\w*"
-        r"|\bnot working\b|\bstopped working\b|\bbroken\b|\bno longer\b|\bwent down\b")),
+    (
+        "_howto",
+        re.compile(
+            r"\bhow (?:do|can|should|would) (?:i|we|you|one)\b|\bhow to\b|\bwhere (?:can|do) (?:i|we)\b"  # noqa: E501
+            r"|\bis (?:it|there a way) possible\b|\bis there a way\b|\bwalk (?:me|us) through\b"
+            r"|\bnot sure how\b|\bwondering how\b|\bcan (?:i|we)\b|\bright way to\b"
+            r"|\bwhat does .{1,40} mean\b|\bexplain\b|\bshow (?:me|us)\b|\bguide\b|\btutorial\b"
+        ),
+    ),
+    (
+        "_wish",
+        re.compile(
+            r"\bwould (?:be|love|like)\b|\bit'?d be\b|\bwe'?d (?:like|love)\b"
+            r"|\bplease (?:add|allow|build|consider|support|make)\b"
+            r"|\bcan you (?:add|build|make|implement)\b|\bany plans?\b"
+            r"|\broadmap\b|\bfeature request\b|\bnice to have\b|\bwish\b|\bsuggest(?:ion)?\b"
+            r"|\bability to\b|\bmake it possible\b|\bcould you (?:add|implement|build)\b"
+            r"|\benhancement\b|\bin the future\b|\bwill you (?:add|support|release)\b"
+        ),
+    ),
+    (
+        "_broken",
+        re.compile(
+            r"\b(?:does|do|did|is|are|was|were|will|has|have|can)\s*(?:not|n't)\s+"
+            r"(?:work|load|open|save|sync|send|show|display|appear|respond|connect|run|render)\w*"
+            r"|\bnot working\b|\bstopped working\b|\bbroken\b|\bno longer\b|\bwent down\b"
+        ),
+    ),
     ("_httperr", re.compile(r"\b[45]\d\d\b|\berror code\b|\bstack ?trace\b|\bexception\b")),
-    ("_money", re.compile(
-        r"[$€£]\s?\d|\d\s?(?:usd|eur|gbp|dollars|euros)\b|\bcharged?\b|\brefund", re.I)),
-    ("_thanks", re.compile(
-        r"^\W*(?:thanks?|thank you|cheers|great|perfect|ok|okay)\b[^?]{0,40}$"
-        r"|\bout of (?:the )?office\b|\bauto(?:matic)?[- ]?reply\b")),
+    (
+        "_money",
+        re.compile(r"[$€£]\s?\d|\d\s?(?:usd|eur|gbp|dollars|euros)\b|\bcharged?\b|\brefund", re.I),
+    ),
+    (
+        "_thanks",
+        re.compile(
+            r"^\W*(?:thanks?|thank you|cheers|great|perfect|ok|okay)\b[^?]{0,40}$"
+            r"|\bout of (?:the )?office\b|\bauto(?:matic)?[- ]?reply\b"
+        ),
+    ),
 )
 
 _SUBJECT_WEIGHT = 2
@@ -305,9 +323,7 @@ class FallbackClassifier:
     name: str = "fallback"
 
     def classify(self, ticket: Ticket) -> Classification:
-        return classify_with_fallback(
-            self.classifiers, ticket, budget_seconds=self.budget_seconds
-        )
+        return classify_with_fallback(self.classifiers, ticket, budget_seconds=self.budget_seconds)
 
 
 def _builtin(classifiers: Sequence[Any]) -> NaiveBayesClassifier:

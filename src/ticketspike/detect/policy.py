@@ -186,10 +186,15 @@ def policy_from_config(
     baseline_days = d.get_int("baseline_days", defaults.baseline_days, minimum=1, maximum=365)
     threshold = d.get_float(threshold_key, defaults.threshold, minimum=1.0)
     assert threshold is not None and baseline_days is not None
-    critical = d.get_float("critical_above", max(defaults.critical_above, threshold),
-                           minimum=threshold)
-    min_history = d.get_int("min_history_days", min(defaults.min_history_days, baseline_days),
-                            minimum=0, maximum=baseline_days)
+    critical = d.get_float(
+        "critical_above", max(defaults.critical_above, threshold), minimum=threshold
+    )
+    min_history = d.get_int(
+        "min_history_days",
+        min(defaults.min_history_days, baseline_days),
+        minimum=0,
+        maximum=baseline_days,
+    )
     alpha = d.get_float("alpha", defaults.alpha, minimum=1e-12, maximum=0.5)
     min_count = d.get_int("min_count", defaults.min_count, minimum=1)
     prior_days = d.get_float("prior_days", defaults.prior_days, minimum=0.0, maximum=3650.0)
@@ -199,8 +204,7 @@ def policy_from_config(
     assert segment is not None
     if segment not in industry:
         known = ", ".join(sorted(industry))
-        raise d.error("default_segment",
-                      f"no industry baseline named {segment!r} (known: {known})")
+        raise d.error("default_segment", f"no industry baseline named {segment!r} (known: {known})")
     return DetectionPolicy(
         mode=mode,  # type: ignore[arg-type]
         window_hours=window,  # type: ignore[arg-type]

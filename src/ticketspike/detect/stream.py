@@ -77,12 +77,28 @@ class CustomerWindow(list[Any]):
     """
 
     __slots__ = (
-        "hour", "size", "ring", "day", "total", "sumsq", "first_day", "updates",
-        "rate", "cut_day", "days", "base", "candidate", "cut", "line", "floor", "hot",
+        "hour",
+        "size",
+        "ring",
+        "day",
+        "total",
+        "sumsq",
+        "first_day",
+        "updates",
+        "rate",
+        "cut_day",
+        "days",
+        "base",
+        "candidate",
+        "cut",
+        "line",
+        "floor",
+        "hot",
     )
 
-    def __init__(self, *, hour: int, window: int, ring: int, rate: float,
-                 first_day: int | None) -> None:
+    def __init__(
+        self, *, hour: int, window: int, ring: int, rate: float, first_day: int | None
+    ) -> None:
         # Days still open hold raw counts; closed baseline days hold their
         # count capped at the alert line, so a past spike cannot inflate it.
         super().__init__([0] * ring)
@@ -122,14 +138,14 @@ class CustomerWindow(list[Any]):
     @property
     def daily(self) -> list[int]:
         """The day ring (a copy)."""
-        return self[:self.ring]
+        return self[: self.ring]
 
     @property
     def hourly(self) -> list[int]:
         """The window as a ring of hourly counts (index: hour modulo the window length)."""
         counts = [0] * self.size
         lo = self.hour - self.size
-        for row in self[self.ring:]:
+        for row in self[self.ring :]:
             h = int(row[ROW_CREATED] // 3600)
             if h > lo:
                 counts[h % self.size] += 1
@@ -171,10 +187,10 @@ class Detector:
         self.band = _NO_BAND  # the index generation: the newest hour seen // span
 
     # -- customers -----------------------------------------------------------
-    def create(self, customer_id: str, *, hour: int, rate: float,
-               first_day: int | None) -> CustomerWindow:
-        w = CustomerWindow(hour=hour, window=self._w, ring=self._r, rate=rate,
-                           first_day=first_day)
+    def create(
+        self, customer_id: str, *, hour: int, rate: float, first_day: int | None
+    ) -> CustomerWindow:
+        w = CustomerWindow(hour=hour, window=self._w, ring=self._r, rate=rate, first_day=first_day)
         self.customers[customer_id] = w
         if hour // self._span > self.band:
             self.rotate(hour // self._span)
@@ -227,7 +243,7 @@ class Detector:
         ring = self._r
         limit = (hour - self._span + 1) * 3600.0
         if len(w) > ring and w[ring][ROW_CREATED] < limit:
-            del w[ring:bisect_left(w, limit, ring, key=_CREATED)]
+            del w[ring : bisect_left(w, limit, ring, key=_CREATED)]
         updates = w.updates
         if updates:
             oldest = hour - self._span + 1
@@ -311,7 +327,7 @@ class Detector:
 
     def _unindex(self, w: CustomerWindow) -> None:
         seen, old = self.seen, self.seen_old
-        for row in w[self._r:]:
+        for row in w[self._r :]:
             key = (row[2], row[3], row[5])
             if seen.get(key) is row:
                 del seen[key]
@@ -347,9 +363,16 @@ class Detector:
                 return False
             # An update arrived before its creation: count it now, keep the newer fields.
             assert updates is not None
-            updates[key] = (hour, created, row[3], rec[_CAT], rec[_PRIO],
-                            rec[_URL] if rec[_URL] is not None else row[8], True,
-                            rec[_CAT_TS])
+            updates[key] = (
+                hour,
+                created,
+                row[3],
+                rec[_CAT],
+                rec[_PRIO],
+                rec[_URL] if rec[_URL] is not None else row[8],
+                True,
+                rec[_CAT_TS],
+            )
         elif self.indexed(key) is not None:
             self.duplicates += 1
             return False
@@ -366,8 +389,15 @@ class Detector:
         return True
 
     def update_ticket(
-        self, w: CustomerWindow, key: Key, at: float, created: float,
-        ticket_id: str, category: Category | None, priority: Priority, url: str | None,
+        self,
+        w: CustomerWindow,
+        key: Key,
+        at: float,
+        created: float,
+        ticket_id: str,
+        category: Category | None,
+        priority: Priority,
+        url: str | None,
     ) -> None:
         """Apply an update made at ``at``: category and priority change, the count never."""
         updates = w.updates
@@ -375,20 +405,42 @@ class Detector:
         if rec is None:
             row = self.indexed(key)
             if row is not None:
-                rec = (int(row[ROW_CREATED] // 3600), row[ROW_CREATED], row[3], row[6],
-                       row[7], row[8], True, row[ROW_CREATED])
+                rec = (
+                    int(row[ROW_CREATED] // 3600),
+                    row[ROW_CREATED],
+                    row[3],
+                    row[6],
+                    row[7],
+                    row[8],
+                    True,
+                    row[ROW_CREATED],
+                )
         if updates is None:
             updates = w.updates = {}
         if rec is None:
             hour = int(created // 3600)
             if w.hour - self._span < hour <= w.hour:
-                updates[key] = (hour, created, ticket_id, category or Category.OTHER,
-                                priority, url, False, at)
+                updates[key] = (
+                    hour,
+                    created,
+                    ticket_id,
+                    category or Category.OTHER,
+                    priority,
+                    url,
+                    False,
+                    at,
+                )
             return
         if at >= rec[_CAT_TS]:
             updates[key] = (
-                rec[_HOUR], rec[_TS], rec[_ID], rec[_CAT] if category is None else category,
-                priority, url or rec[_URL], rec[_COUNTED], at,
+                rec[_HOUR],
+                rec[_TS],
+                rec[_ID],
+                rec[_CAT] if category is None else category,
+                priority,
+                url or rec[_URL],
+                rec[_COUNTED],
+                at,
             )
 
     # -- judging -------------------------------------------------------------
@@ -462,21 +514,22 @@ class Detector:
         found = self._candidates.get(key)
         if found is None:
             # The candidate depends on the rate only, not on the spread of days.
-            base = baseline_for(self.policy, total=total, days=days, sumsq=0,
-                                industry_rate=rate)
+            base = baseline_for(self.policy, total=total, days=days, sumsq=0, industry_rate=rate)
             found = candidate_for(self.policy, base, hours)
             if len(self._candidates) > _CACHE_LIMIT:
                 self._candidates.clear()
             self._candidates[key] = found
         return found
 
-    def _line(self, total: int, days: int, sumsq: int, rate: float,
-              hours: float) -> tuple[Baseline, Cutoffs]:
+    def _line(
+        self, total: int, days: int, sumsq: int, rate: float, hours: float
+    ) -> tuple[Baseline, Cutoffs]:
         key = (total, days, dispersion(total, days, sumsq), rate, hours)
         found = self._cuts.get(key)
         if found is None:
-            base = baseline_for(self.policy, total=total, days=days, sumsq=sumsq,
-                                industry_rate=rate)
+            base = baseline_for(
+                self.policy, total=total, days=days, sumsq=sumsq, industry_rate=rate
+            )
             found = (base, cutoffs_for(self.policy, base, hours))
             if len(self._cuts) > _CACHE_LIMIT:
                 self._cuts.clear()
@@ -485,7 +538,7 @@ class Detector:
 
     def window_tickets(self, w: CustomerWindow) -> list[WindowTicket]:
         lo = (w.hour - self._w + 1) * 3600.0
-        rows = w[bisect_left(w, lo, self._r, key=_CREATED):]
+        rows = w[bisect_left(w, lo, self._r, key=_CREATED) :]
         updates = w.updates
         out: list[WindowTicket] = []
         for row in rows:
@@ -500,21 +553,35 @@ class Detector:
         """The full assessment at ``at`` (rolls the rings to ``at`` first)."""
         self.advance(w, epoch_hour(at))
         cut = self.cutoffs(w)
-        return build_assessment(self.policy, customer_id=customer_id, at=at,
-                                count=self.count(w), baseline=self.baseline(w),
-                                tickets=self.window_tickets(w), cutoffs=cut)
+        return build_assessment(
+            self.policy,
+            customer_id=customer_id,
+            at=at,
+            count=self.count(w),
+            baseline=self.baseline(w),
+            tickets=self.window_tickets(w),
+            cutoffs=cut,
+        )
 
     # -- persistence -------------------------------------------------------------
     def export(self, w: CustomerWindow) -> dict[str, Any]:
         """JSON-able counters (caches are left out; they are recomputed)."""
         updates = w.updates or {}
         records = []
-        for row in w[self._r:]:
+        for row in w[self._r :]:
             key = (row[2], row[3], row[5])
             r = updates.get(key)
             if r is None:
-                r = (int(row[ROW_CREATED] // 3600), row[ROW_CREATED], row[3], row[6], row[7],
-                     row[8], True, row[ROW_CREATED])
+                r = (
+                    int(row[ROW_CREATED] // 3600),
+                    row[ROW_CREATED],
+                    row[3],
+                    row[6],
+                    row[7],
+                    row[8],
+                    True,
+                    row[ROW_CREATED],
+                )
             records.append((key, r))
         records.extend((key, r) for key, r in updates.items() if not r[_COUNTED])
         return {
@@ -528,8 +595,18 @@ class Detector:
             "first_day": w.first_day,
             "rate": w.rate,
             "records": [
-                [key[0], key[1], r[_HOUR], r[_TS], r[_ID], r[_CAT].value, r[_PRIO].value,
-                 r[_URL], r[_COUNTED], r[_CAT_TS]]
+                [
+                    key[0],
+                    key[1],
+                    r[_HOUR],
+                    r[_TS],
+                    r[_ID],
+                    r[_CAT].value,
+                    r[_PRIO].value,
+                    r[_URL],
+                    r[_COUNTED],
+                    r[_CAT_TS],
+                ]
                 for key, r in records
             ],
         }
@@ -539,16 +616,19 @@ class Detector:
         if not isinstance(data, dict) or data.get("version") != _STATE_VERSION:
             raise ValueError("unknown detector state version")
         if data.get("window_hours") != self._w or data.get("baseline_days") != self._b:
-            raise ValueError("detector state was saved under a different window or baseline "
-                             "length")
+            raise ValueError("detector state was saved under a different window or baseline length")
         daily = [int(x) for x in data["daily"]]
         if len(daily) != self._r:
             raise ValueError("detector state rings have the wrong size")
         first = data.get("first_day")
-        w = CustomerWindow(hour=int(data["hour"]), window=self._w, ring=self._r,
-                           rate=float(data["rate"]),
-                           first_day=None if first is None else int(first))
-        w[:self._r] = daily
+        w = CustomerWindow(
+            hour=int(data["hour"]),
+            window=self._w,
+            ring=self._r,
+            rate=float(data["rate"]),
+            first_day=None if first is None else int(first),
+        )
+        w[: self._r] = daily
         w.total = int(data["total"])
         w.sumsq = int(data["sumsq"])
         rows: list[TicketRow] = []
@@ -557,11 +637,32 @@ class Detector:
             key = (str(src), str(tid_key), customer_id)
             created, category, priority = float(ts), Category(cat), Priority(prio)
             link = None if url is None else str(url)
-            rec = (int(hour), created, str(tid), category, priority, link, bool(counted),
-                   float(cat_ts))
+            rec = (
+                int(hour),
+                created,
+                str(tid),
+                category,
+                priority,
+                link,
+                bool(counted),
+                float(cat_ts),
+            )
             if rec[_COUNTED]:
-                rows.append((created, 0, key[0], key[1], created, customer_id, category,
-                             priority, link, False, True))
+                rows.append(
+                    (
+                        created,
+                        0,
+                        key[0],
+                        key[1],
+                        created,
+                        customer_id,
+                        category,
+                        priority,
+                        link,
+                        False,
+                        True,
+                    )
+                )
                 if rec[_CAT_TS] != created or rec[_ID] != key[1]:
                     updates[key] = rec
             else:

@@ -77,8 +77,9 @@ def nbinom_sf(k: int, r: float, p: float) -> float:
     mode = max(0.0, (r - 1.0) * q / p)
 
     def log_pmf(j: int) -> float:
-        return (math.lgamma(j + r) - math.lgamma(r) - math.lgamma(j + 1)
-                + r * math.log(p) + j * log_q)
+        return (
+            math.lgamma(j + r) - math.lgamma(r) - math.lgamma(j + 1) + r * math.log(p) + j * log_q
+        )
 
     if k > mean:
         term = math.exp(log_pmf(k))
@@ -147,8 +148,13 @@ def nbinom_tail_below(k: int, r: float, p: float, alpha: float) -> bool:
     if k <= mean:
         return nbinom_sf(k, r, p) < alpha
     high, low = alpha * (1.0 + _MARGIN), alpha * (1.0 - _MARGIN)
-    term = math.exp(math.lgamma(k + r) - math.lgamma(r) - math.lgamma(k + 1)
-                    + r * math.log(p) + k * math.log1p(-p))
+    term = math.exp(
+        math.lgamma(k + r)
+        - math.lgamma(r)
+        - math.lgamma(k + 1)
+        + r * math.log(p)
+        + k * math.log1p(-p)
+    )
     mode = max(0.0, (r - 1.0) * q / p)
     total = 0.0
     j = k

@@ -54,21 +54,64 @@ __all__ = [
 # Product areas and the words that name them. Matched on light stems, so
 # "invoices" finds Billing. Multi-word entries must all appear.
 DEFAULT_AREAS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("Authentication", (
-        "login", "logout", "sso", "saml", "password", "2fa", "mfa", "authentication",
-        "authenticate", "auth", "okta", "lockout", "locked out", "oauth", "credential",
-    )),
-    ("Billing", (
-        "invoice", "billing", "bill", "charge", "payment", "refund", "subscription", "receipt",
-        "credit card", "price", "vat", "tax", "renewal", "overcharge", "discount", "coupon",
-    )),
+    (
+        "Authentication",
+        (
+            "login",
+            "logout",
+            "sso",
+            "saml",
+            "password",
+            "2fa",
+            "mfa",
+            "authentication",
+            "authenticate",
+            "auth",
+            "okta",
+            "lockout",
+            "locked out",
+            "oauth",
+            "credential",
+        ),
+    ),
+    (
+        "Billing",
+        (
+            "invoice",
+            "billing",
+            "bill",
+            "charge",
+            "payment",
+            "refund",
+            "subscription",
+            "receipt",
+            "credit card",
+            "price",
+            "vat",
+            "tax",
+            "renewal",
+            "overcharge",
+            "discount",
+            "coupon",
+        ),
+    ),
     ("API", ("api", "endpoint", "webhook", "sdk", "rate limit", "api key", "graphql")),
     ("Data import/export", ("export", "import", "csv", "spreadsheet", "xlsx")),
     ("Reporting", ("report", "dashboard", "chart", "analytics", "metric", "graph")),
     ("Notifications", ("notification", "reminder", "digest", "unsubscribe")),
-    ("Integrations", (
-        "integration", "salesforce", "hubspot", "zapier", "slack", "jira", "zendesk", "teams",
-    )),
+    (
+        "Integrations",
+        (
+            "integration",
+            "salesforce",
+            "hubspot",
+            "zapier",
+            "slack",
+            "jira",
+            "zendesk",
+            "teams",
+        ),
+    ),
     ("Performance", ("slow", "latency", "timeout", "lag", "performance", "spinner", "freeze")),
     ("Mobile app", ("mobile", "ios", "android", "iphone", "ipad", "tablet")),
     ("File uploads", ("upload", "attachment", "file size")),
@@ -164,8 +207,9 @@ def _phrases(ticket: Ticket, stop_words: frozenset[str], *, trouble: bool = Fals
                 for end in range(start, min(start + _MAX_WORDS, len(words))):
                     if not content[end]:
                         continue
-                    key = tuple(sorted({word_stems[i] for i in range(start, end + 1)
-                                        if content[i]}))
+                    key = tuple(
+                        sorted({word_stems[i] for i in range(start, end + 1) if content[i]})
+                    )
                     if end > start and len(key) < 2:
                         continue  # "error error" or "login to login"
                     keys = [key]
@@ -179,8 +223,9 @@ def _phrases(ticket: Ticket, stop_words: frozenset[str], *, trouble: bool = Fals
         if field_kinds:
             for s in field_stems:
                 said[s] = said.get(s, frozenset()) | field_kinds
-    return _Phrases(by_key=out, stems=frozenset(stems), in_subject=frozenset(in_subject),
-                    trouble=said)
+    return _Phrases(
+        by_key=out, stems=frozenset(stems), in_subject=frozenset(in_subject), trouble=said
+    )
 
 
 _GENERIC_STEMS = frozenset(stem(w) for w in GENERIC_WORDS) | GENERIC_WORDS
@@ -196,9 +241,7 @@ def _log_odds_z(y_w: int, n_w: int, y_b: int, n_b: int, strength: float) -> tupl
     The prior share mixes the pooled share with a small background share, so
     an empty baseline still ranks phrases by how common they are now.
     """
-    pooled = (y_w + y_b + _BACKGROUND_WEIGHT * _BACKGROUND_RATE) / (
-        n_w + n_b + _BACKGROUND_WEIGHT
-    )
+    pooled = (y_w + y_b + _BACKGROUND_WEIGHT * _BACKGROUND_RATE) / (n_w + n_b + _BACKGROUND_WEIGHT)
     a = strength * pooled
     b = strength * (1.0 - pooled)
     delta = math.log((y_w + a) / (n_w - y_w + b)) - math.log((y_b + a) / (n_b - y_b + b))
@@ -298,13 +341,25 @@ def find_themes(
             count = len(members[best])
             coverage = _UPGRADE_COVERAGE if len(best) == 1 else _MERGE_OVERLAP
             longer = [
-                k for k in scored
-                if len(k) == len(best) + 1 and set(best) < set(k)
+                k
+                for k in scored
+                if len(k) == len(best) + 1
+                and set(best) < set(k)
                 and len(members[k]) >= coverage * count
             ]
-            upgrade = max(longer, key=lambda k: (
-                len(members[k]), sum(s not in _GENERIC_STEMS for s in k), scored[k], k
-            )) if longer else None
+            upgrade = (
+                max(
+                    longer,
+                    key=lambda k: (
+                        len(members[k]),
+                        sum(s not in _GENERIC_STEMS for s in k),
+                        scored[k],
+                        k,
+                    ),
+                )
+                if longer
+                else None
+            )
             trouble = None
             if len(best) == 1:
                 trouble = _trouble_of(best, members[best], win_phrases, need)
@@ -401,8 +456,11 @@ def _head_word(head: str, surfaces: Mapping[Key, Counter[tuple[str, ...]]]) -> s
     if not written:
         return head
     word = min(written.items(), key=lambda kv: (-kv[1], len(kv[0]), kv[0]))[0][0]
-    if word != head and word.endswith("s") and (head,) in written and head in (
-        word[:-1], word[:-2], word[:-3] + "y"
+    if (
+        word != head
+        and word.endswith("s")
+        and (head,) in written
+        and head in (word[:-1], word[:-2], word[:-3] + "y")
     ):
         return head
     return word
@@ -564,8 +622,7 @@ def theme_settings_from_config(section: Section | None) -> ThemeSettings:
     if section is None:
         return DEFAULT_THEME_SETTINGS
     section.check_keys(
-        {"limit", "min_tickets", "min_score", "prior_strength", "examples", "stop_words",
-         "areas"}
+        {"limit", "min_tickets", "min_score", "prior_strength", "examples", "stop_words", "areas"}
     )
     d = DEFAULT_THEME_SETTINGS
     areas = dict(d.areas)

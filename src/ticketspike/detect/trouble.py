@@ -46,18 +46,23 @@ ERRORS = TroubleKind("error", "errors", _stems("error errors exception exception
 KINDS: tuple[TroubleKind, ...] = (
     ERRORS,
     TroubleKind("timeout", "timeouts", _stems("timeout timeouts")),
-    TroubleKind("outage", "outage", _stems("outage outages downtime unavailable unreachable "
-                                          "offline")),
+    TroubleKind(
+        "outage", "outage", _stems("outage outages downtime unavailable unreachable offline")
+    ),
     TroubleKind("failure", "failures", _stems("fail fails failed failing failure failures")),
     TroubleKind("crash", "crashes", _stems("crash crashes crashed crashing")),
 )
 # Everything else that says "this does not work"; also the name for a mix of kinds.
-ISSUES = TroubleKind("issue", "issues", _stems(
-    "issue issues problem problems trouble bug bugs broken broke glitch glitches stuck "
-    "loop loops looping hang hangs hanging freeze freezes freezing frozen missing wrong "
-    "incorrect invalid slow lag lagging reject rejected rejects decline declined denied "
-    "cannot unable"
-))
+ISSUES = TroubleKind(
+    "issue",
+    "issues",
+    _stems(
+        "issue issues problem problems trouble bug bugs broken broke glitch glitches stuck "
+        "loop loops looping hang hangs hanging freeze freezes freezing frozen missing wrong "
+        "incorrect invalid slow lag lagging reject rejected rejects decline declined denied "
+        "cannot unable"
+    ),
+)
 
 _BY_STEM: dict[str, str] = {s: kind.key for kind in (*KINDS, ISSUES) for s in kind.stems}
 _NAMED: dict[str, TroubleKind] = {kind.key: kind for kind in (*KINDS, ISSUES)}

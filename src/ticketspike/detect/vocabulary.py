@@ -358,19 +358,61 @@ SEED_PHRASES: dict[Category, tuple[str, ...]] = {
 # (first match wins, so "billing_bug" is billing, as a finance team would want
 # it routed). A tag matches when it, or one of its ``_``-separated words, is listed.
 TAG_WORDS: tuple[tuple[Category, tuple[str, ...]], ...] = (
-    (Category.BILLING, (
-        "billing", "invoice", "invoices", "refund", "payment", "payments", "charge",
-        "subscription", "finance", "pricing",
-    )),
-    (Category.TECHNICAL, (
-        "bug", "error", "outage", "incident", "api", "technical", "tech", "defect", "crash",
-        "problem", "integration", "performance",
-    )),
-    (Category.TRAINING, (
-        "how_to", "howto", "training", "onboarding", "question", "documentation", "docs",
-        "education", "enablement",
-    )),
-    (Category.FEATURE_REQUEST, (
-        "feature_request", "feature", "idea", "enhancement", "suggestion", "roadmap",
-    )),
+    (
+        Category.BILLING,
+        (
+            "billing",
+            "invoice",
+            "invoices",
+            "refund",
+            "payment",
+            "payments",
+            "charge",
+            "subscription",
+            "finance",
+            "pricing",
+        ),
+    ),
+    (
+        Category.TECHNICAL,
+        (
+            "bug",
+            "error",
+            "outage",
+            "incident",
+            "api",
+            "technical",
+            "tech",
+            "defect",
+            "crash",
+            "problem",
+            "integration",
+            "performance",
+        ),
+    ),
+    (
+        Category.TRAINING,
+        (
+            "how_to",
+            "howto",
+            "training",
+            "onboarding",
+            "question",
+            "documentation",
+            "docs",
+            "education",
+            "enablement",
+        ),
+    ),
+    (
+        Category.FEATURE_REQUEST,
+        (
+            "feature_request",
+            "feature",
+            "idea",
+            "enhancement",
+            "suggestion",
+            "roadmap",
+        ),
+    ),
 )

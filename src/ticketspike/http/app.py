@@ -95,7 +95,8 @@ def customer_id_of(value: object, *, field: str = "customerId") -> str:
         raise ApiError(422, "invalid_field", f"{field}: must not be empty")
     if len(text) > MAX_CUSTOMER_ID or _CONTROL.search(text):
         raise ApiError(
-            422, "invalid_field",
+            422,
+            "invalid_field",
             f"{field}: expected at most {MAX_CUSTOMER_ID} printable characters",
         )
     return text
@@ -188,12 +189,11 @@ class _Api:
         require_content_type(request)
         data = parse_json(await read_body(request, limit=self.settings.max_body_bytes))
         if not isinstance(data, dict):
-            raise ApiError(422, "invalid_field",
-                           'expected a JSON object such as {"customerId": "acme"}')
+            raise ApiError(
+                422, "invalid_field", 'expected a JSON object such as {"customerId": "acme"}'
+            )
         customer = customer_id_of(data.get("customerId"))
-        assessment = await run_in_threadpool(
-            self.engine.check, customer, at=self.engine.clock()
-        )
+        assessment = await run_in_threadpool(self.engine.check, customer, at=self.engine.clock())
         return json_response(assessment_json(assessment), headers=_NO_STORE)
 
     async def summary(self, request: Request) -> Response:
@@ -233,8 +233,9 @@ class _Api:
 
     async def openapi(self, request: Request) -> Response:
         if self._openapi is None:
-            self._openapi = openapi_document(max_body_bytes=self.settings.max_body_bytes,
-                                             sources=sorted(self.engine.sources))
+            self._openapi = openapi_document(
+                max_body_bytes=self.settings.max_body_bytes, sources=sorted(self.engine.sources)
+            )
         return json_response(self._openapi)
 
     def _limit(self, request: Request) -> int:
@@ -247,8 +248,9 @@ class _Api:
         except ValueError:
             value = 0
         if not 1 <= value <= ceiling:
-            raise ApiError(422, "invalid_field",
-                           f"limit: expected a whole number from 1 to {ceiling}")
+            raise ApiError(
+                422, "invalid_field", f"limit: expected a whole number from 1 to {ceiling}"
+            )
         return value
 
 
@@ -290,36 +292,66 @@ def create_app(
         settings = server_settings_from_config(engine.config.section("server"))
     token = settings.api_token(os.environ if env is None else env)
     if token is None:
-        log.warning("no API token in $%s: every read endpoint will answer 401",
-                    settings.api_token_env)
+        log.warning(
+            "no API token in $%s: every read endpoint will answer 401", settings.api_token_env
+        )
     writer = WebhookWriter(engine)
     if processor is None and settings.background:
-        processor = Processor(engine, delay=settings.process_delay_seconds,
-                              interval=settings.interval_seconds, busy=writer.active)
+        processor = Processor(
+            engine,
+            delay=settings.process_delay_seconds,
+            interval=settings.interval_seconds,
+            busy=writer.active,
+        )
     api = _Api(engine, settings, BearerAuth(token), processor, writer)
 
     routes = [
-        Route("/api/webhooks/support/ticket", _guarded(api.ticket_webhook), methods=["POST"],
-              name="ticket_webhook"),
-        Route("/api/webhooks/{source}", _guarded(api.source_webhook), methods=["POST"],
-              name="source_webhook"),
-        Route("/api/support/check-spike", _guarded(api.check_spike), methods=["POST"],
-              name="check_spike"),
-        Route("/api/support/summary/{customerId}", _guarded(api.summary), methods=["GET"],
-              name="summary"),
-        Route("/api/support/banner/{customerId}", _guarded(api.banner), methods=["GET"],
-              name="banner"),
-        Route("/api/support/escalations", _guarded(api.escalations), methods=["GET"],
-              name="escalations"),
+        Route(
+            "/api/webhooks/support/ticket",
+            _guarded(api.ticket_webhook),
+            methods=["POST"],
+            name="ticket_webhook",
+        ),
+        Route(
+            "/api/webhooks/{source}",
+            _guarded(api.source_webhook),
+            methods=["POST"],
+            name="source_webhook",
+        ),
+        Route(
+            "/api/support/check-spike",
+            _guarded(api.check_spike),
+            methods=["POST"],
+            name="check_spike",
+        ),
+        Route(
+            "/api/support/summary/{customerId}",
+            _guarded(api.summary),
+            methods=["GET"],
+            name="summary",
+        ),
+        Route(
+            "/api/support/banner/{customerId}", _guarded(api.banner), methods=["GET"], name="banner"
+        ),
+        Route(
+            "/api/support/escalations",
+            _guarded(api.escalations),
+            methods=["GET"],
+            name="escalations",
+        ),
         Route("/api/health", _guarded(api.health), methods=["GET"], name="health"),
         Route("/openapi.json", _guarded(api.openapi), methods=["GET"], name="openapi"),
     ]
     middleware = []
     if settings.cors_origins:
-        middleware.append(Middleware(
-            CORSMiddleware, allow_origins=list(settings.cors_origins),
-            allow_methods=["GET", "POST"], allow_headers=["Authorization", "Content-Type"],
-        ))
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(settings.cors_origins),
+                allow_methods=["GET", "POST"],
+                allow_headers=["Authorization", "Content-Type"],
+            )
+        )
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:

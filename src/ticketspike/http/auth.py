@@ -41,8 +41,9 @@ class BearerAuth:
         # Compare even when refusing anyway, so both paths take the same time.
         matches = hmac.compare_digest(offered or b"\0", expected or b"")
         if expected is None or offered is None or not matches:
-            raise ApiError(401, "unauthorized", "missing or invalid bearer token",
-                           headers=_CHALLENGE)
+            raise ApiError(
+                401, "unauthorized", "missing or invalid bearer token", headers=_CHALLENGE
+            )
 
 
 def _bearer(authorization: str | None) -> bytes | None:

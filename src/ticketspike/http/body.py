@@ -31,8 +31,7 @@ def require_content_type(request: Request, *, allow_form: bool = False) -> None:
         return
     if allow_form and media in FORM_TYPES:
         return
-    expected = "application/json" + (" or application/x-www-form-urlencoded" if allow_form
-                                     else "")
+    expected = "application/json" + (" or application/x-www-form-urlencoded" if allow_form else "")
     got = media or "none"
     raise ApiError(415, "unsupported_media_type", f"expected Content-Type {expected}, got {got}")
 
@@ -69,6 +68,7 @@ def parse_json(body: bytes) -> Any:
         raise ApiError(400, "invalid_json", "body is not UTF-8 encoded JSON") from None
     except json.JSONDecodeError as exc:
         raise ApiError(
-            400, "invalid_json",
+            400,
+            "invalid_json",
             f"body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
         ) from None

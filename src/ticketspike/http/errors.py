@@ -95,8 +95,12 @@ def api_error_from(exc: TicketspikeError) -> ApiError:
         return ApiError(400, "bad_request", str(exc))
     if isinstance(exc, StoreError):
         # The sender should retry: nothing was stored, and the store may be back soon.
-        return ApiError(503, "store_unavailable", "the store is unavailable; retry later",
-                        headers={"Retry-After": "5"})
+        return ApiError(
+            503,
+            "store_unavailable",
+            "the store is unavailable; retry later",
+            headers={"Retry-After": "5"},
+        )
     return ApiError(500, "internal_error", "internal error")
 
 

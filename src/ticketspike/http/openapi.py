@@ -57,11 +57,15 @@ SCHEMAS: dict[str, Any] = {
             "severity": {"type": "string", "enum": ["P1", "P2", "P3", "P4"], "default": "P3"},
             "subject": {"type": "string"},
             "createdAt": {
-                "type": "string", "format": "date-time",
+                "type": "string",
+                "format": "date-time",
                 "description": "ISO-8601 with an offset or Z; naive times are refused.",
             },
-            "event": {"type": "string", "enum": ["created", "updated", "resolved"],
-                      "default": "created"},
+            "event": {
+                "type": "string",
+                "enum": ["created", "updated", "resolved"],
+                "default": "created",
+            },
             "url": {"type": "string"},
             "internal": {"type": "boolean", "default": False},
             "body": {"type": "string"},
@@ -98,9 +102,16 @@ SCHEMAS: dict[str, Any] = {
             "detected_at": {"type": "string", "format": "date-time"},
             "metadata": {
                 "type": "object",
-                "required": ["ticket_count", "baseline_daily_avg", "spike_multiplier",
-                             "period_hours", "ticket_breakdown", "severity_breakdown",
-                             "common_themes", "ticket_ids"],
+                "required": [
+                    "ticket_count",
+                    "baseline_daily_avg",
+                    "spike_multiplier",
+                    "period_hours",
+                    "ticket_breakdown",
+                    "severity_breakdown",
+                    "common_themes",
+                    "ticket_ids",
+                ],
                 "properties": {
                     "ticket_count": {"type": "integer"},
                     "baseline_daily_avg": {"type": "number"},
@@ -190,8 +201,10 @@ SCHEMAS: dict[str, Any] = {
                     "properties": {
                         "kind": {"type": "string"},
                         "step": {"type": "string"},
-                        "status": {"type": "string",
-                                   "enum": ["pending", "running", "done", "failed"]},
+                        "status": {
+                            "type": "string",
+                            "enum": ["pending", "running", "done", "failed"],
+                        },
                         "summary": {"type": "string"},
                         "error": {"type": ["string", "null"]},
                     },
@@ -225,20 +238,37 @@ SCHEMAS: dict[str, Any] = {
 }
 
 _SIGNATURE_HEADERS = [
-    {"name": "webhook-id", "in": "header", "required": True, "schema": {"type": "string"},
-     "description": "Unique delivery id; a second delivery with the same id is not stored."},
-    {"name": "webhook-timestamp", "in": "header", "required": True,
-     "schema": {"type": "string", "pattern": "^[0-9]+$"},
-     "description": "Unix seconds; refused when more than the tolerance (300 s) away."},
-    {"name": "webhook-signature", "in": "header", "required": True,
-     "schema": {"type": "string"},
-     "description": "Space-separated 'v1,<base64 HMAC-SHA256 of \"{id}.{timestamp}.{body}\">'."},
+    {
+        "name": "webhook-id",
+        "in": "header",
+        "required": True,
+        "schema": {"type": "string"},
+        "description": "Unique delivery id; a second delivery with the same id is not stored.",
+    },
+    {
+        "name": "webhook-timestamp",
+        "in": "header",
+        "required": True,
+        "schema": {"type": "string", "pattern": "^[0-9]+$"},
+        "description": "Unix seconds; refused when more than the tolerance (300 s) away.",
+    },
+    {
+        "name": "webhook-signature",
+        "in": "header",
+        "required": True,
+        "schema": {"type": "string"},
+        "description": "Space-separated 'v1,<base64 HMAC-SHA256 of \"{id}.{timestamp}.{body}\">'.",
+    },
 ]
 
 
 def _customer_param() -> dict[str, Any]:
-    return {"name": "customerId", "in": "path", "required": True,
-            "schema": {"type": "string", "maxLength": 256}}
+    return {
+        "name": "customerId",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string", "maxLength": 256},
+    }
 
 
 def openapi_document(
@@ -250,8 +280,10 @@ def openapi_document(
     if sources:
         source_schema["enum"] = list(sources)
     responses = {
-        f"E{status}": {"description": text, "content": {"application/json": {
-            "schema": _ref("Error")}}}
+        f"E{status}": {
+            "description": text,
+            "content": {"application/json": {"schema": _ref("Error")}},
+        }
         for status, text in {
             400: "Malformed request.",
             401: "Missing or invalid credentials.",
@@ -271,96 +303,137 @@ def openapi_document(
             "assessments, summaries, banners and the escalation dashboard out.",
         },
         "paths": {
-            "/api/webhooks/support/ticket": {"post": {
-                "operationId": "receiveTicket",
-                "summary": "Receive a ticket event (canonical ticket JSON, Standard Webhooks).",
-                "description": "Answered once the ticket is stored; detection and "
-                "notifications run afterwards. Also accepts a list of tickets or "
-                '{"tickets": [...]}.',
-                "parameters": _SIGNATURE_HEADERS,
-                "requestBody": {"required": True, "content": {"application/json": {
-                    "schema": _ref("Ticket")}}},
-                "responses": {
-                    "202": _json(_ref("Accepted"), "Stored; processing follows."),
-                    "200": _json(_ref("Accepted"), "Nothing new (replayed id or duplicate)."),
-                    **_errors(400, 401, 404, 413, 415, 422, 503),
-                },
-            }},
-            "/api/webhooks/{source}": {"post": {
-                "operationId": "receiveSourceWebhook",
-                "summary": "Receive a vendor webhook, verified by the named source plugin.",
-                "parameters": [{"name": "source", "in": "path", "required": True,
-                                "schema": source_schema}],
-                "requestBody": {"required": True, "content": {
-                    "application/json": {"schema": {"type": "object"}},
-                    "application/x-www-form-urlencoded": {"schema": {"type": "object"}},
-                }},
-                "responses": {
-                    "202": _json(_ref("Accepted"), "Stored; processing follows."),
-                    "200": _json(_ref("Accepted"), "Nothing new or nothing to store."),
-                    **_errors(400, 401, 404, 413, 415, 422, 503),
-                },
-            }},
-            "/api/support/check-spike": {"post": {
-                "operationId": "checkSpike",
-                "summary": "Assess a customer's ticket window now.",
-                "security": read,
-                "requestBody": {"required": True, "content": {"application/json": {
-                    "schema": _ref("CheckSpikeRequest")}}},
-                "responses": {
-                    "200": _json(_ref("Assessment"), "The assessment."),
-                    **_errors(400, 401, 413, 415, 422),
-                },
-            }},
-            "/api/support/summary/{customerId}": {"get": {
-                "operationId": "getSummary",
-                "summary": "Recent tickets, baseline, current rate, spike flag and themes.",
-                "security": read,
-                "parameters": [
-                    _customer_param(),
-                    {"name": "limit", "in": "query", "required": False,
-                     "schema": {"type": "integer", "minimum": 1},
-                     "description": "How many recent tickets (newest first)."},
-                ],
-                "responses": {"200": _json(_ref("Summary"), "The summary."),
-                              **_errors(401, 422)},
-            }},
-            "/api/support/banner/{customerId}": {"get": {
-                "operationId": "getBanner",
-                "summary": "Data for the customer-detail spike banner (PRD 5.2).",
-                "security": read,
-                "parameters": [_customer_param()],
-                "responses": {"200": _json(_ref("Banner"), "The banner data."),
-                              **_errors(401, 422)},
-            }},
-            "/api/support/escalations": {"get": {
-                "operationId": "listEscalations",
-                "summary": "Escalation dashboard: one card per active spike (PRD 5.3).",
-                "security": read,
-                "responses": {"200": _json(_ref("Escalations"), "The active escalations."),
-                              **_errors(401)},
-            }},
-            "/api/health": {"get": {
-                "operationId": "health",
-                "summary": "Liveness and store reachability (no credentials needed).",
-                "responses": {
-                    "200": _json(_ref("Health"), "Serving."),
-                    "503": _json(_ref("Health"), "The store cannot be reached."),
-                },
-            }},
-            "/openapi.json": {"get": {
-                "operationId": "openapi",
-                "summary": "This document.",
-                "responses": {"200": {"description": "OpenAPI 3.1 document.",
-                                      "content": {"application/json": {}}}},
-            }},
+            "/api/webhooks/support/ticket": {
+                "post": {
+                    "operationId": "receiveTicket",
+                    "summary": "Receive a ticket event (canonical ticket JSON, Standard Webhooks).",
+                    "description": "Answered once the ticket is stored; detection and "
+                    "notifications run afterwards. Also accepts a list of tickets or "
+                    '{"tickets": [...]}.',
+                    "parameters": _SIGNATURE_HEADERS,
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": _ref("Ticket")}},
+                    },
+                    "responses": {
+                        "202": _json(_ref("Accepted"), "Stored; processing follows."),
+                        "200": _json(_ref("Accepted"), "Nothing new (replayed id or duplicate)."),
+                        **_errors(400, 401, 404, 413, 415, 422, 503),
+                    },
+                }
+            },
+            "/api/webhooks/{source}": {
+                "post": {
+                    "operationId": "receiveSourceWebhook",
+                    "summary": "Receive a vendor webhook, verified by the named source plugin.",
+                    "parameters": [
+                        {"name": "source", "in": "path", "required": True, "schema": source_schema}
+                    ],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {"schema": {"type": "object"}},
+                            "application/x-www-form-urlencoded": {"schema": {"type": "object"}},
+                        },
+                    },
+                    "responses": {
+                        "202": _json(_ref("Accepted"), "Stored; processing follows."),
+                        "200": _json(_ref("Accepted"), "Nothing new or nothing to store."),
+                        **_errors(400, 401, 404, 413, 415, 422, 503),
+                    },
+                }
+            },
+            "/api/support/check-spike": {
+                "post": {
+                    "operationId": "checkSpike",
+                    "summary": "Assess a customer's ticket window now.",
+                    "security": read,
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": _ref("CheckSpikeRequest")}},
+                    },
+                    "responses": {
+                        "200": _json(_ref("Assessment"), "The assessment."),
+                        **_errors(400, 401, 413, 415, 422),
+                    },
+                }
+            },
+            "/api/support/summary/{customerId}": {
+                "get": {
+                    "operationId": "getSummary",
+                    "summary": "Recent tickets, baseline, current rate, spike flag and themes.",
+                    "security": read,
+                    "parameters": [
+                        _customer_param(),
+                        {
+                            "name": "limit",
+                            "in": "query",
+                            "required": False,
+                            "schema": {"type": "integer", "minimum": 1},
+                            "description": "How many recent tickets (newest first).",
+                        },
+                    ],
+                    "responses": {
+                        "200": _json(_ref("Summary"), "The summary."),
+                        **_errors(401, 422),
+                    },
+                }
+            },
+            "/api/support/banner/{customerId}": {
+                "get": {
+                    "operationId": "getBanner",
+                    "summary": "Data for the customer-detail spike banner (PRD 5.2).",
+                    "security": read,
+                    "parameters": [_customer_param()],
+                    "responses": {
+                        "200": _json(_ref("Banner"), "The banner data."),
+                        **_errors(401, 422),
+                    },
+                }
+            },
+            "/api/support/escalations": {
+                "get": {
+                    "operationId": "listEscalations",
+                    "summary": "Escalation dashboard: one card per active spike (PRD 5.3).",
+                    "security": read,
+                    "responses": {
+                        "200": _json(_ref("Escalations"), "The active escalations."),
+                        **_errors(401),
+                    },
+                }
+            },
+            "/api/health": {
+                "get": {
+                    "operationId": "health",
+                    "summary": "Liveness and store reachability (no credentials needed).",
+                    "responses": {
+                        "200": _json(_ref("Health"), "Serving."),
+                        "503": _json(_ref("Health"), "The store cannot be reached."),
+                    },
+                }
+            },
+            "/openapi.json": {
+                "get": {
+                    "operationId": "openapi",
+                    "summary": "This document.",
+                    "responses": {
+                        "200": {
+                            "description": "OpenAPI 3.1 document.",
+                            "content": {"application/json": {}},
+                        }
+                    },
+                }
+            },
         },
         "components": {
             "schemas": SCHEMAS,
             "responses": responses,
-            "securitySchemes": {"bearerAuth": {
-                "type": "http", "scheme": "bearer",
-                "description": "The token in $TICKETSPIKE_API_TOKEN (or server.api_token_env).",
-            }},
+            "securitySchemes": {
+                "bearerAuth": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "The token in $TICKETSPIKE_API_TOKEN (or server.api_token_env).",
+                }
+            },
         },
     }

@@ -105,8 +105,9 @@ def server_settings_from_config(section: Section | None) -> ServerSettings:
 
 
 # The getters return Optional only because their default may be None; ours never is.
-def _int(section: Section, key: str, default: int, *, minimum: int,
-         maximum: int | None = None) -> int:
+def _int(
+    section: Section, key: str, default: int, *, minimum: int, maximum: int | None = None
+) -> int:
     value = section.get_int(key, default, minimum=minimum, maximum=maximum)
     return default if value is None else value
 

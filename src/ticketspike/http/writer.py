@@ -142,17 +142,22 @@ class WebhookWriter:
             with self.engine.store.transaction():
                 for job in group:
                     try:
-                        outcomes.append(self.engine.ingest_webhook(
-                            job.source, job.body, job.headers, now=job.now
-                        ))
+                        outcomes.append(
+                            self.engine.ingest_webhook(
+                                job.source, job.body, job.headers, now=job.now
+                            )
+                        )
                     except InputError as exc:
                         # Raised while verifying or parsing, before any write: answer it
                         # alone and keep the group.
                         outcomes.append(exc)
         except BaseException as exc:
             if len(group) > 1:
-                log.warning("a group of %d webhooks failed (%s); storing them one by one",
-                            len(group), type(exc).__name__)
+                log.warning(
+                    "a group of %d webhooks failed (%s); storing them one by one",
+                    len(group),
+                    type(exc).__name__,
+                )
                 for job in group:
                     self._commit([job])
                 return

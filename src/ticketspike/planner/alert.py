@@ -135,9 +135,7 @@ def alert_message(
 def _rate(assessment: Assessment) -> str:
     mult = _multiplier(assessment)
     rate = "no baseline" if mult is None else f"{mult:.1f}x normal rate"
-    return (
-        f"{assessment.ticket_count} tickets in last {assessment.period_hours:g} hours ({rate})"
-    )
+    return f"{assessment.ticket_count} tickets in last {assessment.period_hours:g} hours ({rate})"
 
 
 def escalation_message(

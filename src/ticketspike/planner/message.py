@@ -122,9 +122,7 @@ def render_text(message: AlertMessage) -> str:
         out.append("")
         if message.breakdown:
             out.append("Ticket Breakdown:")
-            out.extend(
-                f"- {row.label}: {row.count} ({row.percent}%)" for row in message.breakdown
-            )
+            out.extend(f"- {row.label}: {row.count} ({row.percent}%)" for row in message.breakdown)
             out.append("")
         if message.priority_counts:
             counts = ", ".join(f"{n} {p}" for p, n in message.priority_counts if n)

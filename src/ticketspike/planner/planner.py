@@ -175,12 +175,19 @@ class Planner:
 
     # -- transitions ---------------------------------------------------------
 
-    def _ctx(self, transition: Transition, account: Account | None,
-             severity: Severity, *, previous: Severity | None = None) -> _Ctx:
+    def _ctx(
+        self,
+        transition: Transition,
+        account: Account | None,
+        severity: Severity,
+        *,
+        previous: Severity | None = None,
+    ) -> _Ctx:
         assessment = transition.assessment
         decision = self.routing.route(assessment, account, severity=severity)
         values = spike_context(
-            assessment, account,
+            assessment,
+            account,
             severity=severity,
             previous_severity=previous,
             transition=transition.kind.value,
@@ -191,8 +198,9 @@ class Planner:
         return _Ctx(transition, account, severity, decision, values)
 
     def _opened(self, ctx: _Ctx, out: _Out) -> None:
-        if any(isinstance(s.config, NotifyTeamStep) and not s.config.teams
-               for s in self.workflow.steps):
+        if any(
+            isinstance(s.config, NotifyTeamStep) and not s.config.teams for s in self.workflow.steps
+        ):
             # The dry run of routing, so a reader sees why each team was picked.
             for line in ctx.routing.explanation:
                 out.notes.append(f"routing: {line}")
@@ -208,8 +216,7 @@ class Planner:
 
     def _escalated(self, transition: Transition, account: Account | None, out: _Out) -> None:
         before = self._ctx(transition, account, self.previous_severity)
-        now = self._ctx(transition, account, transition.severity,
-                        previous=self.previous_severity)
+        now = self._ctx(transition, account, transition.severity, previous=self.previous_severity)
         added = _new_routes(before.routing, now.routing)
         for step in self.workflow.steps:
             was, holds = self._holds(step, before, out), self._holds(step, now, out)
@@ -219,9 +226,12 @@ class Planner:
                 # Routing may send a critical spike further; notify only the additions.
                 routes = added if was else now.routing
                 if routes.teams or routes.people or routes.channels:
-                    out.notes.append("routing: at " + now.severity.value + " severity also -> "
-                                     + ", ".join([*routes.teams, *routes.people,
-                                                  *routes.channels]))
+                    out.notes.append(
+                        "routing: at "
+                        + now.severity.value
+                        + " severity also -> "
+                        + ", ".join([*routes.teams, *routes.people, *routes.channels])
+                    )
                     self._build(step, now, out, routes)
             elif not was:
                 # Ran (or was ruled out) when the episode opened; only what the new
@@ -233,25 +243,33 @@ class Planner:
             return
         thread_key = now.key(thread.id, TransitionKind.OPENED)
         assessment = transition.assessment
-        out.actions.append(ThreadReply(
-            step_id=f"{thread.id}.escalation",
-            key=now.key(f"{thread.id}.escalation"),
-            depends_on=(thread_key,),
-            thread_key=thread_key,
-            message=escalation_message(assessment, account, severity=transition.severity,
-                                       previous=self.previous_severity),
-            broadcast=True,
-        ))
+        out.actions.append(
+            ThreadReply(
+                step_id=f"{thread.id}.escalation",
+                key=now.key(f"{thread.id}.escalation"),
+                depends_on=(thread_key,),
+                thread_key=thread_key,
+                message=escalation_message(
+                    assessment,
+                    account,
+                    severity=transition.severity,
+                    previous=self.previous_severity,
+                ),
+                broadcast=True,
+            )
+        )
         assert isinstance(thread.config, ChannelPostStep)
         updated = self._message(thread.config.message, now, out, thread.id)
         if updated is not None:
-            out.actions.append(UpdateMessage(
-                step_id=f"{thread.id}.update",
-                key=now.key(f"{thread.id}.update"),
-                depends_on=(thread_key,),
-                target_key=thread_key,
-                message=updated,
-            ))
+            out.actions.append(
+                UpdateMessage(
+                    step_id=f"{thread.id}.update",
+                    key=now.key(f"{thread.id}.update"),
+                    depends_on=(thread_key,),
+                    target_key=thread_key,
+                    message=updated,
+                )
+            )
 
     def _resolved(self, ctx: _Ctx, out: _Out) -> None:
         transition = ctx.transition
@@ -261,17 +279,21 @@ class Planner:
             return
         thread_key = ctx.key(thread.id, TransitionKind.OPENED)
         assessment = transition.assessment
-        note = resolution_message(assessment, ctx.account, opened_at=transition.opened_at,
-                                  resolved_at=transition.at)
-        out.actions.append(ThreadReply(
-            step_id=f"{thread.id}.resolution",
-            key=ctx.key(f"{thread.id}.resolution"),
-            depends_on=(thread_key,),
-            thread_key=thread_key,
-            message=note,
-        ))
+        note = resolution_message(
+            assessment, ctx.account, opened_at=transition.opened_at, resolved_at=transition.at
+        )
+        out.actions.append(
+            ThreadReply(
+                step_id=f"{thread.id}.resolution",
+                key=ctx.key(f"{thread.id}.resolution"),
+                depends_on=(thread_key,),
+                thread_key=thread_key,
+                message=note,
+            )
+        )
         resolved = alert_message(
-            assessment, ctx.account,
+            assessment,
+            ctx.account,
             severity=transition.severity,
             episode_id=transition.episode_id,
             title=f"RESOLVED - SUPPORT SPIKE ALERT: {ctx.name}",
@@ -279,13 +301,15 @@ class Planner:
             links=self.links,
             emoji=":white_check_mark:",
         )
-        out.actions.append(UpdateMessage(
-            step_id=f"{thread.id}.update",
-            key=ctx.key(f"{thread.id}.update"),
-            depends_on=(thread_key,),
-            target_key=thread_key,
-            message=resolved,
-        ))
+        out.actions.append(
+            UpdateMessage(
+                step_id=f"{thread.id}.update",
+                key=ctx.key(f"{thread.id}.update"),
+                depends_on=(thread_key,),
+                target_key=thread_key,
+                message=resolved,
+            )
+        )
 
     # -- steps ---------------------------------------------------------------
 
@@ -299,16 +323,23 @@ class Planner:
             out.skip(step.id, f"{step.id}: not planned, {exc}")
             return None
 
-    def _render(self, template: TextTemplate, ctx: _Ctx, out: _Out, step_id: str,
-                values: Mapping[str, Any] | None = None) -> str | None:
+    def _render(
+        self,
+        template: TextTemplate,
+        ctx: _Ctx,
+        out: _Out,
+        step_id: str,
+        values: Mapping[str, Any] | None = None,
+    ) -> str | None:
         try:
             return template.render(ctx.values if values is None else values)
         except TemplateRenderError as exc:
             out.skip(step_id, f"{step_id}: not planned, {exc}")
             return None
 
-    def _message(self, spec: MessageSpec, ctx: _Ctx, out: _Out,
-                 step_id: str) -> AlertMessage | None:
+    def _message(
+        self, spec: MessageSpec, ctx: _Ctx, out: _Out, step_id: str
+    ) -> AlertMessage | None:
         title = None
         if spec.title is not None:
             title = self._render(spec.title, ctx, out, step_id)
@@ -323,7 +354,8 @@ class Planner:
                 return None
             lines = tuple(text.splitlines())
         return alert_message(
-            ctx.transition.assessment, ctx.account,
+            ctx.transition.assessment,
+            ctx.account,
             severity=ctx.severity,
             episode_id=ctx.transition.episode_id,
             title=title,
@@ -355,31 +387,50 @@ class Planner:
             person = self._person(cfg.recipient, ctx)
             if person is None:
                 label = _ROLE_LABEL.get(cfg.recipient.role, cfg.recipient.role)
-                out.skip(step.id, f"{self._missing(cfg.recipient, ctx)}; "
-                                  f"{label} message not planned")
+                out.skip(
+                    step.id, f"{self._missing(cfg.recipient, ctx)}; {label} message not planned"
+                )
                 return
             message = self._message(cfg.message, ctx, out, step.id)
             if message is not None:
-                out.actions.append(DirectMessage(
-                    step_id=step.id, key=key,
-                    recipient=Recipient(cfg.recipient.role, person),
-                    message=message, urgency=cfg.urgency,
-                    include_quick_actions=cfg.include_quick_actions,
-                ))
+                out.actions.append(
+                    DirectMessage(
+                        step_id=step.id,
+                        key=key,
+                        recipient=Recipient(cfg.recipient.role, person),
+                        message=message,
+                        urgency=cfg.urgency,
+                        include_quick_actions=cfg.include_quick_actions,
+                    )
+                )
         elif isinstance(cfg, ChannelPostStep):
             channel = self._render(cfg.channel, ctx, out, step.id)
             message = self._message(cfg.message, ctx, out, step.id)
             if channel is not None and message is not None:
-                out.actions.append(ChannelPost(step_id=step.id, key=key, channel=channel.strip(),
-                                               message=message, create_thread=cfg.create_thread))
+                out.actions.append(
+                    ChannelPost(
+                        step_id=step.id,
+                        key=key,
+                        channel=channel.strip(),
+                        message=message,
+                        create_thread=cfg.create_thread,
+                    )
+                )
         elif isinstance(cfg, ThreadReplyStep):
             self._reply(step, cfg, ctx, out)
         elif isinstance(cfg, UpdateMessageStep):
             target = ctx.key(cfg.target, TransitionKind.OPENED)
             message = self._message(cfg.message, ctx, out, step.id)
             if message is not None:
-                out.actions.append(UpdateMessage(step_id=step.id, key=key, depends_on=(target,),
-                                                 target_key=target, message=message))
+                out.actions.append(
+                    UpdateMessage(
+                        step_id=step.id,
+                        key=key,
+                        depends_on=(target,),
+                        target_key=target,
+                        message=message,
+                    )
+                )
         elif isinstance(cfg, CreateTaskStep):
             self._task(step, cfg, ctx, out)
         elif isinstance(cfg, DraftEmailStep):
@@ -387,9 +438,15 @@ class Planner:
         elif isinstance(cfg, AdjustHealthScoreStep):
             reason = self._render(cfg.reason, ctx, out, step.id)
             if reason is not None:
-                out.actions.append(AdjustHealthScore(
-                    step_id=step.id, key=key, customer_id=ctx.transition.customer_id,
-                    delta=cfg.delta, reason=reason))
+                out.actions.append(
+                    AdjustHealthScore(
+                        step_id=step.id,
+                        key=key,
+                        customer_id=ctx.transition.customer_id,
+                        delta=cfg.delta,
+                        reason=reason,
+                    )
+                )
         elif isinstance(cfg, AddToWarRoomStep):
             self._war_room(step, cfg, ctx, out)
         elif isinstance(cfg, ScheduleSyncStep):
@@ -402,13 +459,26 @@ class Planner:
         if text is None:
             return
         thread_key = ctx.key(cfg.thread, TransitionKind.OPENED)
-        base = alert_message(ctx.transition.assessment, ctx.account, severity=ctx.severity,
-                             episode_id=ctx.transition.episode_id, links=self.links)
-        message = attrs.evolve(base, kind=MessageKind.NOTE,
-                               lines=tuple(text.splitlines()), links=())
-        out.actions.append(ThreadReply(step_id=step.id, key=ctx.key(step.id),
-                                       depends_on=(thread_key,), thread_key=thread_key,
-                                       message=message, broadcast=cfg.broadcast))
+        base = alert_message(
+            ctx.transition.assessment,
+            ctx.account,
+            severity=ctx.severity,
+            episode_id=ctx.transition.episode_id,
+            links=self.links,
+        )
+        message = attrs.evolve(
+            base, kind=MessageKind.NOTE, lines=tuple(text.splitlines()), links=()
+        )
+        out.actions.append(
+            ThreadReply(
+                step_id=step.id,
+                key=ctx.key(step.id),
+                depends_on=(thread_key,),
+                thread_key=thread_key,
+                message=message,
+                broadcast=cfg.broadcast,
+            )
+        )
 
     def _task(self, step: Step, cfg: CreateTaskStep, ctx: _Ctx, out: _Out) -> None:
         title = self._render(cfg.title, ctx, out, step.id)
@@ -423,17 +493,24 @@ class Planner:
         if person is None:
             out.notes.append(f"{self._missing(cfg.assignee, ctx)}; task is unassigned")
         if description is None:
-            alert = alert_message(ctx.transition.assessment, ctx.account,
-                                  severity=ctx.severity, episode_id=ctx.transition.episode_id)
+            alert = alert_message(
+                ctx.transition.assessment,
+                ctx.account,
+                severity=ctx.severity,
+                episode_id=ctx.transition.episode_id,
+            )
             description = alert.summary
-        out.actions.append(CreateTask(
-            step_id=step.id, key=ctx.key(step.id),
-            title=" ".join(title.split()),
-            priority=cfg.priority,
-            due_at=ctx.transition.at + timedelta(hours=cfg.due_hours),
-            assignee=Recipient(cfg.assignee.role, person),
-            description=description,
-        ))
+        out.actions.append(
+            CreateTask(
+                step_id=step.id,
+                key=ctx.key(step.id),
+                title=" ".join(title.split()),
+                priority=cfg.priority,
+                due_at=ctx.transition.at + timedelta(hours=cfg.due_hours),
+                assignee=Recipient(cfg.assignee.role, person),
+                description=description,
+            )
+        )
 
     def _email(self, step: Step, cfg: DraftEmailStep, ctx: _Ctx, out: _Out) -> None:
         to = self._person(cfg.to, ctx)
@@ -441,24 +518,34 @@ class Planner:
             out.skip(step.id, f"{self._missing(cfg.to, ctx)}; acknowledgement e-mail not drafted")
             return
         if not to.email:
-            out.notes.append(f"the {_ROLE_LABEL.get(cfg.to.role, cfg.to.role)} of {ctx.name} "
-                             "has no e-mail address; add one before approving the draft")
+            out.notes.append(
+                f"the {_ROLE_LABEL.get(cfg.to.role, cfg.to.role)} of {ctx.name} "
+                "has no e-mail address; add one before approving the draft"
+            )
         sender = self._person(cfg.sender, ctx)
         if sender is None:
-            out.notes.append(f"{self._missing(cfg.sender, ctx)}; "
-                             "the e-mail draft is signed by the team")
-        values = email_context(ctx.values, ctx.transition.assessment, ctx.account,
-                               sla_hours=cfg.sla_hours)
+            out.notes.append(
+                f"{self._missing(cfg.sender, ctx)}; the e-mail draft is signed by the team"
+            )
+        values = email_context(
+            ctx.values, ctx.transition.assessment, ctx.account, sla_hours=cfg.sla_hours
+        )
         try:
             subject, body = render_email(cfg, values)
         except TemplateRenderError as exc:
             out.skip(step.id, f"{step.id}: not planned, {exc}")
             return
-        out.actions.append(DraftEmail(
-            step_id=step.id, key=ctx.key(step.id),
-            to=Recipient(cfg.to.role, to), subject=subject, body=body,
-            sender=Recipient(cfg.sender.role, sender), requires_approval=True,
-        ))
+        out.actions.append(
+            DraftEmail(
+                step_id=step.id,
+                key=ctx.key(step.id),
+                to=Recipient(cfg.to.role, to),
+                subject=subject,
+                body=body,
+                sender=Recipient(cfg.sender.role, sender),
+                requires_approval=True,
+            )
+        )
 
     def _war_room(self, step: Step, cfg: AddToWarRoomStep, ctx: _Ctx, out: _Out) -> None:
         room: str | None
@@ -473,13 +560,19 @@ class Planner:
             return
         summary = self._render(cfg.summary, ctx, out, step.id)
         if summary is not None:
-            out.actions.append(AddToWarRoom(step_id=step.id, key=ctx.key(step.id),
-                                            war_room=room.strip(),
-                                            customer_id=ctx.transition.customer_id,
-                                            summary=summary))
+            out.actions.append(
+                AddToWarRoom(
+                    step_id=step.id,
+                    key=ctx.key(step.id),
+                    war_room=room.strip(),
+                    customer_id=ctx.transition.customer_id,
+                    summary=summary,
+                )
+            )
 
-    def _sync(self, step: Step, cfg: ScheduleSyncStep, ctx: _Ctx, out: _Out,
-              routes: RoutingDecision) -> None:
+    def _sync(
+        self, step: Step, cfg: ScheduleSyncStep, ctx: _Ctx, out: _Out, routes: RoutingDecision
+    ) -> None:
         attendees: list[Recipient] = []
         for spec in cfg.attendees:
             person = self._person(spec, ctx)
@@ -498,21 +591,35 @@ class Planner:
         if not attendees:
             out.skip(step.id, f"{step.id}: nobody to invite; sync not scheduled")
             return
-        out.actions.append(ScheduleSync(step_id=step.id, key=ctx.key(step.id),
-                                        attendees=tuple(attendees),
-                                        within_hours=cfg.within_hours, reason=reason))
+        out.actions.append(
+            ScheduleSync(
+                step_id=step.id,
+                key=ctx.key(step.id),
+                attendees=tuple(attendees),
+                within_hours=cfg.within_hours,
+                reason=reason,
+            )
+        )
 
-    def _notify(self, step: Step, cfg: NotifyTeamStep, ctx: _Ctx, out: _Out,
-                routes: RoutingDecision) -> None:
+    def _notify(
+        self, step: Step, cfg: NotifyTeamStep, ctx: _Ctx, out: _Out, routes: RoutingDecision
+    ) -> None:
         message = self._message(MessageSpec(), ctx, out, step.id)
         if message is None:
             return
         teams = cfg.teams or routes.teams
         for team in teams:
             reason = "listed in the workflow step" if cfg.teams else routes.reason_for(team)
-            out.actions.append(NotifyTeam(
-                step_id=f"{step.id}.{team}", key=ctx.key(f"{step.id}.{team}"),
-                team=team, reason=reason, message=message, channel=routes.channel_for(team)))
+            out.actions.append(
+                NotifyTeam(
+                    step_id=f"{step.id}.{team}",
+                    key=ctx.key(f"{step.id}.{team}"),
+                    team=team,
+                    reason=reason,
+                    message=message,
+                    channel=routes.channel_for(team),
+                )
+            )
             if team not in out.teams:
                 out.teams.append(team)
         if cfg.teams:
@@ -520,13 +627,19 @@ class Planner:
         for person in routes.people:
             who = Person(email=person) if "@" in person else Person(slack_id=person)
             sub = f"{step.id}.person.{person}"
-            out.actions.append(DirectMessage(step_id=sub, key=ctx.key(sub),
-                                             recipient=Recipient("person", who),
-                                             message=message))
+            out.actions.append(
+                DirectMessage(
+                    step_id=sub,
+                    key=ctx.key(sub),
+                    recipient=Recipient("person", who),
+                    message=message,
+                )
+            )
         for channel in routes.channels:
             sub = f"{step.id}.channel.{channel}"
-            out.actions.append(ChannelPost(step_id=sub, key=ctx.key(sub), channel=channel,
-                                           message=message))
+            out.actions.append(
+                ChannelPost(step_id=sub, key=ctx.key(sub), channel=channel, message=message)
+            )
 
     # -- progress ------------------------------------------------------------
 

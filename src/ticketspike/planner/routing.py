@@ -119,43 +119,63 @@ class RuleMatch:
         # A generator so later conditions are not even computed once one fails.
         org, seg, arr = acct.organization, acct.segment, acct.arr
         if self.organizations:
-            yield (org in self.organizations, f"organization {org}",
-                   f"organization {org or 'unknown'} is not {_any(self.organizations)}")
+            yield (
+                org in self.organizations,
+                f"organization {org}",
+                f"organization {org or 'unknown'} is not {_any(self.organizations)}",
+            )
         if self.segments:
-            yield (seg in self.segments, f"segment {seg}",
-                   f"segment {seg or 'unknown'} is not {_any(self.segments)}")
+            yield (
+                seg in self.segments,
+                f"segment {seg}",
+                f"segment {seg or 'unknown'} is not {_any(self.segments)}",
+            )
         if self.customers:
-            yield (acct.id in self.customers, f"customer {acct.id}",
-                   f"customer {acct.id} is not {_any(self.customers)}")
+            yield (
+                acct.id in self.customers,
+                f"customer {acct.id}",
+                f"customer {acct.id} is not {_any(self.customers)}",
+            )
         if self.severities:
-            yield (severity in self.severities, f"severity {severity.value}",
-                   f"severity {severity.value} is not "
-                   f"{_any([s.value for s in self.severities])}")
+            yield (
+                severity in self.severities,
+                f"severity {severity.value}",
+                f"severity {severity.value} is not {_any([s.value for s in self.severities])}",
+            )
         if self.min_share:
             shares = category_shares(assessment)
             for category, minimum in self.min_share:
                 share = shares.get(category, 0.0)
-                yield (share + 1e-9 >= minimum,
-                       f"{category.value} share {_pct(share)} >= {_pct(minimum)}",
-                       f"{category.value} share {_pct(share)} < {_pct(minimum)}")
+                yield (
+                    share + 1e-9 >= minimum,
+                    f"{category.value} share {_pct(share)} >= {_pct(minimum)}",
+                    f"{category.value} share {_pct(share)} < {_pct(minimum)}",
+                )
         if self.min_p1 is not None:
             p1 = assessment.count_of_priority(Priority.P1)
             yield (p1 >= self.min_p1, f"{p1} P1 >= {self.min_p1}", f"{p1} P1 < {self.min_p1}")
         if self.min_tickets is not None:
             n = assessment.ticket_count
-            yield (n >= self.min_tickets, f"{n} tickets >= {self.min_tickets}",
-                   f"{n} tickets < {self.min_tickets}")
+            yield (
+                n >= self.min_tickets,
+                f"{n} tickets >= {self.min_tickets}",
+                f"{n} tickets < {self.min_tickets}",
+            )
         if self.themes:
             hit = _theme_hit(self.themes, assessment.themes)
             yield (hit is not None, f"theme {hit!r}", f"no theme contains {_any(self.themes)}")
         if self.min_arr is not None:
-            yield (arr is not None and arr >= self.min_arr,
-                   f"ARR {_money(arr)} >= {_money(self.min_arr)}",
-                   f"ARR {_money(arr)} is not >= {_money(self.min_arr)}")
+            yield (
+                arr is not None and arr >= self.min_arr,
+                f"ARR {_money(arr)} >= {_money(self.min_arr)}",
+                f"ARR {_money(arr)} is not >= {_money(self.min_arr)}",
+            )
         if self.max_arr is not None:
-            yield (arr is not None and arr <= self.max_arr,
-                   f"ARR {_money(arr)} <= {_money(self.max_arr)}",
-                   f"ARR {_money(arr)} is not <= {_money(self.max_arr)}")
+            yield (
+                arr is not None and arr <= self.max_arr,
+                f"ARR {_money(arr)} <= {_money(self.max_arr)}",
+                f"ARR {_money(arr)} is not <= {_money(self.max_arr)}",
+            )
 
 
 def _theme_hit(wanted: tuple[str, ...], themes: tuple[str, ...]) -> str | None:
@@ -347,8 +367,11 @@ def _describe_rule(rule: RoutingRule) -> dict[str, Any]:
     return {
         "name": rule.name,
         "when": cond,
-        "send_to": {"teams": list(rule.teams), "people": list(rule.people),
-                    "channels": list(rule.channels)},
+        "send_to": {
+            "teams": list(rule.teams),
+            "people": list(rule.people),
+            "channels": list(rule.channels),
+        },
         "defaults": "keep" if rule.keep_defaults else "replace",
     }
 
@@ -363,10 +386,20 @@ def _extend(out: list[str], items: tuple[str, ...]) -> None:
 
 _ROUTING_KEYS = frozenset({"mixed_share", "match", "teams", "channels", "rules"})
 _RULE_KEYS = frozenset({"name", "when", "send_to", "defaults", "description"})
-_WHEN_KEYS = frozenset({
-    "organization", "segment", "customer", "severity", "categories", "min_p1", "min_tickets",
-    "themes", "min_arr", "max_arr",
-})
+_WHEN_KEYS = frozenset(
+    {
+        "organization",
+        "segment",
+        "customer",
+        "severity",
+        "categories",
+        "min_p1",
+        "min_tickets",
+        "themes",
+        "min_arr",
+        "max_arr",
+    }
+)
 
 
 def routing_from_config(section: Section | None) -> RoutingRules:
@@ -386,8 +419,10 @@ def routing_from_config(section: Section | None) -> RoutingRules:
             category = Category.parse(key)
             if category is None:
                 raise team_section.error(
-                    key, "unknown category; expected technical, billing, training, "
-                    "feature_request or other")
+                    key,
+                    "unknown category; expected technical, billing, training, "
+                    "feature_request or other",
+                )
             teams[category] = _ids(team_section, key, kind="team")
     team_channels: list[tuple[str, str]] = []
     channel_section = section.get_section("channels")
@@ -428,8 +463,9 @@ def _parse_rule(item: Section, index: int) -> RoutingRule:
     people = _strings(send, "people") if "people" in send else ()
     for person in people:
         if not (_SLACK_ID.match(person) or _EMAIL.match(person)):
-            raise send.error("people", f"expected Slack user ids (U...) or e-mail addresses, "
-                             f"got {person!r}")
+            raise send.error(
+                "people", f"expected Slack user ids (U...) or e-mail addresses, got {person!r}"
+            )
     channels = _strings(send, "channels") if "channels" in send else ()
     for channel in channels:
         _check_channel(send, "channels", channel)
@@ -459,8 +495,11 @@ def _parse_when(when: Section) -> RuleMatch:
         for key in cats:
             category = Category.parse(key)
             if category is None:
-                raise cats.error(key, "unknown category; expected technical, billing, "
-                                 "training, feature_request or other")
+                raise cats.error(
+                    key,
+                    "unknown category; expected technical, billing, "
+                    "training, feature_request or other",
+                )
             share = cats.get_float(key, required=True, minimum=0.0, maximum=1.0)
             assert share is not None
             shares.append((category, share))
@@ -496,12 +535,16 @@ def _ids(section: Section, key: str, *, kind: str) -> tuple[str, ...]:
     values = _strings(section, key)
     for value in values:
         if not _TEAM_ID.match(value):
-            raise section.error(key, f"expected {kind} ids (letters, digits, '_', '-'), "
-                                f"got {value!r}")
+            raise section.error(
+                key, f"expected {kind} ids (letters, digits, '_', '-'), got {value!r}"
+            )
     return values
 
 
 def _check_channel(section: Section, key: str, channel: str) -> None:
     if not re.fullmatch(r"#?[a-z0-9_\-]{1,80}|[CG][A-Z0-9]{2,}", channel):
-        raise section.error(key, f"expected a channel name such as #cs-escalations or an id "
-                            f"such as C0123, got {channel!r}")
+        raise section.error(
+            key,
+            f"expected a channel name such as #cs-escalations or an id "
+            f"such as C0123, got {channel!r}",
+        )

@@ -46,11 +46,12 @@ def action_line(action: Action) -> str:
     if isinstance(action, UpdateMessage):
         return f"update the message of {action.target_key}: {action.message.title}"
     if isinstance(action, CreateTask):
-        return (f"task {action.title!r} for {_who(action.assignee)}, priority "
-                f"{action.priority}, due {action.due_at.isoformat()}")
+        return (
+            f"task {action.title!r} for {_who(action.assignee)}, priority "
+            f"{action.priority}, due {action.due_at.isoformat()}"
+        )
     if isinstance(action, DraftEmail):
-        return (f"e-mail draft to {_who(action.to)}: {action.subject!r} "
-                "(requires approval)")
+        return f"e-mail draft to {_who(action.to)}: {action.subject!r} (requires approval)"
     if isinstance(action, AdjustHealthScore):
         return f"health score {action.delta:+g}: {action.reason}"
     if isinstance(action, AddToWarRoom):
@@ -65,8 +66,10 @@ def action_line(action: Action) -> str:
 
 def plan_lines(plan: EscalationPlan) -> list[str]:
     """Numbered actions, then ``note:`` lines."""
-    head = (f"plan for {plan.customer_id} ({plan.transition.value}, "
-            f"{plan.severity.value}, episode {plan.episode_id}):")
+    head = (
+        f"plan for {plan.customer_id} ({plan.transition.value}, "
+        f"{plan.severity.value}, episode {plan.episode_id}):"
+    )
     lines = [head]
     lines.extend(f"  {i}. {action_line(a)}" for i, a in enumerate(plan.actions, 1))
     if not plan.actions:

@@ -54,14 +54,54 @@ class TemplateRenderError(TicketspikeError):
 # attribute name as a string (map, attr, selectattr, groupby, sort) or formats
 # with Python's str.format is left out: they are the usual sandbox-escape tools.
 _FILTERS = (
-    "abs", "capitalize", "center", "count", "d", "default", "first", "float", "int",
-    "join", "last", "length", "list", "lower", "max", "min", "replace", "reverse",
-    "round", "string", "sum", "title", "trim", "truncate", "unique", "upper",
+    "abs",
+    "capitalize",
+    "center",
+    "count",
+    "d",
+    "default",
+    "first",
+    "float",
+    "int",
+    "join",
+    "last",
+    "length",
+    "list",
+    "lower",
+    "max",
+    "min",
+    "replace",
+    "reverse",
+    "round",
+    "string",
+    "sum",
+    "title",
+    "trim",
+    "truncate",
+    "unique",
+    "upper",
     "wordcount",
 )
 _TESTS = (
-    "defined", "divisibleby", "eq", "equalto", "even", "false", "ge", "gt", "in", "le",
-    "lt", "mapping", "ne", "none", "number", "odd", "sequence", "string", "true",
+    "defined",
+    "divisibleby",
+    "eq",
+    "equalto",
+    "even",
+    "false",
+    "ge",
+    "gt",
+    "in",
+    "le",
+    "lt",
+    "mapping",
+    "ne",
+    "none",
+    "number",
+    "odd",
+    "sequence",
+    "string",
+    "true",
     "undefined",
 )
 
@@ -146,9 +186,7 @@ class TextTemplate:
         try:
             return self._compiled.render(dict(context))
         except (jinja2.TemplateError, TypeError, ValueError, ArithmeticError) as exc:
-            raise TemplateRenderError(
-                f"template {self.source!r} failed: {_reason(exc)}"
-            ) from None
+            raise TemplateRenderError(f"template {self.source!r} failed: {_reason(exc)}") from None
 
 
 @attrs.frozen
@@ -163,9 +201,7 @@ class Condition:
         try:
             return bool(self._compiled(**context))
         except (jinja2.TemplateError, TypeError, ValueError, ArithmeticError) as exc:
-            raise TemplateRenderError(
-                f"condition {self.source!r} failed: {_reason(exc)}"
-            ) from None
+            raise TemplateRenderError(f"condition {self.source!r} failed: {_reason(exc)}") from None
 
 
 def _reason(exc: BaseException) -> str:
@@ -254,11 +290,35 @@ def _constant_condition(value: bool) -> Condition:
 # -- the load-time walk ------------------------------------------------------
 
 _ALLOWED_NODES: tuple[type[nodes.Node], ...] = (
-    nodes.Template, nodes.Output, nodes.TemplateData, nodes.Const, nodes.Name,
-    nodes.Getattr, nodes.Getitem, nodes.Filter, nodes.Test, nodes.Compare,
-    nodes.Operand, nodes.And, nodes.Or, nodes.Not, nodes.Neg, nodes.Pos, nodes.Add,
-    nodes.Sub, nodes.Mul, nodes.Div, nodes.FloorDiv, nodes.Mod, nodes.Concat,
-    nodes.CondExpr, nodes.If, nodes.For, nodes.List, nodes.Tuple, nodes.Keyword,
+    nodes.Template,
+    nodes.Output,
+    nodes.TemplateData,
+    nodes.Const,
+    nodes.Name,
+    nodes.Getattr,
+    nodes.Getitem,
+    nodes.Filter,
+    nodes.Test,
+    nodes.Compare,
+    nodes.Operand,
+    nodes.And,
+    nodes.Or,
+    nodes.Not,
+    nodes.Neg,
+    nodes.Pos,
+    nodes.Add,
+    nodes.Sub,
+    nodes.Mul,
+    nodes.Div,
+    nodes.FloorDiv,
+    nodes.Mod,
+    nodes.Concat,
+    nodes.CondExpr,
+    nodes.If,
+    nodes.For,
+    nodes.List,
+    nodes.Tuple,
+    nodes.Keyword,
 )
 _UNKNOWN = object()
 
@@ -267,8 +327,9 @@ class _Refused(Exception):
     pass
 
 
-def _check(tree: nodes.Template, variables: Mapping[str, Any], *,
-           section: Section, key: str) -> None:
+def _check(
+    tree: nodes.Template, variables: Mapping[str, Any], *, section: Section, key: str
+) -> None:
     try:
         _walk(tree, dict(variables))
     except _Refused as exc:
@@ -302,9 +363,7 @@ def _resolve(node: nodes.Node, scope: Mapping[str, Any]) -> Any:
         if node.name.startswith("_"):
             raise _Refused(f"{node.name!r} refers to Python internals")
         if node.name not in scope:
-            raise _Refused(
-                f"unknown variable {node.name!r}; known: {', '.join(sorted(scope))}"
-            )
+            raise _Refused(f"unknown variable {node.name!r}; known: {', '.join(sorted(scope))}")
         return scope[node.name]
     if isinstance(node, nodes.Getattr):
         if node.attr.startswith("_"):

@@ -445,8 +445,9 @@ def _parse_trigger(section: Section | None) -> Trigger:
     severities: tuple[Severity, ...] = (Severity.HIGH, Severity.CRITICAL)
     if filt is not None:
         filt.check_keys({"signal_type", "severity"})
-        signal_type = filt.get_str("signal_type", "ticket_spike",
-                                   choices=("ticket_spike",)) or "ticket_spike"
+        signal_type = (
+            filt.get_str("signal_type", "ticket_spike", choices=("ticket_spike",)) or "ticket_spike"
+        )
         if "severity" in filt:
             severities = _severities(filt, "severity")
     return Trigger(type=kind, signal_type=signal_type, severities=severities)
@@ -493,8 +494,9 @@ def _parse_step(item: Section, *, earlier: dict[str, Step]) -> Step:
     action = ACTION_ALIASES.get(raw_action, raw_action)
     if action not in ACTION_KINDS:
         known = sorted({*ACTION_KINDS, *ACTION_ALIASES})
-        raise item.error("action", f"unknown action {raw_action!r}; expected one of: "
-                         + ", ".join(known))
+        raise item.error(
+            "action", f"unknown action {raw_action!r}; expected one of: " + ", ".join(known)
+        )
     item.get_str("description")
     condition = None
     if "condition" in item and item["condition"] is not None:
@@ -505,8 +507,13 @@ def _parse_step(item: Section, *, earlier: dict[str, Step]) -> Step:
     if raw_action == "delegate_to_agent":
         config = _agent_params(config)
     parser = _PARSERS[action]
-    return Step(id=step_id, action=action, config=parser(config, earlier), condition=condition,
-                line=item.line)
+    return Step(
+        id=step_id,
+        action=action,
+        config=parser(config, earlier),
+        condition=condition,
+        line=item.line,
+    )
 
 
 def _agent_params(config: Section) -> Section:
@@ -535,18 +542,23 @@ def _recipient_value(raw: str, error: Callable[[str], ConfigError]) -> Recipient
     match = re.fullmatch(r"\{\{\s*([A-Za-z_.]+)\s*\}\}", text)
     if match:
         path = match.group(1)
-        for prefix, role in (("customer.csm.manager", "manager"), ("customer.csm", "csm"),
-                             ("customer.champion", "champion")):
+        for prefix, role in (
+            ("customer.csm.manager", "manager"),
+            ("customer.csm", "csm"),
+            ("customer.champion", "champion"),
+        ):
             if path == prefix or path.startswith(prefix + ".") or path == prefix + "_id":
                 return RecipientSpec(role)
-        raise error("a recipient template must name customer.csm, "
-                    "customer.csm.manager or customer.champion")
+        raise error(
+            "a recipient template must name customer.csm, customer.csm.manager or customer.champion"
+        )
     if re.fullmatch(r"[UW][A-Z0-9]{2,}", text):
         return RecipientSpec("person", Person(slack_id=text))
     if re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", text):
         return RecipientSpec("person", Person(email=text))
-    raise error("expected csm, manager, champion, a Slack user id (U...) or an "
-                f"e-mail address, got {raw!r}")
+    raise error(
+        f"expected csm, manager, champion, a Slack user id (U...) or an e-mail address, got {raw!r}"
+    )
 
 
 def _message(section: Section, default: str) -> MessageSpec:
@@ -568,8 +580,9 @@ def _hours(section: Section, key: str, default: float) -> float:
 
 
 def _dm(config: Section, _earlier: dict[str, Step]) -> DirectMessageStep:
-    config.check_keys({"recipient", "message_template", "title", "text", "urgency",
-                       "include_quick_actions"})
+    config.check_keys(
+        {"recipient", "message_template", "title", "text", "urgency", "include_quick_actions"}
+    )
     return DirectMessageStep(
         recipient=_recipient(config, "recipient", "csm"),
         message=_message(config, "support_spike_alert"),
@@ -591,14 +604,18 @@ def _post(config: Section, _earlier: dict[str, Step]) -> ChannelPostStep:
 
 def _reply(config: Section, earlier: dict[str, Step]) -> ThreadReplyStep:
     config.check_keys({"thread", "text", "broadcast"})
-    threads = [s.id for s in earlier.values()
-               if isinstance(s.config, ChannelPostStep) and s.config.create_thread]
+    threads = [
+        s.id
+        for s in earlier.values()
+        if isinstance(s.config, ChannelPostStep) and s.config.create_thread
+    ]
     thread = config.get_str("thread", threads[0] if threads else None)
     if thread is None or thread not in threads:
         known = ", ".join(threads) or "none"
-        raise config.error("thread" if "thread" in config else None,
-                           f"expected the id of an earlier channel post with create_thread "
-                           f"(known: {known})")
+        raise config.error(
+            "thread" if "thread" in config else None,
+            f"expected the id of an earlier channel post with create_thread (known: {known})",
+        )
     if "text" not in config or config["text"] is None:
         raise config.error(None, "missing required key 'text'")
     return ThreadReplyStep(
@@ -613,8 +630,11 @@ def _update(config: Section, earlier: dict[str, Step]) -> UpdateMessageStep:
     target = config.get_str("target", required=True) or ""
     posts = [s.id for s in earlier.values() if s.action in ("channel_post", "direct_message")]
     if target not in posts:
-        raise config.error("target", "expected the id of an earlier channel post or direct "
-                           f"message (known: {', '.join(posts) or 'none'})")
+        raise config.error(
+            "target",
+            "expected the id of an earlier channel post or direct "
+            f"message (known: {', '.join(posts) or 'none'})",
+        )
     return UpdateMessageStep(target=target, message=_message(config, "support_spike_alert"))
 
 
@@ -631,12 +651,14 @@ def _task(config: Section, _earlier: dict[str, Step]) -> CreateTaskStep:
 
 
 def _email(config: Section, _earlier: dict[str, Step]) -> DraftEmailStep:
-    config.check_keys({"template", "requires_approval", "sla_hours", "subject", "body", "to",
-                       "sender"})
+    config.check_keys(
+        {"template", "requires_approval", "sla_hours", "subject", "body", "to", "sender"}
+    )
     template = config.get_str("template", EMAIL_TEMPLATES[0], choices=EMAIL_TEMPLATES)
     if config.get_bool("requires_approval", True) is False:
-        raise config.error("requires_approval",
-                           "e-mail drafts always require approval; remove the key or set true")
+        raise config.error(
+            "requires_approval", "e-mail drafts always require approval; remove the key or set true"
+        )
     subject = config.get("subject", DEFAULT_EMAIL_SUBJECT)
     body = config.get("body", DEFAULT_EMAIL_BODY)
     return DraftEmailStep(

@@ -127,14 +127,18 @@ class MemoryStore:
             status = "resolved" if event.kind is EventKind.RESOLVED else "open"
             old = self._tickets.get(ticket.key)
             if old is None:
-                self._set(self._tickets, ticket.key, {
-                    "event": event_to_json(event),
-                    "status": status,
-                    "received_at": at,
-                    "updated_at": at,
-                    "created_ts": ticket.created_at.timestamp(),
-                    "internal": ticket.internal,
-                })
+                self._set(
+                    self._tickets,
+                    ticket.key,
+                    {
+                        "event": event_to_json(event),
+                        "status": status,
+                        "received_at": at,
+                        "updated_at": at,
+                        "created_ts": ticket.created_at.timestamp(),
+                        "internal": ticket.internal,
+                    },
+                )
                 keys = self._by_customer.setdefault(ticket.customer_id, [])
                 keys.append(ticket.key)
                 if self._journal is not None:
@@ -145,12 +149,16 @@ class MemoryStore:
             merged = merge_update(stored, event)
             if merged == stored and new_status == old["status"]:
                 return PutOutcome.DUPLICATE
-            self._set(self._tickets, ticket.key, {
-                **old,
-                "event": event_to_json(TicketEvent(ticket=merged)),
-                "status": new_status,
-                "updated_at": at,
-            })
+            self._set(
+                self._tickets,
+                ticket.key,
+                {
+                    **old,
+                    "event": event_to_json(TicketEvent(ticket=merged)),
+                    "status": new_status,
+                    "updated_at": at,
+                },
+            )
             return PutOutcome.UPDATED
 
     def get_ticket(self, source: str, ticket_id: str) -> TicketRecord | None:
@@ -175,7 +183,8 @@ class MemoryStore:
                 keys = self._by_customer.get(customer_id, [])
                 candidates = [self._tickets[k] for k in keys]
             rows = [
-                r for r in candidates
+                r
+                for r in candidates
                 if (lo is None or r["created_ts"] > lo)
                 and (hi is None or r["created_ts"] <= hi)
                 and (include_internal or not r["internal"])
@@ -204,17 +213,22 @@ class MemoryStore:
         with self.transaction():
             for event, outcome in items:
                 seq = self._next("inbox")
-                self._set(self._inbox, seq, {"event": event_to_json(event),
-                                             "outcome": outcome.value,
-                                             "received_at": received_at})
+                self._set(
+                    self._inbox,
+                    seq,
+                    {
+                        "event": event_to_json(event),
+                        "outcome": outcome.value,
+                        "received_at": received_at,
+                    },
+                )
             return len(items)
 
     def pending_events(self, *, limit: int = 500) -> list[tuple[int, TicketEvent, PutOutcome]]:
         with self._lock:
             seqs = sorted(self._inbox)[:limit]
             return [
-                (s, event_from_json(self._inbox[s]["event"]),
-                 PutOutcome(self._inbox[s]["outcome"]))
+                (s, event_from_json(self._inbox[s]["event"]), PutOutcome(self._inbox[s]["outcome"]))
                 for s in seqs
             ]
 
@@ -270,16 +284,20 @@ class MemoryStore:
             tkey = (transition.episode_id, transition.kind.value)
             if tkey in self._transitions:
                 return False
-            self._set(self._transitions, tkey, {
-                "episode_id": transition.episode_id,
-                "kind": transition.kind.value,
-                "at": transition.at,
-                "customer_id": transition.customer_id,
-                "severity": transition.severity.value,
-                "suppressed": transition.suppressed,
-                "recorded_at": at,
-                "data": copy.deepcopy(transition.to_json()),
-            })
+            self._set(
+                self._transitions,
+                tkey,
+                {
+                    "episode_id": transition.episode_id,
+                    "kind": transition.kind.value,
+                    "at": transition.at,
+                    "customer_id": transition.customer_id,
+                    "severity": transition.severity.value,
+                    "suppressed": transition.suppressed,
+                    "recorded_at": at,
+                    "data": copy.deepcopy(transition.to_json()),
+                },
+            )
             self._record_episode(transition)
             if plan is not None:
                 self._record_plan(plan, at=at)
@@ -290,28 +308,43 @@ class MemoryStore:
         old = self._episodes.get(transition.episode_id)
         metadata = copy.deepcopy(transition.assessment.metadata())
         if old is None:
-            self._set(self._episodes, transition.episode_id, {
-                "episode_id": transition.episode_id,
-                "customer_id": transition.customer_id,
-                "severity": transition.severity.value,
-                "status": "resolved" if resolved else "active",
-                "opened_at": transition.opened_at,
-                "updated_at": transition.at,
-                "resolved_at": transition.at if resolved else None,
-                "last_transition": transition.kind.value,
-                "metadata": metadata,
-                "suppressed": transition.suppressed,
-            })
+            self._set(
+                self._episodes,
+                transition.episode_id,
+                {
+                    "episode_id": transition.episode_id,
+                    "customer_id": transition.customer_id,
+                    "severity": transition.severity.value,
+                    "status": "resolved" if resolved else "active",
+                    "opened_at": transition.opened_at,
+                    "updated_at": transition.at,
+                    "resolved_at": transition.at if resolved else None,
+                    "last_transition": transition.kind.value,
+                    "metadata": metadata,
+                    "suppressed": transition.suppressed,
+                },
+            )
         elif resolved:
-            self._update(self._episodes, transition.episode_id, status="resolved",
-                         updated_at=transition.at, resolved_at=transition.at,
-                         last_transition=transition.kind.value, metadata=metadata)
+            self._update(
+                self._episodes,
+                transition.episode_id,
+                status="resolved",
+                updated_at=transition.at,
+                resolved_at=transition.at,
+                last_transition=transition.kind.value,
+                metadata=metadata,
+            )
         elif old["status"] == "active":
             # A late "escalated" after "resolved" must not reopen a closed episode.
-            self._update(self._episodes, transition.episode_id,
-                         severity=transition.severity.value, updated_at=transition.at,
-                         last_transition=transition.kind.value, metadata=metadata,
-                         suppressed=transition.suppressed)
+            self._update(
+                self._episodes,
+                transition.episode_id,
+                severity=transition.severity.value,
+                updated_at=transition.at,
+                last_transition=transition.kind.value,
+                metadata=metadata,
+                suppressed=transition.suppressed,
+            )
 
     def _record_plan(self, plan: EscalationPlan, *, at: datetime) -> None:
         plan_id = plan_id_of(plan)
@@ -322,27 +355,31 @@ class MemoryStore:
         for position, action in enumerate(plan.actions):
             if action.key in self._actions:
                 continue
-            self._set(self._actions, action.key, {
-                "key": action.key,
-                "plan_id": plan_id,
-                "episode_id": plan.episode_id,
-                "customer_id": plan.customer_id,
-                "seq": seq * 10_000 + position,
-                "kind": action.kind,
-                "step_id": action.step_id,
-                "status": ActionStatus.PENDING.value,
-                "attempts": 0,
-                "depends_on": list(action.depends_on),
-                "action": action.to_json(),
-                "created_at": at,
-                "updated_at": at,
-                "handler": None,
-                "ref": {},
-                "summary": "",
-                "error": None,
-                "owner": None,
-                "lease_until": None,
-            })
+            self._set(
+                self._actions,
+                action.key,
+                {
+                    "key": action.key,
+                    "plan_id": plan_id,
+                    "episode_id": plan.episode_id,
+                    "customer_id": plan.customer_id,
+                    "seq": seq * 10_000 + position,
+                    "kind": action.kind,
+                    "step_id": action.step_id,
+                    "status": ActionStatus.PENDING.value,
+                    "attempts": 0,
+                    "depends_on": list(action.depends_on),
+                    "action": action.to_json(),
+                    "created_at": at,
+                    "updated_at": at,
+                    "handler": None,
+                    "ref": {},
+                    "summary": "",
+                    "error": None,
+                    "owner": None,
+                    "lease_until": None,
+                },
+            )
 
     def episodes(self, *, active_only: bool = False) -> list[EpisodeRecord]:
         with self._lock:
@@ -364,9 +401,13 @@ class MemoryStore:
         with self._lock:
             rows = [
                 TransitionRecord(
-                    episode_id=r["episode_id"], kind=r["kind"], at=r["at"],
-                    customer_id=r["customer_id"], severity=r["severity"],
-                    suppressed=r["suppressed"], recorded_at=r["recorded_at"],
+                    episode_id=r["episode_id"],
+                    kind=r["kind"],
+                    at=r["at"],
+                    customer_id=r["customer_id"],
+                    severity=r["severity"],
+                    suppressed=r["suppressed"],
+                    recorded_at=r["recorded_at"],
                     data=copy.deepcopy(r["data"]),
                 )
                 for r in self._transitions.values()
@@ -379,8 +420,12 @@ class MemoryStore:
         with self._lock:
             items = list(self._plans.items())
         out = [
-            PlanRecord(plan_id=pid, seq=row["seq"], plan=plan_from_json(row["data"]),
-                       created_at=row["created_at"])
+            PlanRecord(
+                plan_id=pid,
+                seq=row["seq"],
+                plan=plan_from_json(row["data"]),
+                created_at=row["created_at"],
+            )
             for pid, row in items
         ]
         out = [p for p in out if episode_id is None or p.plan.episode_id == episode_id]
@@ -392,8 +437,12 @@ class MemoryStore:
             row = self._plans.get(plan_id)
             if row is None:
                 return None
-            return PlanRecord(plan_id=plan_id, seq=row["seq"],
-                              plan=plan_from_json(row["data"]), created_at=row["created_at"])
+            return PlanRecord(
+                plan_id=plan_id,
+                seq=row["seq"],
+                plan=plan_from_json(row["data"]),
+                created_at=row["created_at"],
+            )
 
     # -- actions ----------
     def actions(
@@ -405,7 +454,8 @@ class MemoryStore:
     ) -> list[ActionRecord]:
         with self._lock:
             rows = [
-                _action_record(r) for r in self._actions.values()
+                _action_record(r)
+                for r in self._actions.values()
                 if (status is None or r["status"] == status.value)
                 and (episode_id is None or r["episode_id"] == episode_id)
                 and (plan_id is None or r["plan_id"] == plan_id)
@@ -425,8 +475,14 @@ class MemoryStore:
             row = self._actions.get(key)
             if row is None or row["status"] != ActionStatus.PENDING.value:
                 return None
-            self._update(self._actions, key, status=ActionStatus.RUNNING.value, owner=owner,
-                         lease_until=lease_until, updated_at=at)
+            self._update(
+                self._actions,
+                key,
+                status=ActionStatus.RUNNING.value,
+                owner=owner,
+                lease_until=lease_until,
+                updated_at=at,
+            )
             return _action_record(self._actions[key])
 
     def renew_lease(self, key: str, *, owner: str, lease_until: float) -> bool:
@@ -442,10 +498,19 @@ class MemoryStore:
             row = self._actions[key]
             number = int(row["attempts"]) + 1
             self._update(self._actions, key, attempts=number, handler=handler, updated_at=at)
-            self._set(self._attempts, (key, number), {
-                "key": key, "number": number, "started_at": at, "finished_at": None,
-                "outcome": None, "handler": handler, "error": None,
-            })
+            self._set(
+                self._attempts,
+                (key, number),
+                {
+                    "key": key,
+                    "number": number,
+                    "started_at": at,
+                    "finished_at": None,
+                    "outcome": None,
+                    "handler": handler,
+                    "error": None,
+                },
+            )
             return number
 
     def finish_attempt(
@@ -453,8 +518,9 @@ class MemoryStore:
     ) -> None:
         with self.transaction():
             if (key, number) in self._attempts:
-                self._update(self._attempts, (key, number), finished_at=at, outcome=outcome,
-                             error=error)
+                self._update(
+                    self._attempts, (key, number), finished_at=at, outcome=outcome, error=error
+                )
 
     def complete_action(
         self,
@@ -470,14 +536,29 @@ class MemoryStore:
             row = self._actions.get(key)
             if row is None or row["status"] != ActionStatus.RUNNING.value or row["owner"] != owner:
                 return False
-            self._update(self._actions, key, status=ActionStatus.DONE.value, handler=handler,
-                         ref=dict(ref), summary=summary, error=None, owner=None,
-                         lease_until=None, updated_at=at)
+            self._update(
+                self._actions,
+                key,
+                status=ActionStatus.DONE.value,
+                handler=handler,
+                ref=dict(ref),
+                summary=summary,
+                error=None,
+                owner=None,
+                lease_until=None,
+                updated_at=at,
+            )
             entry = {
-                "seq": len(self._outbox) + 1, "key": key, "kind": row["kind"],
-                "handler": handler, "episode_id": row["episode_id"],
-                "customer_id": row["customer_id"], "executed_at": at, "summary": summary,
-                "ref": dict(ref), "action": copy.deepcopy(row["action"]),
+                "seq": len(self._outbox) + 1,
+                "key": key,
+                "kind": row["kind"],
+                "handler": handler,
+                "episode_id": row["episode_id"],
+                "customer_id": row["customer_id"],
+                "executed_at": at,
+                "summary": summary,
+                "ref": dict(ref),
+                "action": copy.deepcopy(row["action"]),
             }
             self._outbox.append(entry)
             if self._journal is not None:
@@ -493,9 +574,16 @@ class MemoryStore:
                 return False
             if owner is not None and row["owner"] not in (owner, None):
                 return False
-            self._update(self._actions, key, status=ActionStatus.FAILED.value,
-                         handler=handler or row["handler"], error=error, owner=None,
-                         lease_until=None, updated_at=at)
+            self._update(
+                self._actions,
+                key,
+                status=ActionStatus.FAILED.value,
+                handler=handler or row["handler"],
+                error=error,
+                owner=None,
+                lease_until=None,
+                updated_at=at,
+            )
             return True
 
     def release_action(self, key: str, *, owner: str, at: datetime) -> bool:
@@ -503,8 +591,14 @@ class MemoryStore:
             row = self._actions.get(key)
             if row is None or row["status"] != ActionStatus.RUNNING.value or row["owner"] != owner:
                 return False
-            self._update(self._actions, key, status=ActionStatus.PENDING.value, owner=None,
-                         lease_until=None, updated_at=at)
+            self._update(
+                self._actions,
+                key,
+                status=ActionStatus.PENDING.value,
+                owner=None,
+                lease_until=None,
+                updated_at=at,
+            )
             return True
 
     def running_actions(self) -> list[ActionRecord]:
@@ -518,15 +612,17 @@ class MemoryStore:
                     continue
                 if keys is not None and key not in keys:
                     continue
-                self._update(self._actions, key, status=ActionStatus.PENDING.value,
-                             updated_at=at)
+                self._update(self._actions, key, status=ActionStatus.PENDING.value, updated_at=at)
                 count += 1
             return count
 
     def attempts(self, key: str | None = None) -> list[AttemptRecord]:
         with self._lock:
-            rows = [AttemptRecord(**r) for (k, _n), r in self._attempts.items()
-                    if key is None or k == key]
+            rows = [
+                AttemptRecord(**r)
+                for (k, _n), r in self._attempts.items()
+                if key is None or k == key
+            ]
         rows.sort(key=lambda a: (a.started_at, a.key, a.number))
         return rows
 
@@ -534,7 +630,8 @@ class MemoryStore:
     def outbox(self, *, customer_id: str | None = None) -> list[OutboxEntry]:
         with self._lock:
             return [
-                OutboxEntry(**copy.deepcopy(e)) for e in self._outbox
+                OutboxEntry(**copy.deepcopy(e))
+                for e in self._outbox
                 if customer_id is None or e["customer_id"] == customer_id
             ]
 

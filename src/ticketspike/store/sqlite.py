@@ -94,7 +94,11 @@ class SQLiteStore:
     """
 
     def __init__(
-        self, path: str | Path, *, create: bool = True, busy_timeout: float = 10.0,
+        self,
+        path: str | Path,
+        *,
+        create: bool = True,
+        busy_timeout: float = 10.0,
         synchronous: str = "full",
     ) -> None:
         if synchronous not in ("full", "normal"):
@@ -108,7 +112,9 @@ class SQLiteStore:
         self._depth = 0
         try:
             self._db = sqlite3.connect(
-                str(self.path), timeout=busy_timeout, isolation_level=None,
+                str(self.path),
+                timeout=busy_timeout,
+                isolation_level=None,
                 check_same_thread=False,
             )
         except sqlite3.Error as exc:
@@ -228,10 +234,17 @@ class SQLiteStore:
                 self._db.execute(
                     "INSERT INTO tickets (source, ticket_id, customer_id, created_ts, internal,"
                     " status, event, received_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?)",
-                    (ticket.source, ticket.ticket_id, ticket.customer_id,
-                     ticket.created_at.timestamp(), int(ticket.internal),
-                     "resolved" if event.kind is EventKind.RESOLVED else "open",
-                     _dumps(event_to_json(event)), _iso(at), _iso(at)),
+                    (
+                        ticket.source,
+                        ticket.ticket_id,
+                        ticket.customer_id,
+                        ticket.created_at.timestamp(),
+                        int(ticket.internal),
+                        "resolved" if event.kind is EventKind.RESOLVED else "open",
+                        _dumps(event_to_json(event)),
+                        _iso(at),
+                        _iso(at),
+                    ),
                 )
                 return PutOutcome.NEW
             stored = event_from_json(json.loads(row[0])).ticket
@@ -242,15 +255,15 @@ class SQLiteStore:
             self._db.execute(
                 "UPDATE tickets SET event = ?, status = ?, updated_at = ?"
                 " WHERE source = ? AND ticket_id = ?",
-                (_dumps(event_to_json(TicketEvent(ticket=merged))), status, _iso(at),
-                 *ticket.key),
+                (_dumps(event_to_json(TicketEvent(ticket=merged))), status, _iso(at), *ticket.key),
             )
             return PutOutcome.UPDATED
 
     def get_ticket(self, source: str, ticket_id: str) -> TicketRecord | None:
         row = self._one(
             "SELECT event, status, received_at, updated_at FROM tickets"
-            " WHERE source = ? AND ticket_id = ?", (source, ticket_id),
+            " WHERE source = ? AND ticket_id = ?",
+            (source, ticket_id),
         )
         return None if row is None else _ticket_record(row)
 
@@ -311,9 +324,7 @@ class SQLiteStore:
         return len(items)
 
     def pending_events(self, *, limit: int = 500) -> list[tuple[int, TicketEvent, PutOutcome]]:
-        rows = self._all(
-            "SELECT seq, event, outcome FROM inbox ORDER BY seq LIMIT ?", (limit,)
-        )
+        rows = self._all("SELECT seq, event, outcome FROM inbox ORDER BY seq LIMIT ?", (limit,))
         return [
             (int(seq), event_from_json(json.loads(data)), PutOutcome(outcome))
             for seq, data, outcome in rows
@@ -335,7 +346,8 @@ class SQLiteStore:
             self._db.execute("DELETE FROM deliveries WHERE expires_ts <= ?", (now,))
             cursor = self._db.execute(
                 "INSERT OR IGNORE INTO deliveries (source, delivery_id, expires_ts)"
-                " VALUES (?, ?, ?)", (source, delivery_id, now + ttl_seconds),
+                " VALUES (?, ?, ?)",
+                (source, delivery_id, now + ttl_seconds),
             )
             return cursor.rowcount == 1
 
@@ -347,9 +359,7 @@ class SQLiteStore:
         return None if row is None else (int(row[0]), json.loads(row[1]))
 
     def state_version(self, customer_id: str) -> int:
-        row = self._one(
-            "SELECT version FROM customer_state WHERE customer_id = ?", (customer_id,)
-        )
+        row = self._one("SELECT version FROM customer_state WHERE customer_id = ?", (customer_id,))
         return 0 if row is None else int(row[0])
 
     def save_state(self, customer_id: str, state: Mapping[str, Any], *, at: datetime) -> int:
@@ -375,10 +385,17 @@ class SQLiteStore:
             cursor = self._db.execute(
                 "INSERT OR IGNORE INTO transitions (episode_id, kind, at, at_ts, customer_id,"
                 " severity, suppressed, recorded_at, data) VALUES (?,?,?,?,?,?,?,?,?)",
-                (transition.episode_id, transition.kind.value, _iso(transition.at),
-                 transition.at.timestamp(), transition.customer_id,
-                 transition.severity.value, transition.suppressed, _iso(at),
-                 _dumps(transition.to_json())),
+                (
+                    transition.episode_id,
+                    transition.kind.value,
+                    _iso(transition.at),
+                    transition.at.timestamp(),
+                    transition.customer_id,
+                    transition.severity.value,
+                    transition.suppressed,
+                    _iso(at),
+                    _dumps(transition.to_json()),
+                ),
             )
             if cursor.rowcount != 1:
                 return False
@@ -399,26 +416,45 @@ class SQLiteStore:
                 "INSERT INTO episodes (episode_id, customer_id, severity, status, opened_at,"
                 " opened_ts, updated_at, resolved_at, last_transition, metadata, suppressed)"
                 " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (transition.episode_id, transition.customer_id, transition.severity.value,
-                 "resolved" if resolved else "active", _iso(transition.opened_at),
-                 transition.opened_at.timestamp(), _iso(transition.at),
-                 _iso(transition.at) if resolved else None, transition.kind.value,
-                 metadata, transition.suppressed),
+                (
+                    transition.episode_id,
+                    transition.customer_id,
+                    transition.severity.value,
+                    "resolved" if resolved else "active",
+                    _iso(transition.opened_at),
+                    transition.opened_at.timestamp(),
+                    _iso(transition.at),
+                    _iso(transition.at) if resolved else None,
+                    transition.kind.value,
+                    metadata,
+                    transition.suppressed,
+                ),
             )
         elif resolved:
             self._db.execute(
                 "UPDATE episodes SET status = 'resolved', updated_at = ?, resolved_at = ?,"
                 " last_transition = ?, metadata = ? WHERE episode_id = ?",
-                (_iso(transition.at), _iso(transition.at), transition.kind.value, metadata,
-                 transition.episode_id),
+                (
+                    _iso(transition.at),
+                    _iso(transition.at),
+                    transition.kind.value,
+                    metadata,
+                    transition.episode_id,
+                ),
             )
         elif old[0] == "active":
             # A late "escalated" after "resolved" must not reopen a closed episode.
             self._db.execute(
                 "UPDATE episodes SET severity = ?, updated_at = ?, last_transition = ?,"
                 " metadata = ?, suppressed = ? WHERE episode_id = ?",
-                (transition.severity.value, _iso(transition.at), transition.kind.value,
-                 metadata, transition.suppressed, transition.episode_id),
+                (
+                    transition.severity.value,
+                    _iso(transition.at),
+                    transition.kind.value,
+                    metadata,
+                    transition.suppressed,
+                    transition.episode_id,
+                ),
             )
 
     def _record_plan(self, plan: EscalationPlan, *, at: datetime) -> None:
@@ -436,9 +472,19 @@ class SQLiteStore:
             " step_id, status, attempts, depends_on, action, created_at, updated_at)"
             " VALUES (?,?,?,?,?,?,?,'pending',0,?,?,?,?)",
             [
-                (action.key, plan_id, plan.episode_id, plan.customer_id,
-                 seq * 10_000 + position, action.kind, action.step_id,
-                 _dumps(list(action.depends_on)), _dumps(action.to_json()), _iso(at), _iso(at))
+                (
+                    action.key,
+                    plan_id,
+                    plan.episode_id,
+                    plan.customer_id,
+                    seq * 10_000 + position,
+                    action.kind,
+                    action.step_id,
+                    _dumps(list(action.depends_on)),
+                    _dumps(action.to_json()),
+                    _iso(at),
+                    _iso(at),
+                )
                 for position, action in enumerate(plan.actions)
             ],
         )
@@ -464,7 +510,8 @@ class SQLiteStore:
     def active_episode(self, customer_id: str) -> EpisodeRecord | None:
         row = self._one(
             f"SELECT {self._EPISODE_COLS} FROM episodes WHERE customer_id = ?"
-            " AND status = 'active' ORDER BY opened_ts DESC LIMIT 1", (customer_id,),
+            " AND status = 'active' ORDER BY opened_ts DESC LIMIT 1",
+            (customer_id,),
         )
         return None if row is None else _episode_record(row)
 
@@ -477,12 +524,20 @@ class SQLiteStore:
         if episode_id is not None:
             sql += " WHERE episode_id = ?"
             params = (episode_id,)
-        sql += (" ORDER BY at_ts, episode_id,"
-                " CASE kind WHEN 'opened' THEN 0 WHEN 'escalated' THEN 1 ELSE 2 END")
+        sql += (
+            " ORDER BY at_ts, episode_id,"
+            " CASE kind WHEN 'opened' THEN 0 WHEN 'escalated' THEN 1 ELSE 2 END"
+        )
         return [
             TransitionRecord(
-                episode_id=r[0], kind=r[1], at=_time(r[2]), customer_id=r[3], severity=r[4],
-                suppressed=r[5], recorded_at=_time(r[6]), data=json.loads(r[7]),
+                episode_id=r[0],
+                kind=r[1],
+                at=_time(r[2]),
+                customer_id=r[3],
+                severity=r[4],
+                suppressed=r[5],
+                recorded_at=_time(r[6]),
+                data=json.loads(r[7]),
             )
             for r in self._all(sql, params)
         ]
@@ -549,20 +604,25 @@ class SQLiteStore:
             return self.action(key) if changed == 1 else None
 
     def renew_lease(self, key: str, *, owner: str, lease_until: float) -> bool:
-        return self._exec(
-            "UPDATE actions SET lease_until = ? WHERE key = ? AND status = 'running'"
-            " AND owner = ?", (lease_until, key, owner),
-        ) == 1
+        return (
+            self._exec(
+                "UPDATE actions SET lease_until = ? WHERE key = ? AND status = 'running'"
+                " AND owner = ?",
+                (lease_until, key, owner),
+            )
+            == 1
+        )
 
     def start_attempt(self, key: str, *, owner: str, handler: str | None, at: datetime) -> int:
         with self.transaction():
             self._db.execute(
                 "UPDATE actions SET attempts = attempts + 1, handler = ?, updated_at = ?"
-                " WHERE key = ?", (handler, _iso(at), key),
+                " WHERE key = ?",
+                (handler, _iso(at), key),
             )
-            number = int(self._db.execute(
-                "SELECT attempts FROM actions WHERE key = ?", (key,)
-            ).fetchone()[0])
+            number = int(
+                self._db.execute("SELECT attempts FROM actions WHERE key = ?", (key,)).fetchone()[0]
+            )
             self._db.execute(
                 "INSERT INTO attempts (key, number, started_at, handler) VALUES (?, ?, ?, ?)",
                 (key, number, _iso(at), handler),
@@ -574,7 +634,8 @@ class SQLiteStore:
     ) -> None:
         self._exec(
             "UPDATE attempts SET finished_at = ?, outcome = ?, error = ?"
-            " WHERE key = ? AND number = ?", (_iso(at), outcome, error, key, number),
+            " WHERE key = ? AND number = ?",
+            (_iso(at), outcome, error, key, number),
         )
 
     def complete_action(
@@ -619,11 +680,14 @@ class SQLiteStore:
         return self._exec(sql, params) == 1
 
     def release_action(self, key: str, *, owner: str, at: datetime) -> bool:
-        return self._exec(
-            "UPDATE actions SET status = 'pending', owner = NULL, lease_until = NULL,"
-            " updated_at = ? WHERE key = ? AND status = 'running' AND owner = ?",
-            (_iso(at), key, owner),
-        ) == 1
+        return (
+            self._exec(
+                "UPDATE actions SET status = 'pending', owner = NULL, lease_until = NULL,"
+                " updated_at = ? WHERE key = ? AND status = 'running' AND owner = ?",
+                (_iso(at), key, owner),
+            )
+            == 1
+        )
 
     def running_actions(self) -> list[ActionRecord]:
         return self.actions(status=ActionStatus.RUNNING)
@@ -631,16 +695,22 @@ class SQLiteStore:
     def reset_failed(self, keys: Sequence[str] | None = None, *, at: datetime) -> int:
         with self.transaction():
             if keys is None:
-                return int(self._db.execute(
-                    "UPDATE actions SET status = 'pending', updated_at = ?"
-                    " WHERE status = 'failed'", (_iso(at),),
-                ).rowcount)
+                return int(
+                    self._db.execute(
+                        "UPDATE actions SET status = 'pending', updated_at = ?"
+                        " WHERE status = 'failed'",
+                        (_iso(at),),
+                    ).rowcount
+                )
             total = 0
             for key in keys:
-                total += int(self._db.execute(
-                    "UPDATE actions SET status = 'pending', updated_at = ?"
-                    " WHERE status = 'failed' AND key = ?", (_iso(at), key),
-                ).rowcount)
+                total += int(
+                    self._db.execute(
+                        "UPDATE actions SET status = 'pending', updated_at = ?"
+                        " WHERE status = 'failed' AND key = ?",
+                        (_iso(at), key),
+                    ).rowcount
+                )
             return total
 
     def attempts(self, key: str | None = None) -> list[AttemptRecord]:
@@ -651,8 +721,15 @@ class SQLiteStore:
             params = (key,)
         sql += " ORDER BY started_at, key, number"
         return [
-            AttemptRecord(key=r[0], number=int(r[1]), started_at=_time(r[2]),
-                          finished_at=_opt_time(r[3]), outcome=r[4], handler=r[5], error=r[6])
+            AttemptRecord(
+                key=r[0],
+                number=int(r[1]),
+                started_at=_time(r[2]),
+                finished_at=_opt_time(r[3]),
+                outcome=r[4],
+                handler=r[5],
+                error=r[6],
+            )
             for r in self._all(sql, params)
         ]
 
@@ -668,9 +745,18 @@ class SQLiteStore:
             params = (customer_id,)
         sql += " ORDER BY seq"
         return [
-            OutboxEntry(seq=int(r[0]), key=r[1], kind=r[2], handler=r[3], episode_id=r[4],
-                        customer_id=r[5], executed_at=_time(r[6]), summary=r[7],
-                        ref=json.loads(r[8]), action=json.loads(r[9]))
+            OutboxEntry(
+                seq=int(r[0]),
+                key=r[1],
+                kind=r[2],
+                handler=r[3],
+                episode_id=r[4],
+                customer_id=r[5],
+                executed_at=_time(r[6]),
+                summary=r[7],
+                ref=json.loads(r[8]),
+                action=json.loads(r[9]),
+            )
             for r in self._all(sql, params)
         ]
 
@@ -683,37 +769,64 @@ class SQLiteStore:
         self._exec(
             "INSERT INTO cursors (name, cursor, updated_at) VALUES (?, ?, ?)"
             " ON CONFLICT (name) DO UPDATE SET cursor = excluded.cursor,"
-            " updated_at = excluded.updated_at", (name, cursor, _iso(at)),
+            " updated_at = excluded.updated_at",
+            (name, cursor, _iso(at)),
         )
 
 
 def _ticket_record(row: Sequence[Any]) -> TicketRecord:
     return TicketRecord(
-        ticket=event_from_json(json.loads(row[0])).ticket, status=row[1],
-        received_at=_time(row[2]), updated_at=_time(row[3]),
+        ticket=event_from_json(json.loads(row[0])).ticket,
+        status=row[1],
+        received_at=_time(row[2]),
+        updated_at=_time(row[3]),
     )
 
 
 def _episode_record(row: Sequence[Any]) -> EpisodeRecord:
     return EpisodeRecord(
-        episode_id=row[0], customer_id=row[1], severity=row[2], status=row[3],
-        opened_at=_time(row[4]), updated_at=_time(row[5]), resolved_at=_opt_time(row[6]),
-        last_transition=row[7], metadata=json.loads(row[8]), suppressed=row[9],
+        episode_id=row[0],
+        customer_id=row[1],
+        severity=row[2],
+        status=row[3],
+        opened_at=_time(row[4]),
+        updated_at=_time(row[5]),
+        resolved_at=_opt_time(row[6]),
+        last_transition=row[7],
+        metadata=json.loads(row[8]),
+        suppressed=row[9],
     )
 
 
 def _plan_record(row: Sequence[Any]) -> PlanRecord:
-    return PlanRecord(plan_id=row[0], seq=int(row[1]), plan=plan_from_json(json.loads(row[2])),
-                      created_at=_time(row[3]))
+    return PlanRecord(
+        plan_id=row[0],
+        seq=int(row[1]),
+        plan=plan_from_json(json.loads(row[2])),
+        created_at=_time(row[3]),
+    )
 
 
 def _action_record(row: Sequence[Any]) -> ActionRecord:
     return ActionRecord(
-        key=row[0], plan_id=row[1], episode_id=row[2], customer_id=row[3], seq=int(row[4]),
-        kind=row[5], step_id=row[6], status=ActionStatus(row[7]), attempts=int(row[8]),
-        depends_on=tuple(json.loads(row[9])), action=json.loads(row[10]),
-        created_at=_time(row[11]), updated_at=_time(row[12]), handler=row[13],
-        ref=json.loads(row[14]), summary=row[15], error=row[16], owner=row[17],
+        key=row[0],
+        plan_id=row[1],
+        episode_id=row[2],
+        customer_id=row[3],
+        seq=int(row[4]),
+        kind=row[5],
+        step_id=row[6],
+        status=ActionStatus(row[7]),
+        attempts=int(row[8]),
+        depends_on=tuple(json.loads(row[9])),
+        action=json.loads(row[10]),
+        created_at=_time(row[11]),
+        updated_at=_time(row[12]),
+        handler=row[13],
+        ref=json.loads(row[14]),
+        summary=row[15],
+        error=row[16],
+        owner=row[17],
         lease_until=row[18],
     )
 
