@@ -13,6 +13,8 @@ pure; reading files is left to the caller (:func:`load_file`).
 from __future__ import annotations
 
 import difflib
+import math
+import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
@@ -21,7 +23,20 @@ import yaml
 
 from .errors import ConfigError
 
-__all__ = ["Section", "SequenceView", "load_file", "load_text"]
+__all__ = [
+    "MAX_CONFIG_BYTES",
+    "MAX_CONFIG_NODES",
+    "Section",
+    "SequenceView",
+    "load_file",
+    "load_text",
+]
+
+#: A config file larger than this is refused before parsing (configs are a few KB).
+MAX_CONFIG_BYTES = 4 * 1024 * 1024
+#: At most this many values once YAML aliases are expanded: an alias bomb (a few lines
+#: that expand to gigabytes) is refused while loading, before anything is built.
+MAX_CONFIG_NODES = 200_000
 
 T = TypeVar("T")
 
@@ -83,26 +98,102 @@ def load_text(text: str, *, name: str = "<config>") -> Any:
 
     Raises :class:`ConfigError` naming ``name`` and the line on broken YAML.
     """
-    loader = _Loader(text)
+    _check_characters(text, name)
+    try:
+        loader = _Loader(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"invalid YAML: {_one_line(exc)}", where=name) from None
     loader.name = name
     try:
-        data = loader.get_single_data()
+        node = loader.get_single_node()
+        data = None
+        if node is not None:
+            _check_expansion(node, name)
+            data = loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = f":{mark.line + 1}" if mark is not None else ""
         problem = exc.problem or exc.context or "invalid YAML"
         raise ConfigError(f"invalid YAML: {problem}", where=f"{name}{line}") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"invalid YAML: {exc}", where=name) from None
+        raise ConfigError(f"invalid YAML: {_one_line(exc)}", where=name) from None
     finally:
         loader.dispose()
     return wrap(data, name=name, path="")
+
+
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
+
+
+def _check_characters(text: str, name: str) -> None:
+    """Refuse control characters YAML cannot hold with the line they stand on.
+
+    PyYAML would raise a multi-line error with a character offset instead.
+    """
+    if len(text) > MAX_CONFIG_BYTES:
+        raise ConfigError(
+            f"config is larger than {MAX_CONFIG_BYTES} characters; refusing to parse it",
+            where=name,
+        )
+    bad = _CONTROL.search(text)
+    if bad is not None:
+        lineno = text.count("\n", 0, bad.start()) + 1
+        raise ConfigError(
+            f"unexpected control character U+{ord(bad.group()):04X} (a config file is plain text)",
+            where=f"{name}:{lineno}",
+        )
+
+
+def _check_expansion(root: yaml.Node, name: str) -> None:
+    """Count the values the document expands to (aliases counted at every use).
+
+    Sizes are memoised per node, so a bomb costs a walk of its few distinct nodes.
+    """
+    sizes: dict[int, int] = {}
+    pending: list[tuple[yaml.Node, bool]] = [(root, False)]
+    on_path: set[int] = set()
+    while pending:
+        node, done = pending.pop()
+        key = id(node)
+        if key in sizes:
+            continue
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            children = [n for pair in node.value for n in pair]
+        if done:
+            on_path.discard(key)
+            total = 1 + sum(sizes.get(id(c), 1) for c in children)
+            if total > MAX_CONFIG_NODES:
+                raise ConfigError(
+                    f"config expands to more than {MAX_CONFIG_NODES} values (YAML aliases); "
+                    "refusing to load it",
+                    where=f"{name}:{node.start_mark.line + 1}",
+                )
+            sizes[key] = total
+            continue
+        if key in on_path:
+            # A recursive alias: PyYAML builds a self-referencing value; count it once.
+            continue
+        on_path.add(key)
+        pending.append((node, True))
+        pending.extend((c, False) for c in children if id(c) not in sizes)
 
 
 def load_file(path: str | Path) -> Any:
     """Read and parse a YAML or JSON file (see :func:`load_text`)."""
     p = Path(path)
     try:
+        if p.stat().st_size > MAX_CONFIG_BYTES:
+            raise ConfigError(
+                f"config is larger than {MAX_CONFIG_BYTES} bytes; refusing to parse it",
+                where=str(p),
+            )
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError("file not found", where=str(p)) from None
@@ -255,6 +346,8 @@ class Section(Mapping[str, Any]):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise self.error(key, f"expected a number, got {_kind(value)} {value!r}")
         number = float(value)
+        if not math.isfinite(number):
+            raise self.error(key, f"expected a finite number, got {number!r}")
         if minimum is not None and number < minimum:
             raise self.error(key, f"expected a number >= {minimum:g}, got {number:g}")
         if maximum is not None and number > maximum:

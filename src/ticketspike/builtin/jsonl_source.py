@@ -27,6 +27,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -45,6 +46,7 @@ from ..ticketfile import iter_ticket_events, json_loads
 __all__ = ["TicketJsonSource", "register_ticket_sources", "sign", "verify_signature"]
 
 DEFAULT_SECRET_ENV = "TICKETSPIKE_WEBHOOK_SECRET"
+_UNIX_SECONDS = re.compile(r"[0-9]{1,12}")
 _KEYS = frozenset({"secret_env", "tolerance_seconds", "path", "page_size"})
 
 
@@ -59,8 +61,11 @@ def _key_bytes(secret: Secret) -> bytes:
     return value.encode("utf-8")
 
 
-def sign(secret: Secret, *, msg_id: str, timestamp: int, body: bytes) -> str:
-    """The ``webhook-signature`` header value a sender puts on ``body``."""
+def sign(secret: Secret, *, msg_id: str, timestamp: int | str, body: bytes) -> str:
+    """The ``webhook-signature`` header value a sender puts on ``body``.
+
+    ``timestamp`` is signed as it is written in the ``webhook-timestamp`` header.
+    """
     content = f"{msg_id}.{timestamp}.".encode() + body
     digest = hmac.new(_key_bytes(secret), content, hashlib.sha256).digest()
     return "v1," + base64.b64encode(digest).decode("ascii")
@@ -92,10 +97,13 @@ def verify_signature(
             "missing webhook-id, webhook-timestamp or webhook-signature header",
             where="webhook",
         )
-    try:
-        timestamp = int(stamp)
-    except ValueError:
-        raise SignatureError("webhook-timestamp is not unix seconds", where="webhook") from None
+    # The spec signs the header exactly as sent; int() would also take " 17...", "1_7..."
+    # or non-ASCII digits, so a signature over one spelling would verify another.
+    if _UNIX_SECONDS.fullmatch(stamp) is None:
+        raise SignatureError(
+            "webhook-timestamp is not unix seconds (ASCII digits only)", where="webhook"
+        )
+    timestamp = int(stamp)
     if abs(now.timestamp() - timestamp) > tolerance_seconds:
         raise SignatureError("webhook-timestamp outside the allowed window", where="webhook")
     offered = [
@@ -104,7 +112,7 @@ def verify_signature(
         if part.startswith("v1,") and "," in part
     ]
     for secret in secrets:
-        expected = sign(secret, msg_id=msg_id, timestamp=timestamp, body=body).split(",", 1)[1]
+        expected = sign(secret, msg_id=msg_id, timestamp=stamp, body=body).split(",", 1)[1]
         if any(hmac.compare_digest(expected.encode(), o.encode()) for o in offered):
             return msg_id
     raise SignatureError("signature does not match", where="webhook")
@@ -197,7 +205,8 @@ def source_from_config(config: PluginConfig) -> TicketJsonSource:
     path = section.get_str("path")
     return TicketJsonSource(
         secrets=config.secrets(section, "secret_env", DEFAULT_SECRET_ENV),
-        tolerance_seconds=section.get_float("tolerance_seconds", 300.0, minimum=1) or 300.0,
+        tolerance_seconds=section.get_float("tolerance_seconds", 300.0, minimum=1, maximum=86400)
+        or 300.0,
         path=_relative(section, path) if path else None,
         page_size=section.get_int("page_size", 500, minimum=1) or 500,
     )
