@@ -28,6 +28,7 @@ from .lifecycle import (
     lifecycle_policy_from_config,
     silences_from_config,
 )
+from .limits import TICKETS_KEYS, IngestLimits, limits_from_config
 from .planner.routing import RoutingRules, routing_from_config
 from .planner.workflow import Workflow, workflow_from_config
 from .roles import PluginConfig
@@ -106,8 +107,13 @@ class Config:
         tickets = self.root.get_section("tickets")
         if tickets is None:
             return False
-        tickets.check_keys({"strict_categories"})
+        tickets.check_keys(TICKETS_KEYS)
         return bool(tickets.get_bool("strict_categories", False))
+
+    @property
+    def limits(self) -> IngestLimits:
+        """The ``tickets:`` section's clock skew, text caps and analysis budget."""
+        return limits_from_config(self.root.get_section("tickets"))
 
 
 def load_config(
@@ -175,6 +181,7 @@ def _assemble(root: Section, *, path: str | None, env: Mapping[str, str] | None)
         config.store_synchronous,
         config.strict_categories,
         config.accounts_path,
+        config.limits,
     )
     return config
 

@@ -40,7 +40,8 @@ from .detect.classify import FallbackClassifier, categorize
 from .detect.themes import analyze_with_fallback
 from .errors import InputError, PluginError, TicketspikeError, WebhookRejected
 from .executor import ExecutionReport, Executor, RetryPolicy
-from .model import Account, EventKind, Ticket, TicketEvent
+from .limits import IngestLimits, admit, analysis_prefix
+from .model import Account, EventKind, Ticket, TicketEvent, check_customer_id, printable
 from .monitor import SpikeMonitor
 from .planner.plan import EscalationPlan
 from .planner.planner import Planner
@@ -50,12 +51,21 @@ from .signals import Assessment, Transition, TransitionKind
 from .store.base import ActionStatus, PutOutcome, Store
 from .store.memory import MemoryStore
 from .store.sqlite import SQLiteStore
+from .themecache import ThemeCache, window_key
 
 __all__ = ["BackfillReport", "Engine", "IngestResult", "utc_now"]
 
 log = logging.getLogger("ticketspike.engine")
 
 _BATCH = 500
+# A batch that needs themes nobody has computed yet is rolled back, the themes are
+# computed outside the transaction, and the batch runs again; this many times at most
+# (the last attempt records without the themes it still lacks).
+_THEME_ATTEMPTS = 3
+
+
+class _ThemesWanted(Exception):
+    """Raised inside a batch to roll it back so themes are computed outside it."""
 
 
 def utc_now() -> datetime:
@@ -84,9 +94,13 @@ class IngestResult:
     transitions: tuple[Transition, ...] = ()
     plans: tuple[EscalationPlan, ...] = ()
     executed: ExecutionReport | None = None
+    refused: tuple[str, ...] = ()
+    truncated: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "refused": list(self.refused),
+            "truncated": self.truncated,
             "received": self.received,
             "stored": self.stored,
             "updated": self.updated,
@@ -112,6 +126,7 @@ class BackfillReport:
     cursor: str | None
     done: bool
     resumed: bool
+    refused: tuple[str, ...] = ()
 
 
 @attrs.define
@@ -122,6 +137,21 @@ class _Counts:
     queued: int = 0
     transitions: list[Transition] = attrs.field(factory=list)
     plans: list[EscalationPlan] = attrs.field(factory=list)
+    refused: list[str] = attrs.field(factory=list)
+    truncated: int = 0
+
+    def snapshot(self) -> _Counts:
+        return attrs.evolve(
+            self,
+            transitions=list(self.transitions),
+            plans=list(self.plans),
+            refused=list(self.refused),
+        )
+
+    def restore(self, saved: _Counts) -> None:
+        for field in attrs.fields(_Counts):
+            value = getattr(saved, field.name)
+            setattr(self, field.name, list(value) if isinstance(value, list) else value)
 
 
 class Engine:
@@ -140,6 +170,8 @@ class Engine:
     :param theme_budget: seconds a plugin theme analyzer may take before the built-in answers.
     :param classify_budget: the same for a plugin classifier, per ticket.
     :param delivery_ttl: seconds a webhook delivery id is remembered (replay protection).
+    :param limits: clock skew, text caps and analysis budget; default: the config's
+        ``tickets:`` section (:class:`~ticketspike.limits.IngestLimits`).
     """
 
     def __init__(
@@ -158,8 +190,13 @@ class Engine:
         theme_budget: float | None = 5.0,
         classify_budget: float | None = 2.0,
         delivery_ttl: float = 7 * 24 * 3600.0,
+        limits: IngestLimits | None = None,
     ) -> None:
         self.config = config if config is not None else Config.default()
+        self.limits = limits if limits is not None else self.config.limits
+        self.theme_cache = ThemeCache(budget_seconds=self.limits.analysis_budget_seconds)
+        self._wanted: dict[str, tuple[str, list[Ticket], list[Ticket]]] = {}
+        self._last_attempt = True
         self.store: Store = store if store is not None else MemoryStore()
         self.plugins = plugins if plugins is not None else Plugins.from_env()
         self.plugin_config = plugin_config if plugin_config is not None else self.config.plugins
@@ -308,6 +345,8 @@ class Engine:
             transitions=tuple(counts.transitions),
             plans=tuple(counts.plans),
             executed=report,
+            refused=tuple(counts.refused),
+            truncated=counts.truncated,
         )
 
     def _ingest_batch(
@@ -320,12 +359,45 @@ class Engine:
         also: Callable[[], None] | None = None,
     ) -> None:
         at = now or self.clock()
-        with self._batch():
-            items = self._store_events(events, at=at, counts=counts)
+        admission = admit(events, now=self.clock(), limits=self.limits)
+        for line in admission.refused:
+            log.warning("refused %s", line)
+        counts.refused.extend(admission.refused)
+        counts.truncated += admission.truncated
+        admitted = admission.events
+
+        def work() -> None:
+            items = self._store_events(admitted, at=at, counts=counts)
             for _seq, event, outcome in items:
                 self._process(event, outcome, counts=counts, suppress_before=suppress_before)
             if also is not None:
                 also()
+
+        self._retrying(work, counts)
+
+    def _retrying(self, work: Callable[[], Any], counts: _Counts) -> Any:
+        """Run ``work`` in one batch; if it needs themes not computed yet, roll it back,
+        compute them outside the transaction and run it again (see :data:`_THEME_ATTEMPTS`).
+        """
+        saved = counts.snapshot()
+        for attempt in range(_THEME_ATTEMPTS):
+            self._wanted = {}
+            self._last_attempt = attempt == _THEME_ATTEMPTS - 1
+            try:
+                with self._batch():
+                    result = work()
+                    if self._wanted and not self._last_attempt:
+                        raise _ThemesWanted
+                return result
+            except _ThemesWanted:
+                wanted, self._wanted = self._wanted, {}
+                counts.restore(saved)
+                for key, (customer, window, baseline) in wanted.items():
+                    self._compute_themes(key, customer, window, baseline)
+            finally:
+                self._wanted = {}
+                self._last_attempt = True
+        raise AssertionError("unreachable: the last attempt never asks for themes")
 
     def _store_events(
         self, events: Sequence[TicketEvent], *, at: datetime, counts: _Counts
@@ -367,13 +439,20 @@ class Engine:
         result = plugin.parse_webhook(body, lowered, now=now)
         if not result.events:
             return IngestResult(ignored=result.ignored or "no ticket events in delivery")
-        counts = _Counts()
+        # The same rules as every other entry; a delivery breaking them stores nothing.
+        admission = admit(result.events, now=self.clock(), limits=self.limits)
+        if admission.problems:
+            problem = admission.problems[0]
+            raise WebhookRejected(
+                problem.message, where=f"webhook: {problem.where}", field=problem.field, status=422
+            )
+        counts = _Counts(truncated=admission.truncated)
         with self.store.transaction():
             if result.delivery_id is not None and not self.store.remember_delivery(
                 source, result.delivery_id, at=now, ttl_seconds=self.delivery_ttl
             ):
                 return IngestResult(received=len(result.events), replayed=True)
-            items = self._store_events(result.events, at=now, counts=counts)
+            items = self._store_events(admission.events, at=now, counts=counts)
             self.store.enqueue([(e, o) for _s, e, o in items], received_at=now)
         return IngestResult(
             received=len(result.events),
@@ -382,6 +461,7 @@ class Engine:
             duplicates=counts.duplicates,
             queued=len(items),
             ignored=result.ignored,
+            truncated=counts.truncated,
         )
 
     def process_pending(self, *, limit: int | None = None) -> IngestResult:
@@ -390,11 +470,15 @@ class Engine:
         done = 0
         while limit is None or done < limit:
             size = _BATCH if limit is None else min(_BATCH, limit - done)
-            with self._batch():
+
+            def work(size: int = size) -> list[tuple[int, TicketEvent, PutOutcome]]:
                 items = self.store.pending_events(limit=size)
                 for _seq, event, outcome in items:
                     self._process(event, outcome, counts=counts)
                 self.store.mark_processed([seq for seq, _e, _o in items])
+                return items
+
+            items = self._retrying(work, counts)
             if not items:
                 break
             done += len(items)
@@ -412,12 +496,18 @@ class Engine:
         return self.executor.retry_failed(keys)
 
     def tick(self, at: datetime) -> list[Transition]:
-        """Let time pass to ``at``: resolutions and hourly re-evaluation without tickets."""
+        """Let time pass to ``at``: resolutions and hourly re-evaluation without tickets.
+
+        ``at`` is the host's word for the time (tests and replays move it on purpose);
+        only ticket times are held to the host clock plus the skew.
+        """
         counts = _Counts()
-        with self._batch():
+        def work() -> None:
             for transition in self.monitor.tick(at):
                 self._dirty.add(transition.customer_id)
                 self._record(transition, counts)
+
+        self._retrying(work, counts)
         if self.execute_inline and counts.plans:
             self.executor.run_pending()
         return counts.transitions
@@ -471,7 +561,9 @@ class Engine:
             # Saved under other detection settings (window or baseline length changed):
             # rebuild the counters from the stored tickets instead.
             log.warning(
-                "detector state of %s not reusable (%s); rebuilding from tickets", customer_id, exc
+                "detector state of %s not reusable (%s); rebuilding from tickets",
+                printable(customer_id),
+                exc,
             )
             self._rebuild(customer_id)
         self._versions[customer_id] = loaded[0]
@@ -496,13 +588,31 @@ class Engine:
     ) -> None:
         ticket = event.ticket
         customer = ticket.customer_id
+        ahead = max(event.at, ticket.created_at) - self.clock()
+        if ahead > self.limits.skew:
+            # Stored before the clock rule held (an older version, another host): keep it
+            # stored but out of the detector, whose clock it would move for everyone.
+            log.warning(
+                "ticket %s/%s of %s is %.0f s ahead of the host clock; not counted",
+                printable(ticket.source),
+                printable(ticket.ticket_id),
+                printable(customer),
+                ahead.total_seconds(),
+            )
+            counts.refused.append(
+                f"ticket {printable(ticket.source)}/{printable(ticket.ticket_id)} of "
+                f"{printable(customer)}: {ahead.total_seconds():.0f} s ahead of the host clock"
+            )
+            return
         self._sync(customer)
         if outcome is PutOutcome.NEW:
             if not ticket.category_given and not ticket.internal:
-                classified = categorize(ticket, classifier=self.classifier)
+                # The classifier reads the analysis prefix only: its work stays bounded.
+                probe = analysis_prefix([ticket], self.limits)[0]
+                classified = categorize(probe, classifier=self.classifier)
                 if classified.category is not ticket.category:
                     self.store.set_category(ticket.source, ticket.ticket_id, classified.category)
-                    ticket = classified
+                    ticket = attrs.evolve(classified, subject=ticket.subject, body=ticket.body)
             feed = TicketEvent(ticket=ticket, kind=EventKind.CREATED, event_id=event.event_id)
         else:
             stored = self.store.get_ticket(ticket.source, ticket.ticket_id)
@@ -528,7 +638,7 @@ class Engine:
             counts.plans.append(plan)
             log.info(
                 "%s %s episode %s (%s)%s",
-                transition.customer_id,
+                printable(transition.customer_id),
                 transition.kind.value,
                 transition.episode_id,
                 transition.severity.value,
@@ -548,19 +658,53 @@ class Engine:
         return transition
 
     def _with_themes(self, transition: Transition) -> Transition:
+        """The transition with its window's themes, if they are computed already.
+
+        Runs inside a batch's transaction, so it never analyses: a miss is noted and the
+        batch is run again once the themes are computed outside (see :meth:`_retrying`).
+        """
         assessment = transition.assessment
         window, baseline = self._window_tickets(assessment)
-        themes = (
-            analyze_with_fallback(
+        if not window:
+            return transition
+        window = analysis_prefix(window, self.limits)
+        baseline = analysis_prefix(baseline, self.limits)
+        key = window_key(assessment.customer_id, window, baseline)
+        phrases = self.theme_cache.peek(key)
+        if phrases is None:
+            if not self._last_attempt:
+                self._wanted[key] = (assessment.customer_id, window, baseline)
+            return transition
+        if not phrases:
+            return transition
+        return attrs.evolve(transition, assessment=attrs.evolve(assessment, themes=phrases))
+
+    def _compute_themes(
+        self, key: str, customer_id: str, window: list[Ticket], baseline: list[Ticket]
+    ) -> tuple[str, ...]:
+        """Themes for a window (prefix-capped tickets), cached, within the analysis budget.
+
+        Never called inside a store transaction.
+        """
+
+        def compute() -> list[str]:
+            themes = analyze_with_fallback(
                 self.analyzers, window, baseline, limit=5, budget_seconds=self.theme_budget
             )
-            if window
-            else []
-        )
-        if not themes:
-            return transition
-        phrases = tuple(t.phrase for t in themes)
-        return attrs.evolve(transition, assessment=attrs.evolve(assessment, themes=phrases))
+            return [t.phrase for t in themes]
+
+        found = self.theme_cache.get(key, compute, what=customer_id)
+        return () if found is None else found
+
+    def themes_of(self, assessment: Assessment) -> tuple[str, ...]:
+        """The themes of an assessment's window (cached; at most the analysis budget)."""
+        window, baseline = self._window_tickets(assessment)
+        if not window:
+            return ()
+        window = analysis_prefix(window, self.limits)
+        baseline = analysis_prefix(baseline, self.limits)
+        key = window_key(assessment.customer_id, window, baseline)
+        return self._compute_themes(key, assessment.customer_id, window, baseline)
 
     def _window_tickets(self, assessment: Assessment) -> tuple[list[Ticket], list[Ticket]]:
         start, end = assessment.period_start, assessment.period_end
@@ -588,6 +732,7 @@ class Engine:
     # -- questions -----------------------------------------------------------------------
     def check(self, customer_id: str, *, at: datetime) -> Assessment:
         """The customer's window judged at ``at`` (PRD 4.2 check-spike), with themes."""
+        customer_id = check_customer_id(customer_id, where="check")
         with self._lock:
             with self.store.transaction():
                 self._sync(customer_id)
@@ -596,19 +741,12 @@ class Engine:
             except ValueError as exc:
                 raise InputError(str(exc), field="at") from None
         if assessment.ticket_count:
-            window, baseline = self._window_tickets(assessment)
-            themes = (
-                analyze_with_fallback(
-                    self.analyzers, window, baseline, limit=5, budget_seconds=self.theme_budget
-                )
-                if window
-                else []
-            )
-            assessment = attrs.evolve(assessment, themes=tuple(t.phrase for t in themes))
+            assessment = attrs.evolve(assessment, themes=self.themes_of(assessment))
         return assessment
 
     def summary(self, customer_id: str, *, at: datetime, limit: int = 100) -> dict[str, Any]:
         """PRD 4.2 ``GET /api/support/summary/:customerId``: recent tickets, baseline, rate."""
+        customer_id = check_customer_id(customer_id, where="summary")
         assessment = self.check(customer_id, at=at)
         window, _baseline = self._window_tickets(assessment)
         recent = sorted(window, key=lambda t: t.created_at, reverse=True)[:limit]
@@ -631,6 +769,7 @@ class Engine:
 
     def banner(self, customer_id: str, *, at: datetime) -> dict[str, Any]:
         """PRD 5.2: is there an active spike, its count and trend, and where to look."""
+        customer_id = check_customer_id(customer_id, where="banner")
         episode = self.store.active_episode(customer_id)
         assessment = self.check(customer_id, at=at)
         previous = len(
@@ -775,6 +914,7 @@ class Engine:
             cursor=cursor,
             done=done,
             resumed=resumed,
+            refused=tuple(counts.refused),
         )
 
 

@@ -12,6 +12,7 @@ import enum
 import functools
 import operator
 import sys
+import unicodedata
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any, Final
@@ -29,7 +30,10 @@ __all__ = [
     "Ticket",
     "TicketEvent",
     "KIND_ORDER",
+    "MAX_CUSTOMER_ID",
     "TicketRow",
+    "check_customer_id",
+    "printable",
     "event_row",
     "parse_time",
     "ticket_event_from_json",
@@ -260,6 +264,74 @@ def _utc_instant(value: str) -> datetime:
         ) from None
 
 
+#: The longest customer id accepted anywhere (characters, after normalisation).
+MAX_CUSTOMER_ID: Final = 256
+# Unicode categories no id may hold: controls, format characters (bidi overrides, zero-width
+# joiners and spaces, the BOM), surrogates, private use, unassigned, line/paragraph separators.
+_UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+
+
+def check_customer_id(value: object, *, where: str = "", field: str = "customerId") -> str:
+    """The one rule for customer ids, at every entry (files, webhooks, backfill, reads).
+
+    The id is NFC-normalised and stripped of surrounding spaces, so two spellings of one
+    name are one customer; it must then be 1 to :data:`MAX_CUSTOMER_ID` characters with
+    no control, format (bidi override, zero-width), surrogate, private-use or unassigned
+    character, so an id can never forge a log line, reorder a terminal or a Slack message,
+    or be stored in a form the read API cannot ask for. Returns the normalised id; raises
+    :class:`InvalidTicket` naming ``where`` and ``field`` otherwise.
+    """
+    if value is None:
+        raise InvalidTicket("missing required field", where=where, field=field)
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise InvalidTicket(
+            f"expected a string, got {type(value).__name__}", where=where, field=field
+        )
+    text = str(value)
+    if text.isascii():
+        text = text.strip()
+        if 0 < len(text) <= MAX_CUSTOMER_ID and text.isprintable():
+            return text
+    else:
+        text = unicodedata.normalize("NFC", text.strip())
+    if not text:
+        raise InvalidTicket("must not be empty", where=where, field=field)
+    if len(text) > MAX_CUSTOMER_ID:
+        raise InvalidTicket(
+            f"longer than {MAX_CUSTOMER_ID} characters ({len(text)})", where=where, field=field
+        )
+    for char in text:
+        if unicodedata.category(char) in _UNSAFE_CATEGORIES:
+            raise InvalidTicket(
+                f"contains U+{ord(char):04X} ({unicodedata.category(char)}); ids may not hold "
+                "control, bidi, zero-width or unassigned characters",
+                where=where,
+                field=field,
+            )
+    return text
+
+
+def printable(text: str) -> str:
+    """``text`` with every control, format or separator character escaped (``\\u202e``).
+
+    For anything from outside (ids, subjects) on its way to a terminal or a log line:
+    it cannot start a new line, move the cursor, or reverse the text after it.
+    """
+    if text.isascii() and text.isprintable():
+        return text
+    out = []
+    for char in text:
+        if char.isprintable() and unicodedata.category(char) not in _UNSAFE_CATEGORIES:
+            out.append(char)
+        elif ord(char) < 0x100:
+            out.append(f"\\x{ord(char):02x}")
+        elif ord(char) < 0x10000:
+            out.append(f"\\u{ord(char):04x}")
+        else:
+            out.append(f"\\U{ord(char):08x}")
+    return "".join(out)
+
+
 def _text(obj: Mapping[str, Any], key: str, *, where: str, required: bool) -> str:
     value = obj.get(key)
     if value is None:
@@ -353,8 +425,7 @@ def ticket_row_from_json(
                     and (subject is None or type(subject) is str)
                     and tid
                     and not tid.isspace()
-                    and cid
-                    and not cid.isspace()
+                    and _plain_id(cid)
                 ):
                     category = _CATEGORY_FAST.get(raw_category)
                     priority = _PRIORITY_FAST.get(raw_priority)
@@ -393,8 +464,7 @@ def ticket_row_from_json(
             and "occurredAt" not in obj
             and tid
             and not tid.isspace()
-            and cid
-            and not cid.isspace()
+            and _plain_id(cid)
         ):
             category = _CATEGORY_FAST.get(raw_category)
             priority = _PRIORITY_FAST.get(raw_priority)
@@ -428,6 +498,18 @@ def ticket_row_from_json(
         f[9],
         f[7],
         f[4],
+    )
+
+
+def _plain_id(cid: str) -> bool:
+    """True when ``cid`` already satisfies :func:`check_customer_id` unchanged (the hot
+    case: short printable ASCII without surrounding spaces); others take the full path."""
+    return (
+        0 < len(cid) <= MAX_CUSTOMER_ID
+        and cid.isascii()
+        and cid.isprintable()
+        and cid[0] != " "
+        and cid[-1] != " "
     )
 
 
@@ -554,7 +636,7 @@ def _fields(obj: object, where: str, strict_categories: bool) -> tuple[Any, ...]
     ticket_id = _fast_text(obj, "ticketId", where=where)
     # Interned: the detector looks customers up once per ticket, and equal ids then share
     # one string object (a pointer compare instead of a string compare).
-    customer_id = sys.intern(_fast_text(obj, "customerId", where=where))
+    customer_id = sys.intern(check_customer_id(obj.get("customerId"), where=where))
     created_at = _instant(obj.get("createdAt"), where, "createdAt")
 
     raw_category = obj.get("category")

@@ -321,7 +321,7 @@ def test_from_config_builds_a_sqlite_store_and_reads_the_accounts_file(tmp_path:
         config,
         env={},
         plugins=clean_plugins(StaticPlugin(notifiers=[notifier])),
-        clock=FixedClock(SPIKE_DAY),
+        clock=FixedClock(SPIKE_DAY + timedelta(hours=14)),
     ) as engine:
         assert isinstance(engine.store, SQLiteStore)
         assert engine.account("techcorp") is not None

@@ -320,7 +320,7 @@ def test_two_engines_on_one_file_share_detector_state_and_alert_once(tmp_path: P
     engines = [
         Engine(
             store=SQLiteStore(path),
-            clock=FixedClock(SPIKE_DAY),
+            clock=FixedClock(SPIKE_DAY + timedelta(hours=14)),
             plugins=clean_plugins(
                 StaticPlugin(notifiers=[n]), StaticPlugin(directories=[_Accounts()])
             ),

@@ -278,7 +278,9 @@ def test_hook_register_account_directories() -> None:
 def test_hook_register_notifiers() -> None:
     notifier = RecordingNotifier()
     engine = memory_engine(
-        StaticPlugin(notifiers=[notifier]), accounts=[sample_account()], clock=FixedClock(SPIKE_DAY)
+        StaticPlugin(notifiers=[notifier]),
+        accounts=[sample_account()],
+        clock=FixedClock(SPIKE_DAY + timedelta(hours=14)),
     )
     engine.ingest_many(spike_events())
     kinds = {d.action.kind for d in notifier.delivered}
@@ -296,7 +298,9 @@ class _Sink:
 
 def _run_with(**roles: Sequence[Any]) -> Any:
     engine = memory_engine(
-        StaticPlugin(**roles), accounts=[sample_account()], clock=FixedClock(SPIKE_DAY)
+        StaticPlugin(**roles),
+        accounts=[sample_account()],
+        clock=FixedClock(SPIKE_DAY + timedelta(hours=14)),
     )
     engine.ingest_many(spike_events())
     return engine
