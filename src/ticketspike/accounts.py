@@ -15,7 +15,7 @@ from typing import Any
 
 from .configfile import Section, SequenceView, load_file, load_text
 from .errors import ConfigError, InvalidTicket
-from .model import Account, Person, parse_time
+from .model import Account, Person, check_customer_id, parse_time
 
 __all__ = ["accounts_from_data", "load_accounts", "parse_accounts"]
 
@@ -69,8 +69,11 @@ def accounts_from_data(data: Any, *, name: str) -> dict[str, Account]:
 
 def _account(item: Section) -> Account:
     item.check_keys(_ACCOUNT_KEYS)
-    account_id = item.get_str("id", required=True)
-    assert account_id is not None
+    raw_id = item.get_str("id", required=True)
+    try:
+        account_id = check_customer_id(raw_id, field="id")
+    except InvalidTicket as exc:
+        raise item.error("id", exc.message) from None
     first_seen = None
     if item.get("first_seen") is not None:
         try:

@@ -502,6 +502,7 @@ class Engine:
         only ticket times are held to the host clock plus the skew.
         """
         counts = _Counts()
+
         def work() -> None:
             for transition in self.monitor.tick(at):
                 self._dirty.add(transition.customer_id)

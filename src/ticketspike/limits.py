@@ -134,7 +134,10 @@ def admit(events: Iterable[TicketEvent], *, now: datetime, limits: IngestLimits)
     :func:`~ticketspike.model.check_customer_id` or when its time (or its ticket's creation
     time) is more than the skew ahead of ``now``.
     """
-    latest = now + limits.skew
+    try:
+        latest = now + limits.skew
+    except OverflowError:  # a skew reaching past year 9999 admits every time
+        latest = datetime.max.replace(tzinfo=now.tzinfo)
     kept: list[TicketEvent] = []
     refused: list[str] = []
     problems: list[InvalidTicket] = []

@@ -15,15 +15,21 @@ Cutting happens on the raw text *before* escaping, so an entity such as
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 
 __all__ = ["clip", "clip_mrkdwn", "is_web_url", "mrkdwn", "safe_url"]
 
 ELLIPSIS = "…"
+# Bidi embeddings, overrides and isolates, marks and zero-width characters: they would make
+# a Slack reader see text in another order than it was written (or two ids as one).
+_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
 
 
 def mrkdwn(text: str) -> str:
-    """``text`` with Slack's three control characters escaped (``&`` first)."""
+    """``text`` with Slack's three control characters escaped (``&`` first) and bidi
+    overrides and zero-width characters removed."""
+    text = _INVISIBLE.sub("", text)
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 

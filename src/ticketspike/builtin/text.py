@@ -11,12 +11,15 @@ import re
 
 __all__ = ["one_line", "printable"]
 
-# C0 and C1 control characters and DEL, except newline and tab.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# C0 and C1 control characters and DEL, except newline and tab; bidi embeddings, overrides
+# and isolates, zero-width characters, the BOM, and line/paragraph separators.
+_CONTROL = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff\u2028\u2029]"
+)
 
 
 def printable(text: str) -> str:
-    """``text`` without control characters (newlines and tabs stay)."""
+    """``text`` without control, bidi or zero-width characters (newlines and tabs stay)."""
     return _CONTROL.sub("", text)
 
 

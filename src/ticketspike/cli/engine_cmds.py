@@ -16,7 +16,7 @@ import argparse
 import heapq
 import io
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -275,10 +275,23 @@ def _print_run(path: Path, result: IngestResult, store: Store, failed: list[Acti
             )
     else:
         print("Transitions recorded: none new.")
+    _print_refused(result.refused, result.truncated)
     print(_report_text(result.executed))
     for record in failed:
         print(f"  failed: {record.key} ({record.kind}): {one_line(record.error or '')}")
     print(f"Store: {store.location}  (see `ticketspike outbox --store {store.location}`)")
+
+
+def _print_refused(refused: Sequence[str], truncated: int, *, shown: int = 20) -> None:
+    """Tickets the engine would not admit (see :mod:`ticketspike.limits`), and cut text."""
+    if refused:
+        print(f"Refused {len(refused):,} ticket event(s) (not stored, not counted):")
+        for line in refused[:shown]:
+            print(f"  {one_line(line)}")
+        if len(refused) > shown:
+            print(f"  ... and {len(refused) - shown:,} more")
+    if truncated:
+        print(f"Cut {truncated:,} ticket(s) whose subject or body was over the size limit.")
 
 
 # -- outbox / tickets ------------------------------------------------------------------------
@@ -386,6 +399,7 @@ def _backfill(args: argparse.Namespace) -> int:
                 f"Backfilled {report.events:,} ticket events from {args.source}{resumed}: "
                 f"{report.stored:,} new, {report.skipped:,} skipped by the source; {state}."
             )
+            _print_refused(report.refused, 0)
     return EXIT_OK
 
 

@@ -71,6 +71,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     from ..engine import Engine
     from ..http import create_app, server_settings_from_config
+    from ..logsafe import install as escape_log_lines
 
     config = config_from_args(args)
     store = args.store or config.store_path
@@ -83,6 +84,7 @@ def _serve(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=args.log_level.upper(), format="%(levelname)s:     %(name)s: %(message)s"
     )
+    escape_log_lines()  # ids and ticket text cannot forge a log line
 
     # The event loop shares the interpreter lock with the worker thread (detection, plans);
     # a shorter switch interval lets a waiting request take it back sooner (measured in

@@ -18,7 +18,7 @@ from typing import Any
 from ..detect.classify import classify_with_fallback
 from ..detect.themes import analyze_with_fallback
 from ..errors import InputError
-from ..model import EventKind, Ticket, TicketEvent, parse_time
+from ..model import EventKind, Ticket, TicketEvent, check_customer_id, parse_time
 from ..plugins import Plugins
 from ..signals import Classification, Theme
 from ..ticketfile import iter_ticket_events
@@ -120,10 +120,11 @@ def _themes(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     if args.limit is not None and args.limit < 1:
         raise InputError("expected a whole number >= 1", field="--limit")
+    customer_id = check_customer_id(args.customer, field="--customer")
     events = list(iter_ticket_events(args.tickets, strict_categories=config.strict_categories))
-    tickets = [t for t in _latest_tickets(events) if t.customer_id == args.customer]
+    tickets = [t for t in _latest_tickets(events) if t.customer_id == customer_id]
     if not tickets:
-        raise InputError(f"no tickets for customer {args.customer!r}", where=args.tickets)
+        raise InputError(f"no tickets for customer {customer_id!r}", where=args.tickets)
     if args.at is not None:
         at = parse_time(args.at, where="--at", field="")
     else:
@@ -158,7 +159,7 @@ def _themes(args: argparse.Namespace) -> int:
     if args.format == "json":
         print_json(
             {
-                "customer_id": args.customer,
+                "customer_id": customer_id,
                 "at": at.isoformat(),
                 "period_start": start.isoformat(),
                 "period_end": at.isoformat(),
@@ -172,7 +173,7 @@ def _themes(args: argparse.Namespace) -> int:
         return EXIT_OK
     print(
         _header(
-            args.customer,
+            customer_id,
             at,
             window_hours,
             len(window),

@@ -26,7 +26,6 @@ import json
 import logging
 import math
 import os
-import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -39,7 +38,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..errors import TicketspikeError
+from ..errors import InvalidTicket, TicketspikeError
+from ..model import check_customer_id
 from .auth import BearerAuth
 from .body import parse_json, read_body, require_content_type
 from .errors import ApiError, api_error_from, exception_handlers, unexpected
@@ -57,8 +57,6 @@ __all__ = ["CANONICAL_SOURCE", "create_app"]
 log = logging.getLogger("ticketspike.http")
 
 CANONICAL_SOURCE = "ticket"  # the built-in source of the canonical ticket JSON
-MAX_CUSTOMER_ID = 256
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _NO_STORE = {"Cache-Control": "no-store"}
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -86,20 +84,12 @@ def json_response(
 
 
 def customer_id_of(value: object, *, field: str = "customerId") -> str:
-    """A customer id from a path or body, or a 422 saying what was expected."""
-    if isinstance(value, bool) or not isinstance(value, (str, int)):
-        got = "nothing" if value is None else type(value).__name__
-        raise ApiError(422, "invalid_field", f"{field}: expected a string, got {got}")
-    text = str(value).strip()
-    if not text:
-        raise ApiError(422, "invalid_field", f"{field}: must not be empty")
-    if len(text) > MAX_CUSTOMER_ID or _CONTROL.search(text):
-        raise ApiError(
-            422,
-            "invalid_field",
-            f"{field}: expected at most {MAX_CUSTOMER_ID} printable characters",
-        )
-    return text
+    """A customer id from a path or body under the one id rule
+    (:func:`ticketspike.model.check_customer_id`), or a 422 saying what was expected."""
+    try:
+        return check_customer_id(value, field=field)
+    except InvalidTicket as problem:
+        raise ApiError(422, "invalid_field", f"{field}: {problem.message}") from None
 
 
 def assessment_json(assessment: Assessment) -> dict[str, Any]:
