@@ -160,8 +160,8 @@ def test_the_classifier_reads_the_analysis_prefix_only(tmp_path):
         name: str = "probe-classifier"
 
         def classify(self, ticket: Ticket):  # type: ignore[no-untyped-def]
-            from ticketspike.signals import Classification
             from ticketspike.model import Category
+            from ticketspike.signals import Classification
 
             seen.append(len(ticket.body))
             return Classification(category=Category.BILLING, confidence=0.9)
