@@ -665,16 +665,18 @@ class Engine:
         batch is run again once the themes are computed outside (see :meth:`_retrying`).
         """
         assessment = transition.assessment
-        window, baseline = self._window_tickets(assessment)
-        if not window:
+        if not assessment.ticket_ids:
             return transition
-        window = analysis_prefix(window, self.limits)
-        baseline = analysis_prefix(baseline, self.limits)
-        key = window_key(assessment.customer_id, window, baseline)
+        key = window_key(assessment)
         phrases = self.theme_cache.peek(key)
         if phrases is None:
             if not self._last_attempt:
-                self._wanted[key] = (assessment.customer_id, window, baseline)
+                window, baseline = self._window_tickets(assessment)
+                self._wanted[key] = (
+                    assessment.customer_id,
+                    analysis_prefix(window, self.limits),
+                    analysis_prefix(baseline, self.limits),
+                )
             return transition
         if not phrases:
             return transition
@@ -687,6 +689,8 @@ class Engine:
 
         Never called inside a store transaction.
         """
+        if not window:
+            return ()
 
         def compute() -> list[str]:
             themes = analyze_with_fallback(
@@ -698,14 +702,21 @@ class Engine:
         return () if found is None else found
 
     def themes_of(self, assessment: Assessment) -> tuple[str, ...]:
-        """The themes of an assessment's window (cached; at most the analysis budget)."""
-        window, baseline = self._window_tickets(assessment)
-        if not window:
+        """The themes of an assessment's window: cached per window (a hit reads no ticket),
+        else computed outside any transaction within the analysis budget."""
+        if not assessment.ticket_ids:
             return ()
-        window = analysis_prefix(window, self.limits)
-        baseline = analysis_prefix(baseline, self.limits)
-        key = window_key(assessment.customer_id, window, baseline)
-        return self._compute_themes(key, assessment.customer_id, window, baseline)
+        key = window_key(assessment)
+        cached = self.theme_cache.peek(key)
+        if cached is not None:
+            return cached
+        window, baseline = self._window_tickets(assessment)
+        return self._compute_themes(
+            key,
+            assessment.customer_id,
+            analysis_prefix(window, self.limits),
+            analysis_prefix(baseline, self.limits),
+        )
 
     def _window_tickets(self, assessment: Assessment) -> tuple[list[Ticket], list[Ticket]]:
         start, end = assessment.period_start, assessment.period_end

@@ -135,9 +135,11 @@ def test_an_overrunning_analysis_is_answered_without_themes_then_cached(tmp_path
         if engine.theme_cache.computed >= started:
             break
         threading.Event().wait(0.05)
-    # The overrun analysis finished in the background and answers the next read.
+    # The overrun analysis finished in the background; it (or one more, now unblocked)
+    # answers the next read. One customer never has two analyses running at once.
     assert engine.summary("techcorp", at=NOW)["themes"] == ["export timeouts"]
-    assert analyzer.calls == started
+    assert started == 1
+    assert analyzer.calls <= started + 1
 
 
 def test_text_over_the_hard_cap_is_cut_and_reported():
