@@ -172,7 +172,7 @@ def _keep(word: str) -> bool:
     if word.isdigit():
         # "500 errors" and "404" are meaningful; order numbers and dates are not.
         return bool(_HTTP_STATUS.fullmatch(word))
-    if sum(c.isdigit() for c in word) >= 3:
+    if not word.isalpha() and sum(c.isdigit() for c in word) >= 3:
         # Letters and digits mixed: an order, invoice or ticket id ("ord10042",
         # "inv2024"), a hash or a serial, never a word ("2fa", "python3", "5xx").
         return bool(_STATUS_ABBREVIATION.fullmatch(word))

@@ -278,7 +278,8 @@ def _phrases(
         field_kinds: frozenset[str] = frozenset()
         for words in segments(text):
             content = [w not in STOP_WORDS and w not in stop_words for w in words]
-            word_stems = [_canonical(stem(w), canon) for w in words]
+            word_stems = [stem(w) for w in words]
+            word_stems = [canon.get(w, w) for w in word_stems]
             kept = [s for s, keep in zip(word_stems, content, strict=True) if keep]
             stems.update(kept)
             if trouble:
@@ -308,6 +309,17 @@ def _phrases(
                         out.setdefault(k, tuple(words[start : end + 1]))
                         if is_subject:
                             in_subject.add(k)
+                # "activating my new card" also says "activate card": two content
+                # words with only small or generic words between them.
+                end = start + _MAX_WORDS
+                if end < len(words) and content[end]:
+                    between = range(start + 1, end)
+                    if all(not content[i] or words[i] in GENERIC_WORDS for i in between):
+                        k = tuple(sorted({word_stems[start], word_stems[end]}))
+                        if len(k) == 2:
+                            out.setdefault(k, tuple(words[start : end + 1]))
+                            if is_subject:
+                                in_subject.add(k)
         if field_kinds:
             for s in field_stems:
                 said[s] = said.get(s, frozenset()) | field_kinds
@@ -334,7 +346,8 @@ def _canon_for(window: Sequence[Ticket], stop_words: frozenset[str]) -> dict[str
                     if w not in STOP_WORDS and w not in stop_words
                 )
         df.update(seen)
-    return {**SYNONYMS, **typo_canon(df)}
+    typos = typo_canon(df)
+    return {**SYNONYMS, **{k: SYNONYMS.get(v, v) for k, v in typos.items()}}
 
 
 _GENERIC_STEMS = frozenset(stem(w) for w in GENERIC_WORDS) | GENERIC_WORDS
