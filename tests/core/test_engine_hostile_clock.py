@@ -132,3 +132,47 @@ def test_a_future_ticket_already_in_the_inbox_is_kept_out_of_the_detector():
     assert ("techcorp", TransitionKind.OPENED) in [
         (t.customer_id, t.kind) for t in result.transitions
     ]
+
+
+def _line(ticket_id: str, customer: str, at: datetime) -> str:
+    import json
+
+    return json.dumps(
+        {
+            "ticketId": ticket_id,
+            "customerId": customer,
+            "category": "technical",
+            "severity": "P2",
+            "subject": "API errors on export",
+            "createdAt": at.isoformat().replace("+00:00", "Z"),
+        }
+    )
+
+
+def test_run_reports_a_year_9999_ticket_and_still_detects_the_others(tmp_path: Path):
+    import subprocess
+    import sys
+
+    # ``run`` uses the real clock: the file is dated relative to it.
+    now = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
+    lines = [
+        _line(f"H{d}-{k}", "techcorp", now - timedelta(days=40 - d, hours=-(9 + 4 * k)))
+        for d in range(39)
+        for k in range(2)
+    ]
+    lines.append(_line("EVIL-1", "evil", FAR))
+    lines += [_line(f"S{i}", "techcorp", now - timedelta(minutes=5 + 40 * i)) for i in range(15)]
+    path = tmp_path / "t.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "ticketspike", "run", str(path), "--store", str(tmp_path / "s.db")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PATH": "/usr/bin:/bin", "NO_PROXY": "127.0.0.1,localhost"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Refused 1 ticket event(s)" in done.stdout
+    assert "EVIL-1 of evil: createdAt: 9999-12-31T23:59:59+00:00" in done.stdout
+    assert "Transitions recorded:\n" in done.stdout
+    assert "opened     techcorp" in done.stdout
