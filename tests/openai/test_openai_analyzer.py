@@ -269,7 +269,11 @@ def test_azure_style_key_header_and_api_version(model: Any) -> None:
 @pytest.mark.parametrize(
     ("extra", "where", "expected"),
     [
-        ("    timeout_seconds: .nan\n", "plugins.openai.timeout_seconds", "expected a number"),
+        (
+            "    timeout_seconds: .nan\n",
+            "plugins.openai.timeout_seconds",
+            "expected a finite number",
+        ),
         ("    auth: basic\n", "plugins.openai.auth", "expected one of bearer, api-key"),
         ("    max_tickets: 0\n", "plugins.openai.max_tickets", ">= 1"),
         ("    modle: x\n", "plugins.openai.modle", "did you mean 'model'"),
