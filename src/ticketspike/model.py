@@ -276,8 +276,8 @@ def check_customer_id(value: object, *, where: str = "", field: str = "customerI
 
     The id is NFC-normalised and stripped of surrounding spaces, so two spellings of one
     name are one customer; it must then be 1 to :data:`MAX_CUSTOMER_ID` characters with
-    no control, format (bidi override, zero-width), surrogate, private-use or unassigned
-    character, so an id can never forge a log line, reorder a terminal or a Slack message,
+    no control, format (bidi override, zero-width), surrogate, private-use, unassigned
+    or non-ASCII space character, so an id can never forge a log line, reorder a terminal or a Slack message,
     or be stored in a form the read API cannot ask for. Returns the normalised id; raises
     :class:`InvalidTicket` naming ``where`` and ``field`` otherwise.
     """
@@ -301,10 +301,12 @@ def check_customer_id(value: object, *, where: str = "", field: str = "customerI
             f"longer than {MAX_CUSTOMER_ID} characters ({len(text)})", where=where, field=field
         )
     for char in text:
-        if unicodedata.category(char) in _UNSAFE_CATEGORIES:
+        # Spaces other than U+0020 (no-break, ideographic...) are not printable either:
+        # they would make lookalike ids of one another.
+        if not char.isprintable() or unicodedata.category(char) in _UNSAFE_CATEGORIES:
             raise InvalidTicket(
                 f"contains U+{ord(char):04X} ({unicodedata.category(char)}); ids may not hold "
-                "control, bidi, zero-width or unassigned characters",
+                "control, bidi, zero-width, unassigned or non-ASCII space characters",
                 where=where,
                 field=field,
             )
