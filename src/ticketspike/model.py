@@ -278,8 +278,8 @@ def check_customer_id(value: object, *, where: str = "", field: str = "customerI
     name are one customer; it must then be 1 to :data:`MAX_CUSTOMER_ID` characters with
     no control, format (bidi override, zero-width), surrogate, private-use, unassigned
     or non-ASCII space character, so an id can never forge a log line, reorder a terminal
-    or a Slack message, or be stored in a form the read API cannot ask for. Returns the normalised id; raises
-    :class:`InvalidTicket` naming ``where`` and ``field`` otherwise.
+    or a Slack message, or be stored in a form the read API cannot ask for. Returns the
+    normalised id; raises :class:`InvalidTicket` naming ``where`` and ``field`` otherwise.
     """
     if value is None:
         raise InvalidTicket("missing required field", where=where, field=field)
