@@ -29,7 +29,7 @@ from typing import Any
 
 import attrs
 
-from .detect.assess import epoch_hour
+from .detect.assess import epoch_hour, history_known
 from .detect.baseline import smallest_count
 from .detect.policy import DetectionPolicy
 from .detect.stream import CustomerWindow, Detector
@@ -58,6 +58,15 @@ class SpikeMonitor:
     ``accounts`` (customer id -> :class:`~ticketspike.model.Account`) gives
     segments and sizes for industry baselines and segment silences; an
     account passed to :meth:`ingest` or :meth:`assess` replaces the stored one.
+
+    ``watching_since`` is when the monitor started watching the source (a
+    backfill counts as watching). With it, a customer first seen less than
+    ``baseline_days`` after that instant, and whose account gives no
+    ``first_seen``, has an *unknown* history: it warms up (no alert until
+    ``min_history_days`` have passed since watching started, then judged
+    against its own days only), never against the industry rate. A
+    customer first seen later is genuinely new. Without it (the default),
+    every ticket the monitor sees is taken as the customer's whole history.
     """
 
     def __init__(
@@ -66,6 +75,8 @@ class SpikeMonitor:
         lifecycle: LifecyclePolicy | None = None,
         silences: Sequence[Silence] = (),
         accounts: Mapping[str, Account] | None = None,
+        *,
+        watching_since: datetime | None = None,
     ) -> None:
         self.policy = policy or DetectionPolicy()
         self.lifecycle = lifecycle or LifecyclePolicy()
@@ -95,6 +106,8 @@ class SpikeMonitor:
         self.clock: float | None = None  # newest time seen, as a POSIX timestamp
         self._clock_hour: int | None = None
         self._next_hour = 0.0  # where the clock hour ends, as a POSIX timestamp
+        self.watching_since = watching_since
+        self._watch_hour = None if watching_since is None else epoch_hour(watching_since)
 
     # -- the clock -----------------------------------------------------------
     @property
@@ -416,10 +429,19 @@ class SpikeMonitor:
             return
         out.extend(self._evaluate(cid, w, now, datetime.fromtimestamp(clock, tz=UTC)))
 
-    def _new_window(self, cid: str, hour: int) -> CustomerWindow:
+    def _new_window(self, cid: str, hour: int, detector: Detector | None = None) -> CustomerWindow:
+        """Counters for a customer first seen at ``hour`` (its history known or not)."""
         account = self._accounts.get(cid)
-        return self.detector.create(
-            cid, hour=hour, rate=self.policy.industry_rate(account), first_day=_first_day(account)
+        first_day = _first_day(account)
+        known = True
+        if first_day is None and self._watch_hour is not None:
+            known, first_day = history_known(self.policy, self._watch_hour, hour)
+        return (detector or self.detector).create(
+            cid,
+            hour=hour,
+            rate=self.policy.industry_rate(account),
+            first_day=first_day,
+            known=known,
         )
 
     def _set_account(self, cid: str, account: Account) -> None:
@@ -545,13 +567,7 @@ class SpikeMonitor:
         if w is None:
             # Unknown customer: judge an empty window without keeping any state.
             scratch = Detector(self.policy)
-            acct = self._accounts.get(customer_id)
-            w = scratch.create(
-                customer_id,
-                hour=hour,
-                rate=self.policy.industry_rate(acct),
-                first_day=_first_day(acct),
-            )
+            w = self._new_window(customer_id, hour, scratch)
             return scratch.assessment(customer_id, w, at)
         if hour < w.hour:
             raise ValueError(

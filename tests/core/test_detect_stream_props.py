@@ -93,6 +93,27 @@ def test_streaming_equals_batch(
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    tickets=ticket_sets(),
+    policy=st.sampled_from(POLICIES),
+    extra_hours=st.integers(0, 80),
+    lead_hours=st.integers(0, 30),
+)
+def test_streaming_equals_batch_when_history_before_watching_is_unknown(
+    tickets: list[Ticket], policy: DetectionPolicy, extra_hours: int, lead_hours: int
+) -> None:
+    """Watching from a given instant: unknown histories warm up the same way in both."""
+    since = START - timedelta(hours=lead_hours)
+    monitor = SpikeMonitor(policy, watching_since=since)
+    for event in in_order(tickets):
+        monitor.ingest(event)
+    end = max((t.created_at for t in tickets), default=START) + timedelta(hours=extra_hours)
+    for cid in CUSTOMERS:
+        batch = assess_batch(tickets, customer_id=cid, at=end, policy=policy, watching_since=since)
+        assert monitor.assess(cid, end) == batch
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(tickets=ticket_sets(), policy=st.sampled_from(POLICIES), seed=st.integers(0, 10**6))
 def test_late_and_duplicated_deliveries_count_as_batch(
     tickets: list[Ticket], policy: DetectionPolicy, seed: int
