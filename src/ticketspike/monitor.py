@@ -319,7 +319,8 @@ class SpikeMonitor:
             return
         created = row[4]
         if created < clock - self._lateness:
-            self.detector.late_dropped += 1
+            if kind == 0:  # an update of an old ticket changes nothing: not a loss
+                self.detector.late_dropped += 1
             return
         det = self.detector
         cid = row[5]

@@ -526,7 +526,8 @@ class Detector:
         p = self.policy
         first = w.first_day
         days = 0 if first is None else max(0, min(self._b, day - 1 - first))
-        total = w.total - w[day % self._r]  # the day that leaves the baseline
+        total: int = w.total - w[day % self._r]  # the day that leaves the baseline
+        rate: float
         if not w.known:
             if days < self._history_min:
                 return float("inf")  # still warming up tomorrow: no spike at all
