@@ -99,6 +99,8 @@ class SpikeMonitor:
         self._resolve_secs = self.lifecycle.resolve_after_hours * 3600.0
         self._window = self.policy.window_hours
         self._threshold = self.policy.threshold
+        # The shortest window's share of the full one: its expected count is floor x this.
+        self._short_scale = self.policy.windows[0] / self.policy.window_hours
         self._span = self.detector.span
         self._ring = self.policy.baseline_days + 2
         self._hot_len = self._ring + self._hot_min  # list length of a window that may be hot
@@ -200,8 +202,7 @@ class SpikeMonitor:
                         det.forget(w, boundary)  # it may have gone quiet after a burst
                         continue
                 if w.day == day - 1:
-                    floor = det.floor(w, day)
-                    if floor > 0.0 and count_at(w, boundary) / floor < threshold:
+                    if det.quiet_at(w, boundary, det.floor(w, day), threshold):
                         continue  # no spike tomorrow: its days close when it is next touched
                 det.advance(w, boundary)
                 self._ticked.add(cid)
@@ -400,7 +401,7 @@ class SpikeMonitor:
             floor = w.floor
             if floor < 0.0:
                 floor = w.floor = det.floor(w, day + 1)
-            if not (floor > 0.0 and bound / floor < self._threshold):
+            if not (floor > 0.0 and bound / (floor * self._short_scale) < self._threshold):
                 w.hot = True
                 self._hot.add(cid)
         if bound < w.line:
@@ -480,7 +481,7 @@ class SpikeMonitor:
         state = self._states.get(cid)
         episode = state.episode if state is not None else None
         if episode is None:
-            if count < det.candidate(w) or count < det.cutoffs(w).open:
+            if count < det.line(w) or not det.spiking(w):
                 return []
         else:
             assert state is not None

@@ -102,13 +102,16 @@ def test_a_cold_file_warms_up_instead_of_flooding(capsys, tmp_path) -> None:
     ]
     rows.sort(key=lambda r: r["createdAt"])
     path = lines(tmp_path / "cold.jsonl", rows)
-    code, out, err = run(capsys, "replay", path)
+    # The per-window gate, which alone would judge them all against the industry rate.
+    config = tmp_path / "ticketspike.yaml"
+    config.write_text("detection:\n  gate: alpha\n", encoding="utf-8")
+    code, out, err = run(capsys, "replay", path, "--config", str(config))
     assert code == 0
     assert out.strip().splitlines() == ["10 customers: 0 opened, 0 escalated, 0 resolved"]
     assert f"watching from the file's first ticket ({stamp(0, 0.5)[:-1]}+00:00)" in err
     assert "warm up for 7 days" in err
     # Taken as complete history, every one of them is "new" and 8x the industry rate.
-    code, out, err = run(capsys, "replay", path, "--full-history")
+    code, out, err = run(capsys, "replay", path, "--full-history", "--config", str(config))
     assert code == 0 and "10 customers: 10 opened" in out
     assert "watching from" not in err
 

@@ -150,10 +150,11 @@ def test_new_customer_five_tickets_in_first_week_is_judged_against_industry() ->
 
 def test_new_customer_industry_rate_scales_with_seats_and_segment() -> None:
     policy = DetectionPolicy(
+        gate="alpha",  # the per-window gate: the baselines are under test here
         industry={
             "default": IndustryBaseline(per_account=1.0),
             "enterprise": IndustryBaseline(per_account=3.0, per_seat=0.01),
-        }
+        },
     )
     big = Account(id="c", segment="enterprise", seats=2000)
     unsized = Account(id="c", segment="enterprise")
@@ -245,16 +246,28 @@ def test_bands_high_three_to_five_inclusive_critical_above(count: int, severity:
 # -- past spikes ------------------------------------------------------------------------
 def test_a_past_spike_does_not_hide_the_next_one() -> None:
     tickets = steady("c", 2, 31) + burst("c", 20, 40, tag="old") + burst("c", 31, 8)
-    capped, _ = judge(tickets, 31, 11.0)
-    raw, _ = judge(tickets, 31, 11.0, policy=attrs.evolve(GATED, cap_spike_days=False))
+    one_window = attrs.evolve(GATED, gate="alpha")
+    capped, _ = judge(tickets, 31, 11.0, policy=one_window)
+    raw, _ = judge(tickets, 31, 11.0, policy=attrs.evolve(one_window, cap_spike_days=False))
     assert raw.baseline_daily_avg > 3.0 and not raw.is_spike
     assert capped.baseline_daily_avg < 2.3 and capped.is_spike
+    # The default gate: the capped baseline lets the burst open an episode; the raw one not.
+    capped, opened = judge(tickets, 31, 11.0)
+    raw, none = judge(tickets, 31, 11.0, policy=attrs.evolve(GATED, cap_spike_days=False))
+    assert capped.baseline_daily_avg < 2.3 and [t.kind for t in opened][-1:] == [
+        TransitionKind.OPENED
+    ]
+    assert opened[-1].at.date() == at(31).date()
+    assert raw.baseline_daily_avg > 3.0
+    assert all(t.at.date() != at(31).date() for t in none)
 
 
 def test_a_lasting_rise_enters_the_baseline_gradually() -> None:
     # From day 31 on the customer files 10 a day for good: the cap lets it in.
+    # (Judged on the full window only: steady() files a whole day in its first hour,
+    # which the short windows rightly see as a daily burst.)
     tickets = steady("c", 2, 31) + steady("c", 10, 40, first_day=31)
-    a, transitions = judge(tickets, 70, 23.5)
+    a, transitions = judge(tickets, 70, 23.5, policy=attrs.evolve(GATED, gate="alpha"))
     assert not a.is_spike
     kinds = [t.kind for t in transitions]
     assert kinds.count(TransitionKind.OPENED) == 1
@@ -314,7 +327,7 @@ def test_internal_tickets_never_count() -> None:
 
 
 def test_window_and_baseline_lengths_are_parameters() -> None:
-    policy = DetectionPolicy(window_hours=6, baseline_days=14, min_history_days=3)
+    policy = DetectionPolicy(window_hours=6, baseline_days=14, min_history_days=3, gate="alpha")
     tickets = steady("c", 4, 15) + burst("c", 15, 6, start_hour=2.0, step_hours=0.5)
     a, _ = judge(tickets, 15, 6.5, policy=policy)
     assert a.period_hours == 6.0

@@ -23,6 +23,9 @@ POLICIES = [
     DetectionPolicy(mode="spec"),
     DetectionPolicy(window_hours=6, baseline_days=10, min_history_days=3, lateness_hours=5),
     DetectionPolicy(tail="poisson", prior_days=0.0, min_history_days=4, baseline_days=12),
+    # Other short windows and a looser budget: more short-window openings to compare.
+    DetectionPolicy(short_windows_hours=(2, 3, 7), false_episodes_per_year=50.0, min_count=2),
+    DetectionPolicy(gate="alpha"),
 ]
 
 

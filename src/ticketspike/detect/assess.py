@@ -32,8 +32,10 @@ from .baseline import (
     cutoffs_for,
     multiplier_of,
     p_value,
+    prd_sure_applies,
     severity_of,
     smallest_count,
+    sure_line,
 )
 from .policy import DetectionPolicy
 
@@ -115,16 +117,32 @@ def build_assessment(
     baseline: Baseline,
     tickets: Sequence[WindowTicket],
     cutoffs: Cutoffs | None = None,
+    shorts: Sequence[tuple[int, int, Cutoffs]] | None = None,
 ) -> Assessment:
     """The full assessment of ``count`` window tickets against ``baseline`` at ``at``.
 
-    ``cutoffs`` may be passed when the caller already has them for ``baseline``.
+    ``cutoffs`` may be passed when the caller already has them for ``baseline``,
+    ``shorts`` as (hours, count, cutoffs) of the short windows (computed from
+    ``tickets`` when not given). Any window at its opening count makes the
+    assessment a spike; counts, multiplier and severity are the full window's.
     """
     hours = float(policy.window_hours)
     cut = cutoffs if cutoffs is not None else cutoffs_for(policy, baseline, hours)
+    if shorts is None:
+        end = epoch_hour(at)
+        shorts = tuple(
+            (
+                h,
+                sum(1 for t in tickets if int(t[1] // 3600) > end - h),
+                cutoffs_for(policy, baseline, float(h)),
+            )
+            for h in policy.windows[:-1]
+        )
     expected = cut.expected
     multiplier = multiplier_of(count, expected)
-    is_spike = count >= cut.open
+    full_spike = count >= cut.open
+    trigger = next((s for s in shorts if s[1] >= s[2].open), None)
+    is_spike = full_spike or trigger is not None
     severity = severity_of(policy, multiplier, is_spike)
     p = p_value(count, baseline, hours, tail=policy.tail) if count > 0 else 1.0
     ordered = sorted(tickets, key=lambda t: (t[1], t[0]))
@@ -159,7 +177,12 @@ def build_assessment(
         ticket_ids=tuple(t[0] for t in ordered),
         ticket_links=tuple((t[0], t[4]) for t in ordered if t[4]),
         gate_expected_count=None if gate_mu == expected else gate_mu,
-        decided_by=_decided_by(policy, baseline, cut, count, hours),
+        decided_by=(
+            f"gate ({trigger[0]} h window: {trigger[1]} tickets against "
+            f"{baseline.gate_expected(float(trigger[0])):.2f} expected)"
+            if trigger is not None and not full_spike
+            else _decided_by(policy, baseline, cut, count, hours)
+        ),
         last_hour_count=by_hour.get(epoch_hour(at), 0),
         peak_hour_count=max(by_hour.values(), default=0),
         explanation=explain(
@@ -171,6 +194,12 @@ def build_assessment(
             p=p,
             is_spike=is_spike,
             severity=severity.value,
+            line=cut.open,
+            trigger=(
+                None
+                if trigger is None or full_spike
+                else (trigger[0], trigger[1], baseline.gate_expected(float(trigger[0])))
+            ),
         ),
     )
 
@@ -187,6 +216,12 @@ def _decided_by(
     if count < cut.candidate:
         return "min_count"
     if cut.open > cut.candidate:
+        if (
+            policy.gate == "budget"
+            and prd_sure_applies(baseline)
+            and cut.open == sure_line(policy, baseline, hours, cut.candidate)
+        ):
+            return "prd_moderate_spike"
         return "gate"
     return "min_count" if policy.min_count > k_mult else "multiplier"
 
@@ -221,8 +256,15 @@ def explain(
     p: float,
     is_spike: bool,
     severity: str,
+    line: int = 0,
+    trigger: tuple[int, int, float] | None = None,
 ) -> str:
-    """One sentence saying why the window fired or did not. Numbers only."""
+    """One sentence saying why the window fired or did not. Numbers only.
+
+    ``line`` is the full window's opening count; ``trigger`` the (hours,
+    count, expected) of the short window that fired when the full one did not.
+    """
+    budget = policy.mode == "gated" and policy.gate == "budget"
     mult = "infinitely many times" if multiplier == float("inf") else f"{multiplier:.1f}x"
     head = (
         f"{count} tickets in {policy.window_hours} h against {expected:.2f} expected "
@@ -239,12 +281,26 @@ def explain(
             if severity == "critical"
             else f"{policy.threshold:g}x to {policy.critical_above:g}x"
         )
-        gate = f", p={p:.2g} < {policy.alpha:g}" if policy.mode == "gated" else ""
+        if trigger is not None:
+            hours, n, mu = trigger
+            gate = (
+                f"; the last {hours} h hold {n} tickets against {mu:.2f} expected, past that "
+                "window's false-alarm budget"
+            )
+        elif budget:
+            gate = f", at or past the false-alarm budget's line of {line}"
+        else:
+            gate = f", p={p:.2g} < {policy.alpha:g}" if policy.mode == "gated" else ""
         return f"{head}{gate}; {severity} ({band})."
     if multiplier < policy.threshold:
         return f"{head}, below the {policy.threshold:g}x threshold; no spike."
     if policy.mode == "gated" and count < policy.min_count:
         return f"{head}, but only {count} tickets (at least {policy.min_count} needed); no spike."
+    if budget:
+        return (
+            f"{head}, but under the false-alarm budget's line of {line} tickets (p={p:.2g}), "
+            "so it may be chance; no spike."
+        )
     return f"{head}, but p={p:.2g} is not below {policy.alpha:g}, so it may be chance; no spike."
 
 

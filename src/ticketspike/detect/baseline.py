@@ -27,6 +27,7 @@ __all__ = [
     "Cutoffs",
     "baseline_for",
     "blended_rate",
+    "crossings_per_year",
     "cutoffs_for",
     "dispersion",
     "multiplier_of",
@@ -62,6 +63,8 @@ class Baseline:
     # The expectation the significance gate uses, when it differs from the
     # reported ``daily_rate`` (``None``: the same figure decides).
     gate_rate: float | None = None
+    # Whether the customer's days vary no more than Poisson would.
+    steady: bool = False
 
     def expected(self, hours: float) -> float:
         """Expected tickets in a window of ``hours`` (the reported baseline's)."""
@@ -159,13 +162,22 @@ def baseline_for(
     # is exactly the customer's own average (PRD FR-1.3).
     gate = (prior_total + total) / (policy.prior_days + days)
     # A customer whose days vary more than Poisson gets the wider of the two.
-    shape = min(prior_total + total, dispersion(total, days, sumsq))
+    spread = dispersion(total, days, sumsq)
+    shape = min(prior_total + total, spread)
     if days >= policy.baseline_days:
         rate, source = total / days, BaselineSource.OWN
     else:
         rate, source = blended_rate(policy, total, days, industry_rate), BaselineSource.BLENDED
     return Baseline(
-        rate, source, days, total, industry_rate, shape, own, None if gate == rate else gate
+        rate,
+        source,
+        days,
+        total,
+        industry_rate,
+        shape,
+        own,
+        None if gate == rate else gate,
+        steady=days >= policy.min_history_days and spread == _INF,
     )
 
 
@@ -275,8 +287,88 @@ def cutoffs_for(policy: DetectionPolicy, baseline: Baseline, hours: float) -> Cu
         k_open = max(k_mult, 1)
         return Cutoffs(mu, k_open, k_open, max(k_open, k_crit_mult))
     candidate = max(k_mult, policy.min_count)
-    k_open = _first_significant(policy, baseline, hours, candidate)
+    if policy.gate == "budget":
+        k_open = _first_within_budget(policy, baseline, hours, candidate)
+        if hours == policy.window_hours and prd_sure_applies(baseline):
+            k_open = min(k_open, sure_line(policy, baseline, hours, candidate))
+    else:
+        k_open = _first_significant(policy, baseline, hours, candidate)
     return Cutoffs(mu, candidate, k_open, max(k_open, k_crit_mult))
+
+
+_HOURS_PER_YEAR = 24.0 * 365.25
+
+
+def prd_sure_applies(baseline: Baseline) -> bool:
+    """PRD 7.1's moderate spike binds for a customer whose days are no more variable
+    than Poisson (its known history, no dispersion beyond chance)."""
+    return baseline.source is not BaselineSource.WARMING and baseline.steady
+
+
+def sure_line(policy: DetectionPolicy, baseline: Baseline, hours: float, candidate: int) -> int:
+    """The count at ``sure_multiplier`` x and ``sure_count`` tickets (PRD 7.1: 8 on 2 a day)."""
+    sure = max(policy.sure_count, smallest_count(baseline.expected(hours), policy.sure_multiplier))
+    return max(candidate, sure)
+
+
+def log_pmf(k: int, baseline: Baseline, hours: float, *, tail: str = "negbin") -> float:
+    """log P(exactly ``k`` tickets in ``hours``) under the gate's predictive count."""
+    mu = baseline.gate_expected(hours)
+    shape = baseline.shape * hours / 24.0
+    if mu <= 0.0:
+        return 0.0 if k == 0 else -_INF
+    if tail == "poisson" or shape == _INF:
+        return k * math.log(mu) - mu - math.lgamma(k + 1)
+    p = shape / (shape + mu)
+    return (
+        math.lgamma(k + shape)
+        - math.lgamma(shape)
+        - math.lgamma(k + 1)
+        + shape * math.log(p)
+        + k * math.log1p(-p)
+    )
+
+
+def crossings_per_year(k: int, baseline: Baseline, hours: float, *, tail: str = "negbin") -> float:
+    """Expected times a year a sliding ``hours`` window first reaches ``k`` by chance.
+
+    A sliding window of a Poisson stream at rate ``lam`` per hour reaches
+    ``k`` when a ticket arrives while it holds ``k - 1``: ``lam * P(N = k -
+    1)`` times an hour, which equals ``(k / hours) * P(N = k)``. With a
+    Gamma-distributed rate (the negative binomial) the same identity holds
+    under the mixture, so the predictive pmf gives the rate directly.
+    """
+    return _HOURS_PER_YEAR * k / hours * math.exp(log_pmf(k, baseline, hours, tail=tail))
+
+
+def _first_within_budget(
+    policy: DetectionPolicy, baseline: Baseline, hours: float, start: int
+) -> int:
+    """Smallest k >= start whose chance crossings fit the window's share of the budget.
+
+    The crossing rate falls with k beyond the mode, and start is at least
+    threshold x the expectation, so gallop then bisect as for the tail.
+    """
+    share = policy.false_episodes_per_year / len(policy.windows)
+
+    def within(k: int) -> bool:
+        return crossings_per_year(k, baseline, hours, tail=policy.tail) <= share
+
+    if within(start):
+        return start
+    lo, step = start, 1
+    hi = start + step
+    while not within(hi):
+        lo = hi
+        step *= 2
+        hi = start + step
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if within(mid):
+            hi = mid
+        else:
+            lo = mid
+    return hi
 
 
 def candidate_for(policy: DetectionPolicy, baseline: Baseline, hours: float) -> int:

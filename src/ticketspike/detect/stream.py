@@ -103,6 +103,7 @@ class CustomerWindow(list[Any]):
         "floor",
         "hot",
         "known",
+        "shorts",
     )
 
     def __init__(
@@ -144,6 +145,8 @@ class CustomerWindow(list[Any]):
         # False: the history before the monitor started watching is unknown, so
         # first_day is the day watching started and the customer warms up.
         self.known = known
+        # The short windows' (hours, cutoffs), valid with cut (None until computed).
+        self.shorts: tuple[tuple[int, Cutoffs], ...] | None = None
 
     def __eq__(self, other: object) -> bool:
         return self is other
@@ -196,6 +199,7 @@ class Detector:
         self._candidates: dict[tuple[int, int, float, float, bool], int] = {}
         self._cuts: dict[tuple[int, int, float, float, float, bool], tuple[Baseline, Cutoffs]] = {}
         self._hours = float(policy.window_hours)
+        self._shorts = policy.windows[:-1]  # short window lengths (gated budget mode only)
         self._history_min = max(1, policy.min_history_days)
         # Customers on the same day share one int object for it: reading a
         # customer's day back then touches memory that is already cached.
@@ -508,6 +512,9 @@ class Detector:
         first = w.first_day
         days = 0 if first is None else max(0, min(self._b, d - 1 - first))
         w.candidate = w.line = self._candidate(w.total, days, w.rate, self._hours, w.known)
+        for h in self._shorts:
+            w.line = min(w.line, self._candidate(w.total, days, w.rate, float(h), w.known))
+        w.shorts = None
         w.floor = -1.0  # computed when first needed (see SpikeMonitor.ingest_row)
         w.days = days
         w.base = None
@@ -543,8 +550,50 @@ class Detector:
             self._refresh(w)
         w.base, cut = self._line(w.total, w.days, w.sumsq, w.rate, self._hours, w.known)
         w.cut = cut
-        w.line = cut.open
+        line = cut.open
+        if self._shorts:
+            shorts = tuple(
+                (h, self._line(w.total, w.days, w.sumsq, w.rate, float(h), w.known)[1])
+                for h in self._shorts
+            )
+            w.shorts = shorts
+            for _h, c in shorts:
+                if c.open < line:
+                    line = c.open
+        w.line = line
         return cut
+
+    def short_cuts(self, w: CustomerWindow) -> tuple[tuple[int, Cutoffs], ...]:
+        """The short windows' (hours, cutoffs) for the customer's day (cached)."""
+        if w.cut_day != w.day or w.cut is None or (self._shorts and w.shorts is None):
+            self._cutoffs(w)
+        return w.shorts or ()
+
+    def count_in(self, w: CustomerWindow, hours: int, hour: int | None = None) -> int:
+        """Tickets in the ``hours`` clock hours ending at ``hour`` (default: the customer's)."""
+        end = w.hour if hour is None else hour
+        lo = (end - hours + 1) * 3600.0
+        return len(w) - bisect_left(w, lo, self._r, key=_CREATED)
+
+    def spiking(self, w: CustomerWindow) -> bool:
+        """Whether any window (the full one or a short one) is at its opening count now."""
+        cut = self.cutoffs(w)
+        if self.count(w) >= cut.open:
+            return True
+        return any(self.count_in(w, h) >= c.open for h, c in self.short_cuts(w))
+
+    def quiet_at(self, w: CustomerWindow, hour: int, floor: float, threshold: float) -> bool:
+        """True when no window ending at ``hour`` reaches ``threshold`` x its share of ``floor``.
+
+        ``floor`` bounds the full window's expected count from below, so such a
+        customer cannot be a spike then whatever its exact baseline.
+        """
+        if floor <= 0.0:
+            return False
+        if self.count_in(w, self._w, hour) >= threshold * floor:
+            return False
+        scale = floor / self._hours
+        return all(self.count_in(w, h, hour) < threshold * scale * h for h in self._shorts)
 
     def _candidate(self, total: int, days: int, rate: float, hours: float, known: bool) -> int:
         key = (total, days, rate, hours, known)
@@ -600,6 +649,7 @@ class Detector:
             baseline=self.baseline(w),
             tickets=self.window_tickets(w),
             cutoffs=cut,
+            shorts=tuple((h, self.count_in(w, h), c) for h, c in self.short_cuts(w)),
         )
 
     # -- persistence -------------------------------------------------------------
