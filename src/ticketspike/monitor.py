@@ -111,6 +111,15 @@ class SpikeMonitor:
         self.watching_since = watching_since
         self._watch_hour = None if watching_since is None else epoch_hour(watching_since)
 
+    def watch_from(self, at: datetime) -> None:
+        """Set when watching started (see the class), if it is not set yet.
+
+        Customers created before the call keep the history they were given.
+        """
+        if self.watching_since is None:
+            self.watching_since = at
+            self._watch_hour = epoch_hour(at)
+
     # -- the clock -----------------------------------------------------------
     @property
     def now(self) -> datetime | None:
