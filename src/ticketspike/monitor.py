@@ -499,7 +499,9 @@ class SpikeMonitor:
                 life.escalate
                 and not episode.escalated
                 and episode.severity is not Severity.CRITICAL
-                and count >= det.cutoffs(w).critical
+                and count >= self._critical_count(w)
+                # Critical is a spike (any window) at more than critical_above x.
+                and (count >= det.cutoffs(w).critical or det.spiking(w))
             )
             quiet = count < self._quiet_count(cid, w)
             since = episode.quiet_since
@@ -519,7 +521,7 @@ class SpikeMonitor:
                 self._watch[cid] = (
                     w.day,
                     self._quiet_count(cid, w),
-                    det.cutoffs(w).critical if can_escalate else _NEVER,
+                    self._critical_count(w) if can_escalate else _NEVER,
                     quiet,
                 )
                 self._schedule(cid, w, hour)
@@ -549,6 +551,13 @@ class SpikeMonitor:
             self._open.discard(cid)
             self._due.pop(cid, None)
         return list(transitions)
+
+    def _critical_count(self, w: CustomerWindow) -> int:
+        """The full window's count above critical_above x (a short window may be the spike)."""
+        cut = self.detector.cutoffs(w)
+        if len(self.policy.windows) == 1:
+            return cut.critical
+        return smallest_count(cut.expected, self.policy.critical_above, strict=True)
 
     def _quiet_count(self, cid: str, w: CustomerWindow) -> int:
         """Counts below this are quiet (multiplier under ``resolve_below``); cached per day."""

@@ -354,6 +354,28 @@ def _first_within_budget(
     def within(k: int) -> bool:
         return crossings_per_year(k, baseline, hours, tail=policy.tail) <= share
 
+    # Walk up with the pmf's ratio (one multiplication a step); the line is
+    # usually within a few tickets of the start. Far ones gallop below.
+    log_rate = math.log(_HOURS_PER_YEAR / hours) + log_pmf(start, baseline, hours, tail=policy.tail)
+    if log_rate == -_INF:
+        return start
+    log_share = math.log(share)
+    mu = baseline.gate_expected(hours)
+    shape = baseline.shape * hours / 24.0
+    poisson = policy.tail == "poisson" or shape == _INF
+    log_q = 0.0 if poisson else math.log(mu / (shape + mu))
+    log_mu = math.log(mu) if mu > 0.0 else -_INF
+    k = start
+    for _ in range(64):
+        if log_rate + math.log(k) <= log_share:
+            return k
+        # log pmf(k+1) - log pmf(k)
+        if poisson:
+            log_rate += log_mu - math.log(k + 1)
+        else:
+            log_rate += math.log((k + shape) / (k + 1)) + log_q
+        k += 1
+    start = k
     if within(start):
         return start
     lo, step = start, 1

@@ -115,6 +115,7 @@ class DetectionPolicy:
         factory=_default_industry, converter=_freeze_industry
     )
     default_segment: str = DEFAULT_SEGMENT
+    _windows: tuple[int, ...] = attrs.field(init=False, repr=False, eq=False)
 
     def __attrs_post_init__(self) -> None:
         # Programmatic construction gets the same guarantees as the config file.
@@ -146,6 +147,11 @@ class DetectionPolicy:
             raise ValueError("short_windows_hours must be whole hours >= 1")
         if self.sure_multiplier < self.threshold or self.sure_count < 1:
             raise ValueError("need sure_multiplier >= threshold and sure_count >= 1")
+        windows: tuple[int, ...] = (self.window_hours,)
+        if self.mode == "gated" and self.gate == "budget":
+            shorts = (h for h in self.short_windows_hours if h < self.window_hours)
+            windows = (*shorts, self.window_hours)
+        object.__setattr__(self, "_windows", windows)  # derived once: read per cut
         if self.default_segment not in self.industry:
             raise ValueError(
                 f"industry baselines lack the default segment {self.default_segment!r}"
@@ -159,10 +165,7 @@ class DetectionPolicy:
     def windows(self) -> tuple[int, ...]:
         """The window lengths judged, in hours: the short ones (budget gate only), then
         ``window_hours``."""
-        if self.mode == "gated" and self.gate == "budget":
-            shorts = (h for h in self.short_windows_hours if h < self.window_hours)
-            return (*shorts, self.window_hours)
-        return (self.window_hours,)
+        return self._windows
 
     def industry_for(self, account: Account | None) -> IndustryBaseline:
         """The segment's baseline, falling back to the default segment."""

@@ -69,7 +69,7 @@ _NO_BAND = -(1 << 62)  # the index's generation before any ticket
 # 2: rows of the span instead of hours of the window (version 1 states are rebuilt).
 _STATE_VERSION = 2
 # Bounds the shared cut caches (a few MiB); a full cache is simply emptied.
-_CACHE_LIMIT = 8_192
+_CACHE_LIMIT = 32_768
 
 
 class CustomerWindow(list[Any]):
@@ -104,6 +104,7 @@ class CustomerWindow(list[Any]):
         "hot",
         "known",
         "shorts",
+        "cands",
     )
 
     def __init__(
@@ -147,6 +148,8 @@ class CustomerWindow(list[Any]):
         self.known = known
         # The short windows' (hours, cutoffs), valid with cut (None until computed).
         self.shorts: tuple[tuple[int, Cutoffs], ...] | None = None
+        # The short windows' (hours, candidate count), valid with cut_day.
+        self.cands: tuple[tuple[int, int], ...] = ()
 
     def __eq__(self, other: object) -> bool:
         return self is other
@@ -512,8 +515,14 @@ class Detector:
         first = w.first_day
         days = 0 if first is None else max(0, min(self._b, d - 1 - first))
         w.candidate = w.line = self._candidate(w.total, days, w.rate, self._hours, w.known)
-        for h in self._shorts:
-            w.line = min(w.line, self._candidate(w.total, days, w.rate, float(h), w.known))
+        if self._shorts:
+            cands = tuple(
+                (h, self._candidate(w.total, days, w.rate, float(h), w.known)) for h in self._shorts
+            )
+            w.cands = cands
+            for _h, c in cands:
+                if c < w.line:
+                    w.line = c
         w.shorts = None
         w.floor = -1.0  # computed when first needed (see SpikeMonitor.ingest_row)
         w.days = days
@@ -577,10 +586,16 @@ class Detector:
 
     def spiking(self, w: CustomerWindow) -> bool:
         """Whether any window (the full one or a short one) is at its opening count now."""
-        cut = self.cutoffs(w)
-        if self.count(w) >= cut.open:
+        if w.cut_day != w.day:
+            self._refresh(w)
+        n = self.count(w)
+        if n >= w.candidate and n >= self.cutoffs(w).open:
             return True
-        return any(self.count_in(w, h) >= c.open for h, c in self.short_cuts(w))
+        for i, (h, cand) in enumerate(w.cands):
+            k = self.count_in(w, h)
+            if k >= cand and k >= self.short_cuts(w)[i][1].open:
+                return True
+        return False
 
     def quiet_at(self, w: CustomerWindow, hour: int, floor: float, threshold: float) -> bool:
         """True when no window ending at ``hour`` reaches ``threshold`` x its share of ``floor``.
