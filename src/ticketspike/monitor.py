@@ -99,8 +99,13 @@ class SpikeMonitor:
         self._resolve_secs = self.lifecycle.resolve_after_hours * 3600.0
         self._window = self.policy.window_hours
         self._threshold = self.policy.threshold
-        # The shortest window's share of the full one: its expected count is floor x this.
-        self._short_scale = self.policy.windows[0] / self.policy.window_hours
+        # The shortest window that can hold tickets at a day boundary (a 1-hour window
+        # is the boundary's own hour, still empty when it is judged), as a share of the
+        # full one: its expected count is floor x this.
+        self._short_scale = (
+            min(h for h in self.policy.windows if h >= 2 or h == self.policy.window_hours)
+            / self.policy.window_hours
+        )
         self._span = self.detector.span
         self._ring = self.policy.baseline_days + 2
         self._hot_len = self._ring + self._hot_min  # list length of a window that may be hot
@@ -415,8 +420,18 @@ class SpikeMonitor:
                 self._hot.add(cid)
         if bound < w.line:
             return
-        if det.count(w) < w.line:
+        n = det.count(w)
+        if n < w.line:
             return
+        if n < w.candidate:
+            # Only a short window can open: it needs its candidate count of tickets,
+            # so its candidate-th newest ticket must lie within it (rows are in order).
+            kept = len(w) - ring
+            for h, cand in w.cands:
+                if kept >= cand and int(w[len(w) - cand][4] // 3600) > now - h:
+                    break
+            else:
+                return
         at = datetime.fromtimestamp(clock if late else when, tz=UTC)
         out.extend(self._evaluate(cid, w, now, at))
 

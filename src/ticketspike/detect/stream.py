@@ -566,6 +566,8 @@ class Detector:
                 for h in self._shorts
             )
             w.shorts = shorts
+            # The exact opening counts are tighter lower bounds than the candidates.
+            w.cands = tuple((h, c.open) for h, c in shorts)
             for _h, c in shorts:
                 if c.open < line:
                     line = c.open
