@@ -556,15 +556,24 @@ _FROM_ISO = datetime.fromisoformat
 
 
 def _plain_utc(value: object) -> datetime | None:
-    """``YYYY-MM-DDTHH:MM:SSZ`` (the common spelling) parsed fast, else ``None``.
+    """``YYYY-MM-DDTHH:MM:SS[.fff|.ffffff]Z`` (the common spellings) parsed fast, else ``None``.
 
-    ``fromisoformat`` sees only the 19 characters of a plain extended date
-    and time, which every supported Python reads the same way.
+    ``fromisoformat`` sees only a plain extended date and time with 0, 3 or
+    6 fraction digits and no offset, which every supported Python reads the
+    same way.
     """
     if (
         type(value) is str
-        and len(value) == 20
-        and value[19] == "Z"
+        and (
+            len(value) == 20
+            or (
+                len(value) in (24, 27)
+                and value[19] == "."
+                and value[20:-1].isdigit()
+                and value.isascii()
+            )
+        )
+        and value[-1] == "Z"
         and value[10] == "T"
         and value[4] == "-"
         and value[7] == "-"
@@ -572,7 +581,7 @@ def _plain_utc(value: object) -> datetime | None:
         and value[16] == ":"
     ):
         try:
-            return _FROM_ISO(value[:19]).replace(tzinfo=_UTC)
+            return _FROM_ISO(value[:-1]).replace(tzinfo=_UTC)
         except ValueError:
             return None
     return None

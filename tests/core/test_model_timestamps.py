@@ -31,6 +31,8 @@ UTC = timezone.utc
         ("2026-03-01 09:30+0530", datetime(2026, 3, 1, 4, 0, tzinfo=UTC)),
         ("2026-03-01T09:30:00-02", datetime(2026, 3, 1, 11, 30, tzinfo=UTC)),
         ("  2026-03-01T09:30:00Z ", datetime(2026, 3, 1, 9, 30, tzinfo=UTC)),
+        ("2026-03-01T09:30:00.123Z", datetime(2026, 3, 1, 9, 30, 0, 123000, tzinfo=UTC)),
+        ("2026-03-01T09:30:00.123456Z", datetime(2026, 3, 1, 9, 30, 0, 123456, tzinfo=UTC)),
     ],
 )
 def test_accepted_the_same_everywhere(text: str, expected: datetime) -> None:
@@ -55,6 +57,9 @@ def test_accepted_the_same_everywhere(text: str, expected: datetime) -> None:
         ("2026-03-01T24:00:00Z", "not a valid date"),
         ("9999-12-31T23:59:59-01:00", "outside the range"),
         ("yesterday", "not an ISO-8601 timestamp"),
+        # Shaped like the fast path's spellings, but not them.
+        ("2026-03-01T09:30:00.1+2Z", "not an ISO-8601 timestamp"),
+        ("2026-03-01T09:30:00.12\u0663Z", "not an ISO-8601 timestamp"),
     ],
 )
 def test_refused_the_same_everywhere(text: str, why: str) -> None:
