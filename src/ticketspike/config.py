@@ -49,6 +49,7 @@ TOP_LEVEL_KEYS = frozenset(
         "server",
         "classification",
         "themes",
+        "escalation_chain",
     }
 )
 

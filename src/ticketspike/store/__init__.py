@@ -18,6 +18,7 @@ from .base import (
     TicketRecord,
     TransitionRecord,
 )
+from .interactions import InteractionRecord, SilenceRecord
 from .memory import MemoryStore
 from .sqlite import SQLiteStore
 
@@ -26,11 +27,13 @@ __all__ = [
     "ActionStatus",
     "AttemptRecord",
     "EpisodeRecord",
+    "InteractionRecord",
     "MemoryStore",
     "OutboxEntry",
     "PlanRecord",
     "PutOutcome",
     "SQLiteStore",
+    "SilenceRecord",
     "Store",
     "TicketRecord",
     "TransitionRecord",
