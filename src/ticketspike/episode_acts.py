@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from .signals import Transition
     from .store.base import Store
 
-__all__ = ["MAX_SNOOZE", "EpisodeActs"]
+__all__ = ["MAX_SNOOZE", "EpisodeActs", "parse_duration"]
 
 log = logging.getLogger("ticketspike.engine")
 
@@ -399,3 +399,17 @@ def _act_json(record: InteractionRecord) -> dict[str, Any]:
     data = record.to_json()
     data.pop("kind", None)
     return data
+
+
+_UNITS = {"m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str, *, field: str = "for") -> timedelta:
+    """``30m``, ``4h``, ``1d`` (a whole number and a unit) as a timedelta, or an InputError."""
+    raw = str(text).strip().lower()
+    number, unit = raw[:-1], raw[-1:]
+    if unit not in _UNITS or not number.isdigit() or not 0 < int(number) <= 100_000:
+        raise InputError(
+            f"expected a duration such as 30m, 4h or 1d, got {str(text)[:40]!r}", field=field
+        )
+    return timedelta(seconds=int(number) * _UNITS[unit])
