@@ -59,6 +59,8 @@ from .roles import (
     ActionResult,
     BackfillPage,
     Classifier,
+    HttpEndpoint,
+    HttpReply,
     PluginConfig,
     ThemeAnalyzer,
     TicketSource,
@@ -95,6 +97,9 @@ __all__ = [
     "ChannelPost",
     "Classification",
     "Classifier",
+    "HttpEndpoint",
+    "HttpReply",
+    "InteractionRecord",
     "Config",
     "ConfigError",
     "CreateTask",
@@ -178,6 +183,7 @@ _LAZY = {
     "ExecutionReport": "ticketspike.executor",
     "IndustryBaseline": "ticketspike.detect.policy",
     "IngestResult": "ticketspike.engine",
+    "InteractionRecord": "ticketspike.store.interactions",
     "LifecyclePolicy": "ticketspike.lifecycle",
     "MemoryStore": "ticketspike.store.memory",
     "Planner": "ticketspike.planner.planner",
@@ -211,6 +217,7 @@ if _typing.TYPE_CHECKING:
     from .planner.routing import RoutingRules
     from .planner.workflow import Workflow
     from .store.base import Store
+    from .store.interactions import InteractionRecord
     from .store.memory import MemoryStore
     from .store.sqlite import SQLiteStore
 

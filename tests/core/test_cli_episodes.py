@@ -54,7 +54,9 @@ def _json(capsys: pytest.CaptureFixture[str], argv: list[str]) -> object:
     return json.loads(capsys.readouterr().out)
 
 
-def test_ack_snooze_resolve_and_the_history(store: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_ack_snooze_resolve_and_the_history(
+    store: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     [episode] = _json(capsys, ["episodes", "--store", str(store)])  # type: ignore[misc]
     assert episode["status"] == "active" and episode["acknowledged_by"] is None
     eid = episode["episode_id"]

@@ -42,6 +42,8 @@ from starlette.routing import Route
 from ..errors import TicketspikeError
 from .auth import BearerAuth
 from .body import parse_json, read_body, require_content_type
+from .endpoints import endpoint_routes
+from .episodes import episode_routes
 from .errors import ApiError, api_error_from, exception_handlers, unexpected
 from .openapi import openapi_document
 from .settings import ServerSettings, server_settings_from_config
@@ -304,8 +306,13 @@ def create_app(
             busy=writer.active,
         )
     api = _Api(engine, settings, BearerAuth(token), processor, writer)
+    # Routes adapters add (Slack's interactivity URL...), before the generic webhook route.
+    endpoints = engine.plugins.http_endpoints(engine.plugin_config)
+    for endpoint in endpoints:
+        endpoint.start(engine)
 
     routes = [
+        *endpoint_routes(endpoints, settings, _guarded),
         Route(
             "/api/webhooks/support/ticket",
             _guarded(api.ticket_webhook),
@@ -339,6 +346,7 @@ def create_app(
             methods=["GET"],
             name="escalations",
         ),
+        *episode_routes(engine, api.auth, settings, _guarded),
         Route("/api/health", _guarded(api.health), methods=["GET"], name="health"),
         Route("/openapi.json", _guarded(api.openapi), methods=["GET"], name="openapi"),
     ]
@@ -361,6 +369,8 @@ def create_app(
             yield
         finally:
             await run_in_threadpool(writer.stop)
+            for endpoint in endpoints:
+                await run_in_threadpool(endpoint.stop)
             if processor is not None:
                 await run_in_threadpool(processor.stop)
             if close_engine:
