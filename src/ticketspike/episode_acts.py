@@ -266,9 +266,13 @@ class EpisodeActs:
             )
         )
 
-    def record_act(self, record: InteractionRecord) -> InteractionRecord:
-        """Record any other act (a refused click, a front end's own act) once by its key."""
-        return self._once(record)
+    def record_act(self, record: InteractionRecord) -> tuple[InteractionRecord, bool]:
+        """Record any other act (a click, a refused click) once by its key.
+
+        Returns the stored record and whether this call wrote it (False: a redelivery).
+        """
+        new = self.store.record_interaction(record)
+        return self._by_key(record.key), new
 
     # -- what happened -------------------------------------------------------------------
     def episode_history(self, episode_id: str) -> list[dict[str, Any]]:
