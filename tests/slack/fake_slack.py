@@ -70,6 +70,8 @@ class FakeSlack:
         self.created: dict[str, dict[str, Any]] = {}
         self.invited: dict[str, list[str]] = {}
         self.valid_triggers: set[str] = set()
+        # Set to hold every call of a method until released (a Slack that hangs).
+        self.hold: dict[str, threading.Event] = {}
 
     # -- control ------------------------------------------------------------------
     def start(self) -> FakeSlack:
@@ -119,6 +121,9 @@ class FakeSlack:
     def handle(
         self, method: str, body: dict[str, Any], headers: dict[str, str]
     ) -> tuple[Scripted | None, int, dict[str, Any], dict[str, str]]:
+        gate = self.hold.get(method)
+        if gate is not None:
+            gate.wait(30)
         with self._lock:
             self.requests.append(Recorded(method, body, headers))
             queue = self._scripts.get(method)
@@ -259,7 +264,6 @@ class FakeSlack:
             "messages": [self._history_view(m, with_metadata) for m in thread[:limit]],
         }
 
-
     def _m_auth_test(self, body: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True, "team_id": self.team_id, "user_id": "U0BOT", "bot_id": "B0BOT"}
 
@@ -288,8 +292,11 @@ class FakeSlack:
 
     def _m_conversations_create(self, body: dict[str, Any]) -> dict[str, Any]:
         name = str(body.get("name", ""))
-        if not name or len(name) > 80 or name != name.lower() or any(
-            c not in "abcdefghijklmnopqrstuvwxyz0123456789-_" for c in name
+        if (
+            not name
+            or len(name) > 80
+            or name != name.lower()
+            or any(c not in "abcdefghijklmnopqrstuvwxyz0123456789-_" for c in name)
         ):
             return {"ok": False, "error": "invalid_name_specials"}
         if "#" + name in self.channels:

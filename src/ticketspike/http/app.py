@@ -387,4 +387,5 @@ def create_app(
     app.state.settings = settings
     app.state.processor = processor
     app.state.writer = writer
+    app.state.endpoints = {endpoint.name: endpoint for endpoint in endpoints}
     return app
