@@ -14,7 +14,6 @@ import hmac
 import importlib.metadata
 import json
 import threading
-import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
