@@ -10,6 +10,9 @@ from .configfile import Section
 from .errors import (
     ConfigError,
     DeliveryError,
+    DeliveryUncertainError,
+    DraftConflict,
+    DraftNotFound,
     InputError,
     InvalidTicket,
     MissingSecretError,
@@ -59,7 +62,9 @@ from .roles import (
     ActionResult,
     BackfillPage,
     Classifier,
+    MailTransport,
     PluginConfig,
+    SavedDraft,
     ThemeAnalyzer,
     TicketSource,
     WebhookResult,
@@ -99,9 +104,14 @@ __all__ = [
     "ConfigError",
     "CreateTask",
     "DeliveryError",
+    "DeliveryUncertainError",
     "DetectionPolicy",
     "DirectMessage",
+    "DraftConflict",
     "DraftEmail",
+    "DraftNotFound",
+    "DraftRecord",
+    "DraftStatus",
     "Engine",
     "EscalationPlan",
     "EventKind",
@@ -112,6 +122,7 @@ __all__ = [
     "InvalidTicket",
     "LifecyclePolicy",
     "Link",
+    "MailTransport",
     "MemoryStore",
     "MessageKind",
     "MissingSecretError",
@@ -128,6 +139,7 @@ __all__ = [
     "RetryPolicy",
     "RoutingRules",
     "SQLiteStore",
+    "SavedDraft",
     "ScheduleSync",
     "Secret",
     "Section",
@@ -174,6 +186,8 @@ _LAZY = {
     "BackfillReport": "ticketspike.engine",
     "Config": "ticketspike.config",
     "DetectionPolicy": "ticketspike.detect.policy",
+    "DraftRecord": "ticketspike.store.drafts",
+    "DraftStatus": "ticketspike.store.drafts",
     "Engine": "ticketspike.engine",
     "ExecutionReport": "ticketspike.executor",
     "IndustryBaseline": "ticketspike.detect.policy",
@@ -211,6 +225,7 @@ if _typing.TYPE_CHECKING:
     from .planner.routing import RoutingRules
     from .planner.workflow import Workflow
     from .store.base import Store
+    from .store.drafts import DraftRecord, DraftStatus
     from .store.memory import MemoryStore
     from .store.sqlite import SQLiteStore
 

@@ -27,6 +27,7 @@ from .roles import (
     AccountDirectory,
     ActionHandler,
     Classifier,
+    MailTransport,
     PluginConfig,
     ThemeAnalyzer,
     TicketSource,
@@ -41,6 +42,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "ticketspike.builtin.accounts_file",
     "ticketspike.builtin.console",
     "ticketspike.builtin.email_drafter",
+    "ticketspike.builtin.mail_transport",
     "ticketspike.builtin.outbox",
     "ticketspike.builtin.analysis",
 )
@@ -55,6 +57,7 @@ ROLE_HOOKS: dict[str, tuple[str, type]] = {
     "register_health_score_sinks": ("health-score sink", ActionHandler),
     "register_theme_analyzers": ("theme analyzer", ThemeAnalyzer),
     "register_classifiers": ("classifier", Classifier),
+    "register_mail_transports": ("mail transport", MailTransport),
 }
 
 
@@ -287,6 +290,10 @@ class Plugins:
 
     def classifiers(self, config: PluginConfig) -> list[Classifier]:
         return [r.obj for r in self.collect("register_classifiers", config)]
+
+    def mail_transports(self, config: PluginConfig) -> list[MailTransport]:
+        """Registered mail transports, plugins first; the first one serves."""
+        return [r.obj for r in self.collect("register_mail_transports", config)]
 
     def infos(self) -> list[PluginInfo]:
         """Every registered plugin with its distribution, version and roles."""

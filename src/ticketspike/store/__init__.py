@@ -18,6 +18,7 @@ from .base import (
     TicketRecord,
     TransitionRecord,
 )
+from .drafts import DraftRecord, DraftStatus
 from .memory import MemoryStore
 from .sqlite import SQLiteStore
 
@@ -25,6 +26,8 @@ __all__ = [
     "ActionRecord",
     "ActionStatus",
     "AttemptRecord",
+    "DraftRecord",
+    "DraftStatus",
     "EpisodeRecord",
     "MemoryStore",
     "OutboxEntry",

@@ -35,6 +35,7 @@ import attrs
 from ..model import Category, EventKind, Ticket, TicketEvent
 from ..planner.plan import EscalationPlan
 from ..signals import Transition
+from .drafts import DraftRecord, DraftStatus
 
 __all__ = [
     "ActionRecord",
@@ -415,6 +416,25 @@ class Store(Protocol):
     def get_cursor(self, name: str) -> str | None: ...
 
     def set_cursor(self, name: str, cursor: str | None, *, at: datetime) -> None: ...
+
+    # -- e-mail drafts (store.drafts) ------------------------------------------------
+    def add_draft(self, record: DraftRecord) -> bool:
+        """Record a new draft; False, writing nothing, when its id is already recorded."""
+        ...
+
+    def draft(self, draft_id: str) -> DraftRecord | None: ...
+
+    def drafts(
+        self, *, status: DraftStatus | None = None, episode_id: str | None = None
+    ) -> list[DraftRecord]:
+        """Drafts, oldest first."""
+        ...
+
+    def change_draft(
+        self, draft_id: str, changes: Mapping[str, Any], *, version: int, at: datetime
+    ) -> DraftRecord | None:
+        """Apply ``changes`` if the draft is still at ``version``; the new record, or None."""
+        ...
 
 
 def plan_id_of(plan: EscalationPlan) -> str:

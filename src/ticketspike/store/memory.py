@@ -33,13 +33,14 @@ from .base import (
     plan_id_of,
 )
 from .codec import event_from_json, event_to_json, plan_from_json
+from .drafts import MemoryDrafts
 
 __all__ = ["MemoryStore"]
 
 _MISSING = object()
 
 
-class MemoryStore:
+class MemoryStore(MemoryDrafts):
     """A :class:`~ticketspike.store.base.Store` that lives in this process only."""
 
     def __init__(self) -> None:

@@ -49,6 +49,7 @@ from .base import (
     plan_id_of,
 )
 from .codec import event_from_json, event_to_json, plan_from_json
+from .drafts import SQLiteDrafts
 from .migrations import MIGRATIONS, SCHEMA_VERSION
 
 __all__ = ["SQLiteStore"]
@@ -84,7 +85,7 @@ def _statements(script: str) -> Iterator[str]:
         raise StoreError("migration script ends inside a statement")
 
 
-class SQLiteStore:
+class SQLiteStore(SQLiteDrafts):
     """A :class:`~ticketspike.store.base.Store` in one SQLite file.
 
     :param path: the file (created with its directory unless ``create`` is False).
