@@ -42,6 +42,7 @@ from starlette.routing import Route
 from ..errors import TicketspikeError
 from .auth import BearerAuth
 from .body import parse_json, read_body, require_content_type
+from .drafts import draft_routes
 from .errors import ApiError, api_error_from, exception_handlers, unexpected
 from .openapi import openapi_document
 from .settings import ServerSettings, server_settings_from_config
@@ -341,6 +342,7 @@ def create_app(
         ),
         Route("/api/health", _guarded(api.health), methods=["GET"], name="health"),
         Route("/openapi.json", _guarded(api.openapi), methods=["GET"], name="openapi"),
+        *draft_routes(engine, api.auth, json_response, _guarded),
     ]
     middleware = []
     if settings.cors_origins:
