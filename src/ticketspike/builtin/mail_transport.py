@@ -241,7 +241,8 @@ class ImapSmtpTransport:
                 return
             ids = b",".join(uids).decode()
             conn.uid("STORE", ids, "+FLAGS.SILENT", r"(\Deleted)")
-            if "UIDPLUS" in conn.capabilities:
+            _, caps = conn.capability()  # the greeting's list may predate the login
+            if b"UIDPLUS" in b" ".join(c for c in caps if isinstance(c, bytes)).upper().split():
                 conn.uid("EXPUNGE", ids)
 
     # -- SMTP ------------------------------------------------------------------------
@@ -286,7 +287,7 @@ class ImapSmtpTransport:
             raise _failure(exc, f"sending via {where}") from None
         # From here on the message is on its way: a lost connection leaves it unknown.
         try:
-            conn.data(payload)
+            code, text = conn.data(payload)
         except smtplib.SMTPDataError as exc:
             _close(conn)
             refusal = _smtp_refusal(exc.smtp_code, exc.smtp_error, f"{where} refused the message")
@@ -297,6 +298,10 @@ class ImapSmtpTransport:
                 f"{where}: the connection was lost while the message was being handed over "
                 f"({type(exc).__name__}); it may or may not have been accepted"
             ) from None
+        if code != 250:
+            # A definite answer: the server refused the message, nothing was sent.
+            _close(conn)
+            raise _smtp_refusal(code, text, f"{where} refused the message")
         with contextlib.suppress(Exception):
             conn.quit()
 
