@@ -110,6 +110,8 @@ class DraftDesk:
         self.settings = settings
         self.clock = clock
         self.retry = retry if retry is not None else RetryPolicy()
+        if settings.send_attempts is not None:
+            self.retry = attrs.evolve(self.retry, max_attempts=settings.send_attempts)
         self.sleep = sleep
         self.send_lease = send_lease
         self.host = socket.gethostname()

@@ -6,6 +6,7 @@
       from: "Acme Customer Success <success@acme.example>"  # the shared sender
       reply_to_csm: true        # From the shared sender, Reply-To the CSM
       html: false               # add a text/html alternative to the plain text
+      send_attempts: 5          # tries of an approved send before giving up (approval kept)
       smtp: {host: smtp.gmail.com, port: 587, security: starttls}
       imap: {host: imap.gmail.com, port: 993, security: tls,
              drafts_folder: "[Gmail]/Drafts", sent_folder: "[Gmail]/Sent Mail"}
@@ -63,6 +64,7 @@ class EmailSettings:
     from_addr: str | None = None
     reply_to_csm: bool = False
     html: bool = False
+    send_attempts: int | None = None
     smtp: ServerSettings | None = None
     imap: ServerSettings | None = None
     where: str = "email"
@@ -130,7 +132,7 @@ def email_settings_from_config(section: Section | None) -> EmailSettings:
     """Validate the ``email:`` section (``None``: no e-mail servers, drafts stay files)."""
     if section is None:
         return EmailSettings()
-    section.check_keys({"from", "reply_to_csm", "html", "smtp", "imap"})
+    section.check_keys({"from", "reply_to_csm", "html", "send_attempts", "smtp", "imap"})
     sender = section.get_str("from")
     if sender is not None:
         address = sender.rpartition("<")[2].rstrip(">").strip() if "<" in sender else sender
@@ -147,6 +149,7 @@ def email_settings_from_config(section: Section | None) -> EmailSettings:
         from_addr=sender,
         reply_to_csm=reply_to_csm,
         html=bool(section.get_bool("html", False)),
+        send_attempts=section.get_int("send_attempts", None, minimum=1, maximum=20),
         smtp=_server(smtp, "smtp") if smtp is not None else None,
         imap=_server(imap, "imap") if imap is not None else None,
         where=section.where(),
