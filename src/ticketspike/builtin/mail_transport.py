@@ -388,9 +388,12 @@ def _login(config: PluginConfig, server: ServerSettings, section_name: str) -> L
         from ..errors import MissingSecretError
 
         what = "an OAuth access token" if server.auth == "xoauth2" else "the login"
+        names = " and ".join(missing)
+        verb = "is" if len(missing) == 1 else "are"
         raise MissingSecretError(
-            f"environment variable {' and '.join(missing)} not set; it must hold {what} "
-            f"for {server.host} (or set `auth: none`)",
+            f"environment variable{'s' if len(missing) > 1 else ''} {names} {verb} not set; "
+            f"{'it holds' if len(missing) == 1 else 'they hold'} {what} for {server.host} "
+            "(or set `auth: none`)",
             where=section_name,
             field=f"email.{server.protocol}",
         )
