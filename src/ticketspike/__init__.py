@@ -10,6 +10,9 @@ from .configfile import Section
 from .errors import (
     ConfigError,
     DeliveryError,
+    DeliveryUncertainError,
+    DraftConflict,
+    DraftNotFound,
     InputError,
     InvalidTicket,
     MissingSecretError,
@@ -61,7 +64,9 @@ from .roles import (
     Classifier,
     HttpEndpoint,
     HttpReply,
+    MailTransport,
     PluginConfig,
+    SavedDraft,
     ThemeAnalyzer,
     TicketSource,
     WebhookResult,
@@ -104,9 +109,14 @@ __all__ = [
     "ConfigError",
     "CreateTask",
     "DeliveryError",
+    "DeliveryUncertainError",
     "DetectionPolicy",
     "DirectMessage",
+    "DraftConflict",
     "DraftEmail",
+    "DraftNotFound",
+    "DraftRecord",
+    "DraftStatus",
     "Engine",
     "EscalationPlan",
     "EventKind",
@@ -117,6 +127,7 @@ __all__ = [
     "InvalidTicket",
     "LifecyclePolicy",
     "Link",
+    "MailTransport",
     "MemoryStore",
     "MessageKind",
     "MissingSecretError",
@@ -133,6 +144,7 @@ __all__ = [
     "RetryPolicy",
     "RoutingRules",
     "SQLiteStore",
+    "SavedDraft",
     "ScheduleSync",
     "Secret",
     "Section",
@@ -179,6 +191,8 @@ _LAZY = {
     "BackfillReport": "ticketspike.engine",
     "Config": "ticketspike.config",
     "DetectionPolicy": "ticketspike.detect.policy",
+    "DraftRecord": "ticketspike.store.drafts",
+    "DraftStatus": "ticketspike.store.drafts",
     "Engine": "ticketspike.engine",
     "ExecutionReport": "ticketspike.executor",
     "IndustryBaseline": "ticketspike.detect.policy",
@@ -218,6 +232,7 @@ if _typing.TYPE_CHECKING:
     from .planner.workflow import Workflow
     from .store.base import Store
     from .store.interactions import InteractionRecord
+    from .store.drafts import DraftRecord, DraftStatus
     from .store.memory import MemoryStore
     from .store.sqlite import SQLiteStore
 

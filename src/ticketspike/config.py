@@ -28,6 +28,7 @@ from .lifecycle import (
     lifecycle_policy_from_config,
     silences_from_config,
 )
+from .mail.settings import email_settings_from_config
 from .planner.routing import RoutingRules, routing_from_config
 from .planner.workflow import Workflow, workflow_from_config
 from .roles import PluginConfig
@@ -50,6 +51,7 @@ TOP_LEVEL_KEYS = frozenset(
         "classification",
         "themes",
         "escalation_chain",
+        "email",
     }
 )
 
@@ -142,6 +144,7 @@ def _assemble(root: Section, *, path: str | None, env: Mapping[str, str] | None)
     # Parsed here only to fail fast; the built-in analysis plugin reads them again.
     classification_settings_from_config(root.get_section("classification"))
     theme_settings_from_config(root.get_section("themes"))
+    email_settings_from_config(root.get_section("email"))
     plugin_sections: dict[str, Section] = {}
     plugins = root.get_section("plugins")
     if plugins is not None:

@@ -28,6 +28,7 @@ from .roles import (
     ActionHandler,
     Classifier,
     HttpEndpoint,
+    MailTransport,
     PluginConfig,
     ThemeAnalyzer,
     TicketSource,
@@ -42,6 +43,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "ticketspike.builtin.accounts_file",
     "ticketspike.builtin.console",
     "ticketspike.builtin.email_drafter",
+    "ticketspike.builtin.mail_transport",
     "ticketspike.builtin.outbox",
     "ticketspike.builtin.analysis",
 )
@@ -57,6 +59,7 @@ ROLE_HOOKS: dict[str, tuple[str, type]] = {
     "register_theme_analyzers": ("theme analyzer", ThemeAnalyzer),
     "register_classifiers": ("classifier", Classifier),
     "register_http_endpoints": ("HTTP endpoint", HttpEndpoint),
+    "register_mail_transports": ("mail transport", MailTransport),
 }
 
 
@@ -299,6 +302,10 @@ class Plugins:
                 raise PluginError(f"HTTP endpoint path {path!r} is taken", plugin=reg.plugin)
             found[path] = reg.obj
         return list(found.values())
+
+    def mail_transports(self, config: PluginConfig) -> list[MailTransport]:
+        """Registered mail transports, plugins first; the first one serves."""
+        return [r.obj for r in self.collect("register_mail_transports", config)]
 
     def infos(self) -> list[PluginInfo]:
         """Every registered plugin with its distribution, version and roles."""

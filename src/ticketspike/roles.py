@@ -11,6 +11,9 @@ hooks in :mod:`ticketspike.hookspecs`:
   action handlers, registered through their own hooks.
 * :class:`ThemeAnalyzer` and :class:`Classifier`: text analysis, with the
   built-in statistical ones as fallback.
+* :class:`MailTransport`: where approval-gated e-mail drafts are saved for
+  review and how an approved one is sent (the built-in one speaks IMAP and
+  SMTP; a host may plug in the Gmail API or its own mailer).
 
 Handlers signal failure with :class:`~ticketspike.errors.TransientDeliveryError`
 (retried, honouring ``retry_after``) or
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
+from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import attrs
@@ -43,7 +47,9 @@ __all__ = [
     "Classifier",
     "HttpEndpoint",
     "HttpReply",
+    "MailTransport",
     "PluginConfig",
+    "SavedDraft",
     "ThemeAnalyzer",
     "TicketSource",
     "WebhookResult",
@@ -216,6 +222,54 @@ class Classifier(Protocol):
 
     def classify(self, ticket: Ticket) -> Classification | None:
         """A category with confidence, or ``None`` to abstain."""
+        ...
+
+
+@attrs.frozen
+class SavedDraft:
+    """Where a transport saved a draft: its Message-ID, and the mailbox and folder (if any)."""
+
+    message_id: str
+    mailbox: str | None = None
+    folder: str | None = None
+
+
+@runtime_checkable
+class MailTransport(Protocol):
+    """Saves e-mail drafts where a person reviews them, and sends the approved ones.
+
+    Failures are :class:`~ticketspike.errors.TransientDeliveryError` (nothing left; worth
+    retrying), :class:`~ticketspike.errors.PermanentDeliveryError` (nothing left; retrying
+    will not help) or :class:`~ticketspike.errors.DeliveryUncertainError` (the message may
+    have left: the engine never sends it again without asking :meth:`was_sent` or a person).
+    """
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def checks_sent(self) -> bool:
+        """True when :meth:`was_sent` can answer (a Sent folder it can search)."""
+        ...
+
+    def save_draft(self, message: EmailMessage, *, key: str, now: datetime) -> SavedDraft:
+        """Save ``message`` as a draft, once per ``key``.
+
+        When a draft saved for ``key`` is already there (a retry after a crash), return it,
+        with *its* Message-ID, instead of saving a second one.
+        """
+        ...
+
+    def send(self, message: EmailMessage) -> None:
+        """Send ``message`` to its ``To`` recipients."""
+        ...
+
+    def was_sent(self, message_id: str) -> bool | None:
+        """Whether a message with this Message-ID was sent; ``None`` when it cannot tell."""
+        ...
+
+    def discard_draft(self, saved: SavedDraft) -> None:
+        """Remove the saved draft (it was sent or rejected); a draft already gone is fine."""
         ...
 
 

@@ -384,3 +384,20 @@ def test_plugin_config_is_what_the_hooks_receive() -> None:
     config = PluginConfig(env={"X": "1"})
     clean_plugins(Spy()).action_handlers(config)
     assert seen == [config]
+
+
+def test_hook_register_mail_transports() -> None:
+    from ticketspike.testing import RecordingMailTransport
+
+    transport = RecordingMailTransport()
+    engine = _run_with(mail_transports=[transport])
+    assert engine.mail is transport
+    assert len(transport.drafts) == 1  # the acknowledgement, saved through the transport
+    handled = {e.kind: e.handler for e in engine.store.outbox()}
+    assert handled["draft_email"] == "mailbox_drafter"
+    (draft,) = engine.drafts()
+    assert draft.message_id == str(next(iter(transport.drafts.values()))["Message-ID"])
+    # A plugin's own drafter still wins over the transport-backed built-in one.
+    drafter = _Sink("own-drafts", {"draft_email"})
+    engine = _run_with(mail_transports=[RecordingMailTransport()], email_drafters=[drafter])
+    assert [a.kind for a in drafter.seen] == ["draft_email"]

@@ -27,6 +27,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ticketspike.cli.text_cmds",  # classify, themes
     "ticketspike.cli.serve_cmd",  # serve
     "ticketspike.cli.episode_cmds",  # episodes, ack, snooze, resolve
+    "ticketspike.cli.drafts_cmds",  # drafts list|show|approve|reject|resolve
 )
 
 

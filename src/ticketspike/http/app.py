@@ -44,6 +44,7 @@ from .auth import BearerAuth
 from .body import parse_json, read_body, require_content_type
 from .endpoints import endpoint_routes
 from .episodes import episode_routes
+from .drafts import draft_routes
 from .errors import ApiError, api_error_from, exception_handlers, unexpected
 from .openapi import openapi_document
 from .settings import ServerSettings, server_settings_from_config
@@ -349,6 +350,7 @@ def create_app(
         *episode_routes(engine, api.auth, settings, _guarded),
         Route("/api/health", _guarded(api.health), methods=["GET"], name="health"),
         Route("/openapi.json", _guarded(api.openapi), methods=["GET"], name="openapi"),
+        *draft_routes(engine, api.auth, json_response, _guarded),
     ]
     middleware = []
     if settings.cors_origins:

@@ -19,6 +19,7 @@ from .base import (
     TransitionRecord,
 )
 from .interactions import InteractionRecord, SilenceRecord
+from .drafts import DraftRecord, DraftStatus
 from .memory import MemoryStore
 from .sqlite import SQLiteStore
 
@@ -26,6 +27,8 @@ __all__ = [
     "ActionRecord",
     "ActionStatus",
     "AttemptRecord",
+    "DraftRecord",
+    "DraftStatus",
     "EpisodeRecord",
     "InteractionRecord",
     "MemoryStore",

@@ -36,6 +36,7 @@ from ..model import Category, EventKind, Ticket, TicketEvent
 from ..planner.plan import EscalationPlan
 from ..signals import Transition
 from .interactions import InteractionRecord, SilenceRecord
+from .drafts import DraftRecord, DraftStatus
 
 __all__ = [
     "ActionRecord",
@@ -438,6 +439,24 @@ class Store(Protocol):
 
     def record_plan(self, plan: EscalationPlan, *, plan_id: str, at: datetime) -> bool:
         """Record a plan that follows no transition (and its pending actions) once."""
+
+    # -- e-mail drafts (store.drafts) ------------------------------------------------
+    def add_draft(self, record: DraftRecord) -> bool:
+        """Record a new draft; False, writing nothing, when its id is already recorded."""
+        ...
+
+    def draft(self, draft_id: str) -> DraftRecord | None: ...
+
+    def drafts(
+        self, *, status: DraftStatus | None = None, episode_id: str | None = None
+    ) -> list[DraftRecord]:
+        """Drafts, oldest first."""
+        ...
+
+    def change_draft(
+        self, draft_id: str, changes: Mapping[str, Any], *, version: int, at: datetime
+    ) -> DraftRecord | None:
+        """Apply ``changes`` if the draft is still at ``version``; the new record, or None."""
         ...
 
 

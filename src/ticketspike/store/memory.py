@@ -34,13 +34,14 @@ from .base import (
 )
 from .codec import event_from_json, event_to_json, plan_from_json
 from .interactions import MemoryInteractions
+from .drafts import MemoryDrafts
 
 __all__ = ["MemoryStore"]
 
 _MISSING = object()
 
 
-class MemoryStore(MemoryInteractions):
+class MemoryStore(MemoryInteractions, MemoryDrafts):
     """A :class:`~ticketspike.store.base.Store` that lives in this process only."""
 
     def __init__(self) -> None:

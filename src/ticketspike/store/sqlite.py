@@ -50,6 +50,7 @@ from .base import (
 )
 from .codec import event_from_json, event_to_json, plan_from_json
 from .interactions import SQLiteInteractions
+from .drafts import SQLiteDrafts
 from .migrations import MIGRATIONS, SCHEMA_VERSION
 
 __all__ = ["SQLiteStore"]
@@ -85,7 +86,7 @@ def _statements(script: str) -> Iterator[str]:
         raise StoreError("migration script ends inside a statement")
 
 
-class SQLiteStore(SQLiteInteractions):
+class SQLiteStore(SQLiteInteractions, SQLiteDrafts):
     """A :class:`~ticketspike.store.base.Store` in one SQLite file.
 
     :param path: the file (created with its directory unless ``create`` is False).
