@@ -231,8 +231,8 @@ if _typing.TYPE_CHECKING:
     from .planner.routing import RoutingRules
     from .planner.workflow import Workflow
     from .store.base import Store
-    from .store.interactions import InteractionRecord
     from .store.drafts import DraftRecord, DraftStatus
+    from .store.interactions import InteractionRecord
     from .store.memory import MemoryStore
     from .store.sqlite import SQLiteStore
 

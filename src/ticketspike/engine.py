@@ -38,8 +38,8 @@ import attrs
 from .config import Config, load_config
 from .detect.classify import FallbackClassifier, categorize
 from .detect.themes import analyze_with_fallback
-from .episode_acts import EpisodeActs
 from .drafts import DraftDesk
+from .episode_acts import EpisodeActs
 from .errors import InputError, PluginError, TicketspikeError, WebhookRejected
 from .executor import ExecutionReport, Executor, RetryPolicy
 from .mail.settings import email_settings_from_config

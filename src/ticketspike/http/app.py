@@ -42,9 +42,9 @@ from starlette.routing import Route
 from ..errors import TicketspikeError
 from .auth import BearerAuth
 from .body import parse_json, read_body, require_content_type
+from .drafts import draft_routes
 from .endpoints import endpoint_routes
 from .episodes import episode_routes
-from .drafts import draft_routes
 from .errors import ApiError, api_error_from, exception_handlers, unexpected
 from .openapi import openapi_document
 from .settings import ServerSettings, server_settings_from_config

@@ -18,8 +18,8 @@ from .base import (
     TicketRecord,
     TransitionRecord,
 )
-from .interactions import InteractionRecord, SilenceRecord
 from .drafts import DraftRecord, DraftStatus
+from .interactions import InteractionRecord, SilenceRecord
 from .memory import MemoryStore
 from .sqlite import SQLiteStore
 

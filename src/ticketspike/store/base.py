@@ -35,8 +35,8 @@ import attrs
 from ..model import Category, EventKind, Ticket, TicketEvent
 from ..planner.plan import EscalationPlan
 from ..signals import Transition
-from .interactions import InteractionRecord, SilenceRecord
 from .drafts import DraftRecord, DraftStatus
+from .interactions import InteractionRecord, SilenceRecord
 
 __all__ = [
     "ActionRecord",

@@ -33,8 +33,8 @@ from .base import (
     plan_id_of,
 )
 from .codec import event_from_json, event_to_json, plan_from_json
-from .interactions import MemoryInteractions
 from .drafts import MemoryDrafts
+from .interactions import MemoryInteractions
 
 __all__ = ["MemoryStore"]
 

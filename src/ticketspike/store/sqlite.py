@@ -49,8 +49,8 @@ from .base import (
     plan_id_of,
 )
 from .codec import event_from_json, event_to_json, plan_from_json
-from .interactions import SQLiteInteractions
 from .drafts import SQLiteDrafts
+from .interactions import SQLiteInteractions
 from .migrations import MIGRATIONS, SCHEMA_VERSION
 
 __all__ = ["SQLiteStore"]
