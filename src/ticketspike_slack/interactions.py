@@ -483,7 +483,7 @@ class SlackInteractions:
         if not episode or not trigger or drafts_of is None:
             self._tell(payload, user[0], "There is no draft to review for this alert.")
             return
-        drafts = [d for d in drafts_of(episode_id=episode) if _status(d) in ("pending", "draft")]
+        drafts = [d for d in drafts_of(episode_id=episode) if _status(d) == "awaiting_approval"]
         if not drafts:
             self._tell(payload, user[0], "There is no draft waiting for approval for this alert.")
             return

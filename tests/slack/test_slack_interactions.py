@@ -33,7 +33,12 @@ import ticketspike_tests_fake_slack as fake_slack
 from ticketspike import Plugins, TicketEvent, ticket_event_from_json
 from ticketspike.engine import Engine
 from ticketspike.http import create_app
-from ticketspike.testing import FixedClock, RecordingSleep
+from ticketspike.testing import (
+    FixedClock,
+    RecordingMailTransport,
+    RecordingSleep,
+    StaticPlugin,
+)
 from ticketspike_slack.interactions import war_room_name
 
 START = datetime(2026, 2, 1, tzinfo=timezone.utc)
@@ -115,7 +120,9 @@ def sign(body: bytes, timestamp: int, secret: str = SECRETS[0]) -> dict[str, str
 
 
 class World:
-    def __init__(self, tmp_path: Path, slack: Any, extra_config: str = "") -> None:
+    def __init__(
+        self, tmp_path: Path, slack: Any, extra_config: str = "", extra: tuple[object, ...] = ()
+    ) -> None:
         self.slack = slack
         (tmp_path / "accounts.yaml").write_text(ACCOUNTS)
         (tmp_path / "ticketspike.yaml").write_text(
@@ -131,7 +138,7 @@ class World:
             tmp_path / "ticketspike.yaml",
             store=tmp_path / "store.db",
             env={"SLACK_BOT_TOKEN": fake_slack.TOKEN, "SLACK_SIGNING_SECRET": " ".join(SECRETS)},
-            plugins=Plugins(load_entrypoints=True, allow={"slack"}),
+            plugins=Plugins(load_entrypoints=True, allow={"slack"}, plugins=extra),
             clock=self.clock,
             sleep=RecordingSleep(),
         )
@@ -395,3 +402,83 @@ def test_war_room_names_are_sanitised() -> None:
     assert name == "spike-channel-unicode-corp-sons-20260303"
     assert war_room_name("{customer_id}", {"customer_id": "\u202e\u202e"}) == "spike-war-room"
     assert len(war_room_name("x" * 200, {})) == 80
+
+
+# -- the draft modal ---------------------------------------------------------------------------
+def _submission(world: World, view: dict[str, Any], *, body: str, kind: str) -> dict[str, Any]:
+    values = {
+        "subject": {"value": {"type": "plain_text_input", "value": "Re: your <!channel> tickets"}},
+        "body": {"value": {"type": "plain_text_input", "value": body}},
+    }
+    return {
+        "type": kind,
+        "team": {"id": "T0FAKETEAM", "domain": "fake"},
+        "user": {
+            "id": "U0MIKE",
+            "username": "mike",
+            "name": "Mike Johnson",
+            "team_id": "T0FAKETEAM",
+        },
+        "api_app_id": "A0APP",
+        "token": "legacy-verification-token",
+        "trigger_id": "9.9.trigger",
+        "view": {
+            **view,
+            "id": "V000001",
+            "team_id": "T0FAKETEAM",
+            "state": {"values": values},
+            "hash": "1772000000.AbCdEf",
+        },
+        "response_urls": [],
+        "is_enterprise_install": False,
+    }
+
+
+@pytest.fixture
+def mail_world(tmp_path: Path, slack: Any) -> Iterator[tuple[World, RecordingMailTransport]]:
+    transport = RecordingMailTransport()
+    made = World(tmp_path, slack, extra=(StaticPlugin(mail_transports=[transport]),))
+    yield made, transport
+    made.close()
+
+
+def test_draft_response_opens_the_modal_and_approve_sends_the_edited_mail_once(
+    mail_world: tuple[World, RecordingMailTransport],
+) -> None:
+    world, transport = mail_world
+    [draft] = world.engine.drafts(episode_id=world.episode)
+    assert world.send(world.click("draft_response")).status_code == 200
+    [view] = world.slack.views
+    assert view["type"] == "modal" and view["submit"]["text"] == "Approve & send"
+    inputs = {b["block_id"]: b["element"] for b in view["blocks"] if b["type"] == "input"}
+    assert inputs["subject"]["initial_value"] == draft.subject[:150]
+    assert inputs["body"]["initial_value"].startswith(draft.body[:50])
+    assert "<!here>" not in json.dumps(view)  # the account name is escaped in the modal
+
+    submitted = _submission(world, view, body="Hello Pat, we are on it.", kind="view_submission")
+    for _ in range(3):
+        world.clock.advance(seconds=1)
+        answer = world.send(submitted)
+        assert answer.status_code == 200 and answer.content == b""  # closes the modal
+    [mail] = transport.sent
+    assert "we are on it" in mail.get_content()
+    approved = world.engine.draft(draft.id)
+    assert approved is not None and approved.status.value == "sent"
+    thread = [m for m in world.slack.messages["C0ESCALATE"] if m["thread_ts"]]
+    assert sum("approved by Mike Johnson" in m["text"] for m in thread) == 1
+
+
+def test_discarding_the_modal_rejects_the_draft(
+    mail_world: tuple[World, RecordingMailTransport],
+) -> None:
+    world, transport = mail_world
+    [draft] = world.engine.drafts(episode_id=world.episode)
+    assert world.send(world.click("draft_response")).status_code == 200
+    [view] = world.slack.views
+    closed = _submission(world, view, body="unused", kind="view_closed")
+    assert world.send(closed).status_code == 200
+    rejected = world.engine.draft(draft.id)
+    assert rejected is not None and rejected.status.value == "rejected"
+    assert transport.sent == []
+    thread = [m for m in world.slack.messages["C0ESCALATE"] if m["thread_ts"]]
+    assert any("discarded by Mike Johnson" in m["text"] for m in thread)
