@@ -141,6 +141,7 @@ class SlackInteractions:
         self._lock = threading.Lock()
         self._pending = 0
         self._idle = threading.Condition(self._lock)
+        self.socket_mode: Any = None  # a SocketModeRunner, when configured
 
     def __repr__(self) -> str:
         return f"SlackInteractions(team_id={self._team_id!r}, secrets={len(self._secrets)})"
@@ -153,8 +154,12 @@ class SlackInteractions:
                 self._pool = ThreadPoolExecutor(
                     max_workers=self._workers, thread_name_prefix="slack-interactions"
                 )
+        if self.socket_mode is not None:
+            self.socket_mode.start()
 
     def stop(self) -> None:
+        if self.socket_mode is not None:
+            self.socket_mode.stop()
         with self._lock:
             pool, self._pool = self._pool, None
         if pool is not None:
@@ -184,12 +189,24 @@ class SlackInteractions:
         if not self._our_team(payload):
             return _refuse(403)
         digest = hashlib.sha256(f"{signature}:{timestamp}".encode()).hexdigest()
-        if not self.engine.store.remember_delivery(
-            "slack-interactions", digest, at=self.engine.clock(), ttl_seconds=REPLAY_TTL
-        ):
+        if not self.accept(payload, delivery=digest):
             return _refuse(403)
-        self._submit(payload)
         return _EMPTY
+
+    def accept(self, payload: dict[str, Any], *, delivery: str) -> bool:
+        """Queue a payload from an authenticated channel once per ``delivery`` id.
+
+        False (nothing queued) for a delivery seen before or a payload from another
+        workspace. Used by :meth:`handle` and by Socket Mode.
+        """
+        if not self._our_team(payload):
+            return False
+        if not self.engine.store.remember_delivery(
+            "slack-interactions", delivery, at=self.engine.clock(), ttl_seconds=REPLAY_TTL
+        ):
+            return False
+        self._submit(payload)
+        return True
 
     # -- checks --------------------------------------------------------------------------
     def _verified(self, body: bytes, timestamp: str, signature: str) -> bool:

@@ -59,7 +59,15 @@ def register_http_endpoints(register: Callable[[HttpEndpoint], None], config: Pl
     options = interaction_settings_from_section(section.get_section("interactions"))
     team = team_id_of(section)
     secrets = config.secrets(None, "", options.signing_secret_env)
-    if not secrets:
+    app_token = None
+    if options.socket_mode:
+        app_token = config.require_secret(
+            section.get_section("interactions") or section,
+            "app_token_env",
+            options.app_token_env,
+            what="the Slack app-level token (xapp-...) for Socket Mode",
+        )
+    if not secrets and app_token is None:
         logging.getLogger("ticketspike_slack").info(
             "slack: $%s is not set; the interactivity endpoint is not mounted",
             options.signing_secret_env,
@@ -75,8 +83,12 @@ def register_http_endpoints(register: Callable[[HttpEndpoint], None], config: Pl
         retry_handlers=[],
         logger=logging.getLogger("ticketspike_slack.web"),
     )
-    register(
-        SlackInteractions(
-            secrets=secrets, client=client, settings=settings, options=options, team_id=team
-        )
+    endpoint = SlackInteractions(
+        secrets=secrets, client=client, settings=settings, options=options, team_id=team
     )
+    if app_token is not None:
+        # Imported only when used: Socket Mode is an alternative to the HTTP endpoint.
+        from .socket_mode import SocketModeRunner
+
+        endpoint.socket_mode = SocketModeRunner(endpoint, app_token=app_token, client=client)
+    register(endpoint)

@@ -482,3 +482,42 @@ def test_discarding_the_modal_rejects_the_draft(
     assert transport.sent == []
     thread = [m for m in world.slack.messages["C0ESCALATE"] if m["thread_ts"]]
     assert any("discarded by Mike Johnson" in m["text"] for m in thread)
+
+
+# -- Socket Mode ---------------------------------------------------------------------------------
+class _Socket:
+    """Where the runner sends its envelope acknowledgements (the WebSocket's place)."""
+
+    def __init__(self) -> None:
+        self.acks: list[str] = []
+
+    def send_socket_mode_response(self, response: Any) -> None:
+        self.acks.append(response.envelope_id)
+
+
+def test_socket_mode_envelopes_feed_the_same_handlers_once(world: World) -> None:
+    from slack_sdk.socket_mode.request import SocketModeRequest
+
+    from ticketspike import Secret
+    from ticketspike_slack.socket_mode import SocketModeRunner
+
+    runner = SocketModeRunner(
+        world.endpoint,
+        app_token=Secret("xapp-test", source="SLACK_APP_TOKEN"),
+        client=None,  # type: ignore[arg-type]
+    )
+    socket = _Socket()
+    click = world.click("acknowledge")
+    for _ in range(2):  # Slack redelivers an envelope it thinks was not acknowledged
+        runner.on_request(
+            socket, SocketModeRequest(type="interactive", envelope_id="e1", payload=click)
+        )
+    foreign = world.click("acknowledge", team="T0OTHER", action_ts="1772000009.000001")
+    runner.on_request(
+        socket, SocketModeRequest(type="interactive", envelope_id="e2", payload=foreign)
+    )
+    assert world.endpoint.wait_idle(30)
+    assert socket.acks == ["e1", "e1", "e2"]  # every envelope is acknowledged at once
+    assert len(world.updates()) == 1
+    assert [r.kind for r in world.engine.store.interactions()] == ["click", "acknowledge"]
+    assert "xapp-test" not in repr(runner)
