@@ -521,3 +521,27 @@ def test_socket_mode_envelopes_feed_the_same_handlers_once(world: World) -> None
     assert len(world.updates()) == 1
     assert [r.kind for r in world.engine.store.interactions()] == ["click", "acknowledge"]
     assert "xapp-test" not in repr(runner)
+
+
+def test_the_documented_interaction_settings_load() -> None:
+    import re
+
+    from ticketspike.config import load_config
+    from ticketspike_slack.interaction_settings import interaction_settings_from_section
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "adapters" / "slack.md").read_text()
+    [block] = [b for b in re.findall(r"```yaml\n(.*?)```", doc, flags=re.S) if "interactions:" in b]
+    env = {"SLACK_BOT_TOKEN": fake_slack.TOKEN, "SLACK_SIGNING_SECRET": "a b"}
+    config = load_config(text=block, env=env)
+    section = config.plugins.section("slack")
+    assert section is not None
+    options = interaction_settings_from_section(section.get_section("interactions"))
+    assert options.team_people["product"] == ("U0PM1", "U0PM2")
+    [endpoint] = Plugins(load_entrypoints=True, allow={"slack"}).http_endpoints(config.plugins)
+    assert endpoint.path == "/api/webhooks/slack/interactions"
+    assert "a b" not in repr(endpoint)
+    bad = block.replace("who_may_click: anyone", "who_may_click: everybody")
+    with pytest.raises(Exception, match="who_may_click"):
+        interaction_settings_from_section(
+            load_config(text=bad, env=env).plugins.section("slack").get_section("interactions")  # type: ignore[union-attr]
+        )
