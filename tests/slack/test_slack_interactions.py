@@ -545,3 +545,11 @@ def test_the_documented_interaction_settings_load() -> None:
         interaction_settings_from_section(
             load_config(text=bad, env=env).plugins.section("slack").get_section("interactions")  # type: ignore[union-attr]
         )
+
+
+def test_the_interactions_path_is_in_the_openapi_document(world: World) -> None:
+    future = asyncio.run_coroutine_threadsafe(
+        world.client._client.get("/openapi.json"), world.client._loop
+    )
+    doc = future.result(timeout=30).json()
+    assert set(doc["paths"][PATH]) == {"post"}

@@ -43,7 +43,7 @@ from ..errors import TicketspikeError
 from .auth import BearerAuth
 from .body import parse_json, read_body, require_content_type
 from .drafts import draft_routes
-from .endpoints import endpoint_routes
+from .endpoints import endpoint_path, endpoint_routes
 from .episodes import episode_routes
 from .errors import ApiError, api_error_from, exception_handlers, unexpected
 from .openapi import openapi_document
@@ -239,6 +239,9 @@ class _Api:
             self._openapi = openapi_document(
                 max_body_bytes=self.settings.max_body_bytes, sources=sorted(self.engine.sources)
             )
+            # Routes adapters added (HttpEndpoint): signed by their own scheme, not JSON.
+            for endpoint in getattr(request.app.state, "endpoints", {}).values():
+                self._openapi["paths"][endpoint.path] = endpoint_path(endpoint)
         return json_response(self._openapi)
 
     def _limit(self, request: Request) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -22,7 +22,7 @@ from .body import read_body
 if TYPE_CHECKING:
     from .settings import ServerSettings
 
-__all__ = ["endpoint_routes"]
+__all__ = ["endpoint_path", "endpoint_routes"]
 
 log = logging.getLogger("ticketspike.http")
 
@@ -54,3 +54,20 @@ def endpoint_routes(
             Route(endpoint.path, guard(route.endpoint), methods=["POST"], name=route.name)
         )
     return routes
+
+
+def endpoint_path(endpoint: HttpEndpoint) -> dict[str, Any]:
+    """The OpenAPI path item of an adapter's endpoint (its body is the vendor's)."""
+    doc = (type(endpoint).__doc__ or "").strip().splitlines()
+    return {
+        "post": {
+            "operationId": f"endpoint_{endpoint.name}".replace("-", "_"),
+            "summary": doc[0] if doc else f"The {endpoint.name} endpoint.",
+            "description": "Added by a plugin; verified by the plugin's own signature scheme.",
+            "responses": {
+                "200": {"description": "Accepted."},
+                "401": {"description": "Not signed, or the signature is wrong or stale."},
+                "403": {"description": "Refused (a replay, or not for this installation)."},
+            },
+        }
+    }

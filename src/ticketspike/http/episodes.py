@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from .auth import BearerAuth
     from .settings import ServerSettings
 
-__all__ = ["episode_routes"]
+__all__ = ["episode_paths", "episode_routes"]
 
 _NO_STORE = {"Cache-Control": "no-store"}
 
@@ -177,3 +177,104 @@ def episode_routes(
         ),
         Route("/api/silences", guard(api.silences), methods=["GET"], name="silences"),
     ]
+
+
+def episode_paths(read: list[dict[str, list[str]]]) -> dict[str, Any]:
+    """The OpenAPI ``paths`` of the episode endpoints."""
+
+    def ok(text: str) -> dict[str, Any]:
+        return {
+            "description": text,
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        }
+
+    def errors(*codes: int) -> dict[str, Any]:
+        return {str(c): {"$ref": f"#/components/responses/E{c}"} for c in codes}
+
+    act = {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["by"],
+                    "properties": {"by": {"type": "string", "description": "who acts"}},
+                }
+            }
+        },
+    }
+    episode = [{"name": "episodeId", "in": "path", "required": True, "schema": {"type": "string"}}]
+    customer = [
+        {"name": "customerId", "in": "path", "required": True, "schema": {"type": "string"}}
+    ]
+
+    def acting(op: str, summary: str) -> dict[str, Any]:
+        return {
+            "post": {
+                "operationId": op,
+                "summary": summary,
+                "security": read,
+                "parameters": episode,
+                "requestBody": act,
+                "responses": {"200": ok("The recorded act."), **errors(401, 404, 415, 422)},
+            }
+        }
+
+    snooze_body = {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["by"],
+                    "properties": {
+                        "by": {"type": "string"},
+                        "for": {"type": "string", "examples": ["4h", "30m", "1d"]},
+                        "until": {"type": "string", "format": "date-time"},
+                    },
+                }
+            }
+        },
+    }
+    return {
+        "/api/episodes": {
+            "get": {
+                "operationId": "listEpisodes",
+                "summary": "Spike episodes with acknowledgement, snooze and war room.",
+                "security": read,
+                "parameters": [{"name": "active", "in": "query", "schema": {"type": "string"}}],
+                "responses": {"200": ok("The episodes."), **errors(401)},
+            }
+        },
+        "/api/episodes/{episodeId}": {
+            "get": {
+                "operationId": "getEpisode",
+                "summary": "One episode with its history (transitions, acts, actions).",
+                "security": read,
+                "parameters": episode,
+                "responses": {"200": ok("The episode."), **errors(401, 404)},
+            }
+        },
+        "/api/episodes/{episodeId}/acknowledge": acting(
+            "acknowledgeEpisode", "Acknowledge: record who and when; stops the chain."
+        ),
+        "/api/episodes/{episodeId}/resolve": acting("resolveEpisode", "Resolve the episode now."),
+        "/api/customers/{customerId}/snooze": {
+            "post": {
+                "operationId": "snoozeCustomer",
+                "summary": "Silence the customer for a while (a recorded silence).",
+                "security": read,
+                "parameters": customer,
+                "requestBody": snooze_body,
+                "responses": {"200": ok("The recorded act."), **errors(401, 415, 422)},
+            }
+        },
+        "/api/silences": {
+            "get": {
+                "operationId": "listSilences",
+                "summary": "Configured and recorded silences in force.",
+                "security": read,
+                "responses": {"200": ok("The silences."), **errors(401)},
+            }
+        },
+    }
