@@ -416,8 +416,8 @@ def _silence(item: Section) -> Silence:
         start=start,
         end=end,
         reason=item.get_str("reason", "") or "",
-        kind=kind,
-    )  # type: ignore[arg-type]
+        kind=kind,  # type: ignore[arg-type]
+    )
 
 
 def _time(item: Section, key: str, *, required: bool) -> datetime | None:

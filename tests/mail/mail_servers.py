@@ -13,6 +13,7 @@ or Microsoft 365, files every accepted message into the sender's Sent folder ove
 
 from __future__ import annotations
 
+import base64
 import imaplib
 import json
 import os
@@ -38,6 +39,7 @@ IMAP_USER = "csm@example.com"
 IMAP_PASSWORD = "imap-secret-3e9d"
 SMTP_USER = "mailer@example.com"
 SMTP_PASSWORD = "smtp-secret-71c2"
+SMTP_TOKEN = "ya29.oauth-access-token-8d0f"
 START = datetime(2026, 1, 1, tzinfo=timezone.utc)
 SPIKE_DAY = START + timedelta(days=40)
 NOW = SPIKE_DAY + timedelta(hours=14)
@@ -182,6 +184,15 @@ class Mailroom:
             os.kill(self.kill_pid, signal.SIGKILL)
             self.kill_pid = None
         return "250 2.0.0 accepted"
+
+    async def auth_XOAUTH2(self, server: Any, args: list[str]) -> AuthResult:  # noqa: N802
+        """SASL XOAUTH2 as Gmail and Microsoft 365 take it (initial response only)."""
+        expected = f"user={SMTP_USER}\x01auth=Bearer {SMTP_TOKEN}\x01\x01".encode()
+        try:
+            offered = base64.b64decode(args[1]) if len(args) > 1 else b""
+        except ValueError:
+            offered = b""
+        return AuthResult(success=offered == expected, handled=False)
 
 
 def _authenticator(

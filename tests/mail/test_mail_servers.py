@@ -371,3 +371,24 @@ def test_header_injection_through_names_and_subjects_is_refused(
     ((_mail_from, rcpts, sent),) = smtp.room.accepted
     assert rcpts == ["dana@techcorp.example"]
     assert "Bcc" not in sent and "X-Evil" not in sent
+
+
+def test_xoauth2_logs_in_with_the_token_and_a_wrong_token_fails_for_good(
+    tmp_path: Path, smtp: SmtpServer
+) -> None:
+    from ticketspike_tests_mail_servers import SMTP_TOKEN, SMTP_USER
+
+    text = email_yaml(smtp=smtp).replace(
+        "    security: none", "    security: none\n    auth: xoauth2"
+    )
+    wrong = {"TICKETSPIKE_SMTP_USER": SMTP_USER, "TICKETSPIKE_SMTP_TOKEN": "expired-token"}
+    engine = make_engine(tmp_path, text, env=wrong)
+    spike(engine, tmp_path)
+    draft = only_draft(engine)
+    with pytest.raises(PermanentDeliveryError, match="refused the login"):
+        engine.approve_draft(draft.id, by="mike")
+    engine.close()
+    right = {"TICKETSPIKE_SMTP_USER": SMTP_USER, "TICKETSPIKE_SMTP_TOKEN": SMTP_TOKEN}
+    engine = make_engine(tmp_path, text, env=right)
+    assert engine.approve_draft(draft.id, by="mike").status is DraftStatus.SENT
+    assert len(smtp.room.accepted) == 1
