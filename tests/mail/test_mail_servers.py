@@ -392,3 +392,26 @@ def test_xoauth2_logs_in_with_the_token_and_a_wrong_token_fails_for_good(
     engine = make_engine(tmp_path, text, env=right)
     assert engine.approve_draft(draft.id, by="mike").status is DraftStatus.SENT
     assert len(smtp.room.accepted) == 1
+
+
+def test_a_csm_with_a_mailbox_of_their_own_gets_the_draft_there_and_sends_as_themselves(
+    tmp_path: Path, dovecot: Dovecot, smtp: SmtpServer
+) -> None:
+    from ticketspike_tests_mail_servers import CSM_PASSWORD, CSM_USER
+
+    text = email_yaml(smtp=smtp, imap=dovecot) + (
+        "  mailboxes:\n"
+        f"    - {{address: {CSM_USER}, user_env: MIKE_MAIL_USER, password_env: MIKE_MAIL_PW}}\n"
+    )
+    env = {**MAIL_ENV, "MIKE_MAIL_USER": CSM_USER, "MIKE_MAIL_PW": CSM_PASSWORD}
+    engine = make_engine(tmp_path, text, env=env)
+    spike(engine, tmp_path)
+    draft = only_draft(engine)
+    mike = dovecot.as_user(CSM_USER, CSM_PASSWORD)
+    assert draft.mailbox == CSM_USER
+    assert [m["Message-ID"] for _f, m in mike.messages("Drafts")] == [draft.message_id]
+    assert dovecot.messages("Drafts") == []  # not in the shared mailbox
+    engine.approve_draft(draft.id, by="mike")
+    assert smtp.room.logins == [CSM_USER]  # sent with Mike's own login, From Mike
+    assert smtp.room.accepted[0][0] == CSM_USER
+    assert mike.messages("Drafts") == []
