@@ -62,6 +62,8 @@ from .roles import (
     ActionResult,
     BackfillPage,
     Classifier,
+    HttpEndpoint,
+    HttpReply,
     MailTransport,
     PluginConfig,
     SavedDraft,
@@ -116,9 +118,12 @@ __all__ = [
     "EscalationPlan",
     "EventKind",
     "ExecutionReport",
+    "HttpEndpoint",
+    "HttpReply",
     "IndustryBaseline",
     "IngestResult",
     "InputError",
+    "InteractionRecord",
     "InvalidTicket",
     "LifecyclePolicy",
     "Link",
@@ -192,6 +197,7 @@ _LAZY = {
     "ExecutionReport": "ticketspike.executor",
     "IndustryBaseline": "ticketspike.detect.policy",
     "IngestResult": "ticketspike.engine",
+    "InteractionRecord": "ticketspike.store.interactions",
     "LifecyclePolicy": "ticketspike.lifecycle",
     "MemoryStore": "ticketspike.store.memory",
     "Planner": "ticketspike.planner.planner",
@@ -226,6 +232,7 @@ if _typing.TYPE_CHECKING:
     from .planner.workflow import Workflow
     from .store.base import Store
     from .store.drafts import DraftRecord, DraftStatus
+    from .store.interactions import InteractionRecord
     from .store.memory import MemoryStore
     from .store.sqlite import SQLiteStore
 

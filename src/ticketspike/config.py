@@ -50,6 +50,7 @@ TOP_LEVEL_KEYS = frozenset(
         "server",
         "classification",
         "themes",
+        "escalation_chain",
         "email",
     }
 )
@@ -179,7 +180,21 @@ def _assemble(root: Section, *, path: str | None, env: Mapping[str, str] | None)
         config.strict_categories,
         config.accounts_path,
     )
+    _check_escalation_chain(root)
     return config
+
+
+def _check_escalation_chain(root: Section) -> None:
+    """A mistake in ``escalation_chain`` fails at load time, with its line."""
+    from .planner.chain import chain_policy_from_section
+
+    section = root.get_section("escalation_chain")
+    if section is None:
+        return
+    try:
+        chain_policy_from_section(section)
+    except ValueError as exc:
+        raise section.error(None, str(exc)) from None
 
 
 def describe(config: Config) -> dict[str, Any]:

@@ -39,6 +39,7 @@ from .config import Config, load_config
 from .detect.classify import FallbackClassifier, categorize
 from .detect.themes import analyze_with_fallback
 from .drafts import DraftDesk
+from .episode_acts import EpisodeActs
 from .errors import InputError, PluginError, TicketspikeError, WebhookRejected
 from .executor import ExecutionReport, Executor, RetryPolicy
 from .mail.settings import email_settings_from_config
@@ -134,7 +135,7 @@ class _Counts:
     plans: list[EscalationPlan] = attrs.field(factory=list)
 
 
-class Engine:
+class Engine(EpisodeActs):
     """Everything ticketspike does, behind one object a host embeds.
 
     :param config: the validated configuration (:func:`ticketspike.config.load_config`);
@@ -442,7 +443,9 @@ class Engine:
             for transition in self.monitor.tick(at):
                 self._dirty.add(transition.customer_id)
                 self._record(transition, counts)
-        if self.execute_inline and counts.plans:
+        # Unacknowledged episodes move up the escalation chain (episode_acts.run_chain).
+        chained = self.run_chain(at)
+        if self.execute_inline and (counts.plans or chained):
             self.executor.run_pending()
         return counts.transitions
 
@@ -467,6 +470,7 @@ class Engine:
                 else:
                     for episode in self.store.episodes(active_only=True):
                         self._sync(episode.customer_id)
+                self.refresh_silences()
                 yield
                 # Quiet hours move open episodes towards resolution without a transition.
                 self._dirty |= self.monitor.open_episodes

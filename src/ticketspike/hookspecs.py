@@ -25,6 +25,7 @@ if TYPE_CHECKING:
         AccountDirectory,
         ActionHandler,
         Classifier,
+        HttpEndpoint,
         MailTransport,
         PluginConfig,
         ThemeAnalyzer,
@@ -43,6 +44,7 @@ __all__ = [
     "register_classifiers",
     "register_email_drafters",
     "register_health_score_sinks",
+    "register_http_endpoints",
     "register_mail_transports",
     "register_notifiers",
     "register_task_sinks",
@@ -139,6 +141,17 @@ def register_classifiers(register: Callable[[Classifier], None], config: PluginC
     Same budget-and-fallback rule as theme analyzers.
 
     .. versionadded:: 0.1
+    """
+
+
+@_spec
+def register_http_endpoints(register: Callable[[HttpEndpoint], None], config: PluginConfig) -> None:
+    """Register HTTP endpoints the HTTP app mounts (``POST`` at each one's ``path``).
+
+    For vendor callbacks that are not ticket webhooks, such as Slack's interactivity
+    requests. Paths must be unique.
+
+    .. versionadded:: 0.2
     """
 
 

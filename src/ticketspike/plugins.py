@@ -27,6 +27,7 @@ from .roles import (
     AccountDirectory,
     ActionHandler,
     Classifier,
+    HttpEndpoint,
     MailTransport,
     PluginConfig,
     ThemeAnalyzer,
@@ -57,6 +58,7 @@ ROLE_HOOKS: dict[str, tuple[str, type]] = {
     "register_health_score_sinks": ("health-score sink", ActionHandler),
     "register_theme_analyzers": ("theme analyzer", ThemeAnalyzer),
     "register_classifiers": ("classifier", Classifier),
+    "register_http_endpoints": ("HTTP endpoint", HttpEndpoint),
     "register_mail_transports": ("mail transport", MailTransport),
 }
 
@@ -290,6 +292,16 @@ class Plugins:
 
     def classifiers(self, config: PluginConfig) -> list[Classifier]:
         return [r.obj for r in self.collect("register_classifiers", config)]
+
+    def http_endpoints(self, config: PluginConfig) -> list[HttpEndpoint]:
+        """Endpoints adapters add to the HTTP app; two with one path are an error."""
+        found: dict[str, HttpEndpoint] = {}
+        for reg in self.collect("register_http_endpoints", config):
+            path = reg.obj.path
+            if path in found:
+                raise PluginError(f"HTTP endpoint path {path!r} is taken", plugin=reg.plugin)
+            found[path] = reg.obj
+        return list(found.values())
 
     def mail_transports(self, config: PluginConfig) -> list[MailTransport]:
         """Registered mail transports, plugins first; the first one serves."""

@@ -45,6 +45,8 @@ __all__ = [
     "ActionResult",
     "BackfillPage",
     "Classifier",
+    "HttpEndpoint",
+    "HttpReply",
     "MailTransport",
     "PluginConfig",
     "SavedDraft",
@@ -274,3 +276,36 @@ class MailTransport(Protocol):
 def describe(obj: Any) -> str:
     """A short name for a registered object, for errors and listings."""
     return str(getattr(obj, "name", None) or type(obj).__name__)
+
+
+@attrs.frozen
+class HttpReply:
+    """What an :class:`HttpEndpoint` answers: status, body bytes and their media type."""
+
+    status: int = 200
+    body: bytes = b""
+    content_type: str = "application/json"
+
+
+@runtime_checkable
+class HttpEndpoint(Protocol):
+    """A route an adapter adds to the HTTP app (Slack's interactivity URL, for one).
+
+    The app mounts ``path`` for ``POST``, calls :meth:`start` with the engine once, hands
+    each request's raw body and lower-cased headers to :meth:`handle` (in a worker thread,
+    after the app's body-size limit) and calls :meth:`stop` on shutdown. The endpoint
+    verifies its own signatures; it must answer quickly and do slow work in the background.
+    Framework-neutral on purpose: the core's HTTP toolkit is not part of the contract.
+    """
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def path(self) -> str: ...
+
+    def start(self, engine: Any) -> None: ...
+
+    def handle(self, body: bytes, headers: Mapping[str, str]) -> HttpReply: ...
+
+    def stop(self) -> None: ...

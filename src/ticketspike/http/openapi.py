@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .drafts import DRAFT_SCHEMAS, draft_paths
+from .episodes import episode_paths
 
 __all__ = ["openapi_document"]
 
@@ -440,5 +441,6 @@ def openapi_document(
         },
     }
     document["paths"].update(draft_paths(read))
+    document["paths"].update(episode_paths(read))
     document["components"]["schemas"] = {**SCHEMAS, **DRAFT_SCHEMAS}
     return document

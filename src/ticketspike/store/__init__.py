@@ -19,6 +19,7 @@ from .base import (
     TransitionRecord,
 )
 from .drafts import DraftRecord, DraftStatus
+from .interactions import InteractionRecord, SilenceRecord
 from .memory import MemoryStore
 from .sqlite import SQLiteStore
 
@@ -29,11 +30,13 @@ __all__ = [
     "DraftRecord",
     "DraftStatus",
     "EpisodeRecord",
+    "InteractionRecord",
     "MemoryStore",
     "OutboxEntry",
     "PlanRecord",
     "PutOutcome",
     "SQLiteStore",
+    "SilenceRecord",
     "Store",
     "TicketRecord",
     "TransitionRecord",
