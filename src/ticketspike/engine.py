@@ -38,17 +38,28 @@ import attrs
 from .config import Config, load_config
 from .detect.classify import FallbackClassifier, categorize
 from .detect.themes import analyze_with_fallback
+from .drafts import DraftDesk
+from .episode_acts import EpisodeActs
 from .errors import InputError, PluginError, TicketspikeError, WebhookRejected
 from .executor import ExecutionReport, Executor, RetryPolicy
 from .limits import IngestLimits, admit, analysis_prefix
-from .model import Account, EventKind, Ticket, TicketEvent, check_customer_id, printable
+from .mail.settings import email_settings_from_config
+from .model import Account, EventKind, Ticket, TicketEvent, check_customer_id, parse_time, printable
 from .monitor import SpikeMonitor
 from .planner.plan import EscalationPlan
 from .planner.planner import Planner
 from .plugins import Plugins
-from .roles import AccountDirectory, ActionHandler, PluginConfig, TicketSource, describe
+from .roles import (
+    AccountDirectory,
+    ActionHandler,
+    MailTransport,
+    PluginConfig,
+    TicketSource,
+    describe,
+)
 from .signals import Assessment, Transition, TransitionKind
 from .store.base import ActionStatus, PutOutcome, Store
+from .store.drafts import DraftRecord, DraftStatus
 from .store.memory import MemoryStore
 from .store.sqlite import SQLiteStore
 from .themecache import ThemeCache, window_key
@@ -58,6 +69,8 @@ __all__ = ["BackfillReport", "Engine", "IngestResult", "utc_now"]
 log = logging.getLogger("ticketspike.engine")
 
 _BATCH = 500
+# Store cursor: when detection started watching (ISO-8601), set by the first batch or backfill.
+_WATCH_CURSOR = "detection:watching_since"
 # A batch that needs themes nobody has computed yet is rolled back, the themes are
 # computed outside the transaction, and the batch runs again; this many times at most
 # (the last attempt records without the themes it still lacks).
@@ -154,7 +167,7 @@ class _Counts:
             setattr(self, field.name, list(value) if isinstance(value, list) else value)
 
 
-class Engine:
+class Engine(EpisodeActs):
     """Everything ticketspike does, behind one object a host embeds.
 
     :param config: the validated configuration (:func:`ticketspike.config.load_config`);
@@ -216,6 +229,12 @@ class Engine:
             self.plugin_config
         )
         self.handlers: dict[str, ActionHandler] = self.plugins.action_handlers(self.plugin_config)
+        # E-mail drafts: the first mail transport saves and sends them (None: files only).
+        self.mail: MailTransport | None = next(
+            iter(self.plugins.mail_transports(self.plugin_config)), None
+        )
+        self.email_settings = email_settings_from_config(self.config.section("email"))
+        _use_mail_transport(self.handlers, self.mail, self.email_settings)
         self.analyzers = self.plugins.theme_analyzers(self.plugin_config)
         self.classifier = FallbackClassifier(
             tuple(self.plugins.classifiers(self.plugin_config)), budget_seconds=classify_budget
@@ -228,6 +247,14 @@ class Engine:
             retry=retry or RetryPolicy(),
             sleep=sleep,
             dry_run=dry_run,
+        )
+        self.desk = DraftDesk(
+            self.store,
+            self.mail,
+            self.email_settings,
+            clock=clock,
+            retry=retry or RetryPolicy(),
+            sleep=sleep,
         )
         # The detector lives in memory; one thread at a time may move it (hosts serve
         # requests from thread pools).
@@ -317,8 +344,14 @@ class Engine:
         now: datetime | None = None,
         execute: bool | None = None,
         on_event: Callable[[int], None] | None = None,
+        warm_up_until: datetime | None = None,
     ) -> IngestResult:
-        """:meth:`ingest` for many events, in batches (one transaction each)."""
+        """:meth:`ingest` for many events, in batches (one transaction each).
+
+        ``warm_up_until``: transitions before that instant are history, recorded
+        suppressed ("warm-up"), so no action is planned or executed for them; the
+        detector still learns from every ticket.
+        """
         counts = _Counts()
         received = 0
         batch: list[TicketEvent] = []
@@ -326,12 +359,16 @@ class Engine:
             batch.append(event)
             received += 1
             if len(batch) >= _BATCH:
-                self._ingest_batch(batch, now=now, counts=counts)
+                self._ingest_batch(
+                    batch, now=now, counts=counts, suppress_before=warm_up_until, why="warm-up"
+                )
                 batch = []
                 if on_event is not None:
                     on_event(received)
         if batch:
-            self._ingest_batch(batch, now=now, counts=counts)
+            self._ingest_batch(
+                batch, now=now, counts=counts, suppress_before=warm_up_until, why="warm-up"
+            )
             if on_event is not None:
                 on_event(received)
         report = None
@@ -357,6 +394,7 @@ class Engine:
         counts: _Counts,
         suppress_before: datetime | None = None,
         also: Callable[[], None] | None = None,
+        why: str = "loaded by backfill",
     ) -> None:
         at = now or self.clock()
         admission = admit(events, now=self.clock(), limits=self.limits)
@@ -367,9 +405,12 @@ class Engine:
         admitted = admission.events
 
         def work() -> None:
+            self._watch_from(admitted)
             items = self._store_events(admitted, at=at, counts=counts)
             for _seq, event, outcome in items:
-                self._process(event, outcome, counts=counts, suppress_before=suppress_before)
+                self._process(
+                    event, outcome, counts=counts, suppress_before=suppress_before, why=why
+                )
             if also is not None:
                 also()
 
@@ -398,6 +439,21 @@ class Engine:
                 self._wanted = {}
                 self._last_attempt = True
         raise AssertionError("unreachable: the last attempt never asks for themes")
+
+    def _watch_from(self, events: Sequence[TicketEvent], since: datetime | None = None) -> None:
+        """Record, once per store, when detection started watching (the first event's time,
+        or a backfill's start): customers first seen within a baseline period of it have an
+        unknown history and warm up instead of being judged against the industry rate."""
+        if self.monitor.watching_since is not None:
+            return
+        saved = self.store.get_cursor(_WATCH_CURSOR)
+        if saved is None:
+            first = since or min((e.at for e in events), default=None)
+            if first is None:
+                return
+            self.store.set_cursor(_WATCH_CURSOR, first.isoformat(), at=self.clock())
+            saved = first.isoformat()
+        self.monitor.watch_from(parse_time(saved, where="store", field=_WATCH_CURSOR))
 
     def _store_events(
         self, events: Sequence[TicketEvent], *, at: datetime, counts: _Counts
@@ -509,7 +565,9 @@ class Engine:
                 self._record(transition, counts)
 
         self._retrying(work, counts)
-        if self.execute_inline and counts.plans:
+        # Unacknowledged episodes move up the escalation chain (episode_acts.run_chain).
+        chained = self.run_chain(at)
+        if self.execute_inline and (counts.plans or chained):
             self.executor.run_pending()
         return counts.transitions
 
@@ -534,6 +592,7 @@ class Engine:
                 else:
                     for episode in self.store.episodes(active_only=True):
                         self._sync(episode.customer_id)
+                self.refresh_silences()
                 yield
                 # Quiet hours move open episodes towards resolution without a transition.
                 self._dirty |= self.monitor.open_episodes
@@ -586,6 +645,7 @@ class Engine:
         *,
         counts: _Counts,
         suppress_before: datetime | None = None,
+        why: str = "loaded by backfill",
     ) -> None:
         ticket = event.ticket
         customer = ticket.customer_id
@@ -624,12 +684,17 @@ class Engine:
         for transition in transitions:
             # Moving the clock may also resolve or open other customers' episodes.
             self._dirty.add(transition.customer_id)
-            self._record(transition, counts, suppress_before=suppress_before)
+            self._record(transition, counts, suppress_before=suppress_before, why=why)
 
     def _record(
-        self, transition: Transition, counts: _Counts, *, suppress_before: datetime | None = None
+        self,
+        transition: Transition,
+        counts: _Counts,
+        *,
+        suppress_before: datetime | None = None,
+        why: str = "loaded by backfill",
     ) -> None:
-        transition = self._suppression(transition, suppress_before)
+        transition = self._suppression(transition, suppress_before, why)
         account = self.account(transition.customer_id)
         if transition.kind is not TransitionKind.RESOLVED and not transition.suppressed:
             transition = self._with_themes(transition)
@@ -646,11 +711,13 @@ class Engine:
                 f" suppressed: {transition.suppressed}" if transition.suppressed else "",
             )
 
-    def _suppression(self, transition: Transition, before: datetime | None) -> Transition:
+    def _suppression(
+        self, transition: Transition, before: datetime | None, why: str = "loaded by backfill"
+    ) -> Transition:
         if transition.suppressed:
             return transition
         if before is not None and transition.at < before:
-            return attrs.evolve(transition, suppressed="historical: loaded by backfill")
+            return attrs.evolve(transition, suppressed=f"historical: {why}")
         if transition.kind is not TransitionKind.OPENED:
             for record in self.store.transitions(episode_id=transition.episode_id):
                 if record.kind == TransitionKind.OPENED.value and record.suppressed:
@@ -851,6 +918,45 @@ class Engine:
             )
         return cards
 
+    # -- e-mail drafts (ticketspike.drafts) ----------------------------------------------
+    def drafts(
+        self, *, status: DraftStatus | None = None, episode_id: str | None = None
+    ) -> list[DraftRecord]:
+        """Acknowledgement drafts, oldest first (``ticketspike drafts list``)."""
+        return self.desk.list(status=status, episode_id=episode_id)
+
+    def draft(self, draft_id: str) -> DraftRecord | None:
+        """One draft by id (or by its action key), or None."""
+        return self.desk.get(draft_id)
+
+    def approve_draft(
+        self,
+        draft_id: str,
+        *,
+        by: str,
+        subject: str | None = None,
+        body: str | None = None,
+        confirm_resolved: bool = False,
+    ) -> DraftRecord:
+        """Approve a draft (optionally edited) and send it, exactly once.
+
+        Returns the sent record; approving a sent draft returns it unchanged. Raises
+        :class:`~ticketspike.errors.DraftConflict` for a rejected or ``unknown`` draft, or one
+        whose episode resolved unless ``confirm_resolved``; a send that fails raises a
+        :class:`~ticketspike.errors.DeliveryError` and leaves the approval recorded.
+        """
+        return self.desk.approve(
+            draft_id, by=by, subject=subject, body=body, confirm_resolved=confirm_resolved
+        )
+
+    def reject_draft(self, draft_id: str, *, by: str, reason: str | None = None) -> DraftRecord:
+        """Reject a draft: recorded with who and why, never sent."""
+        return self.desk.reject(draft_id, by=by, reason=reason)
+
+    def resolve_draft(self, draft_id: str, *, by: str, sent: bool) -> DraftRecord:
+        """Settle an ``unknown`` draft after a person looked in the Sent folder."""
+        return self.desk.resolve(draft_id, by=by, sent=sent)
+
     # -- history -------------------------------------------------------------------------
     def backfill(
         self,
@@ -900,6 +1006,9 @@ class Engine:
                     self.store.set_cursor(name, value, at=now)
 
                 ordered = sorted(page.events, key=lambda e: e.at)
+                if self.monitor.watching_since is None:
+                    with self._batch():
+                        self._watch_from(ordered, since)  # the backfill counts as history
                 self._ingest_batch(
                     ordered, now=now, counts=counts, suppress_before=now - window, also=save
                 )
@@ -928,6 +1037,14 @@ class Engine:
             resumed=resumed,
             refused=tuple(counts.refused),
         )
+
+
+def _use_mail_transport(
+    handlers: dict[str, ActionHandler], transport: MailTransport | None, settings: Any
+) -> None:
+    from .builtin.mail_drafter import use_mail_transport
+
+    use_mail_transport(handlers, transport, settings)
 
 
 def with_accounts_file(config: PluginConfig, path: str | Path | None) -> PluginConfig:
