@@ -74,6 +74,7 @@ from .signals import (
     Transition,
     TransitionKind,
 )
+from .unmatched import ResolvesUnmatched, Unmatched, UnmatchedRecord
 
 __all__ = [
     "Account",
@@ -124,7 +125,9 @@ __all__ = [
     "PluginInfo",
     "Plugins",
     "Priority",
+    "ReResolveReport",
     "Recipient",
+    "ResolvesUnmatched",
     "RetryPolicy",
     "RoutingRules",
     "SQLiteStore",
@@ -148,6 +151,8 @@ __all__ = [
     "TransientDeliveryError",
     "Transition",
     "TransitionKind",
+    "Unmatched",
+    "UnmatchedRecord",
     "UpdateMessage",
     "WebhookRejected",
     "WebhookResult",
@@ -181,6 +186,7 @@ _LAZY = {
     "LifecyclePolicy": "ticketspike.lifecycle",
     "MemoryStore": "ticketspike.store.memory",
     "Planner": "ticketspike.planner.planner",
+    "ReResolveReport": "ticketspike.engine",
     "RetryPolicy": "ticketspike.executor",
     "RoutingRules": "ticketspike.planner.routing",
     "SQLiteStore": "ticketspike.store.sqlite",
@@ -202,7 +208,7 @@ if _typing.TYPE_CHECKING:
     from .detect.classify import categorize
     from .detect.policy import DetectionPolicy, IndustryBaseline
     from .detect.themes import find_themes
-    from .engine import BackfillReport, Engine, IngestResult
+    from .engine import BackfillReport, Engine, IngestResult, ReResolveReport
     from .executor import ExecutionReport, RetryPolicy
     from .lifecycle import LifecyclePolicy, Silence
     from .monitor import SpikeMonitor, replay_events, replay_rows

@@ -26,6 +26,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ticketspike.cli.config_cmds",  # check-config
     "ticketspike.cli.text_cmds",  # classify, themes
     "ticketspike.cli.serve_cmd",  # serve
+    "ticketspike.cli.unmatched_cmds",  # unmatched, re-resolve
 )
 
 
