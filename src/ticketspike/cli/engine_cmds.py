@@ -404,6 +404,11 @@ def _backfill(args: argparse.Namespace) -> int:
                 f"Backfilled {report.events:,} ticket events from {args.source}{resumed}: "
                 f"{report.stored:,} new, {report.skipped:,} skipped by the source; {state}."
             )
+            if report.unmatched:
+                print(
+                    f"{report.unmatched:,} kept aside without a customer "
+                    f"(see `ticketspike unmatched --store {args.store}`)."
+                )
     return EXIT_OK
 
 
