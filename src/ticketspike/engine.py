@@ -63,8 +63,9 @@ from .store.drafts import DraftRecord, DraftStatus
 from .store.memory import MemoryStore
 from .store.sqlite import SQLiteStore
 from .themecache import ThemeCache, window_key
+from .unmatched import ResolvesUnmatched, Unmatched
 
-__all__ = ["BackfillReport", "Engine", "IngestResult", "utc_now"]
+__all__ = ["BackfillReport", "Engine", "IngestResult", "ReResolveReport", "utc_now"]
 
 log = logging.getLogger("ticketspike.engine")
 
@@ -109,11 +110,13 @@ class IngestResult:
     executed: ExecutionReport | None = None
     refused: tuple[str, ...] = ()
     truncated: int = 0
+    unmatched: int = 0  # records kept aside because no customer was found
 
     def to_json(self) -> dict[str, Any]:
         return {
             "refused": list(self.refused),
             "truncated": self.truncated,
+            "unmatched": self.unmatched,
             "received": self.received,
             "stored": self.stored,
             "updated": self.updated,
@@ -140,6 +143,17 @@ class BackfillReport:
     done: bool
     resumed: bool
     refused: tuple[str, ...] = ()
+    unmatched: int = 0  # kept aside without a customer (``ticketspike unmatched``)
+
+
+@attrs.frozen
+class ReResolveReport:
+    """What a re-resolve did: records tried, resolved (and counted), still unmatched."""
+
+    tried: int
+    resolved: int
+    still_unmatched: int
+    skipped_sources: tuple[str, ...] = ()
 
 
 @attrs.define
@@ -493,6 +507,16 @@ class Engine(EpisodeActs):
             )
         lowered = {k.lower(): v for k, v in headers.items()}
         result = plugin.parse_webhook(body, lowered, now=now)
+        if result.unmatched and not result.events:
+            with self.store.transaction():
+                if result.delivery_id is not None and not self.store.remember_delivery(
+                    source, result.delivery_id, at=now, ttl_seconds=self.delivery_ttl
+                ):
+                    return IngestResult(replayed=True)
+                for item in result.unmatched:
+                    self.store.put_unmatched(item, at=now)
+            reason = result.unmatched[0].reason
+            return IngestResult(ignored=f"kept aside: {reason}", unmatched=len(result.unmatched))
         if not result.events:
             return IngestResult(ignored=result.ignored or "no ticket events in delivery")
         # The same rules as every other entry; a delivery breaking them stores nothing.
@@ -510,6 +534,8 @@ class Engine(EpisodeActs):
                 return IngestResult(received=len(result.events), replayed=True)
             items = self._store_events(admission.events, at=now, counts=counts)
             self.store.enqueue([(e, o) for _s, e, o in items], received_at=now)
+            for item in result.unmatched:
+                self.store.put_unmatched(item, at=now)
         return IngestResult(
             received=len(result.events),
             stored=counts.stored,
@@ -518,6 +544,7 @@ class Engine(EpisodeActs):
             queued=len(items),
             ignored=result.ignored,
             truncated=counts.truncated,
+            unmatched=len(result.unmatched),
         )
 
     def process_pending(self, *, limit: int | None = None) -> IngestResult:
@@ -991,7 +1018,7 @@ class Engine(EpisodeActs):
             if since_text == since.isoformat() and saved_cursor:
                 cursor, resumed = saved_cursor, True
         counts = _Counts()
-        pages = events = skipped = 0
+        pages = events = skipped = unmatched = 0
         done = False
         try:
             iterator = plugin.backfill(since=since, cursor=cursor)
@@ -999,10 +1026,13 @@ class Engine(EpisodeActs):
                 pages += 1
                 events += len(page.events)
                 skipped += page.skipped
+                unmatched += len(page.unmatched)
                 page_cursor = page.cursor if page.cursor is not None else cursor
                 value = f"{since.isoformat()}|{page_cursor or ''}"
 
-                def save(value: str = value) -> None:
+                def save(value: str = value, aside: tuple[Any, ...] = page.unmatched) -> None:
+                    for item in aside:
+                        self.store.put_unmatched(item, at=now)
                     self.store.set_cursor(name, value, at=now)
 
                 ordered = sorted(page.events, key=lambda e: e.at)
@@ -1036,6 +1066,49 @@ class Engine(EpisodeActs):
             done=done,
             resumed=resumed,
             refused=tuple(counts.refused),
+            unmatched=unmatched,
+        )
+
+    # -- records without a customer ----------------------------------------------------
+    def re_resolve(self, *, now: datetime | None = None) -> ReResolveReport:
+        """Ask each source again about the records it could not tie to a customer.
+
+        A record that now resolves is stored and counted like any delivery (history older
+        than the detection window stays suppressed, as in a backfill) and leaves the
+        unmatched list in the same transaction; one that still does not keeps its place
+        with the source's new reason.
+        """
+        now = now or self.clock()
+        window = timedelta(hours=self.config.detection.window_hours)
+        counts = _Counts()
+        tried = resolved = 0
+        skipped: set[str] = set()
+        for record in self.store.unmatched():
+            plugin = self.sources.get(record.source)
+            if not isinstance(plugin, ResolvesUnmatched):
+                skipped.add(record.source)
+                continue
+            tried += 1
+            outcome = plugin.resolve_unmatched(record.payload)
+            if isinstance(outcome, Unmatched):
+                self.store.put_unmatched(outcome, at=now)
+                continue
+
+            def drop(source: str = record.source, record_id: str = record.record_id) -> None:
+                self.store.drop_unmatched(source, record_id)
+
+            ordered = sorted(outcome, key=lambda e: e.at)
+            self._ingest_batch(
+                ordered, now=now, counts=counts, suppress_before=now - window, also=drop
+            )
+            resolved += 1
+        if self.execute_inline and counts.plans:
+            self.executor.run_pending()
+        return ReResolveReport(
+            tried=tried,
+            resolved=resolved,
+            still_unmatched=len(self.store.unmatched()),
+            skipped_sources=tuple(sorted(skipped)),
         )
 
 

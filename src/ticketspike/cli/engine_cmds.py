@@ -418,6 +418,11 @@ def _backfill(args: argparse.Namespace) -> int:
                 f"{report.stored:,} new, {report.skipped:,} skipped by the source; {state}."
             )
             _print_refused(report.refused, 0)
+            if report.unmatched:
+                print(
+                    f"{report.unmatched:,} kept aside without a customer "
+                    f"(see `ticketspike unmatched --store {args.store}`)."
+                )
     return EXIT_OK
 
 
