@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -29,6 +28,7 @@ from ticketspike import (
     TicketEvent,
     WebhookRejected,
     WebhookResult,
+    jsontext,
 )
 
 from .mapping import NoCustomer, conversation_ticket, unix_time
@@ -159,11 +159,9 @@ def parse_notification(
     """Verify, parse and map one webhook delivery (``headers`` keys lower-case)."""
     verify_signature(body, headers, secrets, secret_env=settings.client_secret_env)
     try:
-        notification = json.loads(body)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise WebhookRejected(
-            f"body is not valid JSON ({type(exc).__name__})", where=WHERE
-        ) from None
+        notification = jsontext.loads(body)
+    except jsontext.JsonError as exc:
+        raise WebhookRejected(f"body is not valid JSON: {exc}", where=WHERE) from None
     if not isinstance(notification, dict):
         raise WebhookRejected(
             f"expected a notification object, got {type(notification).__name__}", where=WHERE
