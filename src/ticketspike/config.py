@@ -28,6 +28,7 @@ from .lifecycle import (
     lifecycle_policy_from_config,
     silences_from_config,
 )
+from .mail.settings import email_settings_from_config
 from .planner.routing import RoutingRules, routing_from_config
 from .planner.workflow import Workflow, workflow_from_config
 from .roles import PluginConfig
@@ -49,6 +50,8 @@ TOP_LEVEL_KEYS = frozenset(
         "server",
         "classification",
         "themes",
+        "escalation_chain",
+        "email",
     }
 )
 
@@ -141,6 +144,7 @@ def _assemble(root: Section, *, path: str | None, env: Mapping[str, str] | None)
     # Parsed here only to fail fast; the built-in analysis plugin reads them again.
     classification_settings_from_config(root.get_section("classification"))
     theme_settings_from_config(root.get_section("themes"))
+    email_settings_from_config(root.get_section("email"))
     plugin_sections: dict[str, Section] = {}
     plugins = root.get_section("plugins")
     if plugins is not None:
@@ -176,7 +180,21 @@ def _assemble(root: Section, *, path: str | None, env: Mapping[str, str] | None)
         config.strict_categories,
         config.accounts_path,
     )
+    _check_escalation_chain(root)
     return config
+
+
+def _check_escalation_chain(root: Section) -> None:
+    """A mistake in ``escalation_chain`` fails at load time, with its line."""
+    from .planner.chain import chain_policy_from_section
+
+    section = root.get_section("escalation_chain")
+    if section is None:
+        return
+    try:
+        chain_policy_from_section(section)
+    except ValueError as exc:
+        raise section.error(None, str(exc)) from None
 
 
 def describe(config: Config) -> dict[str, Any]:

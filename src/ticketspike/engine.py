@@ -38,16 +38,27 @@ import attrs
 from .config import Config, load_config
 from .detect.classify import FallbackClassifier, categorize
 from .detect.themes import analyze_with_fallback
+from .drafts import DraftDesk
+from .episode_acts import EpisodeActs
 from .errors import InputError, PluginError, TicketspikeError, WebhookRejected
 from .executor import ExecutionReport, Executor, RetryPolicy
+from .mail.settings import email_settings_from_config
 from .model import Account, EventKind, Ticket, TicketEvent
 from .monitor import SpikeMonitor
 from .planner.plan import EscalationPlan
 from .planner.planner import Planner
 from .plugins import Plugins
-from .roles import AccountDirectory, ActionHandler, PluginConfig, TicketSource, describe
+from .roles import (
+    AccountDirectory,
+    ActionHandler,
+    MailTransport,
+    PluginConfig,
+    TicketSource,
+    describe,
+)
 from .signals import Assessment, Transition, TransitionKind
 from .store.base import ActionStatus, PutOutcome, Store
+from .store.drafts import DraftRecord, DraftStatus
 from .store.memory import MemoryStore
 from .store.sqlite import SQLiteStore
 
@@ -124,7 +135,7 @@ class _Counts:
     plans: list[EscalationPlan] = attrs.field(factory=list)
 
 
-class Engine:
+class Engine(EpisodeActs):
     """Everything ticketspike does, behind one object a host embeds.
 
     :param config: the validated configuration (:func:`ticketspike.config.load_config`);
@@ -179,6 +190,12 @@ class Engine:
             self.plugin_config
         )
         self.handlers: dict[str, ActionHandler] = self.plugins.action_handlers(self.plugin_config)
+        # E-mail drafts: the first mail transport saves and sends them (None: files only).
+        self.mail: MailTransport | None = next(
+            iter(self.plugins.mail_transports(self.plugin_config)), None
+        )
+        self.email_settings = email_settings_from_config(self.config.section("email"))
+        _use_mail_transport(self.handlers, self.mail, self.email_settings)
         self.analyzers = self.plugins.theme_analyzers(self.plugin_config)
         self.classifier = FallbackClassifier(
             tuple(self.plugins.classifiers(self.plugin_config)), budget_seconds=classify_budget
@@ -191,6 +208,14 @@ class Engine:
             retry=retry or RetryPolicy(),
             sleep=sleep,
             dry_run=dry_run,
+        )
+        self.desk = DraftDesk(
+            self.store,
+            self.mail,
+            self.email_settings,
+            clock=clock,
+            retry=retry or RetryPolicy(),
+            sleep=sleep,
         )
         # The detector lives in memory; one thread at a time may move it (hosts serve
         # requests from thread pools).
@@ -418,7 +443,9 @@ class Engine:
             for transition in self.monitor.tick(at):
                 self._dirty.add(transition.customer_id)
                 self._record(transition, counts)
-        if self.execute_inline and counts.plans:
+        # Unacknowledged episodes move up the escalation chain (episode_acts.run_chain).
+        chained = self.run_chain(at)
+        if self.execute_inline and (counts.plans or chained):
             self.executor.run_pending()
         return counts.transitions
 
@@ -443,6 +470,7 @@ class Engine:
                 else:
                     for episode in self.store.episodes(active_only=True):
                         self._sync(episode.customer_id)
+                self.refresh_silences()
                 yield
                 # Quiet hours move open episodes towards resolution without a transition.
                 self._dirty |= self.monitor.open_episodes
@@ -700,6 +728,45 @@ class Engine:
             )
         return cards
 
+    # -- e-mail drafts (ticketspike.drafts) ----------------------------------------------
+    def drafts(
+        self, *, status: DraftStatus | None = None, episode_id: str | None = None
+    ) -> list[DraftRecord]:
+        """Acknowledgement drafts, oldest first (``ticketspike drafts list``)."""
+        return self.desk.list(status=status, episode_id=episode_id)
+
+    def draft(self, draft_id: str) -> DraftRecord | None:
+        """One draft by id (or by its action key), or None."""
+        return self.desk.get(draft_id)
+
+    def approve_draft(
+        self,
+        draft_id: str,
+        *,
+        by: str,
+        subject: str | None = None,
+        body: str | None = None,
+        confirm_resolved: bool = False,
+    ) -> DraftRecord:
+        """Approve a draft (optionally edited) and send it, exactly once.
+
+        Returns the sent record; approving a sent draft returns it unchanged. Raises
+        :class:`~ticketspike.errors.DraftConflict` for a rejected or ``unknown`` draft, or one
+        whose episode resolved unless ``confirm_resolved``; a send that fails raises a
+        :class:`~ticketspike.errors.DeliveryError` and leaves the approval recorded.
+        """
+        return self.desk.approve(
+            draft_id, by=by, subject=subject, body=body, confirm_resolved=confirm_resolved
+        )
+
+    def reject_draft(self, draft_id: str, *, by: str, reason: str | None = None) -> DraftRecord:
+        """Reject a draft: recorded with who and why, never sent."""
+        return self.desk.reject(draft_id, by=by, reason=reason)
+
+    def resolve_draft(self, draft_id: str, *, by: str, sent: bool) -> DraftRecord:
+        """Settle an ``unknown`` draft after a person looked in the Sent folder."""
+        return self.desk.resolve(draft_id, by=by, sent=sent)
+
     # -- history -------------------------------------------------------------------------
     def backfill(
         self,
@@ -776,6 +843,14 @@ class Engine:
             done=done,
             resumed=resumed,
         )
+
+
+def _use_mail_transport(
+    handlers: dict[str, ActionHandler], transport: MailTransport | None, settings: Any
+) -> None:
+    from .builtin.mail_drafter import use_mail_transport
+
+    use_mail_transport(handlers, transport, settings)
 
 
 def with_accounts_file(config: PluginConfig, path: str | Path | None) -> PluginConfig:

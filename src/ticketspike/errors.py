@@ -10,12 +10,15 @@ they like::
     │   ├── InvalidTicket                  a ticket JSON object that breaks the contract
     │   ├── ConfigError                    a config/accounts/workflow file (file, line, key)
     │   │   └── MissingSecretError         a secret's environment variable is not set
-    │   └── WebhookRejected                a webhook that must not be processed
-    │       └── SignatureError             missing, stale or wrong signature (HTTP 401)
+    │   ├── WebhookRejected                a webhook that must not be processed
+    │   │   └── SignatureError             missing, stale or wrong signature (HTTP 401)
+    │   ├── DraftNotFound                  no e-mail draft with that id (HTTP 404)
+    │   └── DraftConflict                  the draft's state forbids it (HTTP 409)
     ├── PluginError                        a plugin broke the contract (names the plugin)
     ├── DeliveryError                      an action could not be carried out
     │   ├── TransientDeliveryError         worth retrying (rate limit, 5xx, timeout)
-    │   └── PermanentDeliveryError         retrying will not help (bad channel, bad auth)
+    │   ├── PermanentDeliveryError         retrying will not help (bad channel, bad auth)
+    │   └── DeliveryUncertainError         it may or may not have happened (cut off mid-send)
     └── StoreError                         the store could not do what was asked
 
 Messages never contain secrets: code that builds them passes names of
@@ -27,6 +30,9 @@ from __future__ import annotations
 __all__ = [
     "ConfigError",
     "DeliveryError",
+    "DeliveryUncertainError",
+    "DraftConflict",
+    "DraftNotFound",
     "InputError",
     "InvalidTicket",
     "MissingSecretError",
@@ -129,6 +135,22 @@ class TransientDeliveryError(DeliveryError):
 
 class PermanentDeliveryError(DeliveryError):
     """Retrying will not help; the action is recorded as failed for good."""
+
+
+class DeliveryUncertainError(DeliveryError):
+    """The effect may or may not have happened (the connection dropped after the message was
+    handed over): never retried blindly; whoever called must find out, or ask a person.
+    """
+
+
+class DraftNotFound(InputError):
+    """No e-mail draft with the id asked for."""
+
+
+class DraftConflict(InputError):
+    """The draft's state forbids what was asked (rejected, already being sent, unknown
+    whether it left, or its episode resolved and the caller did not confirm).
+    """
 
 
 class StoreError(TicketspikeError):

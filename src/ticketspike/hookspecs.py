@@ -25,6 +25,8 @@ if TYPE_CHECKING:
         AccountDirectory,
         ActionHandler,
         Classifier,
+        HttpEndpoint,
+        MailTransport,
         PluginConfig,
         ThemeAnalyzer,
         TicketSource,
@@ -42,6 +44,8 @@ __all__ = [
     "register_classifiers",
     "register_email_drafters",
     "register_health_score_sinks",
+    "register_http_endpoints",
+    "register_mail_transports",
     "register_notifiers",
     "register_task_sinks",
     "register_theme_analyzers",
@@ -137,4 +141,31 @@ def register_classifiers(register: Callable[[Classifier], None], config: PluginC
     Same budget-and-fallback rule as theme analyzers.
 
     .. versionadded:: 0.1
+    """
+
+
+@_spec
+def register_http_endpoints(register: Callable[[HttpEndpoint], None], config: PluginConfig) -> None:
+    """Register HTTP endpoints the HTTP app mounts (``POST`` at each one's ``path``).
+
+    For vendor callbacks that are not ticket webhooks, such as Slack's interactivity
+    requests. Paths must be unique.
+
+    .. versionadded:: 0.2
+    """
+
+
+@_spec
+def register_mail_transports(
+    register: Callable[[MailTransport], None], config: PluginConfig
+) -> None:
+    """Register mail transports: where ``draft_email`` drafts are saved for review and how
+    an approved draft is sent (:class:`~ticketspike.roles.MailTransport`).
+
+    The first registered one serves (plugins before the built-in IMAP/SMTP transport, which
+    registers when the config has an ``email:`` section with ``smtp`` or ``imap``). While a
+    transport serves, the built-in e-mail drafter saves drafts through it; a plugin's own
+    e-mail drafter still wins over both.
+
+    .. versionadded:: 0.2
     """

@@ -38,6 +38,7 @@ __all__ = [
     "episode_id_for",
     "lifecycle_policy_from_config",
     "mark_quiet",
+    "close_episode",
     "matching_silence",
     "silences_from_config",
 ]
@@ -315,6 +316,28 @@ def advance_episode(
     return attrs.evolve(state, episode=episode), tuple(transitions)
 
 
+def close_episode(
+    state: EpisodeState, assessment: Assessment, *, reason: str | None = None
+) -> tuple[EpisodeState, Transition | None]:
+    """Resolve the open episode now, because a person said so (not because the rate fell).
+
+    Returns the state with no open episode (the cooldown starts at ``assessment.at``) and the
+    ``resolved`` transition, or the state unchanged and ``None`` when no episode is open.
+    ``reason`` marks the transition suppressed (nobody is told), as when the episode never
+    paged.
+    """
+    episode = state.episode
+    if episode is None:
+        return state, None
+    if reason is None and not episode.paged:
+        reason = "the episode never paged (it opened while suppressed)"
+    transition = _transition(TransitionKind.RESOLVED, episode, assessment, reason)
+    closed = EpisodeState(
+        episode=None, last_resolved_at=assessment.at, last_severity=episode.severity
+    )
+    return closed, transition
+
+
 def _in_cooldown(state: EpisodeState, at: datetime, policy: LifecyclePolicy) -> bool:
     if state.last_resolved_at is None:
         return False
@@ -416,8 +439,8 @@ def _silence(item: Section) -> Silence:
         start=start,
         end=end,
         reason=item.get_str("reason", "") or "",
-        kind=kind,
-    )  # type: ignore[arg-type]
+        kind=kind,  # type: ignore[arg-type]
+    )
 
 
 def _time(item: Section, key: str, *, required: bool) -> datetime | None:

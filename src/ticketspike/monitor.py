@@ -38,6 +38,7 @@ from .lifecycle import (
     LifecyclePolicy,
     Silence,
     advance_episode,
+    close_episode,
     mark_quiet,
 )
 from .model import Account, EventKind, TicketEvent, TicketRow, event_row
@@ -563,6 +564,27 @@ class SpikeMonitor:
             # Counters moved past the clock are judged as of their own hour; check hourly.
             self._schedule(customer_id, w, self._clock_hour)
         return assessment
+
+    def close_now(
+        self, customer_id: str, at: datetime, *, account: Account | None = None
+    ) -> list[Transition]:
+        """Resolve the customer's open episode at ``at`` (a person resolved it).
+
+        ``at`` before the customer's counters is judged at the counters' own hour.
+        """
+        state = self._states.get(customer_id)
+        if state is None or state.episode is None:
+            return []
+        try:
+            assessment = self.assess(customer_id, at, account=account)
+        except ValueError:
+            assessment = self.assess(customer_id, self.now or at, account=account)
+        new_state, transition = close_episode(state, assessment)
+        self._states[customer_id] = new_state
+        self._watch.pop(customer_id, None)
+        self._open.discard(customer_id)
+        self._due.pop(customer_id, None)
+        return [] if transition is None else [transition]
 
     def episode(self, customer_id: str) -> EpisodeState:
         """The customer's lifecycle state (an empty one if it never spiked)."""

@@ -27,6 +27,8 @@ from .roles import (
     AccountDirectory,
     ActionHandler,
     Classifier,
+    HttpEndpoint,
+    MailTransport,
     PluginConfig,
     ThemeAnalyzer,
     TicketSource,
@@ -41,6 +43,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "ticketspike.builtin.accounts_file",
     "ticketspike.builtin.console",
     "ticketspike.builtin.email_drafter",
+    "ticketspike.builtin.mail_transport",
     "ticketspike.builtin.outbox",
     "ticketspike.builtin.analysis",
 )
@@ -55,6 +58,8 @@ ROLE_HOOKS: dict[str, tuple[str, type]] = {
     "register_health_score_sinks": ("health-score sink", ActionHandler),
     "register_theme_analyzers": ("theme analyzer", ThemeAnalyzer),
     "register_classifiers": ("classifier", Classifier),
+    "register_http_endpoints": ("HTTP endpoint", HttpEndpoint),
+    "register_mail_transports": ("mail transport", MailTransport),
 }
 
 
@@ -287,6 +292,20 @@ class Plugins:
 
     def classifiers(self, config: PluginConfig) -> list[Classifier]:
         return [r.obj for r in self.collect("register_classifiers", config)]
+
+    def http_endpoints(self, config: PluginConfig) -> list[HttpEndpoint]:
+        """Endpoints adapters add to the HTTP app; two with one path are an error."""
+        found: dict[str, HttpEndpoint] = {}
+        for reg in self.collect("register_http_endpoints", config):
+            path = reg.obj.path
+            if path in found:
+                raise PluginError(f"HTTP endpoint path {path!r} is taken", plugin=reg.plugin)
+            found[path] = reg.obj
+        return list(found.values())
+
+    def mail_transports(self, config: PluginConfig) -> list[MailTransport]:
+        """Registered mail transports, plugins first; the first one serves."""
+        return [r.obj for r in self.collect("register_mail_transports", config)]
 
     def infos(self) -> list[PluginInfo]:
         """Every registered plugin with its distribution, version and roles."""

@@ -11,6 +11,9 @@ hooks in :mod:`ticketspike.hookspecs`:
   action handlers, registered through their own hooks.
 * :class:`ThemeAnalyzer` and :class:`Classifier`: text analysis, with the
   built-in statistical ones as fallback.
+* :class:`MailTransport`: where approval-gated e-mail drafts are saved for
+  review and how an approved one is sent (the built-in one speaks IMAP and
+  SMTP; a host may plug in the Gmail API or its own mailer).
 
 Handlers signal failure with :class:`~ticketspike.errors.TransientDeliveryError`
 (retried, honouring ``retry_after``) or
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
+from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import attrs
@@ -41,7 +45,11 @@ __all__ = [
     "ActionResult",
     "BackfillPage",
     "Classifier",
+    "HttpEndpoint",
+    "HttpReply",
+    "MailTransport",
     "PluginConfig",
+    "SavedDraft",
     "ThemeAnalyzer",
     "TicketSource",
     "WebhookResult",
@@ -231,6 +239,87 @@ class Classifier(Protocol):
         ...
 
 
+@attrs.frozen
+class SavedDraft:
+    """Where a transport saved a draft: its Message-ID, and the mailbox and folder (if any)."""
+
+    message_id: str
+    mailbox: str | None = None
+    folder: str | None = None
+
+
+@runtime_checkable
+class MailTransport(Protocol):
+    """Saves e-mail drafts where a person reviews them, and sends the approved ones.
+
+    Failures are :class:`~ticketspike.errors.TransientDeliveryError` (nothing left; worth
+    retrying), :class:`~ticketspike.errors.PermanentDeliveryError` (nothing left; retrying
+    will not help) or :class:`~ticketspike.errors.DeliveryUncertainError` (the message may
+    have left: the engine never sends it again without asking :meth:`was_sent` or a person).
+    """
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def checks_sent(self) -> bool:
+        """True when :meth:`was_sent` can answer (a Sent folder it can search)."""
+        ...
+
+    def save_draft(self, message: EmailMessage, *, key: str, now: datetime) -> SavedDraft:
+        """Save ``message`` as a draft, once per ``key``.
+
+        When a draft saved for ``key`` is already there (a retry after a crash), return it,
+        with *its* Message-ID, instead of saving a second one.
+        """
+        ...
+
+    def send(self, message: EmailMessage) -> None:
+        """Send ``message`` to its ``To`` recipients."""
+        ...
+
+    def was_sent(self, message: EmailMessage) -> bool | None:
+        """Whether ``message`` (by its Message-ID) was sent; ``None`` when it cannot tell."""
+        ...
+
+    def discard_draft(self, saved: SavedDraft) -> None:
+        """Remove the saved draft (it was sent or rejected); a draft already gone is fine."""
+        ...
+
+
 def describe(obj: Any) -> str:
     """A short name for a registered object, for errors and listings."""
     return str(getattr(obj, "name", None) or type(obj).__name__)
+
+
+@attrs.frozen
+class HttpReply:
+    """What an :class:`HttpEndpoint` answers: status, body bytes and their media type."""
+
+    status: int = 200
+    body: bytes = b""
+    content_type: str = "application/json"
+
+
+@runtime_checkable
+class HttpEndpoint(Protocol):
+    """A route an adapter adds to the HTTP app (Slack's interactivity URL, for one).
+
+    The app mounts ``path`` for ``POST``, calls :meth:`start` with the engine once, hands
+    each request's raw body and lower-cased headers to :meth:`handle` (in a worker thread,
+    after the app's body-size limit) and calls :meth:`stop` on shutdown. The endpoint
+    verifies its own signatures; it must answer quickly and do slow work in the background.
+    Framework-neutral on purpose: the core's HTTP toolkit is not part of the contract.
+    """
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def path(self) -> str: ...
+
+    def start(self, engine: Any) -> None: ...
+
+    def handle(self, body: bytes, headers: Mapping[str, str]) -> HttpReply: ...
+
+    def stop(self) -> None: ...

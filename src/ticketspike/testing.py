@@ -7,6 +7,7 @@ Plugin authors and hosts get what ticketspike's own tests use:
   (fails for good), :class:`FakeSource` (a ticket source with pages and an optional token),
   :class:`FakeAccounts` (an account directory over a dict), and :class:`StaticPlugin` to
   register any of them (or your own objects) the way an installed plugin would;
+  :class:`RecordingMailTransport` (a mail transport that keeps drafts and sent messages);
 * :func:`clean_plugins`: a plugin manager that loads no installed entry points, so a test sees
   exactly the plugins it names;
 * :func:`memory_engine`: a whole engine on an in-memory store with a fixed clock and no
@@ -57,6 +58,8 @@ from .roles import (
     ActionResult,
     BackfillPage,
     Classifier,
+    MailTransport,
+    SavedDraft,
     ThemeAnalyzer,
     TicketSource,
     WebhookResult,
@@ -68,6 +71,7 @@ if TYPE_CHECKING:
     from .engine import Engine
 
 __all__ = [
+    "RecordingMailTransport",
     "ALL_KINDS",
     "NOTIFY_KINDS",
     "Delivered",
@@ -267,6 +271,7 @@ class StaticPlugin:
     directories: Sequence[AccountDirectory] = ()
     theme_analyzers: Sequence[ThemeAnalyzer] = ()
     classifiers: Sequence[Classifier] = ()
+    mail_transports: Sequence[MailTransport] = ()
 
     @hookimpl
     def register_notifiers(self, register: Callable[[ActionHandler], None]) -> None:
@@ -307,6 +312,45 @@ class StaticPlugin:
     def register_classifiers(self, register: Callable[[Classifier], None]) -> None:
         for obj in self.classifiers:
             register(obj)
+
+    @hookimpl
+    def register_mail_transports(self, register: Callable[[MailTransport], None]) -> None:
+        for obj in self.mail_transports:
+            register(obj)
+
+
+@attrs.define(eq=False)
+class RecordingMailTransport:
+    """A :class:`~ticketspike.roles.MailTransport` that keeps what it saved and sent.
+
+    ``drafts`` maps action keys to saved messages (saved once per key, like a real mailbox);
+    ``sent`` lists sent messages; with ``checks_sent`` it answers :meth:`was_sent` from them.
+    ``fail_sends`` makes the next sends raise the given errors, one per send.
+    """
+
+    name: str = "recording_mail"
+    checks_sent: bool = True
+    drafts: dict[str, Any] = attrs.field(factory=dict)
+    sent: list[Any] = attrs.field(factory=list)
+    discarded: list[str] = attrs.field(factory=list)
+    fail_sends: list[BaseException] = attrs.field(factory=list)
+
+    def save_draft(self, message: Any, *, key: str, now: datetime) -> SavedDraft:
+        kept = self.drafts.setdefault(key, message)
+        return SavedDraft(message_id=str(kept["Message-ID"]), mailbox="recorder", folder="Drafts")
+
+    def send(self, message: Any) -> None:
+        if self.fail_sends:
+            raise self.fail_sends.pop(0)
+        self.sent.append(message)
+
+    def was_sent(self, message: Any) -> bool | None:
+        if not self.checks_sent:
+            return None
+        return any(str(m["Message-ID"]) == str(message["Message-ID"]) for m in self.sent)
+
+    def discard_draft(self, saved: SavedDraft) -> None:
+        self.discarded.append(saved.message_id)
 
 
 def clean_plugins(*plugins: object, builtins: bool = True, block: Sequence[str] = ()) -> Plugins:

@@ -30,7 +30,10 @@ from slack_sdk.models.blocks import (
     ContextBlock,
     DividerBlock,
     HeaderBlock,
+    InteractiveElement,
     MarkdownTextObject,
+    Option,
+    OverflowMenuElement,
     PlainTextObject,
     SectionBlock,
 )
@@ -41,7 +44,10 @@ from .escape import clip, clip_mrkdwn, is_web_url, mrkdwn, safe_url
 from .settings import button_url
 
 __all__ = [
+    "ACK_ACTION",
     "DEFAULT_BUTTONS",
+    "MORE_ACTION",
+    "SNOOZE_CHOICES",
     "MAX_BLOCKS",
     "fallback_text",
     "render_blocks",
@@ -79,6 +85,11 @@ DEFAULT_BUTTONS: tuple[Link, ...] = (
     Link("Start War Room"),
     Link("View Customer"),
 )
+
+# The alert's own controls: Acknowledge first, snooze and resolve in an overflow menu.
+ACK_ACTION = "acknowledge"
+MORE_ACTION = "ticketspike_more"
+SNOOZE_CHOICES: tuple[tuple[str, int], ...] = (("1h", 1), ("4h", 4), ("24h", 24))
 
 _SPARK = "▁▂▃▄▅▆▇█"
 
@@ -325,8 +336,11 @@ def _slug(label: str) -> str:
 
 def _buttons(
     message: AlertMessage, templates: Mapping[str, str], episode_id: str
-) -> list[ButtonElement]:
-    links = message.links or (DEFAULT_BUTTONS if message.kind is MessageKind.ALERT else ())
+) -> list[InteractiveElement]:
+    alert = message.kind is MessageKind.ALERT
+    links = message.links or (DEFAULT_BUTTONS if alert else ())
+    if alert and episode_id:
+        links = (Link("Acknowledge", action_id=ACK_ACTION), *links)
     values = {
         "customer_id": message.customer_id,
         "customer_name": message.customer_name,
@@ -334,7 +348,7 @@ def _buttons(
         "severity": message.severity.value,
     }
     value = json.dumps({"customer_id": message.customer_id, "episode_id": episode_id})
-    out: list[ButtonElement] = []
+    out: list[InteractiveElement] = []
     seen: set[str] = set()
     for link in links[:MAX_BUTTONS]:
         slug = _slug(link.label)
@@ -354,6 +368,19 @@ def _buttons(
                 url=url,
                 value=value if len(value) <= MAX_BUTTON_VALUE else None,
                 style="primary" if not out else None,
+            )
+        )
+    if alert and episode_id:
+        out.append(
+            OverflowMenuElement(
+                action_id=MORE_ACTION,
+                options=[
+                    *(
+                        Option(value=f"snooze_{name}", label=f"Snooze {name}")
+                        for name, _h in SNOOZE_CHOICES
+                    ),
+                    Option(value="resolve", label="Resolve"),
+                ],
             )
         )
     return out

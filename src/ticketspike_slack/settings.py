@@ -53,6 +53,9 @@ _KEYS = frozenset(
         "timeout",
         "sparkline_days",
         "dedupe_scan",
+        # Interactivity (ticketspike_slack.interaction_settings reads these).
+        "team_id",
+        "interactions",
     }
 )
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")

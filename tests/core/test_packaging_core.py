@@ -67,7 +67,13 @@ def test_all_is_exactly_the_public_namespace_and_sorted() -> None:
 
 
 def test_every_distribution_ships_py_typed() -> None:
-    folders = ("ticketspike", "ticketspike_slack", "ticketspike_zendesk", "ticketspike_intercom")
+    folders = (
+        "ticketspike",
+        "ticketspike_slack",
+        "ticketspike_zendesk",
+        "ticketspike_intercom",
+        "ticketspike_openai",
+    )
     for folder in folders:
         assert (ROOT / "src" / folder / "py.typed").is_file(), folder
 

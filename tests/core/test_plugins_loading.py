@@ -11,7 +11,7 @@ import inspect
 import io
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -384,3 +384,72 @@ def test_plugin_config_is_what_the_hooks_receive() -> None:
     config = PluginConfig(env={"X": "1"})
     clean_plugins(Spy()).action_handlers(config)
     assert seen == [config]
+
+
+def test_hook_register_mail_transports() -> None:
+    from ticketspike.testing import RecordingMailTransport
+
+    transport = RecordingMailTransport()
+    engine = _run_with(mail_transports=[transport])
+    assert engine.mail is transport
+    assert len(transport.drafts) == 1  # the acknowledgement, saved through the transport
+    handled = {e.kind: e.handler for e in engine.store.outbox()}
+    assert handled["draft_email"] == "mailbox_drafter"
+    (draft,) = engine.drafts()
+    assert draft.message_id == str(next(iter(transport.drafts.values()))["Message-ID"])
+    # A plugin's own drafter still wins over the transport-backed built-in one.
+    drafter = _Sink("own-drafts", {"draft_email"})
+    engine = _run_with(mail_transports=[RecordingMailTransport()], email_drafters=[drafter])
+    assert [a.kind for a in drafter.seen] == ["draft_email"]
+
+
+def test_hook_register_http_endpoints() -> None:
+    from ticketspike.http import create_app
+    from ticketspike.roles import HttpReply
+
+    class Echo:
+        name = "echo"
+        path = "/api/webhooks/echo/calls"
+
+        def __init__(self) -> None:
+            self.engine: object = None
+            self.stopped = False
+
+        def start(self, engine: object) -> None:
+            self.engine = engine
+
+        def handle(self, body: bytes, headers: Mapping[str, str]) -> HttpReply:
+            return HttpReply(status=202, body=body[::-1], content_type="text/plain")
+
+        def stop(self) -> None:
+            self.stopped = True
+
+    echo = Echo()
+
+    class Plugin:
+        @hookimpl
+        def register_http_endpoints(self, register: Callable[[object], None]) -> None:
+            register(echo)
+
+    engine = memory_engine(Plugin())
+    app = create_app(engine, env={})
+    assert echo.engine is engine
+    assert app.state.endpoints == {"echo": echo}
+    assert [r.path for r in app.routes][0] == "/api/webhooks/echo/calls"  # type: ignore[attr-defined]
+
+    class Twice:
+        @hookimpl
+        def register_http_endpoints(self, register: Callable[[object], None]) -> None:
+            register(echo)
+            register(echo)
+
+    with pytest.raises(PluginError, match="is taken"):
+        memory_engine(Twice()).plugins.http_endpoints(engine.plugin_config)
+
+    class NotAnEndpoint:
+        @hookimpl
+        def register_http_endpoints(self, register: Callable[[object], None]) -> None:
+            register(object())
+
+    with pytest.raises(PluginError, match="not a HTTP endpoint"):
+        memory_engine(NotAnEndpoint()).plugins.http_endpoints(engine.plugin_config)

@@ -63,6 +63,15 @@ class FakeSlack:
         self._clock = 1_700_000_000
         self._seq = 0
         self._server: ThreadingHTTPServer | None = None
+        # Interactivity: the workspace, ephemeral answers, views, created channels.
+        self.team_id = "T0FAKETEAM"
+        self.ephemeral: list[dict[str, Any]] = []
+        self.views: list[dict[str, Any]] = []
+        self.created: dict[str, dict[str, Any]] = {}
+        self.invited: dict[str, list[str]] = {}
+        self.valid_triggers: set[str] = set()
+        # Set to hold every call of a method until released (a Slack that hangs).
+        self.hold: dict[str, threading.Event] = {}
 
     # -- control ------------------------------------------------------------------
     def start(self) -> FakeSlack:
@@ -112,6 +121,9 @@ class FakeSlack:
     def handle(
         self, method: str, body: dict[str, Any], headers: dict[str, str]
     ) -> tuple[Scripted | None, int, dict[str, Any], dict[str, str]]:
+        gate = self.hold.get(method)
+        if gate is not None:
+            gate.wait(30)
         with self._lock:
             self.requests.append(Recorded(method, body, headers))
             queue = self._scripts.get(method)
@@ -252,6 +264,60 @@ class FakeSlack:
             "messages": [self._history_view(m, with_metadata) for m in thread[:limit]],
         }
 
+    def _m_auth_test(self, body: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True, "team_id": self.team_id, "user_id": "U0BOT", "bot_id": "B0BOT"}
+
+    def _m_chat_postEphemeral(self, body: dict[str, Any]) -> dict[str, Any]:
+        channel = self._resolve(str(body.get("channel", "")))
+        if channel is None:
+            return {"ok": False, "error": "channel_not_found"}
+        if not str(body.get("user", "")).startswith(("U", "W")):
+            return {"ok": False, "error": "user_not_in_channel"}
+        self.ephemeral.append(dict(body, channel=channel))
+        return {"ok": True, "message_ts": self._ts()}
+
+    def _m_views_open(self, body: dict[str, Any]) -> dict[str, Any]:
+        trigger = str(body.get("trigger_id", ""))
+        if trigger not in self.valid_triggers:
+            return {"ok": False, "error": "invalid_trigger_id"}
+        self.valid_triggers.discard(trigger)  # a trigger id works once, as at Slack
+        view = body.get("view")
+        if isinstance(view, str):
+            view = json.loads(view)
+        problem = block_kit_problem((view or {}).get("blocks") or [])
+        if problem:
+            return {"ok": False, "error": "invalid_arguments", "errors": [problem]}
+        self.views.append(view)
+        return {"ok": True, "view": dict(view, id=f"V{len(self.views):06d}")}
+
+    def _m_conversations_create(self, body: dict[str, Any]) -> dict[str, Any]:
+        name = str(body.get("name", ""))
+        if (
+            not name
+            or len(name) > 80
+            or name != name.lower()
+            or any(c not in "abcdefghijklmnopqrstuvwxyz0123456789-_" for c in name)
+        ):
+            return {"ok": False, "error": "invalid_name_specials"}
+        if "#" + name in self.channels:
+            return {"ok": False, "error": "name_taken"}
+        private = str(body.get("is_private", "false")).lower() in ("1", "true")
+        cid = ("G" if private else "C") + f"0ROOM{len(self.created) + 1:04d}"
+        self.channels["#" + name] = cid
+        self.members.add(cid)
+        self.created[cid] = {"name": name, "is_private": private}
+        return {"ok": True, "channel": {"id": cid, "name": name, "is_private": private}}
+
+    def _m_conversations_invite(self, body: dict[str, Any]) -> dict[str, Any]:
+        channel = str(body.get("channel", ""))
+        if channel not in self.created:
+            return {"ok": False, "error": "channel_not_found"}
+        users = [u for u in str(body.get("users", "")).split(",") if u]
+        if not users or any(not u.startswith(("U", "W")) for u in users):
+            return {"ok": False, "error": "user_not_found"}
+        self.invited.setdefault(channel, []).extend(users)
+        return {"ok": True, "channel": {"id": channel}}
+
 
 class _Handler(BaseHTTPRequestHandler):
     owner: FakeSlack
@@ -265,7 +331,7 @@ class _Handler(BaseHTTPRequestHandler):
             body = json.loads(raw)
         else:
             body = dict(parse_qsl(raw))
-            for key in ("blocks", "metadata"):
+            for key in ("blocks", "metadata", "view"):
                 if isinstance(body.get(key), str):
                     body[key] = json.loads(body[key])
         method = self.path.rsplit("/", 1)[-1]

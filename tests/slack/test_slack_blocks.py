@@ -197,7 +197,8 @@ def test_button_urls_come_from_templates_with_quoted_values() -> None:
         },
         episode_id="ep 1",
     )
-    buttons = {b["text"]["text"]: b for b in block(blocks, "ticketspike_actions")["elements"]}
+    elements = block(blocks, "ticketspike_actions")["elements"]
+    buttons = {b["text"]["text"]: b for b in elements if b["type"] == "button"}
     assert buttons["View Tickets"]["url"] == (
         "https://support.example.com/orgs/acme%2F..%2F%3C%21channel%3E/tickets"
     )
@@ -259,3 +260,28 @@ def test_sparkline_orders_bars_like_the_counts(counts: list[int]) -> None:
         assert line[counts.index(max(counts))] == "█"
     else:
         assert set(line) == {"▁"}
+
+
+def test_an_alert_of_an_episode_leads_with_acknowledge_and_ends_with_snooze_and_resolve() -> None:
+    blocks = as_json(kit.alert(), episode_id="ep_1")
+    elements = block(blocks, "ticketspike_actions")["elements"]
+    buttons = [e for e in elements if e["type"] == "button"]
+    assert [b["text"]["text"] for b in buttons] == [
+        "Acknowledge",
+        "View Tickets",
+        "Draft Response",
+        "Start War Room",
+        "View Customer",
+    ]
+    assert buttons[0]["action_id"] == "acknowledge" and buttons[0]["style"] == "primary"
+    assert json.loads(buttons[0]["value"])["episode_id"] == "ep_1"
+    [menu] = [e for e in elements if e["type"] == "overflow"]
+    assert [(o["text"]["text"], o["value"]) for o in menu["options"]] == [
+        ("Snooze 1h", "snooze_1h"),
+        ("Snooze 4h", "snooze_4h"),
+        ("Snooze 24h", "snooze_24h"),
+        ("Resolve", "resolve"),
+    ]
+    # Notes and resolutions carry no controls of their own.
+    note = as_json(kit.note("Spike escalated", "more"), episode_id="ep_1")
+    assert not [b for b in note if b.get("block_id") == "ticketspike_actions"]

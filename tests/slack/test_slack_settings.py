@@ -142,7 +142,9 @@ def test_the_entry_point_registers_nothing_without_a_section() -> None:
     handlers = plugins().action_handlers(config.plugins)
     assert not any(isinstance(h, SlackNotifier) for h in handlers.values())
     info = next(i for i in plugins().infos() if i.name == "slack")
-    assert info.distribution == "ticketspike-slack" and info.roles == ("notifier",)
+    assert info.distribution == "ticketspike-slack"
+    assert info.roles == ("HTTP endpoint", "notifier")
+    assert plugins().http_endpoints(config.plugins) == []
 
 
 def test_the_entry_point_serves_every_message_kind_when_configured() -> None:

@@ -26,6 +26,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ticketspike.cli.config_cmds",  # check-config
     "ticketspike.cli.text_cmds",  # classify, themes
     "ticketspike.cli.serve_cmd",  # serve
+    "ticketspike.cli.episode_cmds",  # episodes, ack, snooze, resolve
+    "ticketspike.cli.drafts_cmds",  # drafts list|show|approve|reject|resolve
 )
 
 

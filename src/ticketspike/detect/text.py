@@ -58,6 +58,7 @@ _COMPOUNDS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\bset[\s-]+up\b", re.I), " setup "),
     (re.compile(r"\btim(?:e|es|ed|ing)[\s-]+out\b", re.I), " timeout "),
     (re.compile(r"\bwork[\s-]+around\b", re.I), " workaround "),
+    (re.compile(r"\bcustomer[\s-]+(?:service|support|care)\b", re.I), " customerservice "),
     (re.compile(r"\bcan ?not\b|\bcan't\b|\bcant\b", re.I), " cannot "),
     (re.compile(r"\bwon't\b|\bwont\b", re.I), " will not "),
     (re.compile(r"\b(do|does|did|is|are|was|were|has|have|had)n't\b", re.I), r" \1 not "),
@@ -99,6 +100,8 @@ GENERIC_WORDS: frozenset[str] = frozenset(
     feature update new old number
     message messages email call meeting contact info information detail details
     still anymore keep keeps kept sometimes always never again right wrong different same
+    change changed changing check checked checking take taking find show give put long live
+    talk speak wait waiting moved status option options way
     """.split()
 )
 
@@ -144,9 +147,12 @@ ACRONYMS: dict[str, str] = {
     "faq": "FAQ",
     "kpi": "KPI",
     "rbac": "RBAC",
+    # Words joined while cleaning, shown as customers write them.
+    "customerservice": "customer service",
 }
 
 _HTTP_STATUS = re.compile(r"[45]\d\d")
+_STATUS_ABBREVIATION = re.compile(r"[45]\d\ds")
 
 
 def clean(text: str) -> str:
@@ -166,6 +172,10 @@ def _keep(word: str) -> bool:
     if word.isdigit():
         # "500 errors" and "404" are meaningful; order numbers and dates are not.
         return bool(_HTTP_STATUS.fullmatch(word))
+    if not word.isalpha() and sum(c.isdigit() for c in word) >= 3:
+        # Letters and digits mixed: an order, invoice or ticket id ("ord10042",
+        # "inv2024"), a hash or a serial, never a word ("2fa", "python3", "5xx").
+        return bool(_STATUS_ABBREVIATION.fullmatch(word))
     return len(word) > 1
 
 

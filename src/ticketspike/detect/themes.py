@@ -121,6 +121,88 @@ DEFAULT_AREAS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 
+# Words customers use for one thing in a support request, keyed as one so a
+# theme is not split across wordings: "charged twice" and "double charge",
+# "refund" and "reimbursement", "human agent" and "real person". The first word
+# of a group is its key; a theme still shows the words customers wrote.
+_SYNONYMS: tuple[tuple[str, ...], ...] = (
+    ("twice", "double", "duplicate", "duplicated"),
+    ("refund", "refunds", "reimbursement", "reimbursements", "reimburse", "reimbursed"),
+    ("agent", "human", "person", "representative", "operator"),
+    ("delivery", "deliver", "delivered", "shipping", "shipment", "ship", "shipped"),
+    ("arrive", "arrived", "arrival"),
+    ("lost", "lose", "stolen", "stole", "steal", "theft"),
+    ("cancel", "cancelled", "canceled", "cancellation"),
+    ("invoice", "bill", "bills"),
+    ("password", "passcode", "passwords", "passcodes"),
+    ("signup", "register", "registration", "registering", "registered"),
+    ("activate", "activation", "activated"),
+    ("order", "purchase", "purchased", "purchases"),
+)
+SYNONYMS: dict[str, str] = {stem(w): stem(group[0]) for group in _SYNONYMS for w in group}
+# A misspelt word is merged into the word it is one edit away from when that
+# word is this much more common in the window (and at least _TYPO_MIN tickets).
+_TYPO_RATIO = 3
+_TYPO_MIN = 3
+_TYPO_LENGTH = 5
+
+
+def _one_edit(a: str, b: str) -> bool:
+    """``a`` and ``b`` differ by one insertion, deletion, substitution or swap."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        diff = [i for i in range(len(a)) if a[i] != b[i]]
+        return len(diff) == 1 or (
+            len(diff) == 2
+            and diff[1] == diff[0] + 1
+            and a[diff[0]] == b[diff[1]]
+            and a[diff[1]] == b[diff[0]]
+        )
+    if len(a) > len(b):
+        a, b = b, a
+    i = 0
+    while i < len(a) and a[i] == b[i]:
+        i += 1
+    return a[i:] == b[i + 1 :]
+
+
+def _deletes(word: str) -> set[str]:
+    return {word} | {word[:i] + word[i + 1 :] for i in range(len(word))}
+
+
+def typo_canon(counts: Mapping[str, int]) -> dict[str, str]:
+    """Rare misspellings mapped onto the common stem one edit away ("pasword" -> "password").
+
+    ``counts`` is how many tickets use each stem. Only words of letters of
+    at least five characters, with the same first letter (typos rarely hit
+    it), are merged, and only into a word used by three times as many
+    tickets: "order" and "older" both common stay apart.
+    """
+    by_delete: dict[str, list[str]] = {}
+    for word in counts:
+        if len(word) >= _TYPO_LENGTH - 1 and word.isalpha():
+            for key in _deletes(word):
+                by_delete.setdefault(key, []).append(word)
+    out: dict[str, str] = {}
+    for word, n in counts.items():
+        if len(word) < _TYPO_LENGTH or not word.isalpha():
+            continue
+        best: str | None = None
+        for key in _deletes(word):
+            for other in by_delete.get(key, ()):
+                if (
+                    other[0] == word[0]
+                    and counts[other] >= max(_TYPO_MIN, _TYPO_RATIO * n)
+                    and _one_edit(word, other)
+                    and (best is None or (counts[other], other) > (counts[best], best))
+                ):
+                    best = other
+        if best is not None:
+            out[word] = best
+    return out
+
+
 @attrs.frozen
 class ThemeSettings:
     """How themes are found; every option has a working default.
@@ -180,7 +262,13 @@ class _Phrases:
     trouble: Mapping[str, frozenset[str]] = attrs.field(factory=dict)
 
 
-def _phrases(ticket: Ticket, stop_words: frozenset[str], *, trouble: bool = False) -> _Phrases:
+def _phrases(
+    ticket: Ticket,
+    stop_words: frozenset[str],
+    *,
+    trouble: bool = False,
+    canon: Mapping[str, str] = SYNONYMS,
+) -> _Phrases:
     out: dict[Key, tuple[str, ...]] = {}
     stems: set[str] = set()
     in_subject: set[Key] = set()
@@ -191,6 +279,7 @@ def _phrases(ticket: Ticket, stop_words: frozenset[str], *, trouble: bool = Fals
         for words in segments(text):
             content = [w not in STOP_WORDS and w not in stop_words for w in words]
             word_stems = [stem(w) for w in words]
+            word_stems = [canon.get(w, w) for w in word_stems]
             kept = [s for s, keep in zip(word_stems, content, strict=True) if keep]
             stems.update(kept)
             if trouble:
@@ -220,12 +309,45 @@ def _phrases(ticket: Ticket, stop_words: frozenset[str], *, trouble: bool = Fals
                         out.setdefault(k, tuple(words[start : end + 1]))
                         if is_subject:
                             in_subject.add(k)
+                # "activating my new card" also says "activate card": two content
+                # words with only small or generic words between them.
+                end = start + _MAX_WORDS
+                if end < len(words) and content[end]:
+                    between = range(start + 1, end)
+                    if all(not content[i] or words[i] in GENERIC_WORDS for i in between):
+                        k = tuple(sorted({word_stems[start], word_stems[end]}))
+                        if len(k) == 2:
+                            out.setdefault(k, tuple(words[start : end + 1]))
+                            if is_subject:
+                                in_subject.add(k)
         if field_kinds:
             for s in field_stems:
                 said[s] = said.get(s, frozenset()) | field_kinds
     return _Phrases(
         by_key=out, stems=frozenset(stems), in_subject=frozenset(in_subject), trouble=said
     )
+
+
+def _canonical(word_stem: str, canon: Mapping[str, str]) -> str:
+    found = canon.get(word_stem, word_stem)
+    return SYNONYMS.get(found, found)
+
+
+def _canon_for(window: Sequence[Ticket], stop_words: frozenset[str]) -> dict[str, str]:
+    """Synonyms plus the window's own misspellings, as one stem -> key map."""
+    df: Counter[str] = Counter()
+    for ticket in window:
+        seen: set[str] = set()
+        for text in (ticket.subject, ticket.body):
+            for words in segments(text):
+                seen.update(
+                    SYNONYMS.get(stem(w), stem(w))
+                    for w in words
+                    if w not in STOP_WORDS and w not in stop_words
+                )
+        df.update(seen)
+    typos = typo_canon(df)
+    return {**SYNONYMS, **{k: SYNONYMS.get(v, v) for k, v in typos.items()}}
 
 
 _GENERIC_STEMS = frozenset(stem(w) for w in GENERIC_WORDS) | GENERIC_WORDS
@@ -262,7 +384,10 @@ def _unique(tickets: Sequence[Ticket]) -> list[Ticket]:
 
 def _area_stems(settings: ThemeSettings) -> list[tuple[str, list[frozenset[str]]]]:
     return [
-        (name, [frozenset(stem(w) for w in kw.lower().split()) for kw in words])
+        (
+            name,
+            [frozenset(_canonical(stem(w), SYNONYMS) for w in kw.lower().split()) for kw in words],
+        )
         for name, words in settings.areas
     ]
 
@@ -304,10 +429,11 @@ def find_themes(
     if top <= 0 or not win:
         return []
     extra_stops = frozenset(w.lower() for w in cfg.stop_words)
-    win_phrases = [_phrases(t, extra_stops, trouble=True) for t in win]
+    canon = _canon_for(win, extra_stops)
+    win_phrases = [_phrases(t, extra_stops, trouble=True, canon=canon) for t in win]
     base_df: Counter[Key] = Counter()
     for t in base:
-        base_df.update(_phrases(t, extra_stops).by_key.keys())
+        base_df.update(_phrases(t, extra_stops, canon=canon).by_key.keys())
 
     members: dict[Key, list[int]] = {}
     surfaces: dict[Key, Counter[tuple[str, ...]]] = {}

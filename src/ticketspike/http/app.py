@@ -42,6 +42,9 @@ from starlette.routing import Route
 from ..errors import TicketspikeError
 from .auth import BearerAuth
 from .body import parse_json, read_body, require_content_type
+from .drafts import draft_routes
+from .endpoints import endpoint_path, endpoint_routes
+from .episodes import episode_routes
 from .errors import ApiError, api_error_from, exception_handlers, unexpected
 from .openapi import openapi_document
 from .settings import ServerSettings, server_settings_from_config
@@ -246,6 +249,9 @@ class _Api:
             self._openapi = openapi_document(
                 max_body_bytes=self.settings.max_body_bytes, sources=sorted(self.engine.sources)
             )
+            # Routes adapters added (HttpEndpoint): signed by their own scheme, not JSON.
+            for endpoint in getattr(request.app.state, "endpoints", {}).values():
+                self._openapi["paths"][endpoint.path] = endpoint_path(endpoint)
         return json_response(self._openapi)
 
     def _limit(self, request: Request) -> int:
@@ -314,8 +320,13 @@ def create_app(
             busy=writer.active,
         )
     api = _Api(engine, settings, BearerAuth(token), processor, writer)
+    # Routes adapters add (Slack's interactivity URL...), before the generic webhook route.
+    endpoints = engine.plugins.http_endpoints(engine.plugin_config)
+    for endpoint in endpoints:
+        endpoint.start(engine)
 
     routes = [
+        *endpoint_routes(endpoints, settings, _guarded),
         Route(
             "/api/webhooks/support/ticket",
             _guarded(api.ticket_webhook),
@@ -349,8 +360,10 @@ def create_app(
             methods=["GET"],
             name="escalations",
         ),
+        *episode_routes(engine, api.auth, settings, _guarded),
         Route("/api/health", _guarded(api.health), methods=["GET"], name="health"),
         Route("/openapi.json", _guarded(api.openapi), methods=["GET"], name="openapi"),
+        *draft_routes(engine, api.auth, json_response, _guarded),
     ]
     middleware = []
     if settings.cors_origins:
@@ -371,6 +384,8 @@ def create_app(
             yield
         finally:
             await run_in_threadpool(writer.stop)
+            for endpoint in endpoints:
+                await run_in_threadpool(endpoint.stop)
             if processor is not None:
                 await run_in_threadpool(processor.stop)
             if close_engine:
@@ -387,4 +402,5 @@ def create_app(
     app.state.settings = settings
     app.state.processor = processor
     app.state.writer = writer
+    app.state.endpoints = {endpoint.name: endpoint for endpoint in endpoints}
     return app

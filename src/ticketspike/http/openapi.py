@@ -10,6 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from .drafts import DRAFT_SCHEMAS, draft_paths
+from .episodes import episode_paths
+
 __all__ = ["openapi_document"]
 
 
@@ -297,7 +300,7 @@ def openapi_document(
             503: "The store is unavailable; retry later.",
         }.items()
     }
-    return {
+    document: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {
             "title": "ticketspike",
@@ -442,3 +445,7 @@ def openapi_document(
             },
         },
     }
+    document["paths"].update(draft_paths(read))
+    document["paths"].update(episode_paths(read))
+    document["components"]["schemas"] = {**SCHEMAS, **DRAFT_SCHEMAS}
+    return document

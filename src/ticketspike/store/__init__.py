@@ -18,6 +18,8 @@ from .base import (
     TicketRecord,
     TransitionRecord,
 )
+from .drafts import DraftRecord, DraftStatus
+from .interactions import InteractionRecord, SilenceRecord
 from .memory import MemoryStore
 from .sqlite import SQLiteStore
 
@@ -25,12 +27,16 @@ __all__ = [
     "ActionRecord",
     "ActionStatus",
     "AttemptRecord",
+    "DraftRecord",
+    "DraftStatus",
     "EpisodeRecord",
+    "InteractionRecord",
     "MemoryStore",
     "OutboxEntry",
     "PlanRecord",
     "PutOutcome",
     "SQLiteStore",
+    "SilenceRecord",
     "Store",
     "TicketRecord",
     "TransitionRecord",

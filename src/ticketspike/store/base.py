@@ -35,6 +35,8 @@ import attrs
 from ..model import Category, EventKind, Ticket, TicketEvent
 from ..planner.plan import EscalationPlan
 from ..signals import Transition
+from .drafts import DraftRecord, DraftStatus
+from .interactions import InteractionRecord, SilenceRecord
 
 __all__ = [
     "ActionRecord",
@@ -415,6 +417,47 @@ class Store(Protocol):
     def get_cursor(self, name: str) -> str | None: ...
 
     def set_cursor(self, name: str, cursor: str | None, *, at: datetime) -> None: ...
+
+    # -- people's acts on episodes (store.interactions) -------------------------------
+    def record_interaction(self, record: InteractionRecord) -> bool:
+        """Record an act once; False, writing nothing, when its key is already recorded."""
+        ...
+
+    def interactions(
+        self, *, episode_id: str | None = None, customer_id: str | None = None
+    ) -> list[InteractionRecord]:
+        """Recorded acts, oldest first."""
+        ...
+
+    def add_silence(self, record: SilenceRecord) -> bool:
+        """Record a customer silence once (by key)."""
+        ...
+
+    def recorded_silences(self, *, active_at: datetime | None = None) -> list[SilenceRecord]:
+        """Recorded silences (those covering ``active_at`` when given), soonest end first."""
+        ...
+
+    def record_plan(self, plan: EscalationPlan, *, plan_id: str, at: datetime) -> bool:
+        """Record a plan that follows no transition (and its pending actions) once."""
+
+    # -- e-mail drafts (store.drafts) ------------------------------------------------
+    def add_draft(self, record: DraftRecord) -> bool:
+        """Record a new draft; False, writing nothing, when its id is already recorded."""
+        ...
+
+    def draft(self, draft_id: str) -> DraftRecord | None: ...
+
+    def drafts(
+        self, *, status: DraftStatus | None = None, episode_id: str | None = None
+    ) -> list[DraftRecord]:
+        """Drafts, oldest first."""
+        ...
+
+    def change_draft(
+        self, draft_id: str, changes: Mapping[str, Any], *, version: int, at: datetime
+    ) -> DraftRecord | None:
+        """Apply ``changes`` if the draft is still at ``version``; the new record, or None."""
+        ...
 
 
 def plan_id_of(plan: EscalationPlan) -> str:

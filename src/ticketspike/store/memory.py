@@ -33,13 +33,15 @@ from .base import (
     plan_id_of,
 )
 from .codec import event_from_json, event_to_json, plan_from_json
+from .drafts import MemoryDrafts
+from .interactions import MemoryInteractions
 
 __all__ = ["MemoryStore"]
 
 _MISSING = object()
 
 
-class MemoryStore:
+class MemoryStore(MemoryInteractions, MemoryDrafts):
     """A :class:`~ticketspike.store.base.Store` that lives in this process only."""
 
     def __init__(self) -> None:
@@ -346,8 +348,10 @@ class MemoryStore:
                 suppressed=transition.suppressed,
             )
 
-    def _record_plan(self, plan: EscalationPlan, *, at: datetime) -> None:
-        plan_id = plan_id_of(plan)
+    def _record_plan(
+        self, plan: EscalationPlan, *, at: datetime, plan_id: str | None = None
+    ) -> None:
+        plan_id = plan_id or plan_id_of(plan)
         if plan_id in self._plans:
             return
         seq = self._next("plans")

@@ -49,6 +49,8 @@ from .base import (
     plan_id_of,
 )
 from .codec import event_from_json, event_to_json, plan_from_json
+from .drafts import SQLiteDrafts
+from .interactions import SQLiteInteractions
 from .migrations import MIGRATIONS, SCHEMA_VERSION
 
 __all__ = ["SQLiteStore"]
@@ -84,7 +86,7 @@ def _statements(script: str) -> Iterator[str]:
         raise StoreError("migration script ends inside a statement")
 
 
-class SQLiteStore:
+class SQLiteStore(SQLiteInteractions, SQLiteDrafts):
     """A :class:`~ticketspike.store.base.Store` in one SQLite file.
 
     :param path: the file (created with its directory unless ``create`` is False).
@@ -509,8 +511,10 @@ class SQLiteStore:
                 ),
             )
 
-    def _record_plan(self, plan: EscalationPlan, *, at: datetime) -> None:
-        plan_id = plan_id_of(plan)
+    def _record_plan(
+        self, plan: EscalationPlan, *, at: datetime, plan_id: str | None = None
+    ) -> None:
+        plan_id = plan_id or plan_id_of(plan)
         cursor = self._db.execute(
             "INSERT OR IGNORE INTO plans (plan_id, episode_id, data, created_at)"
             " VALUES (?, ?, ?, ?)",
