@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 __all__ = ["MAX_DEPTH", "JsonError", "loads"]
@@ -27,6 +28,7 @@ MAX_DEPTH = 64  # arrays and objects inside one another; tickets need about 4
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _LONE = "JSON string holds a lone surrogate (\\ud800-\\udfff), which is not a character"
 _PARSE_ERRORS: tuple[type[Exception], ...]
+_parse: Callable[[str | bytes], Any]
 
 try:  # pragma: no cover - exercised where the extra is installed
     import orjson
@@ -52,7 +54,7 @@ def loads(data: str | bytes | bytearray | memoryview, *, max_depth: int = MAX_DE
         raise JsonError(f"JSON nested deeper than {max_depth} levels") from None
     except UnicodeDecodeError:
         raise JsonError("not UTF-8 encoded JSON") from None
-    except (json.JSONDecodeError, *_PARSE_ERRORS) as exc:
+    except (json.JSONDecodeError, ValueError) as exc:  # orjson's error is a ValueError too
         raise JsonError(_message(exc, max_depth)) from None
     _check(value, max_depth)
     return value
