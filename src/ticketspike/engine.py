@@ -43,7 +43,7 @@ from .episode_acts import EpisodeActs
 from .errors import InputError, PluginError, TicketspikeError, WebhookRejected
 from .executor import ExecutionReport, Executor, RetryPolicy
 from .mail.settings import email_settings_from_config
-from .model import Account, EventKind, Ticket, TicketEvent
+from .model import Account, EventKind, Ticket, TicketEvent, parse_time
 from .monitor import SpikeMonitor
 from .planner.plan import EscalationPlan
 from .planner.planner import Planner
@@ -67,6 +67,8 @@ __all__ = ["BackfillReport", "Engine", "IngestResult", "utc_now"]
 log = logging.getLogger("ticketspike.engine")
 
 _BATCH = 500
+# Store cursor: when detection started watching (ISO-8601), set by the first batch or backfill.
+_WATCH_CURSOR = "detection:watching_since"
 
 
 def utc_now() -> datetime:
@@ -305,8 +307,14 @@ class Engine(EpisodeActs):
         now: datetime | None = None,
         execute: bool | None = None,
         on_event: Callable[[int], None] | None = None,
+        warm_up_until: datetime | None = None,
     ) -> IngestResult:
-        """:meth:`ingest` for many events, in batches (one transaction each)."""
+        """:meth:`ingest` for many events, in batches (one transaction each).
+
+        ``warm_up_until``: transitions before that instant are history, recorded
+        suppressed ("warm-up"), so no action is planned or executed for them; the
+        detector still learns from every ticket.
+        """
         counts = _Counts()
         received = 0
         batch: list[TicketEvent] = []
@@ -314,12 +322,16 @@ class Engine(EpisodeActs):
             batch.append(event)
             received += 1
             if len(batch) >= _BATCH:
-                self._ingest_batch(batch, now=now, counts=counts)
+                self._ingest_batch(
+                    batch, now=now, counts=counts, suppress_before=warm_up_until, why="warm-up"
+                )
                 batch = []
                 if on_event is not None:
                     on_event(received)
         if batch:
-            self._ingest_batch(batch, now=now, counts=counts)
+            self._ingest_batch(
+                batch, now=now, counts=counts, suppress_before=warm_up_until, why="warm-up"
+            )
             if on_event is not None:
                 on_event(received)
         report = None
@@ -343,14 +355,33 @@ class Engine(EpisodeActs):
         counts: _Counts,
         suppress_before: datetime | None = None,
         also: Callable[[], None] | None = None,
+        why: str = "loaded by backfill",
     ) -> None:
         at = now or self.clock()
         with self._batch():
+            self._watch_from(events)
             items = self._store_events(events, at=at, counts=counts)
             for _seq, event, outcome in items:
-                self._process(event, outcome, counts=counts, suppress_before=suppress_before)
+                self._process(
+                    event, outcome, counts=counts, suppress_before=suppress_before, why=why
+                )
             if also is not None:
                 also()
+
+    def _watch_from(self, events: Sequence[TicketEvent], since: datetime | None = None) -> None:
+        """Record, once per store, when detection started watching (the first event's time,
+        or a backfill's start): customers first seen within a baseline period of it have an
+        unknown history and warm up instead of being judged against the industry rate."""
+        if self.monitor.watching_since is not None:
+            return
+        saved = self.store.get_cursor(_WATCH_CURSOR)
+        if saved is None:
+            first = since or min((e.at for e in events), default=None)
+            if first is None:
+                return
+            self.store.set_cursor(_WATCH_CURSOR, first.isoformat(), at=self.clock())
+            saved = first.isoformat()
+        self.monitor.watch_from(parse_time(saved, where="store", field=_WATCH_CURSOR))
 
     def _store_events(
         self, events: Sequence[TicketEvent], *, at: datetime, counts: _Counts
@@ -521,6 +552,7 @@ class Engine(EpisodeActs):
         *,
         counts: _Counts,
         suppress_before: datetime | None = None,
+        why: str = "loaded by backfill",
     ) -> None:
         ticket = event.ticket
         customer = ticket.customer_id
@@ -541,12 +573,17 @@ class Engine(EpisodeActs):
         for transition in transitions:
             # Moving the clock may also resolve or open other customers' episodes.
             self._dirty.add(transition.customer_id)
-            self._record(transition, counts, suppress_before=suppress_before)
+            self._record(transition, counts, suppress_before=suppress_before, why=why)
 
     def _record(
-        self, transition: Transition, counts: _Counts, *, suppress_before: datetime | None = None
+        self,
+        transition: Transition,
+        counts: _Counts,
+        *,
+        suppress_before: datetime | None = None,
+        why: str = "loaded by backfill",
     ) -> None:
-        transition = self._suppression(transition, suppress_before)
+        transition = self._suppression(transition, suppress_before, why)
         account = self.account(transition.customer_id)
         if transition.kind is not TransitionKind.RESOLVED and not transition.suppressed:
             transition = self._with_themes(transition)
@@ -563,11 +600,13 @@ class Engine(EpisodeActs):
                 f" suppressed: {transition.suppressed}" if transition.suppressed else "",
             )
 
-    def _suppression(self, transition: Transition, before: datetime | None) -> Transition:
+    def _suppression(
+        self, transition: Transition, before: datetime | None, why: str = "loaded by backfill"
+    ) -> Transition:
         if transition.suppressed:
             return transition
         if before is not None and transition.at < before:
-            return attrs.evolve(transition, suppressed="historical: loaded by backfill")
+            return attrs.evolve(transition, suppressed=f"historical: {why}")
         if transition.kind is not TransitionKind.OPENED:
             for record in self.store.transitions(episode_id=transition.episode_id):
                 if record.kind == TransitionKind.OPENED.value and record.suppressed:
@@ -816,6 +855,9 @@ class Engine(EpisodeActs):
                     self.store.set_cursor(name, value, at=now)
 
                 ordered = sorted(page.events, key=lambda e: e.at)
+                if self.monitor.watching_since is None:
+                    with self._batch():
+                        self._watch_from(ordered, since)  # the backfill counts as history
                 self._ingest_batch(
                     ordered, now=now, counts=counts, suppress_before=now - window, also=save
                 )
