@@ -31,6 +31,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -99,6 +100,7 @@ class _Context:
     _account: Account | None
     _now: datetime
     _store: Store
+    _key: str = ""
 
     @property
     def plan(self) -> EscalationPlan:
@@ -111,6 +113,18 @@ class _Context:
     @property
     def now(self) -> datetime:
         return self._now
+
+    @property
+    def key(self) -> str:
+        return self._key
+
+    @property
+    def state_dir(self) -> Path | None:
+        """A directory beside a file store for a handler's markers; None for a memory store."""
+        location = getattr(self._store, "location", "")
+        if not isinstance(location, str) or not location or not Path(location).is_file():
+            return None
+        return Path(location + ".effects")
 
     def result_of(self, key: str) -> ActionResult | None:
         record = self._store.action(key)
@@ -384,7 +398,7 @@ class Executor:
         number = self.store.start_attempt(
             record.key, owner=self.owner, handler=name, at=self.clock()
         )
-        ctx = _Context(plan, account, self.clock(), self.store)
+        ctx = _Context(plan, account, self.clock(), self.store, record.key)
         try:
             result = handler.execute(action, ctx)
         except TransientDeliveryError as exc:

@@ -189,6 +189,17 @@ class ActionContext(Protocol):
     @property
     def now(self) -> datetime: ...
 
+    @property
+    def key(self) -> str:
+        """The action's idempotency key (``action.key``): stable across retries and restarts.
+
+        The executor records an action as done only after the handler returns, so a process
+        killed in between runs the action again. A handler makes its side effect once by
+        keying it: a request id, a marker written before the effect, a file created only if
+        absent. See ``docs/plugins.md``.
+        """
+        ...
+
     def result_of(self, key: str) -> ActionResult | None:
         """The result of an earlier action (any plan of the same episode) by key."""
         ...
@@ -203,7 +214,10 @@ class ActionHandler(Protocol):
     def kinds(self) -> frozenset[str]: ...
 
     def execute(self, action: Action, ctx: ActionContext) -> ActionResult:
-        """Carry out ``action`` once. Raise a ``DeliveryError`` subclass on failure."""
+        """Carry out ``action`` once, keyed by ``ctx.key`` so a repeat after a crash is a no-op.
+
+        Raise a ``DeliveryError`` subclass on failure.
+        """
         ...
 
 
