@@ -121,7 +121,12 @@ def sign(body: bytes, timestamp: int, secret: str = SECRETS[0]) -> dict[str, str
 
 class World:
     def __init__(
-        self, tmp_path: Path, slack: Any, extra_config: str = "", extra: tuple[object, ...] = ()
+        self,
+        tmp_path: Path,
+        slack: Any,
+        extra_config: str = "",
+        extra: tuple[object, ...] = (),
+        events: list[TicketEvent] | None = None,
     ) -> None:
         self.slack = slack
         (tmp_path / "accounts.yaml").write_text(ACCOUNTS)
@@ -142,7 +147,7 @@ class World:
             clock=self.clock,
             sleep=RecordingSleep(),
         )
-        result = self.engine.ingest_many(spike_events())
+        result = self.engine.ingest_many(spike_events() if events is None else events)
         assert result.executed is not None and result.executed.failed == ()
         [episode] = self.engine.store.episodes()
         self.episode = episode.episode_id
@@ -275,6 +280,65 @@ def test_acknowledge_updates_the_alert_in_place_and_three_deliveries_act_once(
     assert len(world.updates()) == 1
     assert world.slack.ephemeral and world.slack.ephemeral[-1]["user"] == "U0DANA"
     assert "<!channel>" not in _wire(world.slack) and "<@U123>" not in _wire(world.slack)
+
+
+def _controls(blocks: list[dict[str, Any]]) -> list[str]:
+    """The action ids of a message's buttons and menus."""
+    return [
+        e["action_id"]
+        for b in blocks
+        if b.get("type") == "actions"
+        for e in b.get("elements") or []
+    ]
+
+
+def _status(blocks: list[dict[str, Any]]) -> str:
+    found = [b for b in blocks if b.get("block_id") == "ticketspike_status"]
+    return "\n".join(e["text"] for b in found for e in b["elements"])
+
+
+def test_an_acknowledged_alert_stays_acknowledged_through_escalation_and_resolution(
+    tmp_path: Path, slack: Any
+) -> None:
+    events = spike_events()
+    links = "    buttons: {view_tickets: 'https://support.example/t?c={customer_id}'}\n"
+    world = World(tmp_path, slack, extra_config=links, events=events[:66])
+    try:
+        [opened] = world.engine.store.episodes()
+        assert opened.severity == "high"
+        root = world.alert("C0ESCALATE")
+        assert "acknowledge" in _controls(root["blocks"])
+        assert world.send(world.click("acknowledge", channel="C0ESCALATE")).status_code == 200
+        line = _status(world.alert("C0ESCALATE")["blocks"])
+        assert line.startswith("Acknowledged by &lt;!channel&gt;") and line.endswith(" UTC")
+
+        world.clock.advance(hours=1)
+        before = len(slack.calls("chat.update"))
+        result = world.engine.ingest_many(events[66:])
+        assert {t.kind.value for t in result.transitions} == {"escalated"}
+        assert world.engine.store.episodes()[0].severity == "critical"
+        world.clock.advance(days=4)
+        assert [t.kind.value for t in world.engine.tick(world.clock())] == ["resolved"]
+
+        updates = slack.calls("chat.update")[before:]
+        escalated, resolved = updates[0], updates[-1]
+        assert len(updates) == 2 and {u["channel"] for u in updates} == {"C0ESCALATE"}
+        # Both re-renders come from later plans, yet keep who acknowledged the episode.
+        for update in (escalated, resolved):
+            assert _status(update["blocks"]) == line
+            assert "acknowledge" not in _controls(update["blocks"])
+            assert "<!channel>" not in json.dumps(update)
+        assert "critical" in json.dumps(escalated["blocks"]).lower()
+        assert "ticketspike_more" in _controls(escalated["blocks"])  # snooze/resolve remain
+        # Resolved: the title says so and only the link buttons are left.
+        assert resolved["blocks"][0]["text"]["text"].startswith(":white_check_mark: RESOLVED")
+        [left] = [b["elements"] for b in resolved["blocks"] if b.get("type") == "actions"]
+        assert [(e["action_id"], e["url"]) for e in left] == [
+            ("view_tickets", "https://support.example/t?c=techcorp")
+        ]
+        assert world.alert("C0ESCALATE")["blocks"] == resolved["blocks"]
+    finally:
+        world.close()
 
 
 def test_snooze_from_the_overflow_menu_is_a_recorded_silence(world: World) -> None:
