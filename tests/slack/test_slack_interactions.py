@@ -127,6 +127,7 @@ class World:
         extra_config: str = "",
         extra: tuple[object, ...] = (),
         events: list[TicketEvent] | None = None,
+        env: dict[str, str] | None = None,
     ) -> None:
         self.slack = slack
         (tmp_path / "accounts.yaml").write_text(ACCOUNTS)
@@ -142,7 +143,11 @@ class World:
         self.engine = Engine.from_config(
             tmp_path / "ticketspike.yaml",
             store=tmp_path / "store.db",
-            env={"SLACK_BOT_TOKEN": fake_slack.TOKEN, "SLACK_SIGNING_SECRET": " ".join(SECRETS)},
+            env={
+                "SLACK_BOT_TOKEN": fake_slack.TOKEN,
+                "SLACK_SIGNING_SECRET": " ".join(SECRETS),
+                **(env or {}),
+            },
             plugins=Plugins(load_entrypoints=True, allow={"slack"}, plugins=extra),
             clock=self.clock,
             sleep=RecordingSleep(),
@@ -585,6 +590,102 @@ def test_socket_mode_envelopes_feed_the_same_handlers_once(world: World) -> None
     assert len(world.updates()) == 1
     assert [r.kind for r in world.engine.store.interactions()] == ["click", "acknowledge"]
     assert "xapp-test" not in repr(runner)
+
+
+class SocketModeServer:
+    """Slack's end of Socket Mode on 127.0.0.1: a real WebSocket server (``websockets``).
+
+    On connection it sends ``hello``; :meth:`deliver` sends an envelope; every frame the
+    client sends back (the envelope acknowledgements) is recorded.
+    """
+
+    def __init__(self) -> None:
+        from websockets.sync.server import serve
+
+        self.received: list[dict[str, Any]] = []
+        self.paths: list[str] = []
+        self.acked = threading.Condition()
+        self.connected = threading.Event()
+        self._connection: Any = None
+        self._server = serve(self._session, "127.0.0.1", 0, compression=None, ping_interval=None)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        port = self._server.socket.getsockname()[1]
+        return f"ws://127.0.0.1:{port}/link/?ticket=fake-ticket&app_id=A0APP"
+
+    def _session(self, websocket: Any) -> None:
+        self.paths.append(websocket.request.path)
+        websocket.send(
+            json.dumps(
+                {
+                    "type": "hello",
+                    "num_connections": 1,
+                    "debug_info": {"host": "applink-fake", "approximate_connection_time": 18060},
+                    "connection_info": {"app_id": "A0APP"},
+                }
+            )
+        )
+        self._connection = websocket
+        self.connected.set()
+        for frame in websocket:
+            with self.acked:
+                self.received.append(json.loads(frame))
+                self.acked.notify_all()
+
+    def deliver(self, envelope: dict[str, Any]) -> None:
+        assert self.connected.wait(30), "the client never connected"
+        self._connection.send(json.dumps(envelope))
+
+    def wait_for(self, count: int, timeout: float = 30) -> bool:
+        with self.acked:
+            return self.acked.wait_for(lambda: len(self.received) >= count, timeout)
+
+    def close(self) -> None:
+        self._server.shutdown()
+
+
+def test_socket_mode_over_a_real_websocket_acks_and_acts_once(
+    tmp_path: Path, slack: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("websockets.sync.server", reason="websockets (test group) is not installed")
+    # slack_sdk's Socket Mode client takes a proxy from these and ignores NO_PROXY.
+    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    server = SocketModeServer()
+    slack.socket_url = server.url
+    world = World(
+        tmp_path,
+        slack,
+        extra_config="    interactions: {socket_mode: true}\n",
+        env={"SLACK_APP_TOKEN": fake_slack.APP_TOKEN},
+    )
+    try:
+        envelope = {
+            "envelope_id": "3f1b6c1e-8a0b-4a53-9d3e-7e1d2c9b5a10",
+            "payload": world.click("acknowledge"),
+            "type": "interactive",
+            "accepts_response_payload": False,
+        }
+        for _ in range(2):  # Slack redelivers an envelope it thinks was not acknowledged
+            server.deliver(envelope)
+        assert server.wait_for(2)
+        # Closing the client waits for its listeners; then the handlers' own pool drains.
+        world.endpoint.socket_mode.stop()
+        assert world.endpoint.wait_idle(30)
+        assert slack.calls("apps.connections.open") == [{}]
+        assert server.paths == ["/link/?ticket=fake-ticket&app_id=A0APP"]
+        # Each delivery was acknowledged over the socket with its envelope id, and only that.
+        assert server.received == [{"envelope_id": envelope["envelope_id"]}] * 2
+        ack = world.engine.acknowledgement(world.episode)
+        assert ack is not None and "Mike" in ack.by
+        assert [r.kind for r in world.engine.store.interactions()] == ["click", "acknowledge"]
+        [update] = world.updates()
+        assert "Acknowledged by" in json.dumps(update["blocks"])
+    finally:
+        world.close()
+        server.close()
 
 
 def test_the_documented_interaction_settings_load() -> None:
