@@ -379,7 +379,7 @@ class DraftDesk:
 
     def _settle(self, draft: DraftRecord) -> DraftRecord:
         """An interrupted send: ask the Sent folder; with no answer, the draft is unknown."""
-        answer = self.transport.was_sent(draft.message_id) if self.transport else None
+        answer = self.transport.was_sent(self._message(draft)) if self.transport else None
         if answer is None:
             self._mark_unknown(draft)
             raise DraftConflict(

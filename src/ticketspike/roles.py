@@ -273,8 +273,8 @@ class MailTransport(Protocol):
         """Send ``message`` to its ``To`` recipients."""
         ...
 
-    def was_sent(self, message_id: str) -> bool | None:
-        """Whether a message with this Message-ID was sent; ``None`` when it cannot tell."""
+    def was_sent(self, message: EmailMessage) -> bool | None:
+        """Whether ``message`` (by its Message-ID) was sent; ``None`` when it cannot tell."""
         ...
 
     def discard_draft(self, saved: SavedDraft) -> None:

@@ -335,10 +335,10 @@ class RecordingMailTransport:
             raise self.fail_sends.pop(0)
         self.sent.append(message)
 
-    def was_sent(self, message_id: str) -> bool | None:
+    def was_sent(self, message: Any) -> bool | None:
         if not self.checks_sent:
             return None
-        return any(str(m["Message-ID"]) == message_id for m in self.sent)
+        return any(str(m["Message-ID"]) == str(message["Message-ID"]) for m in self.sent)
 
     def discard_draft(self, saved: SavedDraft) -> None:
         self.discarded.append(saved.message_id)

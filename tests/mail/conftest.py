@@ -39,8 +39,9 @@ def dovecot_server() -> Iterator[servers.Dovecot]:
 
 @pytest.fixture
 def dovecot(dovecot_server: servers.Dovecot) -> servers.Dovecot:
-    """The session's Dovecot with empty folders."""
+    """The session's Dovecot with empty folders (every user's)."""
     dovecot_server.empty()
+    dovecot_server.as_user(servers.CSM_USER, servers.CSM_PASSWORD).empty()
     return dovecot_server
 
 

@@ -13,6 +13,7 @@ or Microsoft 365, files every accepted message into the sender's Sent folder ove
 
 from __future__ import annotations
 
+import base64
 import imaplib
 import json
 import os
@@ -38,6 +39,10 @@ IMAP_USER = "csm@example.com"
 IMAP_PASSWORD = "imap-secret-3e9d"
 SMTP_USER = "mailer@example.com"
 SMTP_PASSWORD = "smtp-secret-71c2"
+SMTP_TOKEN = "ya29.oauth-access-token-8d0f"
+# A CSM with a mailbox of their own (``email.mailboxes``): the same login for IMAP and SMTP.
+CSM_USER = "mike@example.com"
+CSM_PASSWORD = "mike-secret-20aa"
 START = datetime(2026, 1, 1, tzinfo=timezone.utc)
 SPIKE_DAY = START + timedelta(days=40)
 NOW = SPIKE_DAY + timedelta(hours=14)
@@ -70,6 +75,9 @@ class Dovecot:
         conn = imaplib.IMAP4(self.host, self.port, timeout=10)
         conn.login(self.user, self.password)
         return conn
+
+    def as_user(self, user: str, password: str) -> Dovecot:
+        return attrs.evolve(self, user=user, password=password)
 
     def messages(self, folder: str) -> list[tuple[set[str], EmailMessage]]:
         """Every message in ``folder`` with its flags."""
@@ -164,6 +172,7 @@ class Mailroom:
     """The SMTP server's handler: keeps accepted messages, refuses on request, files to Sent."""
 
     accepted: list[tuple[str, list[str], EmailMessage]] = attrs.field(factory=list)
+    logins: list[str] = attrs.field(factory=list)  # who was logged in for each accepted one
     refuse: list[str] = attrs.field(factory=list)
     file_into: Dovecot | None = None
     kill_pid: int | None = None
@@ -174,6 +183,9 @@ class Mailroom:
         raw = bytes(envelope.original_content or envelope.content)
         message = message_from_bytes(raw, policy=policy.default)
         self.accepted.append((envelope.mail_from, list(envelope.rcpt_tos), message))
+        auth = getattr(session, "auth_data", None)
+        login = getattr(auth, "login", None)
+        self.logins.append(login.decode() if isinstance(login, bytes) else str(login))
         if self.file_into is not None:
             # Like Gmail and Microsoft 365: what is sent over SMTP lands in Sent.
             self.file_into.append("Sent", raw)
@@ -183,16 +195,22 @@ class Mailroom:
             self.kill_pid = None
         return "250 2.0.0 accepted"
 
+    async def auth_XOAUTH2(self, server: Any, args: list[str]) -> AuthResult:  # noqa: N802
+        """SASL XOAUTH2 as Gmail and Microsoft 365 take it (initial response only)."""
+        expected = f"user={SMTP_USER}\x01auth=Bearer {SMTP_TOKEN}\x01\x01".encode()
+        try:
+            offered = base64.b64decode(args[1]) if len(args) > 1 else b""
+        except ValueError:
+            offered = b""
+        return AuthResult(success=offered == expected, handled=False)
+
 
 def _authenticator(
     server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
 ) -> AuthResult:
-    ok = (
-        isinstance(auth_data, LoginPassword)
-        and auth_data.login == SMTP_USER.encode()
-        and auth_data.password == SMTP_PASSWORD.encode()
-    )
-    return AuthResult(success=ok, handled=False)
+    users = {SMTP_USER.encode(): SMTP_PASSWORD.encode(), CSM_USER.encode(): CSM_PASSWORD.encode()}
+    ok = isinstance(auth_data, LoginPassword) and users.get(auth_data.login) == auth_data.password
+    return AuthResult(success=ok, handled=False, auth_data=auth_data if ok else None)
 
 
 @attrs.define
@@ -211,6 +229,12 @@ def run_dovecot() -> Iterator[Dovecot]:
         _unavailable("dovecot is not installed (apt-get install dovecot-imapd)")
     if os.geteuid() != 0:
         _unavailable("dovecot is started by the tests as root; not running as root")
+    version = subprocess.run(
+        [str(binary), "--version"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    if not version.startswith("2.3."):
+        # The configuration below is Dovecot 2.3's syntax (Debian 12); 2.4 renamed its settings.
+        _unavailable(f"the test configuration is written for Dovecot 2.3, found {version!r}")
     import grp
     import pwd
 
@@ -224,7 +248,9 @@ def run_dovecot() -> Iterator[Dovecot]:
     for sub in ("run", "state", "mail"):
         (root / sub).mkdir()
     os.chown(root / "mail", nobody.pw_uid, nobody.pw_gid)
-    (root / "passwd").write_text(f"{IMAP_USER}:{{PLAIN}}{IMAP_PASSWORD}::::::\n")
+    (root / "passwd").write_text(
+        f"{IMAP_USER}:{{PLAIN}}{IMAP_PASSWORD}::::::\n{CSM_USER}:{{PLAIN}}{CSM_PASSWORD}::::::\n"
+    )
     port = free_port()
     conf = root / "dovecot.conf"
     conf.write_text(_CONF.format(root=root, port=port, uid=nobody.pw_name, gid=group.gr_name))

@@ -23,12 +23,12 @@ DOC = (Path(__file__).resolve().parents[2] / "docs" / "email.md").read_text()
 
 def test_every_yaml_example_loads_with_its_servers() -> None:
     blocks = re.findall(r"```yaml\n(.*?)```", DOC, flags=re.S)
-    assert len(blocks) == 3
+    assert len(blocks) == 4
     for block in blocks:
         config = load_config(text=block, env={})
         settings = email_settings_from_config(config.section("email"))
         assert settings.smtp is not None and settings.imap is not None
-    gmail = email_settings_from_config(load_config(text=blocks[0], env={}).section("email"))
+    gmail = email_settings_from_config(load_config(text=blocks[1], env={}).section("email"))
     assert gmail.imap is not None and gmail.imap.sent_folder == "[Gmail]/Sent Mail"
 
 

@@ -132,10 +132,23 @@ def test_from_is_the_csm_or_the_shared_sender_with_reply_to_the_csm() -> None:
         ("email:\n  reply_to_csm: true\n", "email.reply_to_csm: needs `from:`"),
         ("email:\n  smtp: {host: a.example, user_env: 'not a var'}\n", "user_env"),
         ("email:\n  stmp: {host: a.example}\n", "did you mean 'smtp'"),
+        (
+            "email:\n  mailboxes: [{address: m@x.example, user_env: U}]\n  smtp: {host: a.b}\n",
+            "missing required key 'password_env'",
+        ),
+        (
+            "email:\n  mailboxes:\n  - {address: m@x.example, user_env: U, password_env: P}\n"
+            "  - {address: M@x.example, user_env: V, password_env: Q}\n  smtp: {host: a.b}\n",
+            "listed twice",
+        ),
+        (
+            "email:\n  mailboxes: [{address: m@x.example, user_env: U, password_env: P}]\n",
+            "needs `smtp` or `imap`",
+        ),
     ],
 )
 def test_a_bad_email_section_is_refused_with_its_line_and_key(text: str, message: str) -> None:
-    with pytest.raises(ConfigError, match="<config>:2") as caught:
+    with pytest.raises(ConfigError, match=r"<config>:\d") as caught:
         load_config(text=text, env={})
     assert message in str(caught.value)
 

@@ -371,3 +371,47 @@ def test_header_injection_through_names_and_subjects_is_refused(
     ((_mail_from, rcpts, sent),) = smtp.room.accepted
     assert rcpts == ["dana@techcorp.example"]
     assert "Bcc" not in sent and "X-Evil" not in sent
+
+
+def test_xoauth2_logs_in_with_the_token_and_a_wrong_token_fails_for_good(
+    tmp_path: Path, smtp: SmtpServer
+) -> None:
+    from ticketspike_tests_mail_servers import SMTP_TOKEN, SMTP_USER
+
+    text = email_yaml(smtp=smtp).replace(
+        "    security: none", "    security: none\n    auth: xoauth2"
+    )
+    wrong = {"TICKETSPIKE_SMTP_USER": SMTP_USER, "TICKETSPIKE_SMTP_TOKEN": "expired-token"}
+    engine = make_engine(tmp_path, text, env=wrong)
+    spike(engine, tmp_path)
+    draft = only_draft(engine)
+    with pytest.raises(PermanentDeliveryError, match="refused the login"):
+        engine.approve_draft(draft.id, by="mike")
+    engine.close()
+    right = {"TICKETSPIKE_SMTP_USER": SMTP_USER, "TICKETSPIKE_SMTP_TOKEN": SMTP_TOKEN}
+    engine = make_engine(tmp_path, text, env=right)
+    assert engine.approve_draft(draft.id, by="mike").status is DraftStatus.SENT
+    assert len(smtp.room.accepted) == 1
+
+
+def test_a_csm_with_a_mailbox_of_their_own_gets_the_draft_there_and_sends_as_themselves(
+    tmp_path: Path, dovecot: Dovecot, smtp: SmtpServer
+) -> None:
+    from ticketspike_tests_mail_servers import CSM_PASSWORD, CSM_USER
+
+    text = email_yaml(smtp=smtp, imap=dovecot) + (
+        "  mailboxes:\n"
+        f"    - {{address: {CSM_USER}, user_env: MIKE_MAIL_USER, password_env: MIKE_MAIL_PW}}\n"
+    )
+    env = {**MAIL_ENV, "MIKE_MAIL_USER": CSM_USER, "MIKE_MAIL_PW": CSM_PASSWORD}
+    engine = make_engine(tmp_path, text, env=env)
+    spike(engine, tmp_path)
+    draft = only_draft(engine)
+    mike = dovecot.as_user(CSM_USER, CSM_PASSWORD)
+    assert draft.mailbox == CSM_USER
+    assert [m["Message-ID"] for _f, m in mike.messages("Drafts")] == [draft.message_id]
+    assert dovecot.messages("Drafts") == []  # not in the shared mailbox
+    engine.approve_draft(draft.id, by="mike")
+    assert smtp.room.logins == [CSM_USER]  # sent with Mike's own login, From Mike
+    assert smtp.room.accepted[0][0] == CSM_USER
+    assert mike.messages("Drafts") == []

@@ -27,7 +27,7 @@ import re
 import smtplib
 import socket
 import ssl
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
@@ -97,12 +97,15 @@ class ImapSmtpTransport:
         *,
         smtp_login: Login | None = None,
         imap_login: Login | None = None,
+        mailboxes: Mapping[str, Login] | None = None,
     ) -> None:
         self.settings = settings
         self.smtp = settings.smtp
         self.imap = settings.imap
         self.smtp_login = smtp_login or Login("none")
         self.imap_login = imap_login or Login("none")
+        # Per-CSM logins by lower-cased address (``email.mailboxes``): used for both servers.
+        self.mailboxes = {k.lower(): v for k, v in (mailboxes or {}).items()}
 
     def __repr__(self) -> str:
         smtp = f"{self.smtp.host}:{self.smtp.port}" if self.smtp else "-"
@@ -113,15 +116,34 @@ class ImapSmtpTransport:
     def checks_sent(self) -> bool:
         return self.imap is not None and self.imap.sent_folder is not None
 
-    @property
-    def mailbox(self) -> str | None:
-        if self.imap is None:
-            return None
-        return self.imap_login.user or f"{self.imap.host}"
+    def _own_login(self, *addresses: str | None) -> Login | None:
+        for address in addresses:
+            if address and address.lower() in self.mailboxes:
+                return self.mailboxes[address.lower()]
+        return None
+
+    def _draft_login(self, message: EmailMessage) -> Login:
+        """The CSM's own mailbox when configured (Reply-To, else From), else the shared one."""
+        return self._own_login(_addr(message, "Reply-To"), _addr(message, "From")) or (
+            self.imap_login
+        )
+
+    def _sending_login(self, message: EmailMessage, shared: Login) -> Login:
+        return self._own_login(_addr(message, "From")) or shared
+
+    def _login_of_mailbox(self, mailbox: str | None) -> Login:
+        for login in self.mailboxes.values():
+            if mailbox and login.user == mailbox:
+                return login
+        return self.imap_login
+
+    def _mailbox_name(self, login: Login) -> str:
+        assert self.imap is not None
+        return login.user or self.imap.host
 
     # -- IMAP ------------------------------------------------------------------------
     @contextlib.contextmanager
-    def _imap_session(self, what: str) -> Iterator[imaplib.IMAP4]:
+    def _imap_session(self, what: str, login: Login) -> Iterator[imaplib.IMAP4]:
         server = self.imap
         assert server is not None
         where = f"IMAP {server.host}:{server.port}"
@@ -131,13 +153,13 @@ class ImapSmtpTransport:
             raise _failure(exc, f"{what}: cannot reach {where}") from None
         try:
             try:
-                self._imap_auth(conn)
+                self._imap_auth(conn, login)
             except imaplib.IMAP4.error as exc:
                 if isinstance(exc, imaplib.IMAP4.abort):
                     raise
                 raise PermanentDeliveryError(
                     f"{what}: {where} refused the login of the user in "
-                    f"${self.imap_login.source or server.user_env} ({_imap_text(exc)})"
+                    f"${login.source or server.user_env} ({_imap_text(exc)})"
                 ) from None
             yield conn
         except (PermanentDeliveryError, TransientDeliveryError):
@@ -162,8 +184,7 @@ class ImapSmtpTransport:
             conn.starttls(ssl_context=_context())
         return conn
 
-    def _imap_auth(self, conn: imaplib.IMAP4) -> None:
-        login = self.imap_login
+    def _imap_auth(self, conn: imaplib.IMAP4, login: Login) -> None:
         if login.mechanism == "password":
             assert login.secret is not None
             conn.login(login.user, login.secret.reveal())
@@ -193,14 +214,16 @@ class ImapSmtpTransport:
         if self.imap is None:
             return SavedDraft(message_id=message_id)
         folder = self.imap.drafts_folder
-        with self._imap_session("saving the draft") as conn:
+        login = self._draft_login(message)
+        mailbox = self._mailbox_name(login)
+        with self._imap_session("saving the draft", login) as conn:
             self._select(conn, folder)
             found = self._search(conn, "X-Ticketspike-Key", key)
             if found:
                 earlier = self._message_id_of(conn, found[0])
                 if earlier:
                     log.info("draft for %s already in %s; not saved twice", key, folder)
-                    return SavedDraft(message_id=earlier, mailbox=self.mailbox, folder=folder)
+                    return SavedDraft(message_id=earlier, mailbox=mailbox, folder=folder)
             status, data = conn.append(
                 _quote(folder),
                 r"(\Draft \Seen)",
@@ -211,7 +234,7 @@ class ImapSmtpTransport:
                 raise PermanentDeliveryError(
                     f"IMAP {self._host()} refused the draft in {folder!r} ({_imap_text(data)})"
                 )
-        return SavedDraft(message_id=message_id, mailbox=self.mailbox, folder=folder)
+        return SavedDraft(message_id=message_id, mailbox=mailbox, folder=folder)
 
     def _message_id_of(self, conn: imaplib.IMAP4, uid: bytes) -> str | None:
         status, data = conn.uid("FETCH", uid.decode(), "(BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])")
@@ -224,17 +247,20 @@ class ImapSmtpTransport:
                     return match.group(1).decode("ascii", "replace")
         return None
 
-    def was_sent(self, message_id: str) -> bool | None:
+    def was_sent(self, message: EmailMessage) -> bool | None:
         if self.imap is None or self.imap.sent_folder is None:
             return None
-        with self._imap_session("checking the Sent folder") as conn:
+        # The provider files it in the Sent folder of the mailbox that sent it.
+        login = self._sending_login(message, self.imap_login)
+        with self._imap_session("checking the Sent folder", login) as conn:
             self._select(conn, self.imap.sent_folder, readonly=True)
-            return bool(self._search(conn, "Message-ID", message_id))
+            return bool(self._search(conn, "Message-ID", str(message["Message-ID"])))
 
     def discard_draft(self, saved: SavedDraft) -> None:
         if self.imap is None or saved.folder is None:
             return
-        with self._imap_session("removing the draft") as conn:
+        login = self._login_of_mailbox(saved.mailbox)
+        with self._imap_session("removing the draft", login) as conn:
             self._select(conn, saved.folder)
             uids = self._search(conn, "Message-ID", saved.message_id)
             if not uids:
@@ -271,7 +297,7 @@ class ImapSmtpTransport:
         except Exception as exc:
             raise _failure(exc, f"sending: cannot reach {where}") from None
         try:
-            self._smtp_auth(conn, where)
+            self._smtp_auth(conn, where, self._sending_login(message, self.smtp_login))
             code, text = conn.mail(sender)
             if code != 250:
                 raise _smtp_refusal(code, text, f"{where} refused the sender")
@@ -305,8 +331,7 @@ class ImapSmtpTransport:
         with contextlib.suppress(Exception):
             conn.quit()
 
-    def _smtp_auth(self, conn: smtplib.SMTP, where: str) -> None:
-        login = self.smtp_login
+    def _smtp_auth(self, conn: smtplib.SMTP, where: str, login: Login) -> None:
         if login.mechanism == "none":
             return
         assert login.secret is not None
@@ -334,6 +359,12 @@ class ImapSmtpTransport:
             if isinstance(exc, smtplib.SMTPServerDisconnected):
                 raise TransientDeliveryError(f"{where} dropped the connection at login") from None
             raise PermanentDeliveryError(f"{where}: login failed ({exc})") from None
+
+
+def _addr(message: EmailMessage, header: str) -> str | None:
+    value = message.get(header)
+    addresses = getattr(value, "addresses", ()) if value is not None else ()
+    return str(addresses[0].addr_spec) if addresses else None
 
 
 def _close(conn: smtplib.SMTP) -> None:
@@ -408,10 +439,23 @@ def transport_from_config(config: PluginConfig) -> ImapSmtpTransport | None:
     if not settings.configured:
         return None
     where = settings.where
+    mailboxes = {}
+    for box in settings.mailboxes:
+        server = settings.imap or settings.smtp
+        assert server is not None
+        own = attrs.evolve(
+            server,
+            auth=box.auth,
+            user_env=box.user_env,
+            password_env=box.password_env,
+            token_env=box.token_env,
+        )
+        mailboxes[box.address] = _login(config, own, box.where)
     return ImapSmtpTransport(
         settings,
         smtp_login=_login(config, settings.smtp, where) if settings.smtp else None,
         imap_login=_login(config, settings.imap, where) if settings.imap else None,
+        mailboxes=mailboxes,
     )
 
 

@@ -25,7 +25,7 @@ import attrs
 
 from ..configfile import Section
 
-__all__ = ["EmailSettings", "ServerSettings", "email_settings_from_config"]
+__all__ = ["EmailSettings", "MailboxLogin", "ServerSettings", "email_settings_from_config"]
 
 SECURITY = ("none", "starttls", "tls")
 AUTH = ("password", "xoauth2", "none")
@@ -58,6 +58,21 @@ class ServerSettings:
 
 
 @attrs.frozen(kw_only=True)
+class MailboxLogin:
+    """A CSM's own mailbox (``email.mailboxes``): drafts for them land there, and mail From
+    them is sent with this login. The same login serves IMAP and SMTP (as with Gmail and
+    Microsoft 365 accounts).
+    """
+
+    address: str
+    auth: str = "password"
+    user_env: str = ""
+    password_env: str = ""
+    token_env: str = ""
+    where: str = "email.mailboxes"
+
+
+@attrs.frozen(kw_only=True)
 class EmailSettings:
     """The validated ``email:`` section (see the module docstring)."""
 
@@ -67,6 +82,7 @@ class EmailSettings:
     send_attempts: int | None = None
     smtp: ServerSettings | None = None
     imap: ServerSettings | None = None
+    mailboxes: tuple[MailboxLogin, ...] = ()
     where: str = "email"
 
     @property
@@ -132,7 +148,9 @@ def email_settings_from_config(section: Section | None) -> EmailSettings:
     """Validate the ``email:`` section (``None``: no e-mail servers, drafts stay files)."""
     if section is None:
         return EmailSettings()
-    section.check_keys({"from", "reply_to_csm", "html", "send_attempts", "smtp", "imap"})
+    section.check_keys(
+        {"from", "reply_to_csm", "html", "send_attempts", "smtp", "imap", "mailboxes"}
+    )
     sender = section.get_str("from")
     if sender is not None:
         address = sender.rpartition("<")[2].rstrip(">").strip() if "<" in sender else sender
@@ -152,5 +170,45 @@ def email_settings_from_config(section: Section | None) -> EmailSettings:
         send_attempts=section.get_int("send_attempts", None, minimum=1, maximum=20),
         smtp=_server(smtp, "smtp") if smtp is not None else None,
         imap=_server(imap, "imap") if imap is not None else None,
+        mailboxes=_mailboxes(section),
         where=section.where(),
     )
+
+
+def _env_name(section: Section, key: str) -> str:
+    value = section.get_str(key, required=key == "user_env") or ""
+    if value and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
+        raise section.error(key, "expected the name of an environment variable")
+    return value
+
+
+def _mailboxes(section: Section) -> tuple[MailboxLogin, ...]:
+    found: list[MailboxLogin] = []
+    seen: set[str] = set()
+    for index, item in enumerate(section.get_list("mailboxes")):
+        if not isinstance(item, Section):
+            raise section.error("mailboxes", f"item {index}: expected a mapping")
+        item.check_keys({"address", "auth", "user_env", "password_env", "token_env"})
+        address = (item.get_str("address", required=True) or "").strip()
+        if not _ADDRESS.match(address):
+            raise item.error("address", f"expected an e-mail address, got {address!r}")
+        if address.lower() in seen:
+            raise item.error("address", f"{address} is listed twice")
+        seen.add(address.lower())
+        auth = item.get_str("auth", "password", choices=("password", "xoauth2")) or "password"
+        secret_key = "token_env" if auth == "xoauth2" else "password_env"
+        if item.get_str(secret_key) is None:
+            raise item.error(None, f"missing required key {secret_key!r} (auth: {auth})")
+        found.append(
+            MailboxLogin(
+                address=address,
+                auth=auth,
+                user_env=_env_name(item, "user_env"),
+                password_env=_env_name(item, "password_env"),
+                token_env=_env_name(item, "token_env"),
+                where=item.where(),
+            )
+        )
+    if found and section.get_section("smtp") is None and section.get_section("imap") is None:
+        raise section.error("mailboxes", "needs `smtp` or `imap` (the servers they log in to)")
+    return tuple(found)
