@@ -607,7 +607,9 @@ class SocketModeServer:
         self.acked = threading.Condition()
         self.connected = threading.Event()
         self._connection: Any = None
-        self._server = serve(self._session, "127.0.0.1", 0, compression=None, ping_interval=None)
+        self._server = serve(
+            self._serve_client, "127.0.0.1", 0, compression=None, ping_interval=None
+        )
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
 
     @property
@@ -615,7 +617,7 @@ class SocketModeServer:
         port = self._server.socket.getsockname()[1]
         return f"ws://127.0.0.1:{port}/link/?ticket=fake-ticket&app_id=A0APP"
 
-    def _session(self, websocket: Any) -> None:
+    def _serve_client(self, websocket: Any) -> None:
         self.paths.append(websocket.request.path)
         websocket.send(
             json.dumps(
