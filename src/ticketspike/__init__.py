@@ -81,6 +81,7 @@ from .signals import (
     Transition,
     TransitionKind,
 )
+from .unmatched import ResolvesUnmatched, Unmatched, UnmatchedRecord
 
 __all__ = [
     "Account",
@@ -140,7 +141,9 @@ __all__ = [
     "PluginInfo",
     "Plugins",
     "Priority",
+    "ReResolveReport",
     "Recipient",
+    "ResolvesUnmatched",
     "RetryPolicy",
     "RoutingRules",
     "SQLiteStore",
@@ -165,6 +168,8 @@ __all__ = [
     "TransientDeliveryError",
     "Transition",
     "TransitionKind",
+    "Unmatched",
+    "UnmatchedRecord",
     "UpdateMessage",
     "WebhookRejected",
     "WebhookResult",
@@ -201,6 +206,7 @@ _LAZY = {
     "LifecyclePolicy": "ticketspike.lifecycle",
     "MemoryStore": "ticketspike.store.memory",
     "Planner": "ticketspike.planner.planner",
+    "ReResolveReport": "ticketspike.engine",
     "RetryPolicy": "ticketspike.executor",
     "RoutingRules": "ticketspike.planner.routing",
     "SQLiteStore": "ticketspike.store.sqlite",
@@ -222,7 +228,7 @@ if _typing.TYPE_CHECKING:
     from .detect.classify import categorize
     from .detect.policy import DetectionPolicy, IndustryBaseline
     from .detect.themes import find_themes
-    from .engine import BackfillReport, Engine, IngestResult
+    from .engine import BackfillReport, Engine, IngestResult, ReResolveReport
     from .executor import ExecutionReport, RetryPolicy
     from .lifecycle import LifecyclePolicy, Silence
     from .monitor import SpikeMonitor, replay_events, replay_rows

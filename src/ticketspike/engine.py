@@ -43,7 +43,7 @@ from .episode_acts import EpisodeActs
 from .errors import InputError, PluginError, TicketspikeError, WebhookRejected
 from .executor import ExecutionReport, Executor, RetryPolicy
 from .mail.settings import email_settings_from_config
-from .model import Account, EventKind, Ticket, TicketEvent
+from .model import Account, EventKind, Ticket, TicketEvent, parse_time
 from .monitor import SpikeMonitor
 from .planner.plan import EscalationPlan
 from .planner.planner import Planner
@@ -61,12 +61,15 @@ from .store.base import ActionStatus, PutOutcome, Store
 from .store.drafts import DraftRecord, DraftStatus
 from .store.memory import MemoryStore
 from .store.sqlite import SQLiteStore
+from .unmatched import ResolvesUnmatched, Unmatched
 
-__all__ = ["BackfillReport", "Engine", "IngestResult", "utc_now"]
+__all__ = ["BackfillReport", "Engine", "IngestResult", "ReResolveReport", "utc_now"]
 
 log = logging.getLogger("ticketspike.engine")
 
 _BATCH = 500
+# Store cursor: when detection started watching (ISO-8601), set by the first batch or backfill.
+_WATCH_CURSOR = "detection:watching_since"
 
 
 def utc_now() -> datetime:
@@ -95,9 +98,11 @@ class IngestResult:
     transitions: tuple[Transition, ...] = ()
     plans: tuple[EscalationPlan, ...] = ()
     executed: ExecutionReport | None = None
+    unmatched: int = 0  # records kept aside because no customer was found
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "unmatched": self.unmatched,
             "received": self.received,
             "stored": self.stored,
             "updated": self.updated,
@@ -123,6 +128,17 @@ class BackfillReport:
     cursor: str | None
     done: bool
     resumed: bool
+    unmatched: int = 0  # kept aside without a customer (``ticketspike unmatched``)
+
+
+@attrs.frozen
+class ReResolveReport:
+    """What a re-resolve did: records tried, resolved (and counted), still unmatched."""
+
+    tried: int
+    resolved: int
+    still_unmatched: int
+    skipped_sources: tuple[str, ...] = ()
 
 
 @attrs.define
@@ -305,8 +321,14 @@ class Engine(EpisodeActs):
         now: datetime | None = None,
         execute: bool | None = None,
         on_event: Callable[[int], None] | None = None,
+        warm_up_until: datetime | None = None,
     ) -> IngestResult:
-        """:meth:`ingest` for many events, in batches (one transaction each)."""
+        """:meth:`ingest` for many events, in batches (one transaction each).
+
+        ``warm_up_until``: transitions before that instant are history, recorded
+        suppressed ("warm-up"), so no action is planned or executed for them; the
+        detector still learns from every ticket.
+        """
         counts = _Counts()
         received = 0
         batch: list[TicketEvent] = []
@@ -314,12 +336,16 @@ class Engine(EpisodeActs):
             batch.append(event)
             received += 1
             if len(batch) >= _BATCH:
-                self._ingest_batch(batch, now=now, counts=counts)
+                self._ingest_batch(
+                    batch, now=now, counts=counts, suppress_before=warm_up_until, why="warm-up"
+                )
                 batch = []
                 if on_event is not None:
                     on_event(received)
         if batch:
-            self._ingest_batch(batch, now=now, counts=counts)
+            self._ingest_batch(
+                batch, now=now, counts=counts, suppress_before=warm_up_until, why="warm-up"
+            )
             if on_event is not None:
                 on_event(received)
         report = None
@@ -343,14 +369,33 @@ class Engine(EpisodeActs):
         counts: _Counts,
         suppress_before: datetime | None = None,
         also: Callable[[], None] | None = None,
+        why: str = "loaded by backfill",
     ) -> None:
         at = now or self.clock()
         with self._batch():
+            self._watch_from(events)
             items = self._store_events(events, at=at, counts=counts)
             for _seq, event, outcome in items:
-                self._process(event, outcome, counts=counts, suppress_before=suppress_before)
+                self._process(
+                    event, outcome, counts=counts, suppress_before=suppress_before, why=why
+                )
             if also is not None:
                 also()
+
+    def _watch_from(self, events: Sequence[TicketEvent], since: datetime | None = None) -> None:
+        """Record, once per store, when detection started watching (the first event's time,
+        or a backfill's start): customers first seen within a baseline period of it have an
+        unknown history and warm up instead of being judged against the industry rate."""
+        if self.monitor.watching_since is not None:
+            return
+        saved = self.store.get_cursor(_WATCH_CURSOR)
+        if saved is None:
+            first = since or min((e.at for e in events), default=None)
+            if first is None:
+                return
+            self.store.set_cursor(_WATCH_CURSOR, first.isoformat(), at=self.clock())
+            saved = first.isoformat()
+        self.monitor.watch_from(parse_time(saved, where="store", field=_WATCH_CURSOR))
 
     def _store_events(
         self, events: Sequence[TicketEvent], *, at: datetime, counts: _Counts
@@ -390,6 +435,16 @@ class Engine(EpisodeActs):
             )
         lowered = {k.lower(): v for k, v in headers.items()}
         result = plugin.parse_webhook(body, lowered, now=now)
+        if result.unmatched and not result.events:
+            with self.store.transaction():
+                if result.delivery_id is not None and not self.store.remember_delivery(
+                    source, result.delivery_id, at=now, ttl_seconds=self.delivery_ttl
+                ):
+                    return IngestResult(replayed=True)
+                for item in result.unmatched:
+                    self.store.put_unmatched(item, at=now)
+            reason = result.unmatched[0].reason
+            return IngestResult(ignored=f"kept aside: {reason}", unmatched=len(result.unmatched))
         if not result.events:
             return IngestResult(ignored=result.ignored or "no ticket events in delivery")
         counts = _Counts()
@@ -400,6 +455,8 @@ class Engine(EpisodeActs):
                 return IngestResult(received=len(result.events), replayed=True)
             items = self._store_events(result.events, at=now, counts=counts)
             self.store.enqueue([(e, o) for _s, e, o in items], received_at=now)
+            for item in result.unmatched:
+                self.store.put_unmatched(item, at=now)
         return IngestResult(
             received=len(result.events),
             stored=counts.stored,
@@ -407,6 +464,7 @@ class Engine(EpisodeActs):
             duplicates=counts.duplicates,
             queued=len(items),
             ignored=result.ignored,
+            unmatched=len(result.unmatched),
         )
 
     def process_pending(self, *, limit: int | None = None) -> IngestResult:
@@ -521,6 +579,7 @@ class Engine(EpisodeActs):
         *,
         counts: _Counts,
         suppress_before: datetime | None = None,
+        why: str = "loaded by backfill",
     ) -> None:
         ticket = event.ticket
         customer = ticket.customer_id
@@ -541,12 +600,17 @@ class Engine(EpisodeActs):
         for transition in transitions:
             # Moving the clock may also resolve or open other customers' episodes.
             self._dirty.add(transition.customer_id)
-            self._record(transition, counts, suppress_before=suppress_before)
+            self._record(transition, counts, suppress_before=suppress_before, why=why)
 
     def _record(
-        self, transition: Transition, counts: _Counts, *, suppress_before: datetime | None = None
+        self,
+        transition: Transition,
+        counts: _Counts,
+        *,
+        suppress_before: datetime | None = None,
+        why: str = "loaded by backfill",
     ) -> None:
-        transition = self._suppression(transition, suppress_before)
+        transition = self._suppression(transition, suppress_before, why)
         account = self.account(transition.customer_id)
         if transition.kind is not TransitionKind.RESOLVED and not transition.suppressed:
             transition = self._with_themes(transition)
@@ -563,11 +627,13 @@ class Engine(EpisodeActs):
                 f" suppressed: {transition.suppressed}" if transition.suppressed else "",
             )
 
-    def _suppression(self, transition: Transition, before: datetime | None) -> Transition:
+    def _suppression(
+        self, transition: Transition, before: datetime | None, why: str = "loaded by backfill"
+    ) -> Transition:
         if transition.suppressed:
             return transition
         if before is not None and transition.at < before:
-            return attrs.evolve(transition, suppressed="historical: loaded by backfill")
+            return attrs.evolve(transition, suppressed=f"historical: {why}")
         if transition.kind is not TransitionKind.OPENED:
             for record in self.store.transitions(episode_id=transition.episode_id):
                 if record.kind == TransitionKind.OPENED.value and record.suppressed:
@@ -801,7 +867,7 @@ class Engine(EpisodeActs):
             if since_text == since.isoformat() and saved_cursor:
                 cursor, resumed = saved_cursor, True
         counts = _Counts()
-        pages = events = skipped = 0
+        pages = events = skipped = unmatched = 0
         done = False
         try:
             iterator = plugin.backfill(since=since, cursor=cursor)
@@ -809,13 +875,19 @@ class Engine(EpisodeActs):
                 pages += 1
                 events += len(page.events)
                 skipped += page.skipped
+                unmatched += len(page.unmatched)
                 page_cursor = page.cursor if page.cursor is not None else cursor
                 value = f"{since.isoformat()}|{page_cursor or ''}"
 
-                def save(value: str = value) -> None:
+                def save(value: str = value, aside: tuple[Any, ...] = page.unmatched) -> None:
+                    for item in aside:
+                        self.store.put_unmatched(item, at=now)
                     self.store.set_cursor(name, value, at=now)
 
                 ordered = sorted(page.events, key=lambda e: e.at)
+                if self.monitor.watching_since is None:
+                    with self._batch():
+                        self._watch_from(ordered, since)  # the backfill counts as history
                 self._ingest_batch(
                     ordered, now=now, counts=counts, suppress_before=now - window, also=save
                 )
@@ -842,6 +914,49 @@ class Engine(EpisodeActs):
             cursor=cursor,
             done=done,
             resumed=resumed,
+            unmatched=unmatched,
+        )
+
+    # -- records without a customer ----------------------------------------------------
+    def re_resolve(self, *, now: datetime | None = None) -> ReResolveReport:
+        """Ask each source again about the records it could not tie to a customer.
+
+        A record that now resolves is stored and counted like any delivery (history older
+        than the detection window stays suppressed, as in a backfill) and leaves the
+        unmatched list in the same transaction; one that still does not keeps its place
+        with the source's new reason.
+        """
+        now = now or self.clock()
+        window = timedelta(hours=self.config.detection.window_hours)
+        counts = _Counts()
+        tried = resolved = 0
+        skipped: set[str] = set()
+        for record in self.store.unmatched():
+            plugin = self.sources.get(record.source)
+            if not isinstance(plugin, ResolvesUnmatched):
+                skipped.add(record.source)
+                continue
+            tried += 1
+            outcome = plugin.resolve_unmatched(record.payload)
+            if isinstance(outcome, Unmatched):
+                self.store.put_unmatched(outcome, at=now)
+                continue
+
+            def drop(source: str = record.source, record_id: str = record.record_id) -> None:
+                self.store.drop_unmatched(source, record_id)
+
+            ordered = sorted(outcome, key=lambda e: e.at)
+            self._ingest_batch(
+                ordered, now=now, counts=counts, suppress_before=now - window, also=drop
+            )
+            resolved += 1
+        if self.execute_inline and counts.plans:
+            self.executor.run_pending()
+        return ReResolveReport(
+            tried=tried,
+            resolved=resolved,
+            still_unmatched=len(self.store.unmatched()),
+            skipped_sources=tuple(sorted(skipped)),
         )
 
 

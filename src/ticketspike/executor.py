@@ -30,7 +30,7 @@ import socket
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 import attrs
@@ -294,10 +294,13 @@ class Executor:
                 claimed.key, owner=self.owner, handler=name, error=error, at=self.clock()
             )
             log.warning(
-                "action %s (%s via %s) failed: transient, retries exhausted",
+                "action %s (%s via %s) gave up after %d attempts (%s); "
+                "`ticketspike retry` runs it again",
                 claimed.key,
                 claimed.kind,
                 name,
+                self.retry.max_attempts,
+                type(exc).__name__,
             )
             return "failed"
         except PermanentDeliveryError as exc:
@@ -336,11 +339,30 @@ class Executor:
             hint = exc.retry_after if isinstance(exc, TransientDeliveryError) else None
             return policy.wait(state.attempt_number, hint)
 
+        def before_sleep(state: tenacity.RetryCallState) -> None:
+            # One line per retry: which action, what failed (the class only: messages may
+            # quote a service's answer), and when the next attempt starts.
+            exc = state.outcome.exception() if state.outcome is not None else None
+            delay = state.next_action.sleep if state.next_action is not None else 0.0
+            at = datetime.fromtimestamp(self.wall() + delay, tz=timezone.utc)
+            log.warning(
+                "action %s (%s via %s): attempt %d of %d failed (%s); next attempt in %.1f s at %s",
+                record.key,
+                record.kind,
+                name,
+                state.attempt_number,
+                policy.max_attempts,
+                type(exc).__name__,
+                delay,
+                at.strftime("%H:%M:%S UTC"),
+            )
+
         retrying = tenacity.Retrying(
             stop=tenacity.stop_after_attempt(policy.max_attempts),
             wait=wait,
             retry=tenacity.retry_if_exception_type(TransientDeliveryError),
             sleep=self.sleep,
+            before_sleep=before_sleep,
             reraise=True,
         )
         account = self.accounts(record.customer_id)

@@ -11,9 +11,10 @@ from __future__ import annotations
 import enum
 import functools
 import operator
+import re
 import sys
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Final
 
 import attrs
@@ -231,29 +232,53 @@ class _NotAnInstant(ValueError):
     pass
 
 
+# One grammar on every supported Python: ISO-8601 extended date and time with
+# an offset (RFC 3339, plus a space for the T, a comma for the point and an
+# offset without colon). Python 3.11's ``fromisoformat`` accepts much more
+# (week dates, basic format, any fraction) and 3.10's much less (no ``Z``,
+# only 3 or 6 fraction digits), so neither decides what a ticket may say.
+_ISO_INSTANT: Final = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?"
+    r"(?:([Zz])|([+-])(\d{2})(?::?(\d{2}))?)",
+    re.ASCII,
+)
+_UTC: Final = timezone.utc
+
+
 # Ticket files repeat timestamps (minute precision is common) and parsing is the hot path
 # of ``replay``, so recent answers are memoised; the results are immutable and the memo
 # small (a few thousand entries: bursts repeat timestamps, whole files rarely do).
 @functools.lru_cache(maxsize=4096)
 def _utc_instant(value: str) -> datetime:
     text = value.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
+    m = _ISO_INSTANT.fullmatch(text)
+    if m is None:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}(?:[Tt ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?)?", text):
+            raise _NotAnInstant(
+                f"{value!r} has no UTC offset; naive timestamps are ambiguous (add Z or +00:00)"
+            )
         raise _NotAnInstant(
             f"{value!r} is not an ISO-8601 timestamp (expected e.g. 2026-03-01T09:30:00Z)"
-        ) from None
-    tz = parsed.tzinfo
-    if tz is timezone.utc:
-        return parsed
-    if tz is None or parsed.utcoffset() is None:
-        raise _NotAnInstant(
-            f"{value!r} has no UTC offset; naive timestamps are ambiguous (add Z or +00:00)"
         )
+    year, month, day, hour, minute, second, fraction, zulu, sign, off_h, off_m = m.groups()
+    micro = int((fraction + "00000")[:6]) if fraction else 0  # truncated to microseconds
     try:
-        return parsed.astimezone(timezone.utc)
+        if zulu:
+            tz = _UTC
+        else:
+            offset = timedelta(hours=int(off_h), minutes=int(off_m or 0))
+            tz = _UTC if not offset else timezone(-offset if sign == "-" else offset)
+        parsed = datetime(
+            int(year), int(month), int(day), int(hour), int(minute), int(second or 0), micro, tz
+        )
+    except ValueError:
+        raise _NotAnInstant(
+            f"{value!r} is not a valid date and time (expected e.g. 2026-03-01T09:30:00Z)"
+        ) from None
+    if tz is _UTC:
+        return parsed
+    try:
+        return parsed.astimezone(_UTC)
     except OverflowError:
         raise _NotAnInstant(
             f"{value!r} is outside the range of dates (years 1 to 9999 in UTC)"
@@ -336,7 +361,7 @@ def ticket_row_from_json(
     An object in the usual shape (exact spellings, a UTC timestamp, no tags
     or occurredAt) is checked inline; anything else takes the full path.
     """
-    if type(obj) is dict and _FAST_ISO is not None:
+    if type(obj) is dict:
         if len(obj) == 6:
             # Exactly the six keys of the contract (DESIGN.md), the common case.
             try:
@@ -442,14 +467,11 @@ def _utc_row(
     url: str | None,
     internal: bool,
 ) -> TicketRow | None:
-    """The row of an already checked object whose ``createdAt`` is in UTC; ``None``
-    sends anything else (other offsets, bad or naive times) down the full path."""
-    assert _FAST_ISO is not None
-    try:
-        created_at = _FAST_ISO(raw_created)
-    except ValueError:
-        return None
-    if created_at.tzinfo is not timezone.utc:
+    """The row of an already checked object whose ``createdAt`` reads
+    ``YYYY-MM-DDTHH:MM:SSZ``; ``None`` sends anything else (fractions, other
+    offsets, bad or naive times) down the full path (see :func:`_instant`)."""
+    created_at = _plain_utc(raw_created)
+    if created_at is None:
         return None
     ts = created_at.timestamp()
     return (
@@ -530,20 +552,51 @@ def ticket_event_from_json(
     return TicketEvent(ticket=ticket, kind=kind, occurred_at=occurred_at)
 
 
-# Python 3.11's parser reads ``Z`` and any number of fraction digits; 3.10's does not.
-_FAST_ISO = datetime.fromisoformat if sys.version_info >= (3, 11) else None
+_FROM_ISO = datetime.fromisoformat
+
+
+def _plain_utc(value: object) -> datetime | None:
+    """``YYYY-MM-DDTHH:MM:SS[.fff|.ffffff]Z`` (the common spellings) parsed fast, else ``None``.
+
+    ``fromisoformat`` sees only a plain extended date and time with 0, 3 or
+    6 fraction digits and no offset, which every supported Python reads the
+    same way.
+    """
+    if (
+        type(value) is str
+        and (
+            len(value) == 20
+            or (
+                len(value) in (24, 27)
+                and value[19] == "."
+                and value[20:-1].isdigit()
+                and value.isascii()
+            )
+        )
+        and value[-1] == "Z"
+        and value[10] == "T"
+        and value[4] == "-"
+        and value[7] == "-"
+        and value[13] == ":"
+        and value[16] == ":"
+    ):
+        try:
+            return _FROM_ISO(value[:-1]).replace(tzinfo=_UTC)
+        except ValueError:
+            return None
+    return None
 
 
 def _instant(value: object, where: str, field: str) -> datetime:
-    """:func:`parse_time`, with a shortcut for the common ``...Z`` spelling on Python 3.11+."""
-    if _FAST_ISO is not None and type(value) is str:
-        try:
-            parsed = _FAST_ISO(value)
-        except ValueError:
-            pass
-        else:
-            if parsed.tzinfo is timezone.utc:
-                return parsed
+    """:func:`parse_time`, with a shortcut for the common ``YYYY-MM-DDTHH:MM:SSZ`` spelling.
+
+    The shortcut hands ``fromisoformat`` only the 19 characters every
+    supported Python reads the same way; anything else goes through the
+    one grammar of :func:`parse_time`.
+    """
+    fast = _plain_utc(value)
+    if fast is not None:
+        return fast
     return parse_time(value, where=where, field=field)
 
 

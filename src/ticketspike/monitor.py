@@ -29,7 +29,7 @@ from typing import Any
 
 import attrs
 
-from .detect.assess import epoch_hour
+from .detect.assess import epoch_hour, history_known
 from .detect.baseline import smallest_count
 from .detect.policy import DetectionPolicy
 from .detect.stream import CustomerWindow, Detector
@@ -59,6 +59,15 @@ class SpikeMonitor:
     ``accounts`` (customer id -> :class:`~ticketspike.model.Account`) gives
     segments and sizes for industry baselines and segment silences; an
     account passed to :meth:`ingest` or :meth:`assess` replaces the stored one.
+
+    ``watching_since`` is when the monitor started watching the source (a
+    backfill counts as watching). With it, a customer first seen less than
+    ``baseline_days`` after that instant, and whose account gives no
+    ``first_seen``, has an *unknown* history: it warms up (no alert until
+    ``min_history_days`` have passed since watching started, then judged
+    against its own days only), never against the industry rate. A
+    customer first seen later is genuinely new. Without it (the default),
+    every ticket the monitor sees is taken as the customer's whole history.
     """
 
     def __init__(
@@ -67,6 +76,8 @@ class SpikeMonitor:
         lifecycle: LifecyclePolicy | None = None,
         silences: Sequence[Silence] = (),
         accounts: Mapping[str, Account] | None = None,
+        *,
+        watching_since: datetime | None = None,
     ) -> None:
         self.policy = policy or DetectionPolicy()
         self.lifecycle = lifecycle or LifecyclePolicy()
@@ -89,6 +100,13 @@ class SpikeMonitor:
         self._resolve_secs = self.lifecycle.resolve_after_hours * 3600.0
         self._window = self.policy.window_hours
         self._threshold = self.policy.threshold
+        # The shortest window that can hold tickets at a day boundary (a 1-hour window
+        # is the boundary's own hour, still empty when it is judged), as a share of the
+        # full one: its expected count is floor x this.
+        self._short_scale = (
+            min(h for h in self.policy.windows if h >= 2 or h == self.policy.window_hours)
+            / self.policy.window_hours
+        )
         self._span = self.detector.span
         self._ring = self.policy.baseline_days + 2
         self._hot_len = self._ring + self._hot_min  # list length of a window that may be hot
@@ -96,6 +114,17 @@ class SpikeMonitor:
         self.clock: float | None = None  # newest time seen, as a POSIX timestamp
         self._clock_hour: int | None = None
         self._next_hour = 0.0  # where the clock hour ends, as a POSIX timestamp
+        self.watching_since = watching_since
+        self._watch_hour = None if watching_since is None else epoch_hour(watching_since)
+
+    def watch_from(self, at: datetime) -> None:
+        """Set when watching started (see the class), if it is not set yet.
+
+        Customers created before the call keep the history they were given.
+        """
+        if self.watching_since is None:
+            self.watching_since = at
+            self._watch_hour = epoch_hour(at)
 
     # -- the clock -----------------------------------------------------------
     @property
@@ -188,8 +217,7 @@ class SpikeMonitor:
                         det.forget(w, boundary)  # it may have gone quiet after a burst
                         continue
                 if w.day == day - 1:
-                    floor = det.floor(w, day)
-                    if floor > 0.0 and count_at(w, boundary) / floor < threshold:
+                    if det.quiet_at(w, boundary, det.floor(w, day), threshold):
                         continue  # no spike tomorrow: its days close when it is next touched
                 det.advance(w, boundary)
                 self._ticked.add(cid)
@@ -307,7 +335,8 @@ class SpikeMonitor:
             return
         created = row[4]
         if created < clock - self._lateness:
-            self.detector.late_dropped += 1
+            if kind == 0:  # an update of an old ticket changes nothing: not a loss
+                self.detector.late_dropped += 1
             return
         det = self.detector
         cid = row[5]
@@ -387,13 +416,23 @@ class SpikeMonitor:
             floor = w.floor
             if floor < 0.0:
                 floor = w.floor = det.floor(w, day + 1)
-            if not (floor > 0.0 and bound / floor < self._threshold):
+            if not (floor > 0.0 and bound / (floor * self._short_scale) < self._threshold):
                 w.hot = True
                 self._hot.add(cid)
         if bound < w.line:
             return
-        if det.count(w) < w.line:
+        n = det.count(w)
+        if n < w.line:
             return
+        if n < w.candidate:
+            # Only a short window can open: it needs its candidate count of tickets,
+            # so its candidate-th newest ticket must lie within it (rows are in order).
+            kept = len(w) - ring
+            for h, cand in w.cands:
+                if kept >= cand and int(w[len(w) - cand][4] // 3600) > now - h:
+                    break
+            else:
+                return
         at = datetime.fromtimestamp(clock if late else when, tz=UTC)
         out.extend(self._evaluate(cid, w, now, at))
 
@@ -417,10 +456,19 @@ class SpikeMonitor:
             return
         out.extend(self._evaluate(cid, w, now, datetime.fromtimestamp(clock, tz=UTC)))
 
-    def _new_window(self, cid: str, hour: int) -> CustomerWindow:
+    def _new_window(self, cid: str, hour: int, detector: Detector | None = None) -> CustomerWindow:
+        """Counters for a customer first seen at ``hour`` (its history known or not)."""
         account = self._accounts.get(cid)
-        return self.detector.create(
-            cid, hour=hour, rate=self.policy.industry_rate(account), first_day=_first_day(account)
+        first_day = _first_day(account)
+        known = True
+        if first_day is None and self._watch_hour is not None:
+            known, first_day = history_known(self.policy, self._watch_hour, hour)
+        return (detector or self.detector).create(
+            cid,
+            hour=hour,
+            rate=self.policy.industry_rate(account),
+            first_day=first_day,
+            known=known,
         )
 
     def _set_account(self, cid: str, account: Account) -> None:
@@ -458,7 +506,7 @@ class SpikeMonitor:
         state = self._states.get(cid)
         episode = state.episode if state is not None else None
         if episode is None:
-            if count < det.candidate(w) or count < det.cutoffs(w).open:
+            if count < det.line(w) or not det.spiking(w):
                 return []
         else:
             assert state is not None
@@ -467,7 +515,9 @@ class SpikeMonitor:
                 life.escalate
                 and not episode.escalated
                 and episode.severity is not Severity.CRITICAL
-                and count >= det.cutoffs(w).critical
+                and count >= self._critical_count(w)
+                # Critical is a spike (any window) at more than critical_above x.
+                and (count >= det.cutoffs(w).critical or det.spiking(w))
             )
             quiet = count < self._quiet_count(cid, w)
             since = episode.quiet_since
@@ -487,7 +537,7 @@ class SpikeMonitor:
                 self._watch[cid] = (
                     w.day,
                     self._quiet_count(cid, w),
-                    det.cutoffs(w).critical if can_escalate else _NEVER,
+                    self._critical_count(w) if can_escalate else _NEVER,
                     quiet,
                 )
                 self._schedule(cid, w, hour)
@@ -518,6 +568,13 @@ class SpikeMonitor:
             self._due.pop(cid, None)
         return list(transitions)
 
+    def _critical_count(self, w: CustomerWindow) -> int:
+        """The full window's count above critical_above x (a short window may be the spike)."""
+        cut = self.detector.cutoffs(w)
+        if len(self.policy.windows) == 1:
+            return cut.critical
+        return smallest_count(cut.expected, self.policy.critical_above, strict=True)
+
     def _quiet_count(self, cid: str, w: CustomerWindow) -> int:
         """Counts below this are quiet (multiplier under ``resolve_below``); cached per day."""
         cached = self._quiet.get(cid)
@@ -546,13 +603,7 @@ class SpikeMonitor:
         if w is None:
             # Unknown customer: judge an empty window without keeping any state.
             scratch = Detector(self.policy)
-            acct = self._accounts.get(customer_id)
-            w = scratch.create(
-                customer_id,
-                hour=hour,
-                rate=self.policy.industry_rate(acct),
-                first_day=_first_day(acct),
-            )
+            w = self._new_window(customer_id, hour, scratch)
             return scratch.assessment(customer_id, w, at)
         if hour < w.hour:
             raise ValueError(

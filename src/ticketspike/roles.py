@@ -34,6 +34,7 @@ from .errors import MissingSecretError
 from .model import Account, Ticket, TicketEvent
 from .secrets import Secret, secret_from_env, secrets_from_env
 from .signals import Classification, Theme
+from .unmatched import Unmatched
 
 if TYPE_CHECKING:
     from .planner.plan import Action, EscalationPlan
@@ -116,6 +117,8 @@ class WebhookResult:
     events: tuple[TicketEvent, ...] = ()
     delivery_id: str | None = None
     ignored: str | None = None
+    # Valid records no rule tied to a customer: kept aside, not dropped.
+    unmatched: tuple[Unmatched, ...] = ()
 
 
 @attrs.frozen
@@ -126,6 +129,7 @@ class BackfillPage:
     cursor: str | None = None
     done: bool = False
     skipped: int = 0  # deleted or otherwise unusable records on this page
+    unmatched: tuple[Unmatched, ...] = ()  # valid records without a customer, kept aside
 
 
 @runtime_checkable

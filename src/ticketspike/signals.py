@@ -54,6 +54,8 @@ class BaselineSource(str, enum.Enum):
     OWN = "own"  # the customer's own history (>= minimum history days)
     INDUSTRY = "industry"  # a new customer: the segment's industry rate
     BLENDED = "blended"  # empirical-Bayes blend of own history and segment rate
+    # history before the monitor started watching is unknown: learning, never a spike
+    WARMING = "warming_up"
 
 
 @attrs.frozen
@@ -85,6 +87,19 @@ class Assessment:
     ticket_links: tuple[tuple[str, str], ...] = ()
     themes: tuple[str, ...] = ()
     explanation: str = ""
+    # The expectation the significance gate judged against, when it is not
+    # ``expected_count`` (the reported baseline's); ``decided_by`` names the
+    # line that decided: "multiplier", "min_count", "gate" or "warming_up".
+    gate_expected_count: float | None = None
+    decided_by: str = ""
+    # Tickets in the window's last clock hour and in its busiest one (FR-1.1).
+    last_hour_count: int = 0
+    peak_hour_count: int = 0
+
+    @property
+    def tickets_per_day(self) -> float:
+        """The window's count as a daily rate (FR-1.1)."""
+        return self.ticket_count * 24.0 / self.period_hours if self.period_hours else 0.0
 
     @property
     def percentage_increase(self) -> float | None:
@@ -119,6 +134,13 @@ class Assessment:
             "baseline_source": self.baseline_source.value,
             "baseline_days": self.baseline_days,
             "p_value": self.p_value,
+            "gate_expected_count": (
+                None if self.gate_expected_count is None else round(self.gate_expected_count, 4)
+            ),
+            "decided_by": self.decided_by,
+            "tickets_per_day": round(self.tickets_per_day, 4),
+            "tickets_per_hour_last": self.last_hour_count,
+            "tickets_per_hour_peak": self.peak_hour_count,
             "ticket_links": {tid: url for tid, url in self.ticket_links},
             "explanation": self.explanation,
         }

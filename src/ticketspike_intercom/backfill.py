@@ -39,9 +39,13 @@ from ticketspike import (
     Secret,
     TicketEvent,
     TicketspikeError,
+    Unmatched,
 )
 
-from .mapping import conversation_ticket, unix_time
+from .customers import CustomerResolver, Resolution
+from .mapping import SOURCE_NAME, unix_time
+from .retries import retry_after as _retry_after
+from .retries import transient as _transient
 from .settings import IntercomSettings
 
 __all__ = ["ConversationSearch", "IntercomApiError", "decode_cursor", "encode_cursor"]
@@ -50,7 +54,6 @@ log = logging.getLogger("ticketspike_intercom")
 
 WHERE = "intercom backfill"
 _CURSOR_TAG = "ic1"
-_TRANSIENT_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 
 
 class IntercomApiError(TicketspikeError):
@@ -111,27 +114,6 @@ def _plain(item: object) -> dict[str, Any]:
     raise _MalformedPage(f"expected conversation objects, got {type(item).__name__}")
 
 
-def _retry_after(exc: BaseException, clock: Callable[[], float]) -> float | None:
-    headers = getattr(exc, "headers", None) or {}
-    lowered = {str(k).lower(): str(v) for k, v in dict(headers).items()}
-    value = lowered.get("retry-after", "").strip()
-    if value:
-        try:
-            return max(0.0, float(value))
-        except ValueError:
-            pass  # an HTTP date: fall through to the reset header or backoff
-    reset = lowered.get("x-ratelimit-reset", "").strip()
-    if reset.isdigit():
-        return max(0.0, int(reset) - clock())
-    return None
-
-
-def _transient(exc: BaseException) -> bool:
-    if isinstance(exc, ApiError):
-        return exc.status_code in _TRANSIENT_STATUS or (exc.status_code or 0) >= 500
-    return isinstance(exc, httpx.TransportError)
-
-
 class ConversationSearch:
     """Backfill pages from Intercom's conversation search.
 
@@ -148,11 +130,13 @@ class ConversationSearch:
         token: Secret | None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
+        resolver: CustomerResolver | None = None,
     ) -> None:
         self.settings = settings
         self._token = token
         self._sleep = sleep
         self._clock = clock
+        self.resolver = resolver or CustomerResolver(settings, None)
 
     def _wait(self, state: tenacity.RetryCallState) -> float:
         cap = self.settings.max_retry_wait
@@ -257,10 +241,18 @@ class ConversationSearch:
             f"conversation search failed with HTTP {status}{code}", status=status
         )
 
-    def _events(self, conversation: dict[str, Any]) -> list[TicketEvent]:
-        ticket = conversation_ticket(
-            conversation, self.settings.mapping, app_id=self.settings.app_id, where="conversation"
+    def events(self, conversation: Mapping[str, Any]) -> list[TicketEvent] | Unmatched:
+        """A conversation's created (and, if closed, resolved) events, or why it has no customer."""
+        ticket = self.resolver.ticket(
+            conversation, app_id=self.settings.app_id, where="conversation"
         )
+        if isinstance(ticket, Resolution):
+            return Unmatched(
+                source=SOURCE_NAME,
+                record_id=str(conversation.get("id")),
+                reason=f"no customer: {ticket.reason}",
+                payload={"conversation": dict(conversation)},
+            )
         events = [TicketEvent(ticket=ticket, kind=EventKind.CREATED, occurred_at=ticket.created_at)]
         if conversation.get("state") == "closed" or conversation.get("open") is False:
             closed = ticket.created_at
@@ -315,17 +307,22 @@ class ConversationSearch:
             while True:
                 conversations, next_after, total = self._search(client, start, after)
                 events: list[TicketEvent] = []
+                aside: list[Unmatched] = []
                 skipped = 0
                 for conversation in conversations:
                     conversation_id = str(conversation.get("id", ""))
                     if conversation_id and conversation_id in seen:
                         continue  # search pages can shift while we read them
                     try:
-                        events.extend(self._events(conversation))
+                        mapped = self.events(conversation)
                     except InvalidTicket as exc:
                         skipped += 1
                         log.warning("intercom backfill: skipped a conversation: %s", exc)
                         continue
+                    if isinstance(mapped, Unmatched):
+                        aside.append(mapped)
+                    else:
+                        events.extend(mapped)
                     seen.add(conversation_id)
                 log.debug(
                     "intercom backfill: page with %d conversations (total %s)",
@@ -338,6 +335,7 @@ class ConversationSearch:
                     cursor=None if done else encode_cursor(start, next_after or ""),
                     done=done,
                     skipped=skipped,
+                    unmatched=tuple(aside),
                 )
                 if done:
                     return

@@ -25,6 +25,7 @@ __all__ = [
     "INBOX_URL",
     "NoCustomer",
     "category_for",
+    "contact_keys",
     "conversation_ticket",
     "customer_for",
     "html_to_text",
@@ -262,6 +263,20 @@ def _contacts(item: Mapping[str, Any], *, where: str) -> list[Mapping[str, Any]]
     return contacts
 
 
+def contact_keys(
+    item: Mapping[str, Any], *, where: str = ""
+) -> list[tuple[str, Mapping[str, Any]]]:
+    """The conversation's contacts as ``(intercom id, contact)``, in order, without repeats."""
+    out: list[tuple[str, Mapping[str, Any]]] = []
+    seen: set[str] = set()
+    for contact in _contacts(item, where=where):
+        contact_id = _id(contact.get("id"))
+        if contact_id and contact_id not in seen:
+            seen.add(contact_id)
+            out.append((contact_id, contact))
+    return out
+
+
 def customer_for(item: Mapping[str, Any], rules: MappingRules, *, where: str = "") -> str | None:
     """The customer id, trying each ``customer_from`` source in order.
 
@@ -301,13 +316,15 @@ def conversation_ticket(
     app_id: str | None = None,
     internal: bool = False,
     where: str = "conversation",
+    customer: str | None = None,
 ) -> Ticket:
     """Map one conversation object to a ticket.
 
     ``internal`` forces the ticket internal (an admin-initiated topic); a
     conversation whose source shows a teammate or bot started it is internal
-    anyway. Raises :class:`InvalidTicket` on a broken shape and
-    :class:`NoCustomer` when no rule finds the customer.
+    anyway. ``customer``, when given, is the customer another step found (an
+    API lookup); otherwise the rules decide. Raises :class:`InvalidTicket` on a
+    broken shape and :class:`NoCustomer` when no rule finds the customer.
     """
     if not isinstance(item, Mapping):
         raise InvalidTicket(
@@ -319,7 +336,8 @@ def conversation_ticket(
     where = f"{where} {conversation_id}"
     created_at = unix_time(item.get("created_at"), where=where, field="created_at")
 
-    customer = customer_for(item, rules, where=where)
+    if customer is None:
+        customer = customer_for(item, rules, where=where)
     if customer is None:
         raise NoCustomer(
             "no customer: the conversation has no company and no contact the "

@@ -55,8 +55,10 @@ DEFAULT_CATEGORY_KEYWORDS: tuple[tuple[Category, tuple[str, ...]], ...] = (
 )
 
 # company: the conversation's company; contact_lookup: the `customers` table keyed by
-# a contact's id, external id or email; contact: the contact itself (external id, else id).
-CUSTOMER_STRATEGIES = ("company", "contact_lookup", "contact")
+# a contact's id, external id or email; contact_companies: ask the API for the contact
+# (its external id and email through the table) and its first company; contact: the
+# contact itself (external id, else id).
+CUSTOMER_STRATEGIES = ("company", "contact_lookup", "contact_companies", "contact")
 
 _MAPPING_KEYS = frozenset(
     {
@@ -85,6 +87,8 @@ _TOP_KEYS = frozenset(
         "timeout",
         "max_attempts",
         "max_retry_wait",
+        "lookup_cache_size",
+        "lookup_cache_ttl",
         "mapping",
     }
 )
@@ -100,7 +104,7 @@ class MappingRules:
     (refresh category and priority; never counts) or ``ignore``.
     """
 
-    customer_from: tuple[str, ...] = ("company", "contact_lookup")
+    customer_from: tuple[str, ...] = ("company", "contact_lookup", "contact_companies")
     company_key: str = "company_id"
     customers: Mapping[str, str] = attrs.field(factory=dict)
     priorities: Mapping[str, Priority] = attrs.field(factory=lambda: dict(DEFAULT_PRIORITIES))
@@ -121,6 +125,8 @@ class IntercomSettings:
     Keep it within the engine's delivery-id memory so that dedup plus
     freshness leave no gap. ``max_attempts`` counts tries of one search request
     (1 = no retry); ``max_retry_wait`` caps the wait a ``Retry-After`` may ask for.
+    ``lookup_cache_size`` and ``lookup_cache_ttl`` (seconds) bound the cache of
+    contact -> company answers the ``contact_companies`` rule gets from the API.
     """
 
     base_url: str = DEFAULT_BASE_URL
@@ -134,6 +140,8 @@ class IntercomSettings:
     timeout: float = 30.0
     max_attempts: int = 5
     max_retry_wait: float = 60.0
+    lookup_cache_size: int = 10_000
+    lookup_cache_ttl: float = 3600.0
     mapping: MappingRules = attrs.field(factory=MappingRules)
 
 
@@ -158,6 +166,8 @@ def settings_from_config(section: Section | None) -> IntercomSettings:
         timeout=_float(section, "timeout", defaults.timeout, minimum=0.1),
         max_attempts=_int(section, "max_attempts", defaults.max_attempts, minimum=1, maximum=20),
         max_retry_wait=_float(section, "max_retry_wait", defaults.max_retry_wait, minimum=0),
+        lookup_cache_size=_int(section, "lookup_cache_size", defaults.lookup_cache_size, minimum=1),
+        lookup_cache_ttl=_float(section, "lookup_cache_ttl", defaults.lookup_cache_ttl, minimum=1),
         mapping=_mapping(section.get_section("mapping")),
     )
 

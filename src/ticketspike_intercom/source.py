@@ -11,12 +11,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
-from ticketspike import BackfillPage, Secret, WebhookResult
+from ticketspike import BackfillPage, InvalidTicket, Secret, TicketEvent, Unmatched, WebhookResult
 
 from .backfill import ConversationSearch
+from .customers import ContactCompanies, CustomerResolver
 from .settings import IntercomSettings
-from .webhook import parse_notification
+from .webhook import event_from_payload, parse_notification
 
 __all__ = ["IntercomSource"]
 
@@ -42,7 +44,17 @@ class IntercomSource:
     ) -> None:
         self.settings = settings or IntercomSettings()
         self._secrets = tuple(client_secrets)
-        self._search = ConversationSearch(settings=self.settings, token=access_token, sleep=sleep)
+        # Contact -> company through the API needs the token; webhook-only setups keep
+        # the configured rules and put the rest aside, saying which variable to set.
+        self.lookup = (
+            ContactCompanies(settings=self.settings, token=access_token, sleep=sleep)
+            if access_token is not None
+            else None
+        )
+        self.resolver = CustomerResolver(self.settings, self.lookup)
+        self._search = ConversationSearch(
+            settings=self.settings, token=access_token, sleep=sleep, resolver=self.resolver
+        )
 
     def __repr__(self) -> str:
         return (
@@ -55,8 +67,29 @@ class IntercomSource:
     ) -> WebhookResult:
         """Verify ``X-Hub-Signature`` over ``body``, then map the notification."""
         return parse_notification(
-            body, headers, secrets=self._secrets, settings=self.settings, now=now
+            body,
+            headers,
+            secrets=self._secrets,
+            settings=self.settings,
+            now=now,
+            resolver=self.resolver,
         )
+
+    def resolve_unmatched(self, payload: Mapping[str, Any]) -> tuple[TicketEvent, ...] | Unmatched:
+        """Map a kept-aside conversation again (current ``customers`` table, then the API)."""
+        try:
+            if "conversation" in payload:
+                conversation = payload["conversation"]
+                if not isinstance(conversation, Mapping):
+                    raise InvalidTicket("expected a conversation object", where="unmatched")
+                mapped = self._search.events(conversation)
+                return mapped if isinstance(mapped, Unmatched) else tuple(mapped)
+            event = event_from_payload(payload, self.resolver)
+        except InvalidTicket as exc:
+            item = payload.get("item") or payload.get("conversation")
+            record = str(item.get("id")) if isinstance(item, Mapping) else "?"
+            return Unmatched(self.name, record, f"cannot be mapped: {exc}", payload)
+        return event if isinstance(event, Unmatched) else (event,)
 
     def backfill(self, *, since: datetime, cursor: str | None = None) -> Iterator[BackfillPage]:
         """Conversations created since ``since``, page by page, resumable by cursor."""

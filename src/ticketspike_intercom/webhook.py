@@ -27,17 +27,20 @@ from ticketspike import (
     Secret,
     SignatureError,
     TicketEvent,
+    Unmatched,
     WebhookRejected,
     WebhookResult,
 )
 
-from .mapping import NoCustomer, conversation_ticket, unix_time
+from .customers import CustomerResolver, Resolution
+from .mapping import SOURCE_NAME, unix_time
 from .settings import IntercomSettings
 
 __all__ = [
     "IGNORED_TOPICS",
     "SIGNATURE_HEADER",
     "TOPIC_EVENTS",
+    "event_from_payload",
     "parse_notification",
     "sign",
     "verify_signature",
@@ -155,8 +158,13 @@ def parse_notification(
     secrets: Sequence[Secret],
     settings: IntercomSettings,
     now: datetime,
+    resolver: CustomerResolver | None = None,
 ) -> WebhookResult:
-    """Verify, parse and map one webhook delivery (``headers`` keys lower-case)."""
+    """Verify, parse and map one webhook delivery (``headers`` keys lower-case).
+
+    ``resolver`` finds the customer of a conversation that names only contacts (through
+    the API when it has a token); without one only the configured rules apply.
+    """
     verify_signature(body, headers, secrets, secret_env=settings.client_secret_env)
     try:
         notification = json.loads(body)
@@ -208,22 +216,58 @@ def parse_notification(
     app_id = settings.app_id
     if app_id is None and isinstance(notification.get("app_id"), str):
         app_id = notification["app_id"]
-    try:
-        ticket = conversation_ticket(
-            item, settings.mapping, app_id=app_id, internal=internal, where="data.item"
-        )
-    except NoCustomer as exc:
-        # Valid and signed, but unusable: acknowledge it, or Intercom retries forever.
-        return WebhookResult(delivery_id=delivery_id, ignored=str(exc))
-    except InvalidTicket as exc:
-        field = f"data.item.{exc.field}" if exc.field else "data.item"
-        raise WebhookRejected(exc.message, where=WHERE, field=field) from None
-    occurred_at = ticket.created_at
+    occurred: int | None = None
     if kind is not EventKind.CREATED:
         occurred_at = unix_time(
             notification.get("created_at") or notification.get("first_sent_at"),
             where=WHERE,
             field="created_at",
         )
-    event = TicketEvent(ticket=ticket, kind=kind, occurred_at=occurred_at, event_id=delivery_id)
-    return WebhookResult(events=(event,), delivery_id=delivery_id)
+        occurred = int(occurred_at.timestamp())
+    payload = {
+        "item": dict(item),
+        "kind": kind.value,
+        "internal": internal,
+        "app_id": app_id,
+        "occurred_at": occurred,
+        "event_id": delivery_id,
+    }
+    try:
+        mapped = event_from_payload(payload, resolver or CustomerResolver(settings, None))
+    except InvalidTicket as exc:
+        field = f"data.item.{exc.field}" if exc.field else "data.item"
+        raise WebhookRejected(exc.message, where=WHERE, field=field) from None
+    if isinstance(mapped, Unmatched):
+        # Valid and signed, but no customer yet: acknowledged (or Intercom retries
+        # forever) and kept aside for `ticketspike re-resolve`.
+        return WebhookResult(delivery_id=delivery_id, ignored=mapped.reason, unmatched=(mapped,))
+    return WebhookResult(events=(mapped,), delivery_id=delivery_id)
+
+
+def event_from_payload(
+    payload: Mapping[str, Any], resolver: CustomerResolver
+) -> TicketEvent | Unmatched:
+    """The event a notification (as kept in ``payload``) stands for, or why it has no customer.
+
+    Used for a fresh delivery and again by re-resolve, so both map it the same way.
+    """
+    item = payload.get("item")
+    if not isinstance(item, Mapping):
+        raise InvalidTicket("expected the conversation object", where="data.item")
+    kind = EventKind(str(payload.get("kind", EventKind.CREATED.value)))
+    app_id = payload.get("app_id") if isinstance(payload.get("app_id"), str) else None
+    mapped = resolver.ticket(
+        item, app_id=app_id, internal=bool(payload.get("internal")), where="data.item"
+    )
+    if isinstance(mapped, Resolution):
+        return Unmatched(
+            source=SOURCE_NAME,
+            record_id=str(item.get("id")),
+            reason=f"no customer: {mapped.reason}",
+            payload=payload,
+        )
+    occurred_at = mapped.created_at
+    if payload.get("occurred_at") is not None:
+        occurred_at = unix_time(payload["occurred_at"], where=WHERE, field="created_at")
+    event_id = payload.get("event_id") if isinstance(payload.get("event_id"), str) else None
+    return TicketEvent(ticket=mapped, kind=kind, occurred_at=occurred_at, event_id=event_id)

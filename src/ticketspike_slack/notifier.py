@@ -45,6 +45,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import attrs
 from slack_sdk import WebClient
 from slack_sdk.web import SlackResponse
 
@@ -67,11 +68,30 @@ from ticketspike import (
 from .blocks import act_line, fallback_text, render_blocks
 from .failures import SlackRefused, guarded
 from .people import PeopleDirectory
-from .settings import SlackSettings
+from .settings import DEFAULT_CHANNEL, SlackSettings
 
 __all__ = ["METADATA_EVENT_TYPE", "SlackNotifier"]
 
 log = logging.getLogger("ticketspike_slack")
+
+
+class _QuietTransportErrors(logging.Filter):
+    """Demote slack_sdk's bare "Failed to send a request" lines to DEBUG.
+
+    The failure reaches the executor as a retryable error, and the executor logs one line
+    per retry naming the action and the next attempt; slack_sdk's own line says neither.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.ERROR and str(record.msg).startswith("Failed to send"):
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+        return True
+
+
+_WEB_LOG = logging.getLogger("ticketspike_slack.web")
+if not any(isinstance(f, _QuietTransportErrors) for f in _WEB_LOG.filters):
+    _WEB_LOG.addFilter(_QuietTransportErrors())
 
 # The event type of the message metadata that carries an action's idempotency key.
 METADATA_EVENT_TYPE = "ticketspike_action"
@@ -116,7 +136,7 @@ class SlackNotifier:
                 timeout=max(1, math.ceil(self.settings.timeout)),
                 # One retry layer only: the engine's executor (see failures.py).
                 retry_handlers=[],
-                logger=logging.getLogger("ticketspike_slack.web"),
+                logger=_WEB_LOG,
             )
         )
         self.people = PeopleDirectory(self._client, self.settings)
@@ -129,6 +149,18 @@ class SlackNotifier:
             f"SlackNotifier(name={self.name!r}, base_url={self.settings.base_url!r}, "
             f"token={self._token!r})"
         )
+
+    def config_warnings(self, teams: Sequence[str] = ()) -> list[str]:
+        """What ``check-config`` should say about this setup (routing that falls back)."""
+        missing = [t for t in teams if t not in self.settings.team_channels]
+        if not missing:
+            return []
+        where = self.settings.channel or DEFAULT_CHANNEL
+        return [
+            f"plugins.slack.team_channels has no channel for {', '.join(missing)}: their "
+            f"notifications go to the coordination channel {where} with a note naming the "
+            f"team; route them with plugins.slack.team_channels: {{{missing[0]}: '#channel'}}"
+        ]
 
     # -- the ActionHandler contract ------------------------------------------------
     def execute(self, action: Action, ctx: ActionContext) -> ActionResult:
@@ -189,14 +221,21 @@ class SlackNotifier:
             return ActionResult(ref=ref, summary="Slack message updated")
         if isinstance(action, NotifyTeam):
             channel_name = action.channel or self.settings.team_channels.get(action.team)
+            message = action.message
             if not channel_name:
-                raise PermanentDeliveryError(
-                    f"no Slack channel for team {action.team!r}; "
-                    f"add it under plugins.slack.team_channels"
+                # No channel for this team: the coordination channel gets it, saying whom
+                # it was meant for, so a minimal config still reaches a person.
+                channel_name = self.settings.channel or DEFAULT_CHANNEL
+                note = (
+                    f"For team {action.team}: no Slack channel is configured for it "
+                    f"(plugins.slack.team_channels.{action.team}), so it is posted here."
                 )
+                message = attrs.evolve(message, lines=(note, *message.lines))
             channel = self.settings.channel_id(channel_name)
-            ref = self._post(channel, action.message, key=action.key, episode_id=episode_id)
-            return ActionResult(ref=ref, summary=f"Slack post for team {action.team}")
+            ref = self._post(channel, message, key=action.key, episode_id=episode_id)
+            return ActionResult(
+                ref=ref, summary=f"Slack post for team {action.team} in {channel_name}"
+            )
         raise PermanentDeliveryError(f"the Slack notifier does not handle {action.kind!r}")
 
     # -- Web API calls ---------------------------------------------------------------

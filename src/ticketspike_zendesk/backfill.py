@@ -25,11 +25,19 @@ from ticketspike import (
     Ticket,
     TicketEvent,
     TicketspikeError,
+    Unmatched,
 )
 
-from .mapping import RESOLVED_STATUSES, MappingRules, Skip, map_ticket, ticket_from_json
+from .mapping import (
+    RESOLVED_STATUSES,
+    SOURCE_NAME,
+    MappingRules,
+    Skip,
+    map_ticket,
+    ticket_from_json,
+)
 
-__all__ = ["ZendeskApiError", "export_pages"]
+__all__ = ["ZendeskApiError", "export_pages", "map_record"]
 
 log = logging.getLogger("ticketspike_zendesk")
 
@@ -83,12 +91,14 @@ def export_pages(
     cursor: str | None = None,
     page_size: int = 1000,
     requester_organization: Callable[[str], str | None] | None = None,
+    organization_key: Callable[[str], str | None] | None = None,
 ) -> Iterator[BackfillPage]:
     """Yield one :class:`~ticketspike.BackfillPage` per export page.
 
     Starts at ``since`` or, when resuming, at ``cursor``. Tickets created
-    before ``since``, deleted tickets and tickets with no customer are
-    counted in ``skipped``. A live ticket gives a ``created`` event; a solved
+    before ``since`` and deleted tickets are counted in ``skipped``; tickets
+    with no customer are kept aside in ``unmatched`` (``no_customer: keep``)
+    or skipped (``no_customer: skip``). A live ticket gives a ``created`` event; a solved
     or closed one also a ``resolved`` event at its last update.
     """
     # Imported here: the plugin module loads on every ticketspike start, backfills are rare.
@@ -124,20 +134,25 @@ def export_pages(
         records, after_cursor, end_of_stream = page
 
         events: list[TicketEvent] = []
+        aside: list[Unmatched] = []
         skipped = 0
         for index, record in enumerate(records):
             try:
-                mapped = _map_record(
+                mapped = map_record(
                     record,
                     rules,
                     since=since,
                     where=f"{where}: tickets[{index}]",
                     requester_organization=requester_organization,
+                    organization_key=organization_key,
                 )
             except InvalidTicket as exc:
                 raise ZendeskApiError(f"malformed export page: {exc}", cursor=cursor) from exc
             except ZendeskApiError as exc:  # a requester lookup failed
                 raise ZendeskApiError(f"{where}: {exc}", cursor=cursor) from exc
+            if isinstance(mapped, Unmatched):
+                aside.append(mapped)
+                continue
             if isinstance(mapped, Skip):
                 skipped += 1
                 log.debug("%s: skipped: %s", where, mapped.reason)
@@ -153,7 +168,11 @@ def export_pages(
             " (end of stream)" if end_of_stream else "",
         )
         yield BackfillPage(
-            events=tuple(events), cursor=next_cursor, done=end_of_stream, skipped=skipped
+            events=tuple(events),
+            cursor=next_cursor,
+            done=end_of_stream,
+            skipped=skipped,
+            unmatched=tuple(aside),
         )
         if end_of_stream:
             return
@@ -182,22 +201,31 @@ def _page_fields(gen: Any, *, where: str) -> tuple[list[dict[str, Any]], str | N
     return records, after_cursor or None, end_of_stream
 
 
-def _map_record(
+def map_record(
     record: Any,
     rules: MappingRules,
     *,
-    since: datetime,
+    since: datetime | None,
     where: str,
     requester_organization: Callable[[str], str | None] | None,
-) -> list[TicketEvent] | Skip:
+    organization_key: Callable[[str], str | None] | None = None,
+) -> list[TicketEvent] | Skip | Unmatched:
+    """One exported ticket's events, or why it has none (``Unmatched``: no customer yet)."""
     status = record.get("status") if isinstance(record, dict) else None
     if isinstance(status, str) and status.lower() == "deleted":
         return Skip(f"ticket {record.get('id')} is deleted")
     zt = ticket_from_json(record, where=where)
-    if zt.created_at < since:
+    if since is not None and zt.created_at < since:
         return Skip(f"ticket {zt.id} was created before the backfill start")
-    mapped = map_ticket(zt, rules, requester_organization=requester_organization)
+    mapped = map_ticket(
+        zt,
+        rules,
+        requester_organization=requester_organization,
+        organization_key=organization_key,
+    )
     if isinstance(mapped, Skip):
+        if mapped.keep:
+            return Unmatched(SOURCE_NAME, zt.id, mapped.reason, {"export": dict(record)})
         return mapped
     events = [TicketEvent(ticket=mapped, kind=EventKind.CREATED)]
     if zt.status in RESOLVED_STATUSES:

@@ -25,6 +25,7 @@ __all__ = ["make_client"]
 
 USER_CACHE_SIZE = 50_000
 USER_CACHE_TTL = 3600.0  # seconds
+ORGANIZATION_CACHE_SIZE = 10_000
 
 
 class _PlainHttpSession(requests.Session):
@@ -83,4 +84,8 @@ def make_client(settings: ZendeskSettings) -> Any:
     # Requesters rarely change organization, but a long-running server must notice
     # eventually; sideloaded users from a backfill land here too.
     client.set_cache_implementation("user", "TTLCache", USER_CACHE_SIZE, ttl=USER_CACHE_TTL)
+    # The same bound for organizations (customer.organization_key lookups).
+    client.set_cache_implementation(
+        "organization", "TTLCache", ORGANIZATION_CACHE_SIZE, ttl=USER_CACHE_TTL
+    )
     return client

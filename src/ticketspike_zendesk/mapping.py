@@ -111,9 +111,14 @@ class ZendeskTicket:
 
 @attrs.frozen
 class Skip:
-    """A valid Zendesk ticket that does not become a ticketspike ticket, and why."""
+    """A valid Zendesk ticket that does not become a ticketspike ticket, and why.
+
+    ``keep`` is set when the only thing missing is its customer and the rules say to
+    keep such tickets aside (``no_customer: keep``) for a later re-resolve.
+    """
 
     reason: str
+    keep: bool = False
 
 
 @attrs.frozen
@@ -127,7 +132,11 @@ class MappingRules:
         ``organization``, ``requester_organization``, ``custom_field:<id>``.
     :param organizations: organization id -> customer id; an organization
         not listed is its own customer id.
-    :param no_customer: ``skip`` (ignore the ticket, with a reason) or
+    :param organization_key: what names the customer of an organization: ``id``
+        (the organization id itself), ``external_id``, or ``field:<key>`` (one of its
+        ``organization_fields``); the last two are looked up through the API.
+    :param no_customer: ``keep`` (keep the ticket aside with a reason, counted once
+        a re-resolve finds its customer), ``skip`` (ignore it, with a reason) or
         ``default`` (count it for ``default_customer``).
     :param category_order: which category sources to try, first match wins.
     :param category_field: id of a custom field whose value names a category.
@@ -140,10 +149,11 @@ class MappingRules:
 
     subdomain: str
     agent_url_base: str | None = None
-    customer_from: tuple[str, ...] = ("organization",)
+    customer_from: tuple[str, ...] = ("organization", "requester_organization")
     organizations: Mapping[str, str] = attrs.field(factory=dict, hash=False)
+    organization_key: str = "id"
     no_customer: str = attrs.field(
-        default="skip", validator=attrs.validators.in_(("skip", "default"))
+        default="keep", validator=attrs.validators.in_(("keep", "skip", "default"))
     )
     default_customer: str | None = None
     priorities: Mapping[str, Priority] = attrs.field(
@@ -174,6 +184,7 @@ class MappingRules:
 
 
 RequesterOrganization = Callable[[str], "str | None"]
+OrganizationKey = Callable[[str], "str | None"]
 
 
 def map_ticket(
@@ -181,14 +192,17 @@ def map_ticket(
     rules: MappingRules,
     *,
     requester_organization: RequesterOrganization | None = None,
+    organization_key: OrganizationKey | None = None,
 ) -> Ticket | Skip:
     """The ticketspike ticket for ``zt``, or a :class:`Skip` saying why there is none.
 
     ``requester_organization`` (requester id -> organization id) is asked
     only when the rules name ``requester_organization`` and the payload did
-    not carry it.
+    not carry it. ``organization_key`` (organization id -> its external id or
+    mapped field) is asked only when ``organization_key`` is not ``id`` and the
+    ``organizations`` table does not list the organization.
     """
-    customer = _customer(zt, rules, requester_organization)
+    customer = _customer(zt, rules, requester_organization, organization_key)
     if isinstance(customer, Skip):
         return customer
     category = _category(zt, rules)
@@ -209,16 +223,26 @@ def map_ticket(
 
 
 def _customer(
-    zt: ZendeskTicket, rules: MappingRules, lookup: RequesterOrganization | None
+    zt: ZendeskTicket,
+    rules: MappingRules,
+    lookup: RequesterOrganization | None,
+    org_key: OrganizationKey | None,
 ) -> str | Skip:
+    notes: list[str] = []
     for source in rules.customer_from:
         if source == "organization":
-            found = _organization_customer(zt.organization_id, rules)
+            found = _organization_customer(zt.organization_id, rules, org_key, notes)
         elif source == "requester_organization":
             org = zt.requester_organization_id
             if org is None and lookup is not None and zt.requester_id is not None:
                 org = lookup(zt.requester_id)
-            found = _organization_customer(org, rules)
+            if org is None and zt.requester_id is not None:
+                notes.append(
+                    f"requester {zt.requester_id} has no organization"
+                    if lookup is not None
+                    else f"requester {zt.requester_id} not looked up (no API credentials)"
+                )
+            found = _organization_customer(org, rules, org_key, notes)
         else:  # custom_field:<id>, validated when the rules were built
             found = _nonblank(zt.custom_fields.get(source.partition(":")[2]))
         if found is not None:
@@ -226,13 +250,31 @@ def _customer(
     if rules.no_customer == "default" and rules.default_customer:
         return rules.default_customer
     tried = ", ".join(rules.customer_from)
-    return Skip(f"ticket {zt.id} names no customer (tried {tried}; no_customer: skip)")
+    why = f"; {'; '.join(dict.fromkeys(notes))}" if notes else ""
+    return Skip(
+        f"ticket {zt.id} names no customer (tried {tried}{why}; no_customer: {rules.no_customer})",
+        keep=rules.no_customer == "keep",
+    )
 
 
-def _organization_customer(org: str | None, rules: MappingRules) -> str | None:
+def _organization_customer(
+    org: str | None, rules: MappingRules, org_key: OrganizationKey | None, notes: list[str]
+) -> str | None:
+    """The mapping table first, then the organization itself (or its looked-up key)."""
     if org is None:
         return None
-    return rules.organizations.get(org, org)
+    if org in rules.organizations:
+        return rules.organizations[org]
+    if rules.organization_key == "id":
+        return org
+    if org_key is None:
+        notes.append(f"organization {org} not looked up (no API credentials)")
+        return None
+    value = org_key(org)
+    if value is None:
+        notes.append(f"organization {org} has no {rules.organization_key}")
+        return None
+    return rules.organizations.get(value, value)
 
 
 def _category(zt: ZendeskTicket, rules: MappingRules) -> Category | None:

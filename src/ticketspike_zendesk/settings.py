@@ -32,6 +32,9 @@ if TYPE_CHECKING:  # the config section type is not (yet) part of the public API
 
 __all__ = ["ZendeskSettings", "settings_from_config"]
 
+# The ticket's organization, else its requester's (looked up when API credentials exist).
+DEFAULT_CUSTOMER_FROM = ("organization", "requester_organization")
+
 DEFAULT_EMAIL_ENV: Final = "ZENDESK_EMAIL"
 DEFAULT_API_TOKEN_ENV: Final = "ZENDESK_API_TOKEN"
 DEFAULT_OAUTH_TOKEN_ENV: Final = "ZENDESK_OAUTH_TOKEN"
@@ -169,15 +172,30 @@ def _http_url(section: Section, key: str) -> str | None:
 
 def _rules(section: Section, *, subdomain: str, agent_url_base: str | None) -> MappingRules:
     customer = section.get_section("customer")
-    customer_from: tuple[str, ...] = ("organization",)
+    customer_from: tuple[str, ...] = DEFAULT_CUSTOMER_FROM
     organizations: dict[str, str] = {}
-    no_customer = "skip"
+    organization_key = "id"
+    no_customer = "keep"
     default_customer: str | None = None
     if customer is not None:
-        customer.check_keys({"from", "organizations", "no_customer", "default_customer"})
+        customer.check_keys(
+            {"from", "organizations", "organization_key", "no_customer", "default_customer"}
+        )
         customer_from = _customer_from(customer)
         organizations = _string_map(customer, "organizations")
-        no_customer = customer.get_str("no_customer", "skip", choices=("skip", "default")) or ""
+        organization_key = customer.get_str("organization_key", "id") or "id"
+        key_name, _, field = organization_key.partition(":")
+        if organization_key not in ("id", "external_id") and not (
+            key_name == "field" and field.strip()
+        ):
+            raise customer.error(
+                "organization_key",
+                f"expected id, external_id or field:<organization field key>, "
+                f"got {organization_key!r}",
+            )
+        no_customer = (
+            customer.get_str("no_customer", "keep", choices=("keep", "skip", "default")) or ""
+        )
         default_customer = customer.get_str("default_customer")
         if no_customer == "default" and not default_customer:
             raise customer.error(
@@ -202,6 +220,7 @@ def _rules(section: Section, *, subdomain: str, agent_url_base: str | None) -> M
         agent_url_base=agent_url_base,
         customer_from=customer_from,
         organizations=organizations,
+        organization_key=organization_key,
         no_customer=no_customer,
         default_customer=default_customer,
         priorities=priorities,
@@ -213,7 +232,7 @@ def _rules(section: Section, *, subdomain: str, agent_url_base: str | None) -> M
 def _customer_from(customer: Section) -> tuple[str, ...]:
     raw = customer["from"] if "from" in customer else None
     if raw is None:
-        return ("organization",)
+        return DEFAULT_CUSTOMER_FROM
     items = [raw] if isinstance(raw, str) else customer.get_list("from")
     out: list[str] = []
     for item in items:

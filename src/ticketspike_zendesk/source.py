@@ -14,11 +14,19 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
-from ticketspike import BackfillPage, WebhookRejected, WebhookResult
+from ticketspike import (
+    BackfillPage,
+    InvalidTicket,
+    TicketEvent,
+    Unmatched,
+    WebhookRejected,
+    WebhookResult,
+)
 
-from .backfill import ZendeskApiError, describe_failure, export_pages
+from .backfill import ZendeskApiError, describe_failure, export_pages, map_record
+from .mapping import Skip, ticket_from_json
 from .settings import ZendeskSettings
-from .webhook import parse_delivery
+from .webhook import Lookups, event_from_payload, parse_delivery
 
 __all__ = ["ZendeskSource"]
 
@@ -55,6 +63,7 @@ class ZendeskSource:
                 settings=self.settings,
                 fetch_ticket=self._fetch_ticket if can_fetch else None,
                 requester_organization=self._requester_organization if can_fetch else None,
+                organization_key=self._organization_key if can_fetch else None,
             )
         except ZendeskApiError as exc:
             # A lookup failed: 503 makes Zendesk retry the delivery later.
@@ -72,7 +81,43 @@ class ZendeskSource:
             requester_organization=(
                 self._requester_organization if rules.wants_requester_organization else None
             ),
+            organization_key=self._organization_key,
         )
+
+    def resolve_unmatched(self, payload: Mapping[str, Any]) -> tuple[TicketEvent, ...] | Unmatched:
+        """Map a kept-aside ticket again: the ``organizations`` table first, then the API.
+
+        A lookup that fails now keeps the ticket aside with the failure as its reason.
+        """
+        can_fetch = self._client is not None or self.settings.has_api_credentials
+        lookups = Lookups(
+            self._requester_organization if can_fetch else None,
+            self._organization_key if can_fetch else None,
+        )
+        record = payload.get("export", payload.get("ticket"))
+        record_id = str(record.get("id")) if isinstance(record, Mapping) else "?"
+        try:
+            if not isinstance(record, Mapping):
+                raise InvalidTicket("expected the kept ticket", where="zendesk unmatched")
+            if "export" in payload:
+                mapped = map_record(
+                    dict(record),
+                    self.settings.rules,
+                    since=None,
+                    where=f"zendesk ticket {record_id}",
+                    requester_organization=lookups.requester_organization,
+                    organization_key=lookups.organization_key,
+                )
+                if isinstance(mapped, Skip):
+                    return Unmatched(self.name, record_id, mapped.reason, payload)
+                return mapped if isinstance(mapped, Unmatched) else tuple(mapped)
+            zt = ticket_from_json(record, where=f"zendesk ticket {record_id}")
+            event = event_from_payload(payload, zt, self.settings.rules, lookups)
+        except (InvalidTicket, ZendeskApiError) as exc:
+            return Unmatched(self.name, record_id, f"cannot be mapped now: {exc}", payload)
+        if isinstance(event, Skip):
+            return Unmatched(self.name, record_id, event.reason, payload)
+        return event if isinstance(event, Unmatched) else (event,)
 
     # -- API access ------------------------------------------------------------
     @property
@@ -113,3 +158,25 @@ class ZendeskSource:
             ) from exc
         org = getattr(user, "organization_id", None)
         return str(org) if isinstance(org, int) and not isinstance(org, bool) else None
+
+    def _organization_key(self, organization_id: str) -> str | None:
+        """The organization's external id or mapped field (``customer.organization_key``)."""
+        from zenpy.lib.exception import RecordNotFoundException
+
+        key = self.settings.rules.organization_key
+        try:
+            org = self.client.organizations(id=int(organization_id))
+        except RecordNotFoundException:
+            return None
+        except Exception as exc:  # noqa: BLE001 - see _fetch_ticket
+            raise ZendeskApiError(
+                f"looking up organization {organization_id}: {describe_failure(exc)}"
+            ) from exc
+        if key == "external_id":
+            value = getattr(org, "external_id", None)
+        else:
+            fields = getattr(org, "organization_fields", None)
+            value = fields.get(key.partition(":")[2]) if isinstance(fields, Mapping) else None
+        if isinstance(value, bool) or not isinstance(value, (str, int)):
+            return None
+        return str(value).strip() or None

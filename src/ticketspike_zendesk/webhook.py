@@ -25,21 +25,32 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, Final
 
+import attrs
+
 from ticketspike import (
     EventKind,
     InvalidTicket,
-    Ticket,
     TicketEvent,
+    Unmatched,
     WebhookRejected,
     WebhookResult,
 )
 
-from .mapping import RESOLVED_STATUSES, MappingRules, Skip, map_ticket, ticket_from_json
+from .mapping import (
+    RESOLVED_STATUSES,
+    SOURCE_NAME,
+    MappingRules,
+    OrganizationKey,
+    Skip,
+    ZendeskTicket,
+    map_ticket,
+    ticket_from_json,
+)
 from .settings import ZendeskSettings
 from .signature import verify
 from .times import parse_instant
 
-__all__ = ["EVENT_PREFIX", "INVOCATION_HEADER", "parse_delivery"]
+__all__ = ["EVENT_PREFIX", "INVOCATION_HEADER", "Lookups", "event_from_payload", "parse_delivery"]
 
 EVENT_PREFIX: Final = "zen:event-type:"
 INVOCATION_HEADER: Final = "x-zendesk-webhook-invocation-id"
@@ -86,6 +97,7 @@ def parse_delivery(
     settings: ZendeskSettings,
     fetch_ticket: FetchTicket | None = None,
     requester_organization: RequesterOrganization | None = None,
+    organization_key: OrganizationKey | None = None,
 ) -> WebhookResult:
     """Verify one delivery and turn it into a :class:`~ticketspike.WebhookResult`.
 
@@ -106,14 +118,13 @@ def parse_delivery(
     payload = _json_object(body)
     invocation = headers.get(INVOCATION_HEADER, "").strip() or None
     rules = settings.rules
+    lookups = Lookups(requester_organization, organization_key)
     try:
         kind = payload.get("type")
         if isinstance(kind, str) and kind.startswith(EVENT_PREFIX):
-            return _event(payload, kind, invocation, rules, requester_organization)
+            return _event(payload, kind, invocation, rules, lookups)
         if "ticket_id" in payload:
-            return _trigger(
-                payload, invocation, signed_at, rules, fetch_ticket, requester_organization
-            )
+            return _trigger(payload, invocation, signed_at, rules, fetch_ticket, lookups)
     except InvalidTicket as exc:
         raise WebhookRejected(exc.message, where=exc.where, field=exc.field) from None
     return WebhookResult(
@@ -143,7 +154,7 @@ def _event(
     kind: str,
     invocation: str | None,
     rules: MappingRules,
-    requester_organization: RequesterOrganization | None,
+    lookups: Lookups,
 ) -> WebhookResult:
     raw_id = payload.get("id")
     delivery_id = str(raw_id) if isinstance(raw_id, (str, int)) and str(raw_id) else invocation
@@ -185,7 +196,10 @@ def _event(
     if event_kind is not EventKind.CREATED and payload.get("time") is not None:
         occurred_at = parse_instant(payload.get("time"), where=_WHERE, field="time")
     return _result(
-        map_ticket(zt, rules, requester_organization=requester_organization),
+        snapshot,
+        zt,
+        rules,
+        lookups,
         kind=event_kind,
         occurred_at=occurred_at,
         delivery_id=delivery_id,
@@ -198,7 +212,7 @@ def _trigger(
     signed_at: datetime,
     rules: MappingRules,
     fetch_ticket: FetchTicket | None,
-    requester_organization: RequesterOrganization | None,
+    lookups: Lookups,
 ) -> WebhookResult:
     raw_id = payload.get("ticket_id")
     ticket_id = str(raw_id).strip() if isinstance(raw_id, (str, int)) else ""
@@ -228,21 +242,72 @@ def _trigger(
     zt = ticket_from_json(record, where=f"{_WHERE}: ticket {ticket_id}")
     occurred_at = None if event_kind is EventKind.CREATED else signed_at
     return _result(
-        map_ticket(zt, rules, requester_organization=requester_organization),
+        dict(record),
+        zt,
+        rules,
+        lookups,
         kind=event_kind,
         occurred_at=occurred_at,
         delivery_id=invocation,
     )
 
 
+@attrs.frozen
+class Lookups:
+    """The API lookups the customer rules may ask (``None``: no API credentials)."""
+
+    requester_organization: RequesterOrganization | None = None
+    organization_key: OrganizationKey | None = None
+
+
 def _result(
-    mapped: Ticket | Skip,
+    record: Mapping[str, Any],
+    zt: ZendeskTicket,
+    rules: MappingRules,
+    lookups: Lookups,
     *,
     kind: EventKind,
     occurred_at: datetime | None,
     delivery_id: str | None,
 ) -> WebhookResult:
+    payload = {
+        "ticket": dict(record),
+        "kind": kind.value,
+        "occurred_at": None if occurred_at is None else occurred_at.isoformat(),
+        "event_id": delivery_id,
+    }
+    mapped = event_from_payload(payload, zt, rules, lookups)
+    if isinstance(mapped, Unmatched):
+        return WebhookResult(delivery_id=delivery_id, ignored=mapped.reason, unmatched=(mapped,))
     if isinstance(mapped, Skip):
         return WebhookResult(delivery_id=delivery_id, ignored=mapped.reason)
-    event = TicketEvent(ticket=mapped, kind=kind, occurred_at=occurred_at, event_id=delivery_id)
-    return WebhookResult(events=(event,), delivery_id=delivery_id)
+    return WebhookResult(events=(mapped,), delivery_id=delivery_id)
+
+
+def event_from_payload(
+    payload: Mapping[str, Any], zt: ZendeskTicket, rules: MappingRules, lookups: Lookups
+) -> TicketEvent | Unmatched | Skip:
+    """The event a delivery stands for; kept aside (or skipped) when it names no customer.
+
+    ``payload`` is what a kept-aside record stores, so a re-resolve maps it the same way.
+    """
+    mapped = map_ticket(
+        zt,
+        rules,
+        requester_organization=lookups.requester_organization,
+        organization_key=lookups.organization_key,
+    )
+    if isinstance(mapped, Skip):
+        if mapped.keep:
+            return Unmatched(SOURCE_NAME, zt.id, mapped.reason, payload)
+        return mapped
+    raw_at = payload.get("occurred_at")
+    occurred_at = datetime.fromisoformat(raw_at) if isinstance(raw_at, str) else None
+    event_id = payload.get("event_id")
+    kind = EventKind(str(payload.get("kind", EventKind.CREATED.value)))
+    return TicketEvent(
+        ticket=mapped,
+        kind=kind,
+        occurred_at=occurred_at,
+        event_id=event_id if isinstance(event_id, str) else None,
+    )

@@ -243,7 +243,10 @@ def test_accounts_file_gives_segment_baselines(capsys, tmp_path) -> None:
         "industry_baselines:\n  smb: 0.5\n  enterprise:\n    per_seat: 0.01\n", encoding="utf-8"
     )
     accounts = tmp_path / "accounts.yaml"
-    accounts.write_text("- id: newco\n  segment: smb\n", encoding="utf-8")
+    # The account says it is new (first_seen): a file's first ticket alone would not.
+    accounts.write_text(
+        f"- id: newco\n  segment: smb\n  first_seen: '{stamp(0, 0.0)}'\n", encoding="utf-8"
+    )
     _, out, err = run(
         capsys,
         "scan",

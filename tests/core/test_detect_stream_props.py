@@ -23,6 +23,9 @@ POLICIES = [
     DetectionPolicy(mode="spec"),
     DetectionPolicy(window_hours=6, baseline_days=10, min_history_days=3, lateness_hours=5),
     DetectionPolicy(tail="poisson", prior_days=0.0, min_history_days=4, baseline_days=12),
+    # Other short windows and a looser budget: more short-window openings to compare.
+    DetectionPolicy(short_windows_hours=(2, 3, 7), false_episodes_per_year=50.0, min_count=2),
+    DetectionPolicy(gate="alpha"),
 ]
 
 
@@ -89,6 +92,27 @@ def test_streaming_equals_batch(
     end = max((t.created_at for t in tickets), default=START) + timedelta(hours=extra_hours)
     for cid in CUSTOMERS:
         batch = assess_batch(tickets, customer_id=cid, at=end, policy=policy)
+        assert monitor.assess(cid, end) == batch
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    tickets=ticket_sets(),
+    policy=st.sampled_from(POLICIES),
+    extra_hours=st.integers(0, 80),
+    lead_hours=st.integers(0, 30),
+)
+def test_streaming_equals_batch_when_history_before_watching_is_unknown(
+    tickets: list[Ticket], policy: DetectionPolicy, extra_hours: int, lead_hours: int
+) -> None:
+    """Watching from a given instant: unknown histories warm up the same way in both."""
+    since = START - timedelta(hours=lead_hours)
+    monitor = SpikeMonitor(policy, watching_since=since)
+    for event in in_order(tickets):
+        monitor.ingest(event)
+    end = max((t.created_at for t in tickets), default=START) + timedelta(hours=extra_hours)
+    for cid in CUSTOMERS:
+        batch = assess_batch(tickets, customer_id=cid, at=end, policy=policy, watching_since=since)
         assert monitor.assess(cid, end) == batch
 
 

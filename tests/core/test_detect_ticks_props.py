@@ -31,6 +31,9 @@ POLICIES = [
     DetectionPolicy(),
     DetectionPolicy(mode="spec"),
     DetectionPolicy(window_hours=6, baseline_days=5, min_history_days=2, lateness_hours=5),
+    # Other short windows and a looser budget: more short-window openings to compare.
+    DetectionPolicy(short_windows_hours=(2, 3, 7), false_episodes_per_year=50.0, min_count=2),
+    DetectionPolicy(gate="alpha"),
 ]
 LIFECYCLES = [
     LifecyclePolicy(),

@@ -230,3 +230,33 @@ def test_time_ordered_restores_order_within_the_lateness_bound() -> None:
     ordered = list(time_ordered(events, lateness_hours=24))
     assert [e.at for e in ordered] == sorted(e.at for e in events)
     assert len(ordered) == len(events)
+
+
+@pytest.mark.parametrize("flag", ["--history-only", "--warm-up-until"])
+def test_run_over_history_warms_up_without_executing_anything(
+    tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str], flag: str
+) -> None:
+    write_tickets(tmp_path / "t.jsonl")
+    store = tmp_path / "s.db"
+    extra = [] if flag == "--history-only" else [(SPIKE_DAY + timedelta(days=1)).isoformat()]
+    argv = ["run", str(tmp_path / "t.jsonl"), "--store", str(store), "--config", str(config)]
+    assert main([*argv, flag, *extra, "--format", "json"]) == 0
+    captured = capsys.readouterr()
+    data = json.loads(captured.out)
+    assert "SUPPORT SPIKE ALERT" not in captured.err
+    opened = [t for t in data["transitions"] if t["transition"] == "opened"]
+    assert opened and all(t["suppressed"] == "historical: warm-up" for t in opened)
+    with SQLiteStore(store, create=False) as s:
+        assert s.outbox() == [] and s.actions() == []
+        # The store remembers when detection started watching: the first ticket.
+        assert s.get_cursor("detection:watching_since") == (START + timedelta(hours=9)).isoformat()
+    # The same store then carries on live: a new spike after the warm-up pages as usual.
+    later = SPIKE_DAY + timedelta(days=5)
+    fresh = [
+        ticket_event(f"N{i}", "techcorp", later + timedelta(minutes=20 * i)).ticket.to_json()
+        for i in range(12)
+    ]
+    (tmp_path / "u.jsonl").write_text("".join(json.dumps(t) + "\n" for t in fresh))
+    argv[1] = str(tmp_path / "u.jsonl")
+    assert main(argv) == 0
+    assert "SUPPORT SPIKE ALERT: TechCorp Inc" in capsys.readouterr().out

@@ -122,7 +122,8 @@ def test_a_spike_that_starts_when_the_baseline_drops_at_midnight() -> None:
     # tickets are a 6x spike, with no ticket arriving to trigger an evaluation.
     tickets = spread("c", 0, 60) + history("c", 29, per_day=1, first=1)
     tickets += spread("c", 31, 6, first_hour=12.0, span=6.0, tag="s")
-    monitor = SpikeMonitor()
+    # The per-window gate: under the default budget six on one a day stay within chance.
+    monitor = SpikeMonitor(DetectionPolicy(gate="alpha"))
     transitions = replay(tickets, monitor)
     assert [t for t in transitions if t.at >= at(29)] == []
     before = monitor.assess("c", at(31, 23.5))

@@ -33,6 +33,9 @@ class FakeIntercom:
         # 1-based request number -> answer, for "fails on the third page" scenarios.
         self.fail_on_request: dict[int, tuple[int, bytes, dict[str, str]]] = {}
         self.requests: list[dict[str, Any]] = []
+        # GET /contacts/{id} and GET /contacts/{id}/companies answers, by contact id.
+        self.contacts: dict[str, dict[str, Any]] = {}
+        self.contact_companies: dict[str, dict[str, Any]] = {}
         self.lock = threading.Lock()
         fake = self
 
@@ -56,6 +59,33 @@ class FakeIntercom:
                     self._send(404, b'{"type":"error.list","errors":[{"code":"not_found"}]}', {})
                     return
                 self._send(200, json.dumps(fake.search_page(body)).encode(), {})
+
+            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+                path = self.path.split("?", 1)[0]
+                with fake.lock:
+                    fake.requests.append(
+                        {"path": self.path, "headers": dict(self.headers.items()), "body": None}
+                    )
+                    scripted = fake.scripted.pop(0) if fake.scripted else None
+                    scripted = fake.fail_on_request.pop(len(fake.requests), scripted)
+                if scripted is not None:
+                    self._send(*scripted)
+                    return
+                parts = path.strip("/").split("/")
+                found: dict[str, Any] | None = None
+                if len(parts) == 2 and parts[0] == "contacts":
+                    found = fake.contacts.get(parts[1])
+                elif len(parts) == 3 and parts[0] == "contacts" and parts[2] == "companies":
+                    if parts[1] in fake.contacts:
+                        found = fake.contact_companies.get(
+                            parts[1], {"type": "list", "data": [], "total_count": 0}
+                        )
+                if found is None:
+                    self._send(
+                        404, (FIXTURES / "published" / "contact_not_found.json").read_bytes(), {}
+                    )
+                    return
+                self._send(200, json.dumps(found).encode(), {})
 
             def _send(self, status: int, data: bytes, headers: dict[str, str]) -> None:
                 self.send_response(status)
@@ -101,6 +131,27 @@ class FakeIntercom:
             page["pages"]["next"] = {"per_page": per_page, "starting_after": token}
         return page
 
+    def add_contact(
+        self, contact_id: str, *, company_ids: tuple[str, ...] = (), **fields: Any
+    ) -> None:
+        """A contact from the published ``GET /contacts/{id}`` example, in those companies
+        (each from the published ``GET /contacts/{id}/companies`` example)."""
+        contact = json.loads((FIXTURES / "published" / "contact.json").read_text())
+        listing = json.loads((FIXTURES / "published" / "contact_companies.json").read_text())
+        contact.update(id=contact_id, **fields)
+        contact["companies"]["total_count"] = len(company_ids)
+        template = listing["data"][0]
+        listing["data"] = [
+            dict(template, company_id=cid, id=f"ic-{cid}", name=f"company {cid}")
+            for cid in company_ids
+        ]
+        listing["total_count"] = len(company_ids)
+        self.contacts[contact_id] = contact
+        self.contact_companies[contact_id] = listing
+
+    def contact_requests(self) -> list[str]:
+        return [r["path"] for r in self.requests if r["path"].startswith("/contacts/")]
+
     def search_requests(self) -> list[dict[str, Any]]:
         return [r for r in self.requests if r["path"] == "/conversations/search"]
 
@@ -131,6 +182,24 @@ def conversation_2_16() -> dict[str, Any]:
     """A closed conversation as API 2.16 returns it (five-level priority, topics)."""
     data: dict[str, Any] = json.loads((FIXTURES / "conversation_2_16.json").read_text())
     return data
+
+
+@pytest.fixture
+def published_conversation() -> Callable[..., dict[str, Any]]:
+    """The published 2.14 conversation example (contacts only, no company), as a customer
+    started it: ``source.delivered_as`` and the author are the contact's."""
+
+    def make(conversation_id: str, created_at: int, contact_id: str) -> dict[str, Any]:
+        item: dict[str, Any] = json.loads(
+            (FIXTURES / "published" / "conversation.json").read_text()
+        )
+        item.update(id=conversation_id, created_at=created_at, updated_at=created_at)
+        item["contacts"]["contacts"][0]["id"] = contact_id
+        item["source"]["delivered_as"] = "customer_initiated"
+        item["source"]["author"] = {"type": "user", "id": contact_id, "name": "Joe Bloggs"}
+        return item
+
+    return make
 
 
 @pytest.fixture

@@ -194,7 +194,10 @@ def test_unusable_conversations_are_skipped_and_counted(fake_intercom, make_conv
         ),
     ]
     (page,) = list(source(fake_intercom, page_size=5).backfill(since=SINCE))
-    assert ids([page]) == ["1"] and page.skipped == 2 and page.done
+    assert ids([page]) == ["1"] and page.skipped == 1 and page.done
+    # The one without a company is valid: kept aside with its reason, not dropped.
+    (aside,) = page.unmatched
+    assert aside.record_id == "2" and aside.reason.startswith("no customer:")
 
 
 def test_bad_cursor_and_naive_since_are_input_errors(fake_intercom):

@@ -264,13 +264,16 @@ def test_replies_can_be_ignored_by_config(user_created):
     assert result.events == () and "replied" in (result.ignored or "")
 
 
-def test_conversation_without_a_known_customer_is_acknowledged_not_stored(user_created):
+def test_conversation_without_a_known_customer_is_acknowledged_and_kept_aside(user_created):
     item = user_created["data"]["item"]
     del item["company"]
     body, headers = signed(user_created)
     result = source(SECRET).parse_webhook(body, headers, now=NOW)
     assert result.events == ()
     assert result.ignored is not None and "no customer" in result.ignored
+    # Without an access token the API cannot be asked; the reason says what to set.
+    (aside,) = result.unmatched
+    assert aside.record_id == item["id"] and "INTERCOM_ACCESS_TOKEN" in aside.reason
     # The contact fallback option maps it to the contact's external id.
     src = source(SECRET, mapping=MappingRules(customer_from=("company", "contact")))
     (event,) = src.parse_webhook(body, headers, now=NOW).events

@@ -157,9 +157,21 @@ def test_team_posts_go_to_the_configured_team_channel(slack: Any) -> None:
     )
     assert ctx.results[kit.team("product").key].ref["channel"] == "C0PRODUCT"
     assert ctx.results[kit.team("legal").key].ref["channel"] == "C0FINANCE"
-    error = ctx.failures[kit.team("finance").key]
-    assert isinstance(error, PermanentDeliveryError)
-    assert "team 'finance'" in str(error) and "team_channels" in str(error)
+    # A team without a channel is not a failure: the coordination channel gets it,
+    # with a first line saying which team it is for and how to route it.
+    assert kit.team("finance").key not in ctx.failures
+    fallback = ctx.results[kit.team("finance").key]
+    assert fallback.ref["channel"] == "C0ESCALATE"
+    assert "#cs-escalations" in fallback.summary and "finance" in fallback.summary
+    (post,) = [p for p in slack.posted() if p["channel"] == "C0ESCALATE"]
+    text = json.dumps(post["blocks"])
+    assert "For team finance" in text and "team_channels.finance" in text
+    assert handler.config_warnings(("product", "finance")) == [
+        "plugins.slack.team_channels has no channel for finance: their notifications go to "
+        "the coordination channel #cs-escalations with a note naming the team; route them "
+        "with plugins.slack.team_channels: {finance: '#channel'}"
+    ]
+    assert handler.config_warnings(("product",)) == []
 
 
 def test_channel_names_are_looked_up_once_following_the_cursor(slack: Any) -> None:

@@ -1,7 +1,7 @@
 """Shared pieces for the Zendesk adapter tests: a fake Zendesk API and signing.
 
 The fake speaks just enough of the Zendesk REST API (cursor-based incremental
-ticket export, ``tickets/{id}``, ``users/{id}``) on 127.0.0.1 for the real
+ticket export, ``tickets/{id}``, ``users/{id}``, ``organizations/{id}``) on 127.0.0.1 for the real
 zenpy client to talk to it. Export pages carry an absolute ``after_url``
 pointing back at the fake, as Zendesk's do. Signatures are computed here
 from the documented recipe, independently of the adapter's own signer.
@@ -95,6 +95,7 @@ class FakeZendesk:
         self.once: dict[str | None, list[Reply]] = {}
         self.tickets: dict[int, dict[str, Any]] = {}
         self.users: dict[int, dict[str, Any]] = {}
+        self.organizations: dict[int, dict[str, Any]] = {}
         self.requests: list[dict[str, Any]] = []
         self.fail_all: Reply | None = None
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -135,6 +136,20 @@ class FakeZendesk:
 
         self.pages[cursor] = reply
 
+    def add_user(self, user_id: int, organization_id: int | None) -> None:
+        """A user from the published Users example (fixtures/published/user.json)."""
+        user = load_fixture("published/user.json")
+        user.update(id=user_id, organization_id=organization_id, role="end-user")
+        user["url"] = f"{self.base_url}/api/v2/users/{user_id}.json"
+        self.users[user_id] = user
+
+    def add_organization(self, organization_id: int, **changes: Any) -> None:
+        """An organization from the published example (fixtures/published/organization.json)."""
+        org = load_fixture("published/organization.json")
+        org.update(id=organization_id, **changes)
+        org["url"] = f"{self.base_url}/api/v2/organizations/{organization_id}.json"
+        self.organizations[organization_id] = org
+
     def export_requests(self) -> list[dict[str, Any]]:
         return [r for r in self.requests if r["path"] == EXPORT_PATH]
 
@@ -163,7 +178,11 @@ class FakeZendesk:
         parts = path.strip("/").split("/")
         if len(parts) == 4 and parts[:2] == ["api", "v2"] and parts[3].endswith(".json"):
             kind, ident = parts[2], parts[3][: -len(".json")]
-            table = {"tickets": self.tickets, "users": self.users}.get(kind)
+            table = {
+                "tickets": self.tickets,
+                "users": self.users,
+                "organizations": self.organizations,
+            }.get(kind)
             if table is not None and ident.isdigit():
                 record = table.get(int(ident))
                 if record is None:

@@ -82,7 +82,8 @@ def test_defaults_need_only_a_subdomain(kit):
     s = kit.settings("subdomain: acme\n", env={})
     assert s.base_url is None and s.webhook_secrets == () and not s.has_api_credentials
     assert s.signature_tolerance.total_seconds() == 300
-    assert s.rules.customer_from == ("organization",)
+    assert s.rules.customer_from == ("organization", "requester_organization")
+    assert (s.rules.organization_key, s.rules.no_customer) == ("id", "keep")
     assert s.rules.agent_url("5") == "https://acme.zendesk.com/agent/tickets/5"
 
 

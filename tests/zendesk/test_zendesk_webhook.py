@@ -231,16 +231,27 @@ def test_without_a_webhook_secret_deliveries_are_refused(kit):
         deliver(kit, kit.source(env=env), kit.load_fixture("event_ticket_created.json"))
 
 
-def test_a_ticket_without_organization_is_skipped_with_a_reason(kit):
+def test_a_ticket_without_any_organization_is_kept_aside_with_a_reason(kit, fake_zendesk):
+    fake_zendesk.users[8447388090494] = {"id": 8447388090494, "organization_id": None}
     payload = kit.load_fixture("event_ticket_created.json")
     payload["detail"]["organization_id"] = None
-    result = deliver(kit, kit.source(), payload)
+    result = deliver(kit, kit.source(fake=fake_zendesk), payload)
     assert result.events == ()
     assert "5158" in result.ignored and "no customer" in result.ignored
+    (aside,) = result.unmatched
+    assert aside.record_id == "5158"
+    assert "requester 8447388090494 has no organization" in aside.reason
+    # no_customer: skip keeps the old behaviour: acknowledged, nothing kept.
+    skip = "subdomain: acme\ncustomer:\n  no_customer: skip\n"
+    result = deliver(kit, kit.source(skip, fake=fake_zendesk), payload)
+    assert result.unmatched == () and "no customer" in result.ignored
 
 
 def test_a_ticket_without_organization_can_count_for_a_default_customer(kit):
-    text = "subdomain: acme\ncustomer:\n  no_customer: default\n  default_customer: unassigned\n"
+    text = (
+        "subdomain: acme\ncustomer:\n  from: [organization]\n  no_customer: default\n"
+        "  default_customer: unassigned\n"
+    )
     payload = kit.load_fixture("event_ticket_created.json")
     payload["detail"]["organization_id"] = None
     (event,) = deliver(kit, kit.source(text), payload).events

@@ -28,6 +28,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ticketspike.cli.serve_cmd",  # serve
     "ticketspike.cli.episode_cmds",  # episodes, ack, snooze, resolve
     "ticketspike.cli.drafts_cmds",  # drafts list|show|approve|reject|resolve
+    "ticketspike.cli.unmatched_cmds",  # unmatched, re-resolve
 )
 
 

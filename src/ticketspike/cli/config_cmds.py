@@ -76,7 +76,8 @@ def check_plugins(config: Config, *, plugins: Plugins | None = None) -> list[str
     probe = _RecordingConfig(config.plugins)
     for hook in ROLE_HOOKS:
         try:
-            plugins.collect(hook, cast(PluginConfig, probe))
+            for registered in plugins.collect(hook, cast(PluginConfig, probe)):
+                warnings.extend(_registered_warnings(registered.obj, config))
         except (MissingSecretError, PluginConfigError) as exc:
             if not isinstance(exc, MissingSecretError) and not isinstance(
                 exc.__cause__, MissingSecretError
@@ -93,6 +94,20 @@ def check_plugins(config: Config, *, plugins: Plugins | None = None) -> list[str
             f"(installed: {', '.join(sorted(i.name for i in plugins.infos()))})"
         )
     return warnings
+
+
+def _registered_warnings(obj: object, config: Config) -> list[str]:
+    """What a registered object says about this config (``config_warnings(teams)``), if any.
+
+    The teams are every team the routing can name, so a notifier can say which of them
+    it cannot route and where their notifications go instead.
+    """
+    hint = getattr(obj, "config_warnings", None)
+    if not callable(hint):
+        return []
+    teams = [t for _category, names in config.routing.teams for t in names]
+    teams += [t for rule in config.routing.rules for t in rule.teams]
+    return [str(w) for w in hint(tuple(dict.fromkeys(teams)))]
 
 
 class _RecordingConfig:

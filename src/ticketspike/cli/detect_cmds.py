@@ -17,16 +17,19 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
+import itertools
 import json
 import os
 import shutil
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from ..accounts import load_accounts
+from ..errors import InvalidTicket
+from ..fileorder import OrderReport, OutOfOrder, guarded_rows, sorted_rows
 from ..lifecycle import episode_id_for
 from ..model import (
     ROW_CREATED,
@@ -41,12 +44,28 @@ from ..model import (
 from ..monitor import SpikeMonitor, replay_rows
 from ..signals import Assessment, Transition, TransitionKind
 from ..ticketfile import iter_ticket_events, iter_ticket_rows
-from .common import EXIT_OK, Progress, add_config_args, add_format_arg, config_from_args
+from .common import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    Progress,
+    add_config_args,
+    add_format_arg,
+    config_from_args,
+)
 
 if TYPE_CHECKING:
     from ..config import Config
 
+UTC = timezone.utc
+
 __all__ = ["register"]
+
+# Files out of time order up to this size are sorted in memory (about 3x the file in RAM).
+_SORT_LIMIT_MB = 512
+# A ticket this far ahead of the rest of the stream, never caught up with, is quarantined.
+_FUTURE_GAP = 30 * 86400.0
+# More late or quarantined tickets than this share of the file fail the command.
+_LOSS_SHARE = 0.01
 
 
 def register(subparsers: Any) -> None:
@@ -63,6 +82,7 @@ def register(subparsers: Any) -> None:
     scan.add_argument(
         "--plan", action="store_true", help="add the escalation plan each signal would start"
     )
+    _add_order_args(scan)
     scan.set_defaults(handler=_scan)
 
     replay = subparsers.add_parser(
@@ -74,7 +94,32 @@ def register(subparsers: Any) -> None:
     replay.add_argument("tickets", metavar="TICKETS.jsonl", help="ticket JSON Lines file")
     add_config_args(replay)
     add_format_arg(replay)
+    _add_order_args(replay)
     replay.set_defaults(handler=_replay)
+
+
+def _add_order_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--assume-sorted",
+        action="store_true",
+        help="do not check the file's time order (tickets out of order by more than "
+        "detection.lateness_hours are dropped and counted)",
+    )
+    parser.add_argument(
+        "--sort-memory-mb",
+        type=int,
+        default=_SORT_LIMIT_MB,
+        metavar="MB",
+        help="largest file sorted in memory when it is not in time order "
+        f"(default {_SORT_LIMIT_MB}); a larger one is refused",
+    )
+    parser.add_argument(
+        "--full-history",
+        action="store_true",
+        help="take the file as each customer's whole history: a customer first seen "
+        "in it is new and judged against the industry rate from its first ticket "
+        "(default: history before the file's first ticket is unknown and warms up)",
+    )
 
 
 # -- shared ------------------------------------------------------------------------------
@@ -167,8 +212,135 @@ def _long_lived_heap() -> Iterator[None]:
         gc.unfreeze()
 
 
-def _monitor(config: Config, accounts: Mapping[str, Account]) -> SpikeMonitor:
-    return SpikeMonitor(config.detection, config.lifecycle, config.silences, accounts)
+def _monitor(
+    config: Config, accounts: Mapping[str, Account], watching_since: datetime | None = None
+) -> SpikeMonitor:
+    return SpikeMonitor(
+        config.detection,
+        config.lifecycle,
+        config.silences,
+        accounts,
+        watching_since=watching_since,
+    )
+
+
+def _stream_file(
+    args: argparse.Namespace,
+    config: Config,
+    accounts: Mapping[str, Account],
+    label: str,
+    on_transition: Callable[[Transition], None],
+    restart: Callable[[], None],
+    *,
+    until: datetime | None = None,
+) -> tuple[SpikeMonitor, OrderReport]:
+    """Replay the file through a fresh monitor, in time order whatever the file's order.
+
+    Streams the file as it is while it stays in order within the lateness
+    bound; at the first row that is not, ``restart()`` is called and the
+    file is read again, sorted in memory (up to ``--sort-memory-mb``). The
+    monitor watches from the first ticket (see ``--full-history``).
+    """
+    lateness = config.detection.lateness_hours * 3600.0
+    for attempt in ("stream", "sort"):
+        report = OrderReport()
+        progress = _progress(label, args.tickets)
+        rows: Iterator[TicketRow] = _rows(args.tickets, config, progress, until=until)
+        if attempt == "sort":
+            size = _size(args.tickets)
+            if size > args.sort_memory_mb * (1 << 20):
+                progress.close()
+                raise InvalidTicket(
+                    f"not in time order (tickets more than {config.detection.lateness_hours} h "
+                    f"before earlier ones) and {size / (1 << 20):.0f} MiB is more than "
+                    f"--sort-memory-mb {args.sort_memory_mb} allows sorting in memory; sort "
+                    "the file by time first, raise --sort-memory-mb, or pass --assume-sorted "
+                    "to drop (and count) what is out of order",
+                    where=args.tickets,
+                )
+            rows = iter(sorted_rows(rows, report))
+        guarded = guarded_rows(
+            rows,
+            report,
+            lateness=lateness,
+            gap=_FUTURE_GAP,
+            check_order=attempt == "stream" and not args.assume_sorted,
+        )
+        first = next(guarded, None)
+        since = None
+        if first is not None and not args.full_history:
+            since = datetime.fromtimestamp(first[ROW_WHEN], tz=UTC)
+        monitor = _monitor(config, accounts, since)
+        feed = guarded if first is None else itertools.chain((first,), guarded)
+        try:
+            with _long_lived_heap():
+                for transition in replay_rows(feed, monitor):
+                    on_transition(transition)
+        except OutOfOrder:
+            progress.close()
+            restart()
+            continue
+        progress.close()
+        return monitor, report
+    raise AssertionError("unreachable: the sorted attempt never raises OutOfOrder")
+
+
+def _size(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
+
+
+def _report_input(monitor: SpikeMonitor, report: OrderReport) -> bool:
+    """Say on stderr what ordering, warm-up and lateness did; ``False`` when too much was lost."""
+    policy = monitor.policy
+    err = sys.stderr
+    if report.sorted_in_memory:
+        print(
+            f"ticketspike: the file was not in time order; sorted {report.rows} line(s) "
+            "in memory first",
+            file=err,
+        )
+    if monitor.watching_since is not None:
+        print(
+            f"ticketspike: watching from the file's first ticket "
+            f"({monitor.watching_since.isoformat()}): customers first seen in its first "
+            f"{policy.baseline_days} days, with no first_seen in the accounts, have an unknown "
+            f"history and warm up for {policy.min_history_days} days (--full-history to take "
+            "the file as complete)",
+            file=err,
+        )
+    late = monitor.detector.late_dropped
+    if late:
+        print(
+            f"ticketspike: warning: {late} ticket(s) arrived more than "
+            f"{policy.lateness_hours} h out of order and were not counted "
+            "(see detection.lateness_hours)",
+            file=err,
+        )
+    held = report.quarantined
+    if held:
+        shown = ", ".join(
+            f"{json.dumps(r[3])} at {datetime.fromtimestamp(r[ROW_WHEN], tz=UTC).isoformat()}"
+            for r in held[:3]
+        )
+        more = f" and {len(held) - 3} more" if len(held) > 3 else ""
+        print(
+            f"ticketspike: warning: quarantined {len(held)} ticket(s) dated more than "
+            f"{_FUTURE_GAP / 86400:g} days beyond the rest of the file, not counted: "
+            f"{shown}{more}",
+            file=err,
+        )
+    lost = late + len(held)
+    if report.rows and lost > _LOSS_SHARE * report.rows:
+        print(
+            f"ticketspike: error: {lost} of {report.rows} ticket line(s) were not counted "
+            f"(more than {_LOSS_SHARE:.0%}); the figures above are incomplete",
+            file=err,
+        )
+        return False
+    return True
 
 
 def _num(value: float) -> str:
@@ -180,12 +352,12 @@ def _scan(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     accounts = _accounts(args, config)
     at = parse_time(args.at, where="--at", field="--at") if args.at else None
-    monitor = _monitor(config, accounts)
-    progress = _progress("scan", args.tickets)
-    with _long_lived_heap():
-        for _ in replay_rows(_rows(args.tickets, config, progress, until=at), monitor):
-            pass  # scan wants the counters; episodes are replay's business
-    progress.close()
+    # Scan wants the counters; episodes are replay's business.
+    monitor, report = _stream_file(
+        args, config, accounts, "scan", lambda _t: None, lambda: None, until=at
+    )
+    complete = _report_input(monitor, report)
+    status = EXIT_OK if complete else EXIT_FAILURE
     when = at or monitor.now
     signals: list[Assessment] = []
     customers = monitor.customers()
@@ -198,7 +370,6 @@ def _scan(args: argparse.Namespace) -> int:
     plans: dict[str, dict[str, Any]] = {}
     if args.plan:
         plans = _plans(config, accounts, signals)
-    _warn_dropped(monitor)
     if args.format == "json":
         out = []
         for a in signals:
@@ -207,7 +378,7 @@ def _scan(args: argparse.Namespace) -> int:
                 signal["plan"] = plans[a.customer_id]
             out.append(signal)
         sys.stdout.write(json.dumps(out, indent=2) + "\n")
-        return EXIT_OK
+        return status
     lines = []
     stamp = when.isoformat() if when is not None else "-"
     if not signals:
@@ -235,7 +406,7 @@ def _scan(args: argparse.Namespace) -> int:
             for note in plan["notes"]:
                 lines.append(f"    note: {note}")
     sys.stdout.write("\n".join(lines) + "\n")
-    return EXIT_OK
+    return status
 
 
 def _with_themes(
@@ -299,41 +470,35 @@ def _plans(
     return plans
 
 
-def _warn_dropped(monitor: SpikeMonitor) -> None:
-    late = monitor.detector.late_dropped
-    if late:
-        hours = monitor.policy.lateness_hours
-        print(
-            f"ticketspike: {late} ticket(s) arrived more than {hours} h out of order and "
-            "were not counted (see detection.lateness_hours)",
-            file=sys.stderr,
-        )
-
-
 # -- replay --------------------------------------------------------------------------
 def _replay(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     accounts = _accounts(args, config)
-    monitor = _monitor(config, accounts)
-    progress = _progress("replay", args.tickets)
     as_json = args.format == "json"
     counts = {kind: 0 for kind in TransitionKind}
     # Held until the whole file has been read (a bad line prints nothing), in a
     # spooled file so that a long replay's output does not sit in memory.
     with tempfile.SpooledTemporaryFile(max_size=1 << 20, mode="w+", encoding="utf-8") as held:
-        with _long_lived_heap():
-            for transition in replay_rows(_rows(args.tickets, config, progress), monitor):
-                counts[transition.kind] += 1
-                held.write(json.dumps(transition.to_json()) if as_json else _line(transition))
-                held.write("\n")
-        progress.close()
-        _warn_dropped(monitor)
+
+        def write(transition: Transition) -> None:
+            counts[transition.kind] += 1
+            held.write(json.dumps(transition.to_json()) if as_json else _line(transition))
+            held.write("\n")
+
+        def restart() -> None:
+            held.seek(0)
+            held.truncate()
+            for kind in counts:
+                counts[kind] = 0
+
+        monitor, report = _stream_file(args, config, accounts, "replay", write, restart)
+        complete = _report_input(monitor, report)
         held.seek(0)
         shutil.copyfileobj(held, sys.stdout)
     if not as_json:
         summary = ", ".join(f"{n} {kind.value}" for kind, n in counts.items())
         sys.stdout.write(f"{len(monitor.customers())} customers: {summary}\n")
-    return EXIT_OK
+    return EXIT_OK if complete else EXIT_FAILURE
 
 
 def _line(t: Transition) -> str:

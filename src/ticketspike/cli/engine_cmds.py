@@ -96,6 +96,18 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="detect and plan, but execute nothing (actions stay pending)",
     )
+    warm = run.add_mutually_exclusive_group()
+    warm.add_argument(
+        "--warm-up-until",
+        metavar="ISO",
+        help="history before this instant only warms up the detector: its transitions are "
+        "recorded suppressed and no action is planned or executed for them",
+    )
+    warm.add_argument(
+        "--history-only",
+        action="store_true",
+        help="the whole file is history (--warm-up-until the end of time)",
+    )
     add_format_arg(run)
     run.set_defaults(handler=_run)
 
@@ -237,6 +249,11 @@ def _run(args: argparse.Namespace) -> int:
     path = Path(args.tickets)
     config = config_from_args(args)
     total = _check_file(path, strict=config.strict_categories)
+    warm_up_until = None
+    if args.history_only:
+        warm_up_until = datetime.max.replace(tzinfo=timezone.utc)
+    elif args.warm_up_until:
+        warm_up_until = parse_time(args.warm_up_until, where="--warm-up-until", field="")
     with _engine(args, json_out=json_out, dry_run=args.dry_run) as engine:
         progress = Progress(f"running {path.name}", total=total)
         events = iter_ticket_events(path, strict_categories=config.strict_categories)
@@ -244,6 +261,7 @@ def _run(args: argparse.Namespace) -> int:
             time_ordered(events, lateness_hours=config.detection.lateness_hours),
             execute=not args.dry_run,
             on_event=progress.update,
+            warm_up_until=warm_up_until,
         )
         progress.close(total)
         failed = engine.store.actions(status=ActionStatus.FAILED)
@@ -386,6 +404,11 @@ def _backfill(args: argparse.Namespace) -> int:
                 f"Backfilled {report.events:,} ticket events from {args.source}{resumed}: "
                 f"{report.stored:,} new, {report.skipped:,} skipped by the source; {state}."
             )
+            if report.unmatched:
+                print(
+                    f"{report.unmatched:,} kept aside without a customer "
+                    f"(see `ticketspike unmatched --store {args.store}`)."
+                )
     return EXIT_OK
 
 

@@ -32,7 +32,10 @@ from .baseline import (
     cutoffs_for,
     multiplier_of,
     p_value,
+    prd_sure_applies,
     severity_of,
+    smallest_count,
+    sure_line,
 )
 from .policy import DetectionPolicy
 
@@ -42,6 +45,7 @@ __all__ = [
     "build_assessment",
     "capped_day",
     "epoch_hour",
+    "history_known",
     "hour_start",
     "observed_days",
 ]
@@ -80,6 +84,7 @@ def capped_day(
     days: int,
     sumsq: int,
     industry_rate: float,
+    known: bool = True,
 ) -> int:
     """What a closed day of ``count`` tickets adds to later baselines.
 
@@ -94,7 +99,9 @@ def capped_day(
     """
     if count < policy.min_count or days < max(1, policy.min_history_days):
         return count
-    base = baseline_for(policy, total=total, days=days, sumsq=sumsq, industry_rate=industry_rate)
+    base = baseline_for(
+        policy, total=total, days=days, sumsq=sumsq, industry_rate=industry_rate, known=known
+    )
     if count < candidate_for(policy, base, 24.0):
         return count
     line = cutoffs_for(policy, base, 24.0).open
@@ -110,24 +117,44 @@ def build_assessment(
     baseline: Baseline,
     tickets: Sequence[WindowTicket],
     cutoffs: Cutoffs | None = None,
+    shorts: Sequence[tuple[int, int, Cutoffs]] | None = None,
 ) -> Assessment:
     """The full assessment of ``count`` window tickets against ``baseline`` at ``at``.
 
-    ``cutoffs`` may be passed when the caller already has them for ``baseline``.
+    ``cutoffs`` may be passed when the caller already has them for ``baseline``,
+    ``shorts`` as (hours, count, cutoffs) of the short windows (computed from
+    ``tickets`` when not given). Any window at its opening count makes the
+    assessment a spike; counts, multiplier and severity are the full window's.
     """
     hours = float(policy.window_hours)
     cut = cutoffs if cutoffs is not None else cutoffs_for(policy, baseline, hours)
+    if shorts is None:
+        end = epoch_hour(at)
+        shorts = tuple(
+            (
+                h,
+                sum(1 for t in tickets if int(t[1] // 3600) > end - h),
+                cutoffs_for(policy, baseline, float(h)),
+            )
+            for h in policy.windows[:-1]
+        )
     expected = cut.expected
     multiplier = multiplier_of(count, expected)
-    is_spike = count >= cut.open
+    full_spike = count >= cut.open
+    trigger = next((s for s in shorts if s[1] >= s[2].open), None)
+    is_spike = full_spike or trigger is not None
     severity = severity_of(policy, multiplier, is_spike)
     p = p_value(count, baseline, hours, tail=policy.tail) if count > 0 else 1.0
     ordered = sorted(tickets, key=lambda t: (t[1], t[0]))
     by_category = {c: 0 for c in _CATEGORIES}
     by_priority = {p_: 0 for p_ in _PRIORITIES}
-    for _tid, _ts, category, priority, _url in ordered:
+    by_hour: dict[int, int] = {}
+    for _tid, ts, category, priority, _url in ordered:
         by_category[category] += 1
         by_priority[priority] += 1
+        h = int(ts // 3600)
+        by_hour[h] = by_hour.get(h, 0) + 1
+    gate_mu = baseline.gate_expected(hours)
     period_end = at
     period_start = hour_start(epoch_hour(at) - policy.window_hours + 1)
     return Assessment(
@@ -149,6 +176,15 @@ def build_assessment(
         severity_breakdown=tuple((p_, n) for p_, n in by_priority.items() if n),
         ticket_ids=tuple(t[0] for t in ordered),
         ticket_links=tuple((t[0], t[4]) for t in ordered if t[4]),
+        gate_expected_count=None if gate_mu == expected else gate_mu,
+        decided_by=(
+            f"gate ({trigger[0]} h window: {trigger[1]} tickets against "
+            f"{baseline.gate_expected(float(trigger[0])):.2f} expected)"
+            if trigger is not None and not full_spike
+            else _decided_by(policy, baseline, cut, count, hours)
+        ),
+        last_hour_count=by_hour.get(epoch_hour(at), 0),
+        peak_hour_count=max(by_hour.values(), default=0),
         explanation=explain(
             policy,
             count=count,
@@ -158,12 +194,45 @@ def build_assessment(
             p=p,
             is_spike=is_spike,
             severity=severity.value,
+            line=cut.open,
+            trigger=(
+                None
+                if trigger is None or full_spike
+                else (trigger[0], trigger[1], baseline.gate_expected(float(trigger[0])))
+            ),
         ),
     )
 
 
+def _decided_by(
+    policy: DetectionPolicy, baseline: Baseline, cut: Cutoffs, count: int, hours: float
+) -> str:
+    """Which line decided: the multiplier, the minimum count, the gate, or warming up."""
+    if baseline.source is BaselineSource.WARMING:
+        return "warming_up"
+    k_mult = smallest_count(cut.expected, policy.threshold)
+    if policy.mode == "spec" or count < k_mult:
+        return "multiplier"
+    if count < cut.candidate:
+        return "min_count"
+    if cut.open > cut.candidate:
+        if (
+            policy.gate == "budget"
+            and prd_sure_applies(baseline)
+            and cut.open == sure_line(policy, baseline, hours, cut.candidate)
+        ):
+            return "prd_moderate_spike"
+        return "gate"
+    return "min_count" if policy.min_count > k_mult else "multiplier"
+
+
 def _describe_baseline(baseline: Baseline) -> str:
     rate = baseline.daily_rate
+    if baseline.source is BaselineSource.WARMING:
+        return (
+            f"warming up: {baseline.days} days watched of {baseline.total} tickets, "
+            "history before that unknown"
+        )
     if baseline.source is BaselineSource.INDUSTRY:
         if baseline.days:
             return f"industry baseline {rate:.2f}/day (only {baseline.days} days of own history)"
@@ -187,25 +256,51 @@ def explain(
     p: float,
     is_spike: bool,
     severity: str,
+    line: int = 0,
+    trigger: tuple[int, int, float] | None = None,
 ) -> str:
-    """One sentence saying why the window fired or did not. Numbers only."""
+    """One sentence saying why the window fired or did not. Numbers only.
+
+    ``line`` is the full window's opening count; ``trigger`` the (hours,
+    count, expected) of the short window that fired when the full one did not.
+    """
+    budget = policy.mode == "gated" and policy.gate == "budget"
     mult = "infinitely many times" if multiplier == float("inf") else f"{multiplier:.1f}x"
     head = (
         f"{count} tickets in {policy.window_hours} h against {expected:.2f} expected "
         f"({_describe_baseline(baseline)}): {mult}"
     )
+    gate_mu = baseline.gate_expected(float(policy.window_hours))
+    if gate_mu != expected and policy.mode == "gated":
+        head += f" (the gate expects {gate_mu:.2f})"
+    if baseline.source is BaselineSource.WARMING:
+        return f"{head}; no alert while warming up (min_history_days {policy.min_history_days})."
     if is_spike:
         band = (
             f"above {policy.critical_above:g}x"
             if severity == "critical"
             else f"{policy.threshold:g}x to {policy.critical_above:g}x"
         )
-        gate = f", p={p:.2g} < {policy.alpha:g}" if policy.mode == "gated" else ""
+        if trigger is not None:
+            hours, n, mu = trigger
+            gate = (
+                f"; the last {hours} h hold {n} tickets against {mu:.2f} expected, past that "
+                "window's false-alarm budget"
+            )
+        elif budget:
+            gate = f", at or past the false-alarm budget's line of {line}"
+        else:
+            gate = f", p={p:.2g} < {policy.alpha:g}" if policy.mode == "gated" else ""
         return f"{head}{gate}; {severity} ({band})."
     if multiplier < policy.threshold:
         return f"{head}, below the {policy.threshold:g}x threshold; no spike."
     if policy.mode == "gated" and count < policy.min_count:
         return f"{head}, but only {count} tickets (at least {policy.min_count} needed); no spike."
+    if budget:
+        return (
+            f"{head}, but under the false-alarm budget's line of {line} tickets (p={p:.2g}), "
+            "so it may be chance; no spike."
+        )
     return f"{head}, but p={p:.2g} is not below {policy.alpha:g}, so it may be chance; no spike."
 
 
@@ -216,6 +311,7 @@ def assess_batch(
     at: datetime,
     policy: DetectionPolicy,
     account: Account | None = None,
+    watching_since: datetime | None = None,
 ) -> Assessment:
     """Assess one customer at ``at`` from a plain list of tickets.
 
@@ -223,7 +319,10 @@ def assess_batch(
     each ticket key once (the last occurrence wins for its category and
     priority). Gives the same answer as streaming the same tickets through
     the detector, whatever their order, as long as every ticket arrived
-    within the lateness bound.
+    within the lateness bound. ``watching_since`` is the monitor's
+    (:class:`~ticketspike.monitor.SpikeMonitor`): when the tickets start
+    then, a customer first seen within ``baseline_days`` of it has an
+    unknown history and warms up (see :func:`history_known`).
     """
     latest: dict[tuple[str, str], Ticket] = {}
     for ticket in tickets:
@@ -253,11 +352,36 @@ def assess_batch(
                 )
             )
     industry_rate = policy.industry_rate(account)
-    total, days, sumsq = _baseline_sums(policy, daily, first_day, day, industry_rate)
-    base = baseline_for(policy, total=total, days=days, sumsq=sumsq, industry_rate=industry_rate)
+    known = True
+    if watching_since is not None and _first_seen_day(account) is None:
+        # Judged at its first ticket, as the monitor does (at ``at`` for a customer never seen).
+        first_hour = min((epoch_hour(t.created_at) for t in latest.values()), default=hour)
+        known, watch_day = history_known(policy, epoch_hour(watching_since), first_hour)
+        if watch_day is not None:
+            first_day = watch_day if first_day is None else min(watch_day, first_day)
+    total, days, sumsq = _baseline_sums(policy, daily, first_day, day, industry_rate, known)
+    base = baseline_for(
+        policy, total=total, days=days, sumsq=sumsq, industry_rate=industry_rate, known=known
+    )
     return build_assessment(
         policy, customer_id=customer_id, at=at, count=len(window), baseline=base, tickets=window
     )
+
+
+def history_known(
+    policy: DetectionPolicy, watch_hour: int, first_hour: int
+) -> tuple[bool, int | None]:
+    """Whether a customer first seen at ``first_hour`` has a known history, and its first day.
+
+    Watching since ``watch_hour`` for at least ``baseline_days`` without a
+    ticket from the customer means it is genuinely new (first day: when it
+    appeared, judged against the industry rate). Seen earlier, its history
+    before the monitor started is unknown: its days count from the day
+    watching started (``None`` means "from its first ticket").
+    """
+    if first_hour - watch_hour >= policy.baseline_days * 24:
+        return True, None
+    return False, watch_hour // 24
 
 
 def _first_seen_day(account: Account | None) -> int | None:
@@ -272,6 +396,7 @@ def _baseline_sums(
     first_day: int | None,
     day: int,
     industry_rate: float,
+    known: bool = True,
 ) -> tuple[int, int, int]:
     """(tickets, days, squared days) of the baseline for ``day``, spike days capped.
 
@@ -295,6 +420,7 @@ def _baseline_sums(
                     days=observed_days(x - b, x - 1, first_day),
                     sumsq=sumsq,
                     industry_rate=industry_rate,
+                    known=known,
                 )
                 final[x] = n
             total += n

@@ -26,15 +26,20 @@ __all__ = [
     "Baseline",
     "Cutoffs",
     "baseline_for",
+    "blended_rate",
+    "crossings_per_year",
     "cutoffs_for",
     "dispersion",
     "multiplier_of",
     "p_value",
+    "prior_weight",
     "severity_of",
     "smallest_count",
 ]
 
 _INF = float("inf")
+# A count no window reaches: the cut of a customer that cannot spike yet.
+_NO_SPIKE = 1 << 40
 
 
 @attrs.frozen
@@ -55,25 +60,87 @@ class Baseline:
     industry_rate: float
     shape: float = _INF
     own_rate: float | None = None
+    # The expectation the significance gate uses, when it differs from the
+    # reported ``daily_rate`` (``None``: the same figure decides).
+    gate_rate: float | None = None
+    # Whether the customer's days vary no more than Poisson would.
+    steady: bool = False
 
     def expected(self, hours: float) -> float:
-        """Expected tickets in a window of ``hours``."""
+        """Expected tickets in a window of ``hours`` (the reported baseline's)."""
         return self.daily_rate * hours / 24.0
+
+    def gate_expected(self, hours: float) -> float:
+        """Expected tickets in ``hours`` as the significance gate sees it."""
+        rate = self.daily_rate if self.gate_rate is None else self.gate_rate
+        return rate * hours / 24.0
+
+
+def prior_weight(policy: DetectionPolicy, days: int) -> float:
+    """Pseudo-days of the industry rate mixed into ``days`` days of own history.
+
+    ``prior_days`` for a customer with no history, fading linearly to nothing
+    at ``baseline_days``: with a full baseline period the reported baseline
+    is exactly the customer's own rolling average (PRD FR-1.3), and the prior
+    only helps customers whose own history is still partial.
+    """
+    if policy.prior_days <= 0.0 or days >= policy.baseline_days:
+        return 0.0
+    return policy.prior_days * (1.0 - days / policy.baseline_days)
+
+
+def blended_rate(policy: DetectionPolicy, total: int, days: int, industry_rate: float) -> float:
+    """The gated mode's daily rate from ``total`` tickets over ``days`` days."""
+    if days == 0:
+        return industry_rate
+    prior = prior_weight(policy, days)
+    return (industry_rate * prior + total) / (prior + days)
 
 
 def baseline_for(
-    policy: DetectionPolicy, *, total: int, days: int, sumsq: int, industry_rate: float
+    policy: DetectionPolicy,
+    *,
+    total: int,
+    days: int,
+    sumsq: int,
+    industry_rate: float,
+    known: bool = True,
 ) -> Baseline:
     """The baseline from ``total`` tickets over ``days`` days (``sumsq``: sum of squared days).
 
     * ``mode: spec`` takes the customer's own average once it has
       ``min_history_days`` days, else the industry rate (PRD 3.1, 7.1).
     * ``mode: gated`` blends the two by empirical Bayes (a Gamma prior worth
-      ``prior_days`` days at the industry rate): a new customer gets exactly
-      the industry rate and its own history takes over as it accumulates, so
-      the baseline is never zero. With ``prior_days: 0`` it behaves like spec.
+      ``prior_days`` days at the industry rate, fading to nothing once the
+      customer has ``baseline_days`` of its own): a new customer gets exactly
+      the industry rate and its own history takes over as it accumulates.
+      With ``prior_days: 0`` it behaves like spec.
+    * ``known=False``: the customer's history before the monitor started
+      watching is unknown, so ``days`` count from then. It warms up
+      (:attr:`BaselineSource.WARMING`, never a spike) until it has
+      ``min_history_days`` and is then judged against its own days only,
+      never against the industry rate.
     """
     own = total / days if days > 0 else None
+    if not known:
+        if days < max(1, policy.min_history_days):
+            return Baseline(
+                own if own is not None else industry_rate,
+                BaselineSource.WARMING,
+                days,
+                total,
+                industry_rate,
+                _INF,
+                own,
+            )
+        if policy.mode == "spec":
+            return Baseline(total / days, BaselineSource.OWN, days, total, industry_rate, _INF, own)
+        # Jeffreys posterior (algo.bayes: total + 1/2): a silent start is not a zero rate.
+        shape = min(total + 0.5, dispersion(total, days, sumsq))
+        gate = (total + 0.5) / days
+        return Baseline(
+            total / days, BaselineSource.OWN, days, total, industry_rate, shape, own, gate
+        )
     if policy.mode == "spec" or policy.prior_days <= 0.0:
         if days == 0 or days < policy.min_history_days:
             return Baseline(
@@ -83,17 +150,35 @@ def baseline_for(
         # without a prior uses the flat-prior posterior (algo.bayes: total + 1/2).
         shape = _INF if policy.mode == "spec" else min(total + 0.5, dispersion(total, days, sumsq))
         return Baseline(total / days, BaselineSource.OWN, days, total, industry_rate, shape, own)
-    prior_days = policy.prior_days
-    prior_total = industry_rate * prior_days
+    prior_total = industry_rate * policy.prior_days
     if days == 0:
         return Baseline(
             industry_rate, BaselineSource.INDUSTRY, 0, total, industry_rate, prior_total, own
         )
-    rate = (prior_total + total) / (prior_days + days)
-    # The posterior shape carries the uncertainty of a short history; a
-    # customer whose days vary more than Poisson gets the wider of the two.
-    shape = min(prior_total + total, dispersion(total, days, sumsq))
-    return Baseline(rate, BaselineSource.BLENDED, days, total, industry_rate, shape, own)
+    # The gate keeps the full prior: the posterior predictive of a Gamma prior
+    # worth prior_days, so a short or silent history is judged with its
+    # uncertainty and a zero history never means a zero expectation. The
+    # reported baseline lets the prior fade, so with a full baseline period it
+    # is exactly the customer's own average (PRD FR-1.3).
+    gate = (prior_total + total) / (policy.prior_days + days)
+    # A customer whose days vary more than Poisson gets the wider of the two.
+    spread = dispersion(total, days, sumsq)
+    shape = min(prior_total + total, spread)
+    if days >= policy.baseline_days:
+        rate, source = total / days, BaselineSource.OWN
+    else:
+        rate, source = blended_rate(policy, total, days, industry_rate), BaselineSource.BLENDED
+    return Baseline(
+        rate,
+        source,
+        days,
+        total,
+        industry_rate,
+        shape,
+        own,
+        None if gate == rate else gate,
+        steady=days >= policy.min_history_days and spread == _INF,
+    )
 
 
 def dispersion(total: int, days: int, sumsq: int) -> float:
@@ -119,7 +204,7 @@ def multiplier_of(count: int, expected: float) -> float:
 
 def p_value(count: int, baseline: Baseline, hours: float, *, tail: str = "negbin") -> float:
     """P(at least ``count`` tickets in ``hours``) if the baseline is right."""
-    mu = baseline.expected(hours)
+    mu = baseline.gate_expected(hours)
     shape = baseline.shape * hours / 24.0
     if tail == "poisson" or shape == _INF:
         return poisson_sf(count, mu)
@@ -132,7 +217,7 @@ def p_below(
     count: int, baseline: Baseline, hours: float, alpha: float, *, tail: str = "negbin"
 ) -> bool:
     """Whether :func:`p_value` is below ``alpha``, computed only as far as needed."""
-    mu = baseline.expected(hours)
+    mu = baseline.gate_expected(hours)
     shape = baseline.shape * hours / 24.0
     if tail == "poisson" or shape == _INF:
         return poisson_tail_below(count, mu, alpha)
@@ -194,18 +279,125 @@ def cutoffs_for(policy: DetectionPolicy, baseline: Baseline, hours: float) -> Cu
     mu = baseline.expected(hours)
     k_mult = smallest_count(mu, policy.threshold)
     k_crit_mult = smallest_count(mu, policy.critical_above, strict=True)
+    if baseline.source is BaselineSource.WARMING:
+        # Still learning a customer whose earlier history is unknown: never a spike.
+        return Cutoffs(mu, _NO_SPIKE, _NO_SPIKE, _NO_SPIKE)
     if policy.mode == "spec":
         # The literal rule: any count at 3x counts, even one ticket.
         k_open = max(k_mult, 1)
         return Cutoffs(mu, k_open, k_open, max(k_open, k_crit_mult))
     candidate = max(k_mult, policy.min_count)
-    k_open = _first_significant(policy, baseline, hours, candidate)
+    if policy.gate == "budget":
+        k_open = _first_within_budget(policy, baseline, hours, candidate)
+        if hours == policy.window_hours and prd_sure_applies(baseline):
+            k_open = min(k_open, sure_line(policy, baseline, hours, candidate))
+    else:
+        k_open = _first_significant(policy, baseline, hours, candidate)
     return Cutoffs(mu, candidate, k_open, max(k_open, k_crit_mult))
+
+
+_HOURS_PER_YEAR = 24.0 * 365.25
+
+
+def prd_sure_applies(baseline: Baseline) -> bool:
+    """PRD 7.1's moderate spike binds for a customer whose days are no more variable
+    than Poisson (its known history, no dispersion beyond chance)."""
+    return baseline.source is not BaselineSource.WARMING and baseline.steady
+
+
+def sure_line(policy: DetectionPolicy, baseline: Baseline, hours: float, candidate: int) -> int:
+    """The count at ``sure_multiplier`` x and ``sure_count`` tickets (PRD 7.1: 8 on 2 a day)."""
+    sure = max(policy.sure_count, smallest_count(baseline.expected(hours), policy.sure_multiplier))
+    return max(candidate, sure)
+
+
+def log_pmf(k: int, baseline: Baseline, hours: float, *, tail: str = "negbin") -> float:
+    """log P(exactly ``k`` tickets in ``hours``) under the gate's predictive count."""
+    mu = baseline.gate_expected(hours)
+    shape = baseline.shape * hours / 24.0
+    if mu <= 0.0:
+        return 0.0 if k == 0 else -_INF
+    if tail == "poisson" or shape == _INF:
+        return k * math.log(mu) - mu - math.lgamma(k + 1)
+    p = shape / (shape + mu)
+    return (
+        math.lgamma(k + shape)
+        - math.lgamma(shape)
+        - math.lgamma(k + 1)
+        + shape * math.log(p)
+        + k * math.log1p(-p)
+    )
+
+
+def crossings_per_year(k: int, baseline: Baseline, hours: float, *, tail: str = "negbin") -> float:
+    """Expected times a year a sliding ``hours`` window first reaches ``k`` by chance.
+
+    A sliding window of a Poisson stream at rate ``lam`` per hour reaches
+    ``k`` when a ticket arrives while it holds ``k - 1``: ``lam * P(N = k -
+    1)`` times an hour, which equals ``(k / hours) * P(N = k)``. With a
+    Gamma-distributed rate (the negative binomial) the same identity holds
+    under the mixture, so the predictive pmf gives the rate directly.
+    """
+    return _HOURS_PER_YEAR * k / hours * math.exp(log_pmf(k, baseline, hours, tail=tail))
+
+
+def _first_within_budget(
+    policy: DetectionPolicy, baseline: Baseline, hours: float, start: int
+) -> int:
+    """Smallest k >= start whose chance crossings fit the window's share of the budget.
+
+    The crossing rate falls with k beyond the mode, and start is at least
+    threshold x the expectation, so gallop then bisect as for the tail.
+    """
+    share = policy.false_episodes_per_year / len(policy.windows)
+
+    def within(k: int) -> bool:
+        return crossings_per_year(k, baseline, hours, tail=policy.tail) <= share
+
+    # Walk up with the pmf's ratio (one multiplication a step); the line is
+    # usually within a few tickets of the start. Far ones gallop below.
+    log_rate = math.log(_HOURS_PER_YEAR / hours) + log_pmf(start, baseline, hours, tail=policy.tail)
+    if log_rate == -_INF:
+        return start
+    log_share = math.log(share)
+    mu = baseline.gate_expected(hours)
+    shape = baseline.shape * hours / 24.0
+    poisson = policy.tail == "poisson" or shape == _INF
+    log_q = 0.0 if poisson else math.log(mu / (shape + mu))
+    log_mu = math.log(mu) if mu > 0.0 else -_INF
+    k = start
+    for _ in range(64):
+        if log_rate + math.log(k) <= log_share:
+            return k
+        # log pmf(k+1) - log pmf(k)
+        if poisson:
+            log_rate += log_mu - math.log(k + 1)
+        else:
+            log_rate += math.log((k + shape) / (k + 1)) + log_q
+        k += 1
+    start = k
+    if within(start):
+        return start
+    lo, step = start, 1
+    hi = start + step
+    while not within(hi):
+        lo = hi
+        step *= 2
+        hi = start + step
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if within(mid):
+            hi = mid
+        else:
+            lo = mid
+    return hi
 
 
 def candidate_for(policy: DetectionPolicy, baseline: Baseline, hours: float) -> int:
     """The cheap part of :func:`cutoffs_for`: counts below this are never spikes."""
     k_mult = smallest_count(baseline.expected(hours), policy.threshold)
+    if baseline.source is BaselineSource.WARMING:
+        return _NO_SPIKE
     if policy.mode == "spec":
         return max(k_mult, 1)
     return max(k_mult, policy.min_count)

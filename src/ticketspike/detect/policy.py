@@ -9,7 +9,7 @@ clock or touches files.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Literal
 
@@ -22,6 +22,7 @@ __all__ = [
     "DEFAULT_SEGMENT",
     "DetectionPolicy",
     "IndustryBaseline",
+    "Gate",
     "Mode",
     "Tail",
     "policy_from_config",
@@ -29,6 +30,7 @@ __all__ = [
 
 Mode = Literal["gated", "spec"]
 Tail = Literal["negbin", "poisson"]
+Gate = Literal["budget", "alpha"]
 
 DEFAULT_SEGMENT = "default"
 
@@ -52,6 +54,10 @@ class IndustryBaseline:
         if self.per_seat is not None and account is not None and account.seats:
             return max(self.minimum, self.per_seat * account.seats)
         return max(self.minimum, self.per_account)
+
+
+def _hours(value: Iterable[int]) -> tuple[int, ...]:
+    return tuple(sorted({int(x) for x in value}))
 
 
 def _default_industry() -> Mapping[str, IndustryBaseline]:
@@ -90,10 +96,26 @@ class DetectionPolicy:
     prior_days: float = 2.0
     lateness_hours: int = 24
     cap_spike_days: bool = True
+    # How the gated mode sets its lines. "budget" (default): every window
+    # opens only at counts whose chance crossings, for a customer at a steady
+    # rate, add up to ``false_episodes_per_year`` shared across the windows
+    # (docs/detection.md, "The false-alarm budget"). "alpha": the 24 h window
+    # alone, at a tail probability below ``alpha`` per evaluation.
+    gate: Gate = "budget"
+    false_episodes_per_year: float = 1.0
+    # Shorter windows judged beside ``window_hours``, each against its own
+    # expected count, so an intense burst opens within the hour; the signal
+    # still reports the ``window_hours`` count, multiplier and severity.
+    short_windows_hours: tuple[int, ...] = attrs.field(default=(1, 4), converter=_hours)
+    # PRD 7.1 names 8 tickets in a day on a baseline of 2 (4x) a moderate spike:
+    # a window_hours count at sure_multiplier x and sure_count tickets always opens.
+    sure_multiplier: float = 4.0
+    sure_count: int = 8
     industry: Mapping[str, IndustryBaseline] = attrs.field(
         factory=_default_industry, converter=_freeze_industry
     )
     default_segment: str = DEFAULT_SEGMENT
+    _windows: tuple[int, ...] = attrs.field(init=False, repr=False, eq=False)
 
     def __attrs_post_init__(self) -> None:
         # Programmatic construction gets the same guarantees as the config file.
@@ -117,6 +139,19 @@ class DetectionPolicy:
             raise ValueError("prior_days must be >= 0")
         if not 0 <= self.lateness_hours <= 24:
             raise ValueError("lateness_hours must be between 0 and 24")
+        if self.gate not in ("budget", "alpha"):
+            raise ValueError(f"gate must be 'budget' or 'alpha', got {self.gate!r}")
+        if not 0 < self.false_episodes_per_year <= 1000:
+            raise ValueError("false_episodes_per_year must be above 0 (and at most 1000)")
+        if any(h < 1 for h in self.short_windows_hours):
+            raise ValueError("short_windows_hours must be whole hours >= 1")
+        if self.sure_multiplier < self.threshold or self.sure_count < 1:
+            raise ValueError("need sure_multiplier >= threshold and sure_count >= 1")
+        windows: tuple[int, ...] = (self.window_hours,)
+        if self.mode == "gated" and self.gate == "budget":
+            shorts = (h for h in self.short_windows_hours if h < self.window_hours)
+            windows = (*shorts, self.window_hours)
+        object.__setattr__(self, "_windows", windows)  # derived once: read per cut
         if self.default_segment not in self.industry:
             raise ValueError(
                 f"industry baselines lack the default segment {self.default_segment!r}"
@@ -125,6 +160,12 @@ class DetectionPolicy:
     @property
     def gated(self) -> bool:
         return self.mode == "gated"
+
+    @property
+    def windows(self) -> tuple[int, ...]:
+        """The window lengths judged, in hours: the short ones (budget gate only), then
+        ``window_hours``."""
+        return self._windows
 
     def industry_for(self, account: Account | None) -> IndustryBaseline:
         """The segment's baseline, falling back to the default segment."""
@@ -154,6 +195,11 @@ _DETECTION_KEYS = frozenset(
         "lateness_hours",
         "cap_spike_days",
         "default_segment",
+        "gate",
+        "false_episodes_per_year",
+        "short_windows_hours",
+        "sure_multiplier",
+        "sure_count",
     }
 )
 _INDUSTRY_KEYS = frozenset({"per_account", "per_seat", "minimum"})
@@ -202,6 +248,24 @@ def policy_from_config(
     exclude = d.get_bool("cap_spike_days", defaults.cap_spike_days)
     segment = d.get_str("default_segment", defaults.default_segment)
     assert segment is not None
+    gate = d.get_str("gate", defaults.gate, choices=("budget", "alpha"))
+    budget = d.get_float(
+        "false_episodes_per_year", defaults.false_episodes_per_year, minimum=1e-6, maximum=1000.0
+    )
+    shorts = defaults.short_windows_hours
+    if "short_windows_hours" in d:
+        raw = d.get_list("short_windows_hours")
+        if not all(type(h) is int and 1 <= h < window for h in raw):  # type: ignore[operator]
+            raise d.error(
+                "short_windows_hours",
+                f"expected a list of whole hours from 1 to {window - 1}"  # type: ignore[operator]
+                f" (shorter than window_hours), got {raw!r}",
+            )
+        shorts = tuple(raw)
+    sure_multiplier = d.get_float(
+        "sure_multiplier", max(defaults.sure_multiplier, threshold), minimum=threshold
+    )
+    sure_count = d.get_int("sure_count", defaults.sure_count, minimum=1)
     if segment not in industry:
         known = ", ".join(sorted(industry))
         raise d.error("default_segment", f"no industry baseline named {segment!r} (known: {known})")
@@ -220,6 +284,11 @@ def policy_from_config(
         cap_spike_days=exclude,  # type: ignore[arg-type]
         industry=industry,
         default_segment=segment,
+        gate=gate,  # type: ignore[arg-type]
+        false_episodes_per_year=budget,  # type: ignore[arg-type]
+        short_windows_hours=shorts,
+        sure_multiplier=sure_multiplier,  # type: ignore[arg-type]
+        sure_count=sure_count,  # type: ignore[arg-type]
     )
 
 

@@ -46,7 +46,15 @@ from typing import Any
 from ..model import ROW_CREATED, Category, Priority, TicketRow
 from ..signals import Assessment
 from .assess import WindowTicket, build_assessment, epoch_hour
-from .baseline import Baseline, Cutoffs, baseline_for, candidate_for, cutoffs_for, dispersion
+from .baseline import (
+    Baseline,
+    Cutoffs,
+    baseline_for,
+    blended_rate,
+    candidate_for,
+    cutoffs_for,
+    dispersion,
+)
 from .policy import DetectionPolicy
 
 __all__ = ["CustomerWindow", "Detector"]
@@ -61,7 +69,7 @@ _NO_BAND = -(1 << 62)  # the index's generation before any ticket
 # 2: rows of the span instead of hours of the window (version 1 states are rebuilt).
 _STATE_VERSION = 2
 # Bounds the shared cut caches (a few MiB); a full cache is simply emptied.
-_CACHE_LIMIT = 8_192
+_CACHE_LIMIT = 32_768
 
 
 class CustomerWindow(list[Any]):
@@ -94,10 +102,20 @@ class CustomerWindow(list[Any]):
         "line",
         "floor",
         "hot",
+        "known",
+        "shorts",
+        "cands",
     )
 
     def __init__(
-        self, *, hour: int, window: int, ring: int, rate: float, first_day: int | None
+        self,
+        *,
+        hour: int,
+        window: int,
+        ring: int,
+        rate: float,
+        first_day: int | None,
+        known: bool = True,
     ) -> None:
         # Days still open hold raw counts; closed baseline days hold their
         # count capped at the alert line, so a past spike cannot inflate it.
@@ -125,6 +143,13 @@ class CustomerWindow(list[Any]):
         # until computed).
         self.floor = -1.0
         self.hot = False  # listed among the windows judged at the day boundary
+        # False: the history before the monitor started watching is unknown, so
+        # first_day is the day watching started and the customer warms up.
+        self.known = known
+        # The short windows' (hours, cutoffs), valid with cut (None until computed).
+        self.shorts: tuple[tuple[int, Cutoffs], ...] | None = None
+        # The short windows' (hours, candidate count), valid with cut_day.
+        self.cands: tuple[tuple[int, int], ...] = ()
 
     def __eq__(self, other: object) -> bool:
         return self is other
@@ -174,9 +199,10 @@ class Detector:
         self._judge_min = policy.min_count
         # Many customers share a baseline (same tickets, days and rate), so the
         # counts that cross each line are computed once and shared.
-        self._candidates: dict[tuple[int, int, float, float], int] = {}
-        self._cuts: dict[tuple[int, int, float, float, float], tuple[Baseline, Cutoffs]] = {}
+        self._candidates: dict[tuple[int, int, float, float, bool], int] = {}
+        self._cuts: dict[tuple[int, int, float, float, float, bool], tuple[Baseline, Cutoffs]] = {}
         self._hours = float(policy.window_hours)
+        self._shorts = policy.windows[:-1]  # short window lengths (gated budget mode only)
         self._history_min = max(1, policy.min_history_days)
         # Customers on the same day share one int object for it: reading a
         # customer's day back then touches memory that is already cached.
@@ -188,9 +214,17 @@ class Detector:
 
     # -- customers -----------------------------------------------------------
     def create(
-        self, customer_id: str, *, hour: int, rate: float, first_day: int | None
+        self,
+        customer_id: str,
+        *,
+        hour: int,
+        rate: float,
+        first_day: int | None,
+        known: bool = True,
     ) -> CustomerWindow:
-        w = CustomerWindow(hour=hour, window=self._w, ring=self._r, rate=rate, first_day=first_day)
+        w = CustomerWindow(
+            hour=hour, window=self._w, ring=self._r, rate=rate, first_day=first_day, known=known
+        )
         self.customers[customer_id] = w
         if hour // self._span > self.band:
             self.rotate(hour // self._span)
@@ -203,7 +237,13 @@ class Detector:
             self._unindex(w)
 
     def set_profile(self, w: CustomerWindow, *, rate: float, first_day: int | None) -> None:
-        """A new industry rate or first-seen day (from the account); drops cached cuts."""
+        """A new industry rate or first-seen day (from the account); drops cached cuts.
+
+        A first-seen day makes the customer's history known.
+        """
+        if first_day is not None and not w.known:
+            w.known = True
+            w.cut_day = -1
         if first_day is not None and (w.first_day is None or first_day < w.first_day):
             w.first_day = first_day
             w.cut_day = -1
@@ -305,9 +345,10 @@ class Detector:
         """:func:`~ticketspike.detect.assess.capped_day`, through the shared caches."""
         first = w.first_day
         days = 0 if first is None else max(0, min(b, x - first))
-        if days < self._history_min or n < self._candidate(w.total, days, w.rate, 24.0):
+        known = w.known
+        if days < self._history_min or n < self._candidate(w.total, days, w.rate, 24.0, known):
             return n
-        return min(n, self._line(w.total, days, w.sumsq, w.rate, 24.0)[1].open - 1)
+        return min(n, self._line(w.total, days, w.sumsq, w.rate, 24.0, known)[1].open - 1)
 
     def forget_stale(self, hour: int, moved: Iterable[str] = ()) -> None:
         """Drop the rows of the ``moved`` customers older than ``span`` hours before ``hour``.
@@ -473,7 +514,16 @@ class Detector:
         d = w.day
         first = w.first_day
         days = 0 if first is None else max(0, min(self._b, d - 1 - first))
-        w.candidate = w.line = self._candidate(w.total, days, w.rate, self._hours)
+        w.candidate = w.line = self._candidate(w.total, days, w.rate, self._hours, w.known)
+        if self._shorts:
+            cands = tuple(
+                (h, self._candidate(w.total, days, w.rate, float(h), w.known)) for h in self._shorts
+            )
+            w.cands = cands
+            for _h, c in cands:
+                if c < w.line:
+                    w.line = c
+        w.shorts = None
         w.floor = -1.0  # computed when first needed (see SpikeMonitor.ingest_row)
         w.days = days
         w.base = None
@@ -492,29 +542,84 @@ class Detector:
         p = self.policy
         first = w.first_day
         days = 0 if first is None else max(0, min(self._b, day - 1 - first))
-        total = w.total - w[day % self._r]  # the day that leaves the baseline
-        if p.mode == "spec" or p.prior_days <= 0.0:
+        total: int = w.total - w[day % self._r]  # the day that leaves the baseline
+        rate: float
+        if not w.known:
+            if days < self._history_min:
+                return float("inf")  # still warming up tomorrow: no spike at all
+            rate = total / days
+        elif p.mode == "spec" or p.prior_days <= 0.0 or days >= self._b:
             rate = w.rate if days == 0 or days < p.min_history_days else total / days
-        elif days == 0:
-            rate = w.rate
         else:
-            rate = (w.rate * p.prior_days + total) / (p.prior_days + days)
+            rate = blended_rate(p, total, days, w.rate)
         return rate * self._hours / 24.0
 
     def _cutoffs(self, w: CustomerWindow) -> Cutoffs:
         if w.cut_day != w.day:
             self._refresh(w)
-        w.base, cut = self._line(w.total, w.days, w.sumsq, w.rate, self._hours)
+        w.base, cut = self._line(w.total, w.days, w.sumsq, w.rate, self._hours, w.known)
         w.cut = cut
-        w.line = cut.open
+        line = cut.open
+        if self._shorts:
+            shorts = tuple(
+                (h, self._line(w.total, w.days, w.sumsq, w.rate, float(h), w.known)[1])
+                for h in self._shorts
+            )
+            w.shorts = shorts
+            # The exact opening counts are tighter lower bounds than the candidates.
+            w.cands = tuple((h, c.open) for h, c in shorts)
+            for _h, c in shorts:
+                if c.open < line:
+                    line = c.open
+        w.line = line
         return cut
 
-    def _candidate(self, total: int, days: int, rate: float, hours: float) -> int:
-        key = (total, days, rate, hours)
+    def short_cuts(self, w: CustomerWindow) -> tuple[tuple[int, Cutoffs], ...]:
+        """The short windows' (hours, cutoffs) for the customer's day (cached)."""
+        if w.cut_day != w.day or w.cut is None or (self._shorts and w.shorts is None):
+            self._cutoffs(w)
+        return w.shorts or ()
+
+    def count_in(self, w: CustomerWindow, hours: int, hour: int | None = None) -> int:
+        """Tickets in the ``hours`` clock hours ending at ``hour`` (default: the customer's)."""
+        end = w.hour if hour is None else hour
+        lo = (end - hours + 1) * 3600.0
+        return len(w) - bisect_left(w, lo, self._r, key=_CREATED)
+
+    def spiking(self, w: CustomerWindow) -> bool:
+        """Whether any window (the full one or a short one) is at its opening count now."""
+        if w.cut_day != w.day:
+            self._refresh(w)
+        n = self.count(w)
+        if n >= w.candidate and n >= self.cutoffs(w).open:
+            return True
+        for i, (h, cand) in enumerate(w.cands):
+            k = self.count_in(w, h)
+            if k >= cand and k >= self.short_cuts(w)[i][1].open:
+                return True
+        return False
+
+    def quiet_at(self, w: CustomerWindow, hour: int, floor: float, threshold: float) -> bool:
+        """True when no window ending at ``hour`` reaches ``threshold`` x its share of ``floor``.
+
+        ``floor`` bounds the full window's expected count from below, so such a
+        customer cannot be a spike then whatever its exact baseline.
+        """
+        if floor <= 0.0:
+            return False
+        if self.count_in(w, self._w, hour) >= threshold * floor:
+            return False
+        scale = floor / self._hours
+        return all(self.count_in(w, h, hour) < threshold * scale * h for h in self._shorts)
+
+    def _candidate(self, total: int, days: int, rate: float, hours: float, known: bool) -> int:
+        key = (total, days, rate, hours, known)
         found = self._candidates.get(key)
         if found is None:
             # The candidate depends on the rate only, not on the spread of days.
-            base = baseline_for(self.policy, total=total, days=days, sumsq=0, industry_rate=rate)
+            base = baseline_for(
+                self.policy, total=total, days=days, sumsq=0, industry_rate=rate, known=known
+            )
             found = candidate_for(self.policy, base, hours)
             if len(self._candidates) > _CACHE_LIMIT:
                 self._candidates.clear()
@@ -522,13 +627,13 @@ class Detector:
         return found
 
     def _line(
-        self, total: int, days: int, sumsq: int, rate: float, hours: float
+        self, total: int, days: int, sumsq: int, rate: float, hours: float, known: bool
     ) -> tuple[Baseline, Cutoffs]:
-        key = (total, days, dispersion(total, days, sumsq), rate, hours)
+        key = (total, days, dispersion(total, days, sumsq), rate, hours, known)
         found = self._cuts.get(key)
         if found is None:
             base = baseline_for(
-                self.policy, total=total, days=days, sumsq=sumsq, industry_rate=rate
+                self.policy, total=total, days=days, sumsq=sumsq, industry_rate=rate, known=known
             )
             found = (base, cutoffs_for(self.policy, base, hours))
             if len(self._cuts) > _CACHE_LIMIT:
@@ -561,6 +666,7 @@ class Detector:
             baseline=self.baseline(w),
             tickets=self.window_tickets(w),
             cutoffs=cut,
+            shorts=tuple((h, self.count_in(w, h), c) for h, c in self.short_cuts(w)),
         )
 
     # -- persistence -------------------------------------------------------------
@@ -593,6 +699,7 @@ class Detector:
             "total": w.total,
             "sumsq": w.sumsq,
             "first_day": w.first_day,
+            "known": w.known,
             "rate": w.rate,
             "records": [
                 [
@@ -627,6 +734,7 @@ class Detector:
             ring=self._r,
             rate=float(data["rate"]),
             first_day=None if first is None else int(first),
+            known=bool(data.get("known", True)),
         )
         w[: self._r] = daily
         w.total = int(data["total"])

@@ -35,6 +35,7 @@ import attrs
 from ..model import Category, EventKind, Ticket, TicketEvent
 from ..planner.plan import EscalationPlan
 from ..signals import Transition
+from ..unmatched import Unmatched, UnmatchedRecord
 from .drafts import DraftRecord, DraftStatus
 from .interactions import InteractionRecord, SilenceRecord
 
@@ -417,6 +418,19 @@ class Store(Protocol):
     def get_cursor(self, name: str) -> str | None: ...
 
     def set_cursor(self, name: str, cursor: str | None, *, at: datetime) -> None: ...
+
+    # -- unmatched records (kept aside until their customer is known) ----------
+    def put_unmatched(self, item: Unmatched, *, at: datetime) -> None:
+        """Keep ``item``; seen again, its reason and payload are refreshed and attempts counted."""
+        ...
+
+    def unmatched(self, *, source: str | None = None) -> list[UnmatchedRecord]:
+        """Every kept record (of ``source``), oldest first."""
+        ...
+
+    def drop_unmatched(self, source: str, record_id: str) -> bool:
+        """Forget a record (it resolved); ``False`` when it was not kept."""
+        ...
 
     # -- people's acts on episodes (store.interactions) -------------------------------
     def record_interaction(self, record: InteractionRecord) -> bool:

@@ -19,6 +19,7 @@ from typing import Any
 from ..model import Category, EventKind, TicketEvent
 from ..planner.plan import EscalationPlan
 from ..signals import Transition, TransitionKind
+from ..unmatched import Unmatched, UnmatchedRecord
 from .base import (
     ActionRecord,
     ActionStatus,
@@ -63,7 +64,8 @@ class MemoryStore(MemoryInteractions, MemoryDrafts):
         self._attempts: dict[tuple[str, int], dict[str, Any]] = {}
         self._outbox: list[dict[str, Any]] = []
         self._cursors: dict[str, str | None] = {}
-        self._counters: dict[str, int] = {"inbox": 0, "plans": 0}
+        self._unmatched: dict[tuple[str, str], dict[str, Any]] = {}
+        self._counters: dict[str, int] = {"inbox": 0, "plans": 0, "unmatched": 0}
 
     # -- plumbing ----------
     @property
@@ -647,6 +649,48 @@ class MemoryStore(MemoryInteractions, MemoryDrafts):
     def set_cursor(self, name: str, cursor: str | None, *, at: datetime) -> None:
         with self.transaction():
             self._set(self._cursors, name, cursor)
+
+    # -- unmatched ----------
+    def put_unmatched(self, item: Unmatched, *, at: datetime) -> None:
+        key = (item.source, item.record_id)
+        payload = json.dumps(dict(item.payload), sort_keys=True)
+        with self.transaction():
+            old = self._unmatched.get(key)
+            row = {
+                "source": item.source,
+                "record_id": item.record_id,
+                "reason": item.reason,
+                "payload": payload,
+                "first_seen": old["first_seen"] if old else at,
+                "last_seen": at,
+                "attempts": old["attempts"] + 1 if old else 1,
+                "order": old["order"] if old else self._next("unmatched"),
+            }
+            self._set(self._unmatched, key, row)
+
+    def unmatched(self, *, source: str | None = None) -> list[UnmatchedRecord]:
+        with self._lock:
+            rows = sorted(self._unmatched.values(), key=lambda r: r["order"])
+            return [
+                UnmatchedRecord(
+                    source=r["source"],
+                    record_id=r["record_id"],
+                    reason=r["reason"],
+                    payload=json.loads(r["payload"]),
+                    first_seen=r["first_seen"],
+                    last_seen=r["last_seen"],
+                    attempts=r["attempts"],
+                )
+                for r in rows
+                if source is None or r["source"] == source
+            ]
+
+    def drop_unmatched(self, source: str, record_id: str) -> bool:
+        with self.transaction():
+            if (source, record_id) not in self._unmatched:
+                return False
+            self._delete(self._unmatched, (source, record_id))
+            return True
 
 
 _KIND_ORDER = {"opened": 0, "escalated": 1, "resolved": 2}

@@ -35,6 +35,7 @@ from ..errors import StoreError
 from ..model import Category, EventKind, TicketEvent
 from ..planner.plan import EscalationPlan
 from ..signals import Transition, TransitionKind
+from ..unmatched import Unmatched, UnmatchedRecord
 from .base import (
     ActionRecord,
     ActionStatus,
@@ -775,6 +776,54 @@ class SQLiteStore(SQLiteInteractions, SQLiteDrafts):
             " ON CONFLICT (name) DO UPDATE SET cursor = excluded.cursor,"
             " updated_at = excluded.updated_at",
             (name, cursor, _iso(at)),
+        )
+
+    # -- unmatched ----------
+    def put_unmatched(self, item: Unmatched, *, at: datetime) -> None:
+        self._exec(
+            "INSERT INTO unmatched (source, record_id, reason, payload, first_seen, last_seen)"
+            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (source, record_id) DO UPDATE SET"
+            " reason = excluded.reason, payload = excluded.payload,"
+            " last_seen = excluded.last_seen, attempts = unmatched.attempts + 1",
+            (
+                item.source,
+                item.record_id,
+                item.reason,
+                json.dumps(dict(item.payload), sort_keys=True),
+                _iso(at),
+                _iso(at),
+            ),
+        )
+
+    def unmatched(self, *, source: str | None = None) -> list[UnmatchedRecord]:
+        sql = (
+            "SELECT source, record_id, reason, payload, first_seen, last_seen, attempts"
+            " FROM unmatched"
+        )
+        params: tuple[str, ...] = ()
+        if source is not None:
+            sql += " WHERE source = ?"
+            params = (source,)
+        rows = self._all(sql + " ORDER BY rowid", params)
+        return [
+            UnmatchedRecord(
+                source=r[0],
+                record_id=r[1],
+                reason=r[2],
+                payload=json.loads(r[3]),
+                first_seen=_time(r[4]),
+                last_seen=_time(r[5]),
+                attempts=int(r[6]),
+            )
+            for r in rows
+        ]
+
+    def drop_unmatched(self, source: str, record_id: str) -> bool:
+        return (
+            self._exec(
+                "DELETE FROM unmatched WHERE source = ? AND record_id = ?", (source, record_id)
+            )
+            > 0
         )
 
 
