@@ -43,6 +43,7 @@ from .planner.plan import Action, EscalationPlan
 from .roles import ActionHandler, ActionResult, describe
 from .store.base import ActionRecord, ActionStatus, Store
 from .store.codec import action_from_json
+from .store.interactions import InteractionRecord
 
 __all__ = ["ExecutionReport", "Executor", "RetryPolicy"]
 
@@ -131,6 +132,9 @@ class _Context:
         if record is None or record.status is not ActionStatus.DONE:
             return None
         return ActionResult(ref=dict(record.ref), summary=record.summary)
+
+    def interactions(self) -> Sequence[InteractionRecord]:
+        return self._store.interactions(episode_id=self._plan.episode_id)
 
 
 def _short(exc: BaseException) -> str:

@@ -38,6 +38,7 @@ from .unmatched import Unmatched
 
 if TYPE_CHECKING:
     from .planner.plan import Action, EscalationPlan
+    from .store.interactions import InteractionRecord
 
 __all__ = [
     "AccountDirectory",
@@ -202,6 +203,14 @@ class ActionContext(Protocol):
 
     def result_of(self, key: str) -> ActionResult | None:
         """The result of an earlier action (any plan of the same episode) by key."""
+        ...
+
+    def interactions(self) -> Sequence[InteractionRecord]:
+        """What people did on the plan's episode (acknowledged, resolved...), oldest first.
+
+        Read when the action runs, not when it was planned, so a message rendered from a
+        later plan can still show who acknowledged the episode in between.
+        """
         ...
 
 
