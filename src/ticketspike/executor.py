@@ -31,6 +31,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -42,6 +43,7 @@ from .planner.plan import Action, EscalationPlan
 from .roles import ActionHandler, ActionResult, describe
 from .store.base import ActionRecord, ActionStatus, Store
 from .store.codec import action_from_json
+from .store.interactions import InteractionRecord
 
 __all__ = ["ExecutionReport", "Executor", "RetryPolicy"]
 
@@ -99,6 +101,7 @@ class _Context:
     _account: Account | None
     _now: datetime
     _store: Store
+    _key: str = ""
 
     @property
     def plan(self) -> EscalationPlan:
@@ -112,11 +115,26 @@ class _Context:
     def now(self) -> datetime:
         return self._now
 
+    @property
+    def key(self) -> str:
+        return self._key
+
+    @property
+    def state_dir(self) -> Path | None:
+        """A directory beside a file store for a handler's markers; None for a memory store."""
+        location = getattr(self._store, "location", "")
+        if not isinstance(location, str) or not location or not Path(location).is_file():
+            return None
+        return Path(location + ".effects")
+
     def result_of(self, key: str) -> ActionResult | None:
         record = self._store.action(key)
         if record is None or record.status is not ActionStatus.DONE:
             return None
         return ActionResult(ref=dict(record.ref), summary=record.summary)
+
+    def interactions(self) -> Sequence[InteractionRecord]:
+        return self._store.interactions(episode_id=self._plan.episode_id)
 
 
 def _short(exc: BaseException) -> str:
@@ -384,7 +402,7 @@ class Executor:
         number = self.store.start_attempt(
             record.key, owner=self.owner, handler=name, at=self.clock()
         )
-        ctx = _Context(plan, account, self.clock(), self.store)
+        ctx = _Context(plan, account, self.clock(), self.store, record.key)
         try:
             result = handler.execute(action, ctx)
         except TransientDeliveryError as exc:

@@ -38,6 +38,7 @@ from .unmatched import Unmatched
 
 if TYPE_CHECKING:
     from .planner.plan import Action, EscalationPlan
+    from .store.interactions import InteractionRecord
 
 __all__ = [
     "AccountDirectory",
@@ -189,8 +190,27 @@ class ActionContext(Protocol):
     @property
     def now(self) -> datetime: ...
 
+    @property
+    def key(self) -> str:
+        """The action's idempotency key (``action.key``): stable across retries and restarts.
+
+        The executor records an action as done only after the handler returns, so a process
+        killed in between runs the action again. A handler makes its side effect once by
+        keying it: a request id, a marker written before the effect, a file created only if
+        absent. See ``docs/plugins.md``.
+        """
+        ...
+
     def result_of(self, key: str) -> ActionResult | None:
         """The result of an earlier action (any plan of the same episode) by key."""
+        ...
+
+    def interactions(self) -> Sequence[InteractionRecord]:
+        """What people did on the plan's episode (acknowledged, resolved...), oldest first.
+
+        Read when the action runs, not when it was planned, so a message rendered from a
+        later plan can still show who acknowledged the episode in between.
+        """
         ...
 
 
@@ -203,7 +223,10 @@ class ActionHandler(Protocol):
     def kinds(self) -> frozenset[str]: ...
 
     def execute(self, action: Action, ctx: ActionContext) -> ActionResult:
-        """Carry out ``action`` once. Raise a ``DeliveryError`` subclass on failure."""
+        """Carry out ``action`` once, keyed by ``ctx.key`` so a repeat after a crash is a no-op.
+
+        Raise a ``DeliveryError`` subclass on failure.
+        """
         ...
 
 

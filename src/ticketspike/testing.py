@@ -14,6 +14,10 @@ Plugin authors and hosts get what ticketspike's own tests use:
   waiting between retries;
 * values to feed it: :func:`ticket_event`, :func:`sample_account`, :func:`sample_assessment`,
   :func:`sample_transition`, :func:`sample_plan`;
+* crash tests for a handler's side effect: :class:`KillAfterEffect` (SIGKILLs its own
+  process right after the wrapped handler's effect, before the executor records it) and
+  :func:`execute_killed_after_effect` (runs a handler in a child process killed that way, then
+  runs it again as the restarted process would), so a plugin can prove it uses ``ctx.key``;
 * pytest fixtures (``ticketspike_plugins``, ``recording_notifier``, ``ticketspike_engine``),
   enabled with ``pytest_plugins = ["ticketspike.testing"]`` in a ``conftest.py``.
 
@@ -24,6 +28,9 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
+import signal
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
@@ -73,10 +80,12 @@ __all__ = [
     "FakeSource",
     "FixedClock",
     "FlakyNotifier",
+    "KillAfterEffect",
     "RecordingNotifier",
     "RecordingSleep",
     "StaticPlugin",
     "clean_plugins",
+    "execute_killed_after_effect",
     "memory_engine",
     "sample_account",
     "sample_assessment",
@@ -504,6 +513,60 @@ def sample_plan(
     from .planner.planner import Planner
 
     return Planner().plan(transition or sample_transition(), account or sample_account())
+
+
+# -- crashes between a side effect and its record ---------------------------------------
+@attrs.define
+class KillAfterEffect:
+    """A handler wrapper that SIGKILLs its own process right after the ``after``-th effect.
+
+    The wrapped handler's ``execute`` returns (its side effect is done), then the process dies
+    before the executor records the action as done: the worst moment for exactly-once. Run the
+    executor in a subprocess with handlers wrapped in this, restart it, and count the effects.
+    """
+
+    handler: ActionHandler
+    after: int = 1
+    effects: int = 0
+
+    @property
+    def name(self) -> str:
+        return self.handler.name
+
+    @property
+    def kinds(self) -> frozenset[str]:
+        return self.handler.kinds
+
+    def execute(self, action: Action, ctx: ActionContext) -> ActionResult:
+        result = self.handler.execute(action, ctx)
+        self.effects += 1
+        if self.effects >= self.after:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return result
+
+
+def execute_killed_after_effect(
+    handler: ActionHandler, action: Action, ctx: ActionContext
+) -> ActionResult:
+    """Run ``handler`` on ``action`` in a child process SIGKILLed after the effect, then again.
+
+    The second run, in this process, is what a restarted executor does with an action whose
+    record never said done. A handler that keys its side effect by ``ctx.key`` makes it once
+    over both runs; the caller counts the effect (messages on a fake server, files, rows).
+    POSIX only (``os.fork``).
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads: child is brief
+        pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child never returns
+        try:
+            KillAfterEffect(handler).execute(action, ctx)
+        finally:
+            os._exit(70)  # the handler raised: no kill after an effect
+    _, status = os.waitpid(pid, 0)
+    if not (os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL):
+        raise AssertionError("the handler failed in the child process before its side effect")
+    return handler.execute(action, ctx)
 
 
 # -- pytest fixtures ------------------------------------------------------------------

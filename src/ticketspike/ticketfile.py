@@ -2,18 +2,18 @@
 
 Each non-blank line is one ticket object (DESIGN.md). A bad line raises
 :class:`~ticketspike.errors.InvalidTicket` naming ``file:line`` and the field,
-before anything downstream sees it. Uses orjson when installed
-(``ticketspike[fast]``), the standard library otherwise.
+before anything downstream sees it. Parsed by :mod:`ticketspike.jsontext` (orjson when
+installed, ``ticketspike[fast]``; the same depth and surrogate rules either way).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 from .errors import InvalidTicket
+from .jsontext import JsonError, loads
 from .model import (
     ROW_GIVEN,
     ROW_INTERNAL,
@@ -30,19 +30,8 @@ __all__ = ["iter_ticket_events", "iter_ticket_rows", "json_loads", "read_ticket_
 # How many lines pass between two progress callbacks of iter_ticket_rows.
 _PROGRESS_EVERY = 4096
 
-try:  # pragma: no cover - exercised where the extra is installed
-    import orjson
-
-    def json_loads(data: str | bytes) -> Any:
-        return orjson.loads(data)
-
-    _JSON_ERRORS: tuple[type[Exception], ...] = (orjson.JSONDecodeError, ValueError)
-except ImportError:  # pragma: no cover
-
-    def json_loads(data: str | bytes) -> Any:
-        return json.loads(data)
-
-    _JSON_ERRORS = (json.JSONDecodeError, ValueError)
+json_loads = loads  # the one parser for untrusted JSON (orjson when installed)
+_JSON_ERRORS: tuple[type[Exception], ...] = (JsonError,)
 
 
 def iter_ticket_events(

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -30,6 +29,7 @@ from ticketspike import (
     Unmatched,
     WebhookRejected,
     WebhookResult,
+    jsontext,
 )
 
 from .customers import CustomerResolver, Resolution
@@ -167,11 +167,9 @@ def parse_notification(
     """
     verify_signature(body, headers, secrets, secret_env=settings.client_secret_env)
     try:
-        notification = json.loads(body)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise WebhookRejected(
-            f"body is not valid JSON ({type(exc).__name__})", where=WHERE
-        ) from None
+        notification = jsontext.loads(body)
+    except jsontext.JsonError as exc:
+        raise WebhookRejected(f"body is not valid JSON: {exc}", where=WHERE) from None
     if not isinstance(notification, dict):
         raise WebhookRejected(
             f"expected a notification object, got {type(notification).__name__}", where=WHERE

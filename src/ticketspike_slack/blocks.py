@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timezone
 from typing import TypeVar
 
 from slack_sdk.models.blocks import (
@@ -48,10 +49,13 @@ __all__ = [
     "DEFAULT_BUTTONS",
     "MORE_ACTION",
     "SNOOZE_CHOICES",
+    "STATUS_BLOCK",
     "MAX_BLOCKS",
+    "act_line",
     "fallback_text",
     "render_blocks",
     "sparkline",
+    "status_block",
 ]
 
 # Slack's documented limits (https://api.slack.com/reference/block-kit/blocks).
@@ -90,6 +94,8 @@ DEFAULT_BUTTONS: tuple[Link, ...] = (
 ACK_ACTION = "acknowledge"
 MORE_ACTION = "ticketspike_more"
 SNOOZE_CHOICES: tuple[tuple[str, int], ...] = (("1h", 1), ("4h", 4), ("24h", 24))
+# The block that says who acted on the alert ("Acknowledged by ... at ...").
+STATUS_BLOCK = "ticketspike_status"
 
 _SPARK = "▁▂▃▄▅▆▇█"
 
@@ -103,6 +109,9 @@ def render_blocks(
     episode_id: str = "",
     quick_actions: bool = True,
     sparkline_days: int = 14,
+    status: Sequence[str] = (),
+    acknowledged: bool = False,
+    closed: bool = False,
 ) -> list[Block]:
     """The Block Kit blocks for ``message``, always within Slack's limits.
 
@@ -112,6 +121,10 @@ def render_blocks(
     :param episode_id: fills ``{episode_id}`` in URL templates and button values.
     :param quick_actions: show the action buttons at all.
     :param sparkline_days: how many recent daily counts to draw (0: none).
+    :param status: status lines (escaped mrkdwn, see :func:`act_line`) shown above the
+        buttons, so a message re-rendered from a later plan keeps saying who acted.
+    :param acknowledged: the episode is acknowledged: no Acknowledge button.
+    :param closed: the episode is over: only the link buttons stay (no acts left to take).
     """
     blocks: list[Block] = [
         HeaderBlock(
@@ -140,11 +153,29 @@ def render_blocks(
                 ],
             )
         )
-    if quick_actions:
-        actions = _buttons(message, buttons or {}, episode_id)
-        if actions:
-            blocks.append(ActionsBlock(block_id="ticketspike_actions", elements=actions))
-    return blocks[:MAX_BLOCKS]
+    actions = _buttons(message, buttons or {}, episode_id) if quick_actions else []
+    if acknowledged or closed:
+        actions = [e for e in actions if getattr(e, "action_id", None) != ACK_ACTION]
+    if closed:
+        actions = [e for e in actions if isinstance(e, ButtonElement) and e.url]
+    tail: list[Block] = [status_block(status)] if status else []
+    if actions:
+        tail.append(ActionsBlock(block_id="ticketspike_actions", elements=actions))
+    return [*blocks[: MAX_BLOCKS - len(tail)], *tail]
+
+
+def act_line(verb: str, by: str, at: datetime) -> str:
+    """``"Acknowledged by <name> at HH:MM UTC"``: the name escaped and clipped."""
+    when = at.astimezone(timezone.utc).strftime("%H:%M UTC")
+    return f"{verb} by {clip_mrkdwn(by, NAME_CHARS)} at {when}"
+
+
+def status_block(lines: Sequence[str]) -> ContextBlock:
+    """The status line(s) of an alert; each line must already be escaped mrkdwn."""
+    return ContextBlock(
+        block_id=STATUS_BLOCK,
+        elements=[MarkdownTextObject(text=clip("\n".join(lines), MAX_SECTION_TEXT), verbatim=True)],
+    )
 
 
 def fallback_text(message: AlertMessage) -> str:

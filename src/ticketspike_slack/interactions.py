@@ -58,7 +58,16 @@ from ticketspike import (
     TicketspikeError,
 )
 
-from .blocks import ACK_ACTION, MORE_ACTION, SNOOZE_CHOICES, fallback_text, render_blocks
+from .blocks import (
+    ACK_ACTION,
+    MORE_ACTION,
+    SNOOZE_CHOICES,
+    STATUS_BLOCK,
+    act_line,
+    fallback_text,
+    render_blocks,
+    status_block,
+)
 from .escape import clip, clip_mrkdwn, mrkdwn
 from .failures import guarded
 from .interaction_settings import InteractionSettings
@@ -72,7 +81,6 @@ log = logging.getLogger("ticketspike_slack.interactions")
 INTERACTIONS_PATH = "/api/webhooks/slack/interactions"
 DRAFT_CALLBACK = "ticketspike_draft"
 REPLAY_TTL = 600.0  # longer than the five-minute window, so a replay is always caught
-_STATUS_BLOCK = "ticketspike_status"
 _EMPTY = HttpReply(status=200, body=b"", content_type="text/plain")
 _CHANNEL_NAME = re.compile(r"[^a-z0-9_-]+")
 
@@ -351,9 +359,7 @@ class SlackInteractions:
         if before is not None:
             self._tell(payload, user[0], f"Already acknowledged by {mrkdwn(record.by)}.")
             return
-        self._mark(
-            payload, f"Acknowledged by {_name(record.by)} at {_hhmm(record.at)}", drop_ack=True
-        )
+        self._mark(payload, act_line("Acknowledged", record.by, record.at), drop_ack=True)
 
     # -- snooze and resolve -------------------------------------------------------------------
     def _snooze(self, payload: Any, action: Any, customer: str, episode: str, user: Any) -> None:
@@ -373,7 +379,7 @@ class SlackInteractions:
         if record.outcome == "done":
             self._mark(
                 payload,
-                f"Resolved by {_name(record.by)} at {_hhmm(record.at)}",
+                act_line("Resolved", record.by, record.at),
                 drop_ack=True,
                 drop_all=True,
             )
@@ -618,7 +624,7 @@ class SlackInteractions:
         blocks = [b for b in (message.get("blocks") or []) if isinstance(b, Mapping)]
         out: list[Any] = []
         for block in blocks:
-            if block.get("block_id") == _STATUS_BLOCK:
+            if block.get("block_id") == STATUS_BLOCK:
                 continue
             if block.get("type") == "actions" and (drop_ack or drop_all):
                 elements = [
@@ -734,16 +740,10 @@ def _name(text: str) -> str:
     return clip_mrkdwn(text, 200)
 
 
-def _hhmm(at: datetime) -> str:
-    return at.astimezone(timezone.utc).strftime("%H:%M UTC")
-
-
 def _when(at: datetime) -> str:
     return at.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _context(text: str) -> ContextBlock:
     """A status line; ``text`` must already be escaped (names go through :func:`_name`)."""
-    return ContextBlock(
-        block_id=_STATUS_BLOCK, elements=[MarkdownTextObject(text=text, verbatim=True)]
-    )
+    return status_block([text])

@@ -8,6 +8,12 @@ It serves ``direct_message`` (conversations.open, then chat.postMessage),
 ``ActionResult(ref={"channel": ..., "ts": ...})`` so later steps, and later
 plans of the same episode, can find the message.
 
+An alert is rendered with what people have done on its episode by the time it
+is sent (:meth:`~ticketspike.ActionContext.interactions`), not when it was
+planned: once acknowledged, an escalation or resolution that re-renders the
+alert keeps "Acknowledged by ... at ..." and no Acknowledge button; a resolved
+alert keeps only its link buttons.
+
 Reliability, in one place each:
 
 * Retries belong to the engine's executor; the ``WebClient`` has no retry
@@ -50,14 +56,16 @@ from ticketspike import (
     AlertMessage,
     ChannelPost,
     DirectMessage,
+    MessageKind,
     NotifyTeam,
     PermanentDeliveryError,
     Secret,
     ThreadReply,
+    TransitionKind,
     UpdateMessage,
 )
 
-from .blocks import fallback_text, render_blocks
+from .blocks import act_line, fallback_text, render_blocks
 from .failures import SlackRefused, guarded
 from .people import PeopleDirectory
 from .settings import DEFAULT_CHANNEL, SlackSettings
@@ -169,6 +177,7 @@ class SlackNotifier:
                 key=action.key,
                 episode_id=episode_id,
                 quick_actions=action.include_quick_actions,
+                state=_episode_state(ctx, action.message),
             )
             person = action.recipient.person
             who = (
@@ -179,7 +188,13 @@ class SlackNotifier:
             return ActionResult(ref={**ref, "user": user}, summary=f"Slack DM to {who}")
         if isinstance(action, ChannelPost):
             channel = self.settings.channel_id(action.channel, coordination=action.create_thread)
-            ref = self._post(channel, action.message, key=action.key, episode_id=episode_id)
+            ref = self._post(
+                channel,
+                action.message,
+                key=action.key,
+                episode_id=episode_id,
+                state=_episode_state(ctx, action.message),
+            )
             what = "coordination thread" if action.create_thread else "post"
             return ActionResult(ref=ref, summary=f"Slack {what} in {action.channel or channel}")
         if isinstance(action, ThreadReply):
@@ -201,6 +216,7 @@ class SlackNotifier:
                 action.message,
                 key=action.target_key,
                 episode_id=episode_id,
+                state=_episode_state(ctx, action.message),
             )
             return ActionResult(ref=ref, summary="Slack message updated")
         if isinstance(action, NotifyTeam):
@@ -224,7 +240,13 @@ class SlackNotifier:
 
     # -- Web API calls ---------------------------------------------------------------
     def _payload(
-        self, message: AlertMessage, *, key: str, episode_id: str, quick_actions: bool
+        self,
+        message: AlertMessage,
+        *,
+        key: str,
+        episode_id: str,
+        quick_actions: bool,
+        state: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         blocks = render_blocks(
             message,
@@ -232,6 +254,7 @@ class SlackNotifier:
             episode_id=episode_id,
             quick_actions=quick_actions,
             sparkline_days=self.settings.sparkline_days,
+            **(state or {}),
         )
         return {
             "text": fallback_text(message),
@@ -251,6 +274,7 @@ class SlackNotifier:
         quick_actions: bool = True,
         thread_ts: str | None = None,
         broadcast: bool = False,
+        state: Mapping[str, Any] | None = None,
     ) -> dict[str, str]:
         channel = self._resolve(channel)
         found = self._already_posted(channel, key, thread_ts=thread_ts)
@@ -258,7 +282,7 @@ class SlackNotifier:
             log.info("slack: %s was already posted (ts %s); not posting again", key, found)
             return {"channel": channel, "ts": found}
         payload = self._payload(
-            message, key=key, episode_id=episode_id, quick_actions=quick_actions
+            message, key=key, episode_id=episode_id, quick_actions=quick_actions, state=state
         )
         response = guarded(
             "chat.postMessage",
@@ -280,9 +304,18 @@ class SlackNotifier:
         return ref
 
     def _update(
-        self, channel: str, ts: str, message: AlertMessage, *, key: str, episode_id: str
+        self,
+        channel: str,
+        ts: str,
+        message: AlertMessage,
+        *,
+        key: str,
+        episode_id: str,
+        state: Mapping[str, Any] | None = None,
     ) -> dict[str, str]:
-        payload = self._payload(message, key=key, episode_id=episode_id, quick_actions=True)
+        payload = self._payload(
+            message, key=key, episode_id=episode_id, quick_actions=True, state=state
+        )
         response = guarded(
             "chat.update",
             lambda: self._client.chat_update(channel=channel, ts=ts, **payload),
@@ -383,6 +416,30 @@ class SlackNotifier:
                 return None
             raise
         return _find_key(response.get("messages") or [], key)
+
+
+def _episode_state(ctx: ActionContext, message: AlertMessage) -> dict[str, Any]:
+    """How an alert shows its episode now: who acknowledged or resolved it, and its buttons.
+
+    Only alerts of an episode carry the Acknowledge button and the overflow menu, so only
+    they look the acts up (once per rendered alert, read from the store by the executor).
+    """
+    if message.kind is not MessageKind.ALERT or not ctx.plan.episode_id:
+        return {}
+    first: dict[str, Any] = {}
+    for record in ctx.interactions():
+        if record.outcome == "done" and record.kind in ("acknowledge", "resolve"):
+            first.setdefault(record.kind, record)
+    status = [
+        act_line(verb, first[kind].by, first[kind].at)
+        for kind, verb in (("acknowledge", "Acknowledged"), ("resolve", "Resolved"))
+        if kind in first
+    ]
+    return {
+        "status": status,
+        "acknowledged": "acknowledge" in first,
+        "closed": "resolve" in first or ctx.plan.transition is TransitionKind.RESOLVED,
+    }
 
 
 def _find_key(messages: Sequence[Any], key: str) -> str | None:

@@ -20,7 +20,6 @@ raw bytes; nothing is parsed before that. Nothing from the body is logged.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, Final
@@ -34,6 +33,7 @@ from ticketspike import (
     Unmatched,
     WebhookRejected,
     WebhookResult,
+    jsontext,
 )
 
 from .mapping import (
@@ -136,13 +136,9 @@ def parse_delivery(
 
 def _json_object(body: bytes) -> dict[str, Any]:
     try:
-        payload = json.loads(body.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise WebhookRejected("body is not UTF-8 text", where=_WHERE) from None
-    except json.JSONDecodeError as exc:
-        raise WebhookRejected(
-            f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}", where=_WHERE
-        ) from None
+        payload = jsontext.loads(body)
+    except jsontext.JsonError as exc:
+        raise WebhookRejected(f"malformed JSON: {exc}", where=_WHERE) from None
     if not isinstance(payload, dict):
         kind = _JSON_KINDS.get(type(payload), "value")
         raise WebhookRejected(f"expected a JSON object, got a JSON {kind}", where=_WHERE)

@@ -21,6 +21,7 @@ from urllib.parse import parse_qsl
 import attrs
 
 TOKEN = "xoxb-fake-test-token-4242"
+APP_TOKEN = "xapp-1-A0APP-fake-test-token-4343"
 
 
 @attrs.frozen
@@ -72,6 +73,9 @@ class FakeSlack:
         self.valid_triggers: set[str] = set()
         # Set to hold every call of a method until released (a Slack that hangs).
         self.hold: dict[str, threading.Event] = {}
+        # Socket Mode: the app-level token and the WebSocket URL apps.connections.open hands out.
+        self.app_token = APP_TOKEN
+        self.socket_url: str | None = None
 
     # -- control ------------------------------------------------------------------
     def start(self) -> FakeSlack:
@@ -131,7 +135,8 @@ class FakeSlack:
         if scripted is not None and not scripted.apply:
             payload = {"ok": False, "error": scripted.error or "internal_error"}
             return scripted, scripted.status, payload, dict(scripted.headers)
-        if headers.get("authorization") != f"Bearer {self.token}":
+        token = self.app_token if method == "apps.connections.open" else self.token
+        if headers.get("authorization") != f"Bearer {token}":
             return scripted, 200, {"ok": False, "error": "invalid_auth"}, {}
         handler = getattr(self, "_m_" + method.replace(".", "_"), None)
         if handler is None:
@@ -263,6 +268,11 @@ class FakeSlack:
             "ok": True,
             "messages": [self._history_view(m, with_metadata) for m in thread[:limit]],
         }
+
+    def _m_apps_connections_open(self, body: dict[str, Any]) -> dict[str, Any]:
+        if self.socket_url is None:
+            return {"ok": False, "error": "not_allowed_token_type"}
+        return {"ok": True, "url": self.socket_url}
 
     def _m_auth_test(self, body: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True, "team_id": self.team_id, "user_id": "U0BOT", "bot_id": "B0BOT"}

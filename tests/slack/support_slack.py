@@ -191,9 +191,13 @@ class Context:
     now: datetime = NOW
     results: dict[str, ActionResult] = attrs.field(factory=dict)
     failures: dict[str, DeliveryError] = attrs.field(factory=dict)
+    acts: list[Any] = attrs.field(factory=list)
 
     def result_of(self, key: str) -> ActionResult | None:
         return self.results.get(key)
+
+    def interactions(self) -> list[Any]:
+        return list(self.acts)
 
 
 def run(handler: Any, actions: Iterable[Action], ctx: Context | None = None) -> Context:

@@ -285,3 +285,26 @@ def test_an_alert_of_an_episode_leads_with_acknowledge_and_ends_with_snooze_and_
     # Notes and resolutions carry no controls of their own.
     note = as_json(kit.note("Spike escalated", "more"), episode_id="ep_1")
     assert not [b for b in note if b.get("block_id") == "ticketspike_actions"]
+
+
+def test_an_acted_on_alert_shows_its_status_and_drops_the_controls_that_are_done() -> None:
+    from datetime import datetime, timezone
+
+    from ticketspike_slack.blocks import act_line
+
+    at = datetime(2026, 3, 3, 10, 42, tzinfo=timezone.utc)
+    line = act_line("Acknowledged", "<!channel> Mike", at)
+    assert line == "Acknowledged by &lt;!channel&gt; Mike at 10:42 UTC"
+    acked = as_json(kit.alert(), episode_id="ep_1", status=[line], acknowledged=True)
+    status = block(acked, "ticketspike_status")
+    assert status["elements"][0] == {"type": "mrkdwn", "text": line, "verbatim": True}
+    assert acked.index(status) == len(acked) - 2  # just above the buttons
+    ids = [e["action_id"] for e in block(acked, "ticketspike_actions")["elements"]]
+    assert "acknowledge" not in ids and "ticketspike_more" in ids
+    templates = {"view_customer": "https://crm.example/c/{customer_id}"}
+    closed = as_json(kit.alert(), episode_id="ep_1", buttons=templates, status=[line], closed=True)
+    [left] = block(closed, "ticketspike_actions")["elements"]
+    assert left["action_id"] == "ticketspike_view_customer" and left["url"].startswith("https://")
+    bare = as_json(kit.alert(), episode_id="ep_1", closed=True)
+    assert not [b for b in bare if b.get("type") == "actions"]
+    assert not [b for b in bare if b.get("block_id") == "ticketspike_status"]

@@ -121,7 +121,13 @@ def sign(body: bytes, timestamp: int, secret: str = SECRETS[0]) -> dict[str, str
 
 class World:
     def __init__(
-        self, tmp_path: Path, slack: Any, extra_config: str = "", extra: tuple[object, ...] = ()
+        self,
+        tmp_path: Path,
+        slack: Any,
+        extra_config: str = "",
+        extra: tuple[object, ...] = (),
+        events: list[TicketEvent] | None = None,
+        env: dict[str, str] | None = None,
     ) -> None:
         self.slack = slack
         (tmp_path / "accounts.yaml").write_text(ACCOUNTS)
@@ -137,12 +143,16 @@ class World:
         self.engine = Engine.from_config(
             tmp_path / "ticketspike.yaml",
             store=tmp_path / "store.db",
-            env={"SLACK_BOT_TOKEN": fake_slack.TOKEN, "SLACK_SIGNING_SECRET": " ".join(SECRETS)},
+            env={
+                "SLACK_BOT_TOKEN": fake_slack.TOKEN,
+                "SLACK_SIGNING_SECRET": " ".join(SECRETS),
+                **(env or {}),
+            },
             plugins=Plugins(load_entrypoints=True, allow={"slack"}, plugins=extra),
             clock=self.clock,
             sleep=RecordingSleep(),
         )
-        result = self.engine.ingest_many(spike_events())
+        result = self.engine.ingest_many(spike_events() if events is None else events)
         assert result.executed is not None and result.executed.failed == ()
         [episode] = self.engine.store.episodes()
         self.episode = episode.episode_id
@@ -276,6 +286,65 @@ def test_acknowledge_updates_the_alert_in_place_and_three_deliveries_act_once(
     assert len(world.updates()) == 1
     assert world.slack.ephemeral and world.slack.ephemeral[-1]["user"] == "U0DANA"
     assert "<!channel>" not in _wire(world.slack) and "<@U123>" not in _wire(world.slack)
+
+
+def _controls(blocks: list[dict[str, Any]]) -> list[str]:
+    """The action ids of a message's buttons and menus."""
+    return [
+        e["action_id"]
+        for b in blocks
+        if b.get("type") == "actions"
+        for e in b.get("elements") or []
+    ]
+
+
+def _status(blocks: list[dict[str, Any]]) -> str:
+    found = [b for b in blocks if b.get("block_id") == "ticketspike_status"]
+    return "\n".join(e["text"] for b in found for e in b["elements"])
+
+
+def test_an_acknowledged_alert_stays_acknowledged_through_escalation_and_resolution(
+    tmp_path: Path, slack: Any
+) -> None:
+    events = spike_events()
+    links = "    buttons: {view_tickets: 'https://support.example/t?c={customer_id}'}\n"
+    world = World(tmp_path, slack, extra_config=links, events=events[:66])
+    try:
+        [opened] = world.engine.store.episodes()
+        assert opened.severity == "high"
+        root = world.alert("C0ESCALATE")
+        assert "acknowledge" in _controls(root["blocks"])
+        assert world.send(world.click("acknowledge", channel="C0ESCALATE")).status_code == 200
+        line = _status(world.alert("C0ESCALATE")["blocks"])
+        assert line.startswith("Acknowledged by &lt;!channel&gt;") and line.endswith(" UTC")
+
+        world.clock.advance(hours=1)
+        before = len(slack.calls("chat.update"))
+        result = world.engine.ingest_many(events[66:])
+        assert {t.kind.value for t in result.transitions} == {"escalated"}
+        assert world.engine.store.episodes()[0].severity == "critical"
+        world.clock.advance(days=4)
+        assert [t.kind.value for t in world.engine.tick(world.clock())] == ["resolved"]
+
+        updates = slack.calls("chat.update")[before:]
+        escalated, resolved = updates[0], updates[-1]
+        assert len(updates) == 2 and {u["channel"] for u in updates} == {"C0ESCALATE"}
+        # Both re-renders come from later plans, yet keep who acknowledged the episode.
+        for update in (escalated, resolved):
+            assert _status(update["blocks"]) == line
+            assert "acknowledge" not in _controls(update["blocks"])
+            assert "<!channel>" not in json.dumps(update)
+        assert "critical" in json.dumps(escalated["blocks"]).lower()
+        assert "ticketspike_more" in _controls(escalated["blocks"])  # snooze/resolve remain
+        # Resolved: the title says so and only the link buttons are left.
+        assert resolved["blocks"][0]["text"]["text"].startswith(":white_check_mark: RESOLVED")
+        [left] = [b["elements"] for b in resolved["blocks"] if b.get("type") == "actions"]
+        assert [(e["action_id"], e["url"]) for e in left] == [
+            ("view_tickets", "https://support.example/t?c=techcorp")
+        ]
+        assert world.alert("C0ESCALATE")["blocks"] == resolved["blocks"]
+    finally:
+        world.close()
 
 
 def test_snooze_from_the_overflow_menu_is_a_recorded_silence(world: World) -> None:
@@ -522,6 +591,104 @@ def test_socket_mode_envelopes_feed_the_same_handlers_once(world: World) -> None
     assert len(world.updates()) == 1
     assert [r.kind for r in world.engine.store.interactions()] == ["click", "acknowledge"]
     assert "xapp-test" not in repr(runner)
+
+
+class SocketModeServer:
+    """Slack's end of Socket Mode on 127.0.0.1: a real WebSocket server (``websockets``).
+
+    On connection it sends ``hello``; :meth:`deliver` sends an envelope; every frame the
+    client sends back (the envelope acknowledgements) is recorded.
+    """
+
+    def __init__(self) -> None:
+        from websockets.sync.server import serve
+
+        self.received: list[dict[str, Any]] = []
+        self.paths: list[str] = []
+        self.acked = threading.Condition()
+        self.connected = threading.Event()
+        self._connection: Any = None
+        self._server = serve(
+            self._serve_client, "127.0.0.1", 0, compression=None, ping_interval=None
+        )
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        port = self._server.socket.getsockname()[1]
+        return f"ws://127.0.0.1:{port}/link/?ticket=fake-ticket&app_id=A0APP"
+
+    def _serve_client(self, websocket: Any) -> None:
+        self.paths.append(websocket.request.path)
+        websocket.send(
+            json.dumps(
+                {
+                    "type": "hello",
+                    "num_connections": 1,
+                    "debug_info": {"host": "applink-fake", "approximate_connection_time": 18060},
+                    "connection_info": {"app_id": "A0APP"},
+                }
+            )
+        )
+        self._connection = websocket
+        self.connected.set()
+        for frame in websocket:
+            with self.acked:
+                self.received.append(json.loads(frame))
+                self.acked.notify_all()
+
+    def deliver(self, envelope: dict[str, Any]) -> None:
+        assert self.connected.wait(30), "the client never connected"
+        self._connection.send(json.dumps(envelope))
+
+    def wait_for(self, count: int, timeout: float = 30) -> bool:
+        with self.acked:
+            return self.acked.wait_for(lambda: len(self.received) >= count, timeout)
+
+    def close(self) -> None:
+        self._server.shutdown()
+
+
+def test_socket_mode_over_a_real_websocket_acks_and_acts_once(
+    tmp_path: Path, slack: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("websockets.sync.server", reason="websockets (test group) is not installed")
+    # slack_sdk's Socket Mode client takes a proxy from these and ignores NO_PROXY.
+    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    server = SocketModeServer()
+    slack.socket_url = server.url
+    world = World(
+        tmp_path,
+        slack,
+        extra_config="    interactions: {socket_mode: true}\n",
+        env={"SLACK_APP_TOKEN": fake_slack.APP_TOKEN},
+    )
+    try:
+        envelope = {
+            "envelope_id": "3f1b6c1e-8a0b-4a53-9d3e-7e1d2c9b5a10",
+            "payload": world.click("acknowledge"),
+            "type": "interactive",
+            "accepts_response_payload": False,
+        }
+        for _ in range(2):  # Slack redelivers an envelope it thinks was not acknowledged
+            server.deliver(envelope)
+        assert server.wait_for(2)
+        # Closing the client waits for its listeners; then the handlers' own pool drains.
+        world.endpoint.socket_mode.stop()
+        assert world.endpoint.wait_idle(30)
+        assert slack.calls("apps.connections.open") == [{}]
+        assert server.paths == ["/link/?ticket=fake-ticket&app_id=A0APP"]
+        # Each delivery was acknowledged over the socket with its envelope id, and only that.
+        assert server.received == [{"envelope_id": envelope["envelope_id"]}] * 2
+        ack = world.engine.acknowledgement(world.episode)
+        assert ack is not None and "Mike" in ack.by
+        assert [r.kind for r in world.engine.store.interactions()] == ["click", "acknowledge"]
+        [update] = world.updates()
+        assert "Acknowledged by" in json.dumps(update["blocks"])
+    finally:
+        world.close()
+        server.close()
 
 
 def test_the_documented_interaction_settings_load() -> None:

@@ -83,15 +83,20 @@ class EmailDrafter:
         assert self.drafts_dir is not None
         self.drafts_dir.mkdir(parents=True, exist_ok=True)
         target = self.drafts_dir / (re.sub(r"[^A-Za-z0-9_.-]+", "_", action.key) + ".eml")
-        # Write then rename, so a crash never leaves half a draft behind.
+        # Write, then link into place only if absent: a crash never leaves half a draft, and
+        # a repeat of the action after a crash keeps the first draft (perhaps edited since).
         fd, tmp = tempfile.mkstemp(dir=self.drafts_dir, suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(bytes(message))
-            os.replace(tmp, target)
-        except BaseException:
+                handle.flush()
+                os.fsync(handle.fileno())
+            try:
+                os.link(tmp, target)
+            except FileExistsError:
+                pass  # drafted before, under the same key
+        finally:
             Path(tmp).unlink(missing_ok=True)
-            raise
         return target
 
 

@@ -140,8 +140,8 @@ class TicketJsonSource:
         )
         try:
             data = json_loads(body)
-        except ValueError:
-            raise WebhookRejected("body is not valid JSON", where="webhook") from None
+        except ValueError as exc:
+            raise WebhookRejected(f"body is not valid JSON: {exc}", where="webhook") from None
         items: Any = data.get("tickets") if isinstance(data, dict) and "tickets" in data else data
         if isinstance(items, dict):
             items = [items]

@@ -219,9 +219,19 @@ class _Api:
     async def health(self, request: Request) -> Response:
         try:
             await run_in_threadpool(self.engine.store.pending_event_count)
+            # A store that can read but not write (a full disk) is not healthy either.
+            probe = getattr(self.engine.store, "write_problem", None)
+            problem = await run_in_threadpool(probe) if callable(probe) else None
         except Exception as exc:  # noqa: BLE001 - any store failure means "not healthy"
             log.warning("health check: store unavailable (%s)", type(exc).__name__)
             return json_response({"status": "unavailable"}, status=503, headers=_NO_STORE)
+        if problem is not None:
+            log.warning("health check: store cannot write")
+            return json_response(
+                {"status": "unavailable", "reason": "the store cannot write"},
+                status=503,
+                headers={**_NO_STORE, "Retry-After": "5"},
+            )
         return json_response({"status": "ok"}, headers=_NO_STORE)
 
     async def openapi(self, request: Request) -> Response:

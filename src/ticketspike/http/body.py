@@ -7,11 +7,11 @@ told no. The raw bytes are kept as received, because signatures are checked over
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from starlette.requests import Request
 
+from ..jsontext import JsonError, loads
 from .errors import ApiError
 
 __all__ = ["parse_json", "read_body", "require_content_type"]
@@ -63,12 +63,6 @@ async def read_body(request: Request, *, limit: int) -> bytes:
 def parse_json(body: bytes) -> Any:
     """The JSON value of ``body`` or a 400 saying where the syntax breaks."""
     try:
-        return json.loads(body)
-    except UnicodeDecodeError:
-        raise ApiError(400, "invalid_json", "body is not UTF-8 encoded JSON") from None
-    except json.JSONDecodeError as exc:
-        raise ApiError(
-            400,
-            "invalid_json",
-            f"body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
-        ) from None
+        return loads(body)
+    except JsonError as exc:
+        raise ApiError(400, "invalid_json", f"body is not valid JSON: {exc}") from None

@@ -236,7 +236,10 @@ SCHEMAS: dict[str, Any] = {
     },
     "Health": {
         "type": "object",
-        "properties": {"status": {"type": "string", "enum": ["ok", "unavailable"]}},
+        "properties": {
+            "status": {"type": "string", "enum": ["ok", "unavailable"]},
+            "reason": {"type": "string"},
+        },
     },
 }
 
@@ -411,7 +414,9 @@ def openapi_document(
                     "summary": "Liveness and store reachability (no credentials needed).",
                     "responses": {
                         "200": _json(_ref("Health"), "Serving."),
-                        "503": _json(_ref("Health"), "The store cannot be reached."),
+                        "503": _json(
+                            _ref("Health"), "The store cannot be reached or cannot write."
+                        ),
                     },
                 }
             },

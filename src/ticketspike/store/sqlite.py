@@ -113,6 +113,7 @@ class SQLiteStore(SQLiteInteractions, SQLiteDrafts):
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
         self._depth = 0
+        self.write_failure: str | None = None  # why the last write failed, until one succeeds
         try:
             self._db = sqlite3.connect(
                 str(self.path),
@@ -128,9 +129,11 @@ class SQLiteStore(SQLiteInteractions, SQLiteDrafts):
             self._db.execute(f"PRAGMA synchronous = {synchronous.upper()}")
             self._db.execute("PRAGMA foreign_keys = ON")
             self._migrate()
-        except sqlite3.DatabaseError as exc:
+        except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
             self._db.close()
-            raise StoreError(f"{self.path} is not a usable ticketspike store: {exc}") from None
+            raise StoreError(
+                f"{self.path} is not a usable ticketspike store: {_one_line(exc)}"
+            ) from None
         except StoreError:
             self._db.close()
             raise
@@ -205,21 +208,70 @@ class SQLiteStore(SQLiteInteractions, SQLiteDrafts):
             self._depth = 1
             try:
                 yield
-            except BaseException:
-                self._db.execute("ROLLBACK")
+                self._db.execute("COMMIT")
+            except BaseException as exc:
+                self._rollback()
+                if isinstance(exc, (sqlite3.Error, UnicodeDecodeError)):
+                    raise self._failed(exc) from None
                 raise
             else:
-                self._db.execute("COMMIT")
+                self.write_failure = None
             finally:
                 self._depth = 0
 
+    def _rollback(self) -> None:
+        try:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass  # the transaction is gone already (SQLite rolls back on some I/O errors)
+
+    def _failed(self, exc: BaseException) -> StoreError:
+        """One line for a failed statement; a write that could not be made is remembered."""
+        text = _one_line(exc)
+        code = getattr(exc, "sqlite_errorcode", None)
+        full = code is not None and code & 0xFF in _UNWRITABLE
+        if full or "disk is full" in text or "disk I/O" in text:
+            self.write_failure = text
+            return StoreError(f"store {self.path} cannot write: {text}")
+        if _locked(exc):
+            return StoreError(f"store {self.path} is busy: {text}")
+        return StoreError(f"store {self.path} is not usable: {text}")
+
+    def write_problem(self) -> str | None:
+        """None when the store can write; else why not (``/api/health`` reports it).
+
+        After a failed write, each call tries a small real write (a page-sized row added and
+        removed, committed), so the answer turns back to None as soon as space is free again.
+        """
+        if self.write_failure is None:
+            return None
+        probe = "ticketspike:write-probe"
+        try:
+            with self.transaction():
+                self._db.execute(
+                    "INSERT OR REPLACE INTO cursors (name, cursor, updated_at)"
+                    " VALUES (?, hex(randomblob(4096)), '')",
+                    (probe,),
+                )
+                self._db.execute("DELETE FROM cursors WHERE name = ?", (probe,))
+        except StoreError:
+            pass
+        return self.write_failure
+
     def _one(self, sql: str, params: Sequence[Any] = ()) -> Any:
         with self._lock:
-            return self._db.execute(sql, params).fetchone()
+            try:
+                return self._db.execute(sql, params).fetchone()
+            except (sqlite3.Error, UnicodeDecodeError) as exc:
+                raise self._failed(exc) from None
 
     def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         with self._lock:
-            return self._db.execute(sql, params).fetchall()
+            try:
+                return self._db.execute(sql, params).fetchall()
+            except (sqlite3.Error, UnicodeDecodeError) as exc:
+                raise self._failed(exc) from None
 
     def _exec(self, sql: str, params: Sequence[Any] = ()) -> int:
         with self.transaction():
@@ -882,6 +934,15 @@ def _action_record(row: Sequence[Any]) -> ActionRecord:
         owner=row[17],
         lease_until=row[18],
     )
+
+
+_UNWRITABLE = frozenset(
+    {getattr(sqlite3, name) for name in ("SQLITE_FULL", "SQLITE_IOERR") if hasattr(sqlite3, name)}
+)
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:300] or type(exc).__name__
 
 
 def _locked(exc: BaseException) -> bool:
