@@ -61,7 +61,7 @@ from .signals import Assessment, Transition, TransitionKind
 from .store.base import ActionStatus, PutOutcome, Store
 from .store.drafts import DraftRecord, DraftStatus
 from .store.memory import MemoryStore
-from .store.sqlite import SQLiteStore
+from .store.opening import open_store
 from .themecache import ThemeCache, window_key
 from .unmatched import ResolvesUnmatched, Unmatched
 
@@ -291,8 +291,9 @@ class Engine(EpisodeActs):
     ) -> Engine:
         """Build an engine from a config file (or a loaded :class:`Config`).
 
-        ``store`` may be a :class:`Store` or a path to an SQLite file (default: the config's
-        ``store.path``, else memory). ``accounts`` names an accounts file, overriding the
+        ``store`` may be a :class:`Store`, a path to an SQLite file or a ``postgresql://`` URL
+        (default: ``$TICKETSPIKE_STORE``, the config's ``store.url`` or ``store.path``, else
+        memory). ``accounts`` names an accounts file, overriding the
         config's. ``env`` is where plugins read secrets (default ``os.environ``). Other
         keyword arguments go to :class:`Engine`.
         """
@@ -302,10 +303,12 @@ class Engine(EpisodeActs):
             loaded = load_config(config, env=env)
         plugin_config = with_accounts_file(loaded.plugins, accounts)
         owns = False
-        if store is None and loaded.store_path:
-            store = loaded.store_path
+        if store is None and loaded.store_location:
+            store = loaded.store_location
         if isinstance(store, (str, Path)):
-            store = SQLiteStore(store, synchronous=loaded.store_synchronous)
+            store = open_store(
+                store, synchronous=loaded.store_synchronous, schema=loaded.store_schema
+            )
             owns = True
         engine = cls(loaded, store=store, plugins=plugins, plugin_config=plugin_config, **options)
         engine._owns_store = owns

@@ -17,6 +17,7 @@ import heapq
 import io
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import closing
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,6 @@ from ..builtin.text import one_line
 from ..config import load_config
 from ..configfile import Section
 from ..engine import Engine, IngestResult
-from ..errors import InputError
 from ..executor import ExecutionReport
 from ..hookspecs import hookimpl
 from ..model import EventKind, TicketEvent, parse_time
@@ -52,7 +52,6 @@ from ..planner.plan import (
 from ..plugins import Plugins
 from ..roles import ActionHandler
 from ..store.base import ActionRecord, ActionStatus, Store
-from ..store.sqlite import SQLiteStore
 from ..ticketfile import iter_ticket_events
 from .common import (
     EXIT_FAILURE,
@@ -63,6 +62,7 @@ from .common import (
     config_from_args,
     print_json,
 )
+from .store_arg import add_store_arg, existing_store
 
 __all__ = ["register", "time_ordered"]
 
@@ -168,16 +168,12 @@ def register(subparsers: Any) -> None:
 
 
 def _store_arg(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--store", metavar="FILE", required=True, help="SQLite store file")
+    add_store_arg(parser)
 
 
 # -- shared ------------------------------------------------------------------------------
-def _existing_store(path: str) -> SQLiteStore:
-    if not Path(path).is_file():
-        raise InputError(
-            f"no store at {path} (a store is created by `ticketspike run`)", where="--store"
-        )
-    return SQLiteStore(path, create=False)
+def _existing_store(path: str) -> Store:
+    return existing_store(path)
 
 
 def _engine(args: argparse.Namespace, *, json_out: bool, **options: Any) -> Engine:
@@ -314,7 +310,7 @@ def _print_refused(refused: Sequence[str], truncated: int, *, shown: int = 20) -
 
 # -- outbox / tickets ------------------------------------------------------------------------
 def _outbox(args: argparse.Namespace) -> int:
-    with _existing_store(args.store) as store:
+    with closing(_existing_store(args.store)) as store:
         if args.all:
             records = [
                 r
@@ -356,7 +352,7 @@ def _outbox(args: argparse.Namespace) -> int:
 
 
 def _tickets(args: argparse.Namespace) -> int:
-    with _existing_store(args.store) as store:
+    with closing(_existing_store(args.store)) as store:
         records = store.tickets(customer_id=args.customer)
         if args.format == "json":
             print_json([r.to_json() for r in records])

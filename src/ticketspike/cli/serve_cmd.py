@@ -20,6 +20,7 @@ from typing import Any
 
 from ..errors import InputError, TicketspikeError
 from .common import EXIT_OK, add_config_args, config_from_args
+from .store_arg import add_store_arg
 
 __all__ = ["register"]
 
@@ -49,8 +50,11 @@ def register(subparsers: Any) -> None:
         help="TCP port (default 8000; 0 picks a free one and prints it)",
     )
     add_config_args(parser)
-    parser.add_argument(
-        "--store", metavar="FILE", help="SQLite store file (default: store.path from the config)"
+    add_store_arg(
+        parser,
+        required=False,
+        help="the store: an SQLite file or a postgresql:// URL (default $TICKETSPIKE_STORE, "
+        "else store.url or store.path from the config)",
     )
     parser.add_argument(
         "--log-level", choices=_LEVELS, default="info", help="log level (default info)"
@@ -74,10 +78,11 @@ def _serve(args: argparse.Namespace) -> int:
     from ..logsafe import install as escape_log_lines
 
     config = config_from_args(args)
-    store = args.store or config.store_path
+    store = args.store or config.store_location
     if not store:
         raise InputError(
-            "serve needs a store: pass --store FILE or set store.path in the config",
+            "serve needs a store: pass --store FILE or URL, set $TICKETSPIKE_STORE, or set "
+            "store.path or store.url in the config",
             field="--store",
         )
     settings = server_settings_from_config(config.section("server"))
@@ -98,7 +103,7 @@ def _serve(args: argparse.Namespace) -> int:
         host, port = sock.getsockname()[:2]
         shown = f"[{host}]" if ":" in str(host) else host
         print(
-            f"ticketspike: serving on http://{shown}:{port} (store: {store})",
+            f"ticketspike: serving on http://{shown}:{port} (store: {engine.store.location})",
             file=sys.stderr,
             flush=True,
         )
