@@ -5,7 +5,8 @@ spiking); when a replica stops answering, the client sends what it did not ackno
 next one, with the same delivery id, as a load balancer's retry would. Then every accepted
 ticket is stored once, each spiking customer has exactly one episode (and no quiet one has
 any), and every planned action ran exactly once: the notifier below appends each key it
-delivers to a file shared by all replicas, which is the ground truth.
+delivers to a file shared by all replicas, which is the ground truth. A second test kills a
+replica while it holds an action's lease, and another replica finishes that action once.
 
 ``bench/bench_postgres.py`` runs the same shape at full size (20,000 tickets) and measures it.
 """
@@ -43,6 +44,7 @@ _DRAINS: dict[int, threading.Thread] = {}
 PLUGIN = '''
 """keylog: a notifier that appends every delivered action key to one file."""
 import os
+import time
 
 from ticketspike import ActionResult, hookimpl
 
@@ -52,10 +54,13 @@ class KeyLog:
     kinds = frozenset({"direct_message", "channel_post", "thread_reply", "update_message",
                        "notify_team"})
 
-    def __init__(self, log):
-        self.log = log
+    def __init__(self, log, hang):
+        self.log, self.hang = log, hang
 
     def execute(self, action, ctx):
+        if self.hang:
+            open(self.log + ".hanging", "w").close()
+            time.sleep(600)  # the test kills the replica here, holding the action's lease
         fd = os.open(self.log, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
         os.write(fd, (action.key + "\\n").encode())
         os.close(fd)
@@ -66,7 +71,7 @@ class KeyLog:
 def register_notifiers(register, config):
     section = config.section("keylog")
     if section is not None:
-        register(KeyLog(section.get_str("log")))
+        register(KeyLog(section.get_str("log"), section.get_bool("hang", False)))
 '''
 
 
@@ -275,3 +280,71 @@ def test_four_replicas_one_killed_store_once_alert_once_act_once(
     assert len(delivered) == len(set(delivered))
     assert set(delivered) == {a.key for a in actions if a.handler == "keylog"} != set()
     assert sorted(e.key for e in outbox) == sorted(a.key for a in actions)
+
+
+def test_a_lease_of_a_killed_replica_is_finished_by_another_once(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    site = tmp_path / "site"
+    _install_plugin(site)
+    log = tmp_path / "delivered.log"
+    configs = {}
+    for name, hang in (("hangs", "true"), ("works", "false")):
+        configs[name] = tmp_path / f"{name}.yaml"
+        configs[name].write_text(
+            f"plugins:\n  keylog:\n    log: {log}\n    hang: {hang}\n"
+            "server:\n  interval_seconds: 0.5\n  process_delay_seconds: 0.02\n"
+        )
+    with PostgresStore(postgres_url) as store:
+        since = datetime.now(timezone.utc) - timedelta(days=60)
+        store.set_cursor("detection:watching_since", since.isoformat(), at=since)
+    work = [(m, b) for m, b in _requests(TICKETS) if b"hot-0" in b][:12]
+    hanging, port = _serve(postgres_url, configs["hangs"], site)
+    procs = [hanging]
+    try:
+        for msg_id, body in work:
+            assert 200 <= asyncio.run(_post(port, _raw(port, msg_id, body))) < 300
+        marker = Path(f"{log}.hanging")
+        deadline = time.monotonic() + 30
+        while not marker.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert marker.exists(), "the first replica never ran an action"
+        hanging.send_signal(signal.SIGKILL)
+        hanging.wait(10)
+        with PostgresStore(postgres_url) as store:
+            [stuck] = store.running_actions()
+            assert stuck.owner is not None and f":{hanging.pid}:" in stuck.owner
+
+        other, other_port = _serve(postgres_url, configs["works"], site)
+        procs.append(other)
+        # Any webhook wakes the other replica's worker, which takes over the dead lease.
+        quiet = _requests(1)[0]
+        assert 200 <= asyncio.run(_post(other_port, _raw(other_port, *quiet))) < 300
+        with PostgresStore(postgres_url) as store:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                if {a.status for a in store.actions()} == {ActionStatus.DONE}:
+                    break
+                time.sleep(0.2)
+            done = store.action(stuck.key)
+            attempts = store.attempts(stuck.key)
+            actions = store.actions()
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+        for proc in procs:
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            _DRAINS.pop(proc.pid).join(10)
+
+    assert done is not None and done.status is ActionStatus.DONE
+    assert [a.outcome for a in attempts] == ["interrupted", "done"]
+    delivered = log.read_text().split()
+    assert delivered.count(stuck.key) == 1
+    assert (
+        len(delivered) == len(set(delivered)) == len([a for a in actions if a.handler == "keylog"])
+    )
