@@ -327,7 +327,11 @@ class PostgresStore(SQLCore, SQLiteInteractions, SQLiteDrafts):
                 " FROM unnest(CAST(? AS TEXT[])) AS c",
                 (_CUSTOMER_LOCK, wanted),
             )
-            local.held.update(c for c, ok in rows if ok)
+            for customer, ok in rows:
+                if ok:
+                    local.held.add(customer)
+                    # A version read before the lock may be stale; the next read asks again.
+                    local.seen.pop(customer, None)
         return {c for c in customers if c in local.held}
 
     # -- detector state: reloaded by version, written only by the lock holder ----------
@@ -338,25 +342,33 @@ class PostgresStore(SQLCore, SQLiteInteractions, SQLiteDrafts):
         return loaded
 
     def state_version(self, customer_id: str) -> int:
+        local = self._local
+        if local.depth and customer_id in local.held and customer_id in local.seen:
+            # Read since this transaction took the customer's lock: nobody else can change it.
+            return local.seen[customer_id]
         version = super().state_version(customer_id)
-        if self._local.depth:
-            self._local.seen[customer_id] = version
+        if local.depth:
+            local.seen[customer_id] = version
         return version
 
     def save_state(self, customer_id: str, state: Mapping[str, Any], *, at: datetime) -> int:
         """Save, returning the new version; 0, writing nothing, when another replica holds
         this customer or changed its state since this transaction read it (reload it)."""
-        outer = self._local.depth > 0
+        local = self._local
+        outer = local.depth > 0
         with self.transaction():
-            if not self._lock_customers([customer_id]):
-                return 0
-            current = super().state_version(customer_id)
-            # Inside a caller's transaction the state must be the one it read (never read:
-            # none may exist yet); a save of its own is a plain write under the lock.
-            if outer and self._local.seen.get(customer_id, 0) != current:
-                return 0
+            held = customer_id in local.held and customer_id in local.seen
+            if not held:
+                read = local.seen.get(customer_id, 0)
+                if not self._lock_customers([customer_id]):
+                    return 0
+                current = super().state_version(customer_id)
+                # Inside a caller's transaction the state must be the one it read (never
+                # read: none may exist yet); a save of its own is a plain write under the lock.
+                if outer and read != current:
+                    return 0
             version = super().save_state(customer_id, state, at=at)
-            self._local.seen[customer_id] = version
+            local.seen[customer_id] = version
             return version
 
 
