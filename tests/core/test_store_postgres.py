@@ -210,3 +210,11 @@ def test_the_store_may_come_from_the_environment(
     monkeypatch.setenv("TICKETSPIKE_STORE", url)
     assert main(["tickets", "--format", "json"]) == 0
     assert '"T9"' in capsys.readouterr().out
+
+
+def test_expired_delivery_ids_are_pruned_as_new_ones_arrive(store: PostgresStore) -> None:
+    for n in range(10):
+        assert store.remember_delivery("ticket", f"d{n}", at=T0, ttl_seconds=60)
+    later = T0.replace(hour=13)
+    assert store.remember_delivery("ticket", "fresh", at=later, ttl_seconds=60)
+    assert store._one("SELECT count(*) FROM deliveries")[0] == 1

@@ -334,6 +334,16 @@ class PostgresStore(SQLCore, SQLiteInteractions, SQLiteDrafts):
                     local.seen.pop(customer, None)
         return {c for c in customers if c in local.held}
 
+    # -- deliveries ----------
+    def _prune_deliveries(self, now: float) -> None:
+        """A few expired ids at a time, skipping rows another replica is pruning right now
+        (a plain DELETE would make concurrent webhook transactions wait for each other)."""
+        self._exec(
+            "DELETE FROM deliveries WHERE ctid IN (SELECT ctid FROM deliveries"
+            " WHERE expires_ts <= ? LIMIT 64 FOR UPDATE SKIP LOCKED)",
+            (now,),
+        )
+
     # -- detector state: reloaded by version, written only by the lock holder ----------
     def load_state(self, customer_id: str) -> tuple[int, dict[str, Any]] | None:
         loaded = super().load_state(customer_id)

@@ -215,7 +215,8 @@ class SQLDeliveries(_SQL):
         self, source: str, delivery_id: str, *, at: datetime, ttl_seconds: float
     ) -> bool:
         now = at.timestamp()
-        # An expired id is taken over in place, so concurrent writers never race on a delete.
+        self._prune_deliveries(now)
+        # An expired id is taken over in place (pruning may have left it).
         fresh = self._all(
             "INSERT INTO deliveries (source, delivery_id, expires_ts) VALUES (?, ?, ?)"
             " ON CONFLICT (source, delivery_id) DO UPDATE SET expires_ts = excluded.expires_ts"
@@ -223,6 +224,10 @@ class SQLDeliveries(_SQL):
             (source, delivery_id, now + ttl_seconds, now),
         )
         return bool(fresh)
+
+    def _prune_deliveries(self, now: float) -> None:
+        """Forget expired ids, so the table holds about one time-to-live of deliveries."""
+        self._exec("DELETE FROM deliveries WHERE expires_ts <= ?", (now,))
 
 
 class SQLDetectorState(_SQL):
