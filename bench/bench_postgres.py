@@ -86,6 +86,7 @@ async def load(
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     answered: dict[str, float] = {}
+    reconnects = [0]
     position = 0
     started = time.perf_counter()
 
@@ -98,10 +99,19 @@ async def load(
                 position += 1
                 msg_id, _created, body = items[n]
                 port = ports[n % len(ports)]
-                reader, writer = streams[port]
                 t0 = time.perf_counter()
-                writer.write(raw_request(port, msg_id, body))
-                head = await reader.readuntil(b"\r\n\r\n")
+                while True:
+                    reader, writer = streams[port]
+                    try:
+                        writer.write(raw_request(port, msg_id, body))
+                        head = await reader.readuntil(b"\r\n\r\n")
+                        break
+                    except (OSError, asyncio.IncompleteReadError):
+                        # The server closed a kept-alive connection: send it again on a new
+                        # one (same delivery id, so it is stored once either way).
+                        writer.close()
+                        reconnects[0] += 1
+                        streams[port] = await asyncio.open_connection("127.0.0.1", port)
                 length = 0
                 for line in head.split(b"\r\n"):
                     if line[:15].lower() == b"content-length:":
@@ -117,6 +127,8 @@ async def load(
                 writer.close()
 
     await asyncio.gather(*(lane() for _ in range(concurrency)))
+    if reconnects[0]:
+        print(f"  ({reconnects[0]} requests sent again after a closed connection)")
     return latencies, statuses, answered, time.perf_counter() - started
 
 
@@ -147,8 +159,11 @@ def run(url: str, replicas: int, count: int, concurrency: int, config: Path) -> 
             outbox = check.outbox()
             actions = check.actions()
     finally:
-        for proc in procs:
-            proc.send_signal(signal.SIGINT)
+        for n, proc in enumerate(procs):
+            if proc.poll() is not None:
+                print(f"  replica {n} had stopped (exit {proc.returncode})")
+            else:
+                proc.send_signal(signal.SIGINT)
         for proc in procs:
             try:
                 proc.wait(30)

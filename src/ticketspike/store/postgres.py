@@ -11,11 +11,11 @@ module adds the plumbing and what sharing needs:
 * **Migrations once**: the numbered files of :mod:`ticketspike.store.pg_migrations` are applied
   in one transaction under an advisory lock, so replicas starting together migrate once; a
   schema written by a newer ticketspike is refused with :class:`~ticketspike.errors.StoreError`.
-* **Inbox claims**: :meth:`PostgresStore.pending_events` takes the oldest events with
-  ``FOR UPDATE SKIP LOCKED`` and keeps only those whose customer it can lock
-  (``pg_try_advisory_xact_lock``): detection for one customer runs in one replica at a time,
-  other replicas take other customers' events meanwhile, and a claim ends with its transaction
-  (a dead replica's claims vanish with its connection).
+* **Inbox claims**: :meth:`PostgresStore.pending_events` locks the customers of the oldest
+  waiting events that nobody else holds (``pg_try_advisory_xact_lock``) and claims their
+  events (``FOR UPDATE SKIP LOCKED``): detection for one customer runs in one replica at a
+  time and in order, other replicas take other customers meanwhile, and a claim ends with its
+  transaction (a dead replica's claims vanish with its connection).
 * **Detector state guarded**: :meth:`PostgresStore.save_state` writes a customer's state only
   under that customer's lock and only if the stored version is still the one this transaction
   read; otherwise it writes nothing and returns 0, so the engine reloads the newer state
@@ -33,6 +33,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -299,22 +300,44 @@ class PostgresStore(SQLCore, SQLiteInteractions, SQLiteDrafts):
         return len(items)
 
     def pending_events(self, *, limit: int = 500) -> list[tuple[int, TicketEvent, PutOutcome]]:
-        """The oldest events nobody else is processing, of customers this transaction locked.
+        """The oldest events of customers nobody else is detecting, all of theirs in order.
 
-        Inside a transaction the rows stay claimed (and their customers locked) until it ends;
-        events of a customer another replica is busy with are left for later.
+        The oldest events' customers are locked (``pg_try_advisory_xact_lock``), as many as
+        it takes to fill ``limit``, skipping those another replica holds; then their events
+        are claimed. Inside a transaction the claim lasts until it ends, so one customer's
+        events are processed in one place, in order, while other replicas take other
+        customers.
         """
         with self.transaction():
+            scanned = [
+                r[0]
+                for r in self._all(
+                    "SELECT customer_id FROM inbox ORDER BY seq LIMIT ?", (max(100, 4 * limit),)
+                )
+            ]
+            waiting = Counter(scanned)
+            order = list(waiting)  # first-seen order: the oldest event's customer first
+            chosen: list[str] = []
+            claimable = 0
+            while order and claimable < limit:
+                wanted: list[str] = []
+                room = limit - claimable
+                while order and room > 0:
+                    wanted.append(order.pop(0))
+                    room -= waiting[wanted[-1]]
+                for customer in sorted(self._lock_customers(wanted)):
+                    chosen.append(customer)
+                    claimable += waiting[customer]
+            if not chosen:
+                return []
             rows = self._all(
-                "SELECT seq, customer_id, event, outcome FROM inbox ORDER BY seq LIMIT ?"
-                " FOR UPDATE SKIP LOCKED",
-                (limit,),
+                "SELECT seq, event, outcome FROM inbox WHERE customer_id = ANY(?)"
+                " ORDER BY seq LIMIT ? FOR UPDATE SKIP LOCKED",
+                (chosen, limit),
             )
-            granted = self._lock_customers(sorted({r[1] for r in rows}))
         return [
             (int(seq), event_from_json(json.loads(data)), PutOutcome(outcome))
-            for seq, customer, data, outcome in rows
-            if customer in granted
+            for seq, data, outcome in rows
         ]
 
     def _lock_customers(self, customers: Sequence[str]) -> set[str]:

@@ -25,6 +25,7 @@ CREATE TABLE inbox (
     outcome      TEXT NOT NULL,
     received_at  TEXT NOT NULL
 );
+CREATE INDEX inbox_by_customer ON inbox (customer_id, seq);
 
 CREATE TABLE deliveries (
     source       TEXT NOT NULL,
