@@ -121,6 +121,8 @@ class PostgresStore(SQLCore, SQLiteInteractions, SQLiteDrafts):
             )
         self._shown = f"{shown}?schema={self.schema}"
         self._local = _Local()
+        # Role mixins written for SQLiteStore may guard in-process state with it.
+        self._lock = threading.RLock()
         self._sql: dict[str, str] = {}
         self._closed = False
         search_path = pgsql.SQL("SET search_path TO {}").format(pgsql.Identifier(self.schema))
