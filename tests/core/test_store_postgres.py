@@ -6,6 +6,9 @@ The store contract itself runs here too, through ``any_store``.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -218,3 +221,24 @@ def test_expired_delivery_ids_are_pruned_as_new_ones_arrive(store: PostgresStore
     later = T0.replace(hour=13)
     assert store.remember_delivery("ticket", "fresh", at=later, ttl_seconds=60)
     assert store._one("SELECT count(*) FROM deliveries")[0] == 1
+
+
+@pytest.mark.parametrize("required", ["", "1"])
+def test_without_a_server_the_tests_skip_with_one_reason_or_fail_in_ci(required: str) -> None:
+    env = {
+        **os.environ,
+        "TICKETSPIKE_TEST_POSTGRES_URL": "postgresql://nobody@127.0.0.1:1/none",
+        "TICKETSPIKE_REQUIRE_POSTGRES": required,
+    }
+    test = f"{Path(__file__).as_posix()}::test_open_store_chooses_by_location"
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rsf", test],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=Path(__file__).resolve().parents[2],
+        timeout=120,
+    )
+    reason = "no PostgreSQL server answers at postgresql://nobody@127.0.0.1:1/none"
+    assert reason in done.stdout
+    assert ("1 failed" if required else "1 skipped") in done.stdout
