@@ -407,15 +407,17 @@ class Executor:
             result = handler.execute(action, ctx)
         except TransientDeliveryError as exc:
             self._finish(record.key, number, "transient", _short(exc))
+            exc.action = exc.action or action
             raise
         except PermanentDeliveryError as exc:
             self._finish(record.key, number, "permanent", _short(exc))
+            exc.action = exc.action or action
             raise
         except Exception as exc:
             # A plugin bug must not stop the other actions: fail this one, visibly.
             error = f"{name} raised {type(exc).__name__}: {_short(exc)}"
             self._finish(record.key, number, "error", error)
-            raise PermanentDeliveryError(error) from exc
+            raise PermanentDeliveryError(error, action=action) from exc
         except BaseException:
             # SystemExit / KeyboardInterrupt: hand the action back for the next run.
             self._finish(record.key, number, "interrupted", "the run was interrupted")
@@ -424,7 +426,7 @@ class Executor:
         if not isinstance(result, ActionResult):
             error = f"{name} returned {type(result).__name__}, not an ActionResult"
             self._finish(record.key, number, "error", error)
-            raise PermanentDeliveryError(error)
+            raise PermanentDeliveryError(error, action=action)
         self._finish(record.key, number, "done", None)
         return result
 

@@ -31,7 +31,7 @@ import json
 import os
 import signal
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -49,7 +49,7 @@ from .model import (
     TicketEvent,
     ticket_event_from_json,
 )
-from .planner.plan import Action, EscalationPlan
+from .planner.plan import Action, ChannelPost, EscalationPlan, NotifyTeam
 from .plugins import Plugins
 from .roles import (
     AccountDirectory,
@@ -145,6 +145,12 @@ class Delivered:
     now: datetime
 
 
+def _channel_of(action: Action) -> str | None:
+    if isinstance(action, ChannelPost | NotifyTeam):
+        return action.channel
+    return None
+
+
 @attrs.define(eq=False)
 class RecordingNotifier:
     """A notifier that delivers by remembering: ``delivered`` lists every action, in order."""
@@ -157,7 +163,7 @@ class RecordingNotifier:
         self.delivered.append(Delivered(action, ctx.plan.episode_id, ctx.account, ctx.now))
         number = len(self.delivered)
         return ActionResult(
-            ref={"channel": getattr(action, "channel", None) or "recorded", "ts": str(number)},
+            ref={"channel": _channel_of(action) or "recorded", "ts": str(number)},
             summary=f"{action.kind} #{number}",
         )
 
@@ -261,8 +267,14 @@ class FakeSource:
 
 @attrs.define(eq=False)
 class StaticPlugin:
-    """A plugin object registering the given objects, as an installed plugin's hooks would."""
+    """A plugin object registering the given objects, as an installed plugin's hooks would.
 
+    ``notifiers``, ``email_drafters``, ``task_sinks`` and ``health_score_sinks`` are all
+    registered through ``register_action_handlers`` (after ``action_handlers``); the four
+    names are kept so tests written for 0.1 read the same.
+    """
+
+    action_handlers: Sequence[ActionHandler] = ()
     notifiers: Sequence[ActionHandler] = ()
     email_drafters: Sequence[ActionHandler] = ()
     task_sinks: Sequence[ActionHandler] = ()
@@ -274,24 +286,16 @@ class StaticPlugin:
     mail_transports: Sequence[MailTransport] = ()
 
     @hookimpl
-    def register_notifiers(self, register: Callable[[ActionHandler], None]) -> None:
-        for obj in self.notifiers:
-            register(obj)
-
-    @hookimpl
-    def register_email_drafters(self, register: Callable[[ActionHandler], None]) -> None:
-        for obj in self.email_drafters:
-            register(obj)
-
-    @hookimpl
-    def register_task_sinks(self, register: Callable[[ActionHandler], None]) -> None:
-        for obj in self.task_sinks:
-            register(obj)
-
-    @hookimpl
-    def register_health_score_sinks(self, register: Callable[[ActionHandler], None]) -> None:
-        for obj in self.health_score_sinks:
-            register(obj)
+    def register_action_handlers(self, register: Callable[[ActionHandler], None]) -> None:
+        for group in (
+            self.action_handlers,
+            self.notifiers,
+            self.email_drafters,
+            self.task_sinks,
+            self.health_score_sinks,
+        ):
+            for obj in group:
+                register(obj)
 
     @hookimpl
     def register_ticket_sources(self, register: Callable[[TicketSource], None]) -> None:
@@ -379,10 +383,13 @@ def memory_engine(
     from .engine import Engine as _Engine
     from .store.memory import MemoryStore
 
-    extra: list[object] = list(plugins)
+    # Registered before ``plugins``, so (pluggy calls the last registered first) their
+    # account directories are asked before this one.
+    extra: list[object] = []
     directory = FakeAccounts(accounts)
     if directory.accounts:
         extra.append(StaticPlugin(directories=[directory]))
+    extra.extend(plugins)
     options.setdefault("sleep", RecordingSleep())
     return _Engine(
         config if config is not None else _Config.default(env={}),
@@ -534,7 +541,7 @@ class KillAfterEffect:
         return self.handler.name
 
     @property
-    def kinds(self) -> frozenset[str]:
+    def kinds(self) -> Collection[type[Action] | str]:
         return self.handler.kinds
 
     def execute(self, action: Action, ctx: ActionContext) -> ActionResult:

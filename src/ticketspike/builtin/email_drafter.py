@@ -31,7 +31,7 @@ from ..planner.plan import Action, DraftEmail, Recipient
 from ..roles import ActionContext, ActionHandler, ActionResult, PluginConfig
 from .text import one_line, printable
 
-__all__ = ["EmailDrafter", "register_email_drafters"]
+__all__ = ["EmailDrafter", "register_action_handlers"]
 
 
 def _address(recipient: Recipient) -> str:
@@ -47,7 +47,7 @@ class EmailDrafter:
 
     drafts_dir: Path | None = None
     name: str = "email_drafter"
-    kinds: frozenset[str] = frozenset({"draft_email"})
+    kinds: frozenset[type[Action]] = frozenset({DraftEmail})
 
     def execute(self, action: Action, ctx: ActionContext) -> ActionResult:
         if not isinstance(action, DraftEmail):
@@ -101,7 +101,7 @@ class EmailDrafter:
 
 
 @hookimpl
-def register_email_drafters(
+def register_action_handlers(
     register: Callable[[ActionHandler], None], config: PluginConfig
 ) -> None:
     section = config.section("email_drafter")

@@ -434,7 +434,7 @@ class _DemoConsole:
         self.notifier = ConsoleNotifier(stream=stream)
 
     @hookimpl
-    def register_notifiers(self, register: Callable[[ActionHandler], None]) -> None:
+    def register_action_handlers(self, register: Callable[[ActionHandler], None]) -> None:
         register(self.notifier)
 
 
