@@ -19,9 +19,7 @@ from typing import Any
 import attrs
 
 from .configfile import Section, load_file, load_text
-from .detect.classify import classification_settings_from_config
 from .detect.policy import DetectionPolicy, policy_from_config
-from .detect.themes import theme_settings_from_config
 from .lifecycle import (
     LifecyclePolicy,
     Silence,
@@ -33,6 +31,8 @@ from .mail.settings import email_settings_from_config
 from .planner.routing import RoutingRules, routing_from_config
 from .planner.workflow import Workflow, workflow_from_config
 from .roles import PluginConfig
+from .text.classify import classification_settings_from_config
+from .text.themes import theme_settings_from_config
 
 __all__ = ["Config", "load_config"]
 

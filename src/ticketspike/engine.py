@@ -36,8 +36,6 @@ from typing import Any
 import attrs
 
 from .config import Config, load_config
-from .detect.classify import FallbackClassifier, categorize
-from .detect.themes import analyze_with_fallback
 from .drafts import DraftDesk
 from .episode_acts import EpisodeActs
 from .errors import InputError, PluginError, TicketspikeError, WebhookRejected
@@ -48,6 +46,7 @@ from .model import Account, EventKind, Ticket, TicketEvent, check_customer_id, p
 from .monitor import SpikeMonitor
 from .planner.plan import EscalationPlan
 from .planner.planner import Planner
+from .plugin_runners import FallbackClassifier, analyze_with_fallback
 from .plugins import Plugins
 from .roles import (
     AccountDirectory,
@@ -62,6 +61,7 @@ from .store.base import ActionStatus, PutOutcome, Store
 from .store.drafts import DraftRecord, DraftStatus
 from .store.memory import MemoryStore
 from .store.sqlite import SQLiteStore
+from .text.classify import categorize
 from .themecache import ThemeCache, window_key
 from .unmatched import ResolvesUnmatched, Unmatched
 

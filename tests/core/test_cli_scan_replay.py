@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from ticketspike.cli import main
-from ticketspike.detect.classify import categorize
 from ticketspike.model import ticket_event_from_json
+from ticketspike.text.classify import categorize
 
 UTC = timezone.utc
 START = datetime(2026, 3, 2, tzinfo=UTC)

@@ -22,7 +22,8 @@ import pytest
 
 from ticketspike import Plugins, Theme, Ticket
 from ticketspike.config import load_config
-from ticketspike.detect.themes import StatisticalThemeAnalyzer, analyze_with_fallback
+from ticketspike.plugin_runners import analyze_with_fallback
+from ticketspike.text.themes import StatisticalThemeAnalyzer
 
 AT = datetime(2026, 3, 31, 12, tzinfo=timezone.utc)
 SECRET_SUBJECT = "Payroll export for Jane Roe SSN 123-45-6789 fails"

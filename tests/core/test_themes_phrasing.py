@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 
 from ticketspike import Ticket
 from ticketspike.cli import main
-from ticketspike.detect.text import segments, stem, tokens
-from ticketspike.detect.themes import ThemeSettings, find_themes
-from ticketspike.detect.trouble import trouble_in
+from ticketspike.text.themes import ThemeSettings, find_themes
+from ticketspike.text.tokens import segments, stem, tokens
+from ticketspike.text.trouble import trouble_in
 
 AT = datetime(2026, 2, 20, 12, tzinfo=timezone.utc)
 

@@ -26,8 +26,9 @@ import ticketspike_tests_fake_openai as fake_openai
 
 from ticketspike import Category, ConfigError, Plugins, Ticket
 from ticketspike.config import load_config
-from ticketspike.detect.classify import DEFAULT_CLASSIFIER, classify_with_fallback
-from ticketspike.detect.themes import analyze_with_fallback, find_themes
+from ticketspike.plugin_runners import analyze_with_fallback, classify_with_fallback
+from ticketspike.text.classify import DEFAULT_CLASSIFIER
+from ticketspike.text.themes import find_themes
 from ticketspike_openai import ModelAnswerError, OpenAIClassifier, OpenAIThemeAnalyzer
 
 Scripted = fake_openai.Scripted

@@ -131,7 +131,7 @@ def _accounts(args: argparse.Namespace, config: Config) -> dict[str, Account]:
 def _categorizer() -> Callable[[Ticket], Ticket] | None:
     """The text classifier for tickets whose source named no category, if it is installed."""
     try:
-        from ..detect.classify import categorize
+        from ..text.classify import categorize
     except ImportError:  # pragma: no cover - the module ships with the core
         return None
     return categorize
@@ -419,7 +419,7 @@ def _with_themes(
     if not signals or when is None:
         return signals
     try:
-        from ..detect.themes import find_themes
+        from ..text.themes import find_themes
     except ImportError:  # pragma: no cover - the module ships with the core
         return signals
     import attrs
