@@ -312,7 +312,11 @@ class Engine(EpisodeActs):
         return engine
 
     def close(self) -> None:
-        """Release the store if the engine opened it."""
+        """Release the store if the engine opened it, and what plugins hold (``close()``)."""
+        for obj in (*self.analyzers, *self.classifier.classifiers):
+            close = getattr(obj, "close", None)
+            if callable(close):
+                close()
         if self._owns_store:
             self.store.close()
 

@@ -125,6 +125,10 @@ class OpenAIClassifier:
     def __repr__(self) -> str:
         return f"OpenAIClassifier({self.client!r})"
 
+    def close(self) -> None:
+        """Close the HTTP connections (the engine calls this when it closes)."""
+        self.client.close()
+
     def classify(self, ticket: Ticket) -> Classification | None:
         if ticket.category_given:
             return None  # the source decided; nothing to ask
@@ -163,6 +167,10 @@ class OpenAIThemeAnalyzer:
 
     def __repr__(self) -> str:
         return f"OpenAIThemeAnalyzer({self.client!r})"
+
+    def close(self) -> None:
+        """Close the HTTP connections (the engine calls this when it closes)."""
+        self.client.close()
 
     def analyze(
         self, window: Sequence[Ticket], baseline: Sequence[Ticket], *, limit: int = 5

@@ -47,6 +47,17 @@ def ticket(tid: str, subject: str, body: str = "", *, customer: str = "acme") ->
     )
 
 
+_OPENED: list[Any] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_what_plugins_opened() -> Any:
+    """Close every classifier and analyzer a test had the plugin build (their HTTP pools)."""
+    yield
+    while _OPENED:
+        getattr(_OPENED.pop(), "close", lambda: None)()
+
+
 def plugins_for(model: Any, extra: str = "", env: dict[str, str] | None = None) -> tuple[Any, Any]:
     text = (
         "plugins:\n  openai:\n"
@@ -58,7 +69,12 @@ def plugins_for(model: Any, extra: str = "", env: dict[str, str] | None = None) 
     env = {"OPENAI_API_KEY": KEY} if env is None else env
     config = load_config("ticketspike.yaml", text=text, env=env)
     plugins = Plugins(load_entrypoints=True, allow={"openai"})
-    return plugins.classifiers(config.plugins), plugins.theme_analyzers(config.plugins)
+    classifiers, analyzers = (
+        plugins.classifiers(config.plugins),
+        plugins.theme_analyzers(config.plugins),
+    )
+    _OPENED.extend([*classifiers, *analyzers])
+    return classifiers, analyzers
 
 
 WINDOW = [
