@@ -2,7 +2,7 @@
 
 Three figures:
 
-* rendering the PRD 5.1 alert to Block Kit JSON (slack_sdk models, limits checked);
+* rendering the example alert to Block Kit JSON (slack_sdk models, limits checked);
 * rendering a huge spike (thousands of tickets and themes), which must cost about
   the same, because every list is cut to a budget before rendering;
 * delivering a channel post with the real ``WebClient`` to a minimal local Web API,

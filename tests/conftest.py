@@ -1,5 +1,9 @@
 """Fixtures every test folder shares.
 
+Every test keeps loopback requests off proxies (:mod:`support.network`): the fake vendor
+servers listen on 127.0.0.1, and HTTP clients would otherwise send to a proxy the
+environment names.
+
 ``any_store`` runs a test once per store implementation, so a store-level behaviour is checked
 on every store the project ships; a new store joins by adding its kind to :data:`STORE_KINDS`
 and a branch to :func:`make_store`.
@@ -12,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from support.network import keep_loopback_off_proxies
 from ticketspike.store import MemoryStore, SQLiteStore, Store
 
 STORE_KINDS = ["memory", "sqlite"]
@@ -32,3 +37,8 @@ def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]
     made = make_store(request.param, tmp_path)
     yield made
     made.close()
+
+
+@pytest.fixture(autouse=True)
+def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    keep_loopback_off_proxies(monkeypatch)

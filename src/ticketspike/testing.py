@@ -432,7 +432,7 @@ def ticket_event(
 
 
 def sample_account(customer_id: str = "techcorp") -> Account:
-    """The PRD 5.1 customer: TechCorp Inc, $500k ARR, health 52 (was 78), CSM with a manager."""
+    """The example customer: TechCorp Inc, $500k ARR, health 52 (was 78), CSM with a manager."""
     return Account(
         id=customer_id,
         name="TechCorp Inc",
@@ -460,7 +460,7 @@ def sample_assessment(
     severity: Severity = Severity.CRITICAL,
     themes: Sequence[str] = ("API errors", "login issues"),
 ) -> Assessment:
-    """An assessment with the PRD 4.1 example's numbers (15 tickets on 2.3/day)."""
+    """An assessment with the example alert's numbers (15 tickets on 2.3/day)."""
     multiplier = ticket_count / baseline_daily_avg if baseline_daily_avg else float("inf")
     categories = ((Category.TECHNICAL, 10), (Category.BILLING, 2), (Category.TRAINING, 3))
     priorities = ((Priority.P1, 3), (Priority.P2, 7), (Priority.P3, 5))

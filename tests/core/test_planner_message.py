@@ -1,4 +1,4 @@
-"""The PRD 5.1 alert and the PRD 10.1 acknowledgement e-mail."""
+"""The opening alert and the acknowledgement e-mail (docs/workflow.md, docs/email.md)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from ticketspike.signals import Assessment, BaselineSource, Severity, Transition
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
 
-# PRD 5.1, copied line for line.
+# The alert of docs/workflow.md, line for line.
 PRD_ALERT = """\
 :rotating_light: SUPPORT SPIKE ALERT: TechCorp Inc
 

@@ -53,7 +53,7 @@ def window(*subjects: str, prefix: str = "W") -> list[Ticket]:
     return [ticket(f"{prefix}{i}", s, hours_ago=i / 4) for i, s in enumerate(subjects)]
 
 
-EARLY = [  # the first hours of the PRD 5.1 incident
+EARLY = [  # the first hours of the example incident
     "API returning 500 errors on /v2/orders",
     "Intermittent API errors when syncing orders",
     "Users cannot log in after this morning's update",

@@ -1,4 +1,4 @@
-"""Workflow YAML (PRD 4.4): the default, aliases, and load-time refusals with file:line:key."""
+"""Workflow YAML (docs/workflow.md): the default, aliases, load-time refusals with file:line:key."""
 
 from __future__ import annotations
 

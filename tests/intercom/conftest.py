@@ -15,11 +15,13 @@ import copy
 import json
 import threading
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from support.loopback import LoopbackServer
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -96,14 +98,11 @@ class FakeIntercom:
                 self.end_headers()
                 self.wfile.write(data)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
+        self.server = LoopbackServer(Handler)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_port}"
+        return self.server.url()
 
     def search_page(self, body: dict[str, Any]) -> dict[str, Any]:
         query = body["query"]
@@ -157,17 +156,10 @@ class FakeIntercom:
 
 
 @pytest.fixture
-def fake_intercom(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeIntercom]:
-    # httpx honours proxy variables even for loopback unless NO_PROXY says otherwise.
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+def fake_intercom() -> Iterator[FakeIntercom]:
     fake = FakeIntercom()
-    fake.thread.start()
-    try:
+    with fake.server:
         yield fake
-    finally:
-        fake.server.shutdown()
-        fake.server.server_close()
 
 
 @pytest.fixture

@@ -22,8 +22,7 @@ try:
 except importlib.metadata.PackageNotFoundError:
     pytest.skip("ticketspike-openai is not installed", allow_module_level=True)
 
-import ticketspike_tests_fake_openai as fake_openai
-
+from support import fake_openai
 from ticketspike import Category, ConfigError, Plugins, Ticket
 from ticketspike.config import load_config
 from ticketspike.plugin_runners import analyze_with_fallback, classify_with_fallback

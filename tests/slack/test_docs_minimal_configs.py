@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import ticketspike_tests_fake_slack as fake_slack
 import yaml
 
+from support import fake_slack
 from ticketspike import Plugins, data
 from ticketspike.engine import Engine
 from ticketspike.store import ActionStatus
@@ -110,16 +110,13 @@ def test_minimal_slack_config_runs_the_demo(page, block, demo, slack) -> None:
 
 
 @pytest.fixture
-def fake_intercom_api(monkeypatch) -> Iterator[Any]:
+def fake_intercom_api() -> Iterator[Any]:
     conftest = _module(
         "ticketspike_tests_intercom_conftest", DOCS.parents[1] / "tests/intercom/conftest.py"
     )
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     fake = conftest.FakeIntercom()
-    fake.thread.start()
-    yield fake
-    fake.server.shutdown()
-    fake.server.server_close()
+    with fake.server:
+        yield fake
 
 
 @pytest.mark.parametrize(("page", "block"), [b for b in BLOCKS if b[0] == "intercom"])
@@ -154,11 +151,10 @@ def test_minimal_intercom_config_backfills_the_demo(page, block, demo, fake_inte
 
 
 @pytest.fixture
-def fake_zendesk_api(monkeypatch) -> Iterator[Any]:
+def fake_zendesk_api() -> Iterator[Any]:
     conftest = _module(
         "ticketspike_tests_zendesk_conftest", DOCS.parents[1] / "tests/zendesk/conftest.py"
     )
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     fake = conftest.FakeZendesk()
     fake.start()
     yield fake, conftest

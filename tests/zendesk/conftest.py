@@ -14,15 +14,16 @@ import copy
 import hashlib
 import hmac
 import json
-import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+
+from support.loopback import LoopbackServer
 
 FIXTURES = Path(__file__).parent / "fixtures"
 NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=timezone.utc)
@@ -98,14 +99,11 @@ class FakeZendesk:
         self.organizations: dict[int, dict[str, Any]] = {}
         self.requests: list[dict[str, Any]] = []
         self.fail_all: Reply | None = None
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
+        self._server = LoopbackServer(self._handler())
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_port}"
+        return self._server.url()
 
     def export_url(self, cursor: str) -> str:
         return f"{self.base_url}{EXPORT_PATH}?cursor={cursor}"
@@ -154,11 +152,10 @@ class FakeZendesk:
         return [r for r in self.requests if r["path"] == EXPORT_PATH]
 
     def start(self) -> None:
-        self._thread.start()
+        self._server.start()
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.stop()
 
     # -- HTTP -------------------------------------------------------------------
     def _route(self, path: str, query: dict[str, list[str]]) -> Reply:
@@ -296,10 +293,3 @@ def fake_zendesk() -> Iterator[FakeZendesk]:
         yield fake
     finally:
         fake.stop()
-
-
-@pytest.fixture(autouse=True)
-def _no_proxy_for_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
-    # requests honours HTTP(S)_PROXY even for 127.0.0.1 unless NO_PROXY says otherwise.
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")

@@ -1,4 +1,4 @@
-"""Built-in notifier: prints messages to the console in the PRD 5.1 plain-text layout.
+"""Built-in notifier: prints messages to the console in the plain-text alert layout.
 
 It serves ``direct_message``, ``channel_post``, ``thread_reply``, ``update_message`` and
 ``notify_team`` whenever no installed notifier (Slack, say) does, so the embedded default

@@ -1,6 +1,6 @@
-"""Built-in e-mail drafter: records the approval-gated acknowledgement draft (PRD 10.1).
+"""Built-in e-mail drafter: records the approval-gated acknowledgement draft (docs/email.md).
 
-ticketspike never e-mails a customer on its own (FR-3.4 says *draft*): this handler records the
+ticketspike never e-mails a customer on its own: this handler records the
 draft in the outbox, marked as awaiting approval, and, when ``plugins.email_drafter.drafts_dir``
 is set, also writes it as an ``.eml`` file a person can open, edit and send from their mail
 client. A draft without ``requires_approval`` is refused: something upstream broke the rule.

@@ -1,8 +1,8 @@
 """Built-in task and health-score sinks: record the action in the outbox for the host.
 
 The engine's executor writes every executed action to the store's outbox, whatever plugin
-carried it out; for tasks (FR-3.2), war-room entries (FR-3.6), syncs (FR-3.7) and health-score
-adjustments (PRD 4.4), when no plugin connects to a real task tracker or CRM, recording is the
+carried it out; for tasks, war-room entries, syncs and health-score
+adjustments, when no plugin connects to a real task tracker or CRM, recording is the
 whole job: the host (or ``ticketspike outbox --format json``) picks the entries up from there.
 Each is described in one line a person can act on.
 """

@@ -2,7 +2,7 @@
 
 Errors go to stderr as one line, and the exit status says what kind:
 2 for bad input (a :class:`~ticketspike.errors.InputError`), 1 for failures,
-0 for success (DESIGN.md).
+0 for success (docs/cli.md).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """``ticketspike scan`` and ``ticketspike replay``: the detector, from a ticket file.
 
 ``scan`` assesses every customer at one instant and prints the risk signals
-(PRD 2.1, 4.1); ``--plan`` adds the escalation plan each signal would start.
+(docs/cli.md); ``--plan`` adds the escalation plan each signal would start.
 ``replay`` streams the file in time order through detector and lifecycle, as
 production would, ticks included, and prints every episode transition with
 its time: the backtest tool.

@@ -510,7 +510,7 @@ def _demo(args: argparse.Namespace) -> int:
                 f"{', '.join(assessment.themes) or 'none'}"
             )
         print()
-        print("2. The alert the CSM received (console notifier, PRD 5.1)")
+        print("2. The alert the CSM received (console notifier)")
         if alert is not None:
             for line in render_text(alert.message).splitlines():
                 print(f"   {one_line(line, limit=200)}" if line else "")
@@ -542,7 +542,7 @@ def _multiplier(value: float) -> str:
 
 
 def _first_alert(plans: list[EscalationPlan]) -> DirectMessage | None:
-    """The opening direct message to the CSM of the last spike: the PRD 5.1 alert."""
+    """The opening direct message to the CSM of the last spike: the opening alert."""
     for plan in reversed(plans):
         for action in plan.actions:
             if isinstance(action, DirectMessage) and action.recipient.role == "csm":

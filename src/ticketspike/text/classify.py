@@ -1,6 +1,6 @@
-"""Ticket categories when the source gives none (PRD FR-1.5).
+"""Ticket categories when the source gives none (docs/classification.md).
 
-Routing (US-3) depends on the category, so a wrong guess is worse than an
+Routing depends on the category, so a wrong guess is worse than an
 honest ``other``. The order of evidence is:
 
 1. the source's own category (``category_given``): never second-guessed;
