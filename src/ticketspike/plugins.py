@@ -266,7 +266,10 @@ class Plugins:
 
         In pluggy's call order: later plugins before earlier ones, built-ins last,
         ``tryfirst``/``trylast`` and wrappers honoured; the first match is the most specific.
+        A deprecated hook's name collects ``register_action_handlers``, which serves it.
         """
+        if hook_name in DEPRECATED_HOOKS:
+            hook_name = "register_action_handlers"
         role, protocol = ROLE_HOOKS[hook_name]
         out: list[Registered] = []
 

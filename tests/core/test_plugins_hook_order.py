@@ -198,6 +198,9 @@ def test_a_deprecated_hook_warns_at_registration_and_keeps_its_markers() -> None
     info = next(i for i in plugins.infos() if i.name == "OldNotifier")
     assert info.roles == ("notifier",)
     assert not [i for i in plugins.infos() if "register_notifiers" in i.name]  # no alias shown
+    # Code that collects the old hook by name gets what the new one collects.
+    old = [r.obj.name for r in plugins.collect("register_notifiers", PluginConfig())]
+    assert old == [r.obj.name for r in plugins.collect("register_action_handlers", PluginConfig())]
     plugins.unregister("OldNotifier")
     assert plugins.action_handlers(PluginConfig())["direct_message"].name == "new"
 
