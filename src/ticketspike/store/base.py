@@ -28,7 +28,7 @@ import enum
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 
@@ -38,6 +38,9 @@ from ..signals import Transition
 from ..unmatched import Unmatched, UnmatchedRecord
 from .drafts import DraftRecord, DraftStatus
 from .interactions import InteractionRecord, SilenceRecord
+
+if TYPE_CHECKING:
+    from ..source_health import SourceRhythm
 
 __all__ = [
     "ActionRecord",
@@ -471,6 +474,19 @@ class Store(Protocol):
         self, draft_id: str, changes: Mapping[str, Any], *, version: int, at: datetime
     ) -> DraftRecord | None:
         """Apply ``changes`` if the draft is still at ``version``; the new record, or None."""
+        ...
+
+    # -- ticket sources' delivery rhythms (store.source_health) ------------------------
+    def source_rhythm(self, source: str) -> tuple[int, SourceRhythm] | None:
+        """``(version, rhythm)`` of one source, or None when it was never seen."""
+        ...
+
+    def source_rhythms(self) -> list[tuple[int, SourceRhythm]]:
+        """Every known source's ``(version, rhythm)``, by name."""
+        ...
+
+    def put_source_rhythm(self, rhythm: SourceRhythm, *, version: int, at: datetime) -> bool:
+        """Write ``rhythm`` if the stored version is still ``version`` (compare-and-set)."""
         ...
 
 
