@@ -239,9 +239,9 @@ class SourceWatch:
         else:
             title = "TICKET SOURCE QUIET"
             lines.append(
-                f"It usually delivers within {describe_duration(verdict.expected_gap)}; a "
-                f"silence this long happens by chance less than once in "
-                f"{_odds(verdict.chance)} (its learned rhythm)."
+                f"It usually delivers within {describe_duration(verdict.expected_gap)}; by "
+                f"its learned rhythm a silence this long happens by chance less than once "
+                f"in {_odds(self.source_policy.chance)}."
             )
             if verdict.failures:
                 lines.append(
@@ -297,11 +297,8 @@ class SourceWatch:
 
 
 def _odds(chance: float) -> str:
-    if chance <= 0:
-        return "a billion billion"
     odds = 1.0 / chance
-    if odds >= 1e9:
-        return f"{odds / 1e9:,.0f} billion"
-    if odds >= 1e6:
-        return f"{odds / 1e6:,.0f} million"
+    for size, word in ((1e12, "trillion"), (1e9, "billion"), (1e6, "million")):
+        if odds >= size:
+            return f"{odds / size:,.0f} {word}"
     return f"{odds:,.0f}"
