@@ -160,13 +160,13 @@ def _webhook(event: TicketEvent) -> bytes:
     return json.dumps(event.ticket.to_json()).encode()
 
 
-def test_failing_signatures_warn_as_a_broken_webhook_not_a_quiet_week() -> None:
+def _webhook_engine() -> tuple[Engine, RecordingNotifier, FixedClock]:
+    """An engine fed a fortnight of steady signed webhooks from source ``fake``."""
     source = FakeSource(name="fake", token="right")
     notifier = RecordingNotifier()
     clock = FixedClock(START)
     engine = memory_engine(StaticPlugin(notifiers=[notifier], sources=[source]), clock=clock)
-    events = steady(source="fake")
-    for n, event in enumerate(events):
+    for n, event in enumerate(steady(source="fake")):
         clock.at = event.at
         engine.ingest_webhook(
             "fake",
@@ -174,6 +174,38 @@ def test_failing_signatures_warn_as_a_broken_webhook_not_a_quiet_week() -> None:
             {"x-fake-token": "right", "x-delivery-id": f"d{n}"},
             now=event.at,
         )
+    engine.run_pending()
+    return engine, notifier, clock
+
+
+def _resume(engine: Engine, clock: FixedClock) -> None:
+    clock.advance(minutes=2)
+    good = ticket_event("T-fixed", "cust1", clock.at, source="fake")
+    engine.ingest_webhook("fake", _webhook(good), {"x-fake-token": "right"}, now=clock.at)
+    engine.run_pending()
+    engine.tick(clock.at)
+
+
+def test_a_steady_webhook_feed_that_stops_warns_once_and_clears_on_resume() -> None:
+    engine, notifier, clock = _webhook_engine()
+    last = clock.at
+    (status,) = engine.source_statuses()
+    assert status.status == "ok" and status.warn_after is not None
+    for minutes in (30, 60, status.warn_after / 60 - 1):
+        engine.tick(last + timedelta(minutes=minutes))
+    assert source_posts(notifier) == []
+    for minutes in (1, 30, 600):
+        clock.at = last + timedelta(seconds=status.warn_after, minutes=minutes)
+        engine.tick(clock.at)
+    assert source_posts(notifier) == ["source:fake:quiet:1"]
+    assert notifier.delivered[-1].action.message.title == "TICKET SOURCE QUIET"  # type: ignore[union-attr]
+    _resume(engine, clock)
+    assert source_posts(notifier) == ["source:fake:quiet:1", "source:fake:resumed:1"]
+    assert engine.source_statuses()[0].status == "ok"
+
+
+def test_failing_signatures_warn_as_a_broken_webhook_not_a_quiet_week() -> None:
+    engine, notifier, clock = _webhook_engine()
     last = clock.at
     for minutes in range(1, 6):  # the secret was rotated on one side only
         clock.at = last + timedelta(minutes=5 * minutes)
@@ -187,12 +219,7 @@ def test_failing_signatures_warn_as_a_broken_webhook_not_a_quiet_week() -> None:
     assert "5 deliveries since then failed the signature check" in message.lines[1]
     (status,) = engine.source_statuses()
     assert status.to_json()["signature_failures"] == 5
-
-    clock.advance(minutes=2)
-    good = ticket_event("T-fixed", "cust1", clock.at, source="fake")
-    engine.ingest_webhook("fake", _webhook(good), {"x-fake-token": "right"}, now=clock.at)
-    engine.run_pending()
-    engine.tick(clock.at)
+    _resume(engine, clock)
     assert source_posts(notifier) == ["source:fake:quiet:1", "source:fake:resumed:1"]
     (status,) = engine.source_statuses()
     assert status.status == "ok" and status.failures == 0
