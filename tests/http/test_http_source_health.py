@@ -3,16 +3,28 @@
 from __future__ import annotations
 
 import json
+import random
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from ticketspike.model import TicketEvent
 from ticketspike.testing import ticket_event
 
-from ..core.test_engine_quiet_sources import steady
-from .conftest import FAKE_TOKEN
+
+def steady(source: str, days: int = 14) -> list[TicketEvent]:
+    """A delivery every 5 to 25 minutes, day and night, for ``days``."""
+    rng = random.Random(7)
+    out: list[TicketEvent] = []
+    t = datetime(2026, 2, 2, tzinfo=timezone.utc)
+    end = t + timedelta(days=days)
+    while t < end:
+        t += timedelta(minutes=rng.uniform(5, 25))
+        out.append(ticket_event(f"T{len(out)}", f"cust{len(out) % 40}", t, source=source))
+    return out
 
 
 def test_health_detail_shows_a_quiet_source_its_failures_and_its_clearing(
-    harness_factory: Any,
+    harness_factory: Any, kit: Any
 ) -> None:
     harness = harness_factory()
     events = steady(source="fake")
@@ -52,7 +64,7 @@ def test_health_detail_shows_a_quiet_source_its_failures_and_its_clearing(
     accepted = harness.client.post(
         "/api/webhooks/fake",
         content=body,
-        headers={"content-type": "application/json", "x-fake-token": FAKE_TOKEN},
+        headers={"content-type": "application/json", "x-fake-token": kit.FAKE_TOKEN},
     )
     assert accepted.status_code == 202
     harness.settle()
