@@ -27,6 +27,8 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
+import attrs
+
 from .planner.message import AlertMessage, MessageKind
 from .planner.plan import ChannelPost, EscalationPlan
 from .signals import Severity, TransitionKind
@@ -41,6 +43,7 @@ from .source_health import (
     source_policy_from_section,
     warned,
 )
+from .store.source_health import RhythmHead
 
 if TYPE_CHECKING:
     from .config import Config
@@ -90,7 +93,7 @@ def source_report(
     seen = failures or {}
     return [
         judge(rhythm, at.timestamp(), policy=policy, failures=seen.get(rhythm.source, 0))
-        for _version, rhythm in store.source_rhythms()
+        for _head, rhythm in store.source_rhythms()
     ]
 
 
@@ -168,20 +171,63 @@ class SourceWatch:
         policy = self.source_policy
         for _ in range(_CAS_TRIES):
             with self.store.transaction():
-                found = self.store.source_rhythm(source)
-                if found is None and len(self.store.source_rhythms()) >= policy.max_sources:
-                    log.warning(
-                        "not learning the rhythm of source %s: %d sources are known already "
-                        "(quiet_sources.max_sources)",
-                        safe_source_name(source),
-                        policy.max_sources,
-                    )
-                    return
-                version, rhythm = found if found is not None else (0, None)
+                rhythm = self._current_rhythm(source)
+                if rhythm is None:
+                    head = None
+                    if len(self.store.source_rhythms()) >= policy.max_sources:
+                        log.warning(
+                            "not learning the rhythm of source %s: %d sources are known "
+                            "already (quiet_sources.max_sources)",
+                            safe_source_name(source),
+                            policy.max_sources,
+                        )
+                        return
+                    version = 0
+                else:
+                    head = self._rhythm_cache[source][0]
+                    version = head.version
                 updated = observe(rhythm, source, stamps, policy=policy)
-                if self.store.put_source_rhythm(updated, version=version, at=self.clock()):
+                # Within the same ten-minute interval only the last delivery and the count
+                # move: a small write (see store.source_health).
+                learned = rhythm is None or updated.open_ts != rhythm.open_ts
+                if self.store.put_source_rhythm(
+                    updated, version=version, at=self.clock(), learned=learned
+                ):
+                    rev = 1 if head is None else head.rev + (1 if learned else 0)
+                    written = RhythmHead(version + 1, rev, updated.last_ts, updated.deliveries)
+                    self._rhythm_cache[source] = (written, updated)
                     return
         log.warning("source %s: its rhythm kept changing under us; skipped", source)
+
+    @property
+    def _rhythm_cache(self) -> dict[str, tuple[RhythmHead, SourceRhythm]]:
+        cache: dict[str, tuple[RhythmHead, SourceRhythm]] | None = getattr(
+            self, "_rhythms_seen", None
+        )
+        if cache is None:
+            cache = {}
+            self._rhythms_seen = cache
+        return cache
+
+    def _current_rhythm(self, source: str) -> SourceRhythm | None:
+        """The stored rhythm, read whole only when its learned part changed since we last
+        saw it (another process, or a restart); else the cached one with the new counts."""
+        head = self.store.source_rhythm_head(source)
+        if head is None:
+            self._rhythm_cache.pop(source, None)
+            return None
+        cached = self._rhythm_cache.get(source)
+        if cached is not None and cached[0].rev == head.rev:
+            rhythm = cached[1]
+            if (rhythm.last_ts, rhythm.deliveries) != (head.last_ts, head.deliveries):
+                rhythm = attrs.evolve(rhythm, last_ts=head.last_ts, deliveries=head.deliveries)
+            self._rhythm_cache[source] = (head, rhythm)
+            return rhythm
+        found = self.store.source_rhythm(source)
+        if found is None:
+            return None
+        self._rhythm_cache[source] = found
+        return found[1]
 
     # -- judging ------------------------------------------------------------------------
     def source_statuses(self, at: datetime | None = None) -> list[Verdict]:
@@ -197,7 +243,8 @@ class SourceWatch:
         failures = self._failure_snapshot()
         planned: list[str] = []
         now = at.timestamp()
-        for version, rhythm in self.store.source_rhythms():
+        for head, rhythm in self.store.source_rhythms():
+            version = head.version
             verdict = judge(rhythm, now, policy=policy, failures=failures.get(rhythm.source, 0))
             plan: EscalationPlan | None = None
             if rhythm.warned and (resumed(rhythm) or verdict.status == "disabled"):

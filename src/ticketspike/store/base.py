@@ -41,6 +41,7 @@ from .interactions import InteractionRecord, SilenceRecord
 
 if TYPE_CHECKING:
     from ..source_health import SourceRhythm
+    from .source_health import RhythmHead
 
 __all__ = [
     "ActionRecord",
@@ -477,16 +478,23 @@ class Store(Protocol):
         ...
 
     # -- ticket sources' delivery rhythms (store.source_health) ------------------------
-    def source_rhythm(self, source: str) -> tuple[int, SourceRhythm] | None:
-        """``(version, rhythm)`` of one source, or None when it was never seen."""
+    def source_rhythm_head(self, source: str) -> RhythmHead | None:
+        """Version, learned revision, last delivery and count of one source (cheap)."""
         ...
 
-    def source_rhythms(self) -> list[tuple[int, SourceRhythm]]:
-        """Every known source's ``(version, rhythm)``, by name."""
+    def source_rhythm(self, source: str) -> tuple[RhythmHead, SourceRhythm] | None:
+        """One source's head and whole rhythm, or None when it was never seen."""
         ...
 
-    def put_source_rhythm(self, rhythm: SourceRhythm, *, version: int, at: datetime) -> bool:
-        """Write ``rhythm`` if the stored version is still ``version`` (compare-and-set)."""
+    def source_rhythms(self) -> list[tuple[RhythmHead, SourceRhythm]]:
+        """Every known source's head and rhythm, by name."""
+        ...
+
+    def put_source_rhythm(
+        self, rhythm: SourceRhythm, *, version: int, at: datetime, learned: bool = True
+    ) -> bool:
+        """Write ``rhythm`` if the stored version is still ``version`` (compare-and-set);
+        ``learned=False`` writes only its last delivery and count."""
         ...
 
 
