@@ -174,13 +174,16 @@ class SourceWatch:
                 rhythm = self._current_rhythm(source)
                 if rhythm is None:
                     head = None
-                    if len(self.store.source_rhythms()) >= policy.max_sources:
-                        log.warning(
-                            "not learning the rhythm of source %s: %d sources are known "
-                            "already (quiet_sources.max_sources)",
-                            safe_source_name(source),
-                            policy.max_sources,
-                        )
+                    if len(self.store.source_names()) >= policy.max_sources:
+                        if not getattr(self, "_told_full", False):
+                            self._told_full = True  # once: hostile files name many sources
+                            log.warning(
+                                "not learning the rhythm of source %s (nor of other new "
+                                "ones): %d sources are known already (quiet_sources."
+                                "max_sources)",
+                                safe_source_name(source),
+                                policy.max_sources,
+                            )
                         return
                     version = 0
                 else:

@@ -237,3 +237,39 @@ def test_a_hostile_source_name_is_printable_in_the_warning() -> None:
     line = post.action.message.lines[0]  # type: ignore[union-attr]
     assert "\u202e" not in line and "\n" not in line
     assert "<!channel> feed??forged" in line  # raw here; each medium escapes it (Slack: &lt;)
+
+
+def test_two_processes_on_one_store_warn_once(tmp_path: Path) -> None:
+    path = tmp_path / "store.db"
+    events = steady()
+    clock = FixedClock(events[-1].at)
+    first_store, second_store = SQLiteStore(path), SQLiteStore(path)
+    try:
+        notifiers = [RecordingNotifier(), RecordingNotifier()]
+        engines = [
+            memory_engine(StaticPlugin(notifiers=[n]), clock=clock, store=s)
+            for n, s in zip(notifiers, (first_store, second_store), strict=True)
+        ]
+        engines[0].ingest_many(events[: len(events) // 2])
+        engines[1].ingest_many(events[len(events) // 2 :])  # each learns into the same row
+        (status,) = engines[0].source_statuses()
+        assert status.deliveries == len(events)
+        clock.advance(hours=8)
+        for _ in range(3):
+            for engine in engines:
+                engine.tick(clock.at)
+        posts = source_posts(notifiers[0]) + source_posts(notifiers[1])
+        assert posts == ["source:api:quiet:1"]
+    finally:
+        first_store.close()
+        second_store.close()
+
+
+def test_hostile_files_cannot_fill_the_store_with_sources(tmp_path: Path) -> None:
+    config = load_config(text="quiet_sources:\n  max_sources: 5\n", env={})
+    clock = FixedClock(START)
+    engine = memory_engine(config=config, clock=clock)
+    engine.ingest_many(
+        [ticket_event(f"T{n}", "cust1", START, source=f"src{n}") for n in range(300)]
+    )
+    assert len(engine.store.source_names()) == 5

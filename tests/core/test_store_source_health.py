@@ -27,6 +27,7 @@ def test_a_rhythm_is_stored_and_read_back(any_store: Store) -> None:
     assert (head.version, head.rev, head.deliveries, head.last_ts) == (1, 1, 2, T + 900)
     assert back == attrs.evolve(rhythm)  # the same rhythm, through its stored form
     assert [r.source for _h, r in any_store.source_rhythms()] == ["zendesk"]
+    assert any_store.source_names() == ["zendesk"]
 
 
 def test_a_small_write_moves_only_the_counts(any_store: Store) -> None:

@@ -136,6 +136,7 @@ def test_one_warning_when_a_source_goes_quiet_and_one_note_when_it_resumes(
         assert "TICKET SOURCE QUIET" in warning["text"]
         wire = json.dumps(warning["blocks"])
         assert "&lt;!here&gt; feed" in wire and "<!here>" not in wire
+        assert "&lt;!here&gt; feed" in warning["text"] and "<!here>" not in warning["text"]
         with httpx.Client(base_url=url, timeout=10) as client:
             reader = {"Authorization": f"Bearer {TOKEN}"}
             assert client.get("/api/health").json() == {"status": "ok"}

@@ -490,6 +490,10 @@ class Store(Protocol):
         """Every known source's head and rhythm, by name."""
         ...
 
+    def source_names(self) -> list[str]:
+        """The names of the known sources, sorted (cheap)."""
+        ...
+
     def put_source_rhythm(
         self, rhythm: SourceRhythm, *, version: int, at: datetime, learned: bool = True
     ) -> bool:

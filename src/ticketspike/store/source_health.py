@@ -56,6 +56,10 @@ class SourceHealthStore(Protocol):
         """Every known source's head and rhythm, by name."""
         ...
 
+    def source_names(self) -> list[str]:
+        """The names of the known sources, sorted (cheap)."""
+        ...
+
     def put_source_rhythm(
         self, rhythm: SourceRhythm, *, version: int, at: datetime, learned: bool = True
     ) -> bool:
@@ -107,6 +111,10 @@ class MemorySourceHealth:
             rows = sorted(self._rhythm_rows().items())
         return [(h, _merged(s, h.last_ts, h.deliveries)) for _name, (h, s) in rows]
 
+    def source_names(self) -> list[str]:
+        with self._lock:
+            return sorted(self._rhythm_rows())
+
     def put_source_rhythm(
         self, rhythm: SourceRhythm, *, version: int, at: datetime, learned: bool = True
     ) -> bool:
@@ -153,6 +161,9 @@ class SQLiteSourceHealth:
             "SELECT version, rev, last_ts, deliveries, state FROM source_rhythms ORDER BY source"
         )
         return [_row(r) for r in rows]
+
+    def source_names(self) -> list[str]:
+        return [r[0] for r in self._all("SELECT source FROM source_rhythms ORDER BY source")]
 
     def put_source_rhythm(
         self, rhythm: SourceRhythm, *, version: int, at: datetime, learned: bool = True
