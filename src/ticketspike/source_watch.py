@@ -173,7 +173,6 @@ class SourceWatch:
             with self.store.transaction():
                 rhythm = self._current_rhythm(source)
                 if rhythm is None:
-                    head = None
                     if len(self.store.source_names()) >= policy.max_sources:
                         if not getattr(self, "_told_full", False):
                             self._told_full = True  # once: hostile files name many sources
@@ -187,8 +186,7 @@ class SourceWatch:
                         return
                     version = 0
                 else:
-                    head = self._rhythm_cache[source][0]
-                    version = head.version
+                    version = self._rhythm_cache[source][0].version
                 updated = observe(rhythm, source, stamps, policy=policy)
                 # Within the same ten-minute interval only the last delivery and the count
                 # move: a small write (see store.source_health).
@@ -196,9 +194,14 @@ class SourceWatch:
                 if self.store.put_source_rhythm(
                     updated, version=version, at=self.clock(), learned=learned
                 ):
-                    rev = 1 if head is None else head.rev + (1 if learned else 0)
-                    written = RhythmHead(version + 1, rev, updated.last_ts, updated.deliveries)
-                    self._rhythm_cache[source] = (written, updated)
+                    if learned:  # its new revision is the store's: read it whole next time
+                        self._rhythm_cache.pop(source, None)
+                    else:
+                        head = self._rhythm_cache[source][0]
+                        self._rhythm_cache[source] = (
+                            RhythmHead(version + 1, head.rev, updated.last_ts, updated.deliveries),
+                            updated,
+                        )
                     return
         log.warning("source %s: its rhythm kept changing under us; skipped", source)
 

@@ -2,12 +2,15 @@
 
 One row per source. The learned part (:class:`~ticketspike.source_health.SourceRhythm`, as
 JSON) changes at most once per ten-minute interval, so it is written only then (``learned``
-writes, which bump ``rev``); a delivery within the same interval updates only the small
-``last_ts`` and ``deliveries`` columns, and a reader merges them into the JSON's rhythm. That
-keeps the webhook path to one small write. ``version`` makes every write a compare-and-set:
-:meth:`put_source_rhythm` writes only if the stored version is still the one the caller read,
-so two processes noting deliveries of one source never lose each other's counts (the loser
-reads again and retries). Restarts keep what was learned.
+writes, which give ``rev`` a new random value: a reader caching the learned part by ``rev``
+can never take a rolled-back write for a committed one); a delivery within the same
+interval updates only the small ``last_ts`` and ``deliveries`` columns, and a reader merges
+them into the JSON's rhythm. That keeps the webhook path to one small write.
+
+``version`` makes every write a compare-and-set: :meth:`put_source_rhythm` writes only if the
+stored version is still the one the caller read, so two processes noting deliveries of one
+source never lose each other's counts (the loser reads again and retries). Restarts keep what
+was learned.
 
 Mixins for :class:`~ticketspike.store.memory.MemoryStore` and
 :class:`~ticketspike.store.sqlite.SQLiteStore`, in the portable SQL subset (the PostgreSQL
@@ -17,6 +20,7 @@ DDL is ``pg_migrations/0002_source_health.sql``); they never read the clock.
 from __future__ import annotations
 
 import json
+import secrets
 import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -126,7 +130,7 @@ class MemorySourceHealth:
             if current is not None and not learned:
                 rev, state = current[0].rev, current[1]
             else:
-                rev = (current[0].rev if current is not None else 0) + 1
+                rev = _new_rev()
                 # Kept as its JSON form would read back, like the SQLite store.
                 state = SourceRhythm.from_json(rhythm.to_json())
             head = RhythmHead(version + 1, rev, rhythm.last_ts, rhythm.deliveries)
@@ -171,15 +175,23 @@ class SQLiteSourceHealth:
         if version == 0:
             written = self._exec(
                 "INSERT INTO source_rhythms (source, version, rev, last_ts, deliveries, state,"
-                " updated_at) VALUES (?, 1, 1, ?, ?, ?, ?) ON CONFLICT (source) DO NOTHING",
-                (rhythm.source, rhythm.last_ts, rhythm.deliveries, _dump(rhythm), _iso(at)),
+                " updated_at) VALUES (?, 1, ?, ?, ?, ?, ?) ON CONFLICT (source) DO NOTHING",
+                (
+                    rhythm.source,
+                    _new_rev(),
+                    rhythm.last_ts,
+                    rhythm.deliveries,
+                    _dump(rhythm),
+                    _iso(at),
+                ),
             )
         elif learned:
             written = self._exec(
-                "UPDATE source_rhythms SET version = ?, rev = rev + 1, last_ts = ?,"
+                "UPDATE source_rhythms SET version = ?, rev = ?, last_ts = ?,"
                 " deliveries = ?, state = ?, updated_at = ? WHERE source = ? AND version = ?",
                 (
                     version + 1,
+                    _new_rev(),
                     rhythm.last_ts,
                     rhythm.deliveries,
                     _dump(rhythm),
@@ -195,6 +207,10 @@ class SQLiteSourceHealth:
                 (version + 1, rhythm.last_ts, rhythm.deliveries, _iso(at), rhythm.source, version),
             )
         return written == 1
+
+
+def _new_rev() -> int:
+    return secrets.randbits(62)
 
 
 def _dump(rhythm: SourceRhythm) -> str:

@@ -4,7 +4,7 @@
 CREATE TABLE source_rhythms (
     source       TEXT PRIMARY KEY,
     version      INTEGER NOT NULL,       -- every write: compare-and-set
-    rev          INTEGER NOT NULL,       -- writes of the learned part (state)
+    rev          INTEGER NOT NULL,       -- new at each write of the learned part (state)
     last_ts      REAL NOT NULL,
     deliveries   INTEGER NOT NULL,
     state        TEXT NOT NULL,

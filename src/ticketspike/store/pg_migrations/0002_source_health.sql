@@ -4,7 +4,7 @@
 CREATE TABLE source_rhythms (
     source       TEXT PRIMARY KEY,
     version      BIGINT NOT NULL,        -- every write: compare-and-set
-    rev          INTEGER NOT NULL,       -- writes of the learned part (state)
+    rev          BIGINT NOT NULL,        -- new at each write of the learned part (state)
     last_ts      DOUBLE PRECISION NOT NULL,
     deliveries   BIGINT NOT NULL,
     state        TEXT NOT NULL,
