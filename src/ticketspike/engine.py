@@ -30,6 +30,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -380,7 +381,7 @@ class Engine(EpisodeActs, SourceWatch):
                     counts=counts,
                     suppress_before=warm_up_until,
                     why="warm-up",
-                    also=lambda b=batch: self.note_events(b),  # type: ignore[misc]
+                    also=partial(self.note_events, batch),
                 )
                 batch = []
                 if on_event is not None:
@@ -392,7 +393,7 @@ class Engine(EpisodeActs, SourceWatch):
                 counts=counts,
                 suppress_before=warm_up_until,
                 why="warm-up",
-                also=lambda b=batch: self.note_events(b),  # type: ignore[misc]
+                also=partial(self.note_events, batch),
             )
             if on_event is not None:
                 on_event(received)
