@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
+import attrs
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -209,3 +212,20 @@ def test_a_steady_source_never_warns(
             for now in (t - 1.0, (rhythm.last_ts + t) / 2):
                 assert judge(rhythm, now, policy=POLICY).status != "quiet"
         rhythm = observe(rhythm, "steady", [t], policy=POLICY)
+
+
+def test_the_documented_keys_and_defaults_are_the_real_ones() -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "configuration.md").read_text()
+    section = doc.split("### `quiet_sources`", 1)[1].split("\n### ", 1)[0]
+    rows = {
+        m.group(1): m.group(2).strip()
+        for m in re.finditer(r"^\| `([a-z_]+)` \| ([^|]+) \|", section, flags=re.M)
+    }
+    fields = {f.name: f.default for f in attrs.fields(SourcePolicy)}
+    assert set(rows) == set(fields)
+    for name, shown in rows.items():
+        value = fields[name]
+        if isinstance(value, bool):
+            assert shown == f"`{str(value).lower()}`", name
+        elif isinstance(value, (int, float)):
+            assert float(shown.strip("`")) == value, name
