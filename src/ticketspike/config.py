@@ -53,6 +53,7 @@ TOP_LEVEL_KEYS = frozenset(
         "themes",
         "escalation_chain",
         "email",
+        "quiet_sources",
     }
 )
 
@@ -188,6 +189,7 @@ def _assemble(root: Section, *, path: str | None, env: Mapping[str, str] | None)
         config.limits,
     )
     _check_escalation_chain(root)
+    _check_quiet_sources(root)
     return config
 
 
@@ -200,6 +202,19 @@ def _check_escalation_chain(root: Section) -> None:
         return
     try:
         chain_policy_from_section(section)
+    except ValueError as exc:
+        raise section.error(None, str(exc)) from None
+
+
+def _check_quiet_sources(root: Section) -> None:
+    """A mistake in ``quiet_sources`` fails at load time, with its line."""
+    from .source_health import source_policy_from_section
+
+    section = root.get_section("quiet_sources")
+    if section is None:
+        return
+    try:
+        source_policy_from_section(section)
     except ValueError as exc:
         raise section.error(None, str(exc)) from None
 

@@ -30,6 +30,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +41,7 @@ from .detect.classify import FallbackClassifier, categorize
 from .detect.themes import analyze_with_fallback
 from .drafts import DraftDesk
 from .episode_acts import EpisodeActs
-from .errors import InputError, PluginError, TicketspikeError, WebhookRejected
+from .errors import InputError, PluginError, SignatureError, TicketspikeError, WebhookRejected
 from .executor import ExecutionReport, Executor, RetryPolicy
 from .limits import IngestLimits, admit, analysis_prefix
 from .mail.settings import email_settings_from_config
@@ -58,6 +59,7 @@ from .roles import (
     describe,
 )
 from .signals import Assessment, Transition, TransitionKind
+from .source_watch import SourceWatch
 from .store.base import ActionStatus, PutOutcome, Store
 from .store.drafts import DraftRecord, DraftStatus
 from .store.memory import MemoryStore
@@ -181,7 +183,7 @@ class _Counts:
             setattr(self, field.name, list(value) if isinstance(value, list) else value)
 
 
-class Engine(EpisodeActs):
+class Engine(EpisodeActs, SourceWatch):
     """Everything ticketspike does, behind one object a host embeds.
 
     :param config: the validated configuration (:func:`ticketspike.config.load_config`);
@@ -374,14 +376,24 @@ class Engine(EpisodeActs):
             received += 1
             if len(batch) >= _BATCH:
                 self._ingest_batch(
-                    batch, now=now, counts=counts, suppress_before=warm_up_until, why="warm-up"
+                    batch,
+                    now=now,
+                    counts=counts,
+                    suppress_before=warm_up_until,
+                    why="warm-up",
+                    also=partial(self.note_events, batch),
                 )
                 batch = []
                 if on_event is not None:
                     on_event(received)
         if batch:
             self._ingest_batch(
-                batch, now=now, counts=counts, suppress_before=warm_up_until, why="warm-up"
+                batch,
+                now=now,
+                counts=counts,
+                suppress_before=warm_up_until,
+                why="warm-up",
+                also=partial(self.note_events, batch),
             )
             if on_event is not None:
                 on_event(received)
@@ -506,7 +518,13 @@ class Engine(EpisodeActs):
                 status=404,
             )
         lowered = {k.lower(): v for k, v in headers.items()}
-        result = plugin.parse_webhook(body, lowered, now=now)
+        try:
+            result = plugin.parse_webhook(body, lowered, now=now)
+        except SignatureError:
+            self.note_signature_failure(source)  # a broken webhook is not a quiet week
+            raise
+        with self.store.transaction():
+            self.note_deliveries({source: (now,)})
         if result.unmatched and not result.events:
             with self.store.transaction():
                 if result.delivery_id is not None and not self.store.remember_delivery(
@@ -594,6 +612,8 @@ class Engine(EpisodeActs):
         self._retrying(work, counts)
         # Unacknowledged episodes move up the escalation chain (episode_acts.run_chain).
         chained = self.run_chain(at)
+        # Ticket sources silent for longer than their rhythm allows (source_watch).
+        chained += self.check_sources(at)
         if self.execute_inline and (counts.plans or chained):
             self.executor.run_pending()
         return counts.transitions

@@ -48,6 +48,7 @@ from .episodes import episode_routes
 from .errors import ApiError, api_error_from, exception_handlers, unexpected
 from .openapi import openapi_document
 from .settings import ServerSettings, server_settings_from_config
+from .source_health import health_detail
 from .worker import Processor
 from .writer import WebhookWriter
 
@@ -232,7 +233,19 @@ class _Api:
                 status=503,
                 headers={**_NO_STORE, "Retry-After": "5"},
             )
-        return json_response({"status": "ok"}, headers=_NO_STORE)
+        body: dict[str, Any] = {"status": "ok"}
+        if self._reader(request):  # sources' names and times are for readers only
+            body["detail"] = await run_in_threadpool(health_detail, self.engine)
+        return json_response(body, headers=_NO_STORE)
+
+    def _reader(self, request: Request) -> bool:
+        if not request.headers.get("authorization"):
+            return False
+        try:
+            self.auth.check(request.headers.get("authorization"))
+        except ApiError:
+            return False
+        return True
 
     async def openapi(self, request: Request) -> Response:
         if self._openapi is None:

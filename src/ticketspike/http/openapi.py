@@ -12,6 +12,7 @@ from typing import Any
 
 from .drafts import DRAFT_SCHEMAS, draft_paths
 from .episodes import episode_paths
+from .source_health import DETAIL_SCHEMA as HEALTH_DETAIL_SCHEMA
 
 __all__ = ["openapi_document"]
 
@@ -239,6 +240,7 @@ SCHEMAS: dict[str, Any] = {
         "properties": {
             "status": {"type": "string", "enum": ["ok", "unavailable"]},
             "reason": {"type": "string"},
+            "detail": HEALTH_DETAIL_SCHEMA,
         },
     },
 }
@@ -411,7 +413,8 @@ def openapi_document(
             "/api/health": {
                 "get": {
                     "operationId": "health",
-                    "summary": "Liveness and store reachability (no credentials needed).",
+                    "summary": "Liveness and store reachability (no credentials needed); "
+                    "with the read token also each ticket source's delivery status (detail).",
                     "responses": {
                         "200": _json(_ref("Health"), "Serving."),
                         "503": _json(
