@@ -28,6 +28,7 @@ from .lifecycle import (
     lifecycle_policy_from_config,
     silences_from_config,
 )
+from .incidents import IncidentPolicy, incident_policy_from_config
 from .limits import TICKETS_KEYS, IngestLimits, limits_from_config
 from .mail.settings import email_settings_from_config
 from .planner.routing import RoutingRules, routing_from_config
@@ -53,6 +54,7 @@ TOP_LEVEL_KEYS = frozenset(
         "themes",
         "escalation_chain",
         "email",
+        "incidents",
     }
 )
 
@@ -118,6 +120,11 @@ class Config:
         """The ``tickets:`` section's clock skew, text caps and analysis budget."""
         return limits_from_config(self.root.get_section("tickets"))
 
+    @property
+    def incidents(self) -> IncidentPolicy:
+        """The ``incidents:`` section: when many customers spiking together make one incident."""
+        return incident_policy_from_config(self.root.get_section("incidents"))
+
 
 def load_config(
     path: str | Path | None = None,
@@ -151,6 +158,7 @@ def _assemble(root: Section, *, path: str | None, env: Mapping[str, str] | None)
     classification_settings_from_config(root.get_section("classification"))
     theme_settings_from_config(root.get_section("themes"))
     email_settings_from_config(root.get_section("email"))
+    incident_policy_from_config(root.get_section("incidents"))
     plugin_sections: dict[str, Section] = {}
     plugins = root.get_section("plugins")
     if plugins is not None:
