@@ -67,7 +67,7 @@ class IncidentPolicy:
     min_customers: int = 3
     min_share: float = 0.02
     alpha: float = 0.01
-    prior_rate: float = 0.002
+    prior_rate: float = 0.001
     prior_hours: float = 1000.0
     dominant_share: float = 0.5
     health_delta: float = -5.0
@@ -116,7 +116,7 @@ def incident_policy_from_config(section: Section | None) -> IncidentPolicy:
     if alpha >= 1:
         raise section.error("alpha", "expected a probability below 1, such as 0.01")
     if prior >= 1:
-        raise section.error("prior_rate", "expected a rate below 1, such as 0.002")
+        raise section.error("prior_rate", "expected a rate below 1, such as 0.001")
     return IncidentPolicy(
         enabled=enabled,
         window_hours=window,
@@ -348,6 +348,9 @@ class Correlator:
         self._activity: dict[int, set[str]] = {}
         self._customer_hours = 0.0
         self._openings = 0.0
+        # Openings of the hours still in ``_activity``: history only once their hour closes,
+        # so a burst is never judged against a rate it inflated itself.
+        self._recent_openings: dict[int, int] = {}
         self._candidates: list[_Member] = []
         self._incidents: dict[str, Incident] = {}
         self._by_episode: dict[str, str] = {}
@@ -369,6 +372,9 @@ class Correlator:
         for hour in sorted(self._activity):
             if hour <= now_hour - keep:
                 self._customer_hours += len(self._activity.pop(hour))
+        for hour in sorted(self._recent_openings):
+            if hour <= now_hour - keep:
+                self._openings += self._recent_openings.pop(hour)
 
     def base_rate(self) -> float:
         """Episodes opened per active customer-hour, learned, shrunk towards the prior."""
@@ -401,7 +407,8 @@ class Correlator:
         if not self.policy.enabled:
             return []
         if transition.kind is TransitionKind.OPENED:
-            self._openings += 1
+            hour = int(transition.at.timestamp() // _HOUR)
+            self._recent_openings[hour] = self._recent_openings.get(hour, 0) + 1
             if transition.suppressed:
                 return []
             return self._opened(transition)
@@ -521,6 +528,7 @@ class Correlator:
             "activity": {str(h): sorted(b) for h, b in self._activity.items()},
             "customer_hours": self._customer_hours,
             "openings": self._openings,
+            "recent_openings": {str(h): n for h, n in self._recent_openings.items()},
             "candidates": [c.to_json() for c in self._candidates],
             "incidents": [i.state_json() for i in self._kept()],
         }
@@ -548,6 +556,7 @@ class Correlator:
             out._activity = {int(h): set(map(str, b)) for h, b in data["activity"].items()}
             out._customer_hours = float(data["customer_hours"])
             out._openings = float(data["openings"])
+            out._recent_openings = {int(h): int(n) for h, n in data["recent_openings"].items()}
             out._candidates = [_Member.from_json(c) for c in data["candidates"]]
             for raw in data["incidents"]:
                 incident = Incident.from_json(raw)
