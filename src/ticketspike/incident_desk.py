@@ -49,6 +49,7 @@ from .planner.plan import (
 from .signals import Transition, TransitionKind
 from .store.base import Store, plan_id_of
 from .store.codec import plan_from_json
+from .store.incidents import IncidentRecord
 
 __all__ = ["IncidentDesk", "STATE_CURSOR"]
 
@@ -77,7 +78,6 @@ class IncidentDesk:
         self._rewritten: set[str] = set()  # member episodes whose plans the incident replaced
         self._roots: dict[str, str | None] = {}  # incident id -> key of its coordination post
         self._teams: dict[str, list[str]] = {}  # incident id -> teams told
-        self.recorded: list[IncidentTransition] = []
 
     # -- state --------------------------------------------------------------------------
     def load(self) -> None:
@@ -212,7 +212,15 @@ class IncidentDesk:
                 done = self._resolved_plan(incident, at)
                 if self.store.record_plan(done, plan_id=plan_id_of(done), at=at):
                     out.append(done)
-            self.recorded.append(change)
+            self.store.put_incident(
+                IncidentRecord(
+                    incident_id=iid,
+                    status=incident.status,
+                    first_spike=incident.first_spike,
+                    updated_at=at,
+                    data=incident.to_json(),
+                )
+            )
             for listener in self.listeners:
                 listener(change)
         return out

@@ -37,6 +37,7 @@ from ..planner.plan import EscalationPlan
 from ..signals import Transition
 from ..unmatched import Unmatched, UnmatchedRecord
 from .drafts import DraftRecord, DraftStatus
+from .incidents import IncidentRecord
 from .interactions import InteractionRecord, SilenceRecord
 
 __all__ = [
@@ -472,6 +473,17 @@ class Store(Protocol):
     ) -> DraftRecord | None:
         """Apply ``changes`` if the draft is still at ``version``; the new record, or None."""
         ...
+
+    # -- product incidents (store.incidents) -------------------------------------------
+    def put_incident(self, record: IncidentRecord) -> None:
+        """Insert or replace an incident's latest view."""
+        ...
+
+    def incidents(self, *, status: str | None = None) -> list[IncidentRecord]:
+        """Incidents (``open`` or ``resolved`` ones), first spike first."""
+        ...
+
+    def incident(self, incident_id: str) -> IncidentRecord | None: ...
 
 
 def plan_id_of(plan: EscalationPlan) -> str:
