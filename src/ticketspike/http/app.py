@@ -45,6 +45,7 @@ from .body import parse_json, read_body, require_content_type
 from .drafts import draft_routes
 from .endpoints import endpoint_path, endpoint_routes
 from .episodes import episode_routes
+from .incidents import incident_routes
 from .errors import ApiError, api_error_from, exception_handlers, unexpected
 from .openapi import openapi_document
 from .settings import ServerSettings, server_settings_from_config
@@ -354,6 +355,7 @@ def create_app(
         Route("/api/health", _guarded(api.health), methods=["GET"], name="health"),
         Route("/openapi.json", _guarded(api.openapi), methods=["GET"], name="openapi"),
         *draft_routes(engine, api.auth, json_response, _guarded),
+        *incident_routes(engine, api.auth, json_response, _guarded),
     ]
     middleware = []
     if settings.cors_origins:
