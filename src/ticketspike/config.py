@@ -22,13 +22,13 @@ from .configfile import Section, load_file, load_text
 from .detect.classify import classification_settings_from_config
 from .detect.policy import DetectionPolicy, policy_from_config
 from .detect.themes import theme_settings_from_config
+from .incidents import IncidentPolicy, incident_policy_from_config
 from .lifecycle import (
     LifecyclePolicy,
     Silence,
     lifecycle_policy_from_config,
     silences_from_config,
 )
-from .incidents import IncidentPolicy, incident_policy_from_config
 from .limits import TICKETS_KEYS, IngestLimits, limits_from_config
 from .mail.settings import email_settings_from_config
 from .planner.routing import RoutingRules, routing_from_config

@@ -206,7 +206,9 @@ class IncidentDesk:
                 self.store.record_plan(out[0], plan_id=plan_id_of(out[0]), at=at)
             elif change.kind == "incident_joined" and newcomer is not None:
                 joined = self._joined_plan(incident, change, newcomer, at)
-                if self.store.record_plan(joined, plan_id=f"{iid}:joined:{change.episode_ids[0]}", at=at):
+                if self.store.record_plan(
+                    joined, plan_id=f"{iid}:joined:{change.episode_ids[0]}", at=at
+                ):
                     out.append(joined)
             elif change.kind == "incident_resolved":
                 done = self._resolved_plan(incident, at)
@@ -264,7 +266,12 @@ class IncidentDesk:
         actions: list[Any] = []
         notes: list[str] = []
         post = next(
-            (a for p in founders for a in p.actions if isinstance(a, ChannelPost) and a.create_thread),
+            (
+                a
+                for p in founders
+                for a in p.actions
+                if isinstance(a, ChannelPost) and a.create_thread
+            ),
             None,
         )
         root: str | None = None

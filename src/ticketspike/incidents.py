@@ -143,7 +143,10 @@ def binomial_tail(k: int, n: int, p: float) -> float:
     # Sum the upper tail directly (terms shrink fast once i passes n*p).
     for i in range(k, n + 1):
         term = math.exp(
-            math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1) + i * log_p
+            math.lgamma(n + 1)
+            - math.lgamma(i + 1)
+            - math.lgamma(n - i + 1)
+            + i * log_p
             + (n - i) * log_q
         )
         total += term
@@ -417,7 +420,9 @@ class Correlator:
             return []
         if transition.kind is TransitionKind.ESCALATED:
             members = tuple(
-                attrs.evolve(m, ticket_count=max(m.ticket_count, transition.assessment.ticket_count))
+                attrs.evolve(
+                    m, ticket_count=max(m.ticket_count, transition.assessment.ticket_count)
+                )
                 if m.episode_id == transition.episode_id
                 else m
                 for m in incident.members
@@ -431,8 +436,8 @@ class Correlator:
             return []
         incident = attrs.evolve(incident, status="resolved", resolved_at=transition.at)
         self._incidents[incident.incident_id] = incident
-        members = {m.episode_id for m in incident.members}
-        self._candidates = [c for c in self._candidates if c.episode_id not in members]
+        gone = {m.episode_id for m in incident.members}
+        self._candidates = [c for c in self._candidates if c.episode_id not in gone]
         return [
             IncidentTransition(
                 "incident_resolved",

@@ -15,8 +15,10 @@ START = datetime(2026, 2, 2, tzinfo=UTC)
 DAYS = 32  # day 31 is the day under test
 CUSTOMERS = [f"cust{i:03d}" for i in range(300)]
 AFFECTED = CUSTOMERS[:40]
-UNRELATED = {"cust200": ("billing", "Invoice charged twice"), "cust250": (
-    "training", "How do I set up the new reports?")}
+UNRELATED = {
+    "cust200": ("billing", "Invoice charged twice"),
+    "cust250": ("training", "How do I set up the new reports?"),
+}
 _CATEGORIES = ("technical", "billing", "training", "feature_request", "other")
 _SUBJECTS = {
     "technical": "Export is slow",
@@ -27,7 +29,9 @@ _SUBJECTS = {
 }
 
 
-def _row(cid: str, tid: str, at: datetime, category: str, subject: str, **extra: Any) -> dict[str, Any]:
+def _row(
+    cid: str, tid: str, at: datetime, category: str, subject: str, **extra: Any
+) -> dict[str, Any]:
     row = {
         "ticketId": tid,
         "customerId": cid,
@@ -40,7 +44,9 @@ def _row(cid: str, tid: str, at: datetime, category: str, subject: str, **extra:
     return row
 
 
-def stream(*, incident: bool = True, busy_monday: bool = False, seed: int = 7) -> list[dict[str, Any]]:
+def stream(
+    *, incident: bool = True, busy_monday: bool = False, seed: int = 7
+) -> list[dict[str, Any]]:
     """The rows, in time order."""
     rng = random.Random(seed)
     rows: list[dict[str, Any]] = []
@@ -62,14 +68,21 @@ def stream(*, incident: bool = True, busy_monday: bool = False, seed: int = 7) -
             for i in range(10):
                 at = begin + timedelta(minutes=1.5 * i)
                 rows.append(
-                    _row(cid, f"{cid}-login-{i}", at, "technical", "Login issues: cannot sign in",
-                         severity="P1" if i < 2 else "P2")
+                    _row(
+                        cid,
+                        f"{cid}-login-{i}",
+                        at,
+                        "technical",
+                        "Login issues: cannot sign in",
+                        severity="P1" if i < 2 else "P2",
+                    )
                 )
         for cid, (category, subject) in UNRELATED.items():
             begin = day + timedelta(hours=15 if category == "billing" else 19)
             for i in range(10):
-                rows.append(_row(cid, f"{cid}-own-{i}", begin + timedelta(minutes=4 * i),
-                                 category, subject))
+                rows.append(
+                    _row(cid, f"{cid}-own-{i}", begin + timedelta(minutes=4 * i), category, subject)
+                )
     rows.sort(key=lambda r: (r["createdAt"], r["customerId"], r["ticketId"]))
     return rows
 

@@ -15,7 +15,6 @@ from ticketspike.store import SQLiteStore
 from ticketspike.testing import FixedClock, clean_plugins
 
 
-
 def stream() -> list[dict[str, object]]:
     import importlib.util
     import sys

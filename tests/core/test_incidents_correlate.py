@@ -142,7 +142,9 @@ customers = st.lists(
 @settings(max_examples=60, deadline=None)
 @given(customers, st.lists(st.integers(0, 110), min_size=25, max_size=25), st.randoms())
 def test_correlation_does_not_depend_on_input_order(cids, minutes, rnd) -> None:
-    transitions = [opened(c, T0 + timedelta(minutes=m)) for c, m in zip(cids, minutes)]
+    transitions = [
+        opened(c, T0 + timedelta(minutes=m)) for c, m in zip(cids, minutes, strict=False)
+    ]
     seen = activity(60, T0)
     first = correlate(transitions, activity=seen)
     shuffled = list(transitions)

@@ -60,4 +60,6 @@ def test_text_output_counts_incident_transitions(capsys, tmp_path: Path) -> None
     code = main(["replay", write(tmp_path / "t.jsonl", stream())])
     out, _ = capsys.readouterr()
     assert code == 0
-    assert out.splitlines()[-1].endswith("1 incident_opened, 37 incident_joined, 0 incident_resolved")
+    assert out.splitlines()[-1].endswith(
+        "1 incident_opened, 37 incident_joined, 0 incident_resolved"
+    )

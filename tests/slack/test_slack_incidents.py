@@ -40,8 +40,12 @@ def _stream_module() -> Any:
 
 
 S = _stream_module()
-TEAMS = {"support_lead": "#support-leads", "product": "#product", "finance": "#finance",
-         "enablement": "#enablement"}
+TEAMS = {
+    "support_lead": "#support-leads",
+    "product": "#product",
+    "finance": "#finance",
+    "enablement": "#enablement",
+}
 
 
 def user(cid: str) -> str:
@@ -102,7 +106,8 @@ def check_posts(slack: Any) -> None:
     assert others and all(any(c in t for c in S.UNRELATED) for t in others)
     assert {c for c in S.UNRELATED if any(c in t for t in others)} == set(S.UNRELATED)
     joined = [
-        m for m in slack.messages["C0ESCALATE"]
+        m
+        for m in slack.messages["C0ESCALATE"]
         if m["thread_ts"] == incident[0]["ts"] and "joined the incident" in m["text"]
     ]
     assert joined  # later customers were added to the incident thread

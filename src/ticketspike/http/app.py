@@ -45,8 +45,8 @@ from .body import parse_json, read_body, require_content_type
 from .drafts import draft_routes
 from .endpoints import endpoint_path, endpoint_routes
 from .episodes import episode_routes
-from .incidents import incident_routes
 from .errors import ApiError, api_error_from, exception_handlers, unexpected
+from .incidents import incident_routes
 from .openapi import openapi_document
 from .settings import ServerSettings, server_settings_from_config
 from .worker import Processor

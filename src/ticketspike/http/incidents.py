@@ -110,7 +110,11 @@ def incident_paths(read: list[dict[str, list[str]]]) -> dict[str, Any]:
                 "summary": "Product incidents (many customers spiking together), first first.",
                 "security": read,
                 "parameters": [
-                    {"name": "status", "in": "query", "schema": {"type": "string", "enum": list(_STATUSES)}}
+                    {
+                        "name": "status",
+                        "in": "query",
+                        "schema": {"type": "string", "enum": list(_STATUSES)},
+                    }
                 ],
                 "responses": {
                     "200": body("Incidents", "The incidents."),
@@ -125,7 +129,12 @@ def incident_paths(read: list[dict[str, list[str]]]) -> dict[str, Any]:
                 "summary": "One product incident.",
                 "security": read,
                 "parameters": [
-                    {"name": "incident_id", "in": "path", "required": True, "schema": {"type": "string"}}
+                    {
+                        "name": "incident_id",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string"},
+                    }
                 ],
                 "responses": {
                     "200": body("Incident", "The incident."),
