@@ -447,6 +447,7 @@ class Engine(EpisodeActs):
                     result = work()
                     if self._wanted and not self._last_attempt:
                         raise _ThemesWanted
+                self.incident_desk.committed()
                 return result
             except _ThemesWanted:
                 wanted, self._wanted = self._wanted, {}

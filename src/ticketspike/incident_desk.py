@@ -55,7 +55,8 @@ __all__ = ["IncidentDesk", "STATE_CURSOR"]
 
 STATE_CURSOR = "incidents:state"
 
-# Listeners get every incident transition once it is recorded (outbound events, dashboards).
+# Listeners get every incident transition once its batch has committed (outbound events,
+# dashboards); a crash between the commit and the call loses the call, never the record.
 Listener = Callable[[IncidentTransition], None]
 
 
@@ -73,7 +74,11 @@ class IncidentDesk:
         self.policy = policy
         self.account = account
         self.listeners: list[Listener] = []
-        self.correlator = Correlator(policy)
+        self._unsent: list[IncidentTransition] = []
+        self._reset()
+
+    def _reset(self) -> None:
+        self.correlator = Correlator(self.policy)
         self._held: dict[str, list[dict[str, Any]]] = {}  # episode id -> plan JSONs, in order
         self._rewritten: set[str] = set()  # member episodes whose plans the incident replaced
         self._roots: dict[str, str | None] = {}  # incident id -> key of its coordination post
@@ -82,9 +87,10 @@ class IncidentDesk:
     # -- state --------------------------------------------------------------------------
     def load(self) -> None:
         """Read the saved state (inside the batch's transaction)."""
+        self._unsent = []
         raw = self.store.get_cursor(STATE_CURSOR)
         if raw is None:
-            self.__init__(self.store, self.policy, account=self.account)  # type: ignore[misc]
+            self._reset()
             return
         try:
             data = json.loads(raw)
@@ -164,6 +170,17 @@ class IncidentDesk:
         self._rewritten.add(episode)
         return True, [member, *self._incident_changes(changes, at, newcomer=plan)]
 
+    def committed(self) -> None:
+        """The batch committed: tell the listeners what it recorded (once)."""
+        sent, self._unsent = self._unsent, []
+        for change in sent:
+            for listener in self.listeners:
+                listener(change)
+
+    def handles(self, episode_id: str) -> bool:
+        """Whether the episode's escalation is the incident's (or still held for one)."""
+        return episode_id in self._rewritten or episode_id in self._held
+
     def has_held(self) -> bool:
         """Whether plans wait for the end of the call (as of the last batch's state)."""
         return bool(self._held)
@@ -223,8 +240,7 @@ class IncidentDesk:
                     data=incident.to_json(),
                 )
             )
-            for listener in self.listeners:
-                listener(change)
+            self._unsent.append(change)
         return out
 
     def _names(self, incident: Incident) -> list[str]:

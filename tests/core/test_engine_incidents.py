@@ -1,0 +1,128 @@
+"""Incidents through the engine (memory store, recording notifier): what each member's plan
+holds, the seam other parts subscribe to, and the incident's resolution."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from ticketspike.config import load_config
+from ticketspike.incidents import IncidentTransition
+from ticketspike.model import Account, Person, ticket_event_from_json
+from ticketspike.planner.plan import AdjustHealthScore, DirectMessage, DraftEmail, NotifyTeam
+from ticketspike.testing import FixedClock, memory_engine
+
+
+def _stream_module() -> Any:
+    name = "ticketspike_tests_incident_stream"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(
+            name, Path(__file__).with_name("incident_stream.py")
+        )
+        assert spec is not None and spec.loader is not None
+        sys.modules[name] = module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+S = _stream_module()
+
+
+def accounts() -> list[Account]:
+    return [
+        Account(
+            id=cid,
+            name=f"Customer {cid}",
+            arr=100_000,
+            health_score=70,
+            csm=Person(name=f"CSM {cid}", email=f"csm.{cid}@example.com"),
+            champion=Person(name=f"Pat {cid}", email=f"pat@{cid}.example"),
+        )
+        for cid in S.CUSTOMERS
+    ]
+
+
+def run(config_text: str = "") -> tuple[Any, Any, list[IncidentTransition]]:
+    events = [ticket_event_from_json(r) for r in S.stream()]
+    clock = FixedClock(max(e.at for e in events) + timedelta(minutes=1))
+    config = load_config(text=config_text or "{}", env={})
+    engine = memory_engine(config=config, clock=clock, accounts=accounts())
+    seen: list[IncidentTransition] = []
+    engine.incident_desk.listeners.append(seen.append)
+    result = engine.ingest_many(events)
+    return engine, result, seen
+
+
+def test_member_plans_are_short_and_the_incident_plans_once() -> None:
+    engine, result, seen = run()
+    kinds = [s.kind for s in seen]
+    assert kinds.count("incident_opened") == 1 and kinds.count("incident_joined") == 37
+    incident = seen[0].incident
+    members = {
+        p.customer_id: p
+        for p in result.plans
+        if p.episode_id in incident.episode_ids or p.customer_id in S.AFFECTED
+    }
+    member_plans = [p for p in result.plans if p.episode_id.startswith("ep_")]
+    by_customer = {p.customer_id: p for p in member_plans if p.transition.value == "opened"}
+    assert set(S.AFFECTED) <= set(by_customer) and members
+    for cid in S.AFFECTED:
+        plan = by_customer[cid]
+        dms = [a for a in plan.actions if isinstance(a, DirectMessage)]
+        assert len(dms) == 1 and dms[0].step_id == "incident_dm"
+        assert incident.incident_id in dms[0].message.lines[0]
+        assert not [a for a in plan.actions if isinstance(a, NotifyTeam)]
+        (health,) = [a for a in plan.actions if isinstance(a, AdjustHealthScore)]
+        assert health.delta == -5.0
+        for draft in (a for a in plan.actions if isinstance(a, DraftEmail)):
+            assert "known issue" in draft.body
+    for cid in S.UNRELATED:
+        plan = by_customer[cid]
+        (health,) = [a for a in plan.actions if isinstance(a, AdjustHealthScore)]
+        assert health.delta == -15.0
+    teams = [
+        a.team
+        for p in result.plans
+        if p.episode_id == incident.incident_id
+        for a in p.actions
+        if isinstance(a, NotifyTeam)
+    ]
+    assert teams and len(teams) == len(set(teams))
+    (record,) = engine.store.incidents()
+    assert len(record.data["customer_ids"]) == 40
+
+
+def test_the_health_rule_is_configurable() -> None:
+    _engine, result, seen = run("incidents: {health_delta: -2}")
+    incident = seen[0].incident
+    deltas = {
+        a.delta
+        for p in result.plans
+        if p.episode_id in incident.episode_ids
+        for a in p.actions
+        if isinstance(a, AdjustHealthScore)
+    }
+    assert deltas == {-2.0}
+
+
+def test_incidents_off_escalates_every_customer_on_its_own() -> None:
+    engine, result, seen = run("incidents: {enabled: false}")
+    assert seen == [] and engine.store.incidents() == []
+    opened = [p for p in result.plans if p.transition.value == "opened"]
+    assert {p.customer_id for p in opened} >= set(S.AFFECTED)
+
+
+def test_the_incident_resolves_when_its_members_have_and_members_skip_the_chain() -> None:
+    engine, _result, seen = run()
+    incident = seen[0].incident
+    last = max(e for e in [incident.latest_spike])
+    # No escalation-chain reminders for the incident's members.
+    chained = engine.run_chain(last + timedelta(hours=3))
+    assert not [p for p in chained if p.split(":")[0] in incident.episode_ids]
+    engine.tick(last + timedelta(days=2))
+    (record,) = engine.store.incidents()
+    assert record.status == "resolved"
+    assert [s.kind for s in seen][-1] == "incident_resolved"
