@@ -30,9 +30,18 @@ from typing import Any
 import attrs
 
 from .errors import StoreError
-from .incidents import Correlator, Incident, IncidentPolicy, IncidentTransition, episode_keys
+from .configfile import Section
+from .incidents import (
+    KNOWN_ISSUE_VARIABLES,
+    Correlator,
+    Incident,
+    IncidentPolicy,
+    IncidentTransition,
+    episode_keys,
+)
 from .model import Account
 from .planner.message import AlertMessage, MessageKind
+from .planner.templates import TemplateRenderError, TextTemplate, compile_text
 from .planner.plan import (
     AddToWarRoom,
     AdjustHealthScore,
@@ -73,6 +82,7 @@ class IncidentDesk:
         self.store = store
         self.policy = policy
         self.account = account
+        self.known_issue = known_issue_template(policy)
         self.listeners: list[Listener] = []
         self._unsent: list[IncidentTransition] = []
         self._reset()
@@ -494,14 +504,10 @@ class IncidentDesk:
                     )
                 )
             elif isinstance(action, DraftEmail):
-                actions.append(
-                    attrs.evolve(
-                        action,
-                        body=action.body.rstrip()
-                        + "\n\nThis is a known issue affecting several customers; our product "
-                        "team is working on it and we will update you as soon as it is fixed.\n",
-                    )
-                )
+                known = self._known_issue(incident, name)
+                if known:
+                    action = attrs.evolve(action, body=f"{action.body.rstrip()}\n\n{known}\n")
+                actions.append(action)
         return attrs.evolve(
             plan,
             actions=tuple(actions),
@@ -511,6 +517,28 @@ class IncidentDesk:
                 "and war room are the incident's",
             ),
         )
+
+    def _known_issue(self, incident: Incident, name: str) -> str:
+        try:
+            return self.known_issue.render(
+                {
+                    "incident_id": incident.incident_id,
+                    "incident_label": incident.label,
+                    "incident_customers": len(incident.customer_ids),
+                    "incident_themes": ", ".join(incident.themes),
+                    "customer_name": name,
+                }
+            ).strip()
+        except TemplateRenderError:
+            return ""
+
+
+def known_issue_template(policy: IncidentPolicy) -> TextTemplate:
+    """The ``incidents.known_issue`` template, compiled (checked when the config loaded)."""
+    section = Section({"known_issue": policy.known_issue}, name="incidents", path="incidents")
+    return compile_text(
+        policy.known_issue, section=section, key="known_issue", variables=KNOWN_ISSUE_VARIABLES
+    )
 
 
 def _severity_of(incident: Incident) -> Any:

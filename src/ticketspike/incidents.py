@@ -52,6 +52,21 @@ _HOUR = 3600.0
 IncidentKind = Literal["incident_opened", "incident_joined", "incident_resolved"]
 
 
+# The sentence the customer acknowledgement e-mail of an incident member gains (a template;
+# variables in KNOWN_ISSUE_VARIABLES).
+KNOWN_ISSUE = (
+    "This is a known issue ({{ incident_label }}) affecting several customers; our product "
+    "team is working on it and we will update you as soon as it is fixed."
+)
+KNOWN_ISSUE_VARIABLES: Mapping[str, Any] = {
+    "incident_id": "inc_1",
+    "incident_label": "login issues",
+    "incident_customers": 40,
+    "incident_themes": "login issues, cannot sign in",
+    "customer_name": "TechCorp Inc",
+}
+
+
 @attrs.frozen(kw_only=True)
 class IncidentPolicy:
     """When episodes of several customers make one incident (config section ``incidents``).
@@ -71,6 +86,7 @@ class IncidentPolicy:
     prior_hours: float = 1000.0
     dominant_share: float = 0.5
     health_delta: float = -5.0
+    known_issue: str = KNOWN_ISSUE
 
     def __attrs_post_init__(self) -> None:
         if self.window_hours <= 0:
@@ -92,6 +108,7 @@ _POLICY_KEYS = frozenset(
         "alpha",
         "prior_rate",
         "health_delta",
+        "known_issue",
     }
 )
 
@@ -109,6 +126,16 @@ def incident_policy_from_config(section: Section | None) -> IncidentPolicy:
     alpha = section.get_float("alpha", d.alpha, minimum=1e-12)
     prior = section.get_float("prior_rate", d.prior_rate, minimum=1e-9)
     delta = section.get_float("health_delta", d.health_delta)
+    known = d.known_issue
+    if "known_issue" in section and section["known_issue"] is not None:
+        from .planner.templates import compile_text
+
+        known = compile_text(
+            section["known_issue"],
+            section=section,
+            key="known_issue",
+            variables=KNOWN_ISSUE_VARIABLES,
+        ).source
     assert enabled is not None and window is not None and count is not None
     assert share is not None and alpha is not None and prior is not None and delta is not None
     if share >= 1:
@@ -125,6 +152,7 @@ def incident_policy_from_config(section: Section | None) -> IncidentPolicy:
         alpha=alpha,
         prior_rate=prior,
         health_delta=delta,
+        known_issue=known,
     )
 
 

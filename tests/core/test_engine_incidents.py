@@ -95,8 +95,11 @@ def test_member_plans_are_short_and_the_incident_plans_once() -> None:
     assert len(record.data["customer_ids"]) == 40
 
 
-def test_the_health_rule_is_configurable() -> None:
-    _engine, result, seen = run("incidents: {health_delta: -2}")
+def test_the_health_rule_and_the_known_issue_sentence_are_configurable() -> None:
+    _engine, result, seen = run(
+        "incidents:\n  health_delta: -2\n"
+        "  known_issue: 'Known: {{ incident_label }} at {{ incident_customers }} customers.'\n"
+    )
     incident = seen[0].incident
     deltas = {
         a.delta
@@ -106,6 +109,23 @@ def test_the_health_rule_is_configurable() -> None:
         if isinstance(a, AdjustHealthScore)
     }
     assert deltas == {-2.0}
+    bodies = [
+        a.body
+        for p in result.plans
+        if p.episode_id in incident.episode_ids
+        for a in p.actions
+        if isinstance(a, DraftEmail)
+    ]
+    assert bodies and all("Known: technical at " in b for b in bodies)
+
+
+def test_a_bad_known_issue_template_fails_at_load() -> None:
+    import pytest
+
+    from ticketspike.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="known_issue"):
+        load_config(text="incidents: {known_issue: '{{ nope }}'}", env={})
 
 
 def test_incidents_off_escalates_every_customer_on_its_own() -> None:
