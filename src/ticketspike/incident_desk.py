@@ -29,8 +29,8 @@ from typing import Any
 
 import attrs
 
-from .errors import StoreError
 from .configfile import Section
+from .errors import StoreError
 from .incidents import (
     KNOWN_ISSUE_VARIABLES,
     Correlator,
@@ -41,7 +41,6 @@ from .incidents import (
 )
 from .model import Account
 from .planner.message import AlertMessage, MessageKind
-from .planner.templates import TemplateRenderError, TextTemplate, compile_text
 from .planner.plan import (
     AddToWarRoom,
     AdjustHealthScore,
@@ -55,6 +54,7 @@ from .planner.plan import (
     UpdateMessage,
     action_key,
 )
+from .planner.templates import TemplateRenderError, TextTemplate, compile_text
 from .signals import Transition, TransitionKind
 from .store.base import Store, plan_id_of
 from .store.codec import plan_from_json
