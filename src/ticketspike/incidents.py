@@ -377,6 +377,7 @@ class Correlator:
     def __init__(self, policy: IncidentPolicy | None = None) -> None:
         self.policy = policy or IncidentPolicy()
         self._activity: dict[int, set[str]] = {}
+        self._hour, self._bucket = -1, set[str]()  # the last hour seen, and its customers
         self._customer_hours = 0.0
         self._openings = 0.0
         # Openings of the hours still in ``_activity``: history only once their hour closes,
@@ -389,12 +390,20 @@ class Correlator:
     # -- activity and the base rate -------------------------------------------------
     def saw(self, customer_id: str, at: datetime) -> None:
         """Customer ``customer_id`` had a ticket at ``at``."""
-        hour = int(at.timestamp() // _HOUR)
+        self.saw_epoch(customer_id, at.timestamp())
+
+    def saw_epoch(self, customer_id: str, when: float) -> None:
+        """:meth:`saw` with the time in epoch seconds (a replay's hot path)."""
+        hour = int(when // _HOUR)
+        if hour == self._hour:
+            self._bucket.add(customer_id)
+            return
         bucket = self._activity.get(hour)
         if bucket is None:
             bucket = self._activity[hour] = set()
             self._close_hours(hour)
         bucket.add(customer_id)
+        self._hour, self._bucket = hour, bucket
 
     def _close_hours(self, now_hour: int) -> None:
         # Tickets may be fed up to a day ahead of the transitions (a replay's lateness
@@ -587,6 +596,7 @@ class Correlator:
         out = cls(policy)
         try:
             out._activity = {int(h): set(map(str, b)) for h, b in data["activity"].items()}
+            out._hour = -1
             out._customer_hours = float(data["customer_hours"])
             out._openings = float(data["openings"])
             out._recent_openings = {int(h): int(n) for h, n in data["recent_openings"].items()}

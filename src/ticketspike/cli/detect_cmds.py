@@ -515,8 +515,8 @@ def _replay(args: argparse.Namespace) -> int:
             correlator[0] = Correlator(policy)
 
         def tap(row: TicketRow) -> None:
-            if not row[ROW_INTERNAL] and row[ROW_KIND] == 0:
-                correlator[0].saw(row[ROW_CUSTOMER], datetime.fromtimestamp(row[ROW_WHEN], UTC))
+            if row[ROW_KIND] == 0 and not row[ROW_INTERNAL]:
+                correlator[0].saw_epoch(row[ROW_CUSTOMER], row[ROW_WHEN])
 
         monitor, report = _stream_file(
             args, config, accounts, "replay", write, restart, tap=tap if policy.enabled else None
