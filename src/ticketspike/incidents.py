@@ -374,8 +374,11 @@ class Correlator:
     comes from the same feed.
     """
 
-    def __init__(self, policy: IncidentPolicy | None = None) -> None:
+    def __init__(self, policy: IncidentPolicy | None = None, *, lateness_hours: int = 0) -> None:
         self.policy = policy or IncidentPolicy()
+        # Tickets may be fed up to this far ahead of the transitions (a replay's lateness
+        # bound), so hours are kept that much longer before they count as history.
+        self.lateness_hours = lateness_hours
         self._activity: dict[int, set[str]] = {}
         self._hour, self._bucket = -1, set[str]()  # the last hour seen, and its customers
         self._customer_hours = 0.0
@@ -406,9 +409,7 @@ class Correlator:
         self._hour, self._bucket = hour, bucket
 
     def _close_hours(self, now_hour: int) -> None:
-        # Tickets may be fed up to a day ahead of the transitions (a replay's lateness
-        # bound), so hours are kept that much longer before they count as history.
-        keep = math.ceil(self.policy.window_hours) + 26
+        keep = math.ceil(self.policy.window_hours) + 2 + self.lateness_hours
         for hour in sorted(self._activity):
             if hour <= now_hour - keep:
                 self._customer_hours += len(self._activity.pop(hour))
@@ -589,11 +590,13 @@ class Correlator:
         return out
 
     @classmethod
-    def from_json(cls, data: Any, policy: IncidentPolicy | None = None) -> Correlator:
+    def from_json(
+        cls, data: Any, policy: IncidentPolicy | None = None, *, lateness_hours: int = 0
+    ) -> Correlator:
         """Inverse of :meth:`to_json`; raises ``ValueError`` on anything else."""
         if not isinstance(data, dict):
             raise ValueError("incident state must be a JSON object")
-        out = cls(policy)
+        out = cls(policy, lateness_hours=lateness_hours)
         try:
             out._activity = {int(h): set(map(str, b)) for h, b in data["activity"].items()}
             out._hour = -1

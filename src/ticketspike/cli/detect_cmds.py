@@ -491,7 +491,8 @@ def _replay(args: argparse.Namespace) -> int:
     counts = {kind: 0 for kind in TransitionKind}
     incidents = {"incident_opened": 0, "incident_joined": 0, "incident_resolved": 0}
     policy = config.incidents
-    correlator = [Correlator(policy)]
+    lateness = config.detection.lateness_hours
+    correlator = [Correlator(policy, lateness_hours=lateness)]
     # Held until the whole file has been read (a bad line prints nothing), in a
     # spooled file so that a long replay's output does not sit in memory.
     with tempfile.SpooledTemporaryFile(max_size=1 << 20, mode="w+", encoding="utf-8") as held:
@@ -512,7 +513,7 @@ def _replay(args: argparse.Namespace) -> int:
                 counts[kind] = 0
             for name in incidents:
                 incidents[name] = 0
-            correlator[0] = Correlator(policy)
+            correlator[0] = Correlator(policy, lateness_hours=lateness)
 
         def tap(row: TicketRow) -> None:
             if row[ROW_KIND] == 0 and not row[ROW_INTERNAL]:
