@@ -98,6 +98,8 @@ class IncidentDesk:
     def load(self) -> None:
         """Read the saved state (inside the batch's transaction)."""
         self._unsent = []
+        if not self.policy.enabled:
+            return
         raw = self.store.get_cursor(STATE_CURSOR)
         if raw is None:
             self._reset()
@@ -113,6 +115,8 @@ class IncidentDesk:
             raise StoreError(f"saved incident state is unreadable ({exc})") from None
 
     def save(self, *, at: datetime) -> None:
+        if not self.policy.enabled:
+            return
         live = {i.incident_id for i in self.correlator.incidents()}
         data = {
             "correlator": self.correlator.to_json(),

@@ -45,8 +45,8 @@ def accounts() -> list[Account]:
     ]
 
 
-def run(config_text: str = "") -> tuple[Any, Any, list[IncidentTransition]]:
-    events = [ticket_event_from_json(r) for r in S.stream()]
+def run(config_text: str = "", **stream: bool) -> tuple[Any, Any, list[IncidentTransition]]:
+    events = [ticket_event_from_json(r) for r in S.stream(**stream)]
     clock = FixedClock(max(e.at for e in events) + timedelta(minutes=1))
     config = load_config(text=config_text or "{}", env={})
     engine = memory_engine(config=config, clock=clock, accounts=accounts())
@@ -146,3 +146,8 @@ def test_the_incident_resolves_when_its_members_have_and_members_skip_the_chain(
     (record,) = engine.store.incidents()
     assert record.status == "resolved"
     assert [s.kind for s in seen][-1] == "incident_resolved"
+
+
+def test_a_busy_monday_opens_no_incident_in_the_engine() -> None:
+    engine, _result, seen = run(incident=False, busy_monday=True)
+    assert seen == [] and engine.store.incidents() == []
