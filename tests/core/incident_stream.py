@@ -45,15 +45,21 @@ def _row(
 
 
 def stream(
-    *, incident: bool = True, busy_monday: bool = False, seed: int = 7
+    *,
+    incident: bool = True,
+    busy_monday: bool = False,
+    seed: int = 7,
+    customers: int = len(CUSTOMERS),
+    affected: int = len(AFFECTED),
+    days: int = DAYS,
 ) -> list[dict[str, Any]]:
-    """The rows, in time order."""
+    """The rows, in time order (smaller streams: fewer ``customers``, ``affected``, ``days``)."""
     rng = random.Random(seed)
     rows: list[dict[str, Any]] = []
-    last = DAYS - 1
-    for cid in CUSTOMERS:
+    last = days - 1
+    for cid in CUSTOMERS[:customers]:
         per_day = rng.choice((1, 2, 2, 3))
-        for day in range(DAYS + 1):
+        for day in range(days + 1):
             count = per_day
             if busy_monday and day == last:
                 count = round(per_day * 1.5 + rng.random())
@@ -63,7 +69,7 @@ def stream(
                 rows.append(_row(cid, f"{cid}-{day}-{i}", at, category, _SUBJECTS[category]))
     day = START + timedelta(days=last)
     if incident:
-        for n, cid in enumerate(AFFECTED):
+        for n, cid in enumerate(CUSTOMERS[:affected]):
             begin = day + timedelta(hours=10, minutes=n)
             for i in range(10):
                 at = begin + timedelta(minutes=1.5 * i)
@@ -78,6 +84,8 @@ def stream(
                     )
                 )
         for cid, (category, subject) in UNRELATED.items():
+            if cid not in CUSTOMERS[:customers]:
+                continue
             begin = day + timedelta(hours=15 if category == "billing" else 19)
             for i in range(10):
                 rows.append(
