@@ -278,7 +278,9 @@ class Engine(EpisodeActs):
         self._new_monitor()
         self._owns_store = False
         # Many customers spiking together: one incident (ticketspike.incident_desk).
-        self.incident_desk = IncidentDesk(self.store, self.config.incidents, account=self.account)
+        self.incident_desk = IncidentDesk(
+            self.store, self.config.incidents, account=self.account, clock=clock
+        )
 
     # -- construction ------------------------------------------------------------
     @classmethod
@@ -598,7 +600,7 @@ class Engine(EpisodeActs):
                 self._record(transition, counts)
 
         self._retrying(work, counts)
-        self._release_held(counts)
+        self._release_held(counts, at)
         # Unacknowledged episodes move up the escalation chain (episode_acts.run_chain).
         chained = self.run_chain(at)
         if self.execute_inline and (counts.plans or chained):
@@ -750,10 +752,10 @@ class Engine(EpisodeActs):
                 f" suppressed: {transition.suppressed}" if transition.suppressed else "",
             )
 
-    def _release_held(self, counts: _Counts) -> None:
+    def _release_held(self, counts: _Counts, at: datetime | None = None) -> None:
         """Plans held back for incident correlation, recorded at the end of a call."""
         if self.incident_desk.has_held():
-            self._retrying(lambda: counts.plans.extend(self.incident_desk.release()), counts)
+            self._retrying(lambda: counts.plans.extend(self.incident_desk.release(at)), counts)
 
     def _suppression(
         self, transition: Transition, before: datetime | None, why: str = "loaded by backfill"

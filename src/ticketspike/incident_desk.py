@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import attrs
@@ -78,8 +78,10 @@ class IncidentDesk:
         policy: IncidentPolicy,
         *,
         account: Callable[[str], Account | None],
+        clock: Callable[[], datetime],
     ) -> None:
         self.store = store
+        self.clock = clock
         self.policy = policy
         self.account = account
         self.known_issue = known_issue_template(policy)
@@ -93,6 +95,7 @@ class IncidentDesk:
         self._rewritten: set[str] = set()  # member episodes whose plans the incident replaced
         self._roots: dict[str, str | None] = {}  # incident id -> key of its coordination post
         self._teams: dict[str, list[str]] = {}  # incident id -> teams told
+        self._latest: datetime | None = None  # the newest ticket seen: the stream's time
 
     # -- state --------------------------------------------------------------------------
     def load(self) -> None:
@@ -111,6 +114,8 @@ class IncidentDesk:
             self._rewritten = set(map(str, data["rewritten"]))
             self._roots = dict(data["roots"])
             self._teams = {str(k): list(v) for k, v in data["teams"].items()}
+            latest = data.get("latest")
+            self._latest = None if latest is None else datetime.fromisoformat(str(latest))
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise StoreError(f"saved incident state is unreadable ({exc})") from None
 
@@ -126,12 +131,15 @@ class IncidentDesk:
             ),
             "roots": {k: v for k, v in self._roots.items() if k in live},
             "teams": {k: v for k, v in self._teams.items() if k in live},
+            "latest": None if self._latest is None else self._latest.isoformat(),
         }
         self.store.set_cursor(STATE_CURSOR, json.dumps(data, sort_keys=True), at=at)
 
     # -- feeding ------------------------------------------------------------------------
     def saw(self, customer_id: str, at: datetime) -> None:
         self.correlator.saw(customer_id, at)
+        if self._latest is None or at > self._latest:
+            self._latest = at
 
     def record(
         self, transition: Transition, plan: EscalationPlan, *, at: datetime
@@ -199,13 +207,21 @@ class IncidentDesk:
         """Whether plans wait for the end of the call (as of the last batch's state)."""
         return bool(self._held)
 
-    def release(self) -> list[EscalationPlan]:
-        """Record the held plans no incident took in, unchanged (end of an engine call)."""
+    def release(self, at: datetime | None = None) -> list[EscalationPlan]:
+        """Record the held plans no incident took in, unchanged (end of an engine call).
+
+        With ``hold_minutes``, only those held that long by the stream's time (the newest
+        ticket, or ``at`` of a tick) are released; the others wait for a later call.
+        """
+        hold = timedelta(minutes=self.policy.hold_minutes)
+        now = max((t for t in (at, self._latest) if t is not None), default=None)
         out: list[EscalationPlan] = []
         for episode in list(self._held):
+            if hold and (now is None or plan_from_json(self._held[episode][0]).at + hold > now):
+                continue
             for raw in self._held.pop(episode):
                 plan = plan_from_json(raw)
-                if self.store.record_plan(plan, plan_id=plan_id_of(plan), at=plan.at):
+                if self.store.record_plan(plan, plan_id=plan_id_of(plan), at=self.clock()):
                     out.append(plan)
         return out
 

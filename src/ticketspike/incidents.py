@@ -74,7 +74,9 @@ class IncidentPolicy:
     ``prior_rate`` is the rate (episodes opened per active customer per hour) assumed
     before any history is seen, worth ``prior_hours`` customer-hours of evidence.
     ``health_delta`` is the health adjustment of an incident-linked spike: smaller than an
-    ordinary spike's, since the customer did nothing unusual.
+    ordinary spike's, since the customer did nothing unusual. ``hold_minutes`` is how long an
+    episode that may still join an incident waits before it is escalated on its own (0: until
+    the end of the engine call that recorded it).
     """
 
     enabled: bool = True
@@ -87,6 +89,7 @@ class IncidentPolicy:
     dominant_share: float = 0.5
     health_delta: float = -5.0
     known_issue: str = KNOWN_ISSUE
+    hold_minutes: float = 0.0
 
     def __attrs_post_init__(self) -> None:
         if self.window_hours <= 0:
@@ -109,6 +112,7 @@ _POLICY_KEYS = frozenset(
         "prior_rate",
         "health_delta",
         "known_issue",
+        "hold_minutes",
     }
 )
 
@@ -126,6 +130,10 @@ def incident_policy_from_config(section: Section | None) -> IncidentPolicy:
     alpha = section.get_float("alpha", d.alpha, minimum=1e-12)
     prior = section.get_float("prior_rate", d.prior_rate, minimum=1e-9)
     delta = section.get_float("health_delta", d.health_delta)
+    hold = section.get_float("hold_minutes", d.hold_minutes, minimum=0.0)
+    assert hold is not None
+    if hold > 24 * 60:
+        raise section.error("hold_minutes", "expected at most 1440 (a day)")
     known = d.known_issue
     if "known_issue" in section and section["known_issue"] is not None:
         from .planner.templates import compile_text
@@ -153,6 +161,7 @@ def incident_policy_from_config(section: Section | None) -> IncidentPolicy:
         prior_rate=prior,
         health_delta=delta,
         known_issue=known,
+        hold_minutes=hold,
     )
 
 

@@ -151,3 +151,44 @@ def test_the_incident_resolves_when_its_members_have_and_members_skip_the_chain(
 def test_a_busy_monday_opens_no_incident_in_the_engine() -> None:
     engine, _result, seen = run(incident=False, busy_monday=True)
     assert seen == [] and engine.store.incidents() == []
+
+
+def _one_ticket_per_call(affected: int, hold: str) -> Any:
+    rows = S.stream(customers=30, affected=affected, days=12)
+    events = [ticket_event_from_json(r) for r in rows]
+    clock = FixedClock(max(e.at for e in events) + timedelta(minutes=1))
+    config = load_config(text=f"incidents: {{hold_minutes: {hold}}}", env={})
+    engine = memory_engine(config=config, clock=clock, accounts=accounts(), execute=False)
+    planned_at: dict[str, Any] = {}  # plan id -> the ticket whose call recorded it
+    for event in events:  # a live stream: one webhook, one call
+        for plan in engine.ingest(event).plans:
+            planned_at.setdefault(f"{plan.episode_id}:{plan.transition.value}", event.at)
+    return engine, planned_at
+
+
+def test_hold_minutes_keeps_a_live_streams_first_customers_out_of_their_own_alerts() -> None:
+    engine, _planned = _one_ticket_per_call(8, "60")
+    (incident,) = engine.store.incidents()
+    members = set(incident.data["episode_ids"])
+    keys = [a.key for a in engine.store.actions()]
+    told = {k.split(":")[0] for k in keys if k.endswith(":opened:incident_dm")}
+    alerted = {k.split(":")[0] for k in keys if k.endswith(":opened:notify_csm")}
+    assert told == members and not alerted & members
+
+
+def test_without_hold_minutes_a_live_stream_alerts_the_first_customers_on_their_own() -> None:
+    engine, _planned = _one_ticket_per_call(8, "0")
+    (incident,) = engine.store.incidents()
+    members = set(incident.data["episode_ids"])
+    keys = [a.key for a in engine.store.actions()]
+    alerted = {k.split(":")[0] for k in keys if k.endswith(":opened:notify_csm")}
+    assert 1 <= len(alerted & members) < 3  # the ones before the incident opened
+
+
+def test_a_held_episode_no_incident_takes_is_escalated_after_the_hold() -> None:
+    engine, planned_at = _one_ticket_per_call(1, "60")
+    assert engine.store.incidents() == []
+    (episode,) = [e for e in engine.store.episodes() if e.customer_id == "cust000"]
+    released = planned_at[f"{episode.episode_id}:opened"]
+    assert released >= episode.opened_at + timedelta(minutes=60)
+    assert engine.store.action(f"{episode.episode_id}:opened:notify_csm") is not None
