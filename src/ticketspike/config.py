@@ -22,6 +22,7 @@ from .configfile import Section, load_file, load_text
 from .detect.classify import classification_settings_from_config
 from .detect.policy import DetectionPolicy, policy_from_config
 from .detect.themes import theme_settings_from_config
+from .incidents import IncidentPolicy, incident_policy_from_config
 from .lifecycle import (
     LifecyclePolicy,
     Silence,
@@ -54,6 +55,7 @@ TOP_LEVEL_KEYS = frozenset(
         "escalation_chain",
         "email",
         "quiet_sources",
+        "incidents",
     }
 )
 
@@ -119,6 +121,11 @@ class Config:
         """The ``tickets:`` section's clock skew, text caps and analysis budget."""
         return limits_from_config(self.root.get_section("tickets"))
 
+    @property
+    def incidents(self) -> IncidentPolicy:
+        """The ``incidents:`` section: when many customers spiking together make one incident."""
+        return incident_policy_from_config(self.root.get_section("incidents"))
+
 
 def load_config(
     path: str | Path | None = None,
@@ -152,6 +159,7 @@ def _assemble(root: Section, *, path: str | None, env: Mapping[str, str] | None)
     classification_settings_from_config(root.get_section("classification"))
     theme_settings_from_config(root.get_section("themes"))
     email_settings_from_config(root.get_section("email"))
+    incident_policy_from_config(root.get_section("incidents"))
     plugin_sections: dict[str, Section] = {}
     plugins = root.get_section("plugins")
     if plugins is not None:

@@ -43,6 +43,7 @@ from .drafts import DraftDesk
 from .episode_acts import EpisodeActs
 from .errors import InputError, PluginError, SignatureError, TicketspikeError, WebhookRejected
 from .executor import ExecutionReport, Executor, RetryPolicy
+from .incident_desk import IncidentDesk
 from .limits import IngestLimits, admit, analysis_prefix
 from .mail.settings import email_settings_from_config
 from .model import Account, EventKind, Ticket, TicketEvent, check_customer_id, parse_time, printable
@@ -278,6 +279,10 @@ class Engine(EpisodeActs, SourceWatch):
         self._dirty: set[str] = set()
         self._new_monitor()
         self._owns_store = False
+        # Many customers spiking together: one incident (ticketspike.incident_desk).
+        self.incident_desk = IncidentDesk(
+            self.store, self.config.incidents, account=self.account, clock=clock
+        )
 
     # -- construction ------------------------------------------------------------
     @classmethod
@@ -397,6 +402,7 @@ class Engine(EpisodeActs, SourceWatch):
             )
             if on_event is not None:
                 on_event(received)
+        self._release_held(counts)
         report = None
         if execute if execute is not None else self.execute_inline:
             report = self.executor.run_pending()
@@ -455,6 +461,7 @@ class Engine(EpisodeActs, SourceWatch):
                     result = work()
                     if self._wanted and not self._last_attempt:
                         raise _ThemesWanted
+                self.incident_desk.committed()
                 return result
             except _ThemesWanted:
                 wanted, self._wanted = self._wanted, {}
@@ -583,6 +590,7 @@ class Engine(EpisodeActs, SourceWatch):
             if not items:
                 break
             done += len(items)
+        self._release_held(counts)
         return IngestResult(
             received=done, transitions=tuple(counts.transitions), plans=tuple(counts.plans)
         )
@@ -610,6 +618,7 @@ class Engine(EpisodeActs, SourceWatch):
                 self._record(transition, counts)
 
         self._retrying(work, counts)
+        self._release_held(counts, at)
         # Unacknowledged episodes move up the escalation chain (episode_acts.run_chain).
         chained = self.run_chain(at)
         # Ticket sources silent for longer than their rhythm allows (source_watch).
@@ -640,10 +649,12 @@ class Engine(EpisodeActs, SourceWatch):
                     for episode in self.store.episodes(active_only=True):
                         self._sync(episode.customer_id)
                 self.refresh_silences()
+                self.incident_desk.load()
                 yield
                 # Quiet hours move open episodes towards resolution without a transition.
                 self._dirty |= self.monitor.open_episodes
                 now = self.clock()
+                self.incident_desk.save(at=now)
                 for customer in sorted(self._dirty):
                     self._versions[customer] = self.store.save_state(
                         customer, self.monitor.export_customer(customer), at=now
@@ -726,6 +737,8 @@ class Engine(EpisodeActs, SourceWatch):
             stored = self.store.get_ticket(ticket.source, ticket.ticket_id)
             merged = stored.ticket if stored is not None else ticket
             feed = attrs.evolve(event, ticket=merged)
+        if outcome is PutOutcome.NEW and not ticket.internal:
+            self.incident_desk.saw(customer, ticket.created_at)
         transitions = self.monitor.ingest(feed, account=self.account(customer))
         self._dirty.add(customer)
         for transition in transitions:
@@ -746,9 +759,10 @@ class Engine(EpisodeActs, SourceWatch):
         if transition.kind is not TransitionKind.RESOLVED and not transition.suppressed:
             transition = self._with_themes(transition)
         plan = self.planner.plan(transition, account)
-        if self.store.record_transition(transition, plan, at=self.clock()):
+        recorded, plans = self.incident_desk.record(transition, plan, at=self.clock())
+        if recorded:
             counts.transitions.append(transition)
-            counts.plans.append(plan)
+            counts.plans.extend(plans)
             log.info(
                 "%s %s episode %s (%s)%s",
                 printable(transition.customer_id),
@@ -757,6 +771,11 @@ class Engine(EpisodeActs, SourceWatch):
                 transition.severity.value,
                 f" suppressed: {transition.suppressed}" if transition.suppressed else "",
             )
+
+    def _release_held(self, counts: _Counts, at: datetime | None = None) -> None:
+        """Plans held back for incident correlation, recorded at the end of a call."""
+        if self.incident_desk.has_held():
+            self._retrying(lambda: counts.plans.extend(self.incident_desk.release(at)), counts)
 
     def _suppression(
         self, transition: Transition, before: datetime | None, why: str = "loaded by backfill"
@@ -1074,6 +1093,7 @@ class Engine(EpisodeActs, SourceWatch):
             raise PluginError(
                 f"backfill failed: {type(exc).__name__}: {exc}", plugin=source
             ) from exc
+        self._release_held(counts)
         if self.execute_inline and counts.plans:
             self.executor.run_pending()
         return BackfillReport(
@@ -1122,6 +1142,7 @@ class Engine(EpisodeActs, SourceWatch):
                 ordered, now=now, counts=counts, suppress_before=now - window, also=drop
             )
             resolved += 1
+        self._release_held(counts)
         if self.execute_inline and counts.plans:
             self.executor.run_pending()
         return ReResolveReport(

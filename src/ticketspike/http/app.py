@@ -46,6 +46,7 @@ from .drafts import draft_routes
 from .endpoints import endpoint_path, endpoint_routes
 from .episodes import episode_routes
 from .errors import ApiError, api_error_from, exception_handlers, unexpected
+from .incidents import incident_routes
 from .openapi import openapi_document
 from .settings import ServerSettings, server_settings_from_config
 from .source_health import health_detail
@@ -367,6 +368,7 @@ def create_app(
         Route("/api/health", _guarded(api.health), methods=["GET"], name="health"),
         Route("/openapi.json", _guarded(api.openapi), methods=["GET"], name="openapi"),
         *draft_routes(engine, api.auth, json_response, _guarded),
+        *incident_routes(engine, api.auth, json_response, _guarded),
     ]
     middleware = []
     if settings.cors_origins:

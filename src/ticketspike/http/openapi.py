@@ -12,6 +12,7 @@ from typing import Any
 
 from .drafts import DRAFT_SCHEMAS, draft_paths
 from .episodes import episode_paths
+from .incidents import INCIDENT_SCHEMAS, incident_paths
 from .source_health import DETAIL_SCHEMA as HEALTH_DETAIL_SCHEMA
 
 __all__ = ["openapi_document"]
@@ -449,6 +450,7 @@ def openapi_document(
         },
     }
     document["paths"].update(draft_paths(read))
+    document["paths"].update(incident_paths(read))
     document["paths"].update(episode_paths(read))
-    document["components"]["schemas"] = {**SCHEMAS, **DRAFT_SCHEMAS}
+    document["components"]["schemas"] = {**SCHEMAS, **DRAFT_SCHEMAS, **INCIDENT_SCHEMAS}
     return document

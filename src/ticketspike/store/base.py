@@ -37,6 +37,7 @@ from ..planner.plan import EscalationPlan
 from ..signals import Transition
 from ..unmatched import Unmatched, UnmatchedRecord
 from .drafts import DraftRecord, DraftStatus
+from .incidents import IncidentRecord
 from .interactions import InteractionRecord, SilenceRecord
 
 if TYPE_CHECKING:
@@ -500,6 +501,17 @@ class Store(Protocol):
         """Write ``rhythm`` if the stored version is still ``version`` (compare-and-set);
         ``learned=False`` writes only its last delivery and count."""
         ...
+
+    # -- product incidents (store.incidents) -------------------------------------------
+    def put_incident(self, record: IncidentRecord) -> None:
+        """Insert or replace an incident's latest view."""
+        ...
+
+    def incidents(self, *, status: str | None = None) -> list[IncidentRecord]:
+        """Incidents (``open`` or ``resolved`` ones), first spike first."""
+        ...
+
+    def incident(self, incident_id: str) -> IncidentRecord | None: ...
 
 
 def plan_id_of(plan: EscalationPlan) -> str:

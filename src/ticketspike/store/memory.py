@@ -35,6 +35,7 @@ from .base import (
 )
 from .codec import event_from_json, event_to_json, plan_from_json
 from .drafts import MemoryDrafts
+from .incidents import MemoryIncidents
 from .interactions import MemoryInteractions
 from .source_health import MemorySourceHealth
 
@@ -43,7 +44,7 @@ __all__ = ["MemoryStore"]
 _MISSING = object()
 
 
-class MemoryStore(MemoryInteractions, MemoryDrafts, MemorySourceHealth):
+class MemoryStore(MemoryInteractions, MemoryDrafts, MemorySourceHealth, MemoryIncidents):
     """A :class:`~ticketspike.store.base.Store` that lives in this process only."""
 
     def __init__(self) -> None:

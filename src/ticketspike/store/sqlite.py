@@ -51,6 +51,7 @@ from .base import (
 )
 from .codec import event_from_json, event_to_json, plan_from_json
 from .drafts import SQLiteDrafts
+from .incidents import SQLiteIncidents
 from .interactions import SQLiteInteractions
 from .migrations import MIGRATIONS, SCHEMA_VERSION
 from .source_health import SQLiteSourceHealth
@@ -88,7 +89,7 @@ def _statements(script: str) -> Iterator[str]:
         raise StoreError("migration script ends inside a statement")
 
 
-class SQLiteStore(SQLiteInteractions, SQLiteDrafts, SQLiteSourceHealth):
+class SQLiteStore(SQLiteInteractions, SQLiteDrafts, SQLiteSourceHealth, SQLiteIncidents):
     """A :class:`~ticketspike.store.base.Store` in one SQLite file.
 
     :param path: the file (created with its directory unless ``create`` is False).
