@@ -35,6 +35,7 @@ from typing import Any
 
 import attrs
 
+from . import metrics
 from .config import Config, load_config
 from .detect.classify import FallbackClassifier, categorize
 from .detect.themes import analyze_with_fallback
@@ -707,6 +708,7 @@ class Engine(EpisodeActs):
             merged = stored.ticket if stored is not None else ticket
             feed = attrs.evolve(event, ticket=merged)
         transitions = self.monitor.ingest(feed, account=self.account(customer))
+        metrics.detection_lag((self.clock() - event.at).total_seconds())
         self._dirty.add(customer)
         for transition in transitions:
             # Moving the clock may also resolve or open other customers' episodes.
@@ -727,6 +729,7 @@ class Engine(EpisodeActs):
             transition = self._with_themes(transition)
         plan = self.planner.plan(transition, account)
         if self.store.record_transition(transition, plan, at=self.clock()):
+            metrics.episode(transition.kind.value)
             counts.transitions.append(transition)
             counts.plans.append(plan)
             log.info(

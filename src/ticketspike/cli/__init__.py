@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
+import logging
 import sys
 from collections.abc import Callable, Sequence
 
@@ -80,6 +81,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _json_logs(args: argparse.Namespace) -> bool:
+    """``$TICKETSPIKE_LOG_FORMAT=json`` (or ``serve --log-format json``): log records and the
+    command's own error lines go out as JSON lines. Text (the default) leaves logging alone."""
+    from ..logformat import configure_logging, log_format_from_env
+
+    try:
+        chosen = log_format_from_env(getattr(args, "log_format", None))
+    except InputError as exc:
+        print(f"ticketspike: error: {exc}", file=sys.stderr)
+        raise SystemExit(EXIT_INPUT) from None
+    if chosen != "json":
+        return False
+    if args.command != "serve":  # serve configures logging with its own --log-level
+        configure_logging("json", level="WARNING")
+    return True
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -87,16 +105,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         parser.print_help()
         return EXIT_INPUT
+    as_json = _json_logs(args)
+
+    def say(message: str) -> None:
+        if as_json:
+            logging.getLogger("ticketspike.cli").error(message)
+        else:
+            print(f"ticketspike: {message}", file=sys.stderr)
+
     try:
         return handler(args)
     except InputError as exc:
-        print(f"ticketspike: error: {exc}", file=sys.stderr)
+        say(f"error: {exc}")
         return EXIT_INPUT
     except TicketspikeError as exc:
-        print(f"ticketspike: error: {exc}", file=sys.stderr)
+        say(f"error: {exc}")
         return EXIT_FAILURE
     except KeyboardInterrupt:
-        print("ticketspike: interrupted", file=sys.stderr)
+        say("interrupted")
         return 130
     except BrokenPipeError:
         return EXIT_OK

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Mapping
@@ -22,8 +23,10 @@ __all__ = [
     "EXIT_INPUT",
     "EXIT_OK",
     "Progress",
+    "add_config_arg",
     "add_config_args",
     "add_format_arg",
+    "add_store_arg",
     "config_from_args",
     "print_json",
 ]
@@ -34,8 +37,44 @@ EXIT_INPUT = 2
 
 
 def add_config_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", metavar="FILE", help="ticketspike.yaml to use")
-    parser.add_argument("--accounts", metavar="FILE", help="accounts file (YAML or JSON list)")
+    """``--config`` and ``--accounts``, defaulting to ``$TICKETSPIKE_CONFIG`` and
+    ``$TICKETSPIKE_ACCOUNTS`` (so a container is pointed at its files by environment)."""
+    add_config_arg(parser)
+    parser.add_argument(
+        "--accounts",
+        metavar="FILE",
+        default=_env("TICKETSPIKE_ACCOUNTS"),
+        help="accounts file, YAML or JSON list (default $TICKETSPIKE_ACCOUNTS)",
+    )
+
+
+def add_config_arg(parser: argparse.ArgumentParser) -> None:
+    """``--config``, defaulting to ``$TICKETSPIKE_CONFIG``."""
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        default=_env("TICKETSPIKE_CONFIG"),
+        help="ticketspike.yaml to use (default $TICKETSPIKE_CONFIG)",
+    )
+
+
+def add_store_arg(
+    parser: argparse.ArgumentParser, *, required: bool = True, help_default: str | None = None
+) -> None:
+    """``--store``, defaulting to ``$TICKETSPIKE_STORE``; required when neither is given."""
+    default = _env("TICKETSPIKE_STORE")
+    fallback = f", else {help_default}" if help_default else ""
+    parser.add_argument(
+        "--store",
+        metavar="FILE",
+        default=default,
+        required=required and default is None,
+        help=f"SQLite store file (default $TICKETSPIKE_STORE{fallback})",
+    )
+
+
+def _env(name: str) -> str | None:
+    return os.environ.get(name) or None
 
 
 def add_format_arg(parser: argparse.ArgumentParser) -> None:

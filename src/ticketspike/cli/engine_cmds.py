@@ -60,6 +60,7 @@ from .common import (
     Progress,
     add_config_args,
     add_format_arg,
+    add_store_arg,
     config_from_args,
     print_json,
 )
@@ -168,7 +169,7 @@ def register(subparsers: Any) -> None:
 
 
 def _store_arg(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--store", metavar="FILE", required=True, help="SQLite store file")
+    add_store_arg(parser)
 
 
 # -- shared ------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from ..model import EventKind, Ticket, TicketEvent, check_customer_id, parse_tim
 from ..plugins import Plugins
 from ..signals import Classification, Theme
 from ..ticketfile import iter_ticket_events
-from .common import EXIT_OK, add_format_arg, config_from_args, print_json
+from .common import EXIT_OK, add_config_arg, add_format_arg, config_from_args, print_json
 
 __all__ = ["register"]
 
@@ -40,7 +40,7 @@ def register(subparsers: Any) -> None:
         "Categories the source gave are kept.",
     )
     classify.add_argument("tickets", metavar="TICKETS.jsonl", help="ticket JSON Lines file")
-    classify.add_argument("--config", metavar="FILE", help="ticketspike.yaml to use")
+    add_config_arg(classify)
     classify.add_argument(
         "--all", action="store_true", help="also list tickets whose source gave a category"
     )
@@ -59,7 +59,7 @@ def register(subparsers: Any) -> None:
         "--at", metavar="ISO", help="end of the window (default: the newest ticket's time)"
     )
     themes.add_argument("--limit", type=int, default=None, metavar="N", help="at most N themes")
-    themes.add_argument("--config", metavar="FILE", help="ticketspike.yaml to use")
+    add_config_arg(themes)
     add_format_arg(themes)
     themes.set_defaults(handler=_themes)
 

@@ -420,6 +420,22 @@ def openapi_document(
                     },
                 }
             },
+            "/metrics": {
+                "get": {
+                    "operationId": "metrics",
+                    "summary": "Prometheus metrics (series prefixed ticketspike_).",
+                    "description": "Needs the bearer token unless server.metrics_public is "
+                    "true; 501 without the metrics extra.",
+                    "security": read,
+                    "responses": {
+                        "200": {
+                            "description": "Prometheus text exposition format.",
+                            "content": {"text/plain": {"schema": {"type": "string"}}},
+                        },
+                        **_errors(401),
+                    },
+                }
+            },
             "/openapi.json": {
                 "get": {
                     "operationId": "openapi",

@@ -35,6 +35,7 @@ SERVER_KEYS = frozenset(
         "process_delay_seconds",
         "interval_seconds",
         "recent_tickets",
+        "metrics_public",
     }
 )
 
@@ -56,6 +57,7 @@ class ServerSettings:
     :param interval_seconds: the worker also wakes this often when idle, to pick up what other
         processes stored and to let time pass (episodes resolve without new tickets).
     :param recent_tickets: default (and ceiling for ``?limit=``) of ``recentTickets`` in a summary.
+    :param metrics_public: serve ``GET /metrics`` without the read token (off by default).
     """
 
     max_body_bytes: int = 1_048_576
@@ -65,6 +67,7 @@ class ServerSettings:
     process_delay_seconds: float = 0.05
     interval_seconds: float = 60.0
     recent_tickets: int = 100
+    metrics_public: bool = False
 
     def api_token(self, env: Mapping[str, str]) -> Secret | None:
         """The read token from ``env`` (wrapped, so it never shows in logs or reprs)."""
@@ -101,6 +104,7 @@ def server_settings_from_config(section: Section | None) -> ServerSettings:
         recent_tickets=_int(
             section, "recent_tickets", defaults.recent_tickets, minimum=1, maximum=10_000
         ),
+        metrics_public=_bool(section, "metrics_public", defaults.metrics_public),
     )
 
 
