@@ -26,7 +26,10 @@ __all__ = ["register"]
 
 _LEVELS = ("critical", "error", "warning", "info", "debug")
 SWITCH_INTERVAL = 0.0005  # seconds; CPython's default is 0.005
-_MISSING = "the HTTP server needs the server extra: pip install 'ticketspike[server]'"
+_MISSING = (
+    "the HTTP server needs the server extra: pip install '.[server]' in a checkout "
+    "(pip install 'ticketspike[server]' once published)"
+)
 
 
 def register(subparsers: Any) -> None:

@@ -44,6 +44,7 @@ from ..errors import InvalidTicket, TicketspikeError
 from ..model import check_customer_id
 from .auth import BearerAuth
 from .body import parse_json, read_body, require_content_type
+from .docs_ui import docs_routes
 from .drafts import draft_routes
 from .endpoints import endpoint_path, endpoint_routes
 from .episodes import episode_routes
@@ -255,7 +256,9 @@ class _Api:
             # Routes adapters added (HttpEndpoint): signed by their own scheme, not JSON.
             for endpoint in getattr(request.app.state, "endpoints", {}).values():
                 self._openapi["paths"][endpoint.path] = endpoint_path(endpoint)
-        return json_response(self._openapi)
+        # Paths are relative to where the host mounted the app (Starlette's root_path).
+        root = request.scope.get("root_path", "")
+        return json_response({**self._openapi, "servers": [{"url": root or "/"}]})
 
     def _limit(self, request: Request) -> int:
         ceiling = self.settings.recent_tickets
@@ -370,6 +373,7 @@ def create_app(
         Route("/api/health", _guarded(api.health), methods=["GET"], name="health"),
         Route("/openapi.json", _guarded(api.openapi), methods=["GET"], name="openapi"),
         *metrics_routes(engine, api.auth, settings, _guarded),
+        *docs_routes(),
         *draft_routes(engine, api.auth, json_response, _guarded),
     ]
     middleware = []

@@ -27,7 +27,10 @@ if TYPE_CHECKING:
 __all__ = ["metrics_routes"]
 
 Endpoint = Callable[[Request], Awaitable[Response]]
-_MISSING = "metrics need the metrics extra: pip install 'ticketspike[metrics]'"
+_MISSING = (
+    "metrics need the metrics extra: pip install '.[metrics]' in a checkout "
+    "(pip install 'ticketspike[metrics]' once published)"
+)
 
 
 def metrics_routes(

@@ -436,6 +436,15 @@ def openapi_document(
                     },
                 }
             },
+            "/docs": {
+                "get": {
+                    "operationId": "docs",
+                    "summary": "Swagger UI over this document (no credentials needed).",
+                    "responses": {
+                        "200": {"description": "HTML page.", "content": {"text/html": {}}}
+                    },
+                }
+            },
             "/openapi.json": {
                 "get": {
                     "operationId": "openapi",
