@@ -14,6 +14,7 @@ import importlib.util
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from ..errors import InputError, TicketspikeError
 from .common import EXIT_FAILURE, EXIT_INPUT, EXIT_OK, add_format_arg
@@ -43,15 +44,31 @@ def _version() -> str:
 
 
 def _plugins(args: argparse.Namespace) -> int:
-    from ..plugins import Plugins
+    from ..plugins import ROLE_HOOKS, Plugins
+    from ..roles import PluginConfig
     from .common import print_json
 
-    plugins = Plugins.from_env(trace=sys.stderr) if args.trace else Plugins.from_env()
+    # Tolerant: a plugin that fails to load is listed with its error, so this command can
+    # diagnose it instead of failing with it.
+    options: dict[str, Any] = {"tolerant": True}
+    if args.trace:
+        options["trace"] = sys.stderr
+    plugins = Plugins.from_env(**options)
+    if plugins.trace is not None:
+        # Listing calls no hook; ask each role once (with no config) so the trace shows
+        # what every plugin registers.
+        for hook in ROLE_HOOKS:
+            try:
+                plugins.collect(hook, PluginConfig())
+            except TicketspikeError as exc:
+                print(f"[ticketspike] {hook}: {exc}", file=sys.stderr)
     infos = [i for i in plugins.infos() if args.all or not i.builtin]
     if args.format == "json":
-        print_json([i.to_json() for i in infos])
+        listed = [i.to_json() for i in infos]
+        listed += [{"name": b.plugin, "broken": True, "error": str(b)} for b in plugins.broken]
+        print_json(listed)
         return EXIT_OK
-    if not infos:
+    if not infos and not plugins.broken:
         print("No plugin distributions installed (built-ins: ticketspike plugins --all).")
         return EXIT_OK
     for info in infos:
@@ -59,6 +76,8 @@ def _plugins(args: argparse.Namespace) -> int:
         dist = info.distribution or "(registered in process)"
         roles = ", ".join(info.roles) or "no roles"
         print(f"{info.name}: {dist}{version} - {roles}")
+    for broken in plugins.broken:
+        print(f"{broken.plugin}: BROKEN - {broken}")
     return EXIT_OK
 
 
