@@ -27,6 +27,7 @@ __all__ = [
     "add_config_args",
     "add_format_arg",
     "add_store_arg",
+    "count",
     "config_from_args",
     "print_json",
 ]
@@ -85,6 +86,11 @@ def config_from_args(args: argparse.Namespace, *, env: Mapping[str, str] | None 
     from ..config import load_config
 
     return load_config(getattr(args, "config", None), env=env)
+
+
+def count(n: int, noun: str, plural: str | None = None) -> str:
+    """``1 ticket``, ``2 tickets``, ``1,000 customers``."""
+    return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
 
 
 def print_json(obj: Any, *, out: IO[str] | None = None) -> None:

@@ -51,6 +51,7 @@ from .common import (
     add_config_args,
     add_format_arg,
     config_from_args,
+    count,
 )
 
 if TYPE_CHECKING:
@@ -351,7 +352,7 @@ def _num(value: float) -> str:
 def _scan(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     accounts = _accounts(args, config)
-    at = parse_time(args.at, where="--at", field="--at") if args.at else None
+    at = parse_time(args.at, where="--at", field="") if args.at else None
     # Scan wants the counters; episodes are replay's business.
     monitor, report = _stream_file(
         args, config, accounts, "scan", lambda _t: None, lambda: None, until=at
@@ -380,11 +381,15 @@ def _scan(args: argparse.Namespace) -> int:
         sys.stdout.write(json.dumps(out, indent=2) + "\n")
         return status
     lines = []
-    stamp = when.isoformat() if when is not None else "-"
-    if not signals:
-        lines.append(f"no spikes among {len(customers)} customers at {stamp}")
+    stamp = f" at {when.isoformat()}" if when is not None else ""
+    if not customers:
+        lines.append(f"no tickets in {args.tickets}: nothing to assess")
+    elif not signals:
+        lines.append(f"no spikes among {count(len(customers), 'customer')}{stamp}")
     else:
-        lines.append(f"{len(signals)} spike(s) among {len(customers)} customers at {stamp}")
+        lines.append(
+            f"{count(len(signals), 'spike')} among {count(len(customers), 'customer')}{stamp}"
+        )
     for a in signals:
         lines.append(
             f"{a.customer_id}  {a.severity.value}  {a.ticket_count} tickets in "
@@ -497,7 +502,7 @@ def _replay(args: argparse.Namespace) -> int:
         shutil.copyfileobj(held, sys.stdout)
     if not as_json:
         summary = ", ".join(f"{n} {kind.value}" for kind, n in counts.items())
-        sys.stdout.write(f"{len(monitor.customers())} customers: {summary}\n")
+        sys.stdout.write(f"{count(len(monitor.customers()), 'customer')}: {summary}\n")
     return EXIT_OK if complete else EXIT_FAILURE
 
 

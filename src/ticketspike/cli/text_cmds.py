@@ -22,7 +22,7 @@ from ..model import EventKind, Ticket, TicketEvent, check_customer_id, parse_tim
 from ..plugins import Plugins
 from ..signals import Classification, Theme
 from ..ticketfile import iter_ticket_events
-from .common import EXIT_OK, add_config_arg, add_format_arg, config_from_args, print_json
+from .common import EXIT_OK, add_config_arg, add_format_arg, config_from_args, count, print_json
 
 __all__ = ["register"]
 
@@ -112,7 +112,7 @@ def _classify(args: argparse.Namespace) -> int:
     for _t, answer in rows:
         counts[answer.category.value] = counts.get(answer.category.value, 0) + 1
     summary = ", ".join(f"{n} {c}" for c, n in sorted(counts.items(), key=lambda kv: -kv[1]))
-    print(f"\n{len(rows)} tickets: {summary}")
+    print(f"\n{count(len(rows), 'ticket')}: {summary}")
     return EXIT_OK
 
 
@@ -210,8 +210,8 @@ def _header(
 ) -> str:
     whose = "" if baseline_of == "customer" else f" (from {baseline_of})"
     return (
-        f"Themes for {customer}: {n_window} tickets in the {hours} h to "
-        f"{at.isoformat()}, against {n_base} in the {days} days before{whose}"
+        f"Themes for {customer}: {count(n_window, 'ticket')} in the {hours} h to "
+        f"{at.isoformat()}, against {n_base:,} in the {days} days before{whose}"
     )
 
 
