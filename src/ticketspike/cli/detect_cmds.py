@@ -28,6 +28,7 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from ..accounts import load_accounts
+from ..engine import with_accounts_file
 from ..errors import InvalidTicket
 from ..fileorder import OrderReport, OutOfOrder, guarded_rows, sorted_rows
 from ..lifecycle import episode_id_for
@@ -39,9 +40,11 @@ from ..model import (
     Ticket,
     TicketEvent,
     TicketRow,
+    check_customer_id,
     parse_time,
 )
 from ..monitor import SpikeMonitor, replay_rows
+from ..plugins import Plugins
 from ..signals import Assessment, Transition, TransitionKind
 from ..ticketfile import iter_ticket_events, iter_ticket_rows
 from .common import (
@@ -125,8 +128,44 @@ def _add_order_args(parser: argparse.ArgumentParser) -> None:
 
 # -- shared ------------------------------------------------------------------------------
 def _accounts(args: argparse.Namespace, config: Config) -> dict[str, Account]:
+    """The accounts file's accounts, plus what installed account directories (a CRM plugin)
+    say about the file's other customers: the same context ``run`` plans with.
+
+    Plugins load as for every command (:meth:`Plugins.from_env`). A directory cannot be
+    listed, only asked, so when one is installed the file is read once more for its
+    customer ids.
+    """
     path = args.accounts or config.accounts_path
-    return load_accounts(path) if path else {}
+    accounts = load_accounts(path) if path else {}
+    plugin_config = with_accounts_file(config.plugins, args.accounts)
+    registered = Plugins.from_env().collect("register_account_directories", plugin_config)
+    directories = [r.obj for r in registered if not r.builtin]
+    if not directories:
+        return accounts
+    for customer in _customer_ids(args.tickets):
+        if customer in accounts:
+            continue
+        for directory in directories:
+            found = directory.get_account(customer)
+            if found is not None:
+                accounts[customer] = found
+                break
+    return accounts
+
+
+def _customer_ids(path: str) -> list[str]:
+    seen: dict[str, None] = {}
+    with open(path, encoding="utf-8", errors="replace") as lines:
+        for line in lines:
+            try:
+                customer = json.loads(line).get("customerId")
+            except (ValueError, AttributeError):
+                continue  # the detection pass reports bad lines with their line number
+            try:
+                seen.setdefault(check_customer_id(customer), None)
+            except InvalidTicket:
+                continue
+    return list(seen)
 
 
 def _categorizer() -> Callable[[Ticket], Ticket] | None:

@@ -77,7 +77,7 @@ def _latest_tickets(events: Sequence[TicketEvent]) -> list[Ticket]:
 def _classify(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     events = list(iter_ticket_events(args.tickets, strict_categories=config.strict_categories))
-    classifiers = Plugins().classifiers(config.plugins)
+    classifiers = Plugins.from_env().classifiers(config.plugins)
     rows: list[tuple[Ticket, Classification]] = []
     for ticket in _latest_tickets(events):
         if ticket.category_given and not args.all:
@@ -147,7 +147,7 @@ def _themes(args: argparse.Namespace) -> int:
         if len(others) > len(baseline):
             baseline, baseline_of = others, "all customers"
 
-    analyzers = Plugins().theme_analyzers(config.plugins)
+    analyzers = Plugins.from_env().theme_analyzers(config.plugins)
     limit = args.limit if args.limit is not None else _configured_limit(analyzers)
     themes = (
         analyze_with_fallback(
