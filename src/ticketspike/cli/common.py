@@ -11,9 +11,10 @@ import argparse
 import json
 import os
 import sys
-import time
 from collections.abc import Mapping
 from typing import IO, TYPE_CHECKING, Any
+
+from .progress import Progress
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -95,54 +96,3 @@ def count(n: int, noun: str, plural: str | None = None) -> str:
 
 def print_json(obj: Any, *, out: IO[str] | None = None) -> None:
     print(json.dumps(obj, indent=2, sort_keys=False, default=str), file=out or sys.stdout)
-
-
-class Progress:
-    """A progress line on stderr, for long work; silent when stderr is not a TTY.
-
-    Updates at most a few times a second, so it costs nothing in tight loops.
-    """
-
-    def __init__(
-        self,
-        label: str,
-        *,
-        total: int | None = None,
-        stream: IO[str] | None = None,
-        force: bool = False,
-    ) -> None:
-        self.label = label
-        self.total = total
-        self.stream = stream or sys.stderr
-        self.enabled = force or bool(getattr(self.stream, "isatty", lambda: False)())
-        self._last = 0.0
-        self._shown = False
-
-    def update(self, done: int, *, unit: str = "") -> None:
-        if not self.enabled:
-            return
-        now = time.monotonic()
-        if now - self._last < 0.25:
-            return
-        self._last = now
-        self._write(done, unit)
-
-    def _write(self, done: int, unit: str) -> None:
-        if self.total:
-            pct = min(100, done * 100 // max(1, self.total))
-            bar = "#" * (pct // 5) + "-" * (20 - pct // 5)
-            text = f"\r{self.label} [{bar}] {pct:3d}%"
-        else:
-            text = f"\r{self.label} {done:,} {unit}".rstrip()
-        self.stream.write(text)
-        self.stream.flush()
-        self._shown = True
-
-    def close(self, done: int | None = None, *, unit: str = "") -> None:
-        if not self.enabled:
-            return
-        if done is not None:
-            self._write(done, unit)
-        if self._shown:
-            self.stream.write("\n")
-            self.stream.flush()

@@ -231,7 +231,7 @@ def _progress(label: str, path: str) -> Progress:
         size = os.path.getsize(path)
     except OSError:
         size = 0
-    return Progress(label, total=size or None)
+    return Progress(label, total=size or None, unit="bytes")
 
 
 @contextlib.contextmanager

@@ -11,9 +11,10 @@ phrases, which are rebuilt from plain words.
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..detect.classify import classify_with_fallback
 from ..detect.themes import analyze_with_fallback
@@ -22,7 +23,18 @@ from ..model import EventKind, Ticket, TicketEvent, check_customer_id, parse_tim
 from ..plugins import Plugins
 from ..signals import Classification, Theme
 from ..ticketfile import iter_ticket_events
-from .common import EXIT_OK, add_config_arg, add_format_arg, config_from_args, count, print_json
+from .common import (
+    EXIT_OK,
+    Progress,
+    add_config_arg,
+    add_format_arg,
+    config_from_args,
+    count,
+    print_json,
+)
+
+if TYPE_CHECKING:
+    from ..config import Config
 
 __all__ = ["register"]
 
@@ -74,16 +86,36 @@ def _latest_tickets(events: Sequence[TicketEvent]) -> list[Ticket]:
     return list(latest.values())
 
 
+def _read(path: str, config: Config) -> list[TicketEvent]:
+    """Every event of the file, with a progress line while it is read."""
+    try:
+        size = os.path.getsize(path)
+    except OSError:
+        size = 0
+    progress = Progress(f"reading {os.path.basename(path)}", total=size, unit="bytes")
+    events = list(
+        iter_ticket_events(
+            path,
+            strict_categories=config.strict_categories,
+            on_line=(lambda _n, read: progress.update(read)) if progress.enabled else None,
+        )
+    )
+    progress.close(size)
+    return events
+
+
 def _classify(args: argparse.Namespace) -> int:
     config = config_from_args(args)
-    events = list(iter_ticket_events(args.tickets, strict_categories=config.strict_categories))
+    events = _read(args.tickets, config)
     classifiers = Plugins.from_env().classifiers(config.plugins)
     rows: list[tuple[Ticket, Classification]] = []
-    for ticket in _latest_tickets(events):
-        if ticket.category_given and not args.all:
-            continue
+    tickets = [t for t in _latest_tickets(events) if args.all or not t.category_given]
+    progress = Progress("classifying", total=len(tickets), unit="tickets")
+    for n, ticket in enumerate(tickets, 1):
         answer = classify_with_fallback(classifiers, ticket, budget_seconds=_BUDGET_SECONDS)
         rows.append((ticket, answer))
+        progress.update(n)
+    progress.close(len(tickets))
     if args.format == "json":
         print_json(
             [
@@ -121,7 +153,7 @@ def _themes(args: argparse.Namespace) -> int:
     if args.limit is not None and args.limit < 1:
         raise InputError("expected a whole number >= 1", field="--limit")
     customer_id = check_customer_id(args.customer, field="--customer")
-    events = list(iter_ticket_events(args.tickets, strict_categories=config.strict_categories))
+    events = _read(args.tickets, config)
     tickets = [t for t in _latest_tickets(events) if t.customer_id == customer_id]
     if not tickets:
         raise InputError(f"no tickets for customer {customer_id!r}", where=args.tickets)
