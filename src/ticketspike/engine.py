@@ -36,6 +36,7 @@ from typing import Any
 
 import attrs
 
+from . import metrics
 from .config import Config, load_config
 from .detect.classify import FallbackClassifier, categorize
 from .detect.themes import analyze_with_fallback
@@ -740,6 +741,7 @@ class Engine(EpisodeActs, SourceWatch):
         if outcome is PutOutcome.NEW and not ticket.internal:
             self.incident_desk.saw(customer, ticket.created_at)
         transitions = self.monitor.ingest(feed, account=self.account(customer))
+        metrics.detection_lag((self.clock() - event.at).total_seconds())
         self._dirty.add(customer)
         for transition in transitions:
             # Moving the clock may also resolve or open other customers' episodes.
@@ -761,6 +763,7 @@ class Engine(EpisodeActs, SourceWatch):
         plan = self.planner.plan(transition, account)
         recorded, plans = self.incident_desk.record(transition, plan, at=self.clock())
         if recorded:
+            metrics.episode(transition.kind.value)
             counts.transitions.append(transition)
             counts.plans.extend(plans)
             log.info(

@@ -424,6 +424,31 @@ def openapi_document(
                     },
                 }
             },
+            "/metrics": {
+                "get": {
+                    "operationId": "metrics",
+                    "summary": "Prometheus metrics (series prefixed ticketspike_).",
+                    "description": "Needs the bearer token unless server.metrics_public is "
+                    "true; 501 without the metrics extra.",
+                    "security": read,
+                    "responses": {
+                        "200": {
+                            "description": "Prometheus text exposition format.",
+                            "content": {"text/plain": {"schema": {"type": "string"}}},
+                        },
+                        **_errors(401),
+                    },
+                }
+            },
+            "/docs": {
+                "get": {
+                    "operationId": "docs",
+                    "summary": "Swagger UI over this document (no credentials needed).",
+                    "responses": {
+                        "200": {"description": "HTML page.", "content": {"text/html": {}}}
+                    },
+                }
+            },
             "/openapi.json": {
                 "get": {
                     "operationId": "openapi",
