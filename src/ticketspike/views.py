@@ -660,8 +660,9 @@ class ReadViews:
         for action in self.store.actions():
             actions[action.episode_id].append(action)
         plans: dict[str, Mapping[str, Any]] = {}
-        for record in self.store.plans():  # oldest first: the last one wins
-            plans[record.plan.episode_id] = record.plan.progress
+        for episode_id, records in actions.items():
+            latest = max(records, key=lambda a: a.seq).plan_id
+            plans[episode_id] = self._plan_progress(latest)
         acks: dict[str, InteractionRecord] = {}
         for act in self.store.interactions():
             if act.kind == "acknowledge" and act.outcome == "done" and act.episode_id:
@@ -672,6 +673,22 @@ class ReadViews:
                 silence.end, snoozed.get(silence.customer_id, silence.end)
             )
         return _Ledger(actions=actions, plans=plans, acks=acks, snoozed=snoozed)
+
+    def _plan_progress(self, plan_id: str) -> Mapping[str, Any]:
+        """A plan's ``progress``, remembered: a recorded plan never changes, and decoding
+        a thousand plans per page would cost seconds."""
+        cache: dict[str, Mapping[str, Any]] | None = getattr(self, "_progress_cache", None)
+        if cache is None:
+            cache = {}
+            self._progress_cache: dict[str, Mapping[str, Any]] = cache
+        found = cache.get(plan_id)
+        if found is None:
+            record = self.store.plan(plan_id)
+            found = dict(record.plan.progress) if record is not None else {}
+            if len(cache) > 100_000:
+                cache.clear()
+            cache[plan_id] = found
+        return found
 
     def _spike_tickets(self, episode: EpisodeRecord, at: datetime) -> list[TicketRecord]:
         """The spike's customer-initiated tickets: created from the start of the window that
