@@ -127,7 +127,8 @@ def main() -> None:
     html = statistics.median(times["html"]) * 1000
     base = statistics.median(times["json"]) * 1000
     print(
-        f"  GET /dashboard                 median {html:7.1f} ms  (min {min(times['html']) * 1000:.1f})"
+        f"  GET /dashboard                 median {html:7.1f} ms"
+        f"  (min {min(times['html']) * 1000:.1f})"
     )
     print(f"  GET /api/support/escalations   median {base:7.1f} ms  (baseline, same cards as JSON)")
     print(
