@@ -28,6 +28,7 @@ import attrs
 from .errors import InputError
 from .model import Category, Priority, Ticket, check_customer_id
 from .store.base import ActionRecord, ActionStatus, EpisodeRecord, TicketRecord
+from .store.dashboard_reads import ActionLine, DashboardReads
 
 if TYPE_CHECKING:
     from .model import Account
@@ -571,7 +572,7 @@ def _float(value: Any) -> float | None:
 class _Ledger:
     """The store's tables read once and grouped by episode, for building many cards."""
 
-    actions: dict[str, list[ActionRecord]]
+    actions: dict[str, list[ActionRecord | ActionLine]]
     plans: dict[str, Mapping[str, Any]]
     acks: dict[str, InteractionRecord]
     snoozed: dict[str, datetime]
@@ -655,14 +656,20 @@ class ReadViews:
         )
 
     # -- the dashboard -----------------------------------------------------------------------
-    def _ledger(self, at: datetime) -> _Ledger:
-        actions: dict[str, list[ActionRecord]] = defaultdict(list)
-        for action in self.store.actions():
+    def _ledger(
+        self,
+        at: datetime,
+        lines: Iterable[ActionRecord | ActionLine] = (),
+        plans: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> _Ledger:
+        actions: dict[str, list[ActionRecord | ActionLine]] = defaultdict(list)
+        for action in lines:
             actions[action.episode_id].append(action)
-        plans: dict[str, Mapping[str, Any]] = {}
-        for episode_id, records in actions.items():
-            latest = max(records, key=lambda a: a.seq).plan_id
-            plans[episode_id] = self._plan_progress(latest)
+        if plans is None:
+            plans = {
+                episode_id: self._plan_progress(max(records, key=lambda a: a.seq).plan_id)
+                for episode_id, records in actions.items()
+            }
         acks: dict[str, InteractionRecord] = {}
         for act in self.store.interactions():
             if act.kind == "acknowledge" and act.outcome == "done" and act.episode_id:
@@ -672,35 +679,44 @@ class ReadViews:
             snoozed[silence.customer_id] = max(
                 silence.end, snoozed.get(silence.customer_id, silence.end)
             )
-        return _Ledger(actions=actions, plans=plans, acks=acks, snoozed=snoozed)
+        return _Ledger(actions=actions, plans=dict(plans), acks=acks, snoozed=snoozed)
+
+    def _progress_memo(self) -> dict[str, Mapping[str, Any]]:
+        cache: dict[str, Mapping[str, Any]] | None = getattr(self, "_progress_cache", None)
+        if cache is None or len(cache) > 100_000:
+            cache = {}
+            self._progress_cache: dict[str, Mapping[str, Any]] = cache
+        return cache
 
     def _plan_progress(self, plan_id: str) -> Mapping[str, Any]:
         """A plan's ``progress``, remembered: a recorded plan never changes, and decoding
         a thousand plans per page would cost seconds."""
-        cache: dict[str, Mapping[str, Any]] | None = getattr(self, "_progress_cache", None)
-        if cache is None:
-            cache = {}
-            self._progress_cache: dict[str, Mapping[str, Any]] = cache
+        cache = self._progress_memo()
         found = cache.get(plan_id)
         if found is None:
             record = self.store.plan(plan_id)
             found = dict(record.plan.progress) if record is not None else {}
-            if len(cache) > 100_000:
-                cache.clear()
             cache[plan_id] = found
         return found
 
     def _spike_tickets(self, episode: EpisodeRecord, at: datetime) -> list[TicketRecord]:
         """The spike's customer-initiated tickets: created from the start of the window that
         opened it until it resolved (or ``at``)."""
-        start = _when(episode.metadata.get("period_start")) or episode.opened_at
-        end = episode.resolved_at or at
+        start, end = _spike_span(episode, at)
         return self.store.tickets(
             customer_id=episode.customer_id, since=start, until=end, include_internal=False
         )
 
+    def _spike_counts(self, episode: EpisodeRecord, at: datetime) -> tuple[int, int]:
+        """``(resolved, total)`` of the spike's tickets, from the store's columns when it can."""
+        if isinstance(self.store, DashboardReads):
+            start, end = _spike_span(episode, at)
+            return self.store.ticket_status_counts(episode.customer_id, since=start, until=end)
+        tickets = self._spike_tickets(episode, at)
+        return sum(1 for t in tickets if t.status == "resolved"), len(tickets)
+
     def _card(
-        self, episode: EpisodeRecord, at: datetime, ledger: _Ledger, tickets: list[TicketRecord]
+        self, episode: EpisodeRecord, at: datetime, ledger: _Ledger, counts: tuple[int, int]
     ) -> EscalationCard:
         account = self.account(episode.customer_id)
         actions = ledger.actions.get(episode.episode_id, [])
@@ -732,8 +748,8 @@ class ReadViews:
                 actions_total=len(actions),
                 failed=sum(1 for a in actions if a.status is ActionStatus.FAILED),
                 plan=dict(ledger.plans.get(episode.episode_id, {})),
-                tickets_resolved=sum(1 for t in tickets if t.status == "resolved"),
-                tickets_total=len(tickets),
+                tickets_resolved=counts[0],
+                tickets_total=counts[1],
             ),
             ticket_count=_int(episode.metadata.get("ticket_count")),
             multiplier=_float(episode.metadata.get("spike_multiplier")),
@@ -746,11 +762,27 @@ class ReadViews:
     def dashboard(self, *, at: datetime) -> Dashboard:
         """PRD 5.3: one card per active episode (severity, age, actions, progress), oldest
         first."""
-        ledger = self._ledger(at)
-        cards = [
-            self._card(episode, at, ledger, self._spike_tickets(episode, at))
-            for episode in self.store.episodes(active_only=True)
-        ]
+        store = self.store
+        if isinstance(store, DashboardReads):
+            latest = store.active_plan_ids()
+            cache = self._progress_memo()
+            missing = [p for p in set(latest.values()) if p not in cache]
+            if missing:
+                cache.update(store.plan_progress(missing))
+            progress = {e: cache.get(p, {}) for e, p in latest.items()}
+            ledger = self._ledger(at, store.active_action_lines(), progress)
+            episodes = store.episodes(active_only=True)
+            cards = []
+            for episode in episodes:
+                since, until = _spike_span(episode, at)
+                counts = store.ticket_status_counts(episode.customer_id, since=since, until=until)
+                cards.append(self._card(episode, at, ledger, counts))
+        else:
+            ledger = self._ledger(at, store.actions())
+            cards = [
+                self._card(episode, at, ledger, self._spike_counts(episode, at))
+                for episode in store.episodes(active_only=True)
+            ]
         return Dashboard(generated_at=at, escalations=tuple(cards))
 
     # -- one escalation ----------------------------------------------------------------------
@@ -759,9 +791,10 @@ class ReadViews:
         episode = self.store.episode(str(episode_id))
         if episode is None:
             return None
-        ledger = self._ledger(at)
+        ledger = self._ledger(at, self.store.actions(episode_id=episode.episode_id))
         records = self._spike_tickets(episode, at)
-        card = self._card(episode, at, ledger, records)
+        resolved = sum(1 for r in records if r.status == "resolved")
+        card = self._card(episode, at, ledger, (resolved, len(records)))
         meta = episode.metadata
         start = _when(meta.get("period_start")) or episode.opened_at
         end = episode.resolved_at or at
@@ -904,6 +937,11 @@ class ReadViews:
                 )
             )
         return success_metrics(samples, period=period, at=at)
+
+
+def _spike_span(episode: EpisodeRecord, at: datetime) -> tuple[datetime, datetime]:
+    start = _when(episode.metadata.get("period_start")) or episode.opened_at
+    return start, episode.resolved_at or at
 
 
 def hourly_counts(
