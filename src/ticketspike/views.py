@@ -230,6 +230,25 @@ class EscalationCard:
     csm: str | None = None
 
     @property
+    def actions_digest(self) -> str:
+        """The actions in one line, by kind in plan order: ``direct message x5 (done), create
+        task (done), notify team x3 (2 done, 1 failed)``."""
+        groups: dict[str, dict[str, int]] = {}
+        for action in self.actions:
+            counts = groups.setdefault(action.kind, {})
+            counts[action.status] = counts.get(action.status, 0) + 1
+        parts = []
+        for kind, counts in groups.items():
+            total = sum(counts.values())
+            label = kind.replace("_", " ") + (f" x{total}" if total > 1 else "")
+            if len(counts) == 1:
+                parts.append(f"{label} ({next(iter(counts))})")
+            else:
+                states = ", ".join(f"{n} {status}" for status, n in counts.items())
+                parts.append(f"{label} ({states})")
+        return ", ".join(parts)
+
+    @property
     def since_detection(self) -> str:
         """The age for people: ``45 min``, ``3 h 10 min``, ``2 d 4 h``."""
         return duration_text(self.hours_since_detection * 3600)
