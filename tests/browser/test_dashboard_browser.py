@@ -97,3 +97,29 @@ def test_a_bad_csrf_token_changes_nothing(page: Any, live: Any, kit: Any) -> Non
     card.get_by_role("button", name="Acknowledge TechCorp Inc").click()
     assert "nothing changed" in page.get_by_role("alert").inner_text()
     assert live.engine.acknowledgement(live.episode_id) is None
+
+
+def test_pages_have_landmarks_labels_and_fit_a_phone(browser: Any, live: Any, kit: Any) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    try:
+        phone = context.new_page()
+        kit.log_in(phone, live)
+        for path in ("", f"/escalations/{live.episode_id}", "/history"):
+            phone.goto(live.url + path)
+            assert phone.locator("html").get_attribute("lang") == "en"
+            assert phone.get_by_role("main").count() == 1
+            assert phone.get_by_role("navigation", name="Dashboard").count() == 1
+            assert phone.get_by_role("heading", level=1).count() == 1
+            # Every visible control has an accessible name (a label or aria-label).
+            for control in phone.locator("select, input:not([type=hidden]), button").all():
+                name = control.evaluate(
+                    "e => e.getAttribute('aria-label') || (e.labels && e.labels.length"
+                    " ? e.labels[0].textContent : '') || e.textContent"
+                )
+                assert name.strip(), control.evaluate("e => e.outerHTML")
+            # Nothing wider than the phone: no sideways scrolling of the page.
+            width = phone.evaluate("document.documentElement.scrollWidth")
+            assert width <= 390, (path, width)
+        assert phone.locator("script").count() == 0
+    finally:
+        context.close()

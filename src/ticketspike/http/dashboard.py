@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from .auth import BearerAuth
     from .settings import ServerSettings
 
-__all__ = ["dashboard_paths", "dashboard_routes"]
+__all__ = ["SNOOZE_CHOICES", "chart", "dashboard_paths", "dashboard_routes", "session_scheme"]
 
 log = logging.getLogger("ticketspike.http")
 
