@@ -40,8 +40,10 @@ def _unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    # Module scope, not session: while Playwright's sync API is open, its event loop runs in
+    # this thread, and tests elsewhere that call asyncio.run() must not see it.
     executable = _chromium()
     if executable is None:
         _unavailable("no system Chromium (apt-get install chromium)")
