@@ -118,7 +118,7 @@ class _Dashboard:
         self.sessions = sessions
         self.templates = _environment()
 
-    # -- helpers -------------------------------------------------------------------------
+    # -- rendering and forms -----------------------------------------------------------
     def base(self, request: Request) -> str:
         return f"{request.scope.get('root_path', '')}/dashboard"
 
