@@ -33,6 +33,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ticketspike.cli.unmatched_cmds",  # unmatched, re-resolve
     "ticketspike.cli.source_cmds",  # sources
     "ticketspike.cli.incident_cmds",  # incidents
+    "ticketspike.cli.view_cmds",  # summary, banner, dashboard, metrics
 )
 
 

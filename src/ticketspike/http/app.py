@@ -44,6 +44,7 @@ from ..errors import InvalidTicket, TicketspikeError
 from ..model import check_customer_id
 from .auth import BearerAuth
 from .body import parse_json, read_body, require_content_type
+from .dashboard import dashboard_routes
 from .docs_ui import docs_routes
 from .drafts import draft_routes
 from .endpoints import endpoint_path, endpoint_routes
@@ -209,15 +210,16 @@ class _Api:
         self.auth.check(request.headers.get("authorization"))
         customer = customer_id_of(request.path_params["customerId"])
         limit = self._limit(request)
-        data = await run_in_threadpool(
+        view = await run_in_threadpool(
             self.engine.summary, customer, at=self.engine.clock(), limit=limit
         )
-        return json_response(data, headers=_NO_STORE)
+        return json_response(view.to_json(), headers=_NO_STORE)
 
     async def banner(self, request: Request) -> Response:
         self.auth.check(request.headers.get("authorization"))
         customer = customer_id_of(request.path_params["customerId"])
-        data = await run_in_threadpool(self.engine.banner, customer, at=self.engine.clock())
+        view = await run_in_threadpool(self.engine.banner, customer, at=self.engine.clock())
+        data = view.to_json()
         # Where the summary lives as seen by the client, wherever the host mounted us.
         data["link"] = (
             f"{request.scope.get('root_path', '')}/api/support/summary/{quote(customer, safe='')}"
@@ -227,10 +229,8 @@ class _Api:
     async def escalations(self, request: Request) -> Response:
         self.auth.check(request.headers.get("authorization"))
         now = self.engine.clock()
-        cards = await run_in_threadpool(self.engine.dashboard, at=now)
-        return json_response(
-            {"generatedAt": now.isoformat(), "escalations": cards}, headers=_NO_STORE
-        )
+        view = await run_in_threadpool(self.engine.dashboard, at=now)
+        return json_response(view.to_json(), headers=_NO_STORE)
 
     async def health(self, request: Request) -> Response:
         try:
@@ -390,6 +390,7 @@ def create_app(
         *docs_routes(),
         *draft_routes(engine, api.auth, json_response, _guarded),
         *incident_routes(engine, api.auth, json_response, _guarded),
+        *dashboard_routes(engine, api.auth, settings, token),
     ]
     middleware = []
     if settings.cors_origins:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from .dashboard import dashboard_paths, session_scheme
 from .drafts import DRAFT_SCHEMAS, draft_paths
 from .episodes import episode_paths
 from .incidents import INCIDENT_SCHEMAS, incident_paths
@@ -223,10 +224,19 @@ SCHEMAS: dict[str, Any] = {
                     "actionsTotal": {"type": "integer"},
                     "failed": {"type": "integer"},
                     "plan": {"type": "object"},
+                    "ticketsResolved": {
+                        "type": "integer",
+                        "description": "the spike's tickets resolved so far",
+                    },
+                    "ticketsTotal": {"type": "integer", "description": "the spike's tickets"},
                 },
             },
             "ticketCount": {"type": ["integer", "null"]},
             "multiplier": {"type": ["number", "null"]},
+            "logoUrl": {"type": ["string", "null"], "description": "the account's logo"},
+            "acknowledgedBy": {"type": ["string", "null"]},
+            "acknowledgedAt": {"type": ["string", "null"], "format": "date-time"},
+            "snoozedUntil": {"type": ["string", "null"], "format": "date-time"},
         },
     },
     "Escalations": {
@@ -477,5 +487,7 @@ def openapi_document(
     document["paths"].update(draft_paths(read))
     document["paths"].update(incident_paths(read))
     document["paths"].update(episode_paths(read))
+    document["paths"].update(dashboard_paths())
+    document["components"]["securitySchemes"]["dashboardSession"] = session_scheme()
     document["components"]["schemas"] = {**SCHEMAS, **DRAFT_SCHEMAS, **INCIDENT_SCHEMAS}
     return document
