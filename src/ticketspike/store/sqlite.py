@@ -50,9 +50,12 @@ from .base import (
     plan_id_of,
 )
 from .codec import event_from_json, event_to_json, plan_from_json
+from .dashboard_reads import SQLiteDashboardReads
 from .drafts import SQLiteDrafts
+from .incidents import SQLiteIncidents
 from .interactions import SQLiteInteractions
 from .migrations import MIGRATIONS, SCHEMA_VERSION
+from .source_health import SQLiteSourceHealth
 
 __all__ = ["SQLiteStore"]
 
@@ -87,7 +90,9 @@ def _statements(script: str) -> Iterator[str]:
         raise StoreError("migration script ends inside a statement")
 
 
-class SQLiteStore(SQLiteInteractions, SQLiteDrafts):
+class SQLiteStore(
+    SQLiteInteractions, SQLiteDrafts, SQLiteSourceHealth, SQLiteIncidents, SQLiteDashboardReads
+):
     """A :class:`~ticketspike.store.base.Store` in one SQLite file.
 
     :param path: the file (created with its directory unless ``create`` is False).
