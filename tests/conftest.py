@@ -1,5 +1,9 @@
 """Fixtures every test folder shares.
 
+Every test keeps loopback requests off proxies (:mod:`support.network`): the fake vendor
+servers listen on 127.0.0.1, and HTTP clients would otherwise send to a proxy the
+environment names.
+
 ``any_store`` runs a test once per store implementation, so a store-level behaviour is checked
 on every store the project ships; a new store joins by adding its kind to :data:`STORE_KINDS`
 and a branch to :func:`make_store`.
@@ -20,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+from support.network import keep_loopback_off_proxies
 from ticketspike.store import MemoryStore, SQLiteStore, Store
 
 STORE_KINDS = ["memory", "sqlite", "postgres"]
@@ -105,3 +110,8 @@ def postgres_url() -> Iterator[str]:
     schema = fresh_schema()
     yield f"{base}{'&' if '?' in base else '?'}schema={schema}"
     drop_schema(schema)
+
+
+@pytest.fixture(autouse=True)
+def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    keep_loopback_off_proxies(monkeypatch)

@@ -19,9 +19,8 @@ from typing import Any
 import attrs
 
 from .configfile import Section, load_file, load_text
-from .detect.classify import classification_settings_from_config
 from .detect.policy import DetectionPolicy, policy_from_config
-from .detect.themes import theme_settings_from_config
+from .incidents import IncidentPolicy, incident_policy_from_config
 from .lifecycle import (
     LifecyclePolicy,
     Silence,
@@ -33,6 +32,8 @@ from .mail.settings import email_settings_from_config
 from .planner.routing import RoutingRules, routing_from_config
 from .planner.workflow import Workflow, workflow_from_config
 from .roles import PluginConfig
+from .text.classify import classification_settings_from_config
+from .text.themes import theme_settings_from_config
 
 __all__ = ["Config", "load_config"]
 
@@ -53,6 +54,8 @@ TOP_LEVEL_KEYS = frozenset(
         "themes",
         "escalation_chain",
         "email",
+        "quiet_sources",
+        "incidents",
     }
 )
 
@@ -143,6 +146,11 @@ class Config:
         """The ``tickets:`` section's clock skew, text caps and analysis budget."""
         return limits_from_config(self.root.get_section("tickets"))
 
+    @property
+    def incidents(self) -> IncidentPolicy:
+        """The ``incidents:`` section: when many customers spiking together make one incident."""
+        return incident_policy_from_config(self.root.get_section("incidents"))
+
 
 def load_config(
     path: str | Path | None = None,
@@ -176,6 +184,7 @@ def _assemble(root: Section, *, path: str | None, env: Mapping[str, str] | None)
     classification_settings_from_config(root.get_section("classification"))
     theme_settings_from_config(root.get_section("themes"))
     email_settings_from_config(root.get_section("email"))
+    incident_policy_from_config(root.get_section("incidents"))
     plugin_sections: dict[str, Section] = {}
     plugins = root.get_section("plugins")
     if plugins is not None:
@@ -215,6 +224,7 @@ def _assemble(root: Section, *, path: str | None, env: Mapping[str, str] | None)
         config.limits,
     )
     _check_escalation_chain(root)
+    _check_quiet_sources(root)
     return config
 
 
@@ -227,6 +237,19 @@ def _check_escalation_chain(root: Section) -> None:
         return
     try:
         chain_policy_from_section(section)
+    except ValueError as exc:
+        raise section.error(None, str(exc)) from None
+
+
+def _check_quiet_sources(root: Section) -> None:
+    """A mistake in ``quiet_sources`` fails at load time, with its line."""
+    from .source_health import source_policy_from_section
+
+    section = root.get_section("quiet_sources")
+    if section is None:
+        return
+    try:
+        source_policy_from_section(section)
     except ValueError as exc:
         raise section.error(None, str(exc)) from None
 

@@ -14,8 +14,8 @@ from typing import Any
 
 import attrs
 import pytest
-from ticketspike_tests_mail_servers import NOW, SPIKE_DAY, tickets
 
+from support.mail_servers import NOW, SPIKE_DAY, tickets
 from ticketspike import DraftRecord, DraftStatus
 from ticketspike.config import load_config
 from ticketspike.engine import Engine

@@ -23,8 +23,15 @@ from ..builtin.text import one_line, printable
 from ..engine import Engine
 from ..errors import InputError
 from ..store.drafts import DraftRecord, DraftStatus
-from .common import EXIT_OK, add_config_args, add_format_arg, config_from_args, print_json
-from .store_arg import add_store_arg, require_store
+from .common import (
+    EXIT_OK,
+    add_config_args,
+    add_format_arg,
+    add_store_arg,
+    config_from_args,
+    print_json,
+)
+from .store_arg import require_store
 
 __all__ = ["register"]
 

@@ -59,10 +59,12 @@ from .common import (
     Progress,
     add_config_args,
     add_format_arg,
+    add_store_arg,
     config_from_args,
+    count,
     print_json,
 )
-from .store_arg import add_store_arg, existing_store
+from .store_arg import existing_store
 
 __all__ = ["register", "time_ordered"]
 
@@ -220,7 +222,7 @@ def time_ordered(events: Iterable[TicketEvent], *, lateness_hours: float) -> Ite
 def _check_file(path: Path, *, strict: bool) -> int:
     """Validate the whole file first, so a bad line stops the run before anything is stored."""
     size = path.stat().st_size if path.is_file() else None
-    progress = Progress(f"checking {path.name}", total=size)
+    progress = Progress(f"checking {path.name}", total=size, unit="bytes")
     count = 0
     for _ in iter_ticket_events(
         path, strict_categories=strict, on_line=lambda _n, read: progress.update(read)
@@ -251,7 +253,7 @@ def _run(args: argparse.Namespace) -> int:
     elif args.warm_up_until:
         warm_up_until = parse_time(args.warm_up_until, where="--warm-up-until", field="")
     with _engine(args, json_out=json_out, dry_run=args.dry_run) as engine:
-        progress = Progress(f"running {path.name}", total=total)
+        progress = Progress(f"running {path.name}", total=total, unit="tickets")
         events = iter_ticket_events(path, strict_categories=config.strict_categories)
         result = engine.ingest_many(
             time_ordered(events, lateness_hours=config.detection.lateness_hours),
@@ -395,15 +397,14 @@ def _retry(args: argparse.Namespace) -> int:
 def _backfill(args: argparse.Namespace) -> int:
     since = parse_time(args.since, where="--since", field="")
     with _engine(args, json_out=args.format == "json") as engine:
-        progress = Progress(f"backfill {args.source}", force=True)
+        # A backfill runs for minutes to hours: off a terminal, a line every 30 s for the log.
+        progress = Progress(f"backfill {args.source}", unit="tickets", periodic=True)
 
         def on_page(pages: int, events: int) -> None:
-            progress.update(events, unit=f"tickets, {pages} page{'s' if pages != 1 else ''}")
+            progress.update(events, unit=f"tickets, {count(pages, 'page')}")
 
         report = engine.backfill(args.source, since=since, on_page=on_page)
-        progress.close(
-            report.events, unit=f"tickets, {report.pages} page{'s' if report.pages != 1 else ''}"
-        )
+        progress.close(report.events, unit=f"tickets, {count(report.pages, 'page')}")
         if args.format == "json":
             print_json(attrs.asdict(report))
         else:
@@ -430,7 +431,7 @@ class _DemoConsole:
         self.notifier = ConsoleNotifier(stream=stream)
 
     @hookimpl
-    def register_notifiers(self, register: Callable[[ActionHandler], None]) -> None:
+    def register_action_handlers(self, register: Callable[[ActionHandler], None]) -> None:
         register(self.notifier)
 
 
@@ -506,7 +507,7 @@ def _demo(args: argparse.Namespace) -> int:
                 f"{', '.join(assessment.themes) or 'none'}"
             )
         print()
-        print("2. The alert the CSM received (console notifier, PRD 5.1)")
+        print("2. The alert the CSM received (console notifier)")
         if alert is not None:
             for line in render_text(alert.message).splitlines():
                 print(f"   {one_line(line, limit=200)}" if line else "")
@@ -538,7 +539,7 @@ def _multiplier(value: float) -> str:
 
 
 def _first_alert(plans: list[EscalationPlan]) -> DirectMessage | None:
-    """The opening direct message to the CSM of the last spike: the PRD 5.1 alert."""
+    """The opening direct message to the CSM of the last spike: the opening alert."""
     for plan in reversed(plans):
         for action in plan.actions:
             if isinstance(action, DirectMessage) and action.recipient.role == "csm":

@@ -15,8 +15,15 @@ import getpass
 from ..builtin.text import one_line
 from ..engine import Engine
 from ..episode_acts import parse_duration
-from .common import EXIT_OK, add_config_args, add_format_arg, config_from_args, print_json
-from .store_arg import add_store_arg, require_store
+from .common import (
+    EXIT_OK,
+    add_config_args,
+    add_format_arg,
+    add_store_arg,
+    config_from_args,
+    print_json,
+)
+from .store_arg import require_store
 
 __all__ = ["register"]
 

@@ -14,8 +14,15 @@ from typing import Any
 
 import attrs
 
-from .common import EXIT_OK, add_config_args, add_format_arg, config_from_args, print_json
-from .store_arg import add_store_arg, existing_store, require_store
+from .common import (
+    EXIT_OK,
+    add_config_args,
+    add_format_arg,
+    add_store_arg,
+    config_from_args,
+    print_json,
+)
+from .store_arg import existing_store, require_store
 
 __all__ = ["register"]
 

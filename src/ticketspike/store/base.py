@@ -37,7 +37,9 @@ from ..planner.plan import EscalationPlan
 from ..signals import Transition
 from ..unmatched import Unmatched, UnmatchedRecord
 from .drafts import DraftStore
+from .incidents import IncidentRecords
 from .interactions import InteractionStore
+from .source_health import SourceHealthStore
 
 __all__ = [
     "ActionRecord",
@@ -478,6 +480,8 @@ class Store(
     UnmatchedStore,
     InteractionStore,
     DraftStore,
+    SourceHealthStore,
+    IncidentRecords,
     Protocol,
 ):
     """Everything the engine persists: every role at once. See the module docstring for the

@@ -48,9 +48,12 @@ from ..errors import StoreError
 from ..model import TicketEvent
 from .base import PutOutcome
 from .codec import event_from_json, event_to_json
+from .dashboard_reads import SQLiteDashboardReads
 from .drafts import SQLiteDrafts
+from .incidents import SQLiteIncidents
 from .interactions import SQLiteInteractions
 from .pg_migrations import MIGRATIONS, SCHEMA_VERSION
+from .source_health import SQLiteSourceHealth
 from .sqlcore import SQLCore
 
 __all__ = ["DEFAULT_SCHEMA", "PostgresStore"]
@@ -88,7 +91,14 @@ class _Local(threading.local):
         self.seen = {}
 
 
-class PostgresStore(SQLCore, SQLiteInteractions, SQLiteDrafts):
+class PostgresStore(
+    SQLCore,
+    SQLiteInteractions,
+    SQLiteDrafts,
+    SQLiteSourceHealth,
+    SQLiteIncidents,
+    SQLiteDashboardReads,
+):
     """A :class:`~ticketspike.store.base.Store` in a PostgreSQL schema, shared by replicas.
 
     :param url: ``postgresql://user[:password]@host[:port]/db[?schema=NAME]``; other query

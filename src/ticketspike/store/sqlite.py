@@ -30,9 +30,12 @@ from typing import Any
 import tenacity
 
 from ..errors import StoreError
+from .dashboard_reads import SQLiteDashboardReads
 from .drafts import SQLiteDrafts
+from .incidents import SQLiteIncidents
 from .interactions import SQLiteInteractions
 from .migrations import MIGRATIONS, SCHEMA_VERSION
+from .source_health import SQLiteSourceHealth
 from .sqlcore import SQLCore
 
 __all__ = ["SQLiteStore"]
@@ -52,7 +55,14 @@ def _statements(script: str) -> Iterator[str]:
         raise StoreError("migration script ends inside a statement")
 
 
-class SQLiteStore(SQLCore, SQLiteInteractions, SQLiteDrafts):
+class SQLiteStore(
+    SQLCore,
+    SQLiteInteractions,
+    SQLiteDrafts,
+    SQLiteSourceHealth,
+    SQLiteIncidents,
+    SQLiteDashboardReads,
+):
     """A :class:`~ticketspike.store.base.Store` in one SQLite file.
 
     :param path: the file (created with its directory unless ``create`` is False).
