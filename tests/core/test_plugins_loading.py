@@ -211,7 +211,7 @@ def test_the_plugins_command_lists_broken_plugins_with_their_error(
     monkeypatch.setenv("TICKETSPIKE_LOAD_PLUGINS", "alpha,typo,broken")
     assert main(["plugins"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert "alpha: alpha 0.1 - notifier" in out
+    assert "alpha: alpha 0.1 - action handler" in out
     assert any(line.startswith("typo: BROKEN - ") and "register_notifier" in line for line in out)
     assert any(
         line.startswith("broken: BROKEN - ") and "ModuleNotFoundError" in line for line in out
@@ -233,10 +233,10 @@ def test_plugins_trace_shows_what_each_plugin_registers(
     assert main(["plugins", "--all", "--trace"]) == 0
     err = capsys.readouterr().err.splitlines()
     assert "[ticketspike] register_ticket_sources <- ticket: ticket" in err
-    assert "[ticketspike] register_notifiers <- console: console" in err
+    assert "[ticketspike] register_action_handlers <- console: console" in err
     monkeypatch.setenv("TICKETSPIKE_TRACE_PLUGINS", "1")
     assert main(["plugins", "--all"]) == 0
-    assert "[ticketspike] register_task_sinks <- outbox: outbox" in capsys.readouterr().err
+    assert "[ticketspike] register_action_handlers <- outbox: outbox, outbox" in capsys.readouterr().err
 
 
 def test_built_ins_are_plugins_too_and_can_be_blocked() -> None:
