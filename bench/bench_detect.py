@@ -24,7 +24,12 @@ for detector + lifecycle, replay within 4x of the json floor, at most
 100 MiB, at least 25x faster than the pseudo-code.
 
     python bench/bench_detect.py [--tickets N] [--customers N] [--days N] [--seed N]
-                                 [--file PATH] [--repeat N]
+                                 [--file PATH] [--repeat N] [--quick]
+
+``--quick`` measures only the json floor, replay with the standard library
+parser and the detector alone, each ``--repeat`` times, and reports the best
+run of each (the least disturbed on a shared machine): the figures to compare
+before and after a change of the detector, in a few seconds a run.
 """
 
 from __future__ import annotations
@@ -269,6 +274,20 @@ def peak_memory(path: str, lines: int) -> list[tuple[int, float, float]]:
     return out
 
 
+def quick(path: str, n: int, repeat: int) -> None:
+    """The three figures a detector change moves, each the best of ``repeat`` runs."""
+    print(f"\nbest of {repeat} (CPU time; the machine may be shared)")
+    floor = min((json_floor(path, json.loads) for _ in range(repeat)), key=lambda c: c.cpu)
+    line("json.loads floor", floor, n)
+    replays = [replay_end_to_end(path, stdlib=True)[0] for _ in range(repeat)]
+    replay = min(replays, key=lambda c: c.cpu)
+    line("replay end to end (json)", replay, n)
+    runs = [detector_only(path) for _ in range(repeat)]
+    det, det_n, transitions = min(runs, key=lambda r: r[0].cpu)
+    line("detector + lifecycle, ticks in, parse out", det, det_n)
+    print(f"  {transitions:,} transitions; replay = {replay.cpu / floor.cpu:.2f}x the json floor")
+
+
 def verdict(ok: bool) -> str:
     return "met" if ok else "NOT met"
 
@@ -291,6 +310,11 @@ def main() -> None:
         type=int,
         default=1,
         help="measure the detector alone this many times; report the median",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="only the json floor, replay (json) and the detector, best of --repeat each",
     )
     args = parser.parse_args()
 
@@ -316,6 +340,14 @@ def main() -> None:
             f"{os.path.getsize(path) / MiB:.0f} MiB"
         )
     gc.freeze()  # what start-up allocated is never garbage; do not rescan it
+    if args.quick:
+        try:
+            quick(path, n, max(1, args.repeat))
+        finally:
+            if tmp is not None:
+                with contextlib.suppress(OSError):
+                    os.remove(tmp.name)
+        return
     try:
         print("\nthroughput (CPU time; wall time shown too, the machine may be shared)")
         floor = json_floor(path, json.loads)

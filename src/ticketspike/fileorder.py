@@ -25,7 +25,7 @@ from collections.abc import Iterable, Iterator
 
 import attrs
 
-from .model import ROW_WHEN, TicketRow
+from .model import TicketRow
 
 __all__ = ["OrderReport", "OutOfOrder", "guarded_rows", "row_order", "sorted_rows"]
 
@@ -48,7 +48,7 @@ class OrderReport:
 
 def row_order(row: TicketRow) -> tuple[float, int, str, str]:
     """The order ``replay`` gives rows: time, kind, source, ticket id (so ties are stable)."""
-    return (row[ROW_WHEN], row[1], row[2], row[3])
+    return (row.when, row.kind, row.source, row.ticket_id)
 
 
 def guarded_rows(
@@ -70,7 +70,7 @@ def guarded_rows(
     seq = 0
     for row in rows:
         report.rows += 1
-        when = row[ROW_WHEN]
+        when = row.when
         if when > newest + gap and newest != float("-inf"):
             heapq.heappush(held, (when, seq, row))
             seq += 1

@@ -16,7 +16,7 @@ import sys
 import unicodedata
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import attrs
 
@@ -398,13 +398,28 @@ def _optional_text(obj: Mapping[str, Any], key: str, *, where: str) -> str:
     return _text(obj, key, where=where, required=False)
 
 
-# A ticket event as the detector reads it (see :func:`ticket_row_from_json`): a plain
-# tuple, because a detector that counts a million tickets should not pay for a
-# million frozen objects it never hands to anyone.
-TicketRow = tuple[float, int, str, str, float, str, Category, Priority, "str | None", bool, bool]
-# Positions in a TicketRow. ROW_WHEN is when the event happened (``occurredAt``,
-# else the creation time) and ROW_KIND the event kind's place in KIND_ORDER; a
-# row's first four items are its replay order.
+class TicketRow(NamedTuple):
+    """A ticket event as the detector reads it (see :func:`ticket_row_from_json`).
+
+    A named tuple, because a detector that counts a million tickets should not
+    pay for a million frozen objects it never hands to anyone, and the fields
+    still read by name. Its first four items are its replay order.
+    """
+
+    when: float  #: when the event happened (``occurredAt``, else the creation time)
+    kind: int  #: the event kind's place in :data:`KIND_ORDER`
+    source: str
+    ticket_id: str
+    created: float
+    customer_id: str
+    category: Category
+    priority: Priority
+    url: str | None
+    internal: bool
+    category_given: bool
+
+
+# Positions in a TicketRow, for code that sorts or slices rows as plain tuples.
 ROW_WHEN: Final = 0
 ROW_KIND: Final = 1
 ROW_SOURCE: Final = 2
@@ -514,7 +529,7 @@ def ticket_row_from_json(
     f = _fields(obj, where, strict_categories)
     created = f[2].timestamp()
     occurred = f[10]
-    return (
+    return TicketRow(
         created if occurred is None else occurred.timestamp(),
         _KIND_INDEX[f[6]],
         f[12],
@@ -559,7 +574,7 @@ def _utc_row(
     if created_at is None:
         return None
     ts = created_at.timestamp()
-    return (
+    return TicketRow(
         ts,
         kind,
         source,
@@ -579,7 +594,7 @@ def event_row(event: TicketEvent) -> TicketRow:
     t = event.ticket
     created = t.created_at.timestamp()
     occurred = event.occurred_at
-    return (
+    return TicketRow(
         created if occurred is None else occurred.timestamp(),
         _KIND_INDEX[event.kind],
         t.source,

@@ -14,6 +14,11 @@ nothing can change. Crossing boundaries happens on its own when a ticket
 moves the clock, so a caller that only ingests still gets the ticks in
 between.
 
+The counting is the detector kernel's (:mod:`ticketspike.detect._kernel`),
+the judging the detector's, and whom to look at when is kept in a
+:class:`~ticketspike.schedule.Schedule`; this module wires them to the clock
+and the episode lifecycle.
+
 Pure in the sense that matters: the caller supplies every timestamp, nothing
 reads the clock or does I/O, and each customer's state exports to JSON so a
 host can persist it and carry on in another process.
@@ -41,7 +46,8 @@ from .lifecycle import (
     close_episode,
     mark_quiet,
 )
-from .model import Account, EventKind, TicketEvent, TicketRow, event_row
+from .model import KIND_ORDER, Account, EventKind, TicketEvent, TicketRow, event_row
+from .schedule import Schedule
 from .signals import Assessment, Severity, Transition
 
 __all__ = ["SpikeMonitor", "replay_events", "replay_rows"]
@@ -49,8 +55,10 @@ __all__ = ["SpikeMonitor", "replay_events", "replay_rows"]
 UTC = timezone.utc
 _STATE_VERSION = 1
 _NEVER = 1 << 62
-_RESOLVED = EventKind.RESOLVED
-_UPDATED = EventKind.UPDATED
+# Row kinds (a row's place in KIND_ORDER).
+_CREATED_ROW = KIND_ORDER.index(EventKind.CREATED)
+_UPDATED_ROW = KIND_ORDER.index(EventKind.UPDATED)
+_RESOLVED_ROW = KIND_ORDER.index(EventKind.RESOLVED)
 
 
 class SpikeMonitor:
@@ -85,18 +93,8 @@ class SpikeMonitor:
         self.detector = Detector(self.policy)
         self._accounts: dict[str, Account] = dict(accounts or {})
         self._states: dict[str, EpisodeState] = {}
-        self._open: set[str] = set()  # customers with an open episode
-        self._hot: set[str] = set()  # windows that may be spikes under tomorrow's baseline
-        self._ticked: set[str] = set()  # counters the clock moved since the last midnight
+        self._plan = Schedule()
         self._hot_min = self.policy.min_count if self.policy.mode == "gated" else 1
-        self._quiet: dict[str, tuple[int, int]] = {}  # customer -> (day, count below = quiet)
-        # Open episodes: (day, quiet below, escalate at, quiet now) as last evaluated.
-        self._watch: dict[str, tuple[int, int, int, bool]] = {}
-        # Open episodes are looked at only at the hours their state can change
-        # (see _schedule): customer -> due hour, and a heap of (hour, customer)
-        # whose entries are current only while they match that map.
-        self._due: dict[str, int] = {}
-        self._due_heap: list[tuple[int, str]] = []
         self._resolve_secs = self.lifecycle.resolve_after_hours * 3600.0
         self._window = self.policy.window_hours
         self._threshold = self.policy.threshold
@@ -107,9 +105,6 @@ class SpikeMonitor:
             min(h for h in self.policy.windows if h >= 2 or h == self.policy.window_hours)
             / self.policy.window_hours
         )
-        self._span = self.detector.span
-        self._ring = self.policy.baseline_days + 2
-        self._hot_len = self._ring + self._hot_min  # list length of a window that may be hot
         self._lateness = self.policy.lateness_hours * 3600.0
         self.clock: float | None = None  # newest time seen, as a POSIX timestamp
         self._clock_hour: int | None = None
@@ -144,107 +139,92 @@ class SpikeMonitor:
             return []
         return self._move_clock(ts)
 
+    def _see(self, when: float, out: list[Transition]) -> float:
+        """Move the clock to ``when`` if it is newer (judging what that crosses into
+        ``out``); return the clock."""
+        clock = self.clock
+        if clock is None:
+            self._set_clock(when, int(when // 3600))
+        elif when <= clock:
+            return clock
+        elif when < self._next_hour:
+            self.clock = when
+        else:
+            out.extend(self._move_clock(when))
+        return when
+
+    def _set_clock(self, ts: float, hour: int) -> None:
+        self.clock = ts
+        self._clock_hour = hour
+        self._next_hour = (hour + 1) * 3600.0
+
     def _move_clock(self, ts: float) -> list[Transition]:
         out: list[Transition] = []
         hour = int(ts // 3600)
         last = self._clock_hour
         if last is not None and hour > last:
-            det = self.detector
-            heap = self._due_heap
-            due = self._due
-            boundary = last + 1
-            while boundary <= hour:
-                if not self._open and not self._hot:
-                    break
-                b_at = datetime.fromtimestamp(boundary * 3600, tz=UTC)
-                if boundary % 24 == 0:
-                    # Every open episode is judged at the day boundary anyway.
-                    while heap and heap[0][0] <= boundary:
-                        heapq.heappop(heap)
-                    out.extend(self._day_boundary(boundary, b_at))
+            for boundary, ready in self._plan.boundaries(last, hour):
+                at = datetime.fromtimestamp(boundary * 3600, tz=UTC)
+                if ready is None:
+                    out.extend(self._day_boundary(boundary, at))
                 else:
-                    ready = []
-                    while heap and heap[0][0] <= boundary:
-                        d, cid = heapq.heappop(heap)
-                        if due.get(cid) == d:
-                            del due[cid]
-                            ready.append(cid)
-                    if ready:
-                        out.extend(self._hourly(sorted(ready), boundary, b_at))
-                # Nothing can change before the next due episode or the next day.
-                nxt = (boundary // 24 + 1) * 24
-                if heap and heap[0][0] < nxt:
-                    nxt = max(heap[0][0], boundary + 1)
-                boundary = nxt
+                    out.extend(self._hourly(ready, boundary, at))
             if hour // 24 > last // 24:
                 # After the boundaries: their assessments still list every ticket id.
-                det.forget_stale(hour, self._ticked | self._open)
-                self._ticked = set()
-        self.clock = ts
-        self._clock_hour = hour
-        self._next_hour = (hour + 1) * 3600.0
+                self.detector.forget_stale(hour, self._plan.moved())
+        self._set_clock(ts, hour)
         return out
 
-    def _day_boundary(self, boundary: int, b_at: datetime) -> list[Transition]:
+    def _day_boundary(self, boundary: int, at: datetime) -> list[Transition]:
         """The day-boundary check: every open episode, and every window that could be a
         spike under the new day's baseline."""
         out: list[Transition] = []
-        det = self.detector
-        customers = det.customers
-        count = det.count
-        hot = self._hot
-        hot_min = self._hot_min
-        opened = self._open
-        count_at = det.count_at
-        threshold = self.policy.threshold
-        day = boundary // 24
-        ring = self._ring
-        for cid in sorted(hot | opened):
+        customers = self.detector.customers
+        opened = self._plan.open
+        for cid in self._plan.day_list():
             w = customers[cid]
-            if cid not in opened:
-                if w.hour <= boundary:
-                    # The window ending at the boundary lies within days day-1 and day,
-                    # whose raw counts bound it (none if the customer never reached them).
-                    wd = w.day
-                    bound = (
-                        0
-                        if wd < day - 1
-                        else (w[(day - 1) % ring] + (w[day % ring] if wd >= day else 0))
-                    )
-                    if bound < hot_min or count_at(w, boundary) < hot_min:
-                        hot.discard(cid)  # too few tickets for any baseline
-                        w.hot = False
-                        det.forget(w, boundary)  # it may have gone quiet after a burst
-                        continue
-                if w.day == day - 1:
-                    if det.quiet_at(w, boundary, det.floor(w, day), threshold):
-                        continue  # no spike tomorrow: its days close when it is next touched
-                det.advance(w, boundary)
-                self._ticked.add(cid)
-                n = count(w)
-                if n < hot_min:
-                    hot.discard(cid)
-                    w.hot = False
-                    continue
-                if n < det.line(w):
-                    continue
-            out.extend(self._evaluate(cid, w, boundary, b_at, day_boundary=True))
+            if cid in opened or self._hot_at(cid, w, boundary):
+                out.extend(self._evaluate(cid, w, boundary, at, day_boundary=True))
         return out
 
-    def _hourly(self, ready: list[str], boundary: int, b_at: datetime) -> list[Transition]:
+    def _hot_at(self, cid: str, w: CustomerWindow, boundary: int) -> bool:
+        """Whether the hot window of ``cid`` may be a spike at day boundary ``boundary``;
+        one that can no longer become one leaves the hot list."""
+        det = self.detector
+        hot_min = self._hot_min
+        day = boundary // 24
+        # The window ending at the boundary lies within days day-1 and day, whose
+        # raw counts bound it.
+        if w.hour <= boundary and (
+            det.two_days(w, day) < hot_min or det.count_at(w, boundary) < hot_min
+        ):
+            self._plan.hot.discard(cid)  # too few tickets for any baseline
+            det.forget(w, boundary)  # it may have gone quiet after a burst
+            return False
+        if w.day == day - 1 and det.quiet_at(w, boundary, det.floor(w, day), self._threshold):
+            return False  # no spike tomorrow: its days close when it is next touched
+        det.advance(w, boundary)
+        self._plan.ticked.add(cid)
+        n = det.count(w)
+        if n < hot_min:
+            self._plan.hot.discard(cid)
+            return False
+        return n >= det.line(w)
+
+    def _hourly(self, ready: list[str], boundary: int, at: datetime) -> list[Transition]:
         """The hour-boundary check of the open episodes that are due."""
         out: list[Transition] = []
         det = self.detector
-        customers = det.customers
+        plan = self._plan
         for cid in ready:
-            if cid not in self._open:
+            if cid not in plan.open:
                 continue
-            w = customers[cid]
+            w = det.customers[cid]
             det.advance(w, boundary)
-            self._ticked.add(cid)
+            plan.ticked.add(cid)
             # Between ticks the count only falls, so an episode that is
             # still above its resolve line has nothing to do.
-            watch = self._watch.get(cid)
+            watch = plan.watch.get(cid)
             if (
                 watch is not None
                 and watch[0] == w.day
@@ -253,7 +233,7 @@ class SpikeMonitor:
             ):
                 self._schedule(cid, w, boundary)
                 continue
-            out.extend(self._evaluate(cid, w, boundary, b_at))
+            out.extend(self._evaluate(cid, w, boundary, at))
         return out
 
     def _schedule(self, cid: str, w: CustomerWindow, hour: int) -> None:
@@ -267,7 +247,7 @@ class SpikeMonitor:
         """
         nxt = hour + 1
         due = (hour // 24 + 1) * 24
-        watch = self._watch.get(cid)
+        watch = self._plan.watch.get(cid)
         if watch is None or watch[0] != w.day or w.hour > hour:
             due = nxt
         elif watch[3]:
@@ -288,9 +268,7 @@ class SpikeMonitor:
                 else:
                     # The count falls below ``quiet`` once the quiet-th newest ticket leaves.
                     due = min(due, max(nxt, self.detector.newest_hours(w, quiet) + self._window))
-        if self._due.get(cid) != due:
-            self._due[cid] = due
-            heapq.heappush(self._due_heap, (due, cid))
+        self._plan.set_due(cid, due)
 
     # -- tickets -------------------------------------------------------------
     def ingest(self, event: TicketEvent, *, account: Account | None = None) -> list[Transition]:
@@ -307,146 +285,65 @@ class SpikeMonitor:
         return out
 
     def ingest_row(self, row: TicketRow, out: list[Transition]) -> None:
-        """:meth:`ingest` for a :data:`~ticketspike.model.TicketRow`, appending to ``out``.
+        """:meth:`ingest` for a :class:`~ticketspike.model.TicketRow`, appending to ``out``.
 
         What ``replay`` and ``scan`` call: the same counting and judging
         without a ticket object per event (see
         :func:`~ticketspike.model.ticket_row_from_json`).
         """
-        if row[9]:  # internal
+        if row.internal:
             return
-        when = row[0]
-        clock = self.clock
-        late = False
-        if clock is None:
-            self.clock = clock = when
-            self._clock_hour = int(when // 3600)
-            self._next_hour = (self._clock_hour + 1) * 3600.0
-        elif when > clock:
-            if when < self._next_hour:
-                self.clock = when
-            else:
-                out.extend(self._move_clock(when))
-            clock = when
-        else:
-            late = when < clock  # a late event is judged at the current clock
-        kind = row[1]
-        if kind == 2:  # resolved: the count never changes
+        clock = self._see(row.when, out)  # a late event is judged at the current clock
+        kind = row.kind
+        if kind == _RESOLVED_ROW:  # the count never changes
             return
-        created = row[4]
-        if created < clock - self._lateness:
-            if kind == 0:  # an update of an old ticket changes nothing: not a loss
+        if row.created < clock - self._lateness:
+            if kind == _CREATED_ROW:  # an update of an old ticket changes nothing: not a loss
                 self.detector.late_dropped += 1
             return
-        det = self.detector
-        cid = row[5]
-        w = det.customers.get(cid)
-        now: int = self._clock_hour  # type: ignore[assignment]
+        cid = row.customer_id
+        w = self.detector.customers.get(cid)
         if w is None:
-            w = self._new_window(cid, int(created // 3600))
-        if kind == 1:
-            # Judged against the clock, not against how far this customer's
-            # counters happened to have moved: an update seen before its
-            # creation is kept whenever the creation would still be accepted.
-            if w.hour < now:
-                det.advance(w, now)
-            det.update_ticket(
-                w,
-                (row[2], row[3], cid),
-                when,
-                created,
-                row[3],
-                row[6] if row[10] else None,
-                row[7],
-                row[8],
-            )
-            return
-        hour = int(created // 3600)
-        # The common case, inline: a new ticket in the customer's current hour or
-        # later (Detector.count_ticket is the general path and the reference).
-        if hour >= w.hour:
-            if hour > w.hour:
-                if hour == now:
-                    hour = now  # one shared int per hour: cheaper to read back later
-                # Detector.advance, inline.
-                w.hour = hour
-                if hour // 24 > w.day:
-                    det.roll_days(w, hour // 24)
-                    det.forget(w, hour)
-                if hour // self._span > det.band:
-                    det.rotate(hour // self._span)
-            key = (row[2], row[3], cid)
-            seen = det.seen
-            if (
-                seen.setdefault(key, row) is not row
-                or key in det.seen_old
-                or (w.updates is not None and key in w.updates)
-            ):
-                if seen.get(key) is row:
-                    del seen[key]
-                if not det.count_ticket(w, key, row):
-                    return
-            else:
-                w.append(row)
-                day = w.day
-                w[day % self._ring] += 1
-                first = w.first_day
-                if first is None or day < first:
-                    w.first_day = day
-                    w.cut_day = -1
-        elif not det.count_ticket(w, (row[2], row[3], cid), row):
-            return
-        if w.hour < now:
-            det.advance(w, now)
-        if cid in self._open:
-            self._judge_open(cid, w, now, clock, late, out)
+            w = self._new_window(cid, int(row.created // 3600))
+        now = self._clock_hour
+        assert now is not None
+        if kind == _UPDATED_ROW:
+            self.detector.update(w, row, now)
+        elif self.detector.add(w, row, now):
+            self._judge_counted(cid, w, now, clock, out)
+
+    def _judge_counted(
+        self, cid: str, w: CustomerWindow, now: int, clock: float, out: list[Transition]
+    ) -> None:
+        """Judge a customer whose counters just counted a ticket."""
+        plan = self._plan
+        if cid in plan.open:
+            self._judge_open(cid, w, now, clock, out)
             return
         # The window lies within the customer's last two days, so their counts bound
         # it: most tickets stop here, without trimming or counting the window.
-        ring = self._ring
-        day = w.day
-        bound = w[day % ring] + w[(day - 1) % ring]
+        det = self.detector
+        bound = det.two_days(w, w.day)
         if bound < self._hot_min:
             return
-        if w.cut_day != day:
-            det.line(w)
-        if not w.hot:
+        if cid not in plan.hot:
             # Listed for the day boundary only if tomorrow's baseline could make
             # it a spike (the count only falls until the next ticket re-checks).
-            floor = w.floor
-            if floor < 0.0:
-                floor = w.floor = det.floor(w, day + 1)
+            floor = det.tomorrow_floor(w)
             if not (floor > 0.0 and bound / (floor * self._short_scale) < self._threshold):
-                w.hot = True
-                self._hot.add(cid)
-        if bound < w.line:
-            return
-        n = det.count(w)
-        if n < w.line:
-            return
-        if n < w.candidate:
-            # Only a short window can open: it needs its candidate count of tickets,
-            # so its candidate-th newest ticket must lie within it (rows are in order).
-            kept = len(w) - ring
-            for h, cand in w.cands:
-                if kept >= cand and int(w[len(w) - cand][4] // 3600) > now - h:
-                    break
-            else:
-                return
-        at = datetime.fromtimestamp(clock if late else when, tz=UTC)
-        out.extend(self._evaluate(cid, w, now, at))
+                plan.hot.add(cid)
+        if det.could_open(w, bound, now):
+            out.extend(self._evaluate(cid, w, now, datetime.fromtimestamp(clock, tz=UTC)))
 
     def _judge_open(
-        self, cid: str, w: CustomerWindow, now: int, clock: float, late: bool, out: list[Transition]
+        self, cid: str, w: CustomerWindow, now: int, clock: float, out: list[Transition]
     ) -> None:
         """A counted ticket of a customer with an open episode."""
-        if not w.hot:
-            w.hot = True
-            self._hot.add(cid)
+        self._plan.hot.add(cid)
         count = self.detector.count(w)
         # Most tickets of an open episode change nothing: the count is
         # between the resolve line and the escalation line.
-        watch = self._watch.get(cid)
+        watch = self._plan.watch.get(cid)
         if (
             watch is not None
             and watch[0] == w.day
@@ -483,13 +380,11 @@ class SpikeMonitor:
             self.detector.set_profile(
                 w, rate=self.policy.industry_rate(account), first_day=_first_day(account)
             )
-            if not w.hot and self.detector.count(w) >= self._hot_min:
+            if self.detector.count(w) >= self._hot_min:
                 # Its listing for the day boundary was judged under the old profile.
-                w.hot = True
-                self._hot.add(cid)
-            self._quiet.pop(cid, None)
-            self._watch.pop(cid, None)
-            if cid in self._open and self._clock_hour is not None:
+                self._plan.hot.add(cid)
+            self._plan.reset(cid)
+            if cid in self._plan.open and self._clock_hour is not None:
                 self._schedule(cid, w, self._clock_hour)
 
     # -- judging ---------------------------------------------------------------
@@ -498,11 +393,10 @@ class SpikeMonitor:
     ) -> list[Transition]:
         det = self.detector
         det.advance(w, hour)
-        self._ticked.add(cid)
+        self._plan.ticked.add(cid)
         count = det.count(w)
         if day_boundary and count < self._hot_min:
-            self._hot.discard(cid)
-            w.hot = False
+            self._plan.hot.discard(cid)
         state = self._states.get(cid)
         episode = state.episode if state is not None else None
         if episode is None:
@@ -534,7 +428,7 @@ class SpikeMonitor:
                     and not episode.escalated
                     and episode.severity is not Severity.CRITICAL
                 )
-                self._watch[cid] = (
+                self._plan.watch[cid] = (
                     w.day,
                     self._quiet_count(cid, w),
                     self._critical_count(w) if can_escalate else _NEVER,
@@ -544,7 +438,7 @@ class SpikeMonitor:
                 return []
         assessment = det.assessment(cid, w, at)
         transitions = self._advance_lifecycle(cid, state or EpisodeState(), assessment)
-        if cid in self._open:
+        if cid in self._plan.open:
             self._schedule(cid, w, hour)
         return transitions
 
@@ -560,12 +454,11 @@ class SpikeMonitor:
             segment=account.segment if account is not None else None,
         )
         self._states[cid] = new_state
-        self._watch.pop(cid, None)
+        self._plan.watch.pop(cid, None)
         if new_state.episode is not None:
-            self._open.add(cid)
+            self._plan.opened(cid)
         else:
-            self._open.discard(cid)
-            self._due.pop(cid, None)
+            self._plan.closed(cid)
         return list(transitions)
 
     def _critical_count(self, w: CustomerWindow) -> int:
@@ -577,12 +470,12 @@ class SpikeMonitor:
 
     def _quiet_count(self, cid: str, w: CustomerWindow) -> int:
         """Counts below this are quiet (multiplier under ``resolve_below``); cached per day."""
-        cached = self._quiet.get(cid)
+        cached = self._plan.quiet.get(cid)
         if cached is not None and cached[0] == w.day and w.cut_day == w.day:
             return cached[1]
         expected = self.detector.cutoffs(w).expected
         k = smallest_count(expected, self.lifecycle.resolve_below)
-        self._quiet[cid] = (w.day, k)
+        self._plan.quiet[cid] = (w.day, k)
         return k
 
     # -- queries -------------------------------------------------------------
@@ -611,7 +504,7 @@ class SpikeMonitor:
                 "already moved past that hour"
             )
         assessment = self.detector.assessment(customer_id, w, at)
-        if customer_id in self._open and self._clock_hour is not None:
+        if customer_id in self._plan.open and self._clock_hour is not None:
             # Counters moved past the clock are judged as of their own hour; check hourly.
             self._schedule(customer_id, w, self._clock_hour)
         return assessment
@@ -632,9 +525,7 @@ class SpikeMonitor:
             assessment = self.assess(customer_id, self.now or at, account=account)
         new_state, transition = close_episode(state, assessment)
         self._states[customer_id] = new_state
-        self._watch.pop(customer_id, None)
-        self._open.discard(customer_id)
-        self._due.pop(customer_id, None)
+        self._plan.closed(customer_id)
         return [] if transition is None else [transition]
 
     def episode(self, customer_id: str) -> EpisodeState:
@@ -643,7 +534,7 @@ class SpikeMonitor:
 
     @property
     def open_episodes(self) -> frozenset[str]:
-        return frozenset(self._open)
+        return frozenset(self._plan.open)
 
     def customers(self) -> list[str]:
         return sorted(self.detector.customers)
@@ -677,22 +568,17 @@ class SpikeMonitor:
                         w, rate=self.policy.industry_rate(account), first_day=_first_day(account)
                     )
                 if self.detector.count(w) >= self._hot_min:
-                    self._hot.add(customer_id)
-                    w.hot = True
+                    self._plan.hot.add(customer_id)
                 start = float(w.hour * 3600)
                 if self.clock is None or start > self.clock:
-                    self.clock = start
-                    self._clock_hour = w.hour
-                    self._next_hour = (w.hour + 1) * 3600.0
+                    self._set_clock(start, w.hour)
             else:
                 self.detector.drop(customer_id)
             life = state.get("lifecycle")
-            self._quiet.pop(customer_id, None)
-            self._watch.pop(customer_id, None)
-            self._due.pop(customer_id, None)
+            self._plan.reset(customer_id)
             if life is None:
                 self._states.pop(customer_id, None)
-                self._open.discard(customer_id)
+                self._plan.closed(customer_id)
                 return
             restored = EpisodeState.from_json(life)
         except (KeyError, TypeError) as exc:
@@ -702,11 +588,11 @@ class SpikeMonitor:
             window = self.detector.customers.get(customer_id)
             if window is None:
                 raise ValueError("an open episode needs detector counters")
-            self._open.add(customer_id)
+            self._plan.opened(customer_id)
             if self._clock_hour is not None:
                 self._schedule(customer_id, window, self._clock_hour)
         else:
-            self._open.discard(customer_id)
+            self._plan.closed(customer_id)
 
 
 def _first_day(account: Account | None) -> int | None:
@@ -751,7 +637,7 @@ def replay_rows(
     out: list[Transition] = []
     seq = 0
     for row in rows:
-        when = row[0]
+        when = row.when
         if when > newest:
             newest = when
             append(row)
@@ -759,21 +645,21 @@ def replay_rows(
                 # The common case: in order. The row just queued is newer than
                 # the horizon, so this stops at it at the latest.
                 horizon = when - lateness
-                while ordered[0][0] <= horizon:
+                while ordered[0].when <= horizon:
                     ingest(popleft(), out)
                 if out:
                     yield from out
                     out.clear()
                 continue
         else:
-            heapq.heappush(heap, (when, row[1], row[2], row[3], seq, row))
+            heapq.heappush(heap, (when, row.kind, row.source, row.ticket_id, seq, row))
             seq += 1
         # A straggler waits in the heap for up to the lateness bound; meanwhile
         # the queue drains on its own up to the heap's first time (a tie goes
         # through _drain, which compares whole keys).
         horizon = newest - lateness
         first = heap[0][0]
-        while ordered and ordered[0][0] < first and ordered[0][0] <= horizon:
+        while ordered and ordered[0].when < first and ordered[0].when <= horizon:
             ingest(popleft(), out)
         if first <= horizon:
             _drain(ordered, heap, horizon, ingest, out)
@@ -797,19 +683,19 @@ def _drain(
             h = heap[0]
             if ordered:
                 o = ordered[0]
-                if (h[0], h[1], h[2], h[3]) < (o[0], o[1], o[2], o[3]):
+                if (h[0], h[1], h[2], h[3]) < (o.when, o.kind, o.source, o.ticket_id):
                     if h[0] > horizon:
                         return
                     ingest(heapq.heappop(heap)[5], out)
                     continue
-                if o[0] > horizon:
+                if o.when > horizon:
                     return
                 ingest(ordered.popleft(), out)
                 continue
             if h[0] > horizon:
                 return
             ingest(heapq.heappop(heap)[5], out)
-        elif ordered and ordered[0][0] <= horizon:
+        elif ordered and ordered[0].when <= horizon:
             ingest(ordered.popleft(), out)
         else:
             return

@@ -15,8 +15,6 @@ from typing import IO
 from .errors import InvalidTicket
 from .jsontext import JsonError, loads
 from .model import (
-    ROW_GIVEN,
-    ROW_INTERNAL,
     Ticket,
     TicketEvent,
     TicketRow,
@@ -100,7 +98,7 @@ def iter_ticket_rows(
                 raise InvalidTicket(
                     f"malformed JSON ({_short(exc)})", where=f"{p}:{number}"
                 ) from None
-            if categorize is not None and not row[ROW_GIVEN] and not row[ROW_INTERNAL]:
+            if categorize is not None and not row.category_given and not row.internal:
                 event = ticket_event_from_json(
                     obj, where=f"{p}:{number}", strict_categories=strict_categories
                 )

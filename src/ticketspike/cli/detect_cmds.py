@@ -34,11 +34,6 @@ from ..fileorder import OrderReport, OutOfOrder, guarded_rows, sorted_rows
 from ..incidents import Correlator, IncidentTransition
 from ..lifecycle import episode_id_for
 from ..model import (
-    ROW_CREATED,
-    ROW_CUSTOMER,
-    ROW_INTERNAL,
-    ROW_KIND,
-    ROW_WHEN,
     Account,
     EventKind,
     Ticket,
@@ -227,7 +222,7 @@ def _rows(
     if until is None:
         return rows
     limit = until.timestamp()
-    return (r for r in rows if r[ROW_CREATED] <= limit and r[ROW_WHEN] <= limit)
+    return (r for r in rows if r.created <= limit and r.when <= limit)
 
 
 def _progress(label: str, path: str) -> Progress:
@@ -314,7 +309,7 @@ def _stream_file(
         first = next(guarded, None)
         since = None
         if first is not None and not args.full_history:
-            since = datetime.fromtimestamp(first[ROW_WHEN], tz=UTC)
+            since = datetime.fromtimestamp(first.when, tz=UTC)
         monitor = _monitor(config, accounts, since)
         feed = guarded if first is None else itertools.chain((first,), guarded)
         if tap is not None:
@@ -375,7 +370,7 @@ def _report_input(monitor: SpikeMonitor, report: OrderReport) -> bool:
     held = report.quarantined
     if held:
         shown = ", ".join(
-            f"{json.dumps(r[3])} at {datetime.fromtimestamp(r[ROW_WHEN], tz=UTC).isoformat()}"
+            f"{json.dumps(r.ticket_id)} at {datetime.fromtimestamp(r.when, tz=UTC).isoformat()}"
             for r in held[:3]
         )
         more = f" and {len(held) - 3} more" if len(held) > 3 else ""
@@ -560,8 +555,8 @@ def _replay(args: argparse.Namespace) -> int:
             correlator[0] = Correlator(policy, lateness_hours=lateness)
 
         def tap(row: TicketRow) -> None:
-            if row[ROW_KIND] == 0 and not row[ROW_INTERNAL]:
-                correlator[0].saw_epoch(row[ROW_CUSTOMER], row[ROW_WHEN])
+            if row.kind == 0 and not row.internal:
+                correlator[0].saw_epoch(row.customer_id, row.when)
 
         monitor, report = _stream_file(
             args, config, accounts, "replay", write, restart, tap=tap if policy.enabled else None

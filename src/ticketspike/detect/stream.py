@@ -14,14 +14,9 @@ are cached per customer-day and the per-ticket check is an integer comparison.
 
 Volume rules (PRD open question 2): only created, customer-initiated tickets
 count; updates change a ticket's category or priority, never the count; the
-same ticket key counts once. Deduplication goes through one index for all
-customers (source, ticket id and customer -> row) kept in two generations of
-``span`` hours: when the newest ticket enters a new generation the older one
-is dropped whole, so forgetting costs nothing per ticket, and every key a
-ticket still accepted could repeat is kept. One index instead of a dict per
-customer matters: with thousands of customers each object a ticket touches
-is likely a cache miss, and those misses cost more than the arithmetic.
-Updates are kept per customer, only for the tickets they touch.
+same ticket key counts once. The counting itself (counters, the dedupe index,
+the one path a ticket is counted by) is the kernel's, in :mod:`._kernel`; this
+module judges.
 
 Past spikes do not poison the baseline: when a day closes it joins the
 baseline capped at the largest count that would not have been a spike
@@ -37,14 +32,28 @@ closed baseline days never change, which is what keeps streaming equal to
 
 from __future__ import annotations
 
-from bisect import bisect_left, insort
-from collections.abc import Iterable
+from bisect import bisect_left
 from datetime import datetime
-from operator import itemgetter
 from typing import Any
 
-from ..model import ROW_CREATED, Category, Priority, TicketRow
+from ..model import Category, Priority, TicketRow
 from ..signals import Assessment
+from ._kernel import (
+    _CAT,
+    _CAT_TS,
+    _COUNTED,
+    _CREATED,
+    _HOUR,
+    _ID,
+    _PRIO,
+    _TS,
+    _URL,
+    CustomerWindow,
+    Kernel,
+    Key,
+    row_record,
+    ticket_key,
+)
 from .assess import WindowTicket, build_assessment, epoch_hour
 from .baseline import (
     Baseline,
@@ -59,125 +68,13 @@ from .policy import DetectionPolicy
 
 __all__ = ["CustomerWindow", "Detector"]
 
-# Positions in a ticket record (the effective fields of a ticket an update touched).
-_HOUR, _TS, _ID, _CAT, _PRIO, _URL, _COUNTED, _CAT_TS = range(8)
-# A ticket's identity in the index: (source, ticket id, customer id).
-Key = tuple[str, str, str]
-_CREATED = itemgetter(ROW_CREATED)
-_NO_BAND = -(1 << 62)  # the index's generation before any ticket
-
 # 2: rows of the span instead of hours of the window (version 1 states are rebuilt).
 _STATE_VERSION = 2
 # Bounds the shared cut caches (a few MiB); a full cache is simply emptied.
 _CACHE_LIMIT = 32_768
 
 
-class CustomerWindow(list[Any]):
-    """One customer's counters. Mutable and internal; export with :meth:`Detector.export`.
-
-    The list itself holds the day ring (its first ``ring`` items: one count
-    per day, indexed by day modulo the ring) followed by the rows
-    (:data:`~ticketspike.model.TicketRow`) of its counted tickets of the last
-    ``span`` hours, in creation order. One object instead of a ring, a queue
-    and their headers matters: with thousands of customers, each object a
-    ticket touches is likely a cache miss, and those misses cost more than
-    the arithmetic.
-    """
-
-    __slots__ = (
-        "hour",
-        "size",
-        "ring",
-        "day",
-        "total",
-        "sumsq",
-        "first_day",
-        "updates",
-        "rate",
-        "cut_day",
-        "days",
-        "base",
-        "candidate",
-        "cut",
-        "line",
-        "floor",
-        "hot",
-        "known",
-        "shorts",
-        "cands",
-    )
-
-    def __init__(
-        self,
-        *,
-        hour: int,
-        window: int,
-        ring: int,
-        rate: float,
-        first_day: int | None,
-        known: bool = True,
-    ) -> None:
-        # Days still open hold raw counts; closed baseline days hold their
-        # count capped at the alert line, so a past spike cannot inflate it.
-        super().__init__([0] * ring)
-        self.hour = hour  # the clock hour the counters are at
-        self.size = window
-        self.ring = ring
-        self.day = hour // 24
-        self.total = 0  # baseline tickets (capped)
-        self.sumsq = 0  # sum of squared baseline days, for the dispersion
-        self.first_day = first_day
-        # Records of the tickets updates touched (None until one does): an update
-        # seen before its creation, or the newer category and priority of a row.
-        self.updates: dict[Key, tuple[Any, ...]] | None = None
-        self.rate = rate  # the segment's industry rate for this customer
-        self.cut_day = -1  # the day days/base/candidate/cut were computed for
-        self.days = 0  # baseline days observed, as of cut_day
-        self.base: Baseline | None = None
-        self.candidate = 0
-        self.cut: Cutoffs | None = None
-        # Counts below this are no spike today: the candidate, then the exact
-        # opening count once computed (valid while cut_day is the current day).
-        self.line = 0
-        # At most the expected count of tomorrow's window (valid with cut_day; negative
-        # until computed).
-        self.floor = -1.0
-        self.hot = False  # listed among the windows judged at the day boundary
-        # False: the history before the monitor started watching is unknown, so
-        # first_day is the day watching started and the customer warms up.
-        self.known = known
-        # The short windows' (hours, cutoffs), valid with cut (None until computed).
-        self.shorts: tuple[tuple[int, Cutoffs], ...] | None = None
-        # The short windows' (hours, candidate count), valid with cut_day.
-        self.cands: tuple[tuple[int, int], ...] = ()
-
-    def __eq__(self, other: object) -> bool:
-        return self is other
-
-    def __ne__(self, other: object) -> bool:
-        return self is not other
-
-    def __repr__(self) -> str:
-        return f"<CustomerWindow hour={self.hour} kept={len(self) - self.ring}>"
-
-    @property
-    def daily(self) -> list[int]:
-        """The day ring (a copy)."""
-        return self[: self.ring]
-
-    @property
-    def hourly(self) -> list[int]:
-        """The window as a ring of hourly counts (index: hour modulo the window length)."""
-        counts = [0] * self.size
-        lo = self.hour - self.size
-        for row in self[self.ring :]:
-            h = int(row[ROW_CREATED] // 3600)
-            if h > lo:
-                counts[h % self.size] += 1
-        return counts
-
-
-class Detector:
+class Detector(Kernel):
     """Per-customer streaming counters under one :class:`DetectionPolicy`.
 
     The low-level half of :class:`~ticketspike.monitor.SpikeMonitor`: it
@@ -185,16 +82,9 @@ class Detector:
     """
 
     def __init__(self, policy: DetectionPolicy) -> None:
+        super().__init__(policy.window_hours, policy.baseline_days, policy.lateness_hours)
         self.policy = policy
-        self.customers: dict[str, CustomerWindow] = {}
-        self.late_dropped = 0
-        self.duplicates = 0
-        self._w = policy.window_hours
         self._b = policy.baseline_days
-        self._r = policy.baseline_days + 2
-        # Ids are kept one hour longer than any ticket may be late or in the window.
-        self._span = max(policy.window_hours, policy.lateness_hours) + 1
-        self.span = self._span
         self._judge_days = policy.cap_spike_days
         self._judge_min = policy.min_count
         # Many customers share a baseline (same tickets, days and rate), so the
@@ -204,38 +94,8 @@ class Detector:
         self._hours = float(policy.window_hours)
         self._shorts = policy.windows[:-1]  # short window lengths (gated budget mode only)
         self._history_min = max(1, policy.min_history_days)
-        # Customers on the same day share one int object for it: reading a
-        # customer's day back then touches memory that is already cached.
-        self._day = -1
-        # The deduplication index, key -> row, in two generations (see the module).
-        self.seen: dict[Key, TicketRow] = {}
-        self.seen_old: dict[Key, TicketRow] = {}
-        self.band = _NO_BAND  # the index generation: the newest hour seen // span
 
     # -- customers -----------------------------------------------------------
-    def create(
-        self,
-        customer_id: str,
-        *,
-        hour: int,
-        rate: float,
-        first_day: int | None,
-        known: bool = True,
-    ) -> CustomerWindow:
-        w = CustomerWindow(
-            hour=hour, window=self._w, ring=self._r, rate=rate, first_day=first_day, known=known
-        )
-        self.customers[customer_id] = w
-        if hour // self._span > self.band:
-            self.rotate(hour // self._span)
-        return w
-
-    def drop(self, customer_id: str) -> None:
-        """Forget a customer: counters, kept rows and their keys in the index."""
-        w = self.customers.pop(customer_id, None)
-        if w is not None:
-            self._unindex(w)
-
     def set_profile(self, w: CustomerWindow, *, rate: float, first_day: int | None) -> None:
         """A new industry rate or first-seen day (from the account); drops cached cuts.
 
@@ -252,61 +112,6 @@ class Detector:
             w.cut_day = -1
 
     # -- time ----------------------------------------------------------------
-    def advance(self, w: CustomerWindow, hour: int) -> None:
-        """Roll the customer's counters forward to ``hour`` (never backward).
-
-        At a new day the day ring rolls and rows older than ``span`` hours
-        go; a new generation of the index starts when ``hour`` enters one.
-        """
-        if hour <= w.hour:
-            return
-        w.hour = hour
-        if hour // 24 > w.day:
-            self.roll_days(w, hour // 24)
-            self.forget(w, hour)
-        if hour // self._span > self.band:
-            self.rotate(hour // self._span)
-
-    def rotate(self, band: int) -> None:
-        """Start generation ``band`` of the index; keys two generations old are dropped."""
-        if self.band != _NO_BAND:
-            self.seen_old = self.seen if band == self.band + 1 else {}
-            self.seen = {}
-        self.band = band
-
-    def forget(self, w: CustomerWindow, hour: int) -> None:
-        """Drop the customer's rows (and updates) older than ``span`` hours before ``hour``.
-
-        No ticket accepted from then on can repeat them and no window assessed
-        from then on holds them; their keys leave the index with its generation.
-        """
-        ring = self._r
-        limit = (hour - self._span + 1) * 3600.0
-        if len(w) > ring and w[ring][ROW_CREATED] < limit:
-            del w[ring : bisect_left(w, limit, ring, key=_CREATED)]
-        updates = w.updates
-        if updates:
-            oldest = hour - self._span + 1
-            for key in [k for k, r in updates.items() if r[_HOUR] < oldest]:
-                del updates[key]
-
-    def count(self, w: CustomerWindow) -> int:
-        """Tickets in the window ending at the customer's hour."""
-        ring = self._r
-        lo = (w.hour - self._w + 1) * 3600.0
-        if len(w) == ring or w[ring][ROW_CREATED] >= lo:
-            return len(w) - ring
-        return len(w) - bisect_left(w, lo, ring, key=_CREATED)
-
-    def count_at(self, w: CustomerWindow, hour: int) -> int:
-        """Tickets in the window ending at ``hour`` (not before the customer's hour)."""
-        lo = (hour - self._w + 1) * 3600.0
-        return len(w) - bisect_left(w, lo, self._r, key=_CREATED)
-
-    def newest_hours(self, w: CustomerWindow, n: int) -> int:
-        """The hour of the customer's ``n``-th newest kept ticket (``n`` >= 1, kept >= n)."""
-        return int(w[len(w) - n][ROW_CREATED] // 3600)
-
     def roll_days(self, w: CustomerWindow, day: int) -> None:
         """Close the customer's days up to ``day`` (a later day than its current one)."""
         if day == self._day:
@@ -316,10 +121,10 @@ class Detector:
         ring = self._r
         start = w.day
         if day - start >= ring:
-            w[:ring] = [0] * ring
+            w.daily[:] = [0] * ring
             w.total = w.sumsq = 0
         else:
-            daily = w
+            daily = w.daily
             b = self._b
             for t in range(start + 1, day + 1):
                 # Day t-2 becomes final and joins the baseline, capped at the
@@ -349,140 +154,6 @@ class Detector:
         if days < self._history_min or n < self._candidate(w.total, days, w.rate, 24.0, known):
             return n
         return min(n, self._line(w.total, days, w.sumsq, w.rate, 24.0, known)[1].open - 1)
-
-    def forget_stale(self, hour: int, moved: Iterable[str] = ()) -> None:
-        """Drop the rows of the ``moved`` customers older than ``span`` hours before ``hour``.
-
-        Run once a day by the monitor with its clock hour, for the customers
-        whose counters the clock may have moved without a ticket (open
-        episodes, windows judged at the day boundary): memory stops holding
-        the tickets of a customer who spiked and went quiet. Every other
-        customer drops old rows at its next new day (see :meth:`forget`) and
-        holds at most ``span`` hours of tickets meanwhile.
-        """
-        customers = self.customers
-        for cid in moved:
-            w = customers.get(cid)
-            if w is not None and len(w) > w.ring:
-                self.forget(w, hour)
-
-    def _unindex(self, w: CustomerWindow) -> None:
-        seen, old = self.seen, self.seen_old
-        for row in w[self._r :]:
-            key = (row[2], row[3], row[5])
-            if seen.get(key) is row:
-                del seen[key]
-            if old.get(key) is row:
-                del old[key]
-
-    def indexed(self, key: Key) -> TicketRow | None:
-        """The counted row of a ticket key, if the index still holds it."""
-        row = self.seen.get(key)
-        if row is None:
-            row = self.seen_old.get(key)
-        return row
-
-    # -- tickets ---------------------------------------------------------------
-    def count_ticket(self, w: CustomerWindow, key: Key, row: TicketRow) -> bool:
-        """Count one created ticket; ``False`` if it was a duplicate or too late.
-
-        The general path (late tickets, duplicates, updates seen first); the
-        monitor inlines the common case.
-        """
-        created = row[ROW_CREATED]
-        hour = int(created // 3600)
-        if hour > w.hour:
-            self.advance(w, hour)
-        elif hour < w.hour - self._span + 1 or hour // 24 < w.day - 1:
-            self.late_dropped += 1
-            return False
-        updates = w.updates
-        rec = updates.get(key) if updates else None
-        if rec is not None:
-            if rec[_COUNTED]:
-                self.duplicates += 1
-                return False
-            # An update arrived before its creation: count it now, keep the newer fields.
-            assert updates is not None
-            updates[key] = (
-                hour,
-                created,
-                row[3],
-                rec[_CAT],
-                rec[_PRIO],
-                rec[_URL] if rec[_URL] is not None else row[8],
-                True,
-                rec[_CAT_TS],
-            )
-        elif self.indexed(key) is not None:
-            self.duplicates += 1
-            return False
-        self.seen[key] = row
-        if len(w) == self._r or created >= w[-1][ROW_CREATED]:
-            w.append(row)
-        else:
-            insort(w, row, self._r, key=_CREATED)  # a late ticket: keep creation order
-        day = hour // 24
-        w[day % self._r] += 1
-        if w.first_day is None or day < w.first_day:
-            w.first_day = day
-            w.cut_day = -1
-        return True
-
-    def update_ticket(
-        self,
-        w: CustomerWindow,
-        key: Key,
-        at: float,
-        created: float,
-        ticket_id: str,
-        category: Category | None,
-        priority: Priority,
-        url: str | None,
-    ) -> None:
-        """Apply an update made at ``at``: category and priority change, the count never."""
-        updates = w.updates
-        rec = updates.get(key) if updates else None
-        if rec is None:
-            row = self.indexed(key)
-            if row is not None:
-                rec = (
-                    int(row[ROW_CREATED] // 3600),
-                    row[ROW_CREATED],
-                    row[3],
-                    row[6],
-                    row[7],
-                    row[8],
-                    True,
-                    row[ROW_CREATED],
-                )
-        if updates is None:
-            updates = w.updates = {}
-        if rec is None:
-            hour = int(created // 3600)
-            if w.hour - self._span < hour <= w.hour:
-                updates[key] = (
-                    hour,
-                    created,
-                    ticket_id,
-                    category or Category.OTHER,
-                    priority,
-                    url,
-                    False,
-                    at,
-                )
-            return
-        if at >= rec[_CAT_TS]:
-            updates[key] = (
-                rec[_HOUR],
-                rec[_TS],
-                rec[_ID],
-                rec[_CAT] if category is None else category,
-                priority,
-                url or rec[_URL],
-                rec[_COUNTED],
-                at,
-            )
 
     # -- judging -------------------------------------------------------------
     def baseline(self, w: CustomerWindow) -> Baseline:
@@ -524,7 +195,7 @@ class Detector:
                 if c < w.line:
                     w.line = c
         w.shorts = None
-        w.floor = -1.0  # computed when first needed (see SpikeMonitor.ingest_row)
+        w.floor = -1.0  # computed when first needed (see :meth:`may_spike_tomorrow`)
         w.days = days
         w.base = None
         w.cut = None
@@ -542,7 +213,7 @@ class Detector:
         p = self.policy
         first = w.first_day
         days = 0 if first is None else max(0, min(self._b, day - 1 - first))
-        total: int = w.total - w[day % self._r]  # the day that leaves the baseline
+        total: int = w.total - w.daily[day % self._r]  # the day that leaves the baseline
         rate: float
         if not w.known:
             if days < self._history_min:
@@ -553,6 +224,39 @@ class Detector:
         else:
             rate = blended_rate(p, total, days, w.rate)
         return rate * self._hours / 24.0
+
+    def tomorrow_floor(self, w: CustomerWindow) -> float:
+        """:meth:`floor` for the day after the customer's, cached for its day."""
+        if w.cut_day != w.day:
+            self._refresh(w)
+        floor = w.floor
+        if floor < 0.0:
+            floor = w.floor = self.floor(w, w.day + 1)
+        return floor
+
+    def could_open(self, w: CustomerWindow, bound: int, now: int) -> bool:
+        """``False`` when no window of a customer whose last two days hold ``bound``
+        tickets can be at its opening count at clock hour ``now``; ``True`` means
+        "maybe" (:meth:`spiking` decides). Cheap: integer comparisons, and the
+        window counted only when the bound allows a spike."""
+        if w.cut_day != w.day:
+            self._refresh(w)
+        line = w.line
+        if bound < line:
+            return False
+        n = self.count(w)
+        if n < line:
+            return False
+        if n >= w.candidate:
+            return True
+        # Only a short window can open: it needs its candidate count of tickets,
+        # so its candidate-th newest ticket must lie within it (rows are in order).
+        rows = w.rows
+        kept = len(rows)
+        for h, cand in w.cands:
+            if kept >= cand and int(rows[kept - cand].created // 3600) > now - h:
+                return True
+        return False
 
     def _cutoffs(self, w: CustomerWindow) -> Cutoffs:
         if w.cut_day != w.day:
@@ -579,12 +283,6 @@ class Detector:
         if w.cut_day != w.day or w.cut is None or (self._shorts and w.shorts is None):
             self._cutoffs(w)
         return w.shorts or ()
-
-    def count_in(self, w: CustomerWindow, hours: int, hour: int | None = None) -> int:
-        """Tickets in the ``hours`` clock hours ending at ``hour`` (default: the customer's)."""
-        end = w.hour if hour is None else hour
-        lo = (end - hours + 1) * 3600.0
-        return len(w) - bisect_left(w, lo, self._r, key=_CREATED)
 
     def spiking(self, w: CustomerWindow) -> bool:
         """Whether any window (the full one or a short one) is at its opening count now."""
@@ -643,13 +341,13 @@ class Detector:
 
     def window_tickets(self, w: CustomerWindow) -> list[WindowTicket]:
         lo = (w.hour - self._w + 1) * 3600.0
-        rows = w[bisect_left(w, lo, self._r, key=_CREATED) :]
+        rows = w.rows
         updates = w.updates
         out: list[WindowTicket] = []
-        for row in rows:
-            rec = updates.get((row[2], row[3], row[5])) if updates else None
+        for row in rows[bisect_left(rows, lo, key=_CREATED) :]:
+            rec = updates.get(ticket_key(row)) if updates else None
             if rec is None:
-                out.append((row[3], row[ROW_CREATED], row[6], row[7], row[8]))
+                out.append((row.ticket_id, row.created, row.category, row.priority, row.url))
             else:
                 out.append((rec[_ID], rec[_TS], rec[_CAT], rec[_PRIO], rec[_URL]))
         return out
@@ -674,20 +372,11 @@ class Detector:
         """JSON-able counters (caches are left out; they are recomputed)."""
         updates = w.updates or {}
         records = []
-        for row in w[self._r :]:
-            key = (row[2], row[3], row[5])
+        for row in w.rows:
+            key = ticket_key(row)
             r = updates.get(key)
             if r is None:
-                r = (
-                    int(row[ROW_CREATED] // 3600),
-                    row[ROW_CREATED],
-                    row[3],
-                    row[6],
-                    row[7],
-                    row[8],
-                    True,
-                    row[ROW_CREATED],
-                )
+                r = row_record(row)
             records.append((key, r))
         records.extend((key, r) for key, r in updates.items() if not r[_COUNTED])
         return {
@@ -695,7 +384,7 @@ class Detector:
             "window_hours": self._w,
             "baseline_days": self._b,
             "hour": w.hour,
-            "daily": w.daily,
+            "daily": list(w.daily),
             "total": w.total,
             "sumsq": w.sumsq,
             "first_day": w.first_day,
@@ -736,7 +425,7 @@ class Detector:
             first_day=None if first is None else int(first),
             known=bool(data.get("known", True)),
         )
-        w[: self._r] = daily
+        w.daily[:] = daily
         w.total = int(data["total"])
         w.sumsq = int(data["sumsq"])
         rows: list[TicketRow] = []
@@ -757,7 +446,7 @@ class Detector:
             )
             if rec[_COUNTED]:
                 rows.append(
-                    (
+                    TicketRow(
                         created,
                         0,
                         key[0],
@@ -776,11 +465,11 @@ class Detector:
             else:
                 updates[key] = rec
         rows.sort(key=_CREATED)
-        w.extend(rows)
+        w.rows = rows
         w.updates = updates or None
         self.drop(customer_id)
         for row in rows:
-            self.seen[(row[2], row[3], customer_id)] = row
+            self.seen[ticket_key(row)] = row
         self.customers[customer_id] = w
         if w.hour // self._span > self.band:
             self.rotate(w.hour // self._span)
