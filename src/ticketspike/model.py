@@ -14,7 +14,7 @@ import operator
 import re
 import sys
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any, Final, NamedTuple
 
@@ -431,6 +431,14 @@ ROW_PRIORITY: Final = 7
 ROW_URL: Final = 8
 ROW_INTERNAL: Final = 9
 ROW_GIVEN: Final = 10
+
+#: The identity under which a ticket counts once: (source, ticket id, customer id).
+#: Changing a volume rule's key means changing this line only.
+ticket_key: Callable[[TicketRow], tuple[str, str, str]] = operator.itemgetter(
+    ROW_SOURCE, ROW_ID, ROW_CUSTOMER
+)
+#: A row's creation time (the sort key of a customer's kept rows).
+row_created: Callable[[TicketRow], float] = operator.itemgetter(ROW_CREATED)
 #: Event kinds in the order a row sorts them when they happen at the same instant.
 KIND_ORDER = (EventKind.CREATED, EventKind.UPDATED, EventKind.RESOLVED)
 _KIND_INDEX = {k: i for i, k in enumerate(KIND_ORDER)}

@@ -293,13 +293,18 @@ class SpikeMonitor:
         """
         if row.internal:
             return
-        clock = self._see(row.when, out)  # a late event is judged at the current clock
+        when = row.when
+        clock = self.clock
+        if clock is None or when >= self._next_hour:
+            clock = self._see(when, out)
+        elif when > clock:  # else a late event, judged at the current clock
+            self.clock = clock = when
         kind = row.kind
         if kind == _RESOLVED_ROW:  # the count never changes
             return
         if row.created < clock - self._lateness:
-            if kind == _CREATED_ROW:  # an update of an old ticket changes nothing: not a loss
-                self.detector.late_dropped += 1
+            # Too late to count: a lost ticket (an update of one changes nothing).
+            self.detector.late_dropped += kind == _CREATED_ROW
             return
         cid = row.customer_id
         w = self.detector.customers.get(cid)
@@ -309,23 +314,23 @@ class SpikeMonitor:
         assert now is not None
         if kind == _UPDATED_ROW:
             self.detector.update(w, row, now)
-        elif self.detector.add(w, row, now):
-            self._judge_counted(cid, w, now, clock, out)
+        else:
+            # The window lies within the customer's last two days, so their counts
+            # bound it: most tickets stop here, without trimming or counting it.
+            bound = self.detector.add(w, row, now)
+            if bound >= self._hot_min or (bound >= 0 and cid in self._plan.open):
+                self._judge_counted(cid, w, bound, now, clock, out)
 
     def _judge_counted(
-        self, cid: str, w: CustomerWindow, now: int, clock: float, out: list[Transition]
+        self, cid: str, w: CustomerWindow, bound: int, now: int, clock: float, out: list[Transition]
     ) -> None:
-        """Judge a customer whose counters just counted a ticket."""
+        """Judge a customer whose counters just counted a ticket (``bound``: the
+        tickets of its last two days)."""
         plan = self._plan
         if cid in plan.open:
             self._judge_open(cid, w, now, clock, out)
             return
-        # The window lies within the customer's last two days, so their counts bound
-        # it: most tickets stop here, without trimming or counting the window.
         det = self.detector
-        bound = det.two_days(w, w.day)
-        if bound < self._hot_min:
-            return
         if cid not in plan.hot:
             # Listed for the day boundary only if tomorrow's baseline could make
             # it a spike (the count only falls until the next ticket re-checks).

@@ -25,10 +25,10 @@ from __future__ import annotations
 
 from bisect import bisect_left, insort
 from collections.abc import Iterable
-from operator import attrgetter
 from typing import Any
 
-from ..model import Category, Priority, TicketRow
+from ..model import Category, Priority, TicketRow, ticket_key
+from ..model import row_created as _CREATED
 from .baseline import Baseline, Cutoffs
 
 __all__ = ["CustomerWindow", "Kernel", "Key", "ticket_key"]
@@ -37,13 +37,7 @@ __all__ = ["CustomerWindow", "Kernel", "Key", "ticket_key"]
 _HOUR, _TS, _ID, _CAT, _PRIO, _URL, _COUNTED, _CAT_TS = range(8)
 # A ticket's identity in the index: (source, ticket id, customer id).
 Key = tuple[str, str, str]
-_CREATED = attrgetter("created")
 _NO_BAND = -(1 << 62)  # the index's generation before any ticket
-
-
-def ticket_key(row: TicketRow) -> Key:
-    """The identity under which a ticket counts once: its source, id and customer."""
-    return (row.source, row.ticket_id, row.customer_id)
 
 
 def row_record(row: TicketRow) -> tuple[Any, ...]:
@@ -226,9 +220,13 @@ class Kernel:
         At a new day the day ring rolls and rows older than ``span`` hours
         go; a new generation of the index starts when ``hour`` enters one.
         """
-        if hour <= w.hour:
-            return
-        w.hour = hour
+        if hour > w.hour:
+            w.hour = hour
+            if hour // 24 > w.day or hour // self._span > self.band:
+                self._cross(w, hour)
+
+    def _cross(self, w: CustomerWindow, hour: int) -> None:
+        """The counters just reached ``hour``, in a new day or index generation."""
         if hour // 24 > w.day:
             self.roll_days(w, hour // 24)
             self.forget(w, hour)
@@ -313,28 +311,32 @@ class Kernel:
         n = daily[(day - 1) % self._r]
         return n + daily[day % self._r] if reached >= day else n
 
-    def add(self, w: CustomerWindow, row: TicketRow, now: int) -> bool:
+    def add(self, w: CustomerWindow, row: TicketRow, now: int) -> int:
         """Count one created ticket, then move the counters to ``now`` (the clock hour).
 
-        ``False`` if it was a duplicate or too late (nothing changes then but
-        the refusal counters). The one counting path: late tickets, duplicates
-        and updates seen before their creation included.
+        Returns the tickets of the customer's day and the day before (what the
+        caller judges first: a bound on its window), or -1 if the ticket was a
+        duplicate or too late (nothing changes then but the refusal counters).
+        The one counting path: late tickets, duplicates and updates seen before
+        their creation included.
         """
         created = row.created
         hour = int(created // 3600)
         if hour > w.hour:
-            # One shared int per hour: cheaper to read back later.
-            self.advance(w, now if hour == now else hour)
+            # Advance, without the call: most tickets move their customer's hour.
+            w.hour = hour = now if hour == now else hour  # one shared int per hour
+            if hour // 24 > w.day or hour // self._span > self.band:
+                self._cross(w, hour)
         elif hour < w.hour - self._span + 1 or hour // 24 < w.day - 1:
             self.late_dropped += 1
-            return False
+            return -1
         key = ticket_key(row)
         updates = w.updates
         rec = updates.get(key) if updates else None
         if rec is not None:
             if rec[_COUNTED]:
                 self.duplicates += 1
-                return False
+                return -1
             # An update arrived before its creation: count it now, keep the newer fields.
             assert updates is not None
             updates[key] = (
@@ -350,20 +352,23 @@ class Kernel:
             self.seen[key] = row
         elif key in self.seen_old or self.seen.setdefault(key, row) is not row:
             self.duplicates += 1
-            return False
+            return -1
         rows = w.rows
         if not rows or created >= rows[-1].created:
             rows.append(row)
         else:
             insort(rows, row, key=_CREATED)  # a late ticket: keep creation order
         day = hour // 24
-        w.daily[day % self._r] += 1
+        daily = w.daily
+        ring = self._r
+        daily[day % ring] += 1
         if w.first_day is None or day < w.first_day:
             w.first_day = day
             w.cut_day = -1
         if w.hour < now:
             self.advance(w, now)
-        return True
+        day = w.day
+        return daily[day % ring] + daily[(day - 1) % ring]
 
     def update(self, w: CustomerWindow, row: TicketRow, now: int) -> None:
         """Apply an update row seen at clock hour ``now``: category and priority change,

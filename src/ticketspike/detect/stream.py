@@ -37,12 +37,12 @@ from datetime import datetime
 from typing import Any
 
 from ..model import Category, Priority, TicketRow
+from ..model import row_created as _CREATED
 from ..signals import Assessment
 from ._kernel import (
     _CAT,
     _CAT_TS,
     _COUNTED,
-    _CREATED,
     _HOUR,
     _ID,
     _PRIO,
