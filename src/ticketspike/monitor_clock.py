@@ -13,7 +13,6 @@ could be a spike under the new baseline.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime, timezone
 
 import attrs
@@ -42,7 +41,7 @@ class EpisodeClock:
     policy: DetectionPolicy
     lifecycle: LifecyclePolicy
     silences: tuple[Silence, ...]
-    _accounts: Mapping[str, Account]
+    _accounts: dict[str, Account]
 
     def __init__(self) -> None:
         self.detector = Detector(self.policy)
