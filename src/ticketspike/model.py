@@ -582,18 +582,22 @@ def _utc_row(
     if created_at is None:
         return None
     ts = created_at.timestamp()
-    return TicketRow(
-        ts,
-        kind,
-        source,
-        tid,
-        ts,
-        sys.intern(cid),
-        category,
-        priority,
-        url,
-        internal,
-        category is not Category.OTHER,
+    # tuple.__new__ skips the named tuple's Python-level __new__: half the cost of a row.
+    return tuple.__new__(
+        TicketRow,
+        (
+            ts,
+            kind,
+            source,
+            tid,
+            ts,
+            sys.intern(cid),
+            category,
+            priority,
+            url,
+            internal,
+            category is not Category.OTHER,
+        ),
     )
 
 
