@@ -46,9 +46,11 @@ from .limits import IngestLimits, admit, analysis_prefix
 from .mail.settings import email_settings_from_config
 from .model import Account, EventKind, Ticket, TicketEvent, check_customer_id, parse_time, printable
 from .monitor import SpikeMonitor
+from .outbound import WebhookDispatcher, webhook_settings_from_config
 from .planner.plan import EscalationPlan
 from .planner.planner import Planner
 from .plugins import Plugins
+from .records import RecordActs, account_with_ledger, planned_delta
 from .roles import (
     AccountDirectory,
     ActionHandler,
@@ -181,7 +183,7 @@ class _Counts:
             setattr(self, field.name, list(value) if isinstance(value, list) else value)
 
 
-class Engine(EpisodeActs):
+class Engine(EpisodeActs, RecordActs):
     """Everything ticketspike does, behind one object a host embeds.
 
     :param config: the validated configuration (:func:`ticketspike.config.load_config`);
@@ -261,7 +263,17 @@ class Engine(EpisodeActs):
             retry=retry or RetryPolicy(),
             sleep=sleep,
             dry_run=dry_run,
+            on_done=self._on_action_done,
         )
+        # Outbound webhooks (``webhooks:``): the events this engine logs, delivered signed.
+        self.webhooks = WebhookDispatcher(
+            self.store,
+            webhook_settings_from_config(self.config.section("webhooks"), self.plugin_config.env),
+            clock=clock,
+            sleep=sleep,
+        )
+        if self.webhooks.enabled:
+            self.webhooks.register()
         self.desk = DraftDesk(
             self.store,
             self.mail,
@@ -313,6 +325,7 @@ class Engine(EpisodeActs):
 
     def close(self) -> None:
         """Release the store if the engine opened it."""
+        self.webhooks.close()
         if self._owns_store:
             self.store.close()
 
@@ -726,7 +739,16 @@ class Engine(EpisodeActs):
         if transition.kind is not TransitionKind.RESOLVED and not transition.suppressed:
             transition = self._with_themes(transition)
         plan = self.planner.plan(transition, account)
-        if self.store.record_transition(transition, plan, at=self.clock()):
+        # The alert shows the health score from the ledger, before and after this plan's change.
+        shown = account_with_ledger(self.store, account, planned_delta=planned_delta(plan))
+        if shown is not account:
+            plan = self.planner.plan(transition, shown)
+        at = self.clock()
+        with self.store.transaction():
+            recorded = self.store.record_transition(transition, plan, at=at)
+            if recorded:
+                self._on_transition(transition, at)
+        if recorded:
             counts.transitions.append(transition)
             counts.plans.append(plan)
             log.info(

@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from .errors import InputError
+from .events import emit
 from .lifecycle import Silence
 from .planner.chain import (
     ChainPolicy,
@@ -116,7 +117,7 @@ class EpisodeActs:
         raise InputError(f"no record {key!r}")  # pragma: no cover - written just before
 
     def _once(self, record: InteractionRecord) -> InteractionRecord:
-        if self.store.record_interaction(record):
+        if self._record_interaction(record):
             log.info(
                 "%s %s by %s (%s)",
                 record.episode_id or record.customer_id,
@@ -271,8 +272,27 @@ class EpisodeActs:
 
         Returns the stored record and whether this call wrote it (False: a redelivery).
         """
-        new = self.store.record_interaction(record)
+        new = self._record_interaction(record)
         return self._by_key(record.key), new
+
+    def _record_interaction(self, record: InteractionRecord) -> bool:
+        """Record an act once, with its outbound event (an acknowledgement) beside it."""
+        with self.store.transaction():
+            new = self.store.record_interaction(record)
+            if new and record.kind == "acknowledge" and record.outcome == "done":
+                emit(
+                    self.store,
+                    "escalation.acknowledged",
+                    {
+                        "episode_id": record.episode_id,
+                        "customer_id": record.customer_id,
+                        "by": record.by,
+                        "at": record.at.isoformat(),
+                    },
+                    key=record.key,
+                    at=record.at,
+                )
+            return new
 
     # -- what happened -------------------------------------------------------------------
     def episode_history(self, episode_id: str) -> list[dict[str, Any]]:

@@ -38,6 +38,8 @@ from ..signals import Transition
 from ..unmatched import Unmatched, UnmatchedRecord
 from .drafts import DraftRecord, DraftStatus
 from .interactions import InteractionRecord, SilenceRecord
+from .outbound import OutboundStore
+from .records import RecordStore
 
 __all__ = [
     "ActionRecord",
@@ -249,7 +251,7 @@ class OutboxEntry:
         }
 
 
-class Store(Protocol):
+class Store(RecordStore, OutboundStore, Protocol):
     """Everything the engine persists. See the module docstring for the guarantees."""
 
     # -- lifecycle -----------------------------------------------------------

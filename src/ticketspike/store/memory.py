@@ -36,13 +36,15 @@ from .base import (
 from .codec import event_from_json, event_to_json, plan_from_json
 from .drafts import MemoryDrafts
 from .interactions import MemoryInteractions
+from .outbound import MemoryOutbound
+from .records import MemoryRecords
 
 __all__ = ["MemoryStore"]
 
 _MISSING = object()
 
 
-class MemoryStore(MemoryInteractions, MemoryDrafts):
+class MemoryStore(MemoryInteractions, MemoryDrafts, MemoryRecords, MemoryOutbound):
     """A :class:`~ticketspike.store.base.Store` that lives in this process only."""
 
     def __init__(self) -> None:
