@@ -135,8 +135,11 @@ class HealthView:
 
 def health_of(store: Store, customer_id: str, account: Account | None) -> HealthView:
     """The customer's health score from its account's base and the ledger."""
-    base = account.health_score if account is not None else None
     adjustments = tuple(store.list_records(HealthAdjustment, customer_id=customer_id))
+    base = account.health_score if account is not None else None
+    if base is None:
+        # No directory at hand (a CLI read without the config): the base it was recorded on.
+        base = next((a.base for a in reversed(adjustments) if a.base is not None), None)
     return HealthView(customer_id=customer_id, base=base, adjustments=adjustments)
 
 
@@ -222,6 +225,7 @@ def record_done_action(
             at=at,
             episode_id=plan.episode_id,
             key=action.key,
+            base=account.health_score if account is not None else None,
         )
         if store.add_record(adjustment):
             _health_event(store, adjustment, account, at)
@@ -287,6 +291,7 @@ def record_resolution(
         at=at,
         episode_id=episode_id,
         key=key,
+        base=account.health_score if account is not None else None,
     )
     if store.add_record(restore):
         _health_event(store, restore, account, at)
@@ -365,6 +370,7 @@ class RecordActs:
     config: Any
     clock: Any
     account: Any
+    episode_view: Any  # from EpisodeActs
 
     @property
     def record_settings(self) -> RecordSettings:

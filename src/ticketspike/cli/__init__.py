@@ -29,6 +29,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ticketspike.cli.episode_cmds",  # episodes, ack, snooze, resolve
     "ticketspike.cli.drafts_cmds",  # drafts list|show|approve|reject|resolve
     "ticketspike.cli.unmatched_cmds",  # unmatched, re-resolve
+    "ticketspike.cli.records_cmds",  # tasks, health, history, webhooks
 )
 
 

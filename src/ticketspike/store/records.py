@@ -166,6 +166,7 @@ class HealthAdjustment:
     at: datetime
     episode_id: str | None = None
     key: str = ""
+    base: float | None = None  # the account's base score when it was recorded
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -176,6 +177,7 @@ class HealthAdjustment:
             "at": _iso(self.at),
             "customer_id": self.customer_id,
             "key": self.key,
+            "base": self.base,
         }
 
     @classmethod
@@ -188,6 +190,7 @@ class HealthAdjustment:
             at=_time(data["at"]),
             episode_id=data.get("episode_id"),
             key=str(data.get("key") or ""),
+            base=None if data.get("base") is None else float(data["base"]),
         )
 
 
