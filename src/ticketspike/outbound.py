@@ -515,3 +515,42 @@ def _shown_url(url: str) -> str:
 
 def utc(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, tz=timezone.utc)
+
+
+class DeliveryLoop:
+    """A background thread running :meth:`WebhookDispatcher.run_once` every ``interval``
+    seconds (``serve`` starts one); :meth:`stop` ends it and waits for the pass under way."""
+
+    def __init__(self, dispatcher: WebhookDispatcher, *, interval: float | None = None) -> None:
+        self.dispatcher = dispatcher
+        self.interval = interval if interval is not None else dispatcher.settings.interval
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._loop, name="ticketspike-webhooks", daemon=True
+            )
+            self._thread.start()
+
+    def notify(self) -> None:
+        """Run a pass now (something was just logged)."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+            self._thread = None
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.dispatcher.run_once()
+            except Exception as exc:  # noqa: BLE001 - a bad pass must not end the loop
+                log.warning("webhook delivery pass failed (%s)", type(exc).__name__)
+            self._wake.wait(self.interval)
+            self._wake.clear()

@@ -40,6 +40,7 @@ from starlette.routing import Route
 
 from ..errors import InvalidTicket, TicketspikeError
 from ..model import check_customer_id
+from ..outbound import DeliveryLoop
 from .auth import BearerAuth
 from .body import parse_json, read_body, require_content_type
 from .drafts import draft_routes
@@ -47,6 +48,7 @@ from .endpoints import endpoint_path, endpoint_routes
 from .episodes import episode_routes
 from .errors import ApiError, api_error_from, exception_handlers, unexpected
 from .openapi import openapi_document
+from .records import record_routes
 from .settings import ServerSettings, server_settings_from_config
 from .worker import Processor
 from .writer import WebhookWriter
@@ -232,7 +234,15 @@ class _Api:
                 status=503,
                 headers={**_NO_STORE, "Retry-After": "5"},
             )
-        return json_response({"status": "ok"}, headers=_NO_STORE)
+        body: dict[str, Any] = {"status": "ok"}
+        if self.engine.webhooks.enabled:
+            # Outbound endpoints by id only (this answer needs no token): disabled ones named.
+            states = await run_in_threadpool(self.engine.store.endpoint_states)
+            body["webhooks"] = {
+                "endpoints": len(self.engine.webhooks.settings.endpoints),
+                "disabled": [s.endpoint_id for s in states if not s.enabled],
+            }
+        return json_response(body, headers=_NO_STORE)
 
     async def openapi(self, request: Request) -> Response:
         if self._openapi is None:
@@ -354,6 +364,7 @@ def create_app(
         Route("/api/health", _guarded(api.health), methods=["GET"], name="health"),
         Route("/openapi.json", _guarded(api.openapi), methods=["GET"], name="openapi"),
         *draft_routes(engine, api.auth, json_response, _guarded),
+        *record_routes(engine, api.auth, _guarded),
     ]
     middleware = []
     if settings.cors_origins:
@@ -366,13 +377,20 @@ def create_app(
             )
         )
 
+    # Outbound webhooks: a background pass every few seconds (retries wait in the store).
+    deliveries = DeliveryLoop(engine.webhooks) if engine.webhooks.enabled else None
+
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         if processor is not None:
             processor.notify()  # whatever an earlier run left in the inbox
+        if deliveries is not None:
+            deliveries.start()
         try:
             yield
         finally:
+            if deliveries is not None:
+                await run_in_threadpool(deliveries.stop)
             await run_in_threadpool(writer.stop)
             for endpoint in endpoints:
                 await run_in_threadpool(endpoint.stop)
@@ -392,5 +410,6 @@ def create_app(
     app.state.settings = settings
     app.state.processor = processor
     app.state.writer = writer
+    app.state.deliveries = deliveries
     app.state.endpoints = {endpoint.name: endpoint for endpoint in endpoints}
     return app

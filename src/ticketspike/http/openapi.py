@@ -12,6 +12,7 @@ from typing import Any
 
 from .drafts import DRAFT_SCHEMAS, draft_paths
 from .episodes import episode_paths
+from .records import record_paths
 
 __all__ = ["openapi_document"]
 
@@ -447,5 +448,6 @@ def openapi_document(
     }
     document["paths"].update(draft_paths(read))
     document["paths"].update(episode_paths(read))
+    document["paths"].update(record_paths(read))
     document["components"]["schemas"] = {**SCHEMAS, **DRAFT_SCHEMAS}
     return document
