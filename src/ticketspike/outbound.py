@@ -349,14 +349,19 @@ class WebhookDispatcher:
         return {"new": made, "delivered": delivered, "failed": failed}
 
     def next_due(self) -> float | None:
-        """When the next waiting delivery of an enabled endpoint is due (epoch seconds)."""
-        enabled = {s.endpoint_id for s in self.store.endpoint_states() if s.enabled}
-        times = [
-            r.next_ts
-            for r in self.store.deliveries(status="pending")
-            if r.endpoint_id in enabled and r.next_ts is not None
-        ]
+        """When the next delivery of an enabled endpoint is due (epoch seconds): each
+        endpoint's oldest waiting delivery, since an endpoint's events go out in order."""
+        times = [head.next_ts for head in self._heads() if head.next_ts is not None]
         return min(times) if times else None
+
+    def _heads(self) -> list[DeliveryRecord]:
+        heads: list[DeliveryRecord] = []
+        for state in self.store.endpoint_states():
+            if state.enabled and state.endpoint_id in self._by_id:
+                waiting = self.store.deliveries(endpoint_id=state.endpoint_id, status="pending")
+                if waiting:
+                    heads.append(waiting[0])
+        return heads
 
     def drain(self, *, within: float) -> dict[str, int]:
         """Deliver, waiting (with the injected sleep) for retries due within ``within`` s."""
@@ -373,56 +378,66 @@ class WebhookDispatcher:
                 self.sleep(due - now)
 
     def _deliver_due(self) -> tuple[int, int]:
+        """Each enabled endpoint's waiting deliveries, oldest first, until one is not due yet
+        or fails: events reach an endpoint in the order they happened, and an endpoint that
+        is down gets one request per retry time, not one per waiting event."""
         delivered = failed = 0
-        now = self.clock()
-        states = {s.endpoint_id: s for s in self.store.endpoint_states()}
-        down: set[str] = set()
-        for record in self.store.deliveries(due_ts=now.timestamp()):
-            state = states.get(record.endpoint_id)
-            endpoint = self._by_id.get(record.endpoint_id)
-            if endpoint is None or state is None or not state.enabled:
+        for state in self.store.endpoint_states():
+            endpoint = self._by_id.get(state.endpoint_id)
+            if endpoint is None or not state.enabled:
                 continue
-            if record.endpoint_id in down:
-                continue  # it just failed: leave its other deliveries for their own time
-            event = self.store.outbound_event(record.event_id)
-            if event is None:
-                continue
-            ok, code, error = self._send(endpoint, event)
-            at = self.clock()
-            number = record.attempts + 1
-            with self.store.transaction():
-                self.store.add_delivery_attempt(
-                    DeliveryAttempt(
-                        event_id=record.event_id,
-                        endpoint_id=record.endpoint_id,
-                        number=number,
-                        at=at,
-                        outcome="delivered" if ok else "failed",
-                        status_code=code,
-                        error=error,
+            for record in self.store.deliveries(endpoint_id=state.endpoint_id, status="pending"):
+                if record.next_ts is None or record.next_ts > self.clock().timestamp():
+                    break
+                event = self.store.outbound_event(record.event_id)
+                if event is None:
+                    continue
+                ok, state = self._attempt(endpoint, state, record, event)
+                if not ok:
+                    failed += 1
+                    break
+                delivered += 1
+        return delivered, failed
+
+    def _attempt(
+        self,
+        endpoint: EndpointSettings,
+        state: EndpointState,
+        record: DeliveryRecord,
+        event: OutboundEvent,
+    ) -> tuple[bool, EndpointState]:
+        ok, code, error = self._send(endpoint, event)
+        at = self.clock()
+        number = record.attempts + 1
+        with self.store.transaction():
+            self.store.add_delivery_attempt(
+                DeliveryAttempt(
+                    event_id=record.event_id,
+                    endpoint_id=record.endpoint_id,
+                    number=number,
+                    at=at,
+                    outcome="delivered" if ok else "failed",
+                    status_code=code,
+                    error=error,
+                )
+            )
+            if ok:
+                self.store.put_delivery(
+                    attrs.evolve(
+                        record,
+                        status="delivered",
+                        attempts=number,
+                        next_ts=None,
+                        delivered_at=at,
+                        last_status_code=code,
+                        last_error=None,
                     )
                 )
-                if ok:
-                    delivered += 1
-                    self.store.put_delivery(
-                        attrs.evolve(
-                            record,
-                            status="delivered",
-                            attempts=number,
-                            next_ts=None,
-                            delivered_at=at,
-                            last_status_code=code,
-                            last_error=None,
-                        )
-                    )
-                    state = attrs.evolve(state, consecutive_failures=0, updated_at=at)
-                else:
-                    failed += 1
-                    down.add(record.endpoint_id)
-                    state = self._failed(record, state, number, code, error, at)
-                self.store.put_endpoint(state)
-                states[record.endpoint_id] = state
-        return delivered, failed
+                state = attrs.evolve(state, consecutive_failures=0, updated_at=at)
+            else:
+                state = self._failed(record, state, number, code, error, at)
+            self.store.put_endpoint(state)
+        return ok, state
 
     def _failed(
         self,

@@ -377,8 +377,11 @@ def create_app(
             )
         )
 
-    # Outbound webhooks: a background pass every few seconds (retries wait in the store).
-    deliveries = DeliveryLoop(engine.webhooks) if engine.webhooks.enabled else None
+    # Outbound webhooks: a background pass every few seconds (retries wait in the store);
+    # like the inbox worker, only when background work is on.
+    deliveries = (
+        DeliveryLoop(engine.webhooks) if engine.webhooks.enabled and settings.background else None
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
