@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import base64
 import json
-import shutil
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
 
