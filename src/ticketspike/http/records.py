@@ -99,6 +99,11 @@ def record_routes(
         )
         return json_response(task.to_json(), headers=_NO_STORE)
 
+    async def one_task(request: Request) -> Response:
+        if request.method == "POST":
+            return await update_task(request)
+        return await show_task(request)
+
     async def health(request: Request) -> Response:
         auth.check(request.headers.get("authorization"))
         customer = customer_id_of(request.path_params["customerId"])
@@ -121,8 +126,7 @@ def record_routes(
 
     return [
         Route("/api/tasks", guarded(list_tasks), methods=["GET"], name="tasks"),
-        Route("/api/tasks/{taskId}", guarded(show_task), methods=["GET"], name="task"),
-        Route("/api/tasks/{taskId}", guarded(update_task), methods=["POST"], name="update_task"),
+        Route("/api/tasks/{taskId}", guarded(one_task), methods=["GET", "POST"], name="task"),
         Route(
             "/api/customers/{customerId}/health",
             guarded(health),
