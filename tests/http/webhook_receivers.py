@@ -40,6 +40,8 @@ class Receiver:
     received: list[Received] = attrs.field(factory=list)
     url: str = ""
     lock: threading.Lock = attrs.field(factory=threading.Lock)
+    # Answers instead of the default 204 when set: (body, headers) -> status.
+    check: Callable[[bytes, dict[str, str]], int] | None = None
 
     def signature_ok(self, item: Received) -> bool:
         """The signature over the exact bytes, recomputed with the library (any timestamp:
@@ -62,6 +64,8 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
                 if failing:
                     receiver.fail_first -= 1
                 status = 503 if failing else 204
+                if not failing and receiver.check is not None:
+                    status = receiver.check(body, {k.lower(): v for k, v in self.headers.items()})
                 receiver.received.append(
                     Received(
                         webhook_id=self.headers.get("webhook-id", ""),
@@ -95,6 +99,3 @@ def receiving(receiver: Receiver) -> Iterator[Receiver]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
-
-
-AdvancingSleep = Callable[[float], None]
