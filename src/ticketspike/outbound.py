@@ -37,6 +37,7 @@ import base64
 import binascii
 import fnmatch
 import hashlib
+import importlib.util
 import json
 import logging
 import threading
@@ -139,6 +140,14 @@ def webhook_settings_from_config(
         if not isinstance(item, Section):
             raise section.error("endpoints", f"{where}: expected a mapping with url and secret_env")
         endpoints.append(_endpoint(item, env))
+    if endpoints:
+        missing = [m for m in ("httpx", "standardwebhooks") if importlib.util.find_spec(m) is None]
+        if missing:
+            raise section.error(
+                "endpoints",
+                f"outbound webhooks need {' and '.join(missing)}: "
+                'pip install "ticketspike[webhooks]"',
+            )
     ids = [e.endpoint_id for e in endpoints]
     for endpoint_id in ids:
         if ids.count(endpoint_id) > 1:
