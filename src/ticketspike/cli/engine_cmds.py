@@ -281,7 +281,7 @@ def _run(args: argparse.Namespace) -> int:
             if hooks is not None:
                 print(
                     f"Webhooks: {hooks['delivered']} delivered, {hooks['failed']} failed "
-                    f"(`ticketspike webhooks --store {engine.store.location}`)"
+                    f"(`ticketspike webhooks --store {engine.store.location} --config FILE`)"
                 )
     return EXIT_FAILURE if result.executed is not None and result.executed.failed else EXIT_OK
 
