@@ -484,6 +484,18 @@ class RecordActs:
             "syncs": [
                 s.to_json() for s in self.store.list_records(SyncRecord, episode_id=episode_id)
             ],
+            "actions_taken": [
+                {
+                    "kind": a.kind,
+                    "step": a.step_id,
+                    "status": a.status.value,
+                    "summary": a.summary,
+                    "error": a.error,
+                    "at": a.updated_at.isoformat(),
+                }
+                for a in self.store.actions(episode_id=episode_id)
+                if a.status.value in ("done", "failed")
+            ],
         }
 
     def escalation_history(

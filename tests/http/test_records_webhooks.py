@@ -175,6 +175,9 @@ def test_demo_records_are_listed_and_each_change_reaches_both_receivers_once(
             "q1-enterprise-escalations"
         ]
         assert [s["status"] for s in escalation["syncs"]] == ["scheduled"]
+        assert {"acknowledged_by", "resolved_at", "status"} <= set(escalation)
+        taken = [(x["kind"], x["status"]) for x in escalation["actions_taken"]]
+        assert ("create_task", "done") in taken and ("add_to_war_room", "done") in taken
 
         # The same over HTTP, behind the read token.
         with Engine.from_config(config, store=store) as engine:
