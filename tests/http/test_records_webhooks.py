@@ -316,6 +316,15 @@ def test_an_endpoint_down_for_good_is_disabled_visibly_and_resent_when_enabled(
         assert states["tasks-and-health"]["enabled"] is False
         assert "failed 3 times" in states["tasks-and-health"]["disabled_reason"]
         assert SECRET_B not in out and "whsec_" not in out
+        code, out = _cli(
+            capsys, "webhooks", "--log", "--store", store, "--config", config, "--format", "json"
+        )
+        log = [x for x in json.loads(out)["attempts"] if x["endpoint_id"] == "tasks-and-health"]
+        assert [(x["number"], x["outcome"], x["status_code"]) for x in log] == [
+            (1, "failed", 503),
+            (2, "failed", 503),
+            (3, "failed", 503),
+        ]
         with Engine.from_config(config, store=store) as engine:
             with TestClient(engine) as client:
                 assert client.get("/api/health").json()["webhooks"]["disabled"] == [
