@@ -34,6 +34,7 @@ from .planner.chain import (
 from .signals import Severity
 from .store.base import ActionStatus, EpisodeRecord
 from .store.interactions import InteractionRecord, SilenceRecord
+from .store.records import WarRoomEntry, record_id_for
 
 if TYPE_CHECKING:
     from .config import Config
@@ -291,6 +292,20 @@ class EpisodeActs:
                     },
                     key=record.key,
                     at=record.at,
+                )
+            if new and record.kind == "war_room" and record.episode_id:
+                # A war room a person opened (Slack button, CLI) is a record like the plan's.
+                room = str(record.data.get("name") or record.data.get("channel") or "")
+                self.store.add_record(
+                    WarRoomEntry(
+                        id=record_id_for("wr", record.key),
+                        action_key=record.key,
+                        episode_id=record.episode_id,
+                        customer_id=record.customer_id,
+                        war_room=room,
+                        summary=f"opened by {record.by}",
+                        created_at=record.at,
+                    )
                 )
             return new
 

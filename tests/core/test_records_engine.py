@@ -137,3 +137,12 @@ def test_a_secret_not_in_whsec_form_is_refused_without_showing_it() -> None:
     with pytest.raises(ConfigError) as caught:
         load_config(text=text, env={"S": "plain-secret-value"})
     assert "whsec_" in str(caught.value) and "plain-secret-value" not in str(caught.value)
+
+
+def test_a_war_room_a_person_opens_is_a_record_too(engine) -> None:
+    _spike(engine)
+    (episode,) = engine.store.episodes()
+    engine.record_war_room(episode.episode_id, channel="C0WAR", name="techcorp-api", by="Mike")
+    engine.record_war_room(episode.episode_id, channel="C0WAR", name="again", by="Sarah")
+    rooms = engine.escalation_records(episode.episode_id)["war_room_entries"]
+    assert [(r["war_room"], r["status"]) for r in rooms] == [("techcorp-api", "active")]
