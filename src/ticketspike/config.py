@@ -22,6 +22,7 @@ from .configfile import Section, load_file, load_text
 from .detect.classify import classification_settings_from_config
 from .detect.policy import DetectionPolicy, policy_from_config
 from .detect.themes import theme_settings_from_config
+from .incidents import IncidentPolicy, incident_policy_from_config
 from .lifecycle import (
     LifecyclePolicy,
     Silence,
@@ -55,6 +56,8 @@ TOP_LEVEL_KEYS = frozenset(
         "email",
         "records",
         "webhooks",
+        "quiet_sources",
+        "incidents",
     }
 )
 
@@ -120,6 +123,11 @@ class Config:
         """The ``tickets:`` section's clock skew, text caps and analysis budget."""
         return limits_from_config(self.root.get_section("tickets"))
 
+    @property
+    def incidents(self) -> IncidentPolicy:
+        """The ``incidents:`` section: when many customers spiking together make one incident."""
+        return incident_policy_from_config(self.root.get_section("incidents"))
+
 
 def load_config(
     path: str | Path | None = None,
@@ -153,6 +161,7 @@ def _assemble(root: Section, *, path: str | None, env: Mapping[str, str] | None)
     classification_settings_from_config(root.get_section("classification"))
     theme_settings_from_config(root.get_section("themes"))
     email_settings_from_config(root.get_section("email"))
+    incident_policy_from_config(root.get_section("incidents"))
     plugin_sections: dict[str, Section] = {}
     plugins = root.get_section("plugins")
     if plugins is not None:
@@ -190,6 +199,7 @@ def _assemble(root: Section, *, path: str | None, env: Mapping[str, str] | None)
         config.limits,
     )
     _check_escalation_chain(root)
+    _check_quiet_sources(root)
     _check_records(root, config.plugins.env)
     return config
 
@@ -212,6 +222,19 @@ def _check_escalation_chain(root: Section) -> None:
         return
     try:
         chain_policy_from_section(section)
+    except ValueError as exc:
+        raise section.error(None, str(exc)) from None
+
+
+def _check_quiet_sources(root: Section) -> None:
+    """A mistake in ``quiet_sources`` fails at load time, with its line."""
+    from .source_health import source_policy_from_section
+
+    section = root.get_section("quiet_sources")
+    if section is None:
+        return
+    try:
+        source_policy_from_section(section)
     except ValueError as exc:
         raise section.error(None, str(exc)) from None
 

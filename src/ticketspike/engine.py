@@ -30,6 +30,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +41,9 @@ from .detect.classify import FallbackClassifier, categorize
 from .detect.themes import analyze_with_fallback
 from .drafts import DraftDesk
 from .episode_acts import EpisodeActs
-from .errors import InputError, PluginError, TicketspikeError, WebhookRejected
+from .errors import InputError, PluginError, SignatureError, TicketspikeError, WebhookRejected
 from .executor import ExecutionReport, Executor, RetryPolicy
+from .incident_desk import IncidentDesk
 from .limits import IngestLimits, admit, analysis_prefix
 from .mail.settings import email_settings_from_config
 from .model import Account, EventKind, Ticket, TicketEvent, check_customer_id, parse_time, printable
@@ -60,6 +62,7 @@ from .roles import (
     describe,
 )
 from .signals import Assessment, Transition, TransitionKind
+from .source_watch import SourceWatch
 from .store.base import ActionStatus, PutOutcome, Store
 from .store.drafts import DraftRecord, DraftStatus
 from .store.memory import MemoryStore
@@ -183,7 +186,7 @@ class _Counts:
             setattr(self, field.name, list(value) if isinstance(value, list) else value)
 
 
-class Engine(EpisodeActs, RecordActs):
+class Engine(EpisodeActs, SourceWatch, RecordActs):
     """Everything ticketspike does, behind one object a host embeds.
 
     :param config: the validated configuration (:func:`ticketspike.config.load_config`);
@@ -288,6 +291,10 @@ class Engine(EpisodeActs, RecordActs):
         self._dirty: set[str] = set()
         self._new_monitor()
         self._owns_store = False
+        # Many customers spiking together: one incident (ticketspike.incident_desk).
+        self.incident_desk = IncidentDesk(
+            self.store, self.config.incidents, account=self.account, clock=clock
+        )
 
     # -- construction ------------------------------------------------------------
     @classmethod
@@ -387,17 +394,28 @@ class Engine(EpisodeActs, RecordActs):
             received += 1
             if len(batch) >= _BATCH:
                 self._ingest_batch(
-                    batch, now=now, counts=counts, suppress_before=warm_up_until, why="warm-up"
+                    batch,
+                    now=now,
+                    counts=counts,
+                    suppress_before=warm_up_until,
+                    why="warm-up",
+                    also=partial(self.note_events, batch),
                 )
                 batch = []
                 if on_event is not None:
                     on_event(received)
         if batch:
             self._ingest_batch(
-                batch, now=now, counts=counts, suppress_before=warm_up_until, why="warm-up"
+                batch,
+                now=now,
+                counts=counts,
+                suppress_before=warm_up_until,
+                why="warm-up",
+                also=partial(self.note_events, batch),
             )
             if on_event is not None:
                 on_event(received)
+        self._release_held(counts)
         report = None
         if execute if execute is not None else self.execute_inline:
             report = self.executor.run_pending()
@@ -456,6 +474,7 @@ class Engine(EpisodeActs, RecordActs):
                     result = work()
                     if self._wanted and not self._last_attempt:
                         raise _ThemesWanted
+                self.incident_desk.committed()
                 return result
             except _ThemesWanted:
                 wanted, self._wanted = self._wanted, {}
@@ -519,7 +538,13 @@ class Engine(EpisodeActs, RecordActs):
                 status=404,
             )
         lowered = {k.lower(): v for k, v in headers.items()}
-        result = plugin.parse_webhook(body, lowered, now=now)
+        try:
+            result = plugin.parse_webhook(body, lowered, now=now)
+        except SignatureError:
+            self.note_signature_failure(source)  # a broken webhook is not a quiet week
+            raise
+        with self.store.transaction():
+            self.note_deliveries({source: (now,)})
         if result.unmatched and not result.events:
             with self.store.transaction():
                 if result.delivery_id is not None and not self.store.remember_delivery(
@@ -578,6 +603,7 @@ class Engine(EpisodeActs, RecordActs):
             if not items:
                 break
             done += len(items)
+        self._release_held(counts)
         return IngestResult(
             received=done, transitions=tuple(counts.transitions), plans=tuple(counts.plans)
         )
@@ -605,8 +631,11 @@ class Engine(EpisodeActs, RecordActs):
                 self._record(transition, counts)
 
         self._retrying(work, counts)
+        self._release_held(counts, at)
         # Unacknowledged episodes move up the escalation chain (episode_acts.run_chain).
         chained = self.run_chain(at)
+        # Ticket sources silent for longer than their rhythm allows (source_watch).
+        chained += self.check_sources(at)
         if self.execute_inline and (counts.plans or chained):
             self.executor.run_pending()
         return counts.transitions
@@ -633,10 +662,12 @@ class Engine(EpisodeActs, RecordActs):
                     for episode in self.store.episodes(active_only=True):
                         self._sync(episode.customer_id)
                 self.refresh_silences()
+                self.incident_desk.load()
                 yield
                 # Quiet hours move open episodes towards resolution without a transition.
                 self._dirty |= self.monitor.open_episodes
                 now = self.clock()
+                self.incident_desk.save(at=now)
                 for customer in sorted(self._dirty):
                     self._versions[customer] = self.store.save_state(
                         customer, self.monitor.export_customer(customer), at=now
@@ -719,6 +750,8 @@ class Engine(EpisodeActs, RecordActs):
             stored = self.store.get_ticket(ticket.source, ticket.ticket_id)
             merged = stored.ticket if stored is not None else ticket
             feed = attrs.evolve(event, ticket=merged)
+        if outcome is PutOutcome.NEW and not ticket.internal:
+            self.incident_desk.saw(customer, ticket.created_at)
         transitions = self.monitor.ingest(feed, account=self.account(customer))
         self._dirty.add(customer)
         for transition in transitions:
@@ -745,12 +778,12 @@ class Engine(EpisodeActs, RecordActs):
             plan = self.planner.plan(transition, shown)
         at = self.clock()
         with self.store.transaction():
-            recorded = self.store.record_transition(transition, plan, at=at)
+            recorded, plans = self.incident_desk.record(transition, plan, at=at)
             if recorded:
                 self._on_transition(transition, at)
         if recorded:
             counts.transitions.append(transition)
-            counts.plans.append(plan)
+            counts.plans.extend(plans)
             log.info(
                 "%s %s episode %s (%s)%s",
                 printable(transition.customer_id),
@@ -759,6 +792,11 @@ class Engine(EpisodeActs, RecordActs):
                 transition.severity.value,
                 f" suppressed: {transition.suppressed}" if transition.suppressed else "",
             )
+
+    def _release_held(self, counts: _Counts, at: datetime | None = None) -> None:
+        """Plans held back for incident correlation, recorded at the end of a call."""
+        if self.incident_desk.has_held():
+            self._retrying(lambda: counts.plans.extend(self.incident_desk.release(at)), counts)
 
     def _suppression(
         self, transition: Transition, before: datetime | None, why: str = "loaded by backfill"
@@ -1076,6 +1114,7 @@ class Engine(EpisodeActs, RecordActs):
             raise PluginError(
                 f"backfill failed: {type(exc).__name__}: {exc}", plugin=source
             ) from exc
+        self._release_held(counts)
         if self.execute_inline and counts.plans:
             self.executor.run_pending()
         return BackfillReport(
@@ -1124,6 +1163,7 @@ class Engine(EpisodeActs, RecordActs):
                 ordered, now=now, counts=counts, suppress_before=now - window, also=drop
             )
             resolved += 1
+        self._release_held(counts)
         if self.execute_inline and counts.plans:
             self.executor.run_pending()
         return ReResolveReport(

@@ -288,6 +288,8 @@ def _lines_body(message: AlertMessage) -> list[Block]:
     if message.ticket_count:
         out.append(_counts(message))
     out.extend(_line_sections(message.lines))
+    if not message.customer_id and not message.customer_name:
+        return out  # about no customer (a ticket source gone quiet): no customer line
     customer = clip_mrkdwn(message.customer_name or message.customer_id, NAME_CHARS)
     out.append(DividerBlock())
     out.append(

@@ -30,6 +30,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ticketspike.cli.drafts_cmds",  # drafts list|show|approve|reject|resolve
     "ticketspike.cli.unmatched_cmds",  # unmatched, re-resolve
     "ticketspike.cli.records_cmds",  # tasks, health, history, webhooks
+    "ticketspike.cli.source_cmds",  # sources
+    "ticketspike.cli.incident_cmds",  # incidents
 )
 
 

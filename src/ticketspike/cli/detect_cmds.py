@@ -30,9 +30,13 @@ from typing import TYPE_CHECKING, Any
 from ..accounts import load_accounts
 from ..errors import InvalidTicket
 from ..fileorder import OrderReport, OutOfOrder, guarded_rows, sorted_rows
+from ..incidents import Correlator, IncidentTransition
 from ..lifecycle import episode_id_for
 from ..model import (
     ROW_CREATED,
+    ROW_CUSTOMER,
+    ROW_INTERNAL,
+    ROW_KIND,
     ROW_WHEN,
     Account,
     EventKind,
@@ -233,6 +237,7 @@ def _stream_file(
     restart: Callable[[], None],
     *,
     until: datetime | None = None,
+    tap: Callable[[TicketRow], None] | None = None,
 ) -> tuple[SpikeMonitor, OrderReport]:
     """Replay the file through a fresh monitor, in time order whatever the file's order.
 
@@ -272,6 +277,8 @@ def _stream_file(
             since = datetime.fromtimestamp(first[ROW_WHEN], tz=UTC)
         monitor = _monitor(config, accounts, since)
         feed = guarded if first is None else itertools.chain((first,), guarded)
+        if tap is not None:
+            feed = _tapped(feed, tap)
         try:
             with _long_lived_heap():
                 for transition in replay_rows(feed, monitor):
@@ -283,6 +290,12 @@ def _stream_file(
         progress.close()
         return monitor, report
     raise AssertionError("unreachable: the sorted attempt never raises OutOfOrder")
+
+
+def _tapped(rows: Iterator[TicketRow], tap: Callable[[TicketRow], None]) -> Iterator[TicketRow]:
+    for row in rows:
+        tap(row)
+        yield row
 
 
 def _size(path: str) -> int:
@@ -476,6 +489,10 @@ def _replay(args: argparse.Namespace) -> int:
     accounts = _accounts(args, config)
     as_json = args.format == "json"
     counts = {kind: 0 for kind in TransitionKind}
+    incidents = {"incident_opened": 0, "incident_joined": 0, "incident_resolved": 0}
+    policy = config.incidents
+    lateness = config.detection.lateness_hours
+    correlator = [Correlator(policy, lateness_hours=lateness)]
     # Held until the whole file has been read (a bad line prints nothing), in a
     # spooled file so that a long replay's output does not sit in memory.
     with tempfile.SpooledTemporaryFile(max_size=1 << 20, mode="w+", encoding="utf-8") as held:
@@ -484,21 +501,45 @@ def _replay(args: argparse.Namespace) -> int:
             counts[transition.kind] += 1
             held.write(json.dumps(transition.to_json()) if as_json else _line(transition))
             held.write("\n")
+            for change in correlator[0].observe(transition):
+                incidents[change.kind] += 1
+                held.write(json.dumps(change.to_json()) if as_json else _incident_line(change))
+                held.write("\n")
 
         def restart() -> None:
             held.seek(0)
             held.truncate()
             for kind in counts:
                 counts[kind] = 0
+            for name in incidents:
+                incidents[name] = 0
+            correlator[0] = Correlator(policy, lateness_hours=lateness)
 
-        monitor, report = _stream_file(args, config, accounts, "replay", write, restart)
+        def tap(row: TicketRow) -> None:
+            if row[ROW_KIND] == 0 and not row[ROW_INTERNAL]:
+                correlator[0].saw_epoch(row[ROW_CUSTOMER], row[ROW_WHEN])
+
+        monitor, report = _stream_file(
+            args, config, accounts, "replay", write, restart, tap=tap if policy.enabled else None
+        )
         complete = _report_input(monitor, report)
         held.seek(0)
         shutil.copyfileobj(held, sys.stdout)
     if not as_json:
         summary = ", ".join(f"{n} {kind.value}" for kind, n in counts.items())
+        if any(incidents.values()):
+            summary += "; " + ", ".join(f"{n} {name}" for name, n in incidents.items())
         sys.stdout.write(f"{len(monitor.customers())} customers: {summary}\n")
     return EXIT_OK if complete else EXIT_FAILURE
+
+
+def _incident_line(change: IncidentTransition) -> str:
+    inc = change.incident
+    return (
+        f"{change.at.isoformat()}  {change.kind}  {inc.incident_id}  {inc.label}  "
+        f"{len(inc.customer_ids)} customers, {inc.ticket_count} tickets: "
+        f"{', '.join(change.customer_ids)}"
+    )
 
 
 def _line(t: Transition) -> str:

@@ -47,9 +47,11 @@ from .drafts import draft_routes
 from .endpoints import endpoint_path, endpoint_routes
 from .episodes import episode_routes
 from .errors import ApiError, api_error_from, exception_handlers, unexpected
+from .incidents import incident_routes
 from .openapi import openapi_document
 from .records import record_routes
 from .settings import ServerSettings, server_settings_from_config
+from .source_health import health_detail
 from .worker import Processor
 from .writer import WebhookWriter
 
@@ -242,7 +244,18 @@ class _Api:
                 "endpoints": len(self.engine.webhooks.settings.endpoints),
                 "disabled": [s.endpoint_id for s in states if not s.enabled],
             }
+        if self._reader(request):  # sources' names and times are for readers only
+            body["detail"] = await run_in_threadpool(health_detail, self.engine)
         return json_response(body, headers=_NO_STORE)
+
+    def _reader(self, request: Request) -> bool:
+        if not request.headers.get("authorization"):
+            return False
+        try:
+            self.auth.check(request.headers.get("authorization"))
+        except ApiError:
+            return False
+        return True
 
     async def openapi(self, request: Request) -> Response:
         if self._openapi is None:
@@ -365,6 +378,7 @@ def create_app(
         Route("/openapi.json", _guarded(api.openapi), methods=["GET"], name="openapi"),
         *draft_routes(engine, api.auth, json_response, _guarded),
         *record_routes(engine, api.auth, _guarded),
+        *incident_routes(engine, api.auth, json_response, _guarded),
     ]
     middleware = []
     if settings.cors_origins:

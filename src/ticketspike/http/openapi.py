@@ -12,7 +12,9 @@ from typing import Any
 
 from .drafts import DRAFT_SCHEMAS, draft_paths
 from .episodes import episode_paths
+from .incidents import INCIDENT_SCHEMAS, incident_paths
 from .records import record_paths
+from .source_health import DETAIL_SCHEMA as HEALTH_DETAIL_SCHEMA
 
 __all__ = ["openapi_document"]
 
@@ -240,6 +242,7 @@ SCHEMAS: dict[str, Any] = {
         "properties": {
             "status": {"type": "string", "enum": ["ok", "unavailable"]},
             "reason": {"type": "string"},
+            "detail": HEALTH_DETAIL_SCHEMA,
         },
     },
 }
@@ -412,7 +415,8 @@ def openapi_document(
             "/api/health": {
                 "get": {
                     "operationId": "health",
-                    "summary": "Liveness and store reachability (no credentials needed).",
+                    "summary": "Liveness and store reachability (no credentials needed); "
+                    "with the read token also each ticket source's delivery status (detail).",
                     "responses": {
                         "200": _json(_ref("Health"), "Serving."),
                         "503": _json(
@@ -447,7 +451,8 @@ def openapi_document(
         },
     }
     document["paths"].update(draft_paths(read))
+    document["paths"].update(incident_paths(read))
     document["paths"].update(episode_paths(read))
     document["paths"].update(record_paths(read))
-    document["components"]["schemas"] = {**SCHEMAS, **DRAFT_SCHEMAS}
+    document["components"]["schemas"] = {**SCHEMAS, **DRAFT_SCHEMAS, **INCIDENT_SCHEMAS}
     return document

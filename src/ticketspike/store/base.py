@@ -28,7 +28,7 @@ import enum
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 
@@ -37,9 +37,14 @@ from ..planner.plan import EscalationPlan
 from ..signals import Transition
 from ..unmatched import Unmatched, UnmatchedRecord
 from .drafts import DraftRecord, DraftStatus
+from .incidents import IncidentRecord
 from .interactions import InteractionRecord, SilenceRecord
 from .outbound import OutboundStore
 from .records import RecordStore
+
+if TYPE_CHECKING:
+    from ..source_health import SourceRhythm
+    from .source_health import RhythmHead
 
 __all__ = [
     "ActionRecord",
@@ -474,6 +479,41 @@ class Store(RecordStore, OutboundStore, Protocol):
     ) -> DraftRecord | None:
         """Apply ``changes`` if the draft is still at ``version``; the new record, or None."""
         ...
+
+    # -- ticket sources' delivery rhythms (store.source_health) ------------------------
+    def source_rhythm_head(self, source: str) -> RhythmHead | None:
+        """Version, learned revision, last delivery and count of one source (cheap)."""
+        ...
+
+    def source_rhythm(self, source: str) -> tuple[RhythmHead, SourceRhythm] | None:
+        """One source's head and whole rhythm, or None when it was never seen."""
+        ...
+
+    def source_rhythms(self) -> list[tuple[RhythmHead, SourceRhythm]]:
+        """Every known source's head and rhythm, by name."""
+        ...
+
+    def source_names(self) -> list[str]:
+        """The names of the known sources, sorted (cheap)."""
+        ...
+
+    def put_source_rhythm(
+        self, rhythm: SourceRhythm, *, version: int, at: datetime, learned: bool = True
+    ) -> bool:
+        """Write ``rhythm`` if the stored version is still ``version`` (compare-and-set);
+        ``learned=False`` writes only its last delivery and count."""
+        ...
+
+    # -- product incidents (store.incidents) -------------------------------------------
+    def put_incident(self, record: IncidentRecord) -> None:
+        """Insert or replace an incident's latest view."""
+        ...
+
+    def incidents(self, *, status: str | None = None) -> list[IncidentRecord]:
+        """Incidents (``open`` or ``resolved`` ones), first spike first."""
+        ...
+
+    def incident(self, incident_id: str) -> IncidentRecord | None: ...
 
 
 def plan_id_of(plan: EscalationPlan) -> str:

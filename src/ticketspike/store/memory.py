@@ -35,16 +35,25 @@ from .base import (
 )
 from .codec import event_from_json, event_to_json, plan_from_json
 from .drafts import MemoryDrafts
+from .incidents import MemoryIncidents
 from .interactions import MemoryInteractions
 from .outbound import MemoryOutbound
 from .records import MemoryRecords
+from .source_health import MemorySourceHealth
 
 __all__ = ["MemoryStore"]
 
 _MISSING = object()
 
 
-class MemoryStore(MemoryInteractions, MemoryDrafts, MemoryRecords, MemoryOutbound):
+class MemoryStore(
+    MemoryInteractions,
+    MemoryDrafts,
+    MemorySourceHealth,
+    MemoryIncidents,
+    MemoryRecords,
+    MemoryOutbound,
+):
     """A :class:`~ticketspike.store.base.Store` that lives in this process only."""
 
     def __init__(self) -> None:

@@ -51,10 +51,12 @@ from .base import (
 )
 from .codec import event_from_json, event_to_json, plan_from_json
 from .drafts import SQLiteDrafts
+from .incidents import SQLiteIncidents
 from .interactions import SQLiteInteractions
 from .migrations import MIGRATIONS, SCHEMA_VERSION
 from .outbound import SQLiteOutbound
 from .records import SQLiteRecords
+from .source_health import SQLiteSourceHealth
 
 __all__ = ["SQLiteStore"]
 
@@ -89,7 +91,14 @@ def _statements(script: str) -> Iterator[str]:
         raise StoreError("migration script ends inside a statement")
 
 
-class SQLiteStore(SQLiteInteractions, SQLiteDrafts, SQLiteRecords, SQLiteOutbound):
+class SQLiteStore(
+    SQLiteInteractions,
+    SQLiteDrafts,
+    SQLiteSourceHealth,
+    SQLiteIncidents,
+    SQLiteRecords,
+    SQLiteOutbound,
+):
     """A :class:`~ticketspike.store.base.Store` in one SQLite file.
 
     :param path: the file (created with its directory unless ``create`` is False).
