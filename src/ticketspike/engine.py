@@ -36,6 +36,7 @@ from typing import Any
 
 import attrs
 
+from . import metrics
 from .config import Config, load_config
 from .detect.classify import FallbackClassifier, categorize
 from .detect.themes import analyze_with_fallback
@@ -63,12 +64,13 @@ from .roles import (
 )
 from .signals import Assessment, Transition, TransitionKind
 from .source_watch import SourceWatch
-from .store.base import ActionStatus, PutOutcome, Store
+from .store.base import PutOutcome, Store
 from .store.drafts import DraftRecord, DraftStatus
 from .store.memory import MemoryStore
 from .store.sqlite import SQLiteStore
 from .themecache import ThemeCache, window_key
 from .unmatched import ResolvesUnmatched, Unmatched
+from .views import ReadViews
 
 __all__ = ["BackfillReport", "Engine", "IngestResult", "ReResolveReport", "utc_now"]
 
@@ -186,7 +188,7 @@ class _Counts:
             setattr(self, field.name, list(value) if isinstance(value, list) else value)
 
 
-class Engine(EpisodeActs, SourceWatch, RecordActs):
+class Engine(EpisodeActs, SourceWatch, ReadViews, RecordActs):
     """Everything ticketspike does, behind one object a host embeds.
 
     :param config: the validated configuration (:func:`ticketspike.config.load_config`);
@@ -753,6 +755,7 @@ class Engine(EpisodeActs, SourceWatch, RecordActs):
         if outcome is PutOutcome.NEW and not ticket.internal:
             self.incident_desk.saw(customer, ticket.created_at)
         transitions = self.monitor.ingest(feed, account=self.account(customer))
+        metrics.detection_lag((self.clock() - event.at).total_seconds())
         self._dirty.add(customer)
         for transition in transitions:
             # Moving the clock may also resolve or open other customers' episodes.
@@ -782,6 +785,7 @@ class Engine(EpisodeActs, SourceWatch, RecordActs):
             if recorded:
                 self._on_transition(transition, at)
         if recorded:
+            metrics.episode(transition.kind.value)
             counts.transitions.append(transition)
             counts.plans.extend(plans)
             log.info(
@@ -909,101 +913,6 @@ class Engine(EpisodeActs, SourceWatch, RecordActs):
         if assessment.ticket_count:
             assessment = attrs.evolve(assessment, themes=self.themes_of(assessment))
         return assessment
-
-    def summary(self, customer_id: str, *, at: datetime, limit: int = 100) -> dict[str, Any]:
-        """PRD 4.2 ``GET /api/support/summary/:customerId``: recent tickets, baseline, rate."""
-        customer_id = check_customer_id(customer_id, where="summary")
-        assessment = self.check(customer_id, at=at)
-        window, _baseline = self._window_tickets(assessment)
-        recent = sorted(window, key=lambda t: t.created_at, reverse=True)[:limit]
-        days = assessment.period_hours / 24.0 if assessment.period_hours else 1.0
-        return {
-            "customerId": customer_id,
-            "recentTickets": [t.to_json() for t in recent],
-            "baseline": round(assessment.baseline_daily_avg, 4),
-            "currentRate": round(assessment.ticket_count / days, 4),
-            "isSpike": assessment.is_spike,
-            "themes": list(assessment.themes),
-            "severity": assessment.severity.value,
-            "multiplier": None
-            if assessment.spike_multiplier == float("inf")
-            else round(assessment.spike_multiplier, 2),
-            "ticketCount": assessment.ticket_count,
-            "periodHours": assessment.period_hours,
-            "at": at.isoformat(),
-        }
-
-    def banner(self, customer_id: str, *, at: datetime) -> dict[str, Any]:
-        """PRD 5.2: is there an active spike, its count and trend, and where to look."""
-        customer_id = check_customer_id(customer_id, where="banner")
-        episode = self.store.active_episode(customer_id)
-        assessment = self.check(customer_id, at=at)
-        previous = len(
-            self.store.tickets(
-                customer_id=customer_id,
-                since=assessment.period_start - timedelta(hours=assessment.period_hours or 24),
-                until=assessment.period_start,
-                include_internal=False,
-            )
-        )
-        count = assessment.ticket_count
-        trend = "rising" if count > previous else "falling" if count < previous else "steady"
-        return {
-            "customerId": customer_id,
-            "active": episode is not None,
-            "episodeId": episode.episode_id if episode else None,
-            "severity": episode.severity if episode else assessment.severity.value,
-            "ticketCount": count,
-            "previousCount": previous,
-            "trend": trend,
-            "periodHours": assessment.period_hours,
-            "link": f"/api/support/summary/{customer_id}",
-            "ticketLinks": dict(assessment.ticket_links),
-            "quickAction": "Address Spike" if episode is not None else None,
-        }
-
-    def dashboard(self, *, at: datetime) -> list[dict[str, Any]]:
-        """PRD 5.3: one card per active episode (severity, age, actions, progress)."""
-        cards = []
-        for episode in self.store.episodes(active_only=True):
-            account = self.account(episode.customer_id)
-            actions = self.store.actions(episode_id=episode.episode_id)
-            done = [a for a in actions if a.status is ActionStatus.DONE]
-            plans = self.store.plans(episode_id=episode.episode_id)
-            cards.append(
-                {
-                    "customerId": episode.customer_id,
-                    "customerName": account.display_name if account else episode.customer_id,
-                    "episodeId": episode.episode_id,
-                    "severity": episode.severity,
-                    "status": episode.status,
-                    "suppressed": episode.suppressed,
-                    "detectedAt": episode.opened_at.isoformat(),
-                    "hoursSinceDetection": round(
-                        (at - episode.opened_at).total_seconds() / 3600, 1
-                    ),
-                    "actionsTaken": [
-                        {
-                            "kind": a.kind,
-                            "step": a.step_id,
-                            "status": a.status.value,
-                            "summary": a.summary,
-                            "error": a.error,
-                        }
-                        for a in actions
-                    ],
-                    "progress": {
-                        "stage": episode.last_transition,
-                        "actionsDone": len(done),
-                        "actionsTotal": len(actions),
-                        "failed": sum(1 for a in actions if a.status is ActionStatus.FAILED),
-                        "plan": dict(plans[-1].plan.progress) if plans else {},
-                    },
-                    "ticketCount": episode.metadata.get("ticket_count"),
-                    "multiplier": episode.metadata.get("spike_multiplier"),
-                }
-            )
-        return cards
 
     # -- e-mail drafts (ticketspike.drafts) ----------------------------------------------
     def drafts(

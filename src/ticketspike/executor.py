@@ -37,6 +37,7 @@ from typing import Any
 import attrs
 import tenacity
 
+from . import metrics
 from .errors import PermanentDeliveryError, StoreError, TicketspikeError, TransientDeliveryError
 from .model import Account
 from .planner.plan import Action, EscalationPlan
@@ -212,6 +213,8 @@ class Executor:
             waiting = []
             for record in self.store.actions(status=ActionStatus.PENDING):
                 outcome = self._run_one(record, plans)
+                if outcome in ("done", "failed"):
+                    metrics.action(record.kind, outcome)
                 if outcome == "done":
                     done.append(record.key)
                     progress = True
@@ -368,6 +371,7 @@ class Executor:
             # quote a service's answer), and when the next attempt starts.
             exc = state.outcome.exception() if state.outcome is not None else None
             delay = state.next_action.sleep if state.next_action is not None else 0.0
+            metrics.retry(record.kind)
             at = datetime.fromtimestamp(self.wall() + delay, tz=timezone.utc)
             log.warning(
                 "action %s (%s via %s): attempt %d of %d failed (%s); next attempt in %.1f s at %s",

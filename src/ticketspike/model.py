@@ -209,6 +209,7 @@ class Account:
     champion: Person | None = None
     first_seen: datetime | None = None
     war_room: str | None = None
+    logo_url: str | None = None  # shown on the dashboard when it is an http(s) URL
 
     @property
     def display_name(self) -> str:

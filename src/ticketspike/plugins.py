@@ -48,6 +48,14 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "ticketspike.builtin.analysis",
 )
 
+# A built-in is named for the config section it reads, so one name serves everywhere
+# (`plugins --all`, `plugins.<name>:` in the config, TICKETSPIKE_BLOCK_PLUGINS).
+BUILTIN_NAMES: dict[str, str] = {
+    "jsonl_source": "ticket",
+    "accounts_file": "accounts",
+    "mail_transport": "email",
+}
+
 # hook name -> (role label, protocol)
 ROLE_HOOKS: dict[str, tuple[str, type]] = {
     "register_ticket_sources": ("ticket source", TicketSource),
@@ -107,6 +115,9 @@ class Plugins:
     :param builtins: register the built-in plugins (embedded default).
     :param plugins: extra plugin objects or modules to register (host-provided).
     :param trace: a stream to print hook calls to, or None.
+    :param tolerant: an installed plugin that fails to load (an import error, a misspelt
+        hook) is left out and listed in :attr:`broken` instead of raising; for diagnosing
+        (``ticketspike plugins``), not for running.
     """
 
     def __init__(
@@ -118,8 +129,11 @@ class Plugins:
         builtins: bool = True,
         plugins: Iterable[object] = (),
         trace: IO[str] | None = None,
+        tolerant: bool = False,
     ) -> None:
         self.pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+        self.tolerant = tolerant
+        self.broken: list[PluginError] = []
         self.pm.add_hookspecs(hookspecs)
         self._trace = trace
         self._builtin_names: set[str] = set()
@@ -134,7 +148,8 @@ class Plugins:
                     if exc.name != module_name:
                         raise
                     continue  # a built-in not shipped in this build
-                self._register(module, module_name.rsplit(".", 1)[-1], builtin=True)
+                short = module_name.rsplit(".", 1)[-1]
+                self._register(module, BUILTIN_NAMES.get(short, short), builtin=True)
         if load_entrypoints:
             self._load_entrypoints(allow=allow, block=set(block))
         for plugin in plugins:
@@ -166,13 +181,23 @@ class Plugins:
             if self.pm.get_plugin(ep.name) is not None or self.pm.is_blocked(ep.name):
                 continue
             try:
-                module = ep.load()
-            except Exception as exc:  # noqa: BLE001 - any import failure is the plugin's
-                raise PluginError(
-                    f"failed to load entry point {ep.value!r}: {type(exc).__name__}: {exc}",
-                    plugin=ep.name,
-                ) from exc
-            self._register(module, ep.name, builtin=False)
+                try:
+                    module = ep.load()
+                except Exception as exc:  # noqa: BLE001 - any import failure is the plugin's
+                    raise PluginError(
+                        f"failed to load entry point {ep.value!r}: {type(exc).__name__}: {exc}",
+                        plugin=ep.name,
+                    ) from exc
+                self._register(module, ep.name, builtin=False)
+                if self.tolerant:
+                    self._check_pending()  # this plugin's hooks, while it is the newest
+            except PluginError as exc:
+                if not self.tolerant:
+                    raise
+                if self.pm.has_plugin(ep.name):
+                    self.pm.unregister(name=ep.name)
+                self.broken.append(exc)
+                continue
             if ep.dist is not None:
                 self._dist[ep.name] = (ep.dist.name, ep.dist.version)
 
@@ -188,6 +213,11 @@ class Plugins:
         self._register(plugin, plugin_name, builtin=False)
         self._check_pending()
         return plugin_name
+
+    @property
+    def trace(self) -> IO[str] | None:
+        """Where hook calls are printed (``None``: nowhere)."""
+        return self._trace
 
     def unregister(self, name: str) -> None:
         self.pm.unregister(name=name)

@@ -85,6 +85,7 @@ __all__ = [
     "RecordingSleep",
     "StaticPlugin",
     "clean_plugins",
+    "demo_engine",
     "execute_killed_after_effect",
     "memory_engine",
     "sample_account",
@@ -593,3 +594,29 @@ if importlib.util.find_spec("pytest") is not None:  # pragma: no branch
             yield engine
         finally:
             engine.close()
+
+
+def demo_engine(directory: Any, *, store: Any = None, **options: Any) -> Any:
+    """An engine that has run the bundled demo sample (``ticketspike demo``'s data) in
+    ``directory``, with its clock fixed 15 minutes after the newest ticket: TechCorp Inc's
+    critical spike is an active escalation. Actions go to a :class:`RecordingNotifier`
+    (``engine.notifier``), drafts to files in ``directory``."""
+    from pathlib import Path
+
+    from . import data
+    from .config import load_config
+    from .engine import Engine
+    from .ticketfile import iter_ticket_events
+
+    files = data.copy_to(Path(directory))
+    config = load_config(files[data.DEMO_CONFIG], env={})
+    events = sorted(iter_ticket_events(files[data.DEMO_TICKETS]), key=lambda e: e.at)
+    clock = FixedClock(max(e.at for e in events) + timedelta(minutes=15))
+    notifier = RecordingNotifier()
+    plugins = Plugins(load_entrypoints=False, plugins=[StaticPlugin(notifiers=[notifier])])
+    engine = Engine.from_config(
+        config, store=store, plugins=plugins, clock=clock, sleep=RecordingSleep(), **options
+    )
+    engine.ingest_many(events)
+    engine.notifier = notifier  # type: ignore[attr-defined]
+    return engine

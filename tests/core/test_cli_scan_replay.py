@@ -127,7 +127,7 @@ def test_scan_at_an_earlier_instant(capsys, tickets) -> None:
 def test_scan_text_names_the_spike_and_why(capsys, tickets) -> None:
     code, out, _ = run(capsys, "scan", tickets)
     assert code == 0
-    assert "1 spike(s) among 2 customers" in out
+    assert "1 spike among 2 customers" in out
     assert "acme  critical  12 tickets in 24 h" in out
     assert "critical (above 5x)" in out
     assert "globex" not in out
@@ -170,7 +170,7 @@ def test_replay_text_lists_transitions_and_a_summary(capsys, tmp_path) -> None:
     assert code == 0
     lines = out.splitlines()
     assert "opened" in lines[0] and "acme" in lines[0] and "high" in lines[0]
-    assert lines[-1] == "1 customers: 1 opened, 0 escalated, 1 resolved"
+    assert lines[-1] == "1 customer: 1 opened, 0 escalated, 1 resolved"
 
 
 def test_replay_reorders_late_lines_and_ignores_duplicates(capsys, tmp_path) -> None:

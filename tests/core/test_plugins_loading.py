@@ -195,14 +195,59 @@ def test_an_entry_point_that_cannot_be_imported_is_named(site: Path) -> None:
     assert "failed to load entry point 'broken_mod': ModuleNotFoundError" in str(caught.value)
 
 
+def test_the_plugins_command_lists_broken_plugins_with_their_error(
+    site: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ticketspike.cli import main
+
+    _install(site, "alpha", GOOD.format(name="alpha"))
+    _install(
+        site,
+        "typo",
+        "from ticketspike import hookimpl\n\n@hookimpl\n"
+        "def register_notifier(register):\n    pass\n",
+    )
+    _install(site, "broken", "import a_module_that_does_not_exist\n")
+    monkeypatch.setenv("TICKETSPIKE_LOAD_PLUGINS", "alpha,typo,broken")
+    assert main(["plugins"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert "alpha: alpha 0.1 - notifier" in out
+    assert any(line.startswith("typo: BROKEN - ") and "register_notifier" in line for line in out)
+    assert any(
+        line.startswith("broken: BROKEN - ") and "ModuleNotFoundError" in line for line in out
+    )
+    assert main(["plugins", "--format", "json"]) == 0
+    listed = {item["name"]: item for item in json.loads(capsys.readouterr().out)}
+    assert listed["typo"]["broken"] is True and "register_notifier" in listed["typo"]["error"]
+    # Running anything else with the broken plugin still fails, naming it.
+    with pytest.raises(PluginError, match="broken|typo"):
+        Plugins.from_env()
+
+
+def test_plugins_trace_shows_what_each_plugin_registers(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ticketspike.cli import main
+
+    monkeypatch.setenv("TICKETSPIKE_LOAD_PLUGINS", "")
+    assert main(["plugins", "--all", "--trace"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert "[ticketspike] register_ticket_sources <- ticket: ticket" in err
+    assert "[ticketspike] register_notifiers <- console: console" in err
+    monkeypatch.setenv("TICKETSPIKE_TRACE_PLUGINS", "1")
+    assert main(["plugins", "--all"]) == 0
+    assert "[ticketspike] register_task_sinks <- outbox: outbox" in capsys.readouterr().err
+
+
 def test_built_ins_are_plugins_too_and_can_be_blocked() -> None:
     infos = {i.name: i for i in clean_plugins().infos()}
     assert {
         "console",
         "outbox",
         "email_drafter",
-        "jsonl_source",
-        "accounts_file",
+        "ticket",
+        "accounts",
+        "email",
         "analysis",
     } <= set(infos)
     assert infos["console"].builtin and infos["console"].distribution == "ticketspike"

@@ -28,6 +28,7 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from ..accounts import load_accounts
+from ..engine import with_accounts_file
 from ..errors import InvalidTicket
 from ..fileorder import OrderReport, OutOfOrder, guarded_rows, sorted_rows
 from ..incidents import Correlator, IncidentTransition
@@ -43,9 +44,11 @@ from ..model import (
     Ticket,
     TicketEvent,
     TicketRow,
+    check_customer_id,
     parse_time,
 )
 from ..monitor import SpikeMonitor, replay_rows
+from ..plugins import Plugins
 from ..signals import Assessment, Transition, TransitionKind
 from ..ticketfile import iter_ticket_events, iter_ticket_rows
 from .common import (
@@ -55,6 +58,7 @@ from .common import (
     add_config_args,
     add_format_arg,
     config_from_args,
+    count,
 )
 
 if TYPE_CHECKING:
@@ -128,8 +132,44 @@ def _add_order_args(parser: argparse.ArgumentParser) -> None:
 
 # -- shared ------------------------------------------------------------------------------
 def _accounts(args: argparse.Namespace, config: Config) -> dict[str, Account]:
+    """The accounts file's accounts, plus what installed account directories (a CRM plugin)
+    say about the file's other customers: the same context ``run`` plans with.
+
+    Plugins load as for every command (:meth:`Plugins.from_env`). A directory cannot be
+    listed, only asked, so when one is installed the file is read once more for its
+    customer ids.
+    """
     path = args.accounts or config.accounts_path
-    return load_accounts(path) if path else {}
+    accounts = load_accounts(path) if path else {}
+    plugin_config = with_accounts_file(config.plugins, args.accounts)
+    registered = Plugins.from_env().collect("register_account_directories", plugin_config)
+    directories = [r.obj for r in registered if not r.builtin]
+    if not directories:
+        return accounts
+    for customer in _customer_ids(args.tickets):
+        if customer in accounts:
+            continue
+        for directory in directories:
+            found = directory.get_account(customer)
+            if found is not None:
+                accounts[customer] = found
+                break
+    return accounts
+
+
+def _customer_ids(path: str) -> list[str]:
+    seen: dict[str, None] = {}
+    with open(path, encoding="utf-8", errors="replace") as lines:
+        for line in lines:
+            try:
+                customer = json.loads(line).get("customerId")
+            except (ValueError, AttributeError):
+                continue  # the detection pass reports bad lines with their line number
+            try:
+                seen.setdefault(check_customer_id(customer), None)
+            except InvalidTicket:
+                continue
+    return list(seen)
 
 
 def _categorizer() -> Callable[[Ticket], Ticket] | None:
@@ -195,7 +235,7 @@ def _progress(label: str, path: str) -> Progress:
         size = os.path.getsize(path)
     except OSError:
         size = 0
-    return Progress(label, total=size or None)
+    return Progress(label, total=size or None, unit="bytes")
 
 
 @contextlib.contextmanager
@@ -364,7 +404,7 @@ def _num(value: float) -> str:
 def _scan(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     accounts = _accounts(args, config)
-    at = parse_time(args.at, where="--at", field="--at") if args.at else None
+    at = parse_time(args.at, where="--at", field="") if args.at else None
     # Scan wants the counters; episodes are replay's business.
     monitor, report = _stream_file(
         args, config, accounts, "scan", lambda _t: None, lambda: None, until=at
@@ -393,11 +433,15 @@ def _scan(args: argparse.Namespace) -> int:
         sys.stdout.write(json.dumps(out, indent=2) + "\n")
         return status
     lines = []
-    stamp = when.isoformat() if when is not None else "-"
-    if not signals:
-        lines.append(f"no spikes among {len(customers)} customers at {stamp}")
+    stamp = f" at {when.isoformat()}" if when is not None else ""
+    if not customers:
+        lines.append(f"no tickets in {args.tickets}: nothing to assess")
+    elif not signals:
+        lines.append(f"no spikes among {count(len(customers), 'customer')}{stamp}")
     else:
-        lines.append(f"{len(signals)} spike(s) among {len(customers)} customers at {stamp}")
+        lines.append(
+            f"{count(len(signals), 'spike')} among {count(len(customers), 'customer')}{stamp}"
+        )
     for a in signals:
         lines.append(
             f"{a.customer_id}  {a.severity.value}  {a.ticket_count} tickets in "
@@ -529,7 +573,7 @@ def _replay(args: argparse.Namespace) -> int:
         summary = ", ".join(f"{n} {kind.value}" for kind, n in counts.items())
         if any(incidents.values()):
             summary += "; " + ", ".join(f"{n} {name}" for name, n in incidents.items())
-        sys.stdout.write(f"{len(monitor.customers())} customers: {summary}\n")
+        sys.stdout.write(f"{count(len(monitor.customers()), 'customer')}: {summary}\n")
     return EXIT_OK if complete else EXIT_FAILURE
 
 

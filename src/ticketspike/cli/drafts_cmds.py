@@ -23,7 +23,14 @@ from ..builtin.text import one_line, printable
 from ..engine import Engine
 from ..errors import InputError
 from ..store.drafts import DraftRecord, DraftStatus
-from .common import EXIT_OK, add_config_args, add_format_arg, config_from_args, print_json
+from .common import (
+    EXIT_OK,
+    add_config_args,
+    add_format_arg,
+    add_store_arg,
+    config_from_args,
+    print_json,
+)
 
 __all__ = ["register"]
 
@@ -91,7 +98,7 @@ def register(subparsers: Any) -> None:
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--store", metavar="FILE", required=True, help="SQLite store file")
+    add_store_arg(parser)
     add_config_args(parser)
     add_format_arg(parser)
 

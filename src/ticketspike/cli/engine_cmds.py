@@ -60,7 +60,9 @@ from .common import (
     Progress,
     add_config_args,
     add_format_arg,
+    add_store_arg,
     config_from_args,
+    count,
     print_json,
 )
 
@@ -168,7 +170,7 @@ def register(subparsers: Any) -> None:
 
 
 def _store_arg(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--store", metavar="FILE", required=True, help="SQLite store file")
+    add_store_arg(parser)
 
 
 # -- shared ------------------------------------------------------------------------------
@@ -224,7 +226,7 @@ def time_ordered(events: Iterable[TicketEvent], *, lateness_hours: float) -> Ite
 def _check_file(path: Path, *, strict: bool) -> int:
     """Validate the whole file first, so a bad line stops the run before anything is stored."""
     size = path.stat().st_size if path.is_file() else None
-    progress = Progress(f"checking {path.name}", total=size)
+    progress = Progress(f"checking {path.name}", total=size, unit="bytes")
     count = 0
     for _ in iter_ticket_events(
         path, strict_categories=strict, on_line=lambda _n, read: progress.update(read)
@@ -255,7 +257,7 @@ def _run(args: argparse.Namespace) -> int:
     elif args.warm_up_until:
         warm_up_until = parse_time(args.warm_up_until, where="--warm-up-until", field="")
     with _engine(args, json_out=json_out, dry_run=args.dry_run) as engine:
-        progress = Progress(f"running {path.name}", total=total)
+        progress = Progress(f"running {path.name}", total=total, unit="tickets")
         events = iter_ticket_events(path, strict_categories=config.strict_categories)
         result = engine.ingest_many(
             time_ordered(events, lateness_hours=config.detection.lateness_hours),
@@ -407,15 +409,14 @@ def _retry(args: argparse.Namespace) -> int:
 def _backfill(args: argparse.Namespace) -> int:
     since = parse_time(args.since, where="--since", field="")
     with _engine(args, json_out=args.format == "json") as engine:
-        progress = Progress(f"backfill {args.source}", force=True)
+        # A backfill runs for minutes to hours: off a terminal, a line every 30 s for the log.
+        progress = Progress(f"backfill {args.source}", unit="tickets", periodic=True)
 
         def on_page(pages: int, events: int) -> None:
-            progress.update(events, unit=f"tickets, {pages} page{'s' if pages != 1 else ''}")
+            progress.update(events, unit=f"tickets, {count(pages, 'page')}")
 
         report = engine.backfill(args.source, since=since, on_page=on_page)
-        progress.close(
-            report.events, unit=f"tickets, {report.pages} page{'s' if report.pages != 1 else ''}"
-        )
+        progress.close(report.events, unit=f"tickets, {count(report.pages, 'page')}")
         if args.format == "json":
             print_json(attrs.asdict(report))
         else:

@@ -17,7 +17,14 @@ from ..builtin.text import one_line
 from ..engine import Engine
 from ..episode_acts import parse_duration
 from ..errors import InputError
-from .common import EXIT_OK, add_config_args, add_format_arg, config_from_args, print_json
+from .common import (
+    EXIT_OK,
+    add_config_args,
+    add_format_arg,
+    add_store_arg,
+    config_from_args,
+    print_json,
+)
 
 __all__ = ["register"]
 
@@ -57,7 +64,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _common(parser: argparse.ArgumentParser, *, by: bool = False) -> None:
-    parser.add_argument("--store", metavar="FILE", required=True, help="SQLite store file")
+    add_store_arg(parser)
     add_config_args(parser)
     add_format_arg(parser)
     if by:

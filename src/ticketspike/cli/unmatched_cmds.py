@@ -16,7 +16,14 @@ from typing import Any
 import attrs
 
 from ..errors import InputError
-from .common import EXIT_OK, add_config_args, add_format_arg, config_from_args, print_json
+from .common import (
+    EXIT_OK,
+    add_config_args,
+    add_format_arg,
+    add_store_arg,
+    config_from_args,
+    print_json,
+)
 
 __all__ = ["register"]
 
@@ -46,7 +53,7 @@ def register(subparsers: Any) -> None:
 
 
 def _store_arg(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--store", metavar="FILE", required=True, help="SQLite store file")
+    add_store_arg(parser)
 
 
 def _require_store(path: str) -> None:

@@ -35,6 +35,7 @@ SERVER_KEYS = frozenset(
         "process_delay_seconds",
         "interval_seconds",
         "recent_tickets",
+        "metrics_public",
     }
 )
 
@@ -43,19 +44,20 @@ SERVER_KEYS = frozenset(
 class ServerSettings:
     """How the HTTP face behaves. Every option has a default that is safe to expose.
 
-    :param max_body_bytes: largest request body accepted; larger ones are refused with 413
+    :ivar max_body_bytes: largest request body accepted; larger ones are refused with 413
         while the body streams in, before it is all read.
-    :param api_token_env: the environment variable holding the bearer token for reads. With the
+    :ivar api_token_env: the environment variable holding the bearer token for reads. With the
         variable unset or blank every read is refused: nothing is open by default.
-    :param cors_origins: origins allowed to call the read endpoints from a browser (none by
+    :ivar cors_origins: origins allowed to call the read endpoints from a browser (none by
         default, so no CORS headers are sent).
-    :param background: drain the engine's inbox (detection, plans, actions) in a worker thread
+    :ivar background: drain the engine's inbox (detection, plans, actions) in a worker thread
         of this process. Turn off when a separate worker runs ``engine.run_pending()``.
-    :param process_delay_seconds: how long the worker waits after a webhook before processing,
+    :ivar process_delay_seconds: how long the worker waits after a webhook before processing,
         so a burst of deliveries is handled in one pass instead of one pass each.
-    :param interval_seconds: the worker also wakes this often when idle, to pick up what other
+    :ivar interval_seconds: the worker also wakes this often when idle, to pick up what other
         processes stored and to let time pass (episodes resolve without new tickets).
-    :param recent_tickets: default (and ceiling for ``?limit=``) of ``recentTickets`` in a summary.
+    :ivar recent_tickets: default (and ceiling for ``?limit=``) of ``recentTickets`` in a summary.
+    :ivar metrics_public: serve ``GET /metrics`` without the read token (off by default).
     """
 
     max_body_bytes: int = 1_048_576
@@ -65,6 +67,7 @@ class ServerSettings:
     process_delay_seconds: float = 0.05
     interval_seconds: float = 60.0
     recent_tickets: int = 100
+    metrics_public: bool = False
 
     def api_token(self, env: Mapping[str, str]) -> Secret | None:
         """The read token from ``env`` (wrapped, so it never shows in logs or reprs)."""
@@ -101,6 +104,7 @@ def server_settings_from_config(section: Section | None) -> ServerSettings:
         recent_tickets=_int(
             section, "recent_tickets", defaults.recent_tickets, minimum=1, maximum=10_000
         ),
+        metrics_public=_bool(section, "metrics_public", defaults.metrics_public),
     )
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
@@ -394,7 +394,10 @@ def _plain(value: Any) -> Any:
 # -- parsing -----------------------------------------------------------------
 
 _STEP_KEYS = frozenset({"id", "action", "condition", "config", "description"})
-_WORKFLOW_KEYS = frozenset({"name", "workflow", "version", "trigger", "steps", "description"})
+_WORKFLOW_KEYS = frozenset(
+    {"name", "workflow", "version", "trigger", "steps", "description", "extends", "remove"}
+)
+EXTENDS = ("default",)
 # No dots: the planner derives sub-step ids as "<step>.<team>", which must not collide.
 _ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,63}$")
 
@@ -403,8 +406,11 @@ def workflow_from_config(section: Section | None) -> Workflow:
     """The ``workflow`` section as a checked :class:`Workflow`; ``None`` gives the PRD default.
 
     A section without ``steps`` keeps the default steps (so a config may only
-    rename the workflow or narrow its trigger). Raises :class:`ConfigError`
-    naming file, line and key.
+    rename the workflow or narrow its trigger). ``steps`` alone replace the default steps
+    whole. ``extends: default`` keeps them and changes only what is named: ``remove`` lists
+    default step ids to drop, and each of ``steps`` replaces the default step with its id in
+    place or, with a new id, is added at the end. Raises :class:`ConfigError` naming file,
+    line and key.
     """
     if section is None:
         return default_workflow()
@@ -428,11 +434,41 @@ def _parse_workflow(section: Section, *, default_steps: bool) -> Workflow:
     version = section.get_str("version", "1.0") or "1.0"
     section.get_str("description")
     trigger = _parse_trigger(section.get_section("trigger"))
-    if "steps" not in section and default_steps:
+    if "extends" in section:
+        steps = _extended_steps(section)
+    elif "remove" in section:
+        raise section.error("remove", "remove needs extends: default (the steps it removes from)")
+    elif "steps" not in section and default_steps:
         steps = default_workflow().steps
     else:
         steps = _parse_steps(section)
     return Workflow(name=name, version=version, trigger=trigger, steps=steps)
+
+
+def _extended_steps(section: Section) -> tuple[Step, ...]:
+    """``extends: default``: the default steps, less ``remove``, with ``steps`` merged in."""
+    section.get_str("extends", required=True, choices=EXTENDS)
+    base = list(default_workflow().steps)
+    known = {step.id for step in base}
+    removed: set[str] = set()
+    items = section.get_list("remove")
+    for index, item in enumerate(items):
+        if not isinstance(item, str) or item not in known:
+            raise section.error(
+                "remove",
+                f"item {index}: expected the id of a default step "
+                f"({', '.join(sorted(known))}), got {item!r}",
+            )
+        removed.add(item)
+    kept = [step for step in base if step.id not in removed]
+    added = _parse_steps(section, earlier={step.id: step for step in kept})
+    for step in added:
+        if step.id in removed:
+            raise section.error("steps", f"step {step.id!r} is both removed and given")
+    by_id = {step.id: step for step in added}
+    merged = [by_id.pop(step.id, step) for step in kept]
+    merged.extend(step for step in added if step.id in by_id)
+    return tuple(merged)
 
 
 def _parse_trigger(section: Section | None) -> Trigger:
@@ -468,7 +504,9 @@ def _severities(section: Section, key: str) -> tuple[Severity, ...]:
     return tuple(out)
 
 
-def _parse_steps(section: Section) -> tuple[Step, ...]:
+def _parse_steps(
+    section: Section, *, earlier: Mapping[str, Step] | None = None
+) -> tuple[Step, ...]:
     items = section.get_list("steps")
     seq = section["steps"] if items else None
     steps: list[Step] = []
@@ -477,7 +515,7 @@ def _parse_steps(section: Section) -> tuple[Step, ...]:
         if not isinstance(item, Section):
             assert isinstance(seq, SequenceView)
             raise seq.error(index, "expected a step mapping with id and action")
-        step = _parse_step(item, earlier={s.id: s for s in steps})
+        step = _parse_step(item, earlier={**(earlier or {}), **{s.id: s for s in steps}})
         if step.id in seen:
             raise item.error("id", f"duplicate step id {step.id!r}")
         seen.add(step.id)

@@ -34,6 +34,7 @@ from .base import (
     plan_id_of,
 )
 from .codec import event_from_json, event_to_json, plan_from_json
+from .dashboard_reads import MemoryDashboardReads
 from .drafts import MemoryDrafts
 from .incidents import MemoryIncidents
 from .interactions import MemoryInteractions
@@ -53,6 +54,7 @@ class MemoryStore(
     MemoryIncidents,
     MemoryRecords,
     MemoryOutbound,
+    MemoryDashboardReads,
 ):
     """A :class:`~ticketspike.store.base.Store` that lives in this process only."""
 

@@ -50,6 +50,7 @@ from .base import (
     plan_id_of,
 )
 from .codec import event_from_json, event_to_json, plan_from_json
+from .dashboard_reads import SQLiteDashboardReads
 from .drafts import SQLiteDrafts
 from .incidents import SQLiteIncidents
 from .interactions import SQLiteInteractions
@@ -98,6 +99,7 @@ class SQLiteStore(
     SQLiteIncidents,
     SQLiteRecords,
     SQLiteOutbound,
+    SQLiteDashboardReads,
 ):
     """A :class:`~ticketspike.store.base.Store` in one SQLite file.
 
