@@ -293,6 +293,8 @@ class Engine(EpisodeActs, SourceWatch, ReadViews, RecordActs):
         self._dirty: set[str] = set()
         self._new_monitor()
         self._owns_store = False
+        # The escalation page lists the escalation's tasks, with a button closing each.
+        self.add_panel_provider(self._tasks_panel)
         # Many customers spiking together: one incident (ticketspike.incident_desk).
         self.incident_desk = IncidentDesk(
             self.store, self.config.incidents, account=self.account, clock=clock

@@ -515,6 +515,26 @@ class RecordActs:
         out.sort(key=lambda e: (e["opened_at"], e["episode_id"]), reverse=True)
         return out
 
+    def _tasks_panel(self, episode: Any) -> Any:
+        """The escalation page's task list, each open task with a button that closes it."""
+        from .views import Panel, PanelItem
+
+        tasks = self.store.list_records(TaskRecord, episode_id=episode.episode_id)
+        items = tuple(
+            PanelItem(
+                label=t.title,
+                value=(
+                    f"{t.status.value}, {t.priority}, due {t.due_at:%Y-%m-%d %H:%M} UTC, "
+                    f"for {t.assignee}" + (f", closed by {t.closed_by}" if t.closed_by else "")
+                ),
+                action="close_task" if t.status is TaskStatus.OPEN else None,
+                target=t.id,
+                action_label="Close task",
+            )
+            for t in tasks
+        )
+        return Panel(key="tasks", title="Tasks", items=items, empty="No task.")
+
     def forget_history(self) -> int:
         """Drop resolved escalations older than ``records.history_retention_days``."""
         return forget_history(self.store, settings=self.record_settings, now=self.clock())
