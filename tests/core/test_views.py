@@ -107,7 +107,7 @@ def test_one_escalation_has_its_timeline_tickets_and_hours(engine) -> None:  # t
     assert sum(h.count for h in page.hourly) == len(page.tickets)
     assert dict(page.category_breakdown)["technical"] == 12
     assert page.baseline_per_hour > 0
-    assert [p.key for p in page.panels] == ["war_room", "drafts"]
+    assert [p.key for p in page.panels] == ["war_room", "drafts", "tasks"]
     assert engine.escalation("ep_nope", at=now) is None
 
 
