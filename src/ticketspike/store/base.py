@@ -38,6 +38,7 @@ from ..signals import Transition
 from ..unmatched import Unmatched, UnmatchedRecord
 from .drafts import DraftRecord, DraftStatus
 from .interactions import InteractionRecord, SilenceRecord
+from .parking import ParkedAction
 
 __all__ = [
     "ActionRecord",
@@ -410,6 +411,15 @@ class Store(Protocol):
         ...
 
     def attempts(self, key: str | None = None) -> list[AttemptRecord]: ...
+
+    # -- parked actions (store/parking.py) -----------------------------------------
+    def park_action(self, key: str, *, customer_id: str, until: float, reason: str) -> None:
+        """Keep pending action ``key`` from running before ``until`` (epoch seconds)."""
+        ...
+
+    def parked_actions(self) -> dict[str, ParkedAction]: ...
+
+    def unpark_action(self, key: str) -> bool: ...
 
     # -- outbox ------------------------------------------------------------------
     def outbox(self, *, customer_id: str | None = None) -> list[OutboxEntry]: ...

@@ -36,13 +36,14 @@ from .base import (
 from .codec import event_from_json, event_to_json, plan_from_json
 from .drafts import MemoryDrafts
 from .interactions import MemoryInteractions
+from .parking import MemoryParking
 
 __all__ = ["MemoryStore"]
 
 _MISSING = object()
 
 
-class MemoryStore(MemoryInteractions, MemoryDrafts):
+class MemoryStore(MemoryInteractions, MemoryDrafts, MemoryParking):
     """A :class:`~ticketspike.store.base.Store` that lives in this process only."""
 
     def __init__(self) -> None:

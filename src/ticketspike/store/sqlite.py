@@ -53,6 +53,7 @@ from .codec import event_from_json, event_to_json, plan_from_json
 from .drafts import SQLiteDrafts
 from .interactions import SQLiteInteractions
 from .migrations import MIGRATIONS, SCHEMA_VERSION
+from .parking import SQLiteParking
 
 __all__ = ["SQLiteStore"]
 
@@ -87,7 +88,7 @@ def _statements(script: str) -> Iterator[str]:
         raise StoreError("migration script ends inside a statement")
 
 
-class SQLiteStore(SQLiteInteractions, SQLiteDrafts):
+class SQLiteStore(SQLiteInteractions, SQLiteDrafts, SQLiteParking):
     """A :class:`~ticketspike.store.base.Store` in one SQLite file.
 
     :param path: the file (created with its directory unless ``create`` is False).
