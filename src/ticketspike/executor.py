@@ -302,9 +302,13 @@ class Executor:
         return None
 
     def retry_failed(self, keys: Sequence[str] | None = None) -> ExecutionReport:
-        """Put failed actions (all, or ``keys``) back to pending and run what is pending."""
+        """Put failed actions (all, or ``keys``) back to pending, lift their parking (and that
+        of parked ones: the operator says now), and run what is pending."""
         if not self.dry_run:
             self.store.reset_failed(keys, at=self.clock())
+            for key in self.store.parked_actions():
+                if keys is None or key in keys:
+                    self.store.unpark_action(key)
         return self.run_pending()
 
     def recover_stale(self) -> int:

@@ -237,10 +237,17 @@ def _check_file(path: Path, *, strict: bool) -> int:
 def _report_text(report: ExecutionReport | None) -> str:
     if report is None:
         return "Actions: not executed (dry run); they stay pending."
-    return (
+    text = (
         f"Actions: {len(report.done)} done, {len(report.failed)} failed, "
-        f"{len(report.waiting)} waiting."
+        f"{len(report.waiting)} waiting"
     )
+    if report.parked and report.resume_at is not None:
+        at = datetime.fromtimestamp(report.resume_at, tz=timezone.utc)
+        text += (
+            f", {len(report.parked)} parked (a service refused or did not answer; "
+            f"the first runs again from {at.strftime('%Y-%m-%d %H:%M:%S')} UTC)"
+        )
+    return text + "."
 
 
 # -- run ---------------------------------------------------------------------------------
