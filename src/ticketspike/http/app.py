@@ -377,7 +377,7 @@ def create_app(
             for endpoint in endpoints:
                 await run_in_threadpool(endpoint.stop)
             if processor is not None:
-                await run_in_threadpool(processor.stop)
+                await run_in_threadpool(processor.stop, settings.shutdown_grace_seconds)
             if close_engine:
                 engine.close()
 

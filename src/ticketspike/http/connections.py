@@ -32,11 +32,25 @@ import attrs
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-__all__ = ["ConnectionLimits", "connection_cap", "guarded_protocol", "raise_file_limit"]
+__all__ = [
+    "ACCEPT_BATCH",
+    "ACCEPT_HEADROOM",
+    "FD_RESERVE",
+    "ConnectionLimits",
+    "connection_cap",
+    "guarded_protocol",
+    "raise_file_limit",
+]
 
 # Descriptors kept for everything but client connections: the listening socket, the store,
 # log files, outgoing connections to Slack and other services, threads' pipes.
 FD_RESERVE = 100
+# Connections asyncio accepts in one go (uvicorn's ``backlog``, also the listen queue). A
+# connection is counted only a few loop turns after its accept, and under a flood several
+# batches are in between: the cap leaves room for ACCEPT_HEADROOM of them (measured: with 1,500
+# connections at once against a 1,024 file limit, 228 spare descriptors were too few, 324 enough).
+ACCEPT_BATCH = 64
+ACCEPT_HEADROOM = 4
 
 
 @attrs.frozen(kw_only=True)
@@ -65,8 +79,10 @@ def raise_file_limit() -> int:
 
 
 def connection_cap(configured: int, file_limit: int) -> int:
-    """``configured``, lowered to stay :data:`FD_RESERVE` descriptors below ``file_limit``."""
-    return max(1, min(configured, file_limit - FD_RESERVE))
+    """``configured``, lowered to leave :data:`FD_RESERVE` descriptors and a few accept batches
+    below ``file_limit``."""
+    spare = FD_RESERVE + ACCEPT_HEADROOM * ACCEPT_BATCH
+    return max(1, min(configured, file_limit - spare))
 
 
 def _raw_response(status: int, reason: str, headers: dict[str, str], body: str) -> bytes:
@@ -156,7 +172,9 @@ def guarded_protocol(
                 # A new request head is complete.
                 self._served += 1
                 if self._served >= limits.max_requests:
+                    # The last request on this connection: say so, then close.
                     cycle.keep_alive = False
+                    cycle.default_headers = [*cycle.default_headers, (b"connection", b"close")]
                 if cycle.more_body and self.conn.their_state is h11.SEND_BODY:
                     self._arm(limits.body_timeout, self._body_timed_out)
                 else:
