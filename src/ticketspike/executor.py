@@ -223,6 +223,9 @@ class Executor:
         self.wall = wall
         self.host = socket.gethostname()
         self.owner = f"{self.host}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+        # Asked by every run (and ORed with a run's own ``stop``): a host that is shutting
+        # down sets it once, whoever calls run_pending (the worker, the engine's tick).
+        self.stopping: Callable[[], bool] = _never
         self._stop: Callable[[], bool] = _never
         self._down: set[str] = set()  # handlers that failed without a hint in this run
         self._running: str | None = None  # the key this executor has claimed right now
@@ -232,14 +235,16 @@ class Executor:
         """Run every pending action whose dependencies are done; see the module docstring.
 
         :param stop: asked before each action and instead of a retry wait; once it says True
-            the run ends after the action in hand, leaving the rest pending.
+            the run ends after the action in hand, leaving the rest pending. The executor's
+            own :attr:`stopping` is asked too.
         """
         self.recover_stale()
         if self.dry_run:
             return ExecutionReport(
                 planned=tuple(r.key for r in self.store.actions(status=ActionStatus.PENDING))
             )
-        self._stop = stop or _never
+        # self.stopping is read at each question: a shutdown may set it during the run.
+        self._stop = lambda: (stop is not None and stop()) or self.stopping()
         self._down = set()
         done: list[str] = []
         failed: list[str] = []

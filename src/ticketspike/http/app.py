@@ -373,6 +373,8 @@ def create_app(
         try:
             yield
         finally:
+            if processor is not None:
+                processor.stop_soon()  # no new action starts while the rest shuts down
             await run_in_threadpool(writer.stop)
             for endpoint in endpoints:
                 await run_in_threadpool(endpoint.stop)

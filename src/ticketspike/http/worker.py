@@ -74,6 +74,7 @@ class Processor:
         self._start_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._resume_at: float | None = None  # when the first parked action may run again
+        self._stopping_before: Callable[[], bool] | None = None
 
     @property
     def running(self) -> bool:
@@ -94,6 +95,17 @@ class Processor:
         self.start()
         self._wake.set()
 
+    def stop_soon(self) -> None:
+        """Start no new action or pass; :meth:`stop` then waits for the one in hand."""
+        self._stop.set()
+        self._wake.set()
+        executor = self.engine.executor
+        if self._stopping_before is None:
+            # Every run of the engine's executor (the tick's too) ends after the action in
+            # hand; :meth:`stop` gives the engine back as it was.
+            self._stopping_before = executor.stopping
+            executor.stopping = self._stop.is_set
+
     def stop(self, timeout: float | None = 30.0) -> bool:
         """Let the running action finish (within ``timeout`` seconds), leave the rest pending,
         and stop; True when the thread has ended.
@@ -103,13 +115,12 @@ class Processor:
         the store, so no action is left ``running`` behind a closed store; the next start
         runs it again under the same key.
         """
-        self._stop.set()
-        self._wake.set()
+        self.stop_soon()
         thread = self._thread
-        if thread is None:
-            return True
-        thread.join(timeout)
-        if not thread.is_alive():
+        if thread is not None:
+            thread.join(timeout)
+        if thread is None or not thread.is_alive():
+            self._restore()
             return True
         try:
             key = self.engine.executor.hand_back(
@@ -121,6 +132,11 @@ class Processor:
             if key is not None:
                 log.warning("shutdown: action %s did not finish in time; it stays pending", key)
         return False
+
+    def _restore(self) -> None:
+        if self._stopping_before is not None:
+            self.engine.executor.stopping = self._stopping_before
+            self._stopping_before = None
 
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Block until no wake-up is pending and no pass is running (tests, shutdown)."""
