@@ -41,6 +41,7 @@ from .detect.themes import analyze_with_fallback
 from .drafts import DraftDesk
 from .episode_acts import EpisodeActs
 from .errors import InputError, PluginError, TicketspikeError, WebhookRejected
+from .excerpts import ticket_excerpt
 from .executor import ExecutionReport, Executor, RetryPolicy
 from .limits import IngestLimits, admit, analysis_prefix
 from .mail.settings import email_settings_from_config
@@ -859,7 +860,7 @@ class Engine(EpisodeActs):
         days = assessment.period_hours / 24.0 if assessment.period_hours else 1.0
         return {
             "customerId": customer_id,
-            "recentTickets": [t.to_json() for t in recent],
+            "recentTickets": [ticket_excerpt(t) for t in recent],  # whole: one ticket read
             "baseline": round(assessment.baseline_daily_avg, 4),
             "currentRate": round(assessment.ticket_count / days, 4),
             "isSpike": assessment.is_spike,

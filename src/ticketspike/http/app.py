@@ -48,6 +48,7 @@ from .episodes import episode_routes
 from .errors import ApiError, api_error_from, exception_handlers, unexpected
 from .openapi import openapi_document
 from .settings import ServerSettings, server_settings_from_config
+from .tickets import ticket_routes
 from .worker import Processor
 from .writer import WebhookWriter
 
@@ -354,6 +355,7 @@ def create_app(
         Route("/api/health", _guarded(api.health), methods=["GET"], name="health"),
         Route("/openapi.json", _guarded(api.openapi), methods=["GET"], name="openapi"),
         *draft_routes(engine, api.auth, json_response, _guarded),
+        *ticket_routes(engine, api.auth, json_response, _guarded),
     ]
     middleware = []
     if settings.cors_origins:

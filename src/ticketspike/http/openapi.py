@@ -12,6 +12,7 @@ from typing import Any
 
 from .drafts import DRAFT_SCHEMAS, draft_paths
 from .episodes import episode_paths
+from .tickets import TICKET_SCHEMAS, ticket_paths
 
 __all__ = ["openapi_document"]
 
@@ -74,6 +75,11 @@ SCHEMAS: dict[str, Any] = {
             "body": {"type": "string"},
             "tags": {"type": "array", "items": {"type": "string"}},
             "source": {"type": "string"},
+            "bodyTruncated": {
+                "type": "boolean",
+                "description": "in lists: the body is an excerpt; the ticket read has it whole",
+            },
+            "bodyLength": {"type": "integer", "description": "characters of the whole body"},
         },
     },
     "Accepted": {
@@ -447,5 +453,6 @@ def openapi_document(
     }
     document["paths"].update(draft_paths(read))
     document["paths"].update(episode_paths(read))
-    document["components"]["schemas"] = {**SCHEMAS, **DRAFT_SCHEMAS}
+    document["paths"].update(ticket_paths(read))
+    document["components"]["schemas"] = {**SCHEMAS, **DRAFT_SCHEMAS, **TICKET_SCHEMAS}
     return document
