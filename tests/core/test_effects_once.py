@@ -6,7 +6,7 @@ SIGKILL again and again: right after a handler's side effect and before the exec
 it (:class:`ticketspike.testing.KillAfterEffect`), and at random moments. Restarted each time,
 it finishes the plan; then every console message, draft file and outbox entry exists once.
 
-Each run is a fresh process forked from a helper that imported ticketspike once (a real
+Each run is a fresh process forked from a parent that imported ticketspike once (a real
 process, a real SIGKILL, its own SQLite connection): the runs skip the interpreter's start-up,
 which is most of a run's time and none of what is under test.
 """
@@ -86,7 +86,7 @@ for line in sys.stdin:
 
 
 class Forker:
-    """The helper process of :data:`FORKER`."""
+    """The forking parent process of :data:`FORKER`."""
 
     def __init__(self) -> None:
         self.proc = subprocess.Popen(
@@ -104,7 +104,7 @@ class Forker:
         self.proc.stdin.write(f"{config}\t{store}\t{after}\t{out}\t{kill}\n")
         self.proc.stdin.flush()
         answer = self.proc.stdout.readline()
-        assert answer, "the forking helper died"
+        assert answer, "the forking parent died"
         return int(answer)
 
     def close(self) -> None:
