@@ -48,6 +48,7 @@ from typing import Any
 import attrs
 import tenacity
 
+from . import metrics
 from .errors import PermanentDeliveryError, StoreError, TicketspikeError, TransientDeliveryError
 from .model import Account
 from .planner.plan import Action, EscalationPlan
@@ -268,6 +269,8 @@ class Executor:
                     if record.key in parked:
                         continue
                     outcome = self._run_one(record, plans)
+                    if outcome in ("done", "failed"):
+                        metrics.action(record.kind, outcome)
                     if outcome == "done":
                         done.append(record.key)
                         progress = True
@@ -510,6 +513,7 @@ class Executor:
             # quote a service's answer), and when the next attempt starts.
             exc = state.outcome.exception() if state.outcome is not None else None
             delay = state.next_action.sleep if state.next_action is not None else 0.0
+            metrics.retry(record.kind)
             at = datetime.fromtimestamp(self.wall() + delay, tz=timezone.utc)
             log.warning(
                 "action %s (%s via %s): attempt %d of %d failed (%s); next attempt in %.1f s at %s",
@@ -559,15 +563,17 @@ class Executor:
             result = handler.execute(action, ctx)
         except TransientDeliveryError as exc:
             self._finish(record.key, number, "transient", _short(exc))
+            exc.action = exc.action or action
             raise
         except PermanentDeliveryError as exc:
             self._finish(record.key, number, "permanent", _short(exc))
+            exc.action = exc.action or action
             raise
         except Exception as exc:
             # A plugin bug must not stop the other actions: fail this one, visibly.
             error = f"{name} raised {type(exc).__name__}: {_short(exc)}"
             self._finish(record.key, number, "error", error)
-            raise PermanentDeliveryError(error) from exc
+            raise PermanentDeliveryError(error, action=action) from exc
         except BaseException:
             # SystemExit / KeyboardInterrupt: hand the action back for the next run.
             self._finish(record.key, number, "interrupted", "the run was interrupted")
@@ -576,7 +582,7 @@ class Executor:
         if not isinstance(result, ActionResult):
             error = f"{name} returned {type(result).__name__}, not an ActionResult"
             self._finish(record.key, number, "error", error)
-            raise PermanentDeliveryError(error)
+            raise PermanentDeliveryError(error, action=action)
         self._finish(record.key, number, "done", None)
         return result
 

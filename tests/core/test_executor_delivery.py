@@ -319,7 +319,7 @@ def test_a_killed_process_is_recognised_and_its_action_taken_over(tmp_path: Path
     assert proc.stdout is not None
     assert proc.stdout.readline().strip() == "hanging"
     proc.kill()
-    proc.wait(30)
+    proc.communicate(timeout=30)  # reaps it and closes its stdout pipe
     with SQLiteStore(path) as store:
         assert len(store.running_actions()) == 1  # left behind by the dead process
         notifier = RecordingNotifier()

@@ -181,10 +181,15 @@ def test_webhook_for_a_contact_only_conversation_is_stored_under_the_company(
         access_token=Secret(TOKEN),
         client_secrets=(Secret(SECRET),),
     )
-    report = engine_with(later, store).re_resolve(now=now)
+    engine = engine_with(later, store)
+    report = engine.re_resolve(now=now)
     assert (report.tried, report.resolved, report.still_unmatched) == (1, 1, 0)
     stored = store.get_ticket("intercom", "w2").ticket
     assert stored.customer_id == "initech" and stored.ticket_id == "w2"
+    # Counted: the detector's window for the company now holds it.
+    assert engine.check("initech", at=now).ticket_count == 1
+    engine.process_pending()  # the webhook's conversation, as the server's worker does
+    assert engine.check("globex", at=now).ticket_count == 1
 
 
 def test_failed_lookups_are_kept_aside_not_cached_and_rate_limits_waited_out(

@@ -1,4 +1,4 @@
-"""The PRD 5.1 alert as Block Kit: content, safety, and Slack's limits on any spike."""
+"""The alert as Block Kit: content, safety, and Slack's limits on any spike."""
 
 from __future__ import annotations
 
@@ -16,10 +16,9 @@ try:
 except importlib.metadata.PackageNotFoundError:
     pytest.skip("ticketspike-slack is not installed", allow_module_level=True)
 
-import ticketspike_tests_fake_slack as fake_slack
-import ticketspike_tests_slack_support as kit
-
-from ticketspike import BreakdownRow, Link, MessageKind, Severity
+from support import fake_slack
+from support import slack_kit as kit
+from ticketspike import AlertMessage, BreakdownRow, Link, MessageKind, Severity
 from ticketspike_slack import fallback_text, render_blocks, sparkline
 
 HOSTILE = ("<!channel> help", "<@U123>", "<https://evil|click>", "<!subteam^S1>", "<!here>")
@@ -308,3 +307,20 @@ def test_an_acted_on_alert_shows_its_status_and_drops_the_controls_that_are_done
     bare = as_json(kit.alert(), episode_id="ep_1", closed=True)
     assert not [b for b in bare if b.get("type") == "actions"]
     assert not [b for b in bare if b.get("block_id") == "ticketspike_status"]
+
+
+def test_a_note_about_no_customer_has_no_customer_line() -> None:
+    note = AlertMessage(
+        kind=MessageKind.NOTE,
+        title="TICKET SOURCE QUIET",
+        customer_id="",
+        customer_name="",
+        severity=Severity.HIGH,
+        lines=("No deliveries from ticket source <!channel> since 09:00 UTC.",),
+        emoji=":warning:",
+    )
+    blocks = [b.to_dict() for b in render_blocks(note)]
+    wire = json.dumps(blocks)
+    assert "Customer:" not in wire and "CSM:" not in wire
+    assert "&lt;!channel&gt;" in wire and "<!channel>" not in wire
+    assert not [b for b in blocks if b["type"] == "actions"]  # nothing to click

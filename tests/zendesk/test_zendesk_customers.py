@@ -146,4 +146,6 @@ def test_webhook_ticket_created_looks_up_the_requesters_organization(kit, direct
     assert (report.resolved, report.still_unmatched) == (1, 0)
     record = store.get_ticket("zendesk", "5159")
     assert record is not None and record.ticket.customer_id == "ABC123"
+    # Counted: the detector's window for the organization's customer holds it.
+    assert again.check("ABC123", at=record.ticket.created_at).ticket_count == 1
     assert record.ticket.priority.value == "P2"  # HIGH, upper-case as the event sends it

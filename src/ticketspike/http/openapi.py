@@ -10,8 +10,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from .dashboard import dashboard_paths, session_scheme
 from .drafts import DRAFT_SCHEMAS, draft_paths
 from .episodes import episode_paths
+from .incidents import INCIDENT_SCHEMAS, incident_paths
+from .source_health import DETAIL_SCHEMA as HEALTH_DETAIL_SCHEMA
 from .tickets import TICKET_SCHEMAS, ticket_paths
 
 __all__ = ["openapi_document"]
@@ -227,10 +230,19 @@ SCHEMAS: dict[str, Any] = {
                     "actionsTotal": {"type": "integer"},
                     "failed": {"type": "integer"},
                     "plan": {"type": "object"},
+                    "ticketsResolved": {
+                        "type": "integer",
+                        "description": "the spike's tickets resolved so far",
+                    },
+                    "ticketsTotal": {"type": "integer", "description": "the spike's tickets"},
                 },
             },
             "ticketCount": {"type": ["integer", "null"]},
             "multiplier": {"type": ["number", "null"]},
+            "logoUrl": {"type": ["string", "null"], "description": "the account's logo"},
+            "acknowledgedBy": {"type": ["string", "null"]},
+            "acknowledgedAt": {"type": ["string", "null"], "format": "date-time"},
+            "snoozedUntil": {"type": ["string", "null"], "format": "date-time"},
         },
     },
     "Escalations": {
@@ -245,6 +257,7 @@ SCHEMAS: dict[str, Any] = {
         "properties": {
             "status": {"type": "string", "enum": ["ok", "unavailable"]},
             "reason": {"type": "string"},
+            "detail": HEALTH_DETAIL_SCHEMA,
         },
     },
 }
@@ -417,12 +430,38 @@ def openapi_document(
             "/api/health": {
                 "get": {
                     "operationId": "health",
-                    "summary": "Liveness and store reachability (no credentials needed).",
+                    "summary": "Liveness and store reachability (no credentials needed); "
+                    "with the read token also each ticket source's delivery status (detail).",
                     "responses": {
                         "200": _json(_ref("Health"), "Serving."),
                         "503": _json(
                             _ref("Health"), "The store cannot be reached or cannot write."
                         ),
+                    },
+                }
+            },
+            "/metrics": {
+                "get": {
+                    "operationId": "metrics",
+                    "summary": "Prometheus metrics (series prefixed ticketspike_).",
+                    "description": "Needs the bearer token unless server.metrics_public is "
+                    "true; 501 without the metrics extra.",
+                    "security": read,
+                    "responses": {
+                        "200": {
+                            "description": "Prometheus text exposition format.",
+                            "content": {"text/plain": {"schema": {"type": "string"}}},
+                        },
+                        **_errors(401),
+                    },
+                }
+            },
+            "/docs": {
+                "get": {
+                    "operationId": "docs",
+                    "summary": "Swagger UI over this document (no credentials needed).",
+                    "responses": {
+                        "200": {"description": "HTML page.", "content": {"text/html": {}}}
                     },
                 }
             },
@@ -452,7 +491,15 @@ def openapi_document(
         },
     }
     document["paths"].update(draft_paths(read))
+    document["paths"].update(incident_paths(read))
     document["paths"].update(episode_paths(read))
     document["paths"].update(ticket_paths(read))
-    document["components"]["schemas"] = {**SCHEMAS, **DRAFT_SCHEMAS, **TICKET_SCHEMAS}
+    document["paths"].update(dashboard_paths())
+    document["components"]["securitySchemes"]["dashboardSession"] = session_scheme()
+    document["components"]["schemas"] = {
+        **SCHEMAS,
+        **DRAFT_SCHEMAS,
+        **INCIDENT_SCHEMAS,
+        **TICKET_SCHEMAS,
+    }
     return document

@@ -42,6 +42,7 @@ SERVER_KEYS = frozenset(
         "max_connections",
         "shutdown_grace_seconds",
         "log_repeats_per_minute",
+        "metrics_public",
     }
 )
 
@@ -50,19 +51,21 @@ SERVER_KEYS = frozenset(
 class ServerSettings:
     """How the HTTP face behaves. Every option has a default that is safe to expose.
 
-    :param max_body_bytes: largest request body accepted; larger ones are refused with 413
+    :ivar max_body_bytes: largest request body accepted; larger ones are refused with 413
         while the body streams in, before it is all read.
-    :param api_token_env: the environment variable holding the bearer token for reads. With the
+    :ivar api_token_env: the environment variable holding the bearer token for reads. With the
         variable unset or blank every read is refused: nothing is open by default.
-    :param cors_origins: origins allowed to call the read endpoints from a browser (none by
+    :ivar cors_origins: origins allowed to call the read endpoints from a browser (none by
         default, so no CORS headers are sent).
-    :param background: drain the engine's inbox (detection, plans, actions) in a worker thread
+    :ivar background: drain the engine's inbox (detection, plans, actions) in a worker thread
         of this process. Turn off when a separate worker runs ``engine.run_pending()``.
-    :param process_delay_seconds: how long the worker waits after a webhook before processing,
+    :ivar process_delay_seconds: how long the worker waits after a webhook before processing,
         so a burst of deliveries is handled in one pass instead of one pass each.
-    :param interval_seconds: the worker also wakes this often when idle, to pick up what other
+    :ivar interval_seconds: the worker also wakes this often when idle, to pick up what other
         processes stored and to let time pass (episodes resolve without new tickets).
     :param recent_tickets: default (and ceiling for ``?limit=``) of ``recentTickets`` in a summary.
+
+    :param metrics_public: serve ``GET /metrics`` without the read token (off by default).
 
     The rest apply to ``ticketspike serve`` (:mod:`ticketspike.http.connections`):
 
@@ -94,6 +97,7 @@ class ServerSettings:
     max_connections: int = 1000
     shutdown_grace_seconds: float = 30.0
     log_repeats_per_minute: int = 10
+    metrics_public: bool = False
 
     def api_token(self, env: Mapping[str, str]) -> Secret | None:
         """The read token from ``env`` (wrapped, so it never shows in logs or reprs)."""
@@ -145,6 +149,7 @@ def server_settings_from_config(section: Section | None) -> ServerSettings:
         log_repeats_per_minute=_int(
             section, "log_repeats_per_minute", defaults.log_repeats_per_minute, minimum=1
         ),
+        metrics_public=_bool(section, "metrics_public", defaults.metrics_public),
     )
 
 
