@@ -4,9 +4,7 @@ command-line session prints what it shows on the demo data."""
 from __future__ import annotations
 
 import base64
-import importlib.util
 import re
-import sys
 from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
@@ -17,6 +15,7 @@ import pytest
 
 pytest.importorskip("standardwebhooks", reason="the webhooks extra is not installed")
 
+from support import webhook_receivers as _receivers
 from ticketspike.cli import main  # noqa: E402
 from ticketspike.events import emit  # noqa: E402
 from ticketspike.outbound import (  # noqa: E402
@@ -29,19 +28,6 @@ from ticketspike.store.memory import MemoryStore  # noqa: E402
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "records.md").read_text()
 SECRET = "whsec_" + base64.b64encode(b"receiving-example-key-32-bytes!!").decode()
-
-
-def _load(name: str, filename: str) -> Any:
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(filename))
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-_receivers = _load("ticketspike_tests_webhook_receivers", "webhook_receivers.py")
 
 
 def _example() -> str:

@@ -21,31 +21,17 @@ import pytest
 pytest.importorskip("standardwebhooks", reason="the webhooks extra is not installed")
 
 import asyncio  # noqa: E402
-import importlib.util  # noqa: E402
-import sys  # noqa: E402
 from contextlib import contextmanager  # noqa: E402
 from typing import Any  # noqa: E402
 
 import httpx  # noqa: E402
 
+from support import webhook_receivers as _receivers
 from ticketspike.cli import main  # noqa: E402
 from ticketspike.engine import Engine  # noqa: E402
 from ticketspike.http import ServerSettings, create_app  # noqa: E402
 from ticketspike.testing import FixedClock  # noqa: E402
 
-
-def _load(name: str, filename: str) -> Any:
-    # Tests have no packages (importlib mode): the shared receivers are loaded by path.
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(filename))
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-_receivers = _load("ticketspike_tests_webhook_receivers", "webhook_receivers.py")
 Receiver = _receivers.Receiver
 receiving = _receivers.receiving
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 
-from ticketspike_tests_mail_servers import NOW, tickets
-
+from support.mail_servers import NOW, tickets
 from ticketspike.config import load_config
 from ticketspike.errors import DraftConflict
 from ticketspike.model import ticket_event_from_json

@@ -57,6 +57,7 @@ from .openapi import openapi_document
 from .records import record_routes
 from .settings import ServerSettings, server_settings_from_config
 from .source_health import health_detail
+from .tickets import ticket_routes
 from .worker import Processor
 from .writer import WebhookWriter
 
@@ -399,6 +400,7 @@ def create_app(
         *docs_routes(),
         *draft_routes(engine, api.auth, json_response, _guarded),
         *record_routes(engine, api.auth, _guarded),
+        *ticket_routes(engine, api.auth, json_response, _guarded),
         *incident_routes(engine, api.auth, json_response, _guarded),
         *dashboard_routes(engine, api.auth, settings, token),
     ]
@@ -428,13 +430,15 @@ def create_app(
         try:
             yield
         finally:
+            if processor is not None:
+                processor.stop_soon()  # no new action starts while the rest shuts down
             if deliveries is not None:
                 await run_in_threadpool(deliveries.stop)
             await run_in_threadpool(writer.stop)
             for endpoint in endpoints:
                 await run_in_threadpool(endpoint.stop)
             if processor is not None:
-                await run_in_threadpool(processor.stop)
+                await run_in_threadpool(processor.stop, settings.shutdown_grace_seconds)
             if close_engine:
                 engine.close()
 

@@ -39,6 +39,7 @@ from .drafts import MemoryDrafts
 from .incidents import MemoryIncidents
 from .interactions import MemoryInteractions
 from .outbound import MemoryOutbound
+from .parking import MemoryParking
 from .records import MemoryRecords
 from .source_health import MemorySourceHealth
 
@@ -55,6 +56,7 @@ class MemoryStore(
     MemoryRecords,
     MemoryOutbound,
     MemoryDashboardReads,
+    MemoryParking,
 ):
     """A :class:`~ticketspike.store.base.Store` that lives in this process only."""
 

@@ -1,4 +1,4 @@
--- PostgreSQL DDL matching the SQLite migration 0007_records.sql.
+-- PostgreSQL DDL matching the SQLite migration 0008_records.sql.
 -- Escalation records (tasks, the health-score ledger, war-room entries, syncs), one shape per
 -- kind: the JSON record plus the columns listings filter on. Then the outbound event log,
 -- written in the same transaction as the change it reports, and its webhook deliveries
