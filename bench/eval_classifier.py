@@ -291,9 +291,14 @@ def main(argv: list[str] | None = None) -> int:
     print_figures(f"dev file ({args.dev.name})", out["dev"])
     print_figures("dev half A (looked at while tuning)", out["dev_a"], confusion=False)
     print_figures("dev half B (held out)", out["dev_b"], confusion=False)
-    print("dev accuracy per source:")
+    print("dev accuracy per source, and recall of each category the source labels:")
     for source, f in out["dev_sources"].items():
-        print(f"  {source:<12}{f['tickets']:>6}{f['accuracy']:>9.1%}")
+        recalls = "  ".join(
+            f"{name} {c['recall']:.0%} of {c['support']}"
+            for name, c in f["per_category"].items()
+            if c["support"]
+        )
+        print(f"  {source:<12}{f['tickets']:>6}{f['accuracy']:>9.1%}   {recalls}")
     print()
     for half in ("A", "B"):
         t = out[f"themes_{half.lower()}"]
