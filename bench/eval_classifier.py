@@ -299,6 +299,9 @@ def main(argv: list[str] | None = None) -> int:
             if c["support"]
         )
         print(f"  {source:<12}{f['tickets']:>6}{f['accuracy']:>9.1%}   {recalls}")
+    print("dev accuracy by how surely the source label maps to a category:")
+    for level, f in out["dev_mapping"].items():
+        print(f"  {level:<12}{f['tickets']:>6}{f['accuracy']:>9.1%}")
     print()
     for half in ("A", "B"):
         t = out[f"themes_{half.lower()}"]
@@ -331,6 +334,12 @@ def _dev_figures(classifier: NaiveBayesClassifier, path: Path) -> dict[str, Any]
         "dev_a": figures([p for p, h in zip(pairs, half_of, strict=True) if h == "A"]),
         "dev_b": figures([p for p, h in zip(pairs, half_of, strict=True) if h == "B"]),
         "dev_sources": {s: figures(p) for s, p in sorted(by_source.items())},
+        "dev_mapping": {
+            level: figures(
+                [p for r, p in zip(rows, pairs, strict=True) if r["mapping_confidence"] == level]
+            )
+            for level in sorted({row["mapping_confidence"] for row in rows})
+        },
     }
     for half in ("A", "B"):
         windows = theme_windows(rows, half_of, half)
