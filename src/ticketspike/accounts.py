@@ -1,9 +1,9 @@
-"""The accounts file: the embedded account directory (DESIGN.md contract).
+"""The accounts file: the embedded account directory (docs/configuration.md).
 
 A YAML or JSON list of accounts, each
 ``{id, name, arr, health_score, segment, seats, organization,
 csm: {name, email, slack_id, manager: {name, email, slack_id}},
-champion: {name, email}}``; everything but ``id`` is optional. Hosts with
+champion: {name, email}, logo_url}``; everything but ``id`` is optional. Hosts with
 their own CRM register an account-directory plugin instead.
 """
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from .configfile import Section, SequenceView, load_file, load_text
 from .errors import ConfigError, InvalidTicket
@@ -33,6 +34,7 @@ _ACCOUNT_KEYS = frozenset(
         "champion",
         "first_seen",
         "war_room",
+        "logo_url",
     }
 )
 _PERSON_KEYS = frozenset({"name", "email", "slack_id", "manager"})
@@ -94,7 +96,18 @@ def _account(item: Section) -> Account:
         champion=_person(item, "champion"),
         first_seen=first_seen,
         war_room=item.get_str("war_room"),
+        logo_url=_logo_url(item),
     )
+
+
+def _logo_url(item: Section) -> str | None:
+    value = item.get_str("logo_url")
+    if value is None:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc or value != value.strip():
+        raise item.error("logo_url", "expected an http:// or https:// URL")
+    return value
 
 
 def _person(parent: Section, key: str) -> Person | None:
@@ -134,5 +147,6 @@ def account_to_json(account: Account) -> Mapping[str, Any]:
         "champion": person(account.champion),
         "first_seen": account.first_seen.isoformat() if account.first_seen else None,
         "war_room": account.war_room,
+        "logo_url": account.logo_url,
     }
     return {k: v for k, v in raw.items() if v is not None}

@@ -36,19 +36,20 @@ from typing import Any
 
 import attrs
 
+from . import metrics
 from .config import Config, load_config
-from .detect.classify import FallbackClassifier, categorize
-from .detect.themes import analyze_with_fallback
 from .drafts import DraftDesk
 from .episode_acts import EpisodeActs
 from .errors import InputError, PluginError, SignatureError, TicketspikeError, WebhookRejected
 from .executor import ExecutionReport, Executor, RetryPolicy
+from .incident_desk import IncidentDesk
 from .limits import IngestLimits, admit, analysis_prefix
 from .mail.settings import email_settings_from_config
 from .model import Account, EventKind, Ticket, TicketEvent, check_customer_id, parse_time, printable
 from .monitor import SpikeMonitor
 from .planner.plan import EscalationPlan
 from .planner.planner import Planner
+from .plugin_runners import FallbackClassifier, analyze_with_fallback
 from .plugins import Plugins
 from .roles import (
     AccountDirectory,
@@ -60,12 +61,14 @@ from .roles import (
 )
 from .signals import Assessment, Transition, TransitionKind
 from .source_watch import SourceWatch
-from .store.base import ActionStatus, PutOutcome, Store
+from .store.base import PutOutcome, Store
 from .store.drafts import DraftRecord, DraftStatus
 from .store.memory import MemoryStore
-from .store.sqlite import SQLiteStore
+from .store.opening import open_store
+from .text.classify import categorize
 from .themecache import ThemeCache, window_key
 from .unmatched import ResolvesUnmatched, Unmatched
+from .views import ReadViews
 
 __all__ = ["BackfillReport", "Engine", "IngestResult", "ReResolveReport", "utc_now"]
 
@@ -183,7 +186,7 @@ class _Counts:
             setattr(self, field.name, list(value) if isinstance(value, list) else value)
 
 
-class Engine(EpisodeActs, SourceWatch):
+class Engine(EpisodeActs, SourceWatch, ReadViews):
     """Everything ticketspike does, behind one object a host embeds.
 
     :param config: the validated configuration (:func:`ticketspike.config.load_config`);
@@ -278,6 +281,10 @@ class Engine(EpisodeActs, SourceWatch):
         self._dirty: set[str] = set()
         self._new_monitor()
         self._owns_store = False
+        # Many customers spiking together: one incident (ticketspike.incident_desk).
+        self.incident_desk = IncidentDesk(
+            self.store, self.config.incidents, account=self.account, clock=clock
+        )
 
     # -- construction ------------------------------------------------------------
     @classmethod
@@ -293,8 +300,9 @@ class Engine(EpisodeActs, SourceWatch):
     ) -> Engine:
         """Build an engine from a config file (or a loaded :class:`Config`).
 
-        ``store`` may be a :class:`Store` or a path to an SQLite file (default: the config's
-        ``store.path``, else memory). ``accounts`` names an accounts file, overriding the
+        ``store`` may be a :class:`Store`, a path to an SQLite file or a ``postgresql://`` URL
+        (default: ``$TICKETSPIKE_STORE``, the config's ``store.url`` or ``store.path``, else
+        memory). ``accounts`` names an accounts file, overriding the
         config's. ``env`` is where plugins read secrets (default ``os.environ``). Other
         keyword arguments go to :class:`Engine`.
         """
@@ -304,17 +312,23 @@ class Engine(EpisodeActs, SourceWatch):
             loaded = load_config(config, env=env)
         plugin_config = with_accounts_file(loaded.plugins, accounts)
         owns = False
-        if store is None and loaded.store_path:
-            store = loaded.store_path
+        if store is None and loaded.store_location:
+            store = loaded.store_location
         if isinstance(store, (str, Path)):
-            store = SQLiteStore(store, synchronous=loaded.store_synchronous)
+            store = open_store(
+                store, synchronous=loaded.store_synchronous, schema=loaded.store_schema
+            )
             owns = True
         engine = cls(loaded, store=store, plugins=plugins, plugin_config=plugin_config, **options)
         engine._owns_store = owns
         return engine
 
     def close(self) -> None:
-        """Release the store if the engine opened it."""
+        """Release the store if the engine opened it, and what plugins hold (``close()``)."""
+        for obj in (*self.analyzers, *self.classifier.classifiers):
+            close = getattr(obj, "close", None)
+            if callable(close):
+                close()
         if self._owns_store:
             self.store.close()
 
@@ -397,6 +411,7 @@ class Engine(EpisodeActs, SourceWatch):
             )
             if on_event is not None:
                 on_event(received)
+        self._release_held(counts)
         report = None
         if execute if execute is not None else self.execute_inline:
             report = self.executor.run_pending()
@@ -455,6 +470,7 @@ class Engine(EpisodeActs, SourceWatch):
                     result = work()
                     if self._wanted and not self._last_attempt:
                         raise _ThemesWanted
+                self.incident_desk.committed()
                 return result
             except _ThemesWanted:
                 wanted, self._wanted = self._wanted, {}
@@ -583,6 +599,7 @@ class Engine(EpisodeActs, SourceWatch):
             if not items:
                 break
             done += len(items)
+        self._release_held(counts)
         return IngestResult(
             received=done, transitions=tuple(counts.transitions), plans=tuple(counts.plans)
         )
@@ -610,6 +627,7 @@ class Engine(EpisodeActs, SourceWatch):
                 self._record(transition, counts)
 
         self._retrying(work, counts)
+        self._release_held(counts, at)
         # Unacknowledged episodes move up the escalation chain (episode_acts.run_chain).
         chained = self.run_chain(at)
         # Ticket sources silent for longer than their rhythm allows (source_watch).
@@ -640,10 +658,12 @@ class Engine(EpisodeActs, SourceWatch):
                     for episode in self.store.episodes(active_only=True):
                         self._sync(episode.customer_id)
                 self.refresh_silences()
+                self.incident_desk.load()
                 yield
                 # Quiet hours move open episodes towards resolution without a transition.
                 self._dirty |= self.monitor.open_episodes
                 now = self.clock()
+                self.incident_desk.save(at=now)
                 for customer in sorted(self._dirty):
                     self._versions[customer] = self.store.save_state(
                         customer, self.monitor.export_customer(customer), at=now
@@ -726,7 +746,10 @@ class Engine(EpisodeActs, SourceWatch):
             stored = self.store.get_ticket(ticket.source, ticket.ticket_id)
             merged = stored.ticket if stored is not None else ticket
             feed = attrs.evolve(event, ticket=merged)
+        if outcome is PutOutcome.NEW and not ticket.internal:
+            self.incident_desk.saw(customer, ticket.created_at)
         transitions = self.monitor.ingest(feed, account=self.account(customer))
+        metrics.detection_lag((self.clock() - event.at).total_seconds())
         self._dirty.add(customer)
         for transition in transitions:
             # Moving the clock may also resolve or open other customers' episodes.
@@ -746,9 +769,11 @@ class Engine(EpisodeActs, SourceWatch):
         if transition.kind is not TransitionKind.RESOLVED and not transition.suppressed:
             transition = self._with_themes(transition)
         plan = self.planner.plan(transition, account)
-        if self.store.record_transition(transition, plan, at=self.clock()):
+        recorded, plans = self.incident_desk.record(transition, plan, at=self.clock())
+        if recorded:
+            metrics.episode(transition.kind.value)
             counts.transitions.append(transition)
-            counts.plans.append(plan)
+            counts.plans.extend(plans)
             log.info(
                 "%s %s episode %s (%s)%s",
                 printable(transition.customer_id),
@@ -757,6 +782,11 @@ class Engine(EpisodeActs, SourceWatch):
                 transition.severity.value,
                 f" suppressed: {transition.suppressed}" if transition.suppressed else "",
             )
+
+    def _release_held(self, counts: _Counts, at: datetime | None = None) -> None:
+        """Plans held back for incident correlation, recorded at the end of a call."""
+        if self.incident_desk.has_held():
+            self._retrying(lambda: counts.plans.extend(self.incident_desk.release(at)), counts)
 
     def _suppression(
         self, transition: Transition, before: datetime | None, why: str = "loaded by backfill"
@@ -870,101 +900,6 @@ class Engine(EpisodeActs, SourceWatch):
             assessment = attrs.evolve(assessment, themes=self.themes_of(assessment))
         return assessment
 
-    def summary(self, customer_id: str, *, at: datetime, limit: int = 100) -> dict[str, Any]:
-        """PRD 4.2 ``GET /api/support/summary/:customerId``: recent tickets, baseline, rate."""
-        customer_id = check_customer_id(customer_id, where="summary")
-        assessment = self.check(customer_id, at=at)
-        window, _baseline = self._window_tickets(assessment)
-        recent = sorted(window, key=lambda t: t.created_at, reverse=True)[:limit]
-        days = assessment.period_hours / 24.0 if assessment.period_hours else 1.0
-        return {
-            "customerId": customer_id,
-            "recentTickets": [t.to_json() for t in recent],
-            "baseline": round(assessment.baseline_daily_avg, 4),
-            "currentRate": round(assessment.ticket_count / days, 4),
-            "isSpike": assessment.is_spike,
-            "themes": list(assessment.themes),
-            "severity": assessment.severity.value,
-            "multiplier": None
-            if assessment.spike_multiplier == float("inf")
-            else round(assessment.spike_multiplier, 2),
-            "ticketCount": assessment.ticket_count,
-            "periodHours": assessment.period_hours,
-            "at": at.isoformat(),
-        }
-
-    def banner(self, customer_id: str, *, at: datetime) -> dict[str, Any]:
-        """PRD 5.2: is there an active spike, its count and trend, and where to look."""
-        customer_id = check_customer_id(customer_id, where="banner")
-        episode = self.store.active_episode(customer_id)
-        assessment = self.check(customer_id, at=at)
-        previous = len(
-            self.store.tickets(
-                customer_id=customer_id,
-                since=assessment.period_start - timedelta(hours=assessment.period_hours or 24),
-                until=assessment.period_start,
-                include_internal=False,
-            )
-        )
-        count = assessment.ticket_count
-        trend = "rising" if count > previous else "falling" if count < previous else "steady"
-        return {
-            "customerId": customer_id,
-            "active": episode is not None,
-            "episodeId": episode.episode_id if episode else None,
-            "severity": episode.severity if episode else assessment.severity.value,
-            "ticketCount": count,
-            "previousCount": previous,
-            "trend": trend,
-            "periodHours": assessment.period_hours,
-            "link": f"/api/support/summary/{customer_id}",
-            "ticketLinks": dict(assessment.ticket_links),
-            "quickAction": "Address Spike" if episode is not None else None,
-        }
-
-    def dashboard(self, *, at: datetime) -> list[dict[str, Any]]:
-        """PRD 5.3: one card per active episode (severity, age, actions, progress)."""
-        cards = []
-        for episode in self.store.episodes(active_only=True):
-            account = self.account(episode.customer_id)
-            actions = self.store.actions(episode_id=episode.episode_id)
-            done = [a for a in actions if a.status is ActionStatus.DONE]
-            plans = self.store.plans(episode_id=episode.episode_id)
-            cards.append(
-                {
-                    "customerId": episode.customer_id,
-                    "customerName": account.display_name if account else episode.customer_id,
-                    "episodeId": episode.episode_id,
-                    "severity": episode.severity,
-                    "status": episode.status,
-                    "suppressed": episode.suppressed,
-                    "detectedAt": episode.opened_at.isoformat(),
-                    "hoursSinceDetection": round(
-                        (at - episode.opened_at).total_seconds() / 3600, 1
-                    ),
-                    "actionsTaken": [
-                        {
-                            "kind": a.kind,
-                            "step": a.step_id,
-                            "status": a.status.value,
-                            "summary": a.summary,
-                            "error": a.error,
-                        }
-                        for a in actions
-                    ],
-                    "progress": {
-                        "stage": episode.last_transition,
-                        "actionsDone": len(done),
-                        "actionsTotal": len(actions),
-                        "failed": sum(1 for a in actions if a.status is ActionStatus.FAILED),
-                        "plan": dict(plans[-1].plan.progress) if plans else {},
-                    },
-                    "ticketCount": episode.metadata.get("ticket_count"),
-                    "multiplier": episode.metadata.get("spike_multiplier"),
-                }
-            )
-        return cards
-
     # -- e-mail drafts (ticketspike.drafts) ----------------------------------------------
     def drafts(
         self, *, status: DraftStatus | None = None, episode_id: str | None = None
@@ -1074,6 +1009,7 @@ class Engine(EpisodeActs, SourceWatch):
             raise PluginError(
                 f"backfill failed: {type(exc).__name__}: {exc}", plugin=source
             ) from exc
+        self._release_held(counts)
         if self.execute_inline and counts.plans:
             self.executor.run_pending()
         return BackfillReport(
@@ -1122,6 +1058,7 @@ class Engine(EpisodeActs, SourceWatch):
                 ordered, now=now, counts=counts, suppress_before=now - window, also=drop
             )
             resolved += 1
+        self._release_held(counts)
         if self.execute_inline and counts.plans:
             self.executor.run_pending()
         return ReResolveReport(

@@ -359,7 +359,10 @@ class EpisodeActs:
         if not policy.enabled:
             return []
         planned: list[str] = []
+        desk = getattr(self, "incident_desk", None)
         for episode in self.store.episodes(active_only=True):
+            if desk is not None and desk.handles(episode.episode_id):
+                continue  # a product incident's member: the incident thread speaks for it
             steps = due_steps(
                 policy,
                 severity=_severity(episode.severity),

@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 
 from ticketspike.cli import main
-from ticketspike.detect.classify import categorize
 from ticketspike.model import ticket_event_from_json
+from ticketspike.text.classify import categorize
 
 UTC = timezone.utc
 START = datetime(2026, 3, 2, tzinfo=UTC)
 RISK_KEYS = {"signal_type", "customer_id", "severity", "detected_at", "metadata"}
-PRD_METADATA = {
+SIGNAL_METADATA = {
     "ticket_count",
     "baseline_daily_avg",
     "spike_multiplier",
@@ -102,7 +102,7 @@ def test_scan_json_prints_risk_signals_with_the_prd_keys(capsys, tickets) -> Non
     assert set(signal) == RISK_KEYS
     assert signal["signal_type"] == "ticket_spike" and signal["severity"] == "critical"
     meta = signal["metadata"]
-    assert PRD_METADATA <= set(meta)
+    assert SIGNAL_METADATA <= set(meta)
     assert meta["ticket_count"] == 12 and meta["period_hours"] == 24.0
     assert meta["ticket_ids"] == [f"acme-s31-{i}" for i in range(12)]
     assert meta["severity_breakdown"] == {"P1": 3, "P2": 9}
@@ -127,7 +127,7 @@ def test_scan_at_an_earlier_instant(capsys, tickets) -> None:
 def test_scan_text_names_the_spike_and_why(capsys, tickets) -> None:
     code, out, _ = run(capsys, "scan", tickets)
     assert code == 0
-    assert "1 spike(s) among 2 customers" in out
+    assert "1 spike among 2 customers" in out
     assert "acme  critical  12 tickets in 24 h" in out
     assert "critical (above 5x)" in out
     assert "globex" not in out
@@ -155,7 +155,7 @@ def test_replay_json_is_one_transition_per_line(capsys, tmp_path) -> None:
     assert [line["transition"] for line in lines] == ["opened", "escalated", "resolved"]
     for line in lines:
         assert set(line) == REPLAY_KEYS
-        assert PRD_METADATA <= set(line["metadata"])
+        assert SIGNAL_METADATA <= set(line["metadata"])
     assert len({line["episode_id"] for line in lines}) == 1
     opened, _, resolved = lines
     assert opened["at"] < resolved["at"]
@@ -170,7 +170,7 @@ def test_replay_text_lists_transitions_and_a_summary(capsys, tmp_path) -> None:
     assert code == 0
     lines = out.splitlines()
     assert "opened" in lines[0] and "acme" in lines[0] and "high" in lines[0]
-    assert lines[-1] == "1 customers: 1 opened, 0 escalated, 1 resolved"
+    assert lines[-1] == "1 customer: 1 opened, 0 escalated, 1 resolved"
 
 
 def test_replay_reorders_late_lines_and_ignores_duplicates(capsys, tmp_path) -> None:

@@ -153,7 +153,7 @@ def test_the_engine_refuses_bad_ids_from_any_plugin_and_reads_apply_the_rule():
     )
     assert result.stored == 2
     assert len(result.refused) == 1 and "\n" not in result.refused[0]
-    assert engine.summary("cafe\u0301", at=NOW)["ticketCount"] == 2
+    assert engine.summary("cafe\u0301", at=NOW).ticket_count == 2
     with pytest.raises(InvalidTicket):
         engine.banner("ac\nme", at=NOW)
 

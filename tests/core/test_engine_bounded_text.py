@@ -106,11 +106,11 @@ def test_reads_hit_the_cache_until_the_window_changes(tmp_path):
     analyzer = ProbingAnalyzer(tmp_path / "s.db")
     engine = engine_over(tmp_path, analyzer)
     engine.ingest_many(history() + big_spike())
-    assert engine.summary("techcorp", at=NOW)["themes"] == ["export timeouts"]
+    assert engine.summary("techcorp", at=NOW).themes == ("export timeouts",)
     calls = analyzer.calls
     hits = engine.theme_cache.hits
     for _ in range(3):
-        assert engine.summary("techcorp", at=NOW)["themes"] == ["export timeouts"]
+        assert engine.summary("techcorp", at=NOW).themes == ("export timeouts",)
         engine.banner("techcorp", at=NOW)
     assert analyzer.calls == calls  # one analysis answers every read of this window
     assert engine.theme_cache.hits >= hits + 6
@@ -128,7 +128,7 @@ def test_an_overrunning_analysis_is_answered_without_themes_then_cached(tmp_path
     result = engine.ingest_many(history() + big_spike())
     opened = [t for t in result.transitions if t.kind is TransitionKind.OPENED]
     assert opened and opened[0].assessment.themes == ()  # alert not held up
-    assert engine.summary("techcorp", at=NOW)["themes"] == []
+    assert engine.summary("techcorp", at=NOW).themes == ()
     started = analyzer.calls
     gate.set()
     for _ in range(200):
@@ -137,7 +137,7 @@ def test_an_overrunning_analysis_is_answered_without_themes_then_cached(tmp_path
         threading.Event().wait(0.05)
     # The overrun analysis finished in the background; it (or one more, now unblocked)
     # answers the next read. One customer never has two analyses running at once.
-    assert engine.summary("techcorp", at=NOW)["themes"] == ["export timeouts"]
+    assert engine.summary("techcorp", at=NOW).themes == ("export timeouts",)
     assert started == 1
     assert analyzer.calls <= started + 1
 

@@ -28,6 +28,15 @@ def test_the_complete_example_loads_and_the_built_ins_accept_their_sections() ->
         "planned data migration",
         "status page incident 4711",
     ]
+    # The example extends the default workflow: every default step but the one it removes
+    # stays, and its own step comes last.
+    from ticketspike.planner.workflow import default_workflow
+
+    default = [s.id for s in default_workflow().steps]
+    assert [s.id for s in config.workflow.steps] == [
+        *(i for i in default if i != "schedule_sync"),
+        "tell_finance",
+    ]
 
 
 def test_the_accounts_example_parses() -> None:

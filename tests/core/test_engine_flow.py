@@ -207,7 +207,7 @@ def test_summary_banner_and_dashboard() -> None:
     engine = engine_with(RecordingNotifier())
     engine.ingest_many(history() + spike())
     at = SPIKE_DAY + timedelta(hours=14)
-    summary = engine.summary("techcorp", at=at)
+    summary = engine.summary("techcorp", at=at).to_json()
     assert set(summary) >= {"recentTickets", "baseline", "currentRate", "isSpike", "themes"}
     assert summary["isSpike"] is True
     assert len(summary["recentTickets"]) == 15
@@ -217,18 +217,18 @@ def test_summary_banner_and_dashboard() -> None:
     assert any("API" in t for t in summary["themes"])
 
     banner = engine.banner("techcorp", at=at)
-    assert banner["active"] is True and banner["ticketCount"] == 15
-    assert banner["trend"] == "rising" and banner["quickAction"] == "Address Spike"
+    assert banner.active is True and banner.ticket_count == 15
+    assert banner.trend == "rising" and banner.quick_action == "Address Spike"
 
-    [card] = engine.dashboard(at=at)
-    assert card["customerName"] == "TechCorp Inc"
-    assert card["severity"] == "critical"
-    assert card["hoursSinceDetection"] > 0
-    assert card["progress"]["actionsDone"] == card["progress"]["actionsTotal"] > 0
-    assert {a["status"] for a in card["actionsTaken"]} == {"done"}
+    [card] = engine.dashboard(at=at).escalations
+    assert card.customer_name == "TechCorp Inc"
+    assert card.severity == "critical"
+    assert card.hours_since_detection > 0
+    assert card.progress.actions_done == card.progress.actions_total > 0
+    assert {a.status for a in card.actions} == {"done"}
 
     quiet = engine.banner("someone-else", at=at)
-    assert quiet["active"] is False and quiet["ticketCount"] == 0
+    assert quiet.active is False and quiet.ticket_count == 0
 
 
 def test_dry_run_plans_but_delivers_nothing() -> None:

@@ -11,8 +11,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
+import logging
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from ..errors import InputError, TicketspikeError
 from .common import EXIT_FAILURE, EXIT_INPUT, EXIT_OK, add_format_arg
@@ -30,6 +32,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ticketspike.cli.drafts_cmds",  # drafts list|show|approve|reject|resolve
     "ticketspike.cli.unmatched_cmds",  # unmatched, re-resolve
     "ticketspike.cli.source_cmds",  # sources
+    "ticketspike.cli.incident_cmds",  # incidents
+    "ticketspike.cli.view_cmds",  # summary, banner, dashboard, metrics
 )
 
 
@@ -43,15 +47,31 @@ def _version() -> str:
 
 
 def _plugins(args: argparse.Namespace) -> int:
-    from ..plugins import Plugins
+    from ..plugins import ROLE_HOOKS, Plugins
+    from ..roles import PluginConfig
     from .common import print_json
 
-    plugins = Plugins.from_env(trace=sys.stderr) if args.trace else Plugins.from_env()
+    # Tolerant: a plugin that fails to load is listed with its error, so this command can
+    # diagnose it instead of failing with it.
+    options: dict[str, Any] = {"tolerant": True}
+    if args.trace:
+        options["trace"] = sys.stderr
+    plugins = Plugins.from_env(**options)
+    if plugins.trace is not None:
+        # Listing calls no hook; ask each role once (with no config) so the trace shows
+        # what every plugin registers.
+        for hook in ROLE_HOOKS:
+            try:
+                plugins.collect(hook, PluginConfig())
+            except TicketspikeError as exc:
+                print(f"[ticketspike] {hook}: {exc}", file=sys.stderr)
     infos = [i for i in plugins.infos() if args.all or not i.builtin]
     if args.format == "json":
-        print_json([i.to_json() for i in infos])
+        listed = [i.to_json() for i in infos]
+        listed += [{"name": b.plugin, "broken": True, "error": str(b)} for b in plugins.broken]
+        print_json(listed)
         return EXIT_OK
-    if not infos:
+    if not infos and not plugins.broken:
         print("No plugin distributions installed (built-ins: ticketspike plugins --all).")
         return EXIT_OK
     for info in infos:
@@ -59,6 +79,8 @@ def _plugins(args: argparse.Namespace) -> int:
         dist = info.distribution or "(registered in process)"
         roles = ", ".join(info.roles) or "no roles"
         print(f"{info.name}: {dist}{version} - {roles}")
+    for broken in plugins.broken:
+        print(f"{broken.plugin}: BROKEN - {broken}")
     return EXIT_OK
 
 
@@ -81,6 +103,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _json_logs(args: argparse.Namespace) -> bool:
+    """``$TICKETSPIKE_LOG_FORMAT=json`` (or ``serve --log-format json``): log records and the
+    command's own error lines go out as JSON lines. Text (the default) leaves logging alone."""
+    from ..logformat import configure_logging, log_format_from_env
+
+    try:
+        chosen = log_format_from_env(getattr(args, "log_format", None))
+    except InputError as exc:
+        print(f"ticketspike: error: {exc}", file=sys.stderr)
+        raise SystemExit(EXIT_INPUT) from None
+    if chosen != "json":
+        return False
+    if args.command != "serve":  # serve configures logging with its own --log-level
+        configure_logging("json", level="WARNING")
+    return True
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -88,16 +127,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         parser.print_help()
         return EXIT_INPUT
+    as_json = _json_logs(args)
+
+    def say(message: str) -> None:
+        if as_json:
+            logging.getLogger("ticketspike.cli").error(message)
+        else:
+            print(f"ticketspike: {message}", file=sys.stderr)
+
     try:
         return handler(args)
     except InputError as exc:
-        print(f"ticketspike: error: {exc}", file=sys.stderr)
+        say(f"error: {exc}")
         return EXIT_INPUT
     except TicketspikeError as exc:
-        print(f"ticketspike: error: {exc}", file=sys.stderr)
+        say(f"error: {exc}")
         return EXIT_FAILURE
     except KeyboardInterrupt:
-        print("ticketspike: interrupted", file=sys.stderr)
+        say("interrupted")
         return 130
     except BrokenPipeError:
         return EXIT_OK

@@ -2,28 +2,35 @@
 
 Errors go to stderr as one line, and the exit status says what kind:
 2 for bad input (a :class:`~ticketspike.errors.InputError`), 1 for failures,
-0 for success (DESIGN.md).
+0 for success (docs/cli.md).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
-import time
 from collections.abc import Mapping
 from typing import IO, TYPE_CHECKING, Any
 
+from .progress import Progress
+
 if TYPE_CHECKING:
     from ..config import Config
+
+from .store_arg import add_store_arg
 
 __all__ = [
     "EXIT_FAILURE",
     "EXIT_INPUT",
     "EXIT_OK",
     "Progress",
+    "add_config_arg",
     "add_config_args",
     "add_format_arg",
+    "add_store_arg",
+    "count",
     "config_from_args",
     "print_json",
 ]
@@ -34,8 +41,29 @@ EXIT_INPUT = 2
 
 
 def add_config_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", metavar="FILE", help="ticketspike.yaml to use")
-    parser.add_argument("--accounts", metavar="FILE", help="accounts file (YAML or JSON list)")
+    """``--config`` and ``--accounts``, defaulting to ``$TICKETSPIKE_CONFIG`` and
+    ``$TICKETSPIKE_ACCOUNTS`` (so a container is pointed at its files by environment)."""
+    add_config_arg(parser)
+    parser.add_argument(
+        "--accounts",
+        metavar="FILE",
+        default=_env("TICKETSPIKE_ACCOUNTS"),
+        help="accounts file, YAML or JSON list (default $TICKETSPIKE_ACCOUNTS)",
+    )
+
+
+def add_config_arg(parser: argparse.ArgumentParser) -> None:
+    """``--config``, defaulting to ``$TICKETSPIKE_CONFIG``."""
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        default=_env("TICKETSPIKE_CONFIG"),
+        help="ticketspike.yaml to use (default $TICKETSPIKE_CONFIG)",
+    )
+
+
+def _env(name: str) -> str | None:
+    return os.environ.get(name) or None
 
 
 def add_format_arg(parser: argparse.ArgumentParser) -> None:
@@ -48,56 +76,10 @@ def config_from_args(args: argparse.Namespace, *, env: Mapping[str, str] | None 
     return load_config(getattr(args, "config", None), env=env)
 
 
+def count(n: int, noun: str, plural: str | None = None) -> str:
+    """``1 ticket``, ``2 tickets``, ``1,000 customers``."""
+    return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
+
+
 def print_json(obj: Any, *, out: IO[str] | None = None) -> None:
     print(json.dumps(obj, indent=2, sort_keys=False, default=str), file=out or sys.stdout)
-
-
-class Progress:
-    """A progress line on stderr, for long work; silent when stderr is not a TTY.
-
-    Updates at most a few times a second, so it costs nothing in tight loops.
-    """
-
-    def __init__(
-        self,
-        label: str,
-        *,
-        total: int | None = None,
-        stream: IO[str] | None = None,
-        force: bool = False,
-    ) -> None:
-        self.label = label
-        self.total = total
-        self.stream = stream or sys.stderr
-        self.enabled = force or bool(getattr(self.stream, "isatty", lambda: False)())
-        self._last = 0.0
-        self._shown = False
-
-    def update(self, done: int, *, unit: str = "") -> None:
-        if not self.enabled:
-            return
-        now = time.monotonic()
-        if now - self._last < 0.25:
-            return
-        self._last = now
-        self._write(done, unit)
-
-    def _write(self, done: int, unit: str) -> None:
-        if self.total:
-            pct = min(100, done * 100 // max(1, self.total))
-            bar = "#" * (pct // 5) + "-" * (20 - pct // 5)
-            text = f"\r{self.label} [{bar}] {pct:3d}%"
-        else:
-            text = f"\r{self.label} {done:,} {unit}".rstrip()
-        self.stream.write(text)
-        self.stream.flush()
-        self._shown = True
-
-    def close(self, done: int | None = None, *, unit: str = "") -> None:
-        if not self.enabled:
-            return
-        if done is not None:
-            self._write(done, unit)
-        if self._shown:
-            self.stream.write("\n")
-            self.stream.flush()

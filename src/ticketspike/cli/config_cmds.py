@@ -190,7 +190,7 @@ def _text(report: Mapping[str, Any]) -> str:
     if industry:
         lines.append(
             "  industry baselines: "
-            + ", ".join(f"{seg} {vals.get('per_account')}/day" for seg, vals in industry.items())
+            + ", ".join(f"{seg} {_rate(vals)}" for seg, vals in industry.items())
         )
     lines.append("Lifecycle: " + ", ".join(f"{k} {v}" for k, v in report["lifecycle"].items()))
     silences = report["silences"]
@@ -247,3 +247,10 @@ def _step_detail(step: Mapping[str, Any]) -> str:
         if value not in (None, [], "") and not isinstance(value, bool):
             return f" ({key}: {value})"
     return ""
+
+
+def _rate(values: dict[str, Any]) -> str:
+    """An industry baseline as configured: per seat when it scales with seats."""
+    if values.get("per_seat") is not None:
+        return f"{values['per_seat']}/seat/day (at least {values.get('minimum')}/day)"
+    return f"{values.get('per_account')}/day"

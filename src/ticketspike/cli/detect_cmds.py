@@ -1,7 +1,7 @@
 """``ticketspike scan`` and ``ticketspike replay``: the detector, from a ticket file.
 
 ``scan`` assesses every customer at one instant and prints the risk signals
-(PRD 2.1, 4.1); ``--plan`` adds the escalation plan each signal would start.
+(docs/cli.md); ``--plan`` adds the escalation plan each signal would start.
 ``replay`` streams the file in time order through detector and lifecycle, as
 production would, ticks included, and prints every episode transition with
 its time: the backtest tool.
@@ -28,20 +28,27 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from ..accounts import load_accounts
+from ..engine import with_accounts_file
 from ..errors import InvalidTicket
 from ..fileorder import OrderReport, OutOfOrder, guarded_rows, sorted_rows
+from ..incidents import Correlator, IncidentTransition
 from ..lifecycle import episode_id_for
 from ..model import (
     ROW_CREATED,
+    ROW_CUSTOMER,
+    ROW_INTERNAL,
+    ROW_KIND,
     ROW_WHEN,
     Account,
     EventKind,
     Ticket,
     TicketEvent,
     TicketRow,
+    check_customer_id,
     parse_time,
 )
 from ..monitor import SpikeMonitor, replay_rows
+from ..plugins import Plugins
 from ..signals import Assessment, Transition, TransitionKind
 from ..ticketfile import iter_ticket_events, iter_ticket_rows
 from .common import (
@@ -51,6 +58,7 @@ from .common import (
     add_config_args,
     add_format_arg,
     config_from_args,
+    count,
 )
 
 if TYPE_CHECKING:
@@ -124,14 +132,50 @@ def _add_order_args(parser: argparse.ArgumentParser) -> None:
 
 # -- shared ------------------------------------------------------------------------------
 def _accounts(args: argparse.Namespace, config: Config) -> dict[str, Account]:
+    """The accounts file's accounts, plus what installed account directories (a CRM plugin)
+    say about the file's other customers: the same context ``run`` plans with.
+
+    Plugins load as for every command (:meth:`Plugins.from_env`). A directory cannot be
+    listed, only asked, so when one is installed the file is read once more for its
+    customer ids.
+    """
     path = args.accounts or config.accounts_path
-    return load_accounts(path) if path else {}
+    accounts = load_accounts(path) if path else {}
+    plugin_config = with_accounts_file(config.plugins, args.accounts)
+    registered = Plugins.from_env().collect("register_account_directories", plugin_config)
+    directories = [r.obj for r in registered if not r.builtin]
+    if not directories:
+        return accounts
+    for customer in _customer_ids(args.tickets):
+        if customer in accounts:
+            continue
+        for directory in directories:
+            found = directory.get_account(customer)
+            if found is not None:
+                accounts[customer] = found
+                break
+    return accounts
+
+
+def _customer_ids(path: str) -> list[str]:
+    seen: dict[str, None] = {}
+    with open(path, encoding="utf-8", errors="replace") as lines:
+        for line in lines:
+            try:
+                customer = json.loads(line).get("customerId")
+            except (ValueError, AttributeError):
+                continue  # the detection pass reports bad lines with their line number
+            try:
+                seen.setdefault(check_customer_id(customer), None)
+            except InvalidTicket:
+                continue
+    return list(seen)
 
 
 def _categorizer() -> Callable[[Ticket], Ticket] | None:
     """The text classifier for tickets whose source named no category, if it is installed."""
     try:
-        from ..detect.classify import categorize
+        from ..text.classify import categorize
     except ImportError:  # pragma: no cover - the module ships with the core
         return None
     return categorize
@@ -191,7 +235,7 @@ def _progress(label: str, path: str) -> Progress:
         size = os.path.getsize(path)
     except OSError:
         size = 0
-    return Progress(label, total=size or None)
+    return Progress(label, total=size or None, unit="bytes")
 
 
 @contextlib.contextmanager
@@ -233,6 +277,7 @@ def _stream_file(
     restart: Callable[[], None],
     *,
     until: datetime | None = None,
+    tap: Callable[[TicketRow], None] | None = None,
 ) -> tuple[SpikeMonitor, OrderReport]:
     """Replay the file through a fresh monitor, in time order whatever the file's order.
 
@@ -272,6 +317,8 @@ def _stream_file(
             since = datetime.fromtimestamp(first[ROW_WHEN], tz=UTC)
         monitor = _monitor(config, accounts, since)
         feed = guarded if first is None else itertools.chain((first,), guarded)
+        if tap is not None:
+            feed = _tapped(feed, tap)
         try:
             with _long_lived_heap():
                 for transition in replay_rows(feed, monitor):
@@ -283,6 +330,12 @@ def _stream_file(
         progress.close()
         return monitor, report
     raise AssertionError("unreachable: the sorted attempt never raises OutOfOrder")
+
+
+def _tapped(rows: Iterator[TicketRow], tap: Callable[[TicketRow], None]) -> Iterator[TicketRow]:
+    for row in rows:
+        tap(row)
+        yield row
 
 
 def _size(path: str) -> int:
@@ -351,7 +404,7 @@ def _num(value: float) -> str:
 def _scan(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     accounts = _accounts(args, config)
-    at = parse_time(args.at, where="--at", field="--at") if args.at else None
+    at = parse_time(args.at, where="--at", field="") if args.at else None
     # Scan wants the counters; episodes are replay's business.
     monitor, report = _stream_file(
         args, config, accounts, "scan", lambda _t: None, lambda: None, until=at
@@ -380,11 +433,15 @@ def _scan(args: argparse.Namespace) -> int:
         sys.stdout.write(json.dumps(out, indent=2) + "\n")
         return status
     lines = []
-    stamp = when.isoformat() if when is not None else "-"
-    if not signals:
-        lines.append(f"no spikes among {len(customers)} customers at {stamp}")
+    stamp = f" at {when.isoformat()}" if when is not None else ""
+    if not customers:
+        lines.append(f"no tickets in {args.tickets}: nothing to assess")
+    elif not signals:
+        lines.append(f"no spikes among {count(len(customers), 'customer')}{stamp}")
     else:
-        lines.append(f"{len(signals)} spike(s) among {len(customers)} customers at {stamp}")
+        lines.append(
+            f"{count(len(signals), 'spike')} among {count(len(customers), 'customer')}{stamp}"
+        )
     for a in signals:
         lines.append(
             f"{a.customer_id}  {a.severity.value}  {a.ticket_count} tickets in "
@@ -419,7 +476,7 @@ def _with_themes(
     if not signals or when is None:
         return signals
     try:
-        from ..detect.themes import find_themes
+        from ..text.themes import find_themes
     except ImportError:  # pragma: no cover - the module ships with the core
         return signals
     import attrs
@@ -476,6 +533,10 @@ def _replay(args: argparse.Namespace) -> int:
     accounts = _accounts(args, config)
     as_json = args.format == "json"
     counts = {kind: 0 for kind in TransitionKind}
+    incidents = {"incident_opened": 0, "incident_joined": 0, "incident_resolved": 0}
+    policy = config.incidents
+    lateness = config.detection.lateness_hours
+    correlator = [Correlator(policy, lateness_hours=lateness)]
     # Held until the whole file has been read (a bad line prints nothing), in a
     # spooled file so that a long replay's output does not sit in memory.
     with tempfile.SpooledTemporaryFile(max_size=1 << 20, mode="w+", encoding="utf-8") as held:
@@ -484,21 +545,45 @@ def _replay(args: argparse.Namespace) -> int:
             counts[transition.kind] += 1
             held.write(json.dumps(transition.to_json()) if as_json else _line(transition))
             held.write("\n")
+            for change in correlator[0].observe(transition):
+                incidents[change.kind] += 1
+                held.write(json.dumps(change.to_json()) if as_json else _incident_line(change))
+                held.write("\n")
 
         def restart() -> None:
             held.seek(0)
             held.truncate()
             for kind in counts:
                 counts[kind] = 0
+            for name in incidents:
+                incidents[name] = 0
+            correlator[0] = Correlator(policy, lateness_hours=lateness)
 
-        monitor, report = _stream_file(args, config, accounts, "replay", write, restart)
+        def tap(row: TicketRow) -> None:
+            if row[ROW_KIND] == 0 and not row[ROW_INTERNAL]:
+                correlator[0].saw_epoch(row[ROW_CUSTOMER], row[ROW_WHEN])
+
+        monitor, report = _stream_file(
+            args, config, accounts, "replay", write, restart, tap=tap if policy.enabled else None
+        )
         complete = _report_input(monitor, report)
         held.seek(0)
         shutil.copyfileobj(held, sys.stdout)
     if not as_json:
         summary = ", ".join(f"{n} {kind.value}" for kind, n in counts.items())
-        sys.stdout.write(f"{len(monitor.customers())} customers: {summary}\n")
+        if any(incidents.values()):
+            summary += "; " + ", ".join(f"{n} {name}" for name, n in incidents.items())
+        sys.stdout.write(f"{count(len(monitor.customers()), 'customer')}: {summary}\n")
     return EXIT_OK if complete else EXIT_FAILURE
+
+
+def _incident_line(change: IncidentTransition) -> str:
+    inc = change.incident
+    return (
+        f"{change.at.isoformat()}  {change.kind}  {inc.incident_id}  {inc.label}  "
+        f"{len(inc.customer_ids)} customers, {inc.ticket_count} tickets: "
+        f"{', '.join(change.customer_ids)}"
+    )
 
 
 def _line(t: Transition) -> str:

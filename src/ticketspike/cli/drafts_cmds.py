@@ -23,7 +23,15 @@ from ..builtin.text import one_line, printable
 from ..engine import Engine
 from ..errors import InputError
 from ..store.drafts import DraftRecord, DraftStatus
-from .common import EXIT_OK, add_config_args, add_format_arg, config_from_args, print_json
+from .common import (
+    EXIT_OK,
+    add_config_args,
+    add_format_arg,
+    add_store_arg,
+    config_from_args,
+    print_json,
+)
+from .store_arg import require_store
 
 __all__ = ["register"]
 
@@ -91,7 +99,7 @@ def register(subparsers: Any) -> None:
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--store", metavar="FILE", required=True, help="SQLite store file")
+    add_store_arg(parser)
     add_config_args(parser)
     add_format_arg(parser)
 
@@ -103,11 +111,7 @@ def _by(parser: argparse.ArgumentParser) -> None:
 
 
 def _engine(args: argparse.Namespace) -> Engine:
-    if not Path(args.store).is_file():
-        raise InputError(
-            f"no store at {args.store} (a store is created by `ticketspike run`)",
-            where="--store",
-        )
+    require_store(args.store)
     config = config_from_args(args)
     return Engine.from_config(config, store=args.store, accounts=args.accounts, execute=False)
 

@@ -11,13 +11,19 @@ from __future__ import annotations
 
 import argparse
 import getpass
-from pathlib import Path
 
 from ..builtin.text import one_line
 from ..engine import Engine
 from ..episode_acts import parse_duration
-from ..errors import InputError
-from .common import EXIT_OK, add_config_args, add_format_arg, config_from_args, print_json
+from .common import (
+    EXIT_OK,
+    add_config_args,
+    add_format_arg,
+    add_store_arg,
+    config_from_args,
+    print_json,
+)
+from .store_arg import require_store
 
 __all__ = ["register"]
 
@@ -57,7 +63,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _common(parser: argparse.ArgumentParser, *, by: bool = False) -> None:
-    parser.add_argument("--store", metavar="FILE", required=True, help="SQLite store file")
+    add_store_arg(parser)
     add_config_args(parser)
     add_format_arg(parser)
     if by:
@@ -67,11 +73,7 @@ def _common(parser: argparse.ArgumentParser, *, by: bool = False) -> None:
 
 
 def _engine(args: argparse.Namespace) -> Engine:
-    if not Path(args.store).is_file():
-        raise InputError(
-            f"no store at {args.store} (a store is created by `ticketspike run`)",
-            where="--store",
-        )
+    require_store(args.store)
     return Engine.from_config(config_from_args(args), store=args.store, accounts=args.accounts)
 
 

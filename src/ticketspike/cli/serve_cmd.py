@@ -14,18 +14,24 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import logging
+import math
 import socket
 import sys
 from typing import Any
 
 from ..errors import InputError, TicketspikeError
+from ..logformat import FORMATS
 from .common import EXIT_OK, add_config_args, config_from_args
+from .store_arg import add_store_arg
 
 __all__ = ["register"]
 
 _LEVELS = ("critical", "error", "warning", "info", "debug")
 SWITCH_INTERVAL = 0.0005  # seconds; CPython's default is 0.005
-_MISSING = "the HTTP server needs the server extra: pip install 'ticketspike[server]'"
+_MISSING = (
+    "the HTTP server needs the server extra: pip install '.[server]' in a checkout "
+    "(pip install 'ticketspike[server]' once published)"
+)
 
 
 def register(subparsers: Any) -> None:
@@ -49,11 +55,20 @@ def register(subparsers: Any) -> None:
         help="TCP port (default 8000; 0 picks a free one and prints it)",
     )
     add_config_args(parser)
-    parser.add_argument(
-        "--store", metavar="FILE", help="SQLite store file (default: store.path from the config)"
+    add_store_arg(
+        parser,
+        required=False,
+        help="the store: an SQLite file or a postgresql:// URL (default $TICKETSPIKE_STORE, "
+        "else store.url or store.path from the config)",
     )
     parser.add_argument(
         "--log-level", choices=_LEVELS, default="info", help="log level (default info)"
+    )
+    parser.add_argument(
+        "--log-format",
+        choices=FORMATS,
+        default=None,
+        help="log lines as plain text (the default) or JSON lines; $TICKETSPIKE_LOG_FORMAT",
     )
     parser.add_argument(
         "--no-access-log", action="store_true", help="do not log one line per request"
@@ -71,45 +86,74 @@ def _serve(args: argparse.Namespace) -> int:
 
     from ..engine import Engine
     from ..http import create_app, server_settings_from_config
-    from ..logsafe import install as escape_log_lines
+    from ..http.connections import (
+        ACCEPT_BATCH,
+        ConnectionLimits,
+        connection_cap,
+        guarded_protocol,
+        raise_file_limit,
+    )
+    from ..logformat import configure_logging, log_format_from_env
+    from ..lograte import RateLimit
+    from ..lograte import install as limit_log_repeats
 
     config = config_from_args(args)
-    store = args.store or config.store_path
+    store = args.store or config.store_location
     if not store:
         raise InputError(
-            "serve needs a store: pass --store FILE or set store.path in the config",
+            "serve needs a store: pass --store FILE or URL, set $TICKETSPIKE_STORE, or set "
+            "store.path or store.url in the config",
             field="--store",
         )
     settings = server_settings_from_config(config.section("server"))
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(levelname)s:     %(name)s: %(message)s"
-    )
-    escape_log_lines()  # ids and ticket text cannot forge a log line
+    # One format for ticketspike's, uvicorn's and plugins' lines; control characters escaped
+    # (ids and ticket text cannot forge a log line) and secrets redacted.
+    log_format = log_format_from_env(args.log_format) or "text"
+    handler = configure_logging(log_format, level=args.log_level)
 
     # The event loop shares the interpreter lock with the worker thread (detection, plans);
     # a shorter switch interval lets a waiting request take it back sooner (measured in
     # bench/bench_http.py: a much shorter p99 when many customers spike at once).
     sys.setswitchinterval(SWITCH_INTERVAL)
+    # Connections stay below the file limit, so accept() never fails for want of descriptors.
+    limits = ConnectionLimits(
+        header_timeout=settings.header_timeout_seconds,
+        body_timeout=settings.body_timeout_seconds,
+        keep_alive=settings.keep_alive_seconds,
+        max_requests=settings.keep_alive_max_requests,
+        max_connections=connection_cap(settings.max_connections, raise_file_limit()),
+    )
     sock = _listen(args.host, args.port)
     engine = Engine.from_config(config, store=store, accounts=args.accounts)
     try:
-        _warn_unconfigured(engine)
+        _warn_unconfigured(engine, handler)
         app = create_app(engine, settings=settings, close_engine=True)
         host, port = sock.getsockname()[:2]
         shown = f"[{host}]" if ":" in str(host) else host
-        print(
-            f"ticketspike: serving on http://{shown}:{port} (store: {store})",
-            file=sys.stderr,
-            flush=True,
-        )
+        _say(handler, logging.INFO, f"serving on http://{shown}:{port} (store: {store})")
         server = uvicorn.Server(
             uvicorn.Config(
                 app,
                 log_level=args.log_level,
+                log_config=None,  # configure_logging above formats uvicorn's lines too
                 access_log=not args.no_access_log,
                 server_header=False,
                 lifespan="on",
+                http=guarded_protocol(limits),
+                backlog=ACCEPT_BATCH,
+                timeout_keep_alive=max(1, math.ceil(limits.keep_alive)),
+                # Requests still in flight at SIGTERM get this long; the running action gets
+                # its own grace period in the app's shutdown.
+                timeout_graceful_shutdown=max(1, math.ceil(limits.body_timeout)),
             )
+        )
+        # After uvicorn.Config: it installs its own log handlers.
+        repeats = RateLimit(burst=settings.log_repeats_per_minute, period=60.0)
+        limit_log_repeats(
+            repeats,
+            logging.getLogger(),
+            logging.getLogger("uvicorn"),
+            logging.getLogger("uvicorn.access"),
         )
         server.run(sockets=[sock])
     finally:
@@ -136,12 +180,21 @@ def _listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _warn_unconfigured(engine: Any) -> None:
+def _say(handler: logging.Handler, level: int, message: str) -> None:
+    """A line in the chosen log format, whatever ``--log-level`` filters out: where the
+    server listens matters with ``--port 0``."""
+    record = logging.LogRecord("ticketspike.serve", level, __file__, 0, message, None, None)
+    handler.handle(record)
+    handler.flush()
+
+
+def _warn_unconfigured(engine: Any, handler: logging.Handler) -> None:
     source = engine.sources.get("ticket")
     if source is not None and not getattr(source, "secrets", True):
-        print(
-            "ticketspike: warning: the ticket source has no signing secret "
+        _say(
+            handler,
+            logging.WARNING,
+            "the ticket source has no signing secret "
             "($TICKETSPIKE_WEBHOOK_SECRET, or the variable plugins.ticket.secret_env names); "
             "ticket webhooks will answer 401",
-            file=sys.stderr,
         )

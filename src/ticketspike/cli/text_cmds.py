@@ -11,18 +11,29 @@ phrases, which are rebuilt from plain words.
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..detect.classify import classify_with_fallback
-from ..detect.themes import analyze_with_fallback
 from ..errors import InputError
 from ..model import EventKind, Ticket, TicketEvent, check_customer_id, parse_time
+from ..plugin_runners import analyze_with_fallback, classify_with_fallback
 from ..plugins import Plugins
 from ..signals import Classification, Theme
 from ..ticketfile import iter_ticket_events
-from .common import EXIT_OK, add_format_arg, config_from_args, print_json
+from .common import (
+    EXIT_OK,
+    Progress,
+    add_config_arg,
+    add_format_arg,
+    config_from_args,
+    count,
+    print_json,
+)
+
+if TYPE_CHECKING:
+    from ..config import Config
 
 __all__ = ["register"]
 
@@ -40,7 +51,7 @@ def register(subparsers: Any) -> None:
         "Categories the source gave are kept.",
     )
     classify.add_argument("tickets", metavar="TICKETS.jsonl", help="ticket JSON Lines file")
-    classify.add_argument("--config", metavar="FILE", help="ticketspike.yaml to use")
+    add_config_arg(classify)
     classify.add_argument(
         "--all", action="store_true", help="also list tickets whose source gave a category"
     )
@@ -59,7 +70,7 @@ def register(subparsers: Any) -> None:
         "--at", metavar="ISO", help="end of the window (default: the newest ticket's time)"
     )
     themes.add_argument("--limit", type=int, default=None, metavar="N", help="at most N themes")
-    themes.add_argument("--config", metavar="FILE", help="ticketspike.yaml to use")
+    add_config_arg(themes)
     add_format_arg(themes)
     themes.set_defaults(handler=_themes)
 
@@ -74,16 +85,36 @@ def _latest_tickets(events: Sequence[TicketEvent]) -> list[Ticket]:
     return list(latest.values())
 
 
+def _read(path: str, config: Config) -> list[TicketEvent]:
+    """Every event of the file, with a progress line while it is read."""
+    try:
+        size = os.path.getsize(path)
+    except OSError:
+        size = 0
+    progress = Progress(f"reading {os.path.basename(path)}", total=size, unit="bytes")
+    events = list(
+        iter_ticket_events(
+            path,
+            strict_categories=config.strict_categories,
+            on_line=(lambda _n, read: progress.update(read)) if progress.enabled else None,
+        )
+    )
+    progress.close(size)
+    return events
+
+
 def _classify(args: argparse.Namespace) -> int:
     config = config_from_args(args)
-    events = list(iter_ticket_events(args.tickets, strict_categories=config.strict_categories))
-    classifiers = Plugins().classifiers(config.plugins)
+    events = _read(args.tickets, config)
+    classifiers = Plugins.from_env().classifiers(config.plugins)
     rows: list[tuple[Ticket, Classification]] = []
-    for ticket in _latest_tickets(events):
-        if ticket.category_given and not args.all:
-            continue
+    tickets = [t for t in _latest_tickets(events) if args.all or not t.category_given]
+    progress = Progress("classifying", total=len(tickets), unit="tickets")
+    for n, ticket in enumerate(tickets, 1):
         answer = classify_with_fallback(classifiers, ticket, budget_seconds=_BUDGET_SECONDS)
         rows.append((ticket, answer))
+        progress.update(n)
+    progress.close(len(tickets))
     if args.format == "json":
         print_json(
             [
@@ -112,7 +143,7 @@ def _classify(args: argparse.Namespace) -> int:
     for _t, answer in rows:
         counts[answer.category.value] = counts.get(answer.category.value, 0) + 1
     summary = ", ".join(f"{n} {c}" for c, n in sorted(counts.items(), key=lambda kv: -kv[1]))
-    print(f"\n{len(rows)} tickets: {summary}")
+    print(f"\n{count(len(rows), 'ticket')}: {summary}")
     return EXIT_OK
 
 
@@ -121,7 +152,7 @@ def _themes(args: argparse.Namespace) -> int:
     if args.limit is not None and args.limit < 1:
         raise InputError("expected a whole number >= 1", field="--limit")
     customer_id = check_customer_id(args.customer, field="--customer")
-    events = list(iter_ticket_events(args.tickets, strict_categories=config.strict_categories))
+    events = _read(args.tickets, config)
     tickets = [t for t in _latest_tickets(events) if t.customer_id == customer_id]
     if not tickets:
         raise InputError(f"no tickets for customer {customer_id!r}", where=args.tickets)
@@ -147,7 +178,7 @@ def _themes(args: argparse.Namespace) -> int:
         if len(others) > len(baseline):
             baseline, baseline_of = others, "all customers"
 
-    analyzers = Plugins().theme_analyzers(config.plugins)
+    analyzers = Plugins.from_env().theme_analyzers(config.plugins)
     limit = args.limit if args.limit is not None else _configured_limit(analyzers)
     themes = (
         analyze_with_fallback(
@@ -210,8 +241,8 @@ def _header(
 ) -> str:
     whose = "" if baseline_of == "customer" else f" (from {baseline_of})"
     return (
-        f"Themes for {customer}: {n_window} tickets in the {hours} h to "
-        f"{at.isoformat()}, against {n_base} in the {days} days before{whose}"
+        f"Themes for {customer}: {count(n_window, 'ticket')} in the {hours} h to "
+        f"{at.isoformat()}, against {n_base:,} in the {days} days before{whose}"
     )
 
 

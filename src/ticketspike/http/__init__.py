@@ -1,6 +1,6 @@
 """The HTTP face of ticketspike: an ASGI app (Starlette) over an engine.
 
-Needs the ``server`` extra (``pip install 'ticketspike[server]'``). The settings parser
+Needs the ``server`` extra (``pip install '.[server]'`` in a checkout). The settings parser
 (:mod:`ticketspike.http.settings`) imports no Starlette, so a config can be validated without
 it; :func:`create_app` is imported on first use for the same reason.
 

@@ -26,6 +26,7 @@ import json
 import logging
 import math
 import os
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -38,17 +39,23 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from .. import metrics
 from ..errors import InvalidTicket, TicketspikeError
 from ..model import check_customer_id
 from .auth import BearerAuth
 from .body import parse_json, read_body, require_content_type
+from .dashboard import dashboard_routes
+from .docs_ui import docs_routes
 from .drafts import draft_routes
 from .endpoints import endpoint_path, endpoint_routes
 from .episodes import episode_routes
 from .errors import ApiError, api_error_from, exception_handlers, unexpected
+from .incidents import incident_routes
+from .metrics import metrics_routes
 from .openapi import openapi_document
 from .settings import ServerSettings, server_settings_from_config
 from .source_health import health_detail
+from .tickets import ticket_routes
 from .worker import Processor
 from .writer import WebhookWriter
 
@@ -166,6 +173,7 @@ class _Api:
         require_content_type(request, allow_form=allow_form)
         body = await read_body(request, limit=self.settings.max_body_bytes)
         headers = {k.lower(): v for k, v in request.headers.items()}
+        started = time.perf_counter()
         try:
             result = await self.writer.ingest(source, body, headers, now=self.engine.clock())
         except TicketspikeError as exc:
@@ -173,6 +181,15 @@ class _Api:
             # The code only: the message may quote the (hostile) body.
             log.info("webhook for %s refused: %s %s", source, error.status, error.code)
             raise error from None
+        finally:
+            metrics.webhook_seconds(source, time.perf_counter() - started)
+        metrics.tickets(
+            source,
+            received=result.received,
+            stored=result.stored,
+            updated=result.updated,
+            duplicates=result.duplicates + (result.received if result.replayed else 0),
+        )
         if result.queued and self.processor is not None:
             self.processor.notify()
         return json_response(_ingest_json(result), status=202 if result.queued else 200)
@@ -194,15 +211,16 @@ class _Api:
         self.auth.check(request.headers.get("authorization"))
         customer = customer_id_of(request.path_params["customerId"])
         limit = self._limit(request)
-        data = await run_in_threadpool(
+        view = await run_in_threadpool(
             self.engine.summary, customer, at=self.engine.clock(), limit=limit
         )
-        return json_response(data, headers=_NO_STORE)
+        return json_response(view.to_json(), headers=_NO_STORE)
 
     async def banner(self, request: Request) -> Response:
         self.auth.check(request.headers.get("authorization"))
         customer = customer_id_of(request.path_params["customerId"])
-        data = await run_in_threadpool(self.engine.banner, customer, at=self.engine.clock())
+        view = await run_in_threadpool(self.engine.banner, customer, at=self.engine.clock())
+        data = view.to_json()
         # Where the summary lives as seen by the client, wherever the host mounted us.
         data["link"] = (
             f"{request.scope.get('root_path', '')}/api/support/summary/{quote(customer, safe='')}"
@@ -212,10 +230,8 @@ class _Api:
     async def escalations(self, request: Request) -> Response:
         self.auth.check(request.headers.get("authorization"))
         now = self.engine.clock()
-        cards = await run_in_threadpool(self.engine.dashboard, at=now)
-        return json_response(
-            {"generatedAt": now.isoformat(), "escalations": cards}, headers=_NO_STORE
-        )
+        view = await run_in_threadpool(self.engine.dashboard, at=now)
+        return json_response(view.to_json(), headers=_NO_STORE)
 
     async def health(self, request: Request) -> Response:
         try:
@@ -255,7 +271,9 @@ class _Api:
             # Routes adapters added (HttpEndpoint): signed by their own scheme, not JSON.
             for endpoint in getattr(request.app.state, "endpoints", {}).values():
                 self._openapi["paths"][endpoint.path] = endpoint_path(endpoint)
-        return json_response(self._openapi)
+        # Paths are relative to where the host mounted the app (Starlette's root_path).
+        root = request.scope.get("root_path", "")
+        return json_response({**self._openapi, "servers": [{"url": root or "/"}]})
 
     def _limit(self, request: Request) -> int:
         ceiling = self.settings.recent_tickets
@@ -279,12 +297,15 @@ def _guarded(endpoint: Endpoint) -> Endpoint:
     async def run(request: Request) -> Response:
         try:
             return await endpoint(request)
-        except ApiError as exc:
-            return exc.response()
-        except TicketspikeError as exc:
-            return api_error_from(exc).response()
-        except Exception as exc:  # noqa: BLE001 - answered as 500, logged by type
-            return unexpected(exc).response()
+        except Exception as exc:  # noqa: BLE001 - a bug is answered as 500, logged by type
+            if isinstance(exc, ApiError):
+                error = exc
+            elif isinstance(exc, TicketspikeError):
+                error = api_error_from(exc)
+            else:
+                error = unexpected(exc)
+            metrics.refused(error.code)
+            return error.response()
 
     return run
 
@@ -366,7 +387,12 @@ def create_app(
         *episode_routes(engine, api.auth, settings, _guarded),
         Route("/api/health", _guarded(api.health), methods=["GET"], name="health"),
         Route("/openapi.json", _guarded(api.openapi), methods=["GET"], name="openapi"),
+        *metrics_routes(engine, api.auth, settings, _guarded),
+        *docs_routes(),
         *draft_routes(engine, api.auth, json_response, _guarded),
+        *ticket_routes(engine, api.auth, json_response, _guarded),
+        *incident_routes(engine, api.auth, json_response, _guarded),
+        *dashboard_routes(engine, api.auth, settings, token),
     ]
     middleware = []
     if settings.cors_origins:
@@ -386,11 +412,13 @@ def create_app(
         try:
             yield
         finally:
+            if processor is not None:
+                processor.stop_soon()  # no new action starts while the rest shuts down
             await run_in_threadpool(writer.stop)
             for endpoint in endpoints:
                 await run_in_threadpool(endpoint.stop)
             if processor is not None:
-                await run_in_threadpool(processor.stop)
+                await run_in_threadpool(processor.stop, settings.shutdown_grace_seconds)
             if close_engine:
                 engine.close()
 

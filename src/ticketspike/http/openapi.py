@@ -10,9 +10,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from .dashboard import dashboard_paths, session_scheme
 from .drafts import DRAFT_SCHEMAS, draft_paths
 from .episodes import episode_paths
+from .incidents import INCIDENT_SCHEMAS, incident_paths
 from .source_health import DETAIL_SCHEMA as HEALTH_DETAIL_SCHEMA
+from .tickets import TICKET_SCHEMAS, ticket_paths
 
 __all__ = ["openapi_document"]
 
@@ -75,6 +78,11 @@ SCHEMAS: dict[str, Any] = {
             "body": {"type": "string"},
             "tags": {"type": "array", "items": {"type": "string"}},
             "source": {"type": "string"},
+            "bodyTruncated": {
+                "type": "boolean",
+                "description": "in lists: the body is an excerpt; the ticket read has it whole",
+            },
+            "bodyLength": {"type": "integer", "description": "characters of the whole body"},
         },
     },
     "Accepted": {
@@ -222,10 +230,19 @@ SCHEMAS: dict[str, Any] = {
                     "actionsTotal": {"type": "integer"},
                     "failed": {"type": "integer"},
                     "plan": {"type": "object"},
+                    "ticketsResolved": {
+                        "type": "integer",
+                        "description": "the spike's tickets resolved so far",
+                    },
+                    "ticketsTotal": {"type": "integer", "description": "the spike's tickets"},
                 },
             },
             "ticketCount": {"type": ["integer", "null"]},
             "multiplier": {"type": ["number", "null"]},
+            "logoUrl": {"type": ["string", "null"], "description": "the account's logo"},
+            "acknowledgedBy": {"type": ["string", "null"]},
+            "acknowledgedAt": {"type": ["string", "null"], "format": "date-time"},
+            "snoozedUntil": {"type": ["string", "null"], "format": "date-time"},
         },
     },
     "Escalations": {
@@ -423,6 +440,31 @@ def openapi_document(
                     },
                 }
             },
+            "/metrics": {
+                "get": {
+                    "operationId": "metrics",
+                    "summary": "Prometheus metrics (series prefixed ticketspike_).",
+                    "description": "Needs the bearer token unless server.metrics_public is "
+                    "true; 501 without the metrics extra.",
+                    "security": read,
+                    "responses": {
+                        "200": {
+                            "description": "Prometheus text exposition format.",
+                            "content": {"text/plain": {"schema": {"type": "string"}}},
+                        },
+                        **_errors(401),
+                    },
+                }
+            },
+            "/docs": {
+                "get": {
+                    "operationId": "docs",
+                    "summary": "Swagger UI over this document (no credentials needed).",
+                    "responses": {
+                        "200": {"description": "HTML page.", "content": {"text/html": {}}}
+                    },
+                }
+            },
             "/openapi.json": {
                 "get": {
                     "operationId": "openapi",
@@ -449,6 +491,15 @@ def openapi_document(
         },
     }
     document["paths"].update(draft_paths(read))
+    document["paths"].update(incident_paths(read))
     document["paths"].update(episode_paths(read))
-    document["components"]["schemas"] = {**SCHEMAS, **DRAFT_SCHEMAS}
+    document["paths"].update(ticket_paths(read))
+    document["paths"].update(dashboard_paths())
+    document["components"]["securitySchemes"]["dashboardSession"] = session_scheme()
+    document["components"]["schemas"] = {
+        **SCHEMAS,
+        **DRAFT_SCHEMAS,
+        **INCIDENT_SCHEMAS,
+        **TICKET_SCHEMAS,
+    }
     return document

@@ -1,4 +1,4 @@
-"""The escalation workflow: PRD 4.4 YAML turned into checked, typed steps.
+"""The escalation workflow: YAML (docs/workflow.md) turned into checked, typed steps.
 
 A workflow is a trigger and an ordered list of steps, each with an ``id``, an
 ``action``, an optional ``condition`` and a ``config``. Everything is parsed
@@ -6,21 +6,22 @@ and compiled when the config loads (unknown actions, unknown keys, bad types,
 bad templates and conditions fail with ``file:line: key: what was expected``),
 so planning never meets a surprise it could have caught earlier.
 
-The PRD's action names are accepted as aliases of our action kinds:
+The long action names of earlier workflow files are accepted as aliases of our action kinds:
 ``slack_dm`` is ``direct_message``, ``slack_channel_post`` is
 ``channel_post``, ``update_health_score`` is ``adjust_health_score`` and
 ``delegate_to_agent`` with ``action: draft_email`` is ``draft_email``.
 
-The built-in default (:func:`default_workflow`) is the PRD 4.4 workflow
-verbatim, plus the steps FR-3.6 (war room), FR-3.7 (sync on several P1
-tickets) and FR-4 (team routing) ask for. Pure: parsing text, no I/O.
+The built-in default (:func:`default_workflow`) is the workflow of
+docs/workflow.md: alert the CSM, a review task, the acknowledgement draft, the
+health score, the coordination thread, the war room, a sync on several P1 tickets and
+team routing. Pure: parsing text, no I/O.
 """
 
 from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
@@ -81,7 +82,7 @@ ACTION_ALIASES = {
     "delegate_to_agent": "draft_email",  # with config.action: draft_email
 }
 # Built-in message layouts a step may name in ``message_template``; each is
-# the PRD 5.1 alert with its own title (see planner/alert.py).
+# the opening alert with its own title (see planner/alert.py).
 MESSAGE_TEMPLATES = (
     "support_spike_alert",
     "support_spike_manager_alert",
@@ -93,7 +94,7 @@ URGENCIES = ("low", "normal", "high")
 TASK_PRIORITIES = ("low", "normal", "high", "urgent", "critical")
 ROLES = ("csm", "manager", "champion")
 
-# The default acknowledgement e-mail (PRD 10.1), in the same template language
+# The default acknowledgement e-mail, in the same template language
 # users customise it in. Values are data: ticket text is never template source.
 DEFAULT_EMAIL_SUBJECT = "We're on it - addressing your recent issues"
 DEFAULT_EMAIL_BODY = """\
@@ -340,7 +341,7 @@ class Workflow:
 
     @property
     def thread_step(self) -> Step | None:
-        """The first channel post that opens the coordination thread (FR-3.5), if any."""
+        """The first channel post that opens the coordination thread, if any."""
         for step in self.steps:
             if isinstance(step.config, ChannelPostStep) and step.config.create_thread:
                 return step
@@ -394,17 +395,23 @@ def _plain(value: Any) -> Any:
 # -- parsing -----------------------------------------------------------------
 
 _STEP_KEYS = frozenset({"id", "action", "condition", "config", "description"})
-_WORKFLOW_KEYS = frozenset({"name", "workflow", "version", "trigger", "steps", "description"})
+_WORKFLOW_KEYS = frozenset(
+    {"name", "workflow", "version", "trigger", "steps", "description", "extends", "remove"}
+)
+EXTENDS = ("default",)
 # No dots: the planner derives sub-step ids as "<step>.<team>", which must not collide.
 _ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,63}$")
 
 
 def workflow_from_config(section: Section | None) -> Workflow:
-    """The ``workflow`` section as a checked :class:`Workflow`; ``None`` gives the PRD default.
+    """The ``workflow`` section as a checked :class:`Workflow`; ``None`` gives the default.
 
     A section without ``steps`` keeps the default steps (so a config may only
-    rename the workflow or narrow its trigger). Raises :class:`ConfigError`
-    naming file, line and key.
+    rename the workflow or narrow its trigger). ``steps`` alone replace the default steps
+    whole. ``extends: default`` keeps them and changes only what is named: ``remove`` lists
+    default step ids to drop, and each of ``steps`` replaces the default step with its id in
+    place or, with a new id, is added at the end. Raises :class:`ConfigError` naming file,
+    line and key.
     """
     if section is None:
         return default_workflow()
@@ -413,7 +420,7 @@ def workflow_from_config(section: Section | None) -> Workflow:
 
 @functools.lru_cache(maxsize=1)
 def default_workflow() -> Workflow:
-    """The PRD 4.4 workflow plus FR-3.6, FR-3.7 and FR-4 steps (:data:`DEFAULT_WORKFLOW_YAML`)."""
+    """The default workflow (:data:`DEFAULT_WORKFLOW_YAML`)."""
     root = load_text(DEFAULT_WORKFLOW_YAML, name="<default workflow>")
     assert isinstance(root, Section)
     return _parse_workflow(root, default_steps=False)
@@ -428,11 +435,41 @@ def _parse_workflow(section: Section, *, default_steps: bool) -> Workflow:
     version = section.get_str("version", "1.0") or "1.0"
     section.get_str("description")
     trigger = _parse_trigger(section.get_section("trigger"))
-    if "steps" not in section and default_steps:
+    if "extends" in section:
+        steps = _extended_steps(section)
+    elif "remove" in section:
+        raise section.error("remove", "remove needs extends: default (the steps it removes from)")
+    elif "steps" not in section and default_steps:
         steps = default_workflow().steps
     else:
         steps = _parse_steps(section)
     return Workflow(name=name, version=version, trigger=trigger, steps=steps)
+
+
+def _extended_steps(section: Section) -> tuple[Step, ...]:
+    """``extends: default``: the default steps, less ``remove``, with ``steps`` merged in."""
+    section.get_str("extends", required=True, choices=EXTENDS)
+    base = list(default_workflow().steps)
+    known = {step.id for step in base}
+    removed: set[str] = set()
+    items = section.get_list("remove")
+    for index, item in enumerate(items):
+        if not isinstance(item, str) or item not in known:
+            raise section.error(
+                "remove",
+                f"item {index}: expected the id of a default step "
+                f"({', '.join(sorted(known))}), got {item!r}",
+            )
+        removed.add(item)
+    kept = [step for step in base if step.id not in removed]
+    added = _parse_steps(section, earlier={step.id: step for step in kept})
+    for step in added:
+        if step.id in removed:
+            raise section.error("steps", f"step {step.id!r} is both removed and given")
+    by_id = {step.id: step for step in added}
+    merged = [by_id.pop(step.id, step) for step in kept]
+    merged.extend(step for step in added if step.id in by_id)
+    return tuple(merged)
 
 
 def _parse_trigger(section: Section | None) -> Trigger:
@@ -468,7 +505,9 @@ def _severities(section: Section, key: str) -> tuple[Severity, ...]:
     return tuple(out)
 
 
-def _parse_steps(section: Section) -> tuple[Step, ...]:
+def _parse_steps(
+    section: Section, *, earlier: Mapping[str, Step] | None = None
+) -> tuple[Step, ...]:
     items = section.get_list("steps")
     seq = section["steps"] if items else None
     steps: list[Step] = []
@@ -477,7 +516,7 @@ def _parse_steps(section: Section) -> tuple[Step, ...]:
         if not isinstance(item, Section):
             assert isinstance(seq, SequenceView)
             raise seq.error(index, "expected a step mapping with id and action")
-        step = _parse_step(item, earlier={s.id: s for s in steps})
+        step = _parse_step(item, earlier={**(earlier or {}), **{s.id: s for s in steps}})
         if step.id in seen:
             raise item.error("id", f"duplicate step id {step.id!r}")
         seen.add(step.id)
@@ -517,7 +556,7 @@ def _parse_step(item: Section, *, earlier: dict[str, Step]) -> Step:
 
 
 def _agent_params(config: Section) -> Section:
-    """PRD 4.4's ``delegate_to_agent`` form: ``{agent, action: draft_email, params}``."""
+    """The ``delegate_to_agent`` form: ``{agent, action: draft_email, params}``."""
     config.check_keys({"agent", "action", "params"})
     config.get_str("agent")
     config.get_str("action", "draft_email", choices=("draft_email",))

@@ -34,8 +34,11 @@ from .base import (
     plan_id_of,
 )
 from .codec import event_from_json, event_to_json, plan_from_json
+from .dashboard_reads import MemoryDashboardReads
 from .drafts import MemoryDrafts
+from .incidents import MemoryIncidents
 from .interactions import MemoryInteractions
+from .parking import MemoryParking
 from .source_health import MemorySourceHealth
 
 __all__ = ["MemoryStore"]
@@ -43,7 +46,14 @@ __all__ = ["MemoryStore"]
 _MISSING = object()
 
 
-class MemoryStore(MemoryInteractions, MemoryDrafts, MemorySourceHealth):
+class MemoryStore(
+    MemoryInteractions,
+    MemoryDrafts,
+    MemorySourceHealth,
+    MemoryIncidents,
+    MemoryDashboardReads,
+    MemoryParking,
+):
     """A :class:`~ticketspike.store.base.Store` that lives in this process only."""
 
     def __init__(self) -> None:
