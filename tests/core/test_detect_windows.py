@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from ticketspike.detect.assess import assess_batch
-from ticketspike.detect.baseline import baseline_for, crossings_per_year, cutoffs_for
+from ticketspike.detect.baseline import baseline_for, crossings_per_year, cutoffs_for, gate_mean
 from ticketspike.detect.policy import DetectionPolicy
 from ticketspike.model import Account, Ticket, TicketEvent
 from ticketspike.monitor import SpikeMonitor, replay_events
@@ -49,9 +49,12 @@ def test_each_window_line_spends_at_most_its_share_of_the_budget(rate: float, ho
     base = baseline_for(POLICY, total=total, days=days, sumsq=sumsq, industry_rate=1.0)
     cut = cutoffs_for(POLICY, base, float(hours))
     share = POLICY.false_episodes_per_year / len(POLICY.windows)
-    assert crossings_per_year(cut.open, base, float(hours)) <= share
+    # A short window is judged at the busy hours' expectation, the full one at the day's.
+    mu = gate_mean(POLICY, base, float(hours))
+    assert mu == base.gate_expected(min(24.0, hours * 24.0 / POLICY.busy_hours))
+    assert crossings_per_year(cut.open, base, float(hours), mu=mu) <= share
     if cut.open > cut.candidate:  # the budget bound, so one ticket less would overspend
-        assert crossings_per_year(cut.open - 1, base, float(hours)) > share
+        assert crossings_per_year(cut.open - 1, base, float(hours), mu=mu) > share
 
 
 def test_a_burst_opens_within_the_hour_and_reports_the_day() -> None:

@@ -53,6 +53,7 @@ from .baseline import (
     blended_rate,
     candidate_for,
     cutoffs_for,
+    day_shape,
     dispersion,
 )
 from .policy import DetectionPolicy
@@ -200,7 +201,9 @@ class Detector:
         # Many customers share a baseline (same tickets, days and rate), so the
         # counts that cross each line are computed once and shared.
         self._candidates: dict[tuple[int, int, float, float, bool], int] = {}
-        self._cuts: dict[tuple[int, int, float, float, float, bool], tuple[Baseline, Cutoffs]] = {}
+        self._cuts: dict[
+            tuple[int, int, float, float, float, float, bool], tuple[Baseline, Cutoffs]
+        ] = {}
         self._hours = float(policy.window_hours)
         self._shorts = policy.windows[:-1]  # short window lengths (gated budget mode only)
         self._history_min = max(1, policy.min_history_days)
@@ -629,7 +632,10 @@ class Detector:
     def _line(
         self, total: int, days: int, sumsq: int, rate: float, hours: float, known: bool
     ) -> tuple[Baseline, Cutoffs]:
-        key = (total, days, dispersion(total, days, sumsq), rate, hours, known)
+        # The line depends on sumsq only through the raw spread (whether the days are
+        # steady) and the gate's shrunk shape, so customers alike share it.
+        spread = dispersion(total, days, sumsq)
+        key = (total, days, spread, day_shape(self.policy, total, days, sumsq), rate, hours, known)
         found = self._cuts.get(key)
         if found is None:
             base = baseline_for(
