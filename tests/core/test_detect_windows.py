@@ -7,7 +7,13 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from ticketspike.detect.assess import assess_batch
-from ticketspike.detect.baseline import baseline_for, crossings_per_year, cutoffs_for, gate_mean
+from ticketspike.detect.baseline import (
+    baseline_for,
+    crossings_per_year,
+    cutoffs_for,
+    day_shape,
+    gate_mean,
+)
 from ticketspike.detect.policy import DetectionPolicy
 from ticketspike.model import Account, Ticket, TicketEvent
 from ticketspike.monitor import SpikeMonitor, replay_events
@@ -149,9 +155,11 @@ def test_a_small_customers_noisy_spread_is_shrunk_toward_the_prior() -> None:
     shrunk = baseline_for(POLICY, total=total, days=days, sumsq=sumsq, industry_rate=1.0)
     raw_policy = DetectionPolicy(day_spread=0.0)
     raw = baseline_for(raw_policy, total=total, days=days, sumsq=sumsq, industry_rate=1.0)
-    assert raw.shape < 1.0 < 4.0 < shrunk.shape < 1.0 / 0.35**2
+    assert raw.shape < 1.0 < 4.0 < day_shape(POLICY, total, days, sumsq) < 1.0 / 0.35**2
+    # The gate's shape also carries the rate's own uncertainty (17 tickets with the prior's).
+    assert shrunk.shape == pytest.approx(1.0 / (1 / 17 + 1 / 4.8584 + 1 / (17 * 4.8584)), 1e-3)
     line = cutoffs_for(POLICY, shrunk, 24.0).open
-    assert line == 6 < cutoffs_for(raw_policy, raw, 24.0).open
+    assert line == 7 < cutoffs_for(raw_policy, raw, 24.0).open == 11
     # A big customer's own spread wins: 20 a day at CV 0.5 stays near shape 4.
     big = baseline_for(
         POLICY, total=600, days=30, sumsq=round(30 * (400 * 1.25 + 20)), industry_rate=1.0

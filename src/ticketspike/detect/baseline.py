@@ -138,7 +138,7 @@ def baseline_for(
         if policy.mode == "spec":
             return Baseline(total / days, BaselineSource.OWN, days, total, industry_rate, _INF, own)
         # Jeffreys posterior (algo.bayes: total + 1/2): a silent start is not a zero rate.
-        shape = min(total + 0.5, day_shape(policy, total, days, sumsq))
+        shape = compound_shape(policy, total + 0.5, day_shape(policy, total, days, sumsq))
         gate = (total + 0.5) / days
         return Baseline(
             total / days, BaselineSource.OWN, days, total, industry_rate, shape, own, gate
@@ -152,7 +152,7 @@ def baseline_for(
         # without a prior uses the flat-prior posterior (algo.bayes: total + 1/2).
         shape = _INF
         if policy.mode != "spec":
-            shape = min(total + 0.5, day_shape(policy, total, days, sumsq))
+            shape = compound_shape(policy, total + 0.5, day_shape(policy, total, days, sumsq))
         return Baseline(total / days, BaselineSource.OWN, days, total, industry_rate, shape, own)
     prior_total = industry_rate * policy.prior_days
     if days == 0:
@@ -167,7 +167,7 @@ def baseline_for(
     gate = (prior_total + total) / (policy.prior_days + days)
     # A customer whose days vary more than Poisson gets the wider of the two.
     spread = dispersion(total, days, sumsq)
-    shape = min(prior_total + total, day_shape(policy, total, days, sumsq))
+    shape = compound_shape(policy, prior_total + total, day_shape(policy, total, days, sumsq))
     if days >= policy.baseline_days:
         rate, source = total / days, BaselineSource.OWN
     else:
@@ -241,6 +241,26 @@ def day_shape(policy: DetectionPolicy, total: int, days: int, sumsq: int) -> flo
     weight0 = 1.0 / (phi0 * phi0)
     phi = ((var - mean) / m2 * weight + phi0 * weight0) / (weight + weight0)
     return 1.0 / phi if phi > 0.0 else _INF
+
+
+def compound_shape(policy: DetectionPolicy, rate_shape: float, day: float) -> float:
+    """The predictive shape when both the rate and the day's level are uncertain.
+
+    ``rate_shape`` is the Gamma posterior's shape of the customer's rate (its
+    tickets, plus the prior's): a week of six tickets leaves the rate known to
+    a CV of about 40%. ``day`` is the shape of the day level around that rate.
+    The two multiply, so their squared CVs compound: ``1/a + phi + phi/a``,
+    and the product is matched by a Gamma of that CV. (Taking the smaller of
+    the two shapes, as a single source of spread, makes a customer judged
+    after its first week look surer of its rate than it is.) With
+    ``day_spread: 0`` the smaller of the two is taken, as before.
+    """
+    if policy.day_spread <= 0.0:
+        return min(rate_shape, day)
+    inv_a = 1.0 / rate_shape if rate_shape > 0.0 else _INF
+    phi = 1.0 / day
+    cv2 = inv_a + phi + phi * inv_a
+    return 1.0 / cv2 if cv2 > 0.0 else _INF
 
 
 def multiplier_of(count: int, expected: float) -> float:
