@@ -2,7 +2,7 @@
 
 Three figures:
 
-* rendering the PRD 5.1 alert to Block Kit JSON (slack_sdk models, limits checked);
+* rendering the example alert to Block Kit JSON (slack_sdk models, limits checked);
 * rendering a huge spike (thousands of tickets and themes), which must cost about
   the same, because every list is cut to a budget before rendering;
 * delivering a channel post with the real ``WebClient`` to a minimal local Web API,
@@ -40,7 +40,7 @@ from ticketspike_slack import SlackNotifier, SlackSettings, render_blocks
 TOKEN = "xoxb-bench"
 
 
-def prd_alert() -> AlertMessage:
+def example_alert() -> AlertMessage:
     return AlertMessage(
         kind=MessageKind.ALERT,
         title="SUPPORT SPIKE ALERT: TechCorp Inc",
@@ -65,7 +65,7 @@ def prd_alert() -> AlertMessage:
 
 
 def huge_alert() -> AlertMessage:
-    base = prd_alert()
+    base = example_alert()
     return AlertMessage(
         kind=MessageKind.ALERT,
         title=base.title,
@@ -129,7 +129,7 @@ def deliver(posts: int, *, dedupe_scan: int, base_url: str) -> float:
         token=Secret(TOKEN),
         settings=SlackSettings(base_url=base_url, dedupe_scan=dedupe_scan),
     )
-    message = prd_alert()
+    message = example_alert()
     actions = [
         ChannelPost(step_id="post", key=f"ep:opened:post{i}", channel="C0BENCH", message=message)
         for i in range(posts + 1)
@@ -157,10 +157,10 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
-    prd, huge = prd_alert(), huge_alert()
+    example, huge = example_alert(), huge_alert()
     results = {
-        "render_prd_alert_us": per_call(
-            lambda: [b.to_dict() for b in render_blocks(prd)], args.renders
+        "render_example_alert_us": per_call(
+            lambda: [b.to_dict() for b in render_blocks(example)], args.renders
         )
         * 1e6,
         "render_huge_spike_us": per_call(
@@ -184,7 +184,7 @@ def main() -> None:
     if args.json:
         print(json.dumps({k: round(v, 2) for k, v in results.items()}))
         return
-    print(f"render PRD alert to Block Kit JSON : {results['render_prd_alert_us']:8.1f} µs")
+    print(f"render example alert to Block Kit: {results['render_example_alert_us']:8.1f} µs")
     print(f"render huge spike (10k tickets)    : {results['render_huge_spike_us']:8.1f} µs")
     print(f"post, no duplicate check (loopback): {results['post_ms_no_duplicate_check']:8.2f} ms")
     print(f"post, with duplicate check         : {results['post_ms_with_duplicate_check']:8.2f} ms")

@@ -17,9 +17,9 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from ticketspike.detect.classify import DEFAULT_CLASSIFIER
-from ticketspike.detect.themes import find_themes
 from ticketspike.model import Ticket
+from ticketspike.text.classify import DEFAULT_CLASSIFIER
+from ticketspike.text.themes import find_themes
 
 DATA = Path(__file__).parent / "data" / "labelled_tickets.jsonl"
 AT = datetime(2026, 3, 31, 12, tzinfo=timezone.utc)

@@ -37,10 +37,10 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from ticketspike.detect.classify import ClassificationSettings, NaiveBayesClassifier, train
-from ticketspike.detect.text import segments, stem
-from ticketspike.detect.themes import find_themes
 from ticketspike.model import Category, Ticket, ticket_event_from_json
+from ticketspike.text.classify import ClassificationSettings, NaiveBayesClassifier, train
+from ticketspike.text.themes import find_themes
+from ticketspike.text.tokens import segments, stem
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "bench" / "data" / "labelled_tickets.jsonl"

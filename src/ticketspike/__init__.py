@@ -215,8 +215,8 @@ _LAZY = {
     "Store": "ticketspike.store.base",
     "Workflow": "ticketspike.planner.workflow",
     "assess_batch": "ticketspike.detect.assess",
-    "categorize": "ticketspike.detect.classify",
-    "find_themes": "ticketspike.detect.themes",
+    "categorize": "ticketspike.text.classify",
+    "find_themes": "ticketspike.text.themes",
     "load_config": "ticketspike.config",
     "replay_events": "ticketspike.monitor",
     "replay_rows": "ticketspike.monitor",
@@ -225,9 +225,7 @@ _LAZY = {
 if _typing.TYPE_CHECKING:
     from .config import Config, load_config
     from .detect.assess import assess_batch
-    from .detect.classify import categorize
     from .detect.policy import DetectionPolicy, IndustryBaseline
-    from .detect.themes import find_themes
     from .engine import BackfillReport, Engine, IngestResult, ReResolveReport
     from .executor import ExecutionReport, RetryPolicy
     from .lifecycle import LifecyclePolicy, Silence
@@ -241,6 +239,8 @@ if _typing.TYPE_CHECKING:
     from .store.interactions import InteractionRecord
     from .store.memory import MemoryStore
     from .store.sqlite import SQLiteStore
+    from .text.classify import categorize
+    from .text.themes import find_themes
 
 
 def __dir__() -> list[str]:

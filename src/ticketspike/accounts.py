@@ -1,4 +1,4 @@
-"""The accounts file: the embedded account directory (DESIGN.md contract).
+"""The accounts file: the embedded account directory (docs/configuration.md).
 
 A YAML or JSON list of accounts, each
 ``{id, name, arr, health_score, segment, seats, organization,

@@ -19,9 +19,7 @@ from typing import Any
 import attrs
 
 from .configfile import Section, load_file, load_text
-from .detect.classify import classification_settings_from_config
 from .detect.policy import DetectionPolicy, policy_from_config
-from .detect.themes import theme_settings_from_config
 from .incidents import IncidentPolicy, incident_policy_from_config
 from .lifecycle import (
     LifecyclePolicy,
@@ -34,6 +32,8 @@ from .mail.settings import email_settings_from_config
 from .planner.routing import RoutingRules, routing_from_config
 from .planner.workflow import Workflow, workflow_from_config
 from .roles import PluginConfig
+from .text.classify import classification_settings_from_config
+from .text.themes import theme_settings_from_config
 
 __all__ = ["Config", "load_config"]
 
@@ -87,7 +87,7 @@ class Config:
         store = self.root.get_section("store")
         if store is None:
             return None
-        store.check_keys({"path", "synchronous"})
+        store.check_keys({"path", "synchronous", "url", "schema"})
         path = store.get_str("path")
         if path is None or self.path is None:
             return path
@@ -100,6 +100,31 @@ class Config:
         if store is None:
             return "full"
         return store.get_str("synchronous", "full", choices=("full", "normal")) or "full"
+
+    @property
+    def store_url(self) -> str | None:
+        """``store.url``: a ``postgresql://`` URL (see :mod:`ticketspike.store.postgres`)."""
+        store = self.root.get_section("store")
+        if store is None:
+            return None
+        url = store.get_str("url")
+        if url is not None and not url.startswith(("postgresql://", "postgres://")):
+            raise store.error("url", "expected a postgresql://user@host:port/db URL")
+        if url is not None and store.get_str("path") is not None:
+            raise store.error("url", "give store.url or store.path, not both")
+        return url
+
+    @property
+    def store_schema(self) -> str | None:
+        """``store.schema``: the PostgreSQL schema (default ``ticketspike``)."""
+        store = self.root.get_section("store")
+        return None if store is None else store.get_str("schema")
+
+    @property
+    def store_location(self) -> str | None:
+        """Where the store is: ``$TICKETSPIKE_STORE``, else ``store.url``, else ``store.path``."""
+        from_env = self.plugins.env.get("TICKETSPIKE_STORE")
+        return from_env or self.store_url or self.store_path
 
     @property
     def accounts_path(self) -> str | None:
@@ -192,6 +217,8 @@ def _assemble(root: Section, *, path: str | None, env: Mapping[str, str] | None)
     _ = (
         config.store_path,
         config.store_synchronous,
+        config.store_url,
+        config.store_schema,
         config.strict_categories,
         config.accounts_path,
         config.limits,

@@ -38,8 +38,6 @@ import attrs
 
 from . import metrics
 from .config import Config, load_config
-from .detect.classify import FallbackClassifier, categorize
-from .detect.themes import analyze_with_fallback
 from .drafts import DraftDesk
 from .episode_acts import EpisodeActs
 from .errors import InputError, PluginError, SignatureError, TicketspikeError, WebhookRejected
@@ -51,6 +49,7 @@ from .model import Account, EventKind, Ticket, TicketEvent, check_customer_id, p
 from .monitor import SpikeMonitor
 from .planner.plan import EscalationPlan
 from .planner.planner import Planner
+from .plugin_runners import FallbackClassifier, analyze_with_fallback
 from .plugins import Plugins
 from .roles import (
     AccountDirectory,
@@ -65,7 +64,8 @@ from .source_watch import SourceWatch
 from .store.base import PutOutcome, Store
 from .store.drafts import DraftRecord, DraftStatus
 from .store.memory import MemoryStore
-from .store.sqlite import SQLiteStore
+from .store.opening import open_store
+from .text.classify import categorize
 from .themecache import ThemeCache, window_key
 from .unmatched import ResolvesUnmatched, Unmatched
 from .views import ReadViews
@@ -300,8 +300,9 @@ class Engine(EpisodeActs, SourceWatch, ReadViews):
     ) -> Engine:
         """Build an engine from a config file (or a loaded :class:`Config`).
 
-        ``store`` may be a :class:`Store` or a path to an SQLite file (default: the config's
-        ``store.path``, else memory). ``accounts`` names an accounts file, overriding the
+        ``store`` may be a :class:`Store`, a path to an SQLite file or a ``postgresql://`` URL
+        (default: ``$TICKETSPIKE_STORE``, the config's ``store.url`` or ``store.path``, else
+        memory). ``accounts`` names an accounts file, overriding the
         config's. ``env`` is where plugins read secrets (default ``os.environ``). Other
         keyword arguments go to :class:`Engine`.
         """
@@ -311,17 +312,23 @@ class Engine(EpisodeActs, SourceWatch, ReadViews):
             loaded = load_config(config, env=env)
         plugin_config = with_accounts_file(loaded.plugins, accounts)
         owns = False
-        if store is None and loaded.store_path:
-            store = loaded.store_path
+        if store is None and loaded.store_location:
+            store = loaded.store_location
         if isinstance(store, (str, Path)):
-            store = SQLiteStore(store, synchronous=loaded.store_synchronous)
+            store = open_store(
+                store, synchronous=loaded.store_synchronous, schema=loaded.store_schema
+            )
             owns = True
         engine = cls(loaded, store=store, plugins=plugins, plugin_config=plugin_config, **options)
         engine._owns_store = owns
         return engine
 
     def close(self) -> None:
-        """Release the store if the engine opened it."""
+        """Release the store if the engine opened it, and what plugins hold (``close()``)."""
+        for obj in (*self.analyzers, *self.classifier.classifiers):
+            close = getattr(obj, "close", None)
+            if callable(close):
+                close()
         if self._owns_store:
             self.store.close()
 

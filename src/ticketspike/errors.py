@@ -9,13 +9,14 @@ they like::
     ├── InputError (ValueError)            bad input: one line saying where and what
     │   ├── InvalidTicket                  a ticket JSON object that breaks the contract
     │   ├── ConfigError                    a config/accounts/workflow file (file, line, key)
-    │   │   └── MissingSecretError         a secret's environment variable is not set
+    │   │   ├── MissingSecretError         a secret's environment variable is not set
+    │   │   └── PluginConfigError          a plugin refused its section (also a PluginError)
     │   ├── WebhookRejected                a webhook that must not be processed
     │   │   └── SignatureError             missing, stale or wrong signature (HTTP 401)
     │   ├── DraftNotFound                  no e-mail draft with that id (HTTP 404)
     │   └── DraftConflict                  the draft's state forbids it (HTTP 409)
     ├── PluginError                        a plugin broke the contract (names the plugin)
-    ├── DeliveryError                      an action could not be carried out
+    ├── DeliveryError                      an action could not be carried out (``action``)
     │   ├── TransientDeliveryError         worth retrying (rate limit, 5xx, timeout)
     │   ├── PermanentDeliveryError         retrying will not help (bad channel, bad auth)
     │   └── DeliveryUncertainError         it may or may not have happened (cut off mid-send)
@@ -27,6 +28,11 @@ environment variables, never their values.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .planner.plan import Action
+
 __all__ = [
     "ConfigError",
     "DeliveryError",
@@ -37,6 +43,7 @@ __all__ = [
     "InvalidTicket",
     "MissingSecretError",
     "PermanentDeliveryError",
+    "PluginConfigError",
     "PluginError",
     "SignatureError",
     "StoreError",
@@ -117,13 +124,32 @@ class PluginError(TicketspikeError):
         super().__init__(f"plugin {plugin!r}: {message}" if plugin else message)
 
 
+class PluginConfigError(ConfigError, PluginError):
+    """A plugin refused its configuration section: both a config error and a plugin error.
+
+    ``str()`` is the section's own ``file:line: key: message``; ``plugin`` names the plugin.
+    """
+
+    def __init__(self, error: InputError, *, plugin: str) -> None:
+        ConfigError.__init__(self, error.message, where=error.where, field=error.field)
+        self.plugin = plugin
+
+
 class DeliveryError(TicketspikeError):
-    """An action could not be carried out by the plugin that serves it."""
+    """An action could not be carried out by the plugin that serves it.
+
+    ``action`` is the action that failed. A handler may leave it out; the executor fills it
+    in before the error leaves it, so whoever catches one knows which step (``action.key``,
+    ``action.kind``) it was about.
+    """
 
     transient: bool = False
 
-    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, action: Action | None = None
+    ) -> None:
         self.retry_after = retry_after
+        self.action = action
         super().__init__(message)
 
 

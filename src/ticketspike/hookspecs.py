@@ -7,6 +7,11 @@ adapter stays quiet). The core validates what is registered and names the
 plugin in any error. Write implementations with ``from ticketspike import hookimpl``;
 an implementation may accept any subset of a hook's arguments.
 
+Hooks are called through pluggy's ``pm.hook``: later plugins before earlier ones,
+built-ins last, and ``tryfirst``, ``trylast`` and ``wrapper=True`` behave as pluggy
+documents them (the first object registered for something wins, so ``tryfirst`` is how a
+plugin insists and ``trylast`` how it offers a fallback behind the built-ins).
+
 Entry point (in the plugin distribution's ``pyproject.toml``)::
 
     [project.entry-points.ticketspike]
@@ -37,10 +42,19 @@ PROJECT_NAME = "ticketspike"
 _spec = pluggy.HookspecMarker(PROJECT_NAME)
 hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 
+
+def _deprecated(name: str) -> DeprecationWarning:
+    return DeprecationWarning(
+        f"the {name} hook is deprecated since 0.2; implement register_action_handlers "
+        f"instead (same arguments; the handler's kinds say what it serves)"
+    )
+
+
 __all__ = [
     "PROJECT_NAME",
     "hookimpl",
     "register_account_directories",
+    "register_action_handlers",
     "register_classifiers",
     "register_email_drafters",
     "register_health_score_sinks",
@@ -82,6 +96,28 @@ def register_account_directories(
 
 
 @_spec
+def register_action_handlers(
+    register: Callable[[ActionHandler], None], config: PluginConfig
+) -> None:
+    """Register action handlers: objects carrying out plan actions of the kinds they list.
+
+    A handler's ``kinds`` are action types (``frozenset({DirectMessage, ChannelPost})``), so
+    ``execute`` can narrow ``action`` with ``isinstance`` and mypy checks the fields it
+    reads; kind strings (``"direct_message"``) are accepted too. For each kind the first
+    handler registered for it serves: a plugin's wins over a built-in one; ``tryfirst``
+    makes a plugin's win over other plugins, ``trylast`` makes it a fallback behind the
+    built-ins.
+
+    :param register: call once per :class:`~ticketspike.roles.ActionHandler`.
+    :param config: the ``plugins`` sections and the environment.
+
+    .. versionadded:: 0.2
+       Replaces ``register_notifiers``, ``register_email_drafters``,
+       ``register_task_sinks`` and ``register_health_score_sinks``.
+    """
+
+
+@_spec(warn_on_impl=_deprecated("register_notifiers"))
 def register_notifiers(register: Callable[[ActionHandler], None], config: PluginConfig) -> None:
     """Register notifiers: handlers for ``direct_message``, ``channel_post``,
     ``thread_reply``, ``update_message``, ``notify_team`` and similar kinds.
@@ -89,35 +125,43 @@ def register_notifiers(register: Callable[[ActionHandler], None], config: Plugin
     When several handlers serve a kind, a plugin's wins over a built-in one.
 
     .. versionadded:: 0.1
+    .. deprecated:: 0.2
+       An alias of :func:`register_action_handlers`.
     """
 
 
-@_spec
+@_spec(warn_on_impl=_deprecated("register_email_drafters"))
 def register_email_drafters(
     register: Callable[[ActionHandler], None], config: PluginConfig
 ) -> None:
     """Register e-mail drafters: handlers for ``draft_email`` (always approval-gated).
 
     .. versionadded:: 0.1
+    .. deprecated:: 0.2
+       An alias of :func:`register_action_handlers`.
     """
 
 
-@_spec
+@_spec(warn_on_impl=_deprecated("register_task_sinks"))
 def register_task_sinks(register: Callable[[ActionHandler], None], config: PluginConfig) -> None:
     """Register task sinks: handlers for ``create_task``, ``schedule_sync`` and
     ``add_to_war_room``.
 
     .. versionadded:: 0.1
+    .. deprecated:: 0.2
+       An alias of :func:`register_action_handlers`.
     """
 
 
-@_spec
+@_spec(warn_on_impl=_deprecated("register_health_score_sinks"))
 def register_health_score_sinks(
     register: Callable[[ActionHandler], None], config: PluginConfig
 ) -> None:
     """Register health-score sinks: handlers for ``adjust_health_score``.
 
     .. versionadded:: 0.1
+    .. deprecated:: 0.2
+       An alias of :func:`register_action_handlers`.
     """
 
 

@@ -74,7 +74,7 @@ class LifecyclePolicy:
 
 @attrs.frozen(kw_only=True)
 class Silence:
-    """A window in which transitions are recorded but do not page (PRD open question 4).
+    """A window in which transitions are recorded but do not page (docs/configuration.md, silences).
 
     ``scope`` says what it covers: one customer, one segment or everything
     (``target`` is the customer id or segment name, ``None`` for global).

@@ -43,7 +43,7 @@ __all__ = [
 
 
 class Category(str, enum.Enum):
-    """What a ticket is about (PRD FR-1.5). ``OTHER`` when nobody can tell."""
+    """What a ticket is about (docs/classification.md). ``OTHER`` when nobody can tell."""
 
     TECHNICAL = "technical"
     BILLING = "billing"
@@ -72,7 +72,7 @@ class Category(str, enum.Enum):
 
 
 class Priority(str, enum.Enum):
-    """Ticket severity P1 (most urgent) to P4 (PRD FR-1.7)."""
+    """Ticket severity P1 (most urgent) to P4 (the ticket JSON's ``priority``, docs/http.md)."""
 
     P1 = "P1"
     P2 = "P2"
@@ -90,7 +90,7 @@ class Priority(str, enum.Enum):
 
 
 class EventKind(str, enum.Enum):
-    """What happened to a ticket (PRD 6.2 webhooks)."""
+    """What happened to a ticket (docs/http.md, webhooks)."""
 
     CREATED = "created"
     UPDATED = "updated"
@@ -109,7 +109,7 @@ class Ticket:
     """One support ticket as ticketspike counts it.
 
     ``internal`` marks internal notes and agent-created tickets: they are stored
-    but never count as customer volume (PRD open question 2).
+    but never count as customer volume (docs/detection.md).
     ``category_given`` is False when the source named no usable category, so a
     classifier may refine ``category``.
     """
@@ -133,7 +133,7 @@ class Ticket:
         return (self.source, self.ticket_id)
 
     def to_json(self) -> dict[str, Any]:
-        """The canonical ticket JSON (DESIGN.md), with the optional keys set."""
+        """The canonical ticket JSON (docs/cli.md), with the optional keys set."""
         out: dict[str, Any] = {
             "ticketId": self.ticket_id,
             "customerId": self.customer_id,
@@ -178,7 +178,7 @@ class Person:
     """Someone a plan addresses: a CSM, a manager, a champion.
 
     ``slack_id`` lets a notifier skip a lookup by email; ``manager`` is set on
-    CSMs whose manager is known (PRD FR-3.3).
+    CSMs whose manager is known (the manager is reminded).
     """
 
     name: str = ""
@@ -193,8 +193,8 @@ class Account:
 
     Everything but ``id`` is optional, and plans degrade gracefully (with a
     note) when a piece is missing. ``seats`` is the size measure the detector
-    scales industry baselines by (PRD FR-1.4); ``segment`` picks the industry
-    baseline; ``war_room`` is the id of an active war room, if any (FR-3.6).
+    scales industry baselines by (docs/detection.md); ``segment`` picks the industry
+    baseline; ``war_room`` is the id of an active war room, if any.
     """
 
     id: str
@@ -438,7 +438,7 @@ def ticket_row_from_json(
     """
     if type(obj) is dict:
         if len(obj) == 6:
-            # Exactly the six keys of the contract (DESIGN.md), the common case.
+            # Exactly the six keys of the ticket JSON (docs/cli.md), the common case.
             try:
                 tid, cid, raw_category, raw_priority, subject, raw_created = _CANONICAL(obj)
             except KeyError:
@@ -597,7 +597,7 @@ def event_row(event: TicketEvent) -> TicketRow:
 def ticket_event_from_json(
     obj: object, *, where: str = "", strict_categories: bool = False
 ) -> TicketEvent:
-    """Turn one canonical ticket JSON object (DESIGN.md) into a :class:`TicketEvent`.
+    """Turn one canonical ticket JSON object (docs/cli.md) into a :class:`TicketEvent`.
 
     Unknown or missing categories become ``other`` (with ``category_given``
     False) unless ``strict_categories`` is set, in which case they are refused.

@@ -7,6 +7,18 @@ the embedded default is just a plugin set. A misspelt hook fails at load,
 naming the plugin; a registered object that does not fit its role fails
 naming the plugin too. ``trace`` prints every hook call and what it
 registered (like ``DATASETTE_TRACE_PLUGINS``).
+
+Hooks are called through ``pm.hook``, so pluggy's semantics hold as pluggy documents
+them: implementations run last registered first (built-ins, registered before any
+plugin, run last), ``tryfirst`` and ``trylast`` move one to the front or the back, and a
+``wrapper=True`` (or old-style ``hookwrapper=True``) implementation runs around all the
+others and sees their outcome. What each implementation registers is attributed to its
+plugin while it runs, so errors and traces still name the plugin.
+
+The four action-handler hooks of 0.1 (``register_notifiers``, ``register_email_drafters``,
+``register_task_sinks``, ``register_health_score_sinks``) are deprecated aliases of
+``register_action_handlers``: an implementation of one still serves, at its own place in
+the call order, and pluggy warns (``DeprecationWarning``) when it is registered.
 """
 
 from __future__ import annotations
@@ -15,14 +27,16 @@ import importlib
 import importlib.metadata
 import os
 import sys
-from collections.abc import Collection, Iterable, Mapping
-from typing import IO, Any
+from collections.abc import Callable, Collection, Generator, Iterable, Mapping
+from contextvars import ContextVar
+from typing import IO, Any, cast
 
 import attrs
 import pluggy
 
 from . import hookspecs
-from .errors import ConfigError, InputError, PluginError
+from .errors import InputError, PluginConfigError, PluginError
+from .hookspecs import hookimpl
 from .roles import (
     AccountDirectory,
     ActionHandler,
@@ -35,7 +49,7 @@ from .roles import (
     describe,
 )
 
-__all__ = ["PluginConfigError", "PluginInfo", "Plugins", "ROLE_HOOKS"]
+__all__ = ["DEPRECATED_HOOKS", "PluginConfigError", "PluginInfo", "Plugins", "ROLE_HOOKS"]
 
 # Built-in plugin modules, registered like any other plugin (llm/datasette style).
 DEFAULT_PLUGINS: tuple[str, ...] = (
@@ -60,26 +74,31 @@ BUILTIN_NAMES: dict[str, str] = {
 ROLE_HOOKS: dict[str, tuple[str, type]] = {
     "register_ticket_sources": ("ticket source", TicketSource),
     "register_account_directories": ("account directory", AccountDirectory),
-    "register_notifiers": ("notifier", ActionHandler),
-    "register_email_drafters": ("email drafter", ActionHandler),
-    "register_task_sinks": ("task sink", ActionHandler),
-    "register_health_score_sinks": ("health-score sink", ActionHandler),
+    "register_action_handlers": ("action handler", ActionHandler),
     "register_theme_analyzers": ("theme analyzer", ThemeAnalyzer),
     "register_classifiers": ("classifier", Classifier),
     "register_http_endpoints": ("HTTP endpoint", HttpEndpoint),
     "register_mail_transports": ("mail transport", MailTransport),
 }
 
+#: The 0.1 action-handler hooks, now aliases of ``register_action_handlers`` (role label).
+DEPRECATED_HOOKS: dict[str, str] = {
+    "register_notifiers": "notifier",
+    "register_email_drafters": "email drafter",
+    "register_task_sinks": "task sink",
+    "register_health_score_sinks": "health-score sink",
+}
 
-class PluginConfigError(ConfigError, PluginError):
-    """A plugin refused its configuration section: both a config error and a plugin error.
 
-    ``str()`` is the section's own ``file:line: key: message``; ``plugin`` names the plugin.
-    """
+@attrs.define
+class _Running:
+    """The plugin whose hook implementation is running, and what it registered so far."""
 
-    def __init__(self, error: InputError, *, plugin: str) -> None:
-        ConfigError.__init__(self, error.message, where=error.where, field=error.field)
-        self.plugin = plugin
+    plugin: str
+    got: list[Any] = attrs.field(factory=list)
+
+
+_running: ContextVar[_Running | None] = ContextVar("ticketspike_plugin_running", default=None)
 
 
 @attrs.frozen
@@ -138,6 +157,8 @@ class Plugins:
         self._trace = trace
         self._builtin_names: set[str] = set()
         self._dist: dict[str, tuple[str, str]] = {}
+        # Alias plugins serving a deprecated hook's implementation: alias name -> plugin name.
+        self._alias_of: dict[str, str] = {}
         for name in block:
             self.pm.set_blocked(name)
         if builtins:
@@ -220,6 +241,9 @@ class Plugins:
         return self._trace
 
     def unregister(self, name: str) -> None:
+        for alias in [a for a, owner in self._alias_of.items() if owner == name]:
+            self.pm.unregister(name=alias)
+            del self._alias_of[alias]
         self.pm.unregister(name=name)
 
     def _register(self, plugin: object, name: str, *, builtin: bool) -> None:
@@ -232,6 +256,32 @@ class Plugins:
             raise PluginError(str(exc).splitlines()[0].split("=")[0], plugin=name) from exc
         if builtin:
             self._builtin_names.add(name)
+        self._attribute(plugin, name)
+        for hook_name in DEPRECATED_HOOKS:
+            for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
+                if impl.plugin is plugin:
+                    alias = f"{name}.{hook_name}"
+                    self.pm.register(_Alias(impl), name=alias)
+                    self._alias_of[alias] = name
+                    self._attribute(self.pm.get_plugin(alias), name)
+
+    def _attribute(self, plugin: object, name: str) -> None:
+        """Make each of ``plugin``'s ``register_*`` implementations say who is running.
+
+        While one runs, ``register`` knows the plugin to name in errors and traces, and an
+        exception it raises becomes a :class:`PluginError` (a refused config section a
+        :class:`PluginConfigError`) naming it, which is what a wrapper around it sees.
+        """
+        for caller in self.pm.get_hookcallers(plugin) or []:
+            if caller.name not in ROLE_HOOKS:
+                continue  # deprecated hooks are never called; their alias is
+            for impl in caller.get_hookimpls():
+                if impl.plugin is plugin:
+                    # pluggy calls ``impl.function`` for each call; replacing it once, after
+                    # pluggy has checked it, is how the call stays pluggy's own.
+                    impl.function = _attributed(  # type: ignore[misc]
+                        impl, name, caller.name, self._trace
+                    )
 
     def _check_pending(self) -> None:
         try:
@@ -242,48 +292,31 @@ class Plugins:
 
     # -- querying -------------------------------------------------------------
     def collect(self, hook_name: str, config: PluginConfig) -> list[Registered]:
-        """Call one ``register_*`` hook; return what each plugin registered.
+        """Call one ``register_*`` hook through ``pm.hook``; return what was registered.
 
-        Plugins come first, in the order they were registered, built-ins
-        last, so the first match is the most specific.
+        In pluggy's call order: later plugins before earlier ones, built-ins last,
+        ``tryfirst``/``trylast`` and wrappers honoured; the first match is the most specific.
+        A deprecated hook's name collects ``register_action_handlers``, which serves it.
         """
+        if hook_name in DEPRECATED_HOOKS:
+            hook_name = "register_action_handlers"
         role, protocol = ROLE_HOOKS[hook_name]
-        caller = getattr(self.pm.hook, hook_name)
         out: list[Registered] = []
-        # Registration order (pluggy lists it so), then built-ins after every plugin.
-        impls = list(caller.get_hookimpls())
-        impls.sort(key=lambda impl: impl.plugin_name in self._builtin_names)
-        for impl in impls:
-            plugin = impl.plugin_name
-            builtin = plugin in self._builtin_names
-            got: list[Any] = []
 
-            def register(obj: Any, _got: list[Any] = got, _plugin: str = plugin) -> None:
-                if not isinstance(obj, protocol):
-                    raise PluginError(
-                        f"{hook_name}: {describe(obj)!r} is not a {role} "
-                        f"(see ticketspike.roles.{protocol.__name__})",
-                        plugin=_plugin,
-                    )
-                _got.append(obj)
-
-            kwargs = {"register": register, "config": config}
-            try:
-                impl.function(**{a: kwargs[a] for a in impl.argnames})
-            except PluginError:
-                raise
-            except InputError as exc:
-                # A bad config section: keep its file:line:key message (and exit status 2)
-                # while still naming the plugin.
-                raise PluginConfigError(exc, plugin=plugin) from exc
-            except Exception as exc:
+        def register(obj: Any) -> None:
+            running = _running.get()
+            plugin = running.plugin if running is not None else "<unknown>"
+            if not isinstance(obj, protocol):
                 raise PluginError(
-                    f"{hook_name} raised {type(exc).__name__}: {exc}", plugin=plugin
-                ) from exc
-            if self._trace is not None:
-                names = ", ".join(describe(o) for o in got) or "nothing"
-                print(f"[ticketspike] {hook_name} <- {plugin}: {names}", file=self._trace)
-            out.extend(Registered(plugin, builtin, obj) for obj in got)
+                    f"{hook_name}: {describe(obj)!r} is not {_article(role)} {role} "
+                    f"(see ticketspike.roles.{protocol.__name__})",
+                    plugin=plugin,
+                )
+            if running is not None:
+                running.got.append(obj)
+            out.append(Registered(plugin, plugin in self._builtin_names, obj))
+
+        getattr(self.pm.hook, hook_name)(register=register, config=config)
         return out
 
     def ticket_sources(self, config: PluginConfig) -> dict[str, TicketSource]:
@@ -301,19 +334,14 @@ class Plugins:
         return [r.obj for r in self.collect("register_account_directories", config)]
 
     def action_handlers(self, config: PluginConfig) -> dict[str, ActionHandler]:
-        """The handler serving each action kind: plugins over built-ins, first wins."""
+        """The handler serving each action kind: the first registered for it wins.
+
+        A handler's ``kinds`` name action types (:class:`~ticketspike.DirectMessage`...) or,
+        as in 0.1, their kind strings; both map to the kind string here.
+        """
         chosen: dict[str, ActionHandler] = {}
-        regs: list[Registered] = []
-        for hook in (
-            "register_notifiers",
-            "register_email_drafters",
-            "register_task_sinks",
-            "register_health_score_sinks",
-        ):
-            regs.extend(self.collect(hook, config))
-        regs.sort(key=lambda r: r.builtin)
-        for reg in regs:
-            for kind in sorted(reg.obj.kinds):
+        for reg in self.collect("register_action_handlers", config):
+            for kind in sorted(kind_names(reg.obj.kinds)):
                 chosen.setdefault(kind, reg.obj)
         return chosen
 
@@ -343,11 +371,13 @@ class Plugins:
         for name, plugin in sorted(self.pm.list_name_plugin(), key=lambda np: np[0]):
             if plugin is None:
                 continue
+            if name in self._alias_of:
+                continue
             roles = sorted(
                 {
-                    ROLE_HOOKS[c.name][0]
+                    ROLE_HOOKS[c.name][0] if c.name in ROLE_HOOKS else DEPRECATED_HOOKS[c.name]
                     for c in (self.pm.get_hookcallers(plugin) or [])
-                    if c.name in ROLE_HOOKS
+                    if c.name in ROLE_HOOKS or c.name in DEPRECATED_HOOKS
                 }
             )
             dist, version = self._dist.get(name, (None, None))
@@ -355,6 +385,109 @@ class Plugins:
                 dist, version = "ticketspike", _core_version()
             out.append(PluginInfo(name, dist, version, tuple(roles), name in self._builtin_names))
         return out
+
+
+def kind_names(kinds: Iterable[object]) -> frozenset[str]:
+    """The kind strings of a handler's ``kinds``: action types or (as in 0.1) kind strings."""
+    names = set()
+    for kind in kinds:
+        if isinstance(kind, str):
+            names.add(kind)
+        elif isinstance(kind, type) and isinstance(getattr(kind, "kind", None), str):
+            names.add(str(kind.kind))  # type: ignore[attr-defined]
+        else:
+            raise TypeError(f"{kind!r} is neither an action type nor a kind string")
+    return frozenset(names)
+
+
+class _Alias:
+    """Serves a deprecated hook's implementation as a ``register_action_handlers`` one.
+
+    Registered right after its plugin, with the implementation's own ``tryfirst``,
+    ``trylast`` and wrapper markers, so it runs where the plugin's own would.
+    """
+
+    def __init__(self, impl: pluggy.HookImpl) -> None:
+        function, argnames = impl.function, impl.argnames
+        self.register_action_handlers: Callable[..., Any]
+        mark = hookimpl(
+            tryfirst=impl.tryfirst,
+            trylast=impl.trylast,
+            wrapper=impl.wrapper,
+            hookwrapper=impl.hookwrapper,
+        )
+        if impl.wrapper or impl.hookwrapper:
+
+            def call_wrapper(register: Any, config: Any) -> Generator[Any, Any, Any]:
+                given = {"register": register, "config": config}
+                steps = cast(Generator[Any, Any, Any], function(*(given[a] for a in argnames)))
+                return (yield from steps)
+
+            self.register_action_handlers = mark(call_wrapper)
+        else:
+
+            def call(register: Any, config: Any) -> Any:
+                given = {"register": register, "config": config}
+                return function(*(given[a] for a in argnames))
+
+            self.register_action_handlers = mark(call)
+
+
+def _attributed(
+    impl: pluggy.HookImpl, plugin: str, hook_name: str, trace: IO[str] | None
+) -> Callable[..., Any]:
+    """``impl``'s function, run as ``plugin``: see :meth:`Plugins._attribute`."""
+    function = impl.function
+
+    def failed(exc: Exception) -> PluginError:
+        if isinstance(exc, PluginError):
+            return exc
+        if isinstance(exc, InputError):
+            # A bad config section: keep its file:line:key message (and exit status 2)
+            # while still naming the plugin.
+            return PluginConfigError(exc, plugin=plugin)
+        return PluginError(f"{hook_name} raised {type(exc).__name__}: {exc}", plugin=plugin)
+
+    def done(running: _Running) -> None:
+        if trace is not None:
+            names = ", ".join(describe(o) for o in running.got) or "nothing"
+            print(f"[ticketspike] {hook_name} <- {plugin}: {names}", file=trace)
+
+    if impl.wrapper or impl.hookwrapper:
+
+        def run_wrapper(*args: Any, **kwargs: Any) -> Generator[Any, Any, Any]:
+            running = _Running(plugin)
+            token = _running.set(running)
+            try:
+                result = yield from cast(Generator[Any, Any, Any], function(*args, **kwargs))
+            except Exception as exc:
+                error = failed(exc)
+                if error is exc:
+                    raise
+                raise error from exc
+            finally:
+                _running.reset(token)
+            done(running)
+            return result
+
+        return run_wrapper
+
+    def run(*args: Any, **kwargs: Any) -> Any:
+        running = _Running(plugin)
+        token = _running.set(running)
+        try:
+            result = function(*args, **kwargs)
+        except Exception as exc:
+            error = failed(exc)
+            if error is exc:
+                raise
+            raise error from exc
+        finally:
+            _running.reset(token)
+        done(running)
+        return result
+
+    return run
 
 
 def _names(text: str) -> set[str]:
@@ -366,3 +499,7 @@ def _core_version() -> str | None:
         return importlib.metadata.version("ticketspike")
     except importlib.metadata.PackageNotFoundError:
         return None
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1] in "aeiouAEIOU" else "a"

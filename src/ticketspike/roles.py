@@ -6,9 +6,9 @@ hooks in :mod:`ticketspike.hookspecs`:
 * :class:`TicketSource`: turns a vendor webhook (raw bytes, verified first)
   or a page of history into :class:`~ticketspike.model.TicketEvent` s.
 * :class:`AccountDirectory`: account context for a customer id.
-* :class:`ActionHandler`: carries out plan actions of the kinds it lists;
-  notifiers, e-mail drafters, task sinks and health-score sinks are all
-  action handlers, registered through their own hooks.
+* :class:`ActionHandler`: carries out plan actions of the types it lists
+  (notifiers, e-mail drafters, task sinks, health-score sinks), registered
+  through ``register_action_handlers``.
 * :class:`ThemeAnalyzer` and :class:`Classifier`: text analysis, with the
   built-in statistical ones as fallback.
 * :class:`MailTransport`: where approval-gated e-mail drafts are saved for
@@ -22,7 +22,7 @@ Handlers signal failure with :class:`~ticketspike.errors.TransientDeliveryError`
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import datetime
 from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -220,7 +220,11 @@ class ActionHandler(Protocol):
     def name(self) -> str: ...
 
     @property
-    def kinds(self) -> frozenset[str]: ...
+    def kinds(self) -> Collection[type[Action] | str]:
+        """The action types it serves (``{DirectMessage, ChannelPost}``); kind strings
+        (``"direct_message"``) are accepted too, as in 0.1.
+        """
+        ...
 
     def execute(self, action: Action, ctx: ActionContext) -> ActionResult:
         """Carry out ``action`` once, keyed by ``ctx.key`` so a repeat after a crash is a no-op.

@@ -1,7 +1,7 @@
 """What detection says: assessments, spike transitions and the risk signal.
 
 These are the values that flow from the detector to the lifecycle, from the
-lifecycle to the planner, and out to hosts as PRD 4.1 risk signals. Pure
+lifecycle to the planner, and out to hosts as risk signals (docs/cli.md). Pure
 values only: no clock, no I/O. The detector (``ticketspike.detect``) produces
 :class:`Assessment`; the lifecycle (``ticketspike.lifecycle``) produces
 :class:`Transition`.
@@ -29,9 +29,9 @@ __all__ = [
 
 
 class Severity(str, enum.Enum):
-    """Spike severity (PRD FR-2.2): 3-5x is high, above 5x critical.
+    """Spike severity: 3-5x is high, above 5x critical.
 
-    ``NONE`` means no spike; ``MEDIUM`` is the PRD 4.3 label for a rate that
+    ``NONE`` means no spike; ``MEDIUM`` is the label for a rate that
     is elevated but under the threshold (never alerted on).
     """
 
@@ -62,7 +62,7 @@ class BaselineSource(str, enum.Enum):
 class Assessment:
     """One customer's window judged at one instant ``at``.
 
-    Carries everything PRD 2.3, 2.4 and 4.1 ask of a risk signal. Counts and
+    Carries everything a risk signal reports (docs/detection.md). Counts and
     breakdowns cover customer-initiated tickets in (period_start, period_end].
     ``explanation`` is one human sentence on why it fired or did not.
     """
@@ -92,13 +92,13 @@ class Assessment:
     # line that decided: "multiplier", "min_count", "gate" or "warming_up".
     gate_expected_count: float | None = None
     decided_by: str = ""
-    # Tickets in the window's last clock hour and in its busiest one (FR-1.1).
+    # Tickets in the window's last clock hour and in its busiest one.
     last_hour_count: int = 0
     peak_hour_count: int = 0
 
     @property
     def tickets_per_day(self) -> float:
-        """The window's count as a daily rate (FR-1.1)."""
+        """The window's count as a daily rate."""
         return self.ticket_count * 24.0 / self.period_hours if self.period_hours else 0.0
 
     @property
@@ -115,7 +115,7 @@ class Assessment:
         return dict(self.severity_breakdown).get(priority, 0)
 
     def metadata(self) -> dict[str, Any]:
-        """The PRD 4.1 ``ticket_spike`` metadata: its exact keys, then ours."""
+        """The ``ticket_spike`` metadata (docs/cli.md): its exact keys, then ours."""
         mult = self.spike_multiplier
         pct = self.percentage_increase
         return {
@@ -146,7 +146,7 @@ class Assessment:
         }
 
     def to_risk_signal(self) -> dict[str, Any]:
-        """The PRD 2.1 risk signal (DESIGN.md contract)."""
+        """The risk signal (docs/cli.md)."""
         return {
             "signal_type": "ticket_spike",
             "customer_id": self.customer_id,
@@ -157,7 +157,7 @@ class Assessment:
 
 
 class TransitionKind(str, enum.Enum):
-    """How a spike episode changed (DESIGN.md)."""
+    """How a spike episode changed (docs/detection.md)."""
 
     OPENED = "opened"
     ESCALATED = "escalated"  # high -> critical, at most once per episode
@@ -182,7 +182,7 @@ class Transition:
     suppressed: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """The ``replay --format json`` line (DESIGN.md)."""
+        """The ``replay --format json`` line (docs/cli.md)."""
         out: dict[str, Any] = {
             "transition": self.kind.value,
             "at": self.at.isoformat(),
@@ -198,7 +198,7 @@ class Transition:
 
 @attrs.frozen
 class Theme:
-    """A short phrase saying what drives a spike (PRD FR-1.6, US-2).
+    """A short phrase saying what drives a spike (docs/classification.md).
 
     ``area`` names the affected feature or product area when the text makes it
     clear; ``ticket_ids`` are examples, at most a handful.

@@ -31,7 +31,7 @@ import json
 import os
 import signal
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -49,7 +49,7 @@ from .model import (
     TicketEvent,
     ticket_event_from_json,
 )
-from .planner.plan import Action, EscalationPlan
+from .planner.plan import Action, ChannelPost, EscalationPlan, NotifyTeam
 from .plugins import Plugins
 from .roles import (
     AccountDirectory,
@@ -146,6 +146,12 @@ class Delivered:
     now: datetime
 
 
+def _channel_of(action: Action) -> str | None:
+    if isinstance(action, ChannelPost | NotifyTeam):
+        return action.channel
+    return None
+
+
 @attrs.define(eq=False)
 class RecordingNotifier:
     """A notifier that delivers by remembering: ``delivered`` lists every action, in order."""
@@ -158,7 +164,7 @@ class RecordingNotifier:
         self.delivered.append(Delivered(action, ctx.plan.episode_id, ctx.account, ctx.now))
         number = len(self.delivered)
         return ActionResult(
-            ref={"channel": getattr(action, "channel", None) or "recorded", "ts": str(number)},
+            ref={"channel": _channel_of(action) or "recorded", "ts": str(number)},
             summary=f"{action.kind} #{number}",
         )
 
@@ -262,8 +268,14 @@ class FakeSource:
 
 @attrs.define(eq=False)
 class StaticPlugin:
-    """A plugin object registering the given objects, as an installed plugin's hooks would."""
+    """A plugin object registering the given objects, as an installed plugin's hooks would.
 
+    ``notifiers``, ``email_drafters``, ``task_sinks`` and ``health_score_sinks`` are all
+    registered through ``register_action_handlers`` (after ``action_handlers``); the four
+    names are kept so tests written for 0.1 read the same.
+    """
+
+    action_handlers: Sequence[ActionHandler] = ()
     notifiers: Sequence[ActionHandler] = ()
     email_drafters: Sequence[ActionHandler] = ()
     task_sinks: Sequence[ActionHandler] = ()
@@ -275,24 +287,16 @@ class StaticPlugin:
     mail_transports: Sequence[MailTransport] = ()
 
     @hookimpl
-    def register_notifiers(self, register: Callable[[ActionHandler], None]) -> None:
-        for obj in self.notifiers:
-            register(obj)
-
-    @hookimpl
-    def register_email_drafters(self, register: Callable[[ActionHandler], None]) -> None:
-        for obj in self.email_drafters:
-            register(obj)
-
-    @hookimpl
-    def register_task_sinks(self, register: Callable[[ActionHandler], None]) -> None:
-        for obj in self.task_sinks:
-            register(obj)
-
-    @hookimpl
-    def register_health_score_sinks(self, register: Callable[[ActionHandler], None]) -> None:
-        for obj in self.health_score_sinks:
-            register(obj)
+    def register_action_handlers(self, register: Callable[[ActionHandler], None]) -> None:
+        for group in (
+            self.action_handlers,
+            self.notifiers,
+            self.email_drafters,
+            self.task_sinks,
+            self.health_score_sinks,
+        ):
+            for obj in group:
+                register(obj)
 
     @hookimpl
     def register_ticket_sources(self, register: Callable[[TicketSource], None]) -> None:
@@ -380,10 +384,13 @@ def memory_engine(
     from .engine import Engine as _Engine
     from .store.memory import MemoryStore
 
-    extra: list[object] = list(plugins)
+    # Registered before ``plugins``, so (pluggy calls the last registered first) their
+    # account directories are asked before this one.
+    extra: list[object] = []
     directory = FakeAccounts(accounts)
     if directory.accounts:
         extra.append(StaticPlugin(directories=[directory]))
+    extra.extend(plugins)
     options.setdefault("sleep", RecordingSleep())
     return _Engine(
         config if config is not None else _Config.default(env={}),
@@ -426,7 +433,7 @@ def ticket_event(
 
 
 def sample_account(customer_id: str = "techcorp") -> Account:
-    """The PRD 5.1 customer: TechCorp Inc, $500k ARR, health 52 (was 78), CSM with a manager."""
+    """The example customer: TechCorp Inc, $500k ARR, health 52 (was 78), CSM with a manager."""
     return Account(
         id=customer_id,
         name="TechCorp Inc",
@@ -454,7 +461,7 @@ def sample_assessment(
     severity: Severity = Severity.CRITICAL,
     themes: Sequence[str] = ("API errors", "login issues"),
 ) -> Assessment:
-    """An assessment with the PRD 4.1 example's numbers (15 tickets on 2.3/day)."""
+    """An assessment with the example alert's numbers (15 tickets on 2.3/day)."""
     multiplier = ticket_count / baseline_daily_avg if baseline_daily_avg else float("inf")
     categories = ((Category.TECHNICAL, 10), (Category.BILLING, 2), (Category.TRAINING, 3))
     priorities = ((Priority.P1, 3), (Priority.P2, 7), (Priority.P3, 5))
@@ -535,7 +542,7 @@ class KillAfterEffect:
         return self.handler.name
 
     @property
-    def kinds(self) -> frozenset[str]:
+    def kinds(self) -> Collection[type[Action] | str]:
         return self.handler.kinds
 
     def execute(self, action: Action, ctx: ActionContext) -> ActionResult:

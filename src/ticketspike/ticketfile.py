@@ -1,6 +1,6 @@
 """Reading JSON Lines files of canonical ticket JSON (the CLI's ticket input).
 
-Each non-blank line is one ticket object (DESIGN.md). A bad line raises
+Each non-blank line is one ticket object (docs/cli.md). A bad line raises
 :class:`~ticketspike.errors.InvalidTicket` naming ``file:line`` and the field,
 before anything downstream sees it. Parsed by :mod:`ticketspike.jsontext` (orjson when
 installed, ``ticketspike[fast]``; the same depth and surrogate rules either way).

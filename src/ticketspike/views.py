@@ -26,6 +26,7 @@ from urllib.parse import quote, urlsplit
 import attrs
 
 from .errors import InputError
+from .excerpts import ticket_excerpt
 from .model import Category, Priority, Ticket, check_customer_id
 from .store.base import ActionRecord, ActionStatus, EpisodeRecord, TicketRecord
 from .store.dashboard_reads import ActionLine, DashboardReads
@@ -103,7 +104,8 @@ class Summary:
     def to_json(self) -> dict[str, Any]:
         return {
             "customerId": self.customer_id,
-            "recentTickets": [t.to_json() for t in self.recent_tickets],
+            # excerpts: a summary stays small however long the bodies; one ticket is read whole
+            "recentTickets": [ticket_excerpt(t) for t in self.recent_tickets],
             "baseline": self.baseline,
             "currentRate": self.current_rate,
             "isSpike": self.is_spike,

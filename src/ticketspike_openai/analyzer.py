@@ -22,8 +22,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from ticketspike import Category, Classification, Theme, Ticket
-from ticketspike.detect.text import clean
-from ticketspike.detect.themes import sanitize_theme
+from ticketspike.text.themes import sanitize_theme
+from ticketspike.text.tokens import clean
 
 from .client import ChatClient, ModelAnswerError
 
@@ -113,7 +113,7 @@ class OpenAIClassifier:
     """A :class:`~ticketspike.roles.Classifier`: one chat completion per ticket.
 
     Raises :class:`~ticketspike_openai.ModelAnswerError` when the model cannot
-    answer usefully; :func:`ticketspike.detect.classify.classify_with_fallback`
+    answer usefully; :func:`ticketspike.plugin_runners.classify_with_fallback`
     (the engine's path) then lets the built-in classifier answer.
     """
 
@@ -124,6 +124,10 @@ class OpenAIClassifier:
 
     def __repr__(self) -> str:
         return f"OpenAIClassifier({self.client!r})"
+
+    def close(self) -> None:
+        """Close the HTTP connections (the engine calls this when it closes)."""
+        self.client.close()
 
     def classify(self, ticket: Ticket) -> Classification | None:
         if ticket.category_given:
@@ -163,6 +167,10 @@ class OpenAIThemeAnalyzer:
 
     def __repr__(self) -> str:
         return f"OpenAIThemeAnalyzer({self.client!r})"
+
+    def close(self) -> None:
+        """Close the HTTP connections (the engine calls this when it closes)."""
+        self.client.close()
 
     def analyze(
         self, window: Sequence[Ticket], baseline: Sequence[Ticket], *, limit: int = 5

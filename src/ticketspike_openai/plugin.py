@@ -21,11 +21,14 @@ from .settings import DEFAULT_KEY_ENV, settings_from_section
 __all__ = ["register_classifiers", "register_theme_analyzers"]
 
 
-def _client(config: PluginConfig) -> ChatClient | None:
+def _client(config: PluginConfig, role: str) -> ChatClient | None:
+    """A client for ``role`` (``classify`` or ``themes``), unless the config turns it off."""
     section = config.section("openai")
     if section is None:
         return None
     settings = settings_from_section(section)
+    if not getattr(settings, role):
+        return None  # no client, so no connection pool left unclosed
     key: Secret | None
     if "api_key_env" in section:
         # Named on purpose: an unset variable is a mistake worth a clear error.
@@ -39,8 +42,8 @@ def _client(config: PluginConfig) -> ChatClient | None:
 
 @hookimpl
 def register_classifiers(register: Callable[[Classifier], None], config: PluginConfig) -> None:
-    client = _client(config)
-    if client is not None and client.settings.classify:
+    client = _client(config, "classify")
+    if client is not None:
         register(OpenAIClassifier(client))
 
 
@@ -48,6 +51,6 @@ def register_classifiers(register: Callable[[Classifier], None], config: PluginC
 def register_theme_analyzers(
     register: Callable[[ThemeAnalyzer], None], config: PluginConfig
 ) -> None:
-    client = _client(config)
-    if client is not None and client.settings.themes:
+    client = _client(config, "themes")
+    if client is not None:
         register(OpenAIThemeAnalyzer(client))

@@ -1,4 +1,4 @@
-"""The PRD 5.1 alert as Slack Block Kit, built with ``slack_sdk.models.blocks``.
+"""The alert as Slack Block Kit, built with ``slack_sdk.models.blocks``.
 
 slack_sdk's block classes check most of Slack's limits when serialised (section
 text <= 3000, fields <= 10, header <= 150, button text <= 75...), so a message
@@ -82,7 +82,7 @@ LINES_BUDGET = 4000
 NAME_CHARS = 200
 FALLBACK_CHARS = 3000
 
-# The PRD 5.1 buttons, shown on an alert when the plan names none.
+# The alert's buttons, shown on an alert when the plan names none.
 DEFAULT_BUTTONS: tuple[Link, ...] = (
     Link("View Tickets"),
     Link("Draft Response"),

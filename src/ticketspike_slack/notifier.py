@@ -112,8 +112,8 @@ class SlackNotifier:
         ``settings`` when omitted.
     """
 
-    kinds = frozenset(
-        {"direct_message", "channel_post", "thread_reply", "update_message", "notify_team"}
+    kinds: frozenset[type[Action]] = frozenset(
+        {DirectMessage, ChannelPost, ThreadReply, UpdateMessage, NotifyTeam}
     )
 
     def __init__(

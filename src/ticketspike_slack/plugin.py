@@ -25,13 +25,15 @@ from .interactions import SlackInteractions
 from .notifier import SlackNotifier
 from .settings import settings_from_section
 
-__all__ = ["register_http_endpoints", "register_notifiers"]
+__all__ = ["register_action_handlers", "register_http_endpoints"]
 
 _TEAM_ID = re.compile(r"^[TE][A-Z0-9]{2,}$")
 
 
 @hookimpl
-def register_notifiers(register: Callable[[ActionHandler], None], config: PluginConfig) -> None:
+def register_action_handlers(
+    register: Callable[[ActionHandler], None], config: PluginConfig
+) -> None:
     section = config.section("slack")
     if section is None:
         return

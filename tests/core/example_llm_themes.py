@@ -20,6 +20,7 @@ cleaned by ticketspike before anyone sees them.
 from __future__ import annotations
 
 import json
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
 
@@ -66,8 +67,12 @@ class LLMThemeAnalyzer:
         )
         if self._token is not None:
             request.add_header("Authorization", f"Bearer {self._token.reveal()}")
-        with urllib.request.urlopen(request, timeout=self.timeout) as response:
-            answer = json.loads(response.read())
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                answer = json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            exc.close()  # an HTTPError holds the open response
+            raise RuntimeError(f"the model server answered HTTP {exc.code}") from None
         items = json.loads(answer["choices"][0]["message"]["content"])
         known = {t.ticket_id for t in window}
         themes = []

@@ -13,16 +13,15 @@ from hypothesis import strategies as st
 
 from ticketspike import Category, Classification, ConfigError, Plugins, Ticket, hookimpl
 from ticketspike.config import load_config
-from ticketspike.detect.classify import (
+from ticketspike.model import ticket_event_from_json
+from ticketspike.plugin_runners import FallbackClassifier, classify_with_fallback
+from ticketspike.text.classify import (
     ClassificationSettings,
-    FallbackClassifier,
     apply_classification,
     categorize,
     classify,
-    classify_with_fallback,
     train,
 )
-from ticketspike.model import ticket_event_from_json
 
 AT = datetime(2026, 3, 1, 9, tzinfo=timezone.utc)
 

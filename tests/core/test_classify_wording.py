@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from ticketspike import Category
-from ticketspike.detect.classify import DEFAULT_CLASSIFIER, ClassificationSettings, features, train
+from ticketspike.text.classify import DEFAULT_CLASSIFIER, ClassificationSettings, features, train
 
 
 @pytest.mark.parametrize(

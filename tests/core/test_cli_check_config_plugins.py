@@ -14,7 +14,7 @@ class StrictPlugin:
     """A notifier plugin that insists on an integer ``retries`` in its section."""
 
     @hookimpl
-    def register_notifiers(self, register: Any, config: Any) -> None:
+    def register_action_handlers(self, register: Any, config: Any) -> None:
         section = config.section("strict")
         if section is None:
             return
@@ -44,7 +44,7 @@ def test_sections_no_plugin_reads_are_warned_about(tmp_path: Any) -> None:
 
 class NeedsToken:
     @hookimpl
-    def register_notifiers(self, register: Any, config: Any) -> None:
+    def register_action_handlers(self, register: Any, config: Any) -> None:
         section = config.section("needy")
         if section is not None:
             config.require_secret(section, "token_env", "NEEDY_TOKEN", what="the API token")

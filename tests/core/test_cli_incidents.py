@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from support import incident_stream
 from ticketspike.cli import main
 from ticketspike.engine import Engine
 from ticketspike.model import ticket_event_from_json
@@ -16,18 +17,7 @@ from ticketspike.testing import FixedClock, clean_plugins
 
 
 def stream() -> list[dict[str, object]]:
-    import importlib.util
-    import sys
-
-    name = "ticketspike_tests_incident_stream"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            name, Path(__file__).with_name("incident_stream.py")
-        )
-        assert spec is not None and spec.loader is not None
-        sys.modules[name] = module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    rows: list[dict[str, object]] = sys.modules[name].stream()
+    rows: list[dict[str, object]] = incident_stream.stream()
     return rows
 
 

@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 
 from ticketspike.cli import main
-from ticketspike.detect.classify import categorize
 from ticketspike.model import ticket_event_from_json
+from ticketspike.text.classify import categorize
 
 UTC = timezone.utc
 START = datetime(2026, 3, 2, tzinfo=UTC)
 RISK_KEYS = {"signal_type", "customer_id", "severity", "detected_at", "metadata"}
-PRD_METADATA = {
+SIGNAL_METADATA = {
     "ticket_count",
     "baseline_daily_avg",
     "spike_multiplier",
@@ -102,7 +102,7 @@ def test_scan_json_prints_risk_signals_with_the_prd_keys(capsys, tickets) -> Non
     assert set(signal) == RISK_KEYS
     assert signal["signal_type"] == "ticket_spike" and signal["severity"] == "critical"
     meta = signal["metadata"]
-    assert PRD_METADATA <= set(meta)
+    assert SIGNAL_METADATA <= set(meta)
     assert meta["ticket_count"] == 12 and meta["period_hours"] == 24.0
     assert meta["ticket_ids"] == [f"acme-s31-{i}" for i in range(12)]
     assert meta["severity_breakdown"] == {"P1": 3, "P2": 9}
@@ -155,7 +155,7 @@ def test_replay_json_is_one_transition_per_line(capsys, tmp_path) -> None:
     assert [line["transition"] for line in lines] == ["opened", "escalated", "resolved"]
     for line in lines:
         assert set(line) == REPLAY_KEYS
-        assert PRD_METADATA <= set(line["metadata"])
+        assert SIGNAL_METADATA <= set(line["metadata"])
     assert len({line["episode_id"] for line in lines}) == 1
     opened, _, resolved = lines
     assert opened["at"] < resolved["at"]

@@ -52,7 +52,7 @@ def test_demo_shows_the_spike_the_alert_the_plan_and_the_outbox(
     out = done.stdout
     assert "1. Detected spike" in out
     assert "opened    TechCorp Inc: high" in out and "escalated TechCorp Inc: critical" in out
-    # The sample's numbers are the PRD 5.1 example's: 15 tickets on about 2.3 a day.
+    # The sample's numbers are the example alert's: 15 tickets on about 2.3 a day.
     assert re.search(
         r"15 tickets in the last 24 hours against a baseline of 2\.\d/day "
         r"\((6|7)\.\dx, critical\)",

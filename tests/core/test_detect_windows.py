@@ -76,7 +76,7 @@ def test_a_burst_opens_within_the_hour_and_reports_the_day() -> None:
     assert len(opened) == 1
     assert at(30, 14.0) <= opened[0].at <= at(30, 15.0)
     a = opened[0].assessment
-    # The signal is the PRD's 24-hour figure; the short window decided.
+    # The signal is the 24-hour figure; the short window decided.
     assert a.period_hours == 24.0 and a.baseline_daily_avg == 1.0
     assert a.spike_multiplier == a.ticket_count / 1.0 >= 3.0
     assert a.severity in (Severity.HIGH, Severity.CRITICAL)

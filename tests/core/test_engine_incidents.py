@@ -3,32 +3,15 @@ holds, the seam other parts subscribe to, and the incident's resolution."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
+from support import incident_stream as S
 from ticketspike.config import load_config
 from ticketspike.incidents import IncidentTransition
 from ticketspike.model import Account, Person, ticket_event_from_json
 from ticketspike.planner.plan import AdjustHealthScore, DirectMessage, DraftEmail, NotifyTeam
 from ticketspike.testing import FixedClock, memory_engine
-
-
-def _stream_module() -> Any:
-    name = "ticketspike_tests_incident_stream"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            name, Path(__file__).with_name("incident_stream.py")
-        )
-        assert spec is not None and spec.loader is not None
-        sys.modules[name] = module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-S = _stream_module()
 
 
 def accounts() -> list[Account]:

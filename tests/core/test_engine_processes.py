@@ -62,7 +62,7 @@ class TinyNotifier:
 
 
 @hookimpl
-def register_notifiers(register, config):
+def register_action_handlers(register, config):
     section = config.section("tiny")
     if section is None:
         return
@@ -171,7 +171,7 @@ def test_the_plugin_distribution_is_found_through_its_entry_point(world: dict[st
     assert done.returncode == 0, done.stderr
     infos = {i["name"]: i for i in json.loads(done.stdout)}
     assert infos["tiny"]["distribution"] == "tiny-notifier"
-    assert infos["tiny"]["roles"] == ["notifier"]
+    assert infos["tiny"]["roles"] == ["action handler"]
 
 
 def test_running_twice_executes_nothing_twice(world: dict[str, Path]) -> None:
@@ -217,7 +217,7 @@ def test_killed_between_two_actions_then_run_again_completes_each_once(
             time.sleep(0.05)
     finally:
         proc.kill()
-        proc.wait(30)
+        proc.communicate(timeout=30)  # reaps it and closes the stderr pipe
     assert len(delivered(world)) == 2
     again = run(
         world, "run", world["tickets"], "--store", world["store"], "--config", config(world)

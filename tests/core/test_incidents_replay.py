@@ -3,28 +3,14 @@ within an hour make one incident; two unrelated spikes the same day stay ordinar
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
+from support import incident_stream as _s
 from ticketspike.cli import main
 
-
-def _stream_module():  # tests have no packages (importlib mode): load the helper by path
-    name = "ticketspike_tests_incident_stream"
-    if name not in sys.modules:
-        path = Path(__file__).with_name("incident_stream.py")
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        sys.modules[name] = module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-_s = _stream_module()
 AFFECTED, UNRELATED, stream, write = _s.AFFECTED, _s.UNRELATED, _s.stream, _s.write
 
 

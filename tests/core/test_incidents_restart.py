@@ -7,9 +7,7 @@ what one uninterrupted run plans."""
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import io
-import sys
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -17,26 +15,14 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from support import incident_stream
 from ticketspike.engine import Engine
 from ticketspike.model import Account, Person, ticket_event_from_json
 from ticketspike.store import SQLiteStore
 from ticketspike.testing import FakeAccounts, FixedClock, StaticPlugin, clean_plugins
 
-
-def _stream_module() -> Any:
-    name = "ticketspike_tests_incident_stream"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            name, Path(__file__).with_name("incident_stream.py")
-        )
-        assert spec is not None and spec.loader is not None
-        sys.modules[name] = module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
 EVENTS = [
-    ticket_event_from_json(r) for r in _stream_module().stream(customers=30, affected=8, days=12)
+    ticket_event_from_json(r) for r in incident_stream.stream(customers=30, affected=8, days=12)
 ]
 CLOCK = FixedClock(max(e.at for e in EVENTS) + timedelta(minutes=1))
 ACCOUNTS = FakeAccounts(

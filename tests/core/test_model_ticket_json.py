@@ -1,4 +1,4 @@
-"""The canonical ticket JSON contract (DESIGN.md): what is accepted, what is refused, and how."""
+"""The canonical ticket JSON contract (docs/cli.md): what is accepted, what is refused, and how."""
 
 from __future__ import annotations
 

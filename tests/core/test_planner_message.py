@@ -1,4 +1,4 @@
-"""The PRD 5.1 alert and the PRD 10.1 acknowledgement e-mail."""
+"""The opening alert and the acknowledgement e-mail (docs/workflow.md, docs/email.md)."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ from ticketspike.signals import Assessment, BaselineSource, Severity, Transition
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
 
-# PRD 5.1, copied line for line.
-PRD_ALERT = """\
+# The alert of docs/workflow.md, line for line.
+EXAMPLE_ALERT = """\
 :rotating_light: SUPPORT SPIKE ALERT: TechCorp Inc
 
 15 tickets in last 24 hours (6.5x normal rate)
@@ -85,7 +85,7 @@ def assessment(
 
 def test_alert_reproduces_prd_layout_line_for_line() -> None:
     message = alert_message(assessment(), ACCOUNT, severity=Severity.CRITICAL)
-    assert render_text(message).splitlines() == PRD_ALERT.splitlines()
+    assert render_text(message).splitlines() == EXAMPLE_ALERT.splitlines()
 
 
 def test_planned_csm_message_is_the_prd_alert() -> None:
@@ -100,7 +100,7 @@ def test_planned_csm_message_is_the_prd_alert() -> None:
     )
     plan = Planner().plan(transition, ACCOUNT)
     csm = next(a for a in plan.actions if isinstance(a, DirectMessage))
-    assert render_text(csm.message) == PRD_ALERT
+    assert render_text(csm.message) == EXAMPLE_ALERT
     assert csm.message.ticket_links == (("101", "https://support.example/tickets/101"),)
 
 

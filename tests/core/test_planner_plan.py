@@ -1,4 +1,4 @@
-"""Escalation plans for opened, escalated and resolved spikes (PRD 3.3, 4.4)."""
+"""Escalation plans for opened, escalated and resolved spikes (docs/workflow.md)."""
 
 from __future__ import annotations
 
@@ -143,7 +143,7 @@ def test_critical_plan_holds_every_prd_step() -> None:
     teams = [n.team for n in of(plan.actions, NotifyTeam)]
     assert teams == ["support_lead", "product"]
     assert plan.routed_teams == ("support_lead", "product")
-    # 3 P1 tickets: FR-3.7 asks for an internal sync.
+    # 3 P1 tickets: the workflow asks for an internal sync.
     (sync,) = of(plan.actions, ScheduleSync)
     assert [a.role for a in sync.attendees] == ["csm", "manager", "support_lead", "product"]
 

@@ -28,7 +28,7 @@ def python_blocks() -> list[str]:
 @pytest.fixture
 def package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     blocks = python_blocks()
-    plugin = next(b for b in blocks if "def register_notifiers" in b)
+    plugin = next(b for b in blocks if "def register_action_handlers" in b)
     root = tmp_path / "src" / "ticketspike_webhook_notifier"
     root.mkdir(parents=True)
     (root / "__init__.py").write_text("")

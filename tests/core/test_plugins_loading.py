@@ -75,7 +75,7 @@ class Misspelt:
 
 class WrongArgument:
     @hookimpl
-    def register_notifiers(self, register: Callable[[Any], None], channel: str) -> None:
+    def register_action_handlers(self, register: Callable[[Any], None], channel: str) -> None:
         """Asks for an argument the hook does not have."""
 
 
@@ -102,7 +102,7 @@ def test_an_object_that_does_not_fit_its_role_is_refused_naming_the_plugin() -> 
     with pytest.raises(PluginError) as caught:
         plugins.action_handlers(PluginConfig())
     assert caught.value.plugin == "StaticPlugin"
-    assert "'half' is not a notifier" in str(caught.value)
+    assert "'half' is not an action handler" in str(caught.value)
 
 
 def test_a_hook_that_raises_is_reported_with_the_plugin_name() -> None:
@@ -135,7 +135,7 @@ class Notifier:
         return ActionResult(summary="{name}")
 
 @hookimpl
-def register_notifiers(register):
+def register_action_handlers(register):
     register(Notifier())
 """
 
@@ -163,7 +163,7 @@ def test_allow_and_block_lists_decide_which_entry_points_load(site: Path) -> Non
     assert "alpha" not in _loaded(Plugins(block={"alpha"}))
     assert _loaded(Plugins(load_entrypoints=False)) == set()
     info = next(i for i in Plugins(allow={"beta"}).infos() if i.name == "beta")
-    assert (info.distribution, info.version, info.roles) == ("beta", "0.1", ("notifier",))
+    assert (info.distribution, info.version, info.roles) == ("beta", "0.1", ("action handler",))
 
 
 def test_the_operator_controls_loading_through_the_environment(site: Path) -> None:
@@ -211,7 +211,7 @@ def test_the_plugins_command_lists_broken_plugins_with_their_error(
     monkeypatch.setenv("TICKETSPIKE_LOAD_PLUGINS", "alpha,typo,broken")
     assert main(["plugins"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert "alpha: alpha 0.1 - notifier" in out
+    assert "alpha: alpha 0.1 - action handler" in out
     assert any(line.startswith("typo: BROKEN - ") and "register_notifier" in line for line in out)
     assert any(
         line.startswith("broken: BROKEN - ") and "ModuleNotFoundError" in line for line in out
@@ -233,10 +233,13 @@ def test_plugins_trace_shows_what_each_plugin_registers(
     assert main(["plugins", "--all", "--trace"]) == 0
     err = capsys.readouterr().err.splitlines()
     assert "[ticketspike] register_ticket_sources <- ticket: ticket" in err
-    assert "[ticketspike] register_notifiers <- console: console" in err
+    assert "[ticketspike] register_action_handlers <- console: console" in err
     monkeypatch.setenv("TICKETSPIKE_TRACE_PLUGINS", "1")
     assert main(["plugins", "--all"]) == 0
-    assert "[ticketspike] register_task_sinks <- outbox: outbox" in capsys.readouterr().err
+    assert (
+        "[ticketspike] register_action_handlers <- outbox: outbox, outbox"
+        in capsys.readouterr().err
+    )
 
 
 def test_built_ins_are_plugins_too_and_can_be_blocked() -> None:
@@ -277,8 +280,12 @@ def test_tracing_prints_every_hook_call_and_what_it_registered() -> None:
     )
     plugins.action_handlers(PluginConfig())
     lines = stream.getvalue().splitlines()
-    assert "[ticketspike] register_notifiers <- StaticPlugin: recording" in lines
-    assert "[ticketspike] register_notifiers <- console: console" in lines
+    assert "[ticketspike] register_action_handlers <- StaticPlugin: recording" in lines
+    assert "[ticketspike] register_action_handlers <- console: console" in lines
+    # pluggy's order: the plugin (registered last) is called before the built-in.
+    assert lines.index("[ticketspike] register_action_handlers <- StaticPlugin: recording") < (
+        lines.index("[ticketspike] register_action_handlers <- console: console")
+    )
 
 
 def test_source_names_must_be_unique_among_plugins() -> None:
@@ -320,14 +327,48 @@ def test_hook_register_account_directories() -> None:
     assert engine.account("c3") is None
 
 
-def test_hook_register_notifiers() -> None:
+def test_hook_register_action_handlers() -> None:
     notifier = RecordingNotifier()
     engine = memory_engine(
-        StaticPlugin(notifiers=[notifier]),
+        StaticPlugin(action_handlers=[notifier]),
         accounts=[sample_account()],
         clock=FixedClock(SPIKE_DAY + timedelta(hours=14)),
     )
     engine.ingest_many(spike_events())
+    kinds = {d.action.kind for d in notifier.delivered}
+    assert {"direct_message", "channel_post", "notify_team"} <= kinds
+
+
+class _Deprecated:
+    """A 0.1 plugin: one deprecated hook, implemented as 0.1 plugins did."""
+
+    def __init__(self, hook: str, handler: Any) -> None:
+        def register_handlers(register: Callable[[Any], None], config: PluginConfig) -> None:
+            register(handler)
+
+        setattr(self, hook, hookimpl(register_handlers))
+
+
+def _deprecated(hook: str, handler: Any) -> _Deprecated:
+    """A 0.1 plugin on ``hook``; registering it must warn (checked by every caller)."""
+    return _Deprecated(hook, handler)
+
+
+def _run_deprecated(hook: str, handler: Any) -> Any:
+    with pytest.warns(DeprecationWarning, match=f"the {hook} hook is deprecated"):
+        engine = memory_engine(
+            _deprecated(hook, handler),
+            accounts=[sample_account()],
+            clock=FixedClock(SPIKE_DAY + timedelta(hours=14)),
+        )
+    engine.ingest_many(spike_events())
+    return engine
+
+
+def test_hook_register_notifiers() -> None:
+    """Deprecated alias of register_action_handlers: warns at registration, still serves."""
+    notifier = RecordingNotifier()
+    _run_deprecated("register_notifiers", notifier)
     kinds = {d.action.kind for d in notifier.delivered}
     assert {"direct_message", "channel_post", "notify_team"} <= kinds
 
@@ -353,7 +394,7 @@ def _run_with(**roles: Sequence[Any]) -> Any:
 
 def test_hook_register_email_drafters() -> None:
     drafter = _Sink("gmail-drafts", {"draft_email"})
-    engine = _run_with(email_drafters=[drafter])
+    engine = _run_deprecated("register_email_drafters", drafter)
     assert [a.kind for a in drafter.seen] == ["draft_email"]
     assert drafter.seen[0].requires_approval is True
     handled = {e.kind: e.handler for e in engine.store.outbox()}
@@ -362,14 +403,14 @@ def test_hook_register_email_drafters() -> None:
 
 def test_hook_register_task_sinks() -> None:
     sink = _Sink("tracker", {"create_task"})
-    engine = _run_with(task_sinks=[sink])
+    engine = _run_deprecated("register_task_sinks", sink)
     assert [a.kind for a in sink.seen] == ["create_task"]
     assert {e.kind: e.handler for e in engine.store.outbox()}["create_task"] == "tracker"
 
 
 def test_hook_register_health_score_sinks() -> None:
     sink = _Sink("crm-health", {"adjust_health_score"})
-    _run_with(health_score_sinks=[sink])
+    _run_deprecated("register_health_score_sinks", sink)
     assert [(a.kind, a.delta) for a in sink.seen] == [("adjust_health_score", -15)]
 
 
@@ -427,7 +468,9 @@ def test_plugin_config_is_what_the_hooks_receive() -> None:
 
     class Spy:
         @hookimpl
-        def register_notifiers(self, register: Callable[[Any], None], config: PluginConfig) -> None:
+        def register_action_handlers(
+            self, register: Callable[[Any], None], config: PluginConfig
+        ) -> None:
             seen.append(config)
 
     config = PluginConfig(env={"X": "1"})

@@ -1,4 +1,4 @@
-"""Routing (FR-4): category defaults, the mixed-spike rule, custom per-organization rules."""
+"""Routing (docs/workflow.md): category defaults, the mixed-spike rule, per-organization rules."""
 
 from __future__ import annotations
 

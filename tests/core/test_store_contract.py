@@ -1,10 +1,8 @@
-"""The store contract, checked against both implementations (memory and SQLite file)."""
+"""The store contract, checked against every store (memory, SQLite file, PostgreSQL)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import attrs
 import pytest
@@ -20,11 +18,10 @@ from ticketspike.testing import sample_account, sample_plan, sample_transition, 
 T0 = datetime(2026, 3, 2, 12, 0, tzinfo=timezone.utc)
 
 
-@pytest.fixture(params=["memory", "sqlite"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    made: Store = MemoryStore() if request.param == "memory" else SQLiteStore(tmp_path / "s.db")
-    yield made
-    made.close()
+@pytest.fixture
+def store(any_store: Store) -> Store:
+    """Every store kind in turn (``any_store`` in tests/conftest.py)."""
+    return any_store
 
 
 def _plan(

@@ -1,25 +1,22 @@
-"""People's acts, recorded silences and follow-up plans: the store contract on both stores."""
+"""People's acts, recorded silences and follow-up plans: the store contract on every store."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import attrs
 import pytest
 
-from ticketspike.store import InteractionRecord, MemoryStore, SilenceRecord, SQLiteStore, Store
+from ticketspike.store import InteractionRecord, SilenceRecord, Store
 from ticketspike.testing import sample_account, sample_plan, sample_transition
 
 T0 = datetime(2026, 3, 2, 12, 0, tzinfo=timezone.utc)
 
 
-@pytest.fixture(params=["memory", "sqlite"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    made: Store = MemoryStore() if request.param == "memory" else SQLiteStore(tmp_path / "s.db")
-    yield made
-    made.close()
+@pytest.fixture
+def store(any_store: Store) -> Store:
+    """Every store kind in turn (``any_store`` in tests/conftest.py)."""
+    return any_store
 
 
 def _act(key: str = "ep_1:acknowledge", **changes: object) -> InteractionRecord:

@@ -1,4 +1,4 @@
-"""Records kept aside without a customer: the store contract on both stores, and the engine."""
+"""Records kept aside without a customer: the store contract on every store, and the engine."""
 
 from __future__ import annotations
 
@@ -11,17 +11,16 @@ import pytest
 
 from ticketspike import Plugins, TicketEvent, Unmatched, WebhookResult, hookimpl
 from ticketspike.engine import Engine
-from ticketspike.store import MemoryStore, SQLiteStore, Store
+from ticketspike.store import SQLiteStore, Store
 from ticketspike.testing import ticket_event
 
 T0 = datetime(2026, 3, 2, 12, 0, tzinfo=timezone.utc)
 
 
-@pytest.fixture(params=["memory", "sqlite"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    made: Store = MemoryStore() if request.param == "memory" else SQLiteStore(tmp_path / "s.db")
-    yield made
-    made.close()
+@pytest.fixture
+def store(any_store: Store) -> Store:
+    """Every store kind in turn (``any_store`` in tests/conftest.py)."""
+    return any_store
 
 
 def aside(record_id: str, reason: str = "no company", **payload: Any) -> Unmatched:

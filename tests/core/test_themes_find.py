@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from ticketspike import ConfigError, Ticket
 from ticketspike.config import load_config
 from ticketspike.configfile import load_text
-from ticketspike.detect.themes import (
+from ticketspike.text.themes import (
     ThemeSettings,
     find_themes,
     theme_settings_from_config,

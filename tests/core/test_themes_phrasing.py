@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 
 from ticketspike import Ticket
 from ticketspike.cli import main
-from ticketspike.detect.text import segments, stem, tokens
-from ticketspike.detect.themes import ThemeSettings, find_themes
-from ticketspike.detect.trouble import trouble_in
+from ticketspike.text.themes import ThemeSettings, find_themes
+from ticketspike.text.tokens import segments, stem, tokens
+from ticketspike.text.trouble import trouble_in
 
 AT = datetime(2026, 2, 20, 12, tzinfo=timezone.utc)
 
@@ -53,7 +53,7 @@ def window(*subjects: str, prefix: str = "W") -> list[Ticket]:
     return [ticket(f"{prefix}{i}", s, hours_ago=i / 4) for i, s in enumerate(subjects)]
 
 
-EARLY = [  # the first hours of the PRD 5.1 incident
+EARLY = [  # the first hours of the example incident
     "API returning 500 errors on /v2/orders",
     "Intermittent API errors when syncing orders",
     "Users cannot log in after this morning's update",

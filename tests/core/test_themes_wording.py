@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ticketspike import Ticket
-from ticketspike.detect.text import segments
-from ticketspike.detect.themes import find_themes, typo_canon
+from ticketspike.text.themes import find_themes, typo_canon
+from ticketspike.text.tokens import segments
 
 AT = datetime(2026, 3, 31, 12, tzinfo=timezone.utc)
 

@@ -486,7 +486,7 @@ def test_categorize_is_not_called_when_every_category_is_given(tmp_path: Path) -
 
 
 def test_real_categorize_gives_the_rows_of_categorized_events(tmp_path: Path) -> None:
-    from ticketspike.detect.classify import categorize
+    from ticketspike.text.classify import categorize
 
     path = tmp_path / "tickets.jsonl"
     path.write_text(

@@ -1,4 +1,4 @@
-"""Workflow YAML (PRD 4.4): the default, aliases, and load-time refusals with file:line:key."""
+"""Workflow YAML (docs/workflow.md): the default, aliases, load-time refusals with file:line:key."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from ticketspike.planner.workflow import (
     workflow_from_config,
 )
 
-PRD_WORKFLOW = """\
+DOCUMENTED_WORKFLOW = """\
 workflow: support_spike_escalation
 version: 1.0
 trigger:
@@ -83,7 +83,7 @@ def steps_yaml(body: str) -> str:
 
 
 def test_prd_workflow_loads_verbatim_with_aliases() -> None:
-    workflow = load("workflow:\n" + textwrap.indent(PRD_WORKFLOW, "  "))
+    workflow = load("workflow:\n" + textwrap.indent(DOCUMENTED_WORKFLOW, "  "))
     assert workflow.name == "support_spike_escalation"
     assert [(s.id, s.action) for s in workflow.steps] == [
         ("notify_csm", "direct_message"),
@@ -102,8 +102,8 @@ def test_prd_workflow_loads_verbatim_with_aliases() -> None:
 
 def test_default_workflow_is_the_prd_workflow_plus_war_room_sync_and_routing() -> None:
     workflow = default_workflow()
-    prd = load("workflow:\n" + textwrap.indent(PRD_WORKFLOW, "  "))
-    assert workflow.steps[:6] == prd.steps
+    documented = load("workflow:\n" + textwrap.indent(DOCUMENTED_WORKFLOW, "  "))
+    assert workflow.steps[:6] == documented.steps
     assert [s.action for s in workflow.steps[6:]] == [
         "add_to_war_room",
         "schedule_sync",

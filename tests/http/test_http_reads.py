@@ -1,4 +1,4 @@
-"""The read endpoints: bearer token required; PRD 4.2 summary, check-spike, banner, dashboard."""
+"""The read endpoints: bearer token required; summary, check-spike, banner, dashboard."""
 
 from __future__ import annotations
 

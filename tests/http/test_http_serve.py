@@ -94,7 +94,8 @@ def server(tmp_path: Path) -> Iterator[Server]:
         for line in proc.stderr:
             lines.put(line)
 
-    threading.Thread(target=pump, daemon=True).start()
+    reader = threading.Thread(target=pump, daemon=True)
+    reader.start()
     url = None
     deadline = time.monotonic() + 30
     while url is None and time.monotonic() < deadline:
@@ -121,6 +122,9 @@ def server(tmp_path: Path) -> Iterator[Server]:
         if proc.poll() is None:
             proc.kill()
             proc.wait(10)
+        reader.join(10)  # the pipe ends with the process
+        assert proc.stderr is not None
+        proc.stderr.close()
 
 
 def test_a_real_server_stores_once_answers_reads_and_shuts_down_cleanly(server, tmp_path):

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import threading
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import attrs
 import pytest
-from ticketspike_tests_mail_servers import NOW, SPIKE_DAY, tickets
 
+from support.mail_servers import NOW, SPIKE_DAY, tickets
 from ticketspike import DraftRecord, DraftStatus
 from ticketspike.config import load_config
 from ticketspike.engine import Engine
@@ -29,7 +28,6 @@ from ticketspike.errors import (
     TransientDeliveryError,
 )
 from ticketspike.model import ticket_event_from_json
-from ticketspike.store import MemoryStore, SQLiteStore
 from ticketspike.testing import (
     FixedClock,
     RecordingMailTransport,
@@ -258,11 +256,10 @@ def test_a_follow_up_draft_threads_to_the_first_acknowledgement() -> None:
 
 
 # -- the records in both stores ----------------------------------------------------------
-@pytest.fixture(params=["memory", "sqlite"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
-    if request.param == "memory":
-        return MemoryStore()
-    return SQLiteStore(tmp_path / "drafts.db")
+@pytest.fixture
+def store(any_store: Any) -> Any:
+    """Every store kind in turn (``any_store`` in tests/conftest.py)."""
+    return any_store
 
 
 def record(**changes: Any) -> DraftRecord:

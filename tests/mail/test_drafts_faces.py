@@ -11,8 +11,8 @@ from typing import Any
 
 import httpx
 import pytest
-from ticketspike_tests_mail_servers import MAIL_ENV, NOW, SmtpServer, email_yaml, write_inputs
 
+from support.mail_servers import MAIL_ENV, NOW, SmtpServer, email_yaml, write_inputs
 from ticketspike.cli import main
 from ticketspike.config import load_config
 from ticketspike.engine import Engine
@@ -101,7 +101,7 @@ def test_cli_an_unreachable_server_exits_1_and_keeps_the_approval(
     smtp: SmtpServer,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from ticketspike_tests_mail_servers import free_port
+    from support.mail_servers import free_port
 
     down = tmp_path / "down.yaml"
     down.write_text(email_yaml(smtp_port=free_port(), extra="  send_attempts: 1"))
@@ -233,7 +233,7 @@ def test_http_reject_then_approve_is_a_conflict_and_nothing_is_sent(
 def test_http_a_mail_server_down_is_503_and_the_approval_is_kept(
     tmp_path: Path, store_with_a_draft: dict[str, str], smtp: SmtpServer
 ) -> None:
-    from ticketspike_tests_mail_servers import free_port
+    from support.mail_servers import free_port
 
     down = tmp_path / "down.yaml"
     down.write_text(email_yaml(smtp_port=free_port()))

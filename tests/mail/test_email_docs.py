@@ -5,8 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ticketspike_tests_mail_servers import NOW, tickets
-
+from support.mail_servers import NOW, tickets
 from ticketspike.config import load_config
 from ticketspike.mail.settings import email_settings_from_config
 from ticketspike.model import ticket_event_from_json

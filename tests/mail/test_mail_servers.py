@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ticketspike_tests_mail_servers import (
+
+from support.mail_servers import (
     ACCOUNTS,
     IMAP_PASSWORD,
     MAIL_ENV,
@@ -28,7 +29,6 @@ from ticketspike_tests_mail_servers import (
     free_port,
     write_inputs,
 )
-
 from ticketspike.builtin.mail_transport import transport_from_config
 from ticketspike.config import load_config
 from ticketspike.engine import Engine
@@ -376,7 +376,7 @@ def test_header_injection_through_names_and_subjects_is_refused(
 def test_xoauth2_logs_in_with_the_token_and_a_wrong_token_fails_for_good(
     tmp_path: Path, smtp: SmtpServer
 ) -> None:
-    from ticketspike_tests_mail_servers import SMTP_TOKEN, SMTP_USER
+    from support.mail_servers import SMTP_TOKEN, SMTP_USER
 
     text = email_yaml(smtp=smtp).replace(
         "    security: none", "    security: none\n    auth: xoauth2"
@@ -397,7 +397,7 @@ def test_xoauth2_logs_in_with_the_token_and_a_wrong_token_fails_for_good(
 def test_a_csm_with_a_mailbox_of_their_own_gets_the_draft_there_and_sends_as_themselves(
     tmp_path: Path, dovecot: Dovecot, smtp: SmtpServer
 ) -> None:
-    from ticketspike_tests_mail_servers import CSM_PASSWORD, CSM_USER
+    from support.mail_servers import CSM_PASSWORD, CSM_USER
 
     text = email_yaml(smtp=smtp, imap=dovecot) + (
         "  mailboxes:\n"

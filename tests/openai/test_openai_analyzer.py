@@ -22,12 +22,12 @@ try:
 except importlib.metadata.PackageNotFoundError:
     pytest.skip("ticketspike-openai is not installed", allow_module_level=True)
 
-import ticketspike_tests_fake_openai as fake_openai
-
+from support import fake_openai
 from ticketspike import Category, ConfigError, Plugins, Ticket
 from ticketspike.config import load_config
-from ticketspike.detect.classify import DEFAULT_CLASSIFIER, classify_with_fallback
-from ticketspike.detect.themes import analyze_with_fallback, find_themes
+from ticketspike.plugin_runners import analyze_with_fallback, classify_with_fallback
+from ticketspike.text.classify import DEFAULT_CLASSIFIER
+from ticketspike.text.themes import find_themes
 from ticketspike_openai import ModelAnswerError, OpenAIClassifier, OpenAIThemeAnalyzer
 
 Scripted = fake_openai.Scripted
@@ -46,6 +46,17 @@ def ticket(tid: str, subject: str, body: str = "", *, customer: str = "acme") ->
     )
 
 
+_OPENED: list[Any] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_what_plugins_opened() -> Any:
+    """Close every classifier and analyzer a test had the plugin build (their HTTP pools)."""
+    yield
+    while _OPENED:
+        getattr(_OPENED.pop(), "close", lambda: None)()
+
+
 def plugins_for(model: Any, extra: str = "", env: dict[str, str] | None = None) -> tuple[Any, Any]:
     text = (
         "plugins:\n  openai:\n"
@@ -57,7 +68,12 @@ def plugins_for(model: Any, extra: str = "", env: dict[str, str] | None = None) 
     env = {"OPENAI_API_KEY": KEY} if env is None else env
     config = load_config("ticketspike.yaml", text=text, env=env)
     plugins = Plugins(load_entrypoints=True, allow={"openai"})
-    return plugins.classifiers(config.plugins), plugins.theme_analyzers(config.plugins)
+    classifiers, analyzers = (
+        plugins.classifiers(config.plugins),
+        plugins.theme_analyzers(config.plugins),
+    )
+    _OPENED.extend([*classifiers, *analyzers])
+    return classifiers, analyzers
 
 
 WINDOW = [

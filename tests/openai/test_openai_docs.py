@@ -15,8 +15,7 @@ try:
 except importlib.metadata.PackageNotFoundError:
     pytest.skip("ticketspike-openai is not installed", allow_module_level=True)
 
-import ticketspike_tests_fake_openai as fake_openai
-
+from support import fake_openai
 from ticketspike import Plugins
 from ticketspike.config import load_config
 from ticketspike_openai import OpenAIClassifier, OpenAIThemeAnalyzer

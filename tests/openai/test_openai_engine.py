@@ -14,8 +14,7 @@ try:
 except importlib.metadata.PackageNotFoundError:
     pytest.skip("ticketspike-openai is not installed", allow_module_level=True)
 
-import ticketspike_tests_fake_openai as fake_openai
-
+from support import fake_openai
 from ticketspike import Category, Engine, Plugins, Ticket, TicketEvent
 
 AT = datetime(2026, 3, 31, 12, tzinfo=timezone.utc)

@@ -13,19 +13,17 @@ vendor API on 127.0.0.1 (``base_url``), with the bundled demo sample:
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
-import sys
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-import ticketspike_tests_fake_slack as fake_slack
 import yaml
 
+from support import fake_intercom, fake_slack, fake_zendesk
 from ticketspike import Plugins, data
 from ticketspike.engine import Engine
 from ticketspike.store import ActionStatus
@@ -33,16 +31,6 @@ from ticketspike.ticketfile import iter_ticket_events
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "adapters"
 MARKER = re.compile(r"<!-- minimal config[^>]*-->\n```yaml\n(.*?)```", re.S)
-
-
-def _module(name: str, path: Path) -> Any:
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
 
 
 def minimal_blocks() -> list[tuple[str, dict[str, Any]]]:
@@ -110,16 +98,10 @@ def test_minimal_slack_config_runs_the_demo(page, block, demo, slack) -> None:
 
 
 @pytest.fixture
-def fake_intercom_api(monkeypatch) -> Iterator[Any]:
-    conftest = _module(
-        "ticketspike_tests_intercom_conftest", DOCS.parents[1] / "tests/intercom/conftest.py"
-    )
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    fake = conftest.FakeIntercom()
-    fake.thread.start()
-    yield fake
-    fake.server.shutdown()
-    fake.server.server_close()
+def fake_intercom_api() -> Iterator[Any]:
+    fake = fake_intercom.FakeIntercom()
+    with fake.server:
+        yield fake
 
 
 @pytest.mark.parametrize(("page", "block"), [b for b in BLOCKS if b[0] == "intercom"])
@@ -154,14 +136,10 @@ def test_minimal_intercom_config_backfills_the_demo(page, block, demo, fake_inte
 
 
 @pytest.fixture
-def fake_zendesk_api(monkeypatch) -> Iterator[Any]:
-    conftest = _module(
-        "ticketspike_tests_zendesk_conftest", DOCS.parents[1] / "tests/zendesk/conftest.py"
-    )
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    fake = conftest.FakeZendesk()
+def fake_zendesk_api() -> Iterator[Any]:
+    fake = fake_zendesk.FakeZendesk()
     fake.start()
-    yield fake, conftest
+    yield fake, fake_zendesk
     fake.stop()
 
 

@@ -1,4 +1,4 @@
-"""The PRD 5.1 alert as Block Kit: content, safety, and Slack's limits on any spike."""
+"""The alert as Block Kit: content, safety, and Slack's limits on any spike."""
 
 from __future__ import annotations
 
@@ -16,9 +16,8 @@ try:
 except importlib.metadata.PackageNotFoundError:
     pytest.skip("ticketspike-slack is not installed", allow_module_level=True)
 
-import ticketspike_tests_fake_slack as fake_slack
-import ticketspike_tests_slack_support as kit
-
+from support import fake_slack
+from support import slack_kit as kit
 from ticketspike import AlertMessage, BreakdownRow, Link, MessageKind, Severity
 from ticketspike_slack import fallback_text, render_blocks, sparkline
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib.metadata
 import importlib.util
-import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,25 +20,12 @@ try:
 except importlib.metadata.PackageNotFoundError:
     pytest.skip("ticketspike-slack is not installed", allow_module_level=True)
 
-import ticketspike_tests_fake_slack as fake_slack
-
+from support import fake_slack
+from support import incident_stream as S
 from ticketspike import Plugins, TicketEvent, ticket_event_from_json
 from ticketspike.engine import Engine
 from ticketspike.testing import FixedClock, RecordingSleep
 
-
-def _stream_module() -> Any:
-    name = "ticketspike_tests_incident_stream"
-    if name not in sys.modules:
-        path = Path(__file__).parent.parent / "core" / "incident_stream.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        sys.modules[name] = module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-S = _stream_module()
 TEAMS = {
     "support_lead": "#support-leads",
     "product": "#product",

@@ -28,8 +28,7 @@ try:
 except importlib.metadata.PackageNotFoundError:
     pytest.skip("ticketspike-slack is not installed", allow_module_level=True)
 
-import ticketspike_tests_fake_slack as fake_slack
-
+from support import fake_slack
 from ticketspike import Plugins, TicketEvent, ticket_event_from_json
 from ticketspike.engine import Engine
 from ticketspike.http import create_app

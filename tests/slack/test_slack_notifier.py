@@ -16,9 +16,8 @@ try:
 except importlib.metadata.PackageNotFoundError:
     pytest.skip("ticketspike-slack is not installed", allow_module_level=True)
 
-import ticketspike_tests_fake_slack as fake_slack
-import ticketspike_tests_slack_support as kit
-
+from support import fake_slack
+from support import slack_kit as kit
 from ticketspike import (
     ActionResult,
     PermanentDeliveryError,

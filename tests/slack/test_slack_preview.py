@@ -13,8 +13,7 @@ try:
 except importlib.metadata.PackageNotFoundError:
     pytest.skip("ticketspike-slack is not installed", allow_module_level=True)
 
-import ticketspike_tests_slack_support as kit
-
+from support import slack_kit as kit
 from ticketspike_slack import fallback_text, render_blocks
 from ticketspike_slack.preview import main, message_html
 

@@ -34,7 +34,7 @@ try:
 except (importlib.metadata.PackageNotFoundError, ImportError):
     pytest.skip("ticketspike-slack or the server extra is not installed", allow_module_level=True)
 
-import ticketspike_tests_fake_slack as fake_slack
+from support import fake_slack
 
 SOURCE = "<!here> feed"
 TOKEN = "health-reader-token"

@@ -28,8 +28,7 @@ try:
 except (importlib.metadata.PackageNotFoundError, ImportError):
     pytest.skip("ticketspike-slack or the server extra is not installed", allow_module_level=True)
 
-import ticketspike_tests_fake_slack as fake_slack
-
+from support import fake_slack
 from ticketspike import Plugins, ticket_event_from_json
 from ticketspike.engine import Engine
 from ticketspike.store import SQLiteStore
@@ -132,7 +131,8 @@ def test_acknowledge_through_a_real_serve_process(tmp_path: Path, slack: Any) ->
         for line in proc.stderr:
             lines.put(line)
 
-    threading.Thread(target=pump, daemon=True).start()
+    reader = threading.Thread(target=pump, daemon=True)
+    reader.start()
     try:
         url = None
         deadline = time.monotonic() + 30
@@ -212,6 +212,9 @@ def test_acknowledge_through_a_real_serve_process(tmp_path: Path, slack: Any) ->
         if proc.poll() is None:
             proc.kill()
             proc.wait(10)
+        reader.join(10)  # the pipe ends with the process
+        assert proc.stderr is not None
+        proc.stderr.close()
     assert len(acked()) == 1
     with SQLiteStore(store) as db:
         acks = [r for r in db.interactions() if r.kind == "acknowledge"]

@@ -143,7 +143,7 @@ def test_the_entry_point_registers_nothing_without_a_section() -> None:
     assert not any(isinstance(h, SlackNotifier) for h in handlers.values())
     info = next(i for i in plugins().infos() if i.name == "slack")
     assert info.distribution == "ticketspike-slack"
-    assert info.roles == ("HTTP endpoint", "notifier")
+    assert info.roles == ("HTTP endpoint", "action handler")
     assert plugins().http_endpoints(config.plugins) == []
 
 

@@ -6,7 +6,7 @@ installed plugin serving the same role or action kind takes precedence:
 
 * ``jsonl_source``: the canonical ticket JSON as a ticket source (signed webhooks, file backfill);
 * ``accounts_file``: the accounts file as an account directory;
-* ``console``: a notifier printing the PRD 5.1 alert text;
+* ``console``: a notifier printing the alert text;
 * ``email_drafter``: records approval-gated e-mail drafts (optionally as ``.eml`` files);
 * ``outbox``: records tasks, health-score changes, war-room entries and syncs for the host;
 * ``analysis``: the statistical theme analyzer and classifier.

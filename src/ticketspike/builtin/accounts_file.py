@@ -1,4 +1,4 @@
-"""Built-in account directory: the accounts file (YAML or JSON; DESIGN.md contract).
+"""Built-in account directory: the accounts file (YAML or JSON; docs/configuration.md).
 
 The file is named by ``plugins.accounts.path``, else by the top-level ``accounts:`` key, or on
 the command line with ``--accounts FILE``; a relative path is relative to the config file. It is

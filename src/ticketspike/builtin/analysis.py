@@ -12,10 +12,10 @@ from collections.abc import Callable
 from typing import cast
 
 from ..configfile import Section
-from ..detect.classify import NaiveBayesClassifier, classification_settings_from_config, train
-from ..detect.themes import StatisticalThemeAnalyzer, theme_settings_from_config
 from ..hookspecs import hookimpl
 from ..roles import Classifier, PluginConfig, ThemeAnalyzer
+from ..text.classify import NaiveBayesClassifier, classification_settings_from_config, train
+from ..text.themes import StatisticalThemeAnalyzer, theme_settings_from_config
 
 __all__ = ["register_classifiers", "register_theme_analyzers"]
 

@@ -1,4 +1,4 @@
-"""Built-in notifier: prints messages to the console in the PRD 5.1 plain-text layout.
+"""Built-in notifier: prints messages to the console in the plain-text alert layout.
 
 It serves ``direct_message``, ``channel_post``, ``thread_reply``, ``update_message`` and
 ``notify_team`` whenever no installed notifier (Slack, say) does, so the embedded default
@@ -46,10 +46,10 @@ from ..planner.plan import (
 from ..roles import ActionContext, ActionHandler, ActionResult, PluginConfig
 from .text import one_line, printable
 
-__all__ = ["ConsoleNotifier", "register_notifiers"]
+__all__ = ["ConsoleNotifier", "register_action_handlers"]
 
-KINDS = frozenset(
-    {"direct_message", "channel_post", "thread_reply", "update_message", "notify_team"}
+KINDS: frozenset[type[Action]] = frozenset(
+    {DirectMessage, ChannelPost, ThreadReply, UpdateMessage, NotifyTeam}
 )
 
 
@@ -70,7 +70,7 @@ class ConsoleNotifier:
 
     stream: IO[str] | None = None
     name: str = "console"
-    kinds: frozenset[str] = KINDS
+    kinds: frozenset[type[Action]] = KINDS
     markers_dir: Path | None = None
 
     def execute(self, action: Action, ctx: ActionContext) -> ActionResult:
@@ -138,7 +138,9 @@ class ConsoleNotifier:
 
 
 @hookimpl
-def register_notifiers(register: Callable[[ActionHandler], None], config: PluginConfig) -> None:
+def register_action_handlers(
+    register: Callable[[ActionHandler], None], config: PluginConfig
+) -> None:
     section = config.section("console")
     stream: IO[str] | None = None
     markers: Path | None = None

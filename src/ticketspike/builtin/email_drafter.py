@@ -1,6 +1,6 @@
-"""Built-in e-mail drafter: records the approval-gated acknowledgement draft (PRD 10.1).
+"""Built-in e-mail drafter: records the approval-gated acknowledgement draft (docs/email.md).
 
-ticketspike never e-mails a customer on its own (FR-3.4 says *draft*): this handler records the
+ticketspike never e-mails a customer on its own: this handler records the
 draft in the outbox, marked as awaiting approval, and, when ``plugins.email_drafter.drafts_dir``
 is set, also writes it as an ``.eml`` file a person can open, edit and send from their mail
 client. A draft without ``requires_approval`` is refused: something upstream broke the rule.
@@ -31,7 +31,7 @@ from ..planner.plan import Action, DraftEmail, Recipient
 from ..roles import ActionContext, ActionHandler, ActionResult, PluginConfig
 from .text import one_line, printable
 
-__all__ = ["EmailDrafter", "register_email_drafters"]
+__all__ = ["EmailDrafter", "register_action_handlers"]
 
 
 def _address(recipient: Recipient) -> str:
@@ -47,7 +47,7 @@ class EmailDrafter:
 
     drafts_dir: Path | None = None
     name: str = "email_drafter"
-    kinds: frozenset[str] = frozenset({"draft_email"})
+    kinds: frozenset[type[Action]] = frozenset({DraftEmail})
 
     def execute(self, action: Action, ctx: ActionContext) -> ActionResult:
         if not isinstance(action, DraftEmail):
@@ -101,7 +101,7 @@ class EmailDrafter:
 
 
 @hookimpl
-def register_email_drafters(
+def register_action_handlers(
     register: Callable[[ActionHandler], None], config: PluginConfig
 ) -> None:
     section = config.section("email_drafter")

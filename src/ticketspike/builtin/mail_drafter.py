@@ -36,7 +36,7 @@ class MailboxDrafter:
     transport: MailTransport
     settings: EmailSettings = attrs.field(factory=EmailSettings)
     name: str = "mailbox_drafter"
-    kinds: frozenset[str] = frozenset({"draft_email"})
+    kinds: frozenset[type[Action]] = frozenset({DraftEmail})
 
     def execute(self, action: Action, ctx: ActionContext) -> ActionResult:
         if not isinstance(action, DraftEmail):

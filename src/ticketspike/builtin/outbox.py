@@ -1,8 +1,8 @@
 """Built-in task and health-score sinks: record the action in the outbox for the host.
 
 The engine's executor writes every executed action to the store's outbox, whatever plugin
-carried it out; for tasks (FR-3.2), war-room entries (FR-3.6), syncs (FR-3.7) and health-score
-adjustments (PRD 4.4), when no plugin connects to a real task tracker or CRM, recording is the
+carried it out; for tasks, war-room entries, syncs and health-score
+adjustments, when no plugin connects to a real task tracker or CRM, recording is the
 whole job: the host (or ``ticketspike outbox --format json``) picks the entries up from there.
 Each is described in one line a person can act on.
 """
@@ -27,10 +27,10 @@ from ..planner.plan import (
 from ..roles import ActionContext, ActionHandler, ActionResult, PluginConfig
 from .text import one_line
 
-__all__ = ["OutboxRecorder", "register_health_score_sinks", "register_task_sinks"]
+__all__ = ["OutboxRecorder", "register_action_handlers"]
 
-TASK_KINDS = frozenset({"create_task", "add_to_war_room", "schedule_sync"})
-HEALTH_KINDS = frozenset({"adjust_health_score"})
+TASK_KINDS: frozenset[type[Action]] = frozenset({CreateTask, AddToWarRoom, ScheduleSync})
+HEALTH_KINDS: frozenset[type[Action]] = frozenset({AdjustHealthScore})
 
 
 def _who(recipient: Recipient) -> str:
@@ -64,7 +64,7 @@ def describe(action: Action) -> str:
 class OutboxRecorder:
     """An :class:`~ticketspike.roles.ActionHandler` whose delivery is the outbox record."""
 
-    kinds: frozenset[str] = TASK_KINDS
+    kinds: frozenset[type[Action]] = TASK_KINDS
     name: str = "outbox"
 
     def execute(self, action: Action, ctx: ActionContext) -> ActionResult:
@@ -72,13 +72,9 @@ class OutboxRecorder:
 
 
 @hookimpl
-def register_task_sinks(register: Callable[[ActionHandler], None], config: PluginConfig) -> None:
-    # Frozen values satisfy the protocol at run time; mypy wants ``name`` settable.
-    register(cast(ActionHandler, OutboxRecorder(kinds=TASK_KINDS)))
-
-
-@hookimpl
-def register_health_score_sinks(
+def register_action_handlers(
     register: Callable[[ActionHandler], None], config: PluginConfig
 ) -> None:
+    # Frozen values satisfy the protocol at run time; mypy wants ``name`` settable.
+    register(cast(ActionHandler, OutboxRecorder(kinds=TASK_KINDS)))
     register(cast(ActionHandler, OutboxRecorder(kinds=HEALTH_KINDS)))

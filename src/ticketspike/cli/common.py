@@ -2,7 +2,7 @@
 
 Errors go to stderr as one line, and the exit status says what kind:
 2 for bad input (a :class:`~ticketspike.errors.InputError`), 1 for failures,
-0 for success (DESIGN.md).
+0 for success (docs/cli.md).
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from .progress import Progress
 
 if TYPE_CHECKING:
     from ..config import Config
+
+from .store_arg import add_store_arg
 
 __all__ = [
     "EXIT_FAILURE",
@@ -57,21 +59,6 @@ def add_config_arg(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         default=_env("TICKETSPIKE_CONFIG"),
         help="ticketspike.yaml to use (default $TICKETSPIKE_CONFIG)",
-    )
-
-
-def add_store_arg(
-    parser: argparse.ArgumentParser, *, required: bool = True, help_default: str | None = None
-) -> None:
-    """``--store``, defaulting to ``$TICKETSPIKE_STORE``; required when neither is given."""
-    default = _env("TICKETSPIKE_STORE")
-    fallback = f", else {help_default}" if help_default else ""
-    parser.add_argument(
-        "--store",
-        metavar="FILE",
-        default=default,
-        required=required and default is None,
-        help=f"SQLite store file (default $TICKETSPIKE_STORE{fallback})",
     )
 
 

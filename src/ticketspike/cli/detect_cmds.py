@@ -1,7 +1,7 @@
 """``ticketspike scan`` and ``ticketspike replay``: the detector, from a ticket file.
 
 ``scan`` assesses every customer at one instant and prints the risk signals
-(PRD 2.1, 4.1); ``--plan`` adds the escalation plan each signal would start.
+(docs/cli.md); ``--plan`` adds the escalation plan each signal would start.
 ``replay`` streams the file in time order through detector and lifecycle, as
 production would, ticks included, and prints every episode transition with
 its time: the backtest tool.
@@ -175,7 +175,7 @@ def _customer_ids(path: str) -> list[str]:
 def _categorizer() -> Callable[[Ticket], Ticket] | None:
     """The text classifier for tickets whose source named no category, if it is installed."""
     try:
-        from ..detect.classify import categorize
+        from ..text.classify import categorize
     except ImportError:  # pragma: no cover - the module ships with the core
         return None
     return categorize
@@ -476,7 +476,7 @@ def _with_themes(
     if not signals or when is None:
         return signals
     try:
-        from ..detect.themes import find_themes
+        from ..text.themes import find_themes
     except ImportError:  # pragma: no cover - the module ships with the core
         return signals
     import attrs

@@ -31,6 +31,7 @@ from .common import (
     config_from_args,
     print_json,
 )
+from .store_arg import require_store
 
 __all__ = ["register"]
 
@@ -110,11 +111,7 @@ def _by(parser: argparse.ArgumentParser) -> None:
 
 
 def _engine(args: argparse.Namespace) -> Engine:
-    if not Path(args.store).is_file():
-        raise InputError(
-            f"no store at {args.store} (a store is created by `ticketspike run`)",
-            where="--store",
-        )
+    require_store(args.store)
     config = config_from_args(args)
     return Engine.from_config(config, store=args.store, accounts=args.accounts, execute=False)
 

@@ -17,6 +17,7 @@ import heapq
 import io
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import closing
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,6 @@ from ..builtin.text import one_line
 from ..config import load_config
 from ..configfile import Section
 from ..engine import Engine, IngestResult
-from ..errors import InputError
 from ..executor import ExecutionReport
 from ..hookspecs import hookimpl
 from ..model import EventKind, TicketEvent, parse_time
@@ -52,7 +52,6 @@ from ..planner.plan import (
 from ..plugins import Plugins
 from ..roles import ActionHandler
 from ..store.base import ActionRecord, ActionStatus, Store
-from ..store.sqlite import SQLiteStore
 from ..ticketfile import iter_ticket_events
 from .common import (
     EXIT_FAILURE,
@@ -65,6 +64,7 @@ from .common import (
     count,
     print_json,
 )
+from .store_arg import existing_store
 
 __all__ = ["register", "time_ordered"]
 
@@ -174,12 +174,8 @@ def _store_arg(parser: argparse.ArgumentParser) -> None:
 
 
 # -- shared ------------------------------------------------------------------------------
-def _existing_store(path: str) -> SQLiteStore:
-    if not Path(path).is_file():
-        raise InputError(
-            f"no store at {path} (a store is created by `ticketspike run`)", where="--store"
-        )
-    return SQLiteStore(path, create=False)
+def _existing_store(path: str) -> Store:
+    return existing_store(path)
 
 
 def _engine(args: argparse.Namespace, *, json_out: bool, **options: Any) -> Engine:
@@ -239,10 +235,17 @@ def _check_file(path: Path, *, strict: bool) -> int:
 def _report_text(report: ExecutionReport | None) -> str:
     if report is None:
         return "Actions: not executed (dry run); they stay pending."
-    return (
+    text = (
         f"Actions: {len(report.done)} done, {len(report.failed)} failed, "
-        f"{len(report.waiting)} waiting."
+        f"{len(report.waiting)} waiting"
     )
+    if report.parked and report.resume_at is not None:
+        at = datetime.fromtimestamp(report.resume_at, tz=timezone.utc)
+        text += (
+            f", {len(report.parked)} parked (a service refused or did not answer; "
+            f"the first runs again from {at.strftime('%Y-%m-%d %H:%M:%S')} UTC)"
+        )
+    return text + "."
 
 
 # -- run ---------------------------------------------------------------------------------
@@ -316,7 +319,7 @@ def _print_refused(refused: Sequence[str], truncated: int, *, shown: int = 20) -
 
 # -- outbox / tickets ------------------------------------------------------------------------
 def _outbox(args: argparse.Namespace) -> int:
-    with _existing_store(args.store) as store:
+    with closing(_existing_store(args.store)) as store:
         if args.all:
             records = [
                 r
@@ -358,7 +361,7 @@ def _outbox(args: argparse.Namespace) -> int:
 
 
 def _tickets(args: argparse.Namespace) -> int:
-    with _existing_store(args.store) as store:
+    with closing(_existing_store(args.store)) as store:
         records = store.tickets(customer_id=args.customer)
         if args.format == "json":
             print_json([r.to_json() for r in records])
@@ -435,7 +438,7 @@ class _DemoConsole:
         self.notifier = ConsoleNotifier(stream=stream)
 
     @hookimpl
-    def register_notifiers(self, register: Callable[[ActionHandler], None]) -> None:
+    def register_action_handlers(self, register: Callable[[ActionHandler], None]) -> None:
         register(self.notifier)
 
 
@@ -511,7 +514,7 @@ def _demo(args: argparse.Namespace) -> int:
                 f"{', '.join(assessment.themes) or 'none'}"
             )
         print()
-        print("2. The alert the CSM received (console notifier, PRD 5.1)")
+        print("2. The alert the CSM received (console notifier)")
         if alert is not None:
             for line in render_text(alert.message).splitlines():
                 print(f"   {one_line(line, limit=200)}" if line else "")
@@ -543,7 +546,7 @@ def _multiplier(value: float) -> str:
 
 
 def _first_alert(plans: list[EscalationPlan]) -> DirectMessage | None:
-    """The opening direct message to the CSM of the last spike: the PRD 5.1 alert."""
+    """The opening direct message to the CSM of the last spike: the opening alert."""
     for plan in reversed(plans):
         for action in plan.actions:
             if isinstance(action, DirectMessage) and action.recipient.role == "csm":

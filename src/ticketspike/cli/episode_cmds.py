@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import argparse
 import getpass
-from pathlib import Path
 
 from ..builtin.text import one_line
 from ..engine import Engine
 from ..episode_acts import parse_duration
-from ..errors import InputError
 from .common import (
     EXIT_OK,
     add_config_args,
@@ -25,6 +23,7 @@ from .common import (
     config_from_args,
     print_json,
 )
+from .store_arg import require_store
 
 __all__ = ["register"]
 
@@ -74,11 +73,7 @@ def _common(parser: argparse.ArgumentParser, *, by: bool = False) -> None:
 
 
 def _engine(args: argparse.Namespace) -> Engine:
-    if not Path(args.store).is_file():
-        raise InputError(
-            f"no store at {args.store} (a store is created by `ticketspike run`)",
-            where="--store",
-        )
+    require_store(args.store)
     return Engine.from_config(config_from_args(args), store=args.store, accounts=args.accounts)
 
 

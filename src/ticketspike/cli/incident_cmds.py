@@ -8,12 +8,10 @@ with ``--format json`` the full records. Output passes through
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from ..builtin.text import one_line
-from ..errors import InputError
-from ..store.sqlite import SQLiteStore
 from .common import EXIT_OK, add_format_arg, print_json
+from .store_arg import add_store_arg, existing_store
 
 __all__ = ["register"]
 
@@ -24,19 +22,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="list product incidents (many customers spiking together)",
         description="List the product incidents recorded in a store, first spike first.",
     )
-    listing.add_argument("--store", metavar="FILE", required=True, help="SQLite store file")
+    add_store_arg(listing)
     listing.add_argument("--open", action="store_true", help="only incidents still open")
     add_format_arg(listing)
     listing.set_defaults(handler=_incidents)
 
 
 def _incidents(args: argparse.Namespace) -> int:
-    if not Path(args.store).is_file():
-        raise InputError(
-            f"no store at {args.store} (a store is created by `ticketspike run`)",
-            where="--store",
-        )
-    store = SQLiteStore(args.store)
+    store = existing_store(args.store)
     try:
         records = store.incidents(status="open" if args.open else None)
     finally:

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import argparse
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
-from ..errors import InputError
 from .common import EXIT_OK, add_format_arg, config_from_args, print_json
+from .store_arg import add_store_arg, existing_store, require_store
 
 __all__ = ["register"]
 
@@ -25,7 +24,7 @@ def register(subparsers: Any) -> None:
         "learned rhythm expects, after how much silence it counts as quiet, and since when "
         "it is quiet (with the warning's time) or ok.",
     )
-    parser.add_argument("--store", metavar="FILE", required=True, help="SQLite store file")
+    add_store_arg(parser)
     parser.add_argument("--config", metavar="FILE", help="ticketspike.yaml (quiet_sources:)")
     parser.add_argument("--at", metavar="ISO", help="judge at this instant (default: now)")
     add_format_arg(parser)
@@ -42,17 +41,16 @@ def _sources(args: argparse.Namespace) -> int:
     from ..model import parse_time
     from ..source_health import source_policy_from_section
     from ..source_watch import describe_duration, safe_source_name, source_report
-    from ..store.sqlite import SQLiteStore
 
-    if not Path(args.store).is_file():
-        raise InputError(
-            f"no store at {args.store} (a store is created by `ticketspike run`)", where="--store"
-        )
+    require_store(args.store)
     config = config_from_args(args)
     policy = source_policy_from_section(config.section("quiet_sources"))
     at = parse_time(args.at, where="--at", field="") if args.at else datetime.now(timezone.utc)
-    with SQLiteStore(args.store, create=False) as store:
+    store = existing_store(args.store)
+    try:
         verdicts = source_report(store, policy, at=at)
+    finally:
+        store.close()
     if args.format == "json":
         print_json({"at": at.isoformat(), "sources": [v.to_json() for v in verdicts]})
         return EXIT_OK

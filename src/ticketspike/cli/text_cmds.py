@@ -16,10 +16,9 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from ..detect.classify import classify_with_fallback
-from ..detect.themes import analyze_with_fallback
 from ..errors import InputError
 from ..model import EventKind, Ticket, TicketEvent, check_customer_id, parse_time
+from ..plugin_runners import analyze_with_fallback, classify_with_fallback
 from ..plugins import Plugins
 from ..signals import Classification, Theme
 from ..ticketfile import iter_ticket_events

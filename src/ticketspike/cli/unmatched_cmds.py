@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import argparse
 from datetime import timezone
-from pathlib import Path
 from typing import Any
 
 import attrs
 
-from ..errors import InputError
 from .common import (
     EXIT_OK,
     add_config_args,
@@ -24,6 +22,7 @@ from .common import (
     config_from_args,
     print_json,
 )
+from .store_arg import existing_store, require_store
 
 __all__ = ["register"]
 
@@ -57,18 +56,15 @@ def _store_arg(parser: argparse.ArgumentParser) -> None:
 
 
 def _require_store(path: str) -> None:
-    if not Path(path).is_file():
-        raise InputError(
-            f"no store at {path} (a store is created by `ticketspike run`)", where="--store"
-        )
+    require_store(path)
 
 
 def _unmatched(args: argparse.Namespace) -> int:
-    from ..store.sqlite import SQLiteStore
-
-    _require_store(args.store)
-    with SQLiteStore(args.store, create=False) as store:
+    store = existing_store(args.store)
+    try:
         records = store.unmatched(source=args.source)
+    finally:
+        store.close()
     if args.format == "json":
         print_json([r.to_json() for r in records])
         return EXIT_OK

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 from datetime import datetime
-from pathlib import Path
 
 from ..builtin.text import one_line
 from ..engine import Engine
@@ -18,6 +17,7 @@ from ..errors import InputError
 from ..model import parse_time
 from ..views import PERIODS, HistoryRow, duration_text
 from .common import EXIT_OK, add_config_args, add_format_arg, config_from_args, print_json
+from .store_arg import add_store_arg, require_store
 
 __all__ = ["register"]
 
@@ -51,18 +51,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--store", metavar="FILE", required=True, help="SQLite store file")
+    add_store_arg(parser)
     parser.add_argument("--at", metavar="ISO", help="as of this instant (default: now)")
     add_config_args(parser)
     add_format_arg(parser)
 
 
 def _engine(args: argparse.Namespace) -> tuple[Engine, datetime]:
-    if not Path(args.store).is_file():
-        raise InputError(
-            f"no store at {args.store} (a store is created by `ticketspike run`)",
-            where="--store",
-        )
+    require_store(args.store)
     engine = Engine.from_config(config_from_args(args), store=args.store, accounts=args.accounts)
     at = parse_time(args.at, where="--at", field="--at") if args.at else engine.clock()
     return engine, at

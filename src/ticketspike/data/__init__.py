@@ -2,9 +2,9 @@
 
 ``demo_tickets.jsonl`` holds six weeks of canonical ticket JSON for five customers with normal
 rates, ending in a critical spike at TechCorp Inc dominated by API errors and login issues (the
-PRD 5.1 example: 15 tickets in 24 hours on a 2.3/day baseline). ``demo_accounts.yaml`` gives
-their accounts, with CSMs, managers and champions; ``demo.yaml`` is the configuration the demo
-runs with. Everything here is invented.
+alert example of docs/workflow.md: 15 tickets in 24 hours on a 2.3/day baseline).
+``demo_accounts.yaml`` gives their accounts, with CSMs, managers and champions; ``demo.yaml`` is
+the configuration the demo runs with. Everything here is invented.
 """
 
 from __future__ import annotations

@@ -55,6 +55,7 @@ from .metrics import metrics_routes
 from .openapi import openapi_document
 from .settings import ServerSettings, server_settings_from_config
 from .source_health import health_detail
+from .tickets import ticket_routes
 from .worker import Processor
 from .writer import WebhookWriter
 
@@ -389,6 +390,7 @@ def create_app(
         *metrics_routes(engine, api.auth, settings, _guarded),
         *docs_routes(),
         *draft_routes(engine, api.auth, json_response, _guarded),
+        *ticket_routes(engine, api.auth, json_response, _guarded),
         *incident_routes(engine, api.auth, json_response, _guarded),
         *dashboard_routes(engine, api.auth, settings, token),
     ]
@@ -410,11 +412,13 @@ def create_app(
         try:
             yield
         finally:
+            if processor is not None:
+                processor.stop_soon()  # no new action starts while the rest shuts down
             await run_in_threadpool(writer.stop)
             for endpoint in endpoints:
                 await run_in_threadpool(endpoint.stop)
             if processor is not None:
-                await run_in_threadpool(processor.stop)
+                await run_in_threadpool(processor.stop, settings.shutdown_grace_seconds)
             if close_engine:
                 engine.close()
 

@@ -414,6 +414,8 @@ def dashboard_paths() -> dict[str, Any]:
                     "303": {"description": "Logged in: to the dashboard."},
                     "401": html("Wrong token."),
                     "403": html("Bad or expired CSRF token."),
+                    "400": html("A form that cannot be read."),
+                    "415": html("Not a form (application/x-www-form-urlencoded)."),
                 },
             },
         },
@@ -423,7 +425,12 @@ def dashboard_paths() -> dict[str, Any]:
                 "summary": "End the session.",
                 "security": cookie,
                 "requestBody": form,
-                "responses": {"303": {"description": "To login."}, "403": html("Bad token.")},
+                "responses": {
+                    "303": {"description": "To login."},
+                    "403": html("Bad token."),
+                    "400": html("A form that cannot be read."),
+                    "415": html("Not a form (application/x-www-form-urlencoded)."),
+                },
             }
         },
         "/dashboard/history": {
@@ -468,6 +475,8 @@ def dashboard_paths() -> dict[str, Any]:
                 "responses": {
                     "303": {"description": "Done: back to the page."},
                     "403": html("No session or a bad CSRF token: nothing changed."),
+                    "400": html("A form that cannot be read."),
+                    "415": html("Not a form (application/x-www-form-urlencoded)."),
                 },
             }
         },
@@ -484,7 +493,11 @@ def dashboard_paths() -> dict[str, Any]:
                         "schema": {"type": "string"},
                     }
                 ],
-                "responses": {"200": html("The fragment."), "401": html("No credentials.")},
+                "responses": {
+                    "200": html("The fragment."),
+                    "401": html("No credentials."),
+                    "422": html("Not a customer id."),
+                },
             }
         },
     }

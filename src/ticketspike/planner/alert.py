@@ -1,7 +1,7 @@
 """Build the alert, escalation and resolution messages from an assessment and an account.
 
 The :class:`~ticketspike.planner.message.AlertMessage` is medium-neutral:
-this module fills it with the PRD 5.1 facts (counts, rate, breakdown with
+this module fills it with the alert's facts (counts, rate, breakdown with
 percentages, P1..P4 counts, themes, ARR, health now and before, CSM, links)
 and leaves all escaping to the renderers, because only they know the medium.
 Ticket-derived strings go in as they are. Pure: no clock, no I/O.
@@ -32,7 +32,7 @@ TITLE = "SUPPORT SPIKE ALERT"
 
 @attrs.frozen(kw_only=True)
 class AlertLinks:
-    """URL patterns for the PRD 5.1 buttons; ``{customer_id}`` and ``{episode_id}`` are
+    """URL patterns for the alert's buttons; ``{customer_id}`` and ``{episode_id}`` are
     filled in (URL-quoted). A button without a URL carries an ``action_id`` instead,
     which interactive media (Slack) turn into a button the host handles."""
 
@@ -59,7 +59,7 @@ class AlertLinks:
 
 
 def percent(count: int, total: int) -> int:
-    """Whole-number percentage rounded half up (10 of 15 is 67, as in PRD 5.1)."""
+    """Whole-number percentage rounded half up (10 of 15 is 67)."""
     if total <= 0:
         return 0
     return (count * 200 + total) // (2 * total)
@@ -107,7 +107,7 @@ def alert_message(
     links: AlertLinks | None = None,
     emoji: str = ":rotating_light:",
 ) -> AlertMessage:
-    """The PRD 5.1 alert: ``SUPPORT SPIKE ALERT: <name>`` and every fact below it."""
+    """The opening alert: ``SUPPORT SPIKE ALERT: <name>`` and every fact below it."""
     acct = _account(assessment, account)
     return AlertMessage(
         kind=MessageKind.ALERT,

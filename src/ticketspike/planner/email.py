@@ -1,6 +1,6 @@
-"""The acknowledgement e-mail draft to the customer's champion (PRD 10.1, FR-3.4).
+"""The acknowledgement e-mail draft to the customer's champion (docs/email.md).
 
-The subject and body are workflow templates (the default is the PRD's text,
+The subject and body are workflow templates (the default is the text in docs/email.md,
 with paragraphs for technical, billing, training and feature-request
 tickets). The template is config; everything that came from tickets or the
 CRM is a value in its context, cleaned for plain-text e-mail first: control
@@ -59,7 +59,7 @@ def email_context(
     *,
     sla_hours: float,
 ) -> dict[str, Any]:
-    """The step context plus the PRD 10.1 names, every string cleaned for e-mail."""
+    """The step context plus the names the e-mail template uses, every string cleaned for e-mail."""
     champion = account.champion if account is not None else None
     csm = account.csm if account is not None else None
     out = dict(_clean(dict(context)))

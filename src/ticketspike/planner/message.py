@@ -1,7 +1,7 @@
-"""The medium-neutral alert message, and its plain-text rendering (PRD 5.1).
+"""The medium-neutral alert message, and its plain-text rendering (docs/workflow.md).
 
 One structured model serves every medium: the console notifier renders it as
-the PRD's plain text (:func:`render_text`), the Slack adapter as Block Kit.
+plain text (:func:`render_text`), the Slack adapter as Block Kit.
 Ticket-derived strings (themes, subjects) are stored raw here; each renderer
 escapes them for its medium, because only the renderer knows the medium.
 Pure: no I/O, no clock.
@@ -26,7 +26,7 @@ __all__ = [
 
 
 class MessageKind(str, enum.Enum):
-    ALERT = "alert"  # the opening alert (PRD 5.1)
+    ALERT = "alert"  # the opening alert
     ESCALATION = "escalation"  # severity went up
     RESOLUTION = "resolution"  # the spike is over
     NOTE = "note"  # anything else a step wants to say
@@ -112,7 +112,7 @@ def _serialize(_inst: object, _field: object, value: object) -> object:
 
 
 def render_text(message: AlertMessage) -> str:
-    """The PRD 5.1 plain-text layout, line for line (for consoles and e-mail)."""
+    """The plain-text alert layout (docs/workflow.md), line for line (for consoles and e-mail)."""
     out: list[str] = [f"{message.emoji} {message.title}".strip(), ""]
     if message.kind is MessageKind.ALERT:
         out.append(

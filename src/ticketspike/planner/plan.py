@@ -8,7 +8,7 @@ Actions that need an earlier action's result (a thread reply needs its
 thread) name that action's key in ``depends_on``.
 
 Pure values: frozen, slotted attrs classes; :meth:`to_json` gives the CLI's
-JSON form (DESIGN.md).
+JSON form (docs/cli.md).
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ def _serialize(_inst: object, _field: object, value: object) -> object:
 
 @attrs.frozen(kw_only=True)
 class DirectMessage(_Base):
-    """A direct message to one person (FR-3.1 CSM, FR-3.3 manager)."""
+    """A direct message to one person (the CSM; the manager on escalation)."""
 
     kind: ClassVar[str] = "direct_message"
     recipient: Recipient
@@ -94,7 +94,7 @@ class DirectMessage(_Base):
 
 @attrs.frozen(kw_only=True)
 class ChannelPost(_Base):
-    """A channel post; with ``create_thread`` it roots the coordination thread (FR-3.5)."""
+    """A channel post; with ``create_thread`` it roots the coordination thread."""
 
     kind: ClassVar[str] = "channel_post"
     channel: str
@@ -123,7 +123,7 @@ class UpdateMessage(_Base):
 
 @attrs.frozen(kw_only=True)
 class CreateTask(_Base):
-    """A task for review (FR-3.2): high priority, due a few hours after detection."""
+    """A task for review: high priority, due a few hours after detection."""
 
     kind: ClassVar[str] = "create_task"
     title: str
@@ -135,7 +135,7 @@ class CreateTask(_Base):
 
 @attrs.frozen(kw_only=True)
 class DraftEmail(_Base):
-    """An acknowledgement e-mail draft to the customer's champion (FR-3.4, PRD 10.1).
+    """An acknowledgement e-mail draft to the customer's champion (docs/email.md).
 
     Always ``requires_approval``: ticketspike never e-mails a customer on its own.
     """
@@ -150,7 +150,7 @@ class DraftEmail(_Base):
 
 @attrs.frozen(kw_only=True)
 class AdjustHealthScore(_Base):
-    """Move the account's health score by ``delta`` (PRD 4.4: -15)."""
+    """Move the account's health score by ``delta`` (-15 in the default workflow)."""
 
     kind: ClassVar[str] = "adjust_health_score"
     customer_id: str
@@ -160,7 +160,7 @@ class AdjustHealthScore(_Base):
 
 @attrs.frozen(kw_only=True)
 class AddToWarRoom(_Base):
-    """Add the spike to the active war room / escalation dashboard (FR-3.6)."""
+    """Add the spike to the active war room / escalation dashboard."""
 
     kind: ClassVar[str] = "add_to_war_room"
     war_room: str
@@ -170,7 +170,7 @@ class AddToWarRoom(_Base):
 
 @attrs.frozen(kw_only=True)
 class ScheduleSync(_Base):
-    """Schedule an internal sync when several P1 tickets are in the spike (FR-3.7)."""
+    """Schedule an internal sync when several P1 tickets are in the spike."""
 
     kind: ClassVar[str] = "schedule_sync"
     attendees: tuple[Recipient, ...]
@@ -180,7 +180,7 @@ class ScheduleSync(_Base):
 
 @attrs.frozen(kw_only=True)
 class NotifyTeam(_Base):
-    """Route the spike to a team (FR-4): support_lead, product, finance, ..."""
+    """Route the spike to a team (docs/workflow.md): support_lead, product, finance, ..."""
 
     kind: ClassVar[str] = "notify_team"
     team: str
@@ -209,7 +209,7 @@ class EscalationPlan:
 
     ``notes`` say what the planner could not do and why (no manager known,
     no champion e-mail...). ``progress`` is the resolution progress a
-    dashboard shows (PRD 5.3): e.g. ``{"stage": "opened", "steps": 7}``.
+    dashboard shows (docs/http.md): e.g. ``{"stage": "opened", "steps": 7}``.
     """
 
     episode_id: str

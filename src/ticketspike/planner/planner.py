@@ -116,7 +116,7 @@ class _Out:
 class Planner:
     """Plans escalations from transitions; pure and safe to share between threads.
 
-    ``links`` fills the alert's buttons (PRD 5.1) when the host has URLs for
+    ``links`` fills the alert's buttons when the host has URLs for
     them. ``previous_severity`` is what an ``escalated`` transition escalated
     from: the lifecycle only escalates high to critical.
     """
@@ -644,7 +644,7 @@ class Planner:
     # -- progress ------------------------------------------------------------
 
     def _progress(self, transition: Transition, out: _Out) -> dict[str, Any]:
-        """PRD 5.3 dashboard data: status, severity, time since detection, what was planned."""
+        """Escalation dashboard data (docs/http.md): status, severity, age, what was planned."""
         hours = (transition.at - transition.opened_at).total_seconds() / 3600.0
         resolved = transition.kind is TransitionKind.RESOLVED
         progress: dict[str, Any] = {

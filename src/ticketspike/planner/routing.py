@@ -1,6 +1,6 @@
 """Who hears about a spike besides the CSM: category routing and per-organization rules.
 
-Default routing follows PRD FR-4.1 to 4.3 by the spike's category mix:
+Default routing goes by the spike's category mix (docs/workflow.md):
 technical goes to the Support Lead and Product, billing to Finance and the
 CSM, training to the CSM and Enablement, feature requests to Product and
 uncategorised tickets to the Support Lead (who triages them).
@@ -12,7 +12,7 @@ category listed first above). So 10 technical, 2 billing and 3 training
 tickets route technical only (67%, 13%, 20%); 6 technical and 5 billing route
 both.
 
-Custom rules (FR-4.4) match on organization, segment, customer, severity,
+Custom rules match on organization, segment, customer, severity,
 category share, P1 count, ticket count, themes and ARR, and send to teams,
 people or channels. With ``match: first`` (the default) the first matching
 rule wins; with ``match: all`` every matching rule applies, in order. A
@@ -202,7 +202,7 @@ def _money(value: float | None) -> str:
 
 @attrs.frozen
 class RoutingRule:
-    """A custom rule (FR-4.4): when ``when`` matches, send to teams, people and channels."""
+    """A custom rule: when ``when`` matches, send to teams, people and channels."""
 
     name: str
     when: RuleMatch = RuleMatch()
@@ -403,7 +403,7 @@ _WHEN_KEYS = frozenset(
 
 
 def routing_from_config(section: Section | None) -> RoutingRules:
-    """The ``routing`` section as :class:`RoutingRules`; ``None`` gives FR-4.1..4.3 defaults.
+    """The ``routing`` section as :class:`RoutingRules`; ``None`` gives the category defaults.
 
     Raises :class:`~ticketspike.errors.ConfigError` naming file, line and key.
     """

@@ -248,7 +248,7 @@ def compile_condition(
 ) -> Condition:
     """Compile and check a condition; ``{{x}}`` placeholders stand for the value of ``x``.
 
-    The PRD writes conditions as ``"{{severity}} == 'critical'"``: text
+    Workflow files write conditions as ``"{{severity}} == 'critical'"``: text
     substitution followed by evaluation would let a value rewrite the
     expression, so each placeholder becomes a parenthesised sub-expression
     instead and the whole is compiled once as an expression.

@@ -1,4 +1,4 @@
-"""The escalation workflow: PRD 4.4 YAML turned into checked, typed steps.
+"""The escalation workflow: YAML (docs/workflow.md) turned into checked, typed steps.
 
 A workflow is a trigger and an ordered list of steps, each with an ``id``, an
 ``action``, an optional ``condition`` and a ``config``. Everything is parsed
@@ -6,14 +6,15 @@ and compiled when the config loads (unknown actions, unknown keys, bad types,
 bad templates and conditions fail with ``file:line: key: what was expected``),
 so planning never meets a surprise it could have caught earlier.
 
-The PRD's action names are accepted as aliases of our action kinds:
+The long action names of earlier workflow files are accepted as aliases of our action kinds:
 ``slack_dm`` is ``direct_message``, ``slack_channel_post`` is
 ``channel_post``, ``update_health_score`` is ``adjust_health_score`` and
 ``delegate_to_agent`` with ``action: draft_email`` is ``draft_email``.
 
-The built-in default (:func:`default_workflow`) is the PRD 4.4 workflow
-verbatim, plus the steps FR-3.6 (war room), FR-3.7 (sync on several P1
-tickets) and FR-4 (team routing) ask for. Pure: parsing text, no I/O.
+The built-in default (:func:`default_workflow`) is the workflow of
+docs/workflow.md: alert the CSM, a review task, the acknowledgement draft, the
+health score, the coordination thread, the war room, a sync on several P1 tickets and
+team routing. Pure: parsing text, no I/O.
 """
 
 from __future__ import annotations
@@ -81,7 +82,7 @@ ACTION_ALIASES = {
     "delegate_to_agent": "draft_email",  # with config.action: draft_email
 }
 # Built-in message layouts a step may name in ``message_template``; each is
-# the PRD 5.1 alert with its own title (see planner/alert.py).
+# the opening alert with its own title (see planner/alert.py).
 MESSAGE_TEMPLATES = (
     "support_spike_alert",
     "support_spike_manager_alert",
@@ -93,7 +94,7 @@ URGENCIES = ("low", "normal", "high")
 TASK_PRIORITIES = ("low", "normal", "high", "urgent", "critical")
 ROLES = ("csm", "manager", "champion")
 
-# The default acknowledgement e-mail (PRD 10.1), in the same template language
+# The default acknowledgement e-mail, in the same template language
 # users customise it in. Values are data: ticket text is never template source.
 DEFAULT_EMAIL_SUBJECT = "We're on it - addressing your recent issues"
 DEFAULT_EMAIL_BODY = """\
@@ -340,7 +341,7 @@ class Workflow:
 
     @property
     def thread_step(self) -> Step | None:
-        """The first channel post that opens the coordination thread (FR-3.5), if any."""
+        """The first channel post that opens the coordination thread, if any."""
         for step in self.steps:
             if isinstance(step.config, ChannelPostStep) and step.config.create_thread:
                 return step
@@ -403,7 +404,7 @@ _ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,63}$")
 
 
 def workflow_from_config(section: Section | None) -> Workflow:
-    """The ``workflow`` section as a checked :class:`Workflow`; ``None`` gives the PRD default.
+    """The ``workflow`` section as a checked :class:`Workflow`; ``None`` gives the default.
 
     A section without ``steps`` keeps the default steps (so a config may only
     rename the workflow or narrow its trigger). ``steps`` alone replace the default steps
@@ -419,7 +420,7 @@ def workflow_from_config(section: Section | None) -> Workflow:
 
 @functools.lru_cache(maxsize=1)
 def default_workflow() -> Workflow:
-    """The PRD 4.4 workflow plus FR-3.6, FR-3.7 and FR-4 steps (:data:`DEFAULT_WORKFLOW_YAML`)."""
+    """The default workflow (:data:`DEFAULT_WORKFLOW_YAML`)."""
     root = load_text(DEFAULT_WORKFLOW_YAML, name="<default workflow>")
     assert isinstance(root, Section)
     return _parse_workflow(root, default_steps=False)
@@ -555,7 +556,7 @@ def _parse_step(item: Section, *, earlier: dict[str, Step]) -> Step:
 
 
 def _agent_params(config: Section) -> Section:
-    """PRD 4.4's ``delegate_to_agent`` form: ``{agent, action: draft_email, params}``."""
+    """The ``delegate_to_agent`` form: ``{agent, action: draft_email, params}``."""
     config.check_keys({"agent", "action", "params"})
     config.get_str("agent")
     config.get_str("action", "draft_email", choices=("draft_email",))

@@ -1,7 +1,10 @@
 """Where the engine keeps tickets, detector state, episodes, plans, action records and the outbox.
 
-:class:`Store` is the interface; :class:`MemoryStore` (tests, short-lived hosts) and
-:class:`SQLiteStore` (the embedded default, one file) implement it with the same guarantees.
+:class:`Store` is the interface, a composition of role protocols (:mod:`.base`);
+:class:`MemoryStore` (tests, short-lived hosts), :class:`SQLiteStore` (the embedded default,
+one file) and :class:`~ticketspike.store.postgres.PostgresStore` (shared by replicas, the
+``postgres`` extra) implement it with the same guarantees. :func:`open_store` opens one from
+a location string (a file path or a ``postgresql://`` URL).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from .base import (
 from .drafts import DraftRecord, DraftStatus
 from .interactions import InteractionRecord, SilenceRecord
 from .memory import MemoryStore
+from .opening import open_store
 from .sqlite import SQLiteStore
 
 __all__ = [
@@ -40,4 +44,5 @@ __all__ = [
     "Store",
     "TicketRecord",
     "TransitionRecord",
+    "open_store",
 ]

@@ -28,7 +28,7 @@ import enum
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import attrs
 
@@ -36,13 +36,11 @@ from ..model import Category, EventKind, Ticket, TicketEvent
 from ..planner.plan import EscalationPlan
 from ..signals import Transition
 from ..unmatched import Unmatched, UnmatchedRecord
-from .drafts import DraftRecord, DraftStatus
-from .incidents import IncidentRecord
-from .interactions import InteractionRecord, SilenceRecord
-
-if TYPE_CHECKING:
-    from ..source_health import SourceRhythm
-    from .source_health import RhythmHead
+from .drafts import DraftStore
+from .incidents import IncidentRecords
+from .interactions import InteractionStore
+from .parking import Parking
+from .source_health import SourceHealthStore
 
 __all__ = [
     "ActionRecord",
@@ -52,7 +50,16 @@ __all__ = [
     "OutboxEntry",
     "PlanRecord",
     "PutOutcome",
+    "ActionLedger",
+    "CursorStore",
+    "DeliveryStore",
+    "DetectorStateStore",
+    "EpisodeLog",
+    "InboxStore",
     "Store",
+    "StoreBasics",
+    "TicketStore",
+    "UnmatchedStore",
     "TicketRecord",
     "TransitionRecord",
 ]
@@ -254,10 +261,9 @@ class OutboxEntry:
         }
 
 
-class Store(Protocol):
-    """Everything the engine persists. See the module docstring for the guarantees."""
+class StoreBasics(Protocol):
+    """What every store has: transactions, a location for people, ``close``."""
 
-    # -- lifecycle -----------------------------------------------------------
     def transaction(self) -> AbstractContextManager[None]:
         """Group calls into one all-or-nothing unit; nested uses join the outer one."""
         ...
@@ -269,7 +275,10 @@ class Store(Protocol):
         """Where the data lives, for people (a file path, or ``memory``)."""
         ...
 
-    # -- tickets -------------------------------------------------------------
+
+class TicketStore(Protocol):
+    """Tickets, idempotent on ``(source, ticket_id)``."""
+
     def put_ticket(self, event: TicketEvent, *, at: datetime) -> PutOutcome:
         """Store a ticket event idempotently on ``(source, ticket_id)``."""
         ...
@@ -292,7 +301,10 @@ class Store(Protocol):
 
     def ticket_count(self) -> int: ...
 
-    # -- inbox ---------------------------------------------------------------
+
+class InboxStore(Protocol):
+    """Stored events waiting for detection (webhooks are answered before it runs)."""
+
     def set_category(self, source: str, ticket_id: str, category: Category) -> None:
         """Record the category a classifier gave a ticket whose source gave none."""
         ...
@@ -311,14 +323,21 @@ class Store(Protocol):
 
     def pending_event_count(self) -> int: ...
 
-    # -- webhook replay protection ---------------------------------------------
+
+class DeliveryStore(Protocol):
+    """Webhook delivery ids with a time to live, so a replayed delivery is dropped."""
+
     def remember_delivery(
         self, source: str, delivery_id: str, *, at: datetime, ttl_seconds: float
     ) -> bool:
         """Record a delivery id; False when it was already seen within its time to live."""
         ...
 
-    # -- detector state --------------------------------------------------------
+
+class DetectorStateStore(Protocol):
+    """Detector state per customer: a JSON document with a version, so processes
+    sharing one store reload each other's changes."""
+
     def load_state(self, customer_id: str) -> tuple[int, dict[str, Any]] | None:
         """``(version, state)`` of a customer's detector state, or None."""
         ...
@@ -333,7 +352,11 @@ class Store(Protocol):
 
     def state_customers(self) -> list[str]: ...
 
-    # -- episodes, transitions, plans -------------------------------------------
+
+class EpisodeLog(Protocol):
+    """Episodes, transitions (one per episode and kind: the guard against alerting
+    twice) and plans."""
+
     def record_transition(
         self, transition: Transition, plan: EscalationPlan | None, *, at: datetime
     ) -> bool:
@@ -356,7 +379,10 @@ class Store(Protocol):
 
     def plan(self, plan_id: str) -> PlanRecord | None: ...
 
-    # -- actions ---------------------------------------------------------------
+
+class ActionLedger(Protocol):
+    """Each action's record, its lease and attempts, and the outbox of executed actions."""
+
     def actions(
         self,
         *,
@@ -419,12 +445,18 @@ class Store(Protocol):
     # -- outbox ------------------------------------------------------------------
     def outbox(self, *, customer_id: str | None = None) -> list[OutboxEntry]: ...
 
-    # -- cursors -------------------------------------------------------------------
+
+class CursorStore(Protocol):
+    """Named cursors (where an interrupted backfill resumes)."""
+
     def get_cursor(self, name: str) -> str | None: ...
 
     def set_cursor(self, name: str, cursor: str | None, *, at: datetime) -> None: ...
 
-    # -- unmatched records (kept aside until their customer is known) ----------
+
+class UnmatchedStore(Protocol):
+    """Records a source could not tie to a customer, kept until it can."""
+
     def put_unmatched(self, item: Unmatched, *, at: datetime) -> None:
         """Keep ``item``; seen again, its reason and payload are refreshed and attempts counted."""
         ...
@@ -437,81 +469,27 @@ class Store(Protocol):
         """Forget a record (it resolved); ``False`` when it was not kept."""
         ...
 
-    # -- people's acts on episodes (store.interactions) -------------------------------
-    def record_interaction(self, record: InteractionRecord) -> bool:
-        """Record an act once; False, writing nothing, when its key is already recorded."""
-        ...
 
-    def interactions(
-        self, *, episode_id: str | None = None, customer_id: str | None = None
-    ) -> list[InteractionRecord]:
-        """Recorded acts, oldest first."""
-        ...
-
-    def add_silence(self, record: SilenceRecord) -> bool:
-        """Record a customer silence once (by key)."""
-        ...
-
-    def recorded_silences(self, *, active_at: datetime | None = None) -> list[SilenceRecord]:
-        """Recorded silences (those covering ``active_at`` when given), soonest end first."""
-        ...
-
-    def record_plan(self, plan: EscalationPlan, *, plan_id: str, at: datetime) -> bool:
-        """Record a plan that follows no transition (and its pending actions) once."""
-
-    # -- e-mail drafts (store.drafts) ------------------------------------------------
-    def add_draft(self, record: DraftRecord) -> bool:
-        """Record a new draft; False, writing nothing, when its id is already recorded."""
-        ...
-
-    def draft(self, draft_id: str) -> DraftRecord | None: ...
-
-    def drafts(
-        self, *, status: DraftStatus | None = None, episode_id: str | None = None
-    ) -> list[DraftRecord]:
-        """Drafts, oldest first."""
-        ...
-
-    def change_draft(
-        self, draft_id: str, changes: Mapping[str, Any], *, version: int, at: datetime
-    ) -> DraftRecord | None:
-        """Apply ``changes`` if the draft is still at ``version``; the new record, or None."""
-        ...
-
-    # -- ticket sources' delivery rhythms (store.source_health) ------------------------
-    def source_rhythm_head(self, source: str) -> RhythmHead | None:
-        """Version, learned revision, last delivery and count of one source (cheap)."""
-        ...
-
-    def source_rhythm(self, source: str) -> tuple[RhythmHead, SourceRhythm] | None:
-        """One source's head and whole rhythm, or None when it was never seen."""
-        ...
-
-    def source_rhythms(self) -> list[tuple[RhythmHead, SourceRhythm]]:
-        """Every known source's head and rhythm, by name."""
-        ...
-
-    def source_names(self) -> list[str]:
-        """The names of the known sources, sorted (cheap)."""
-        ...
-
-    def put_source_rhythm(
-        self, rhythm: SourceRhythm, *, version: int, at: datetime, learned: bool = True
-    ) -> bool:
-        """Write ``rhythm`` if the stored version is still ``version`` (compare-and-set);
-        ``learned=False`` writes only its last delivery and count."""
-        ...
-
-    # -- product incidents (store.incidents) -------------------------------------------
-    def put_incident(self, record: IncidentRecord) -> None:
-        """Insert or replace an incident's latest view."""
-        ...
-
-    def incidents(self, *, status: str | None = None) -> list[IncidentRecord]:
-        """Incidents (``open`` or ``resolved`` ones), first spike first."""
-        ...
-
-    def incident(self, incident_id: str) -> IncidentRecord | None: ...
+class Store(
+    StoreBasics,
+    TicketStore,
+    InboxStore,
+    DeliveryStore,
+    DetectorStateStore,
+    EpisodeLog,
+    ActionLedger,
+    CursorStore,
+    UnmatchedStore,
+    InteractionStore,
+    DraftStore,
+    SourceHealthStore,
+    IncidentRecords,
+    Parking,
+    Protocol,
+):
+    """Everything the engine persists: every role at once. See the module docstring for the
+    guarantees; a store is written one role at a time (see :mod:`.sqlcore`).
+    """
 
 
 def plan_id_of(plan: EscalationPlan) -> str:

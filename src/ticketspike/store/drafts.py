@@ -20,13 +20,14 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Protocol
 
 import attrs
 
 __all__ = [
     "DraftRecord",
     "DraftStatus",
+    "DraftStore",
     "MemoryDrafts",
     "SQLiteDrafts",
     "draft_id_for",
@@ -194,6 +195,28 @@ def _matches(record: DraftRecord, status: DraftStatus | None, episode_id: str | 
     )
 
 
+class DraftStore(Protocol):
+    """Acknowledgement e-mail drafts (:mod:`.drafts`)."""
+
+    def add_draft(self, record: DraftRecord) -> bool:
+        """Record a new draft; False, writing nothing, when its id is already recorded."""
+        ...
+
+    def draft(self, draft_id: str) -> DraftRecord | None: ...
+
+    def drafts(
+        self, *, status: DraftStatus | None = None, episode_id: str | None = None
+    ) -> list[DraftRecord]:
+        """Drafts, oldest first."""
+        ...
+
+    def change_draft(
+        self, draft_id: str, changes: Mapping[str, Any], *, version: int, at: datetime
+    ) -> DraftRecord | None:
+        """Apply ``changes`` if the draft is still at ``version``; the new record, or None."""
+        ...
+
+
 class MemoryDrafts:
     """The drafts part of :class:`~ticketspike.store.memory.MemoryStore`."""
 
@@ -253,8 +276,9 @@ class SQLiteDrafts:
     def add_draft(self, record: DraftRecord) -> bool:
         return (
             self._exec(
-                "INSERT OR IGNORE INTO drafts (id, episode_id, customer_id, action_key, status,"
-                " created_at, version, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO drafts (id, episode_id, customer_id, action_key, status,"
+                " created_at, version, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT DO NOTHING",
                 (
                     record.id,
                     record.episode_id,

@@ -21,7 +21,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Protocol
 
 import attrs
 
@@ -29,6 +29,7 @@ from ..planner.plan import EscalationPlan
 
 __all__ = [
     "InteractionRecord",
+    "InteractionStore",
     "MemoryInteractions",
     "SQLiteInteractions",
     "SilenceRecord",
@@ -97,6 +98,32 @@ class SilenceRecord:
             "by": self.by,
             "reason": self.reason,
         }
+
+
+class InteractionStore(Protocol):
+    """What people did about episodes and the silences they recorded (:mod:`.interactions`)."""
+
+    def record_interaction(self, record: InteractionRecord) -> bool:
+        """Record an act once; False, writing nothing, when its key is already recorded."""
+        ...
+
+    def interactions(
+        self, *, episode_id: str | None = None, customer_id: str | None = None
+    ) -> list[InteractionRecord]:
+        """Recorded acts, oldest first."""
+        ...
+
+    def add_silence(self, record: SilenceRecord) -> bool:
+        """Record a customer silence once (by key)."""
+        ...
+
+    def recorded_silences(self, *, active_at: datetime | None = None) -> list[SilenceRecord]:
+        """Recorded silences (those covering ``active_at`` when given), soonest end first."""
+        ...
+
+    def record_plan(self, plan: EscalationPlan, *, plan_id: str, at: datetime) -> bool:
+        """Record a plan that follows no transition (and its pending actions) once."""
+        ...
 
 
 class MemoryInteractions:
@@ -174,8 +201,9 @@ class SQLiteInteractions:
     def record_interaction(self, record: InteractionRecord) -> bool:
         return (
             self._exec(
-                "INSERT OR IGNORE INTO interactions (key, episode_id, customer_id, kind, actor,"
-                " at, outcome, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO interactions (key, episode_id, customer_id, kind, actor,"
+                " at, outcome, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (key) DO NOTHING",
                 (
                     record.key,
                     record.episode_id,
@@ -224,8 +252,9 @@ class SQLiteInteractions:
     def add_silence(self, record: SilenceRecord) -> bool:
         return (
             self._exec(
-                "INSERT OR IGNORE INTO recorded_silences (key, customer_id, start_at, end_at,"
-                " end_ts, actor, reason) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO recorded_silences (key, customer_id, start_at, end_at,"
+                " end_ts, actor, reason) VALUES (?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (key) DO NOTHING",
                 (
                     record.key,
                     record.customer_id,

@@ -38,6 +38,7 @@ from .dashboard_reads import MemoryDashboardReads
 from .drafts import MemoryDrafts
 from .incidents import MemoryIncidents
 from .interactions import MemoryInteractions
+from .parking import MemoryParking
 from .source_health import MemorySourceHealth
 
 __all__ = ["MemoryStore"]
@@ -46,7 +47,12 @@ _MISSING = object()
 
 
 class MemoryStore(
-    MemoryInteractions, MemoryDrafts, MemorySourceHealth, MemoryIncidents, MemoryDashboardReads
+    MemoryInteractions,
+    MemoryDrafts,
+    MemorySourceHealth,
+    MemoryIncidents,
+    MemoryDashboardReads,
+    MemoryParking,
 ):
     """A :class:`~ticketspike.store.base.Store` that lives in this process only."""
 

@@ -11,14 +11,15 @@ from __future__ import annotations
 import re
 from importlib import resources
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION"]
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "load_numbered"]
 
 _NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
 
-def _load() -> tuple[tuple[int, str], ...]:
+def load_numbered(package: str) -> tuple[tuple[int, str], ...]:
+    """The ``NNNN_name.sql`` files of ``package`` in order, checked to be numbered 1..n."""
     found: list[tuple[int, str]] = []
-    for entry in resources.files(__name__).iterdir():
+    for entry in resources.files(package).iterdir():
         match = _NAME.match(entry.name)
         if match:
             found.append((int(match.group(1)), entry.read_text(encoding="utf-8")))
@@ -29,5 +30,5 @@ def _load() -> tuple[tuple[int, str], ...]:
     return tuple(found)
 
 
-MIGRATIONS: tuple[tuple[int, str], ...] = _load()
+MIGRATIONS: tuple[tuple[int, str], ...] = load_numbered(__name__)
 SCHEMA_VERSION: int = MIGRATIONS[-1][0]

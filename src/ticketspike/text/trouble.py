@@ -7,7 +7,7 @@ few kinds, each with the plural noun a person would write in a summary, they
 let a lone word become "API errors" or "login issues" on the tickets' own
 evidence instead of a guess.
 
-Pure: works on the word lists :func:`ticketspike.detect.text.segments` gives.
+Pure: works on the word lists :func:`ticketspike.text.tokens.segments` gives.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 import attrs
 
-from .text import STOP_WORDS, stem
+from .tokens import STOP_WORDS, stem
 
 __all__ = ["ERRORS", "ISSUES", "KINDS", "TroubleKind", "is_trouble", "kind_named", "trouble_in"]
 

@@ -1,20 +1,20 @@
-"""Ticket categories when the source gives none (PRD FR-1.5).
+"""Ticket categories when the source gives none (docs/classification.md).
 
-Routing (US-3) depends on the category, so a wrong guess is worse than an
+Routing depends on the category, so a wrong guess is worse than an
 honest ``other``. The order of evidence is:
 
 1. the source's own category (``category_given``): never second-guessed;
 2. tags that name a category (``billing``, ``bug``, ``how_to``,
    ``feature_request``... plus an organization's own in config);
 3. a multinomial naive Bayes text classifier over subject and body, trained
-   at import from the bundled :mod:`~ticketspike.detect.vocabulary` and the
+   at import from the bundled :mod:`~ticketspike.text.vocabulary` and the
    organization's extra keywords. Its answer carries the posterior
    probability as confidence; below the threshold the answer is ``other``.
 
 Pure and deterministic: the model is a frozen value built from settings, no
 clock, no I/O, no module state beyond the default model built once at import.
-:func:`classify_with_fallback` is the one exception: it runs a plugin
-classifier in a worker thread within a time budget.
+Asking a plugin classifier first, within a time budget, is
+:func:`ticketspike.plugin_runners.classify_with_fallback`.
 """
 
 from __future__ import annotations
@@ -29,8 +29,7 @@ import attrs
 
 from ..model import Category, Ticket
 from ..signals import Classification
-from .budget import call_with_budget, warn_fallback
-from .text import STOP_WORDS, clean, segments, stem
+from .tokens import STOP_WORDS, clean, segments, stem
 from .vocabulary import SEED_PHRASES, TAG_WORDS
 
 if TYPE_CHECKING:
@@ -38,13 +37,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ClassificationSettings",
-    "FallbackClassifier",
     "NaiveBayesClassifier",
     "apply_classification",
     "categorize",
     "classification_settings_from_config",
     "classify",
-    "classify_with_fallback",
     "features",
     "train",
 ]
@@ -371,61 +368,7 @@ def categorize(ticket: Ticket, *, classifier: Any = None) -> Ticket:
     return apply_classification(ticket, classify(ticket, classifier=classifier))
 
 
-@attrs.frozen
-class FallbackClassifier:
-    """A :class:`~ticketspike.roles.Classifier` that asks a plugin within a budget.
-
-    Wraps what :meth:`ticketspike.Plugins.classifiers` returns; see
-    :func:`classify_with_fallback`. Hand it to :func:`categorize`.
-    """
-
-    classifiers: tuple[Any, ...]
-    budget_seconds: float | None = 2.0
-    name: str = "fallback"
-
-    def classify(self, ticket: Ticket) -> Classification:
-        return classify_with_fallback(self.classifiers, ticket, budget_seconds=self.budget_seconds)
-
-
-def _builtin(classifiers: Sequence[Any]) -> NaiveBayesClassifier:
-    for c in reversed(classifiers):
-        if isinstance(c, NaiveBayesClassifier):
-            return c
-    return DEFAULT_CLASSIFIER
-
-
-def classify_with_fallback(
-    classifiers: Sequence[Any], ticket: Ticket, *, budget_seconds: float | None = 2.0
-) -> Classification:
-    """The first classifier's answer, or the built-in one's on error, overrun or abstention.
-
-    Mirrors :func:`ticketspike.detect.themes.analyze_with_fallback`: the first
-    (plugin) classifier runs in a worker thread for at most
-    ``budget_seconds``; failures are logged naming the classifier, never the
-    ticket text. A plugin answer must be a :class:`~ticketspike.Classification`
-    with a confidence in [0, 1].
-    """
-    builtin = _builtin(classifiers)
-    if ticket.category_given:
-        return builtin.classify(ticket)
-    first = classifiers[0] if classifiers else builtin
-    if isinstance(first, NaiveBayesClassifier):
-        return first.classify(ticket)
-    name = getattr(first, "name", type(first).__name__)
-    what = f"classifier {name!r}"
-    outcome = call_with_budget(
-        lambda: first.classify(ticket), budget_seconds=budget_seconds, what=what
-    )
-    if outcome.ok:
-        answer = outcome.value
-        if isinstance(answer, Classification) and 0.0 <= answer.confidence <= 1.0:
-            return Classification(answer.category, answer.confidence, _safe_reason(answer))
-        if answer is not None:
-            warn_fallback(what, "returned something other than a Classification")
-    return builtin.classify(ticket)
-
-
-def _safe_reason(answer: Classification) -> str:
+def safe_reason(answer: Classification) -> str:
     # A model's explanation may echo the ticket; keep only a short plain label.
     words = [w for seg in segments(answer.reason) for w in seg][:8]
     return " ".join(words)

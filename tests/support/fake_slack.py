@@ -14,11 +14,13 @@ import json
 import threading
 from collections import deque
 from collections.abc import Iterator, Mapping
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl
 
 import attrs
+
+from support.loopback import LoopbackServer
 
 TOKEN = "xoxb-fake-test-token-4242"
 APP_TOKEN = "xapp-1-A0APP-fake-test-token-4343"
@@ -63,7 +65,7 @@ class FakeSlack:
         self._lock = threading.Lock()
         self._clock = 1_700_000_000
         self._seq = 0
-        self._server: ThreadingHTTPServer | None = None
+        self._server: LoopbackServer | None = None
         # Interactivity: the workspace, ephemeral answers, views, created channels.
         self.team_id = "T0FAKETEAM"
         self.ephemeral: list[dict[str, Any]] = []
@@ -84,21 +86,17 @@ class FakeSlack:
         class Handler(_Handler):
             owner = fake
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        ).start()
+        self._server = LoopbackServer(Handler).start()
         return self
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.stop()
 
     @property
     def base_url(self) -> str:
         assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_port}/api/"
+        return self._server.url("/api/")
 
     def script(self, method: str, *, times: int = 1, **kwargs: Any) -> None:
         """Answer the next ``times`` calls of ``method`` as scripted."""

@@ -42,7 +42,7 @@ CSM = Person(name="Mike Johnson", email="mike.johnson@example.com", manager=MANA
 
 
 def alert(**changes: Any) -> AlertMessage:
-    """The PRD 5.1 example alert (TechCorp Inc, 15 tickets, 6.5x)."""
+    """The example alert (TechCorp Inc, 15 tickets, 6.5x)."""
     base = AlertMessage(
         kind=MessageKind.ALERT,
         title="SUPPORT SPIKE ALERT: TechCorp Inc",

@@ -19,8 +19,8 @@ analyzer is statistical and needs no network:
    that cover nearly the same tickets are merged, so one issue yields one
    theme.
 
-Everything here is pure except :func:`analyze_with_fallback`, which runs a
-plugin analyzer in a worker thread within a time budget.
+Everything here is pure; asking a plugin analyzer first, within a time budget, is
+:func:`ticketspike.plugin_runners.analyze_with_fallback`.
 """
 
 from __future__ import annotations
@@ -28,13 +28,12 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import attrs
 
 from ..signals import Theme
-from .budget import call_with_budget, warn_fallback
-from .text import GENERIC_WORDS, STOP_WORDS, clean, display_phrase, segments, stem
+from .tokens import GENERIC_WORDS, STOP_WORDS, clean, display_phrase, segments, stem
 from .trouble import ERRORS, ISSUES, KINDS, TroubleKind, is_trouble, kind_named, trouble_in
 
 if TYPE_CHECKING:
@@ -45,7 +44,6 @@ __all__ = [
     "DEFAULT_AREAS",
     "StatisticalThemeAnalyzer",
     "ThemeSettings",
-    "analyze_with_fallback",
     "find_themes",
     "sanitize_theme",
     "theme_settings_from_config",
@@ -683,59 +681,6 @@ def sanitize_theme(theme: object) -> Theme | None:
     count = theme.count if isinstance(theme.count, int) and theme.count >= 0 else 0
     ids = tuple(str(i) for i in theme.ticket_ids[:10]) if theme.ticket_ids else ()
     return Theme(phrase=phrase, count=count, ticket_ids=ids, area=area, score=theme.score)
-
-
-def _fallback_analyzer(analyzers: Sequence[Any]) -> Any:
-    for analyzer in reversed(analyzers):
-        if isinstance(analyzer, StatisticalThemeAnalyzer):
-            return analyzer
-    return StatisticalThemeAnalyzer()
-
-
-def analyze_with_fallback(
-    analyzers: Sequence[Any],
-    window: Sequence[Ticket],
-    baseline: Sequence[Ticket],
-    *,
-    limit: int = 5,
-    budget_seconds: float | None = 5.0,
-) -> list[Theme]:
-    """Themes from the first analyzer, or the built-in one if it fails or overruns.
-
-    ``analyzers`` is what :meth:`ticketspike.Plugins.theme_analyzers` returns
-    (third-party first, built-ins last). The first one runs in a worker
-    thread for at most ``budget_seconds``; if it raises, overruns, or returns
-    something that is not a list of :class:`~ticketspike.Theme`, a warning
-    is logged (naming the analyzer, never the ticket text) and the built-in
-    statistical analyzer answers, with its configured settings when it is
-    among ``analyzers``. A plugin's phrases are cleaned like ticket text.
-    """
-    fallback = _fallback_analyzer(analyzers)
-    first = analyzers[0] if analyzers else fallback
-    if first is fallback or isinstance(first, StatisticalThemeAnalyzer):
-        return list(first.analyze(window, baseline, limit=limit))
-    win, base = tuple(window), tuple(baseline)  # a plugin gets its own copies
-    name = getattr(first, "name", type(first).__name__)
-    outcome = call_with_budget(
-        lambda: first.analyze(win, base, limit=limit),
-        budget_seconds=budget_seconds,
-        what=f"theme analyzer {name!r}",
-    )
-    if outcome.ok:
-        themes = _plugin_themes(outcome.value)
-        if themes is not None:
-            return themes[: max(0, limit)]
-        warn_fallback(f"theme analyzer {name!r}", "returned something other than themes")
-    return list(fallback.analyze(window, baseline, limit=limit))
-
-
-def _plugin_themes(value: object) -> list[Theme] | None:
-    if not isinstance(value, Sequence) or isinstance(value, (str, bytes)):
-        return None
-    cleaned = [sanitize_theme(t) for t in value]
-    if any(t is None for t in cleaned):
-        return None
-    return [t for t in cleaned if t is not None]
 
 
 def theme_settings_from_config(section: Section | None) -> ThemeSettings:
