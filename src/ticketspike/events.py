@@ -20,7 +20,7 @@ from .store.outbound import OutboundEvent, OutboundStore
 
 __all__ = ["EVENT_TYPES", "emit", "event_id_for"]
 
-# Every event type ticketspike emits; endpoints filter on these (``incident.*`` may follow).
+# Every event type ticketspike emits; endpoints filter on these.
 EVENT_TYPES: tuple[str, ...] = (
     "escalation.opened",
     "escalation.escalated",
@@ -32,6 +32,9 @@ EVENT_TYPES: tuple[str, ...] = (
     "draft.created",
     "draft.approved",
     "draft.sent",
+    "incident.opened",
+    "incident.joined",
+    "incident.resolved",
 )
 
 
