@@ -11,7 +11,9 @@ Routes, under wherever the host mounts the app:
   as the Slack buttons and the HTTP API (idempotent, recorded with the session's name);
 * ``GET /dashboard/banner/{customerId}``: the customer banner as an HTML fragment a host embeds
   (session cookie or bearer token);
-* ``GET /dashboard/history``: the PRD 1.3 success metrics per period and per CSM.
+* ``GET /dashboard/history``: the PRD 1.3 success metrics per period and per CSM;
+* ``GET /dashboard/incidents/{incidentId}``: one product incident and its customers'
+  escalations (open incidents are also listed above the cards of ``/dashboard``).
 
 Pages are Jinja2 with autoescaping on every template, so ticket text, names and ids (all
 hostile) reach the browser as text; links are emitted only for http(s) URLs. There is no
@@ -35,6 +37,7 @@ from starlette.routing import Route
 
 from ..episode_acts import parse_duration
 from ..errors import RecordNotFound, TicketspikeError
+from ..incident_views import IncidentViews
 from ..views import EscalationPage, duration_text
 from .body import media_type, read_body
 from .dashboard_session import LOGIN_COOKIE, SESSION_COOKIE, DashboardSession, Sessions, same
@@ -117,6 +120,7 @@ class _Dashboard:
         self.settings = settings
         self.sessions = sessions
         self.templates = _environment()
+        self.incidents = IncidentViews(engine.store, engine.account)
 
     # -- rendering and forms -----------------------------------------------------------
     def base(self, request: Request) -> str:
@@ -228,10 +232,13 @@ class _Dashboard:
         if session is None:
             return self.to_login(request)
         view = await run_in_threadpool(self.engine.dashboard, at=self.engine.clock())
+        incidents = await run_in_threadpool(self.incidents.open_incidents)
         return self.render(
             request,
             "dashboard.html.j2",
             view=view,
+            incidents=incidents,
+            incident_of={e: i for i in incidents for e in i.episode_ids},
             session=session,
             snooze_choices=SNOOZE_CHOICES,
             notice=_notice(request.query_params.get("done")),
@@ -245,15 +252,32 @@ class _Dashboard:
         page = await run_in_threadpool(self.engine.escalation, episode_id, at=self.engine.clock())
         if page is None:
             raise ApiError(404, "not_found", "There is no such escalation.")
+        part_of = await run_in_threadpool(
+            lambda: self.incidents.by_episode(include_resolved=True).get(episode_id)
+        )
         return self.render(
             request,
             "escalation.html.j2",
             page=page,
+            incident=part_of,
             card=page.card,
             chart=chart(page),
             session=session,
             snooze_choices=SNOOZE_CHOICES,
             notice=_notice(request.query_params.get("done")),
+        )
+
+    async def incident(self, request: Request) -> Response:
+        session = self.session(request)
+        if session is None:
+            return self.to_login(request)
+        incident_id = str(request.path_params["incidentId"])
+        found = await run_in_threadpool(self.incidents.incident, incident_id)
+        if found is None:
+            raise ApiError(404, "incident_not_found", "There is no such incident.")
+        members = await run_in_threadpool(self.incidents.members, found)
+        return self.render(
+            request, "incident.html.j2", incident=found, members=members, session=session
         )
 
     async def history(self, request: Request) -> Response:
@@ -348,6 +372,12 @@ def dashboard_routes(
             g(pages.escalation),
             methods=["GET"],
             name="dashboard_escalation",
+        ),
+        Route(
+            "/dashboard/incidents/{incidentId}",
+            g(pages.incident),
+            methods=["GET"],
+            name="dashboard_incident",
         ),
         Route(
             "/dashboard/escalations/{episodeId}/{act}",
@@ -468,6 +498,22 @@ def dashboard_paths() -> dict[str, Any]:
                 "security": cookie,
                 "parameters": episode,
                 "responses": {"200": html("The page."), "404": html("No such escalation.")},
+            }
+        },
+        "/dashboard/incidents/{incidentId}": {
+            "get": {
+                "operationId": "dashboardIncident",
+                "summary": "One product incident: its customers and their escalations (HTML).",
+                "security": cookie,
+                "parameters": [
+                    {
+                        "name": "incidentId",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string"},
+                    }
+                ],
+                "responses": {"200": html("The page."), "404": html("No such incident.")},
             }
         },
         "/dashboard/escalations/{episodeId}/{act}": {
