@@ -514,7 +514,13 @@ class Engine(EpisodeActs, SourceWatch, ReadViews):
         return items
 
     def ingest_webhook(
-        self, source: str, body: bytes, headers: Mapping[str, str], *, now: datetime
+        self,
+        source: str,
+        body: bytes,
+        headers: Mapping[str, str],
+        *,
+        now: datetime,
+        deliveries: dict[str, list[datetime]] | None = None,
     ) -> IngestResult:
         """Verify and store a vendor webhook; detection and actions run later.
 
@@ -524,6 +530,10 @@ class Engine(EpisodeActs, SourceWatch, ReadViews):
         (``replayed``). New and changed tickets are stored and queued in one transaction;
         :meth:`process_pending` or :meth:`run_pending` take it from there, so the caller can
         answer the webhook at once.
+
+        ``deliveries``: collect the delivery (source -> times) there instead of noting it
+        for the source's rhythm at once; the caller then calls :meth:`note_deliveries` once
+        for a whole group (the rhythm is one row every replica writes).
         """
         plugin = self.sources.get(source)
         if plugin is None:
@@ -539,8 +549,11 @@ class Engine(EpisodeActs, SourceWatch, ReadViews):
         except SignatureError:
             self.note_signature_failure(source)  # a broken webhook is not a quiet week
             raise
-        with self.store.transaction():
-            self.note_deliveries({source: (now,)})
+        if deliveries is not None:
+            deliveries.setdefault(source, []).append(now)
+        else:
+            with self.store.transaction():
+                self.note_deliveries({source: (now,)})
         if result.unmatched and not result.events:
             with self.store.transaction():
                 if result.delivery_id is not None and not self.store.remember_delivery(

@@ -4,8 +4,9 @@ Every webhook must be committed before it is answered. Committing each one in it
 transaction, from a thread pool, spends more on the hand-offs and the commits than on the
 work; so deliveries queue up for one writer thread, which takes everything waiting (up to
 ``max_batch``), verifies and stores each through :meth:`Engine.ingest_webhook` inside one store
-transaction, commits once, and only then answers every request of the group. At low load a
-group is one delivery and nothing waits; under load groups grow by themselves.
+transaction, notes the group's deliveries in the sources' rhythms in one write, commits once,
+and only then answers every request of the group. At low load a group is one delivery and
+nothing waits; under load groups grow by themselves.
 
 One bad delivery never fails its neighbours: a signature or content error is raised by the
 source plugin before anything is written, so it is answered alone while the group goes on; if
@@ -140,17 +141,21 @@ class WebhookWriter:
         outcomes: list[IngestResult | BaseException] = []
         try:
             with self.engine.store.transaction():
+                noted: dict[str, list[datetime]] = {}
                 for job in group:
                     try:
                         outcomes.append(
                             self.engine.ingest_webhook(
-                                job.source, job.body, job.headers, now=job.now
+                                job.source, job.body, job.headers, now=job.now, deliveries=noted
                             )
                         )
                     except InputError as exc:
                         # Raised while verifying or parsing, before any write: answer it
                         # alone and keep the group.
                         outcomes.append(exc)
+                # The group's deliveries go into the sources' rhythms in one write, last:
+                # that row is shared by every replica, so it is held only while committing.
+                self.engine.note_deliveries(noted)
         except BaseException as exc:
             if len(group) > 1:
                 log.warning(
