@@ -668,8 +668,10 @@ class Engine(EpisodeActs, SourceWatch, ReadViews):
                         self._sync(customer)
                     self._warm = True
                 else:
-                    for episode in self.store.episodes(active_only=True):
-                        self._sync(episode.customer_id)
+                    active = {e.customer_id: 0 for e in self.store.episodes(active_only=True)}
+                    versions = self.store.state_versions(list(active))
+                    for customer in active:
+                        self._sync(customer, versions[customer])
                 self.refresh_silences()
                 self.incident_desk.load()
                 yield
@@ -687,9 +689,11 @@ class Engine(EpisodeActs, SourceWatch, ReadViews):
         finally:
             self._dirty = set()
 
-    def _sync(self, customer_id: str) -> None:
-        """Load the customer's detector state if the store has a newer one than we do."""
-        version = self.store.state_version(customer_id)
+    def _sync(self, customer_id: str, version: int | None = None) -> None:
+        """Load the customer's detector state if the store has a newer one than we do
+        (``version``: the stored one, when the caller read it already)."""
+        if version is None:
+            version = self.store.state_version(customer_id)
         if version == self._versions.get(customer_id, 0):
             return
         loaded = self.store.load_state(customer_id)

@@ -275,6 +275,10 @@ class MemoryStore(
             row = self._states.get(customer_id)
             return 0 if row is None else row[0]
 
+    def state_versions(self, customer_ids: Sequence[str]) -> dict[str, int]:
+        with self._lock:
+            return {c: self._states[c][0] if c in self._states else 0 for c in customer_ids}
+
     def save_state(self, customer_id: str, state: Mapping[str, Any], *, at: datetime) -> int:
         with self.transaction():
             version = self.state_version(customer_id) + 1

@@ -444,6 +444,27 @@ class PostgresStore(
             local.seen[customer_id] = version
         return version
 
+    def state_versions(self, customer_ids: Sequence[str]) -> dict[str, int]:
+        local = self._local
+        versions = {}
+        wanted = []
+        for customer in dict.fromkeys(customer_ids):
+            if local.depth and customer in local.held and customer in local.seen:
+                versions[customer] = local.seen[customer]
+            else:
+                versions[customer] = 0
+                wanted.append(customer)
+        if wanted:
+            rows = self._all(
+                "SELECT customer_id, version FROM customer_state"
+                " WHERE customer_id = ANY(CAST(? AS TEXT[]))",
+                (wanted,),
+            )
+            versions.update((r[0], int(r[1])) for r in rows)
+            if local.depth:
+                local.seen.update((c, versions[c]) for c in wanted)
+        return versions
+
     def save_state(self, customer_id: str, state: Mapping[str, Any], *, at: datetime) -> int:
         """Save, returning the new version; 0, writing nothing, when another replica holds
         this customer or changed its state since this transaction read it (reload it).

@@ -243,6 +243,20 @@ class SQLDetectorState(_SQL):
         row = self._one("SELECT version FROM customer_state WHERE customer_id = ?", (customer_id,))
         return 0 if row is None else int(row[0])
 
+    def state_versions(self, customer_ids: Sequence[str]) -> dict[str, int]:
+        versions = dict.fromkeys(customer_ids, 0)
+        wanted = list(versions)
+        for start in range(0, len(wanted), 500):  # within any placeholder limit
+            chunk = wanted[start : start + 500]
+            rows = self._all(
+                "SELECT customer_id, version FROM customer_state WHERE customer_id IN ("
+                + ",".join("?" * len(chunk))
+                + ")",
+                chunk,
+            )
+            versions.update((r[0], int(r[1])) for r in rows)
+        return versions
+
     def save_state(self, customer_id: str, state: Mapping[str, Any], *, at: datetime) -> int:
         rows = self._all(
             "INSERT INTO customer_state (customer_id, version, state, updated_at)"
