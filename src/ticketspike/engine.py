@@ -678,11 +678,12 @@ class Engine(EpisodeActs, SourceWatch, ReadViews):
                 # Quiet hours move open episodes towards resolution without a transition.
                 self._dirty |= self.monitor.open_episodes
                 now = self.clock()
-                self.incident_desk.save(at=now)
                 for customer in sorted(self._dirty):
                     self._versions[customer] = self.store.save_state(
                         customer, self.monitor.export_customer(customer), at=now
                     )
+                # Last: one row every process writes, so it is held only while committing.
+                self.incident_desk.save(at=now)
         except BaseException:
             self._new_monitor()
             raise
