@@ -391,6 +391,10 @@ class PostgresStore(
             for seq, data, outcome in rows
         ]
 
+    def mark_processed(self, seqs: Sequence[int]) -> None:
+        if seqs:
+            self._exec("DELETE FROM inbox WHERE seq = ANY(CAST(? AS BIGINT[]))", (list(seqs),))
+
     def _lock_customers(self, customers: Sequence[str]) -> set[str]:
         """The customers whose detection lock this transaction holds (taking those it can)."""
         local = self._local
