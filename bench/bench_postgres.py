@@ -10,7 +10,8 @@ spiking ones the rest). Prints per run:
 * stored tickets against accepted requests (must be zero lost), episodes (must be one per
   spiking customer) and outbox entries against actions (each once);
 * the detection-to-alert lag: from the answer to the webhook whose ticket opened an episode
-  to the first alert of that episode in the outbox (median and worst over the episodes).
+  to the first action of that episode (or of an incident it joined) in the outbox (median
+  and worst over the episodes).
 
 The first run is the baseline the others are compared with: one replica, or with
 ``--sqlite`` one ``serve`` process on a SQLite file, the single-host setup. Figures depend on
@@ -188,7 +189,12 @@ def run(
     lags = []
     for episode_id, transition in opened.items():
         msg_id = by_created.get(transition.at.isoformat())
-        alerts = [e.executed_at.timestamp() for e in outbox if e.episode_id == episode_id]
+        # The episode's own actions, or those of an incident it joined (same customer).
+        alerts = [
+            e.executed_at.timestamp()
+            for e in outbox
+            if e.episode_id == episode_id or e.customer_id == transition.customer_id
+        ]
         if msg_id in answered and alerts:
             lags.append(min(alerts) - answered[msg_id])
     accepted = sum(n for status, n in statuses.items() if 200 <= status < 300)

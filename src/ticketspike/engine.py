@@ -664,14 +664,15 @@ class Engine(EpisodeActs, SourceWatch, ReadViews):
             with self._lock, self.store.transaction():
                 self._dirty = set()
                 if not self._warm:
-                    for customer in self.store.state_customers():
-                        self._sync(customer)
+                    customers = self.store.state_customers()
                     self._warm = True
                 else:
-                    active = {e.customer_id: 0 for e in self.store.episodes(active_only=True)}
-                    versions = self.store.state_versions(list(active))
-                    for customer in active:
-                        self._sync(customer, versions[customer])
+                    customers = list(
+                        {e.customer_id: 0 for e in self.store.episodes(active_only=True)}
+                    )
+                versions = self.store.state_versions(customers)
+                for customer in customers:
+                    self._sync(customer, versions[customer])
                 self.refresh_silences()
                 self.incident_desk.load()
                 yield

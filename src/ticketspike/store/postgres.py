@@ -120,6 +120,9 @@ class PostgresStore(
 
     _unmatched_order = "seq"
     _for_update = " FOR UPDATE"
+    #: A transaction holds only the rows it writes: writers do not wait for each other's
+    #: whole transactions (the background worker need not keep its batches small).
+    concurrent_writers = True
 
     def __init__(
         self,
