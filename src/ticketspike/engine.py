@@ -65,6 +65,7 @@ from .store.base import PutOutcome, Store
 from .store.drafts import DraftRecord, DraftStatus
 from .store.memory import MemoryStore
 from .store.opening import open_store
+from .store.ticket_heads import ticket_heads
 from .text.classify import categorize
 from .themecache import ThemeCache, window_key
 from .unmatched import ResolvesUnmatched, Unmatched
@@ -865,23 +866,17 @@ class Engine(EpisodeActs, SourceWatch, ReadViews):
     def _window_tickets(self, assessment: Assessment) -> tuple[list[Ticket], list[Ticket]]:
         start, end = assessment.period_start, assessment.period_end
         days = max(1.0, float(assessment.baseline_days or self.config.detection.baseline_days))
+        # Analysis reads only a prefix of each body: never read or decode more of it.
+        cut = self.limits.analysis_body_chars
+        customer = assessment.customer_id
         window = [
-            r.ticket
-            for r in self.store.tickets(
-                customer_id=assessment.customer_id,
-                since=start,
-                until=end,
-                include_internal=False,
-            )
+            h.ticket
+            for h in ticket_heads(self.store, customer, since=start, until=end, body_chars=cut)
         ]
+        since = start - timedelta(days=days)
         baseline = [
-            r.ticket
-            for r in self.store.tickets(
-                customer_id=assessment.customer_id,
-                since=start - timedelta(days=days),
-                until=start,
-                include_internal=False,
-            )
+            h.ticket
+            for h in ticket_heads(self.store, customer, since=since, until=start, body_chars=cut)
         ]
         return window, baseline
 

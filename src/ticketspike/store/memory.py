@@ -40,6 +40,7 @@ from .incidents import MemoryIncidents
 from .interactions import MemoryInteractions
 from .parking import MemoryParking
 from .source_health import MemorySourceHealth
+from .ticket_heads import MemoryTicketHeads
 
 __all__ = ["MemoryStore"]
 
@@ -53,6 +54,7 @@ class MemoryStore(
     MemoryIncidents,
     MemoryDashboardReads,
     MemoryParking,
+    MemoryTicketHeads,
 ):
     """A :class:`~ticketspike.store.base.Store` that lives in this process only."""
 

@@ -56,6 +56,7 @@ from .parking import SQLiteParking
 from .pg_migrations import MIGRATIONS, SCHEMA_VERSION
 from .source_health import SQLiteSourceHealth
 from .sqlcore import SQLCore
+from .ticket_heads import SQLiteTicketHeads
 
 __all__ = ["DEFAULT_SCHEMA", "PostgresStore"]
 
@@ -100,6 +101,7 @@ class PostgresStore(
     SQLiteIncidents,
     SQLiteDashboardReads,
     SQLiteParking,
+    SQLiteTicketHeads,
 ):
     """A :class:`~ticketspike.store.base.Store` in a PostgreSQL schema, shared by replicas.
 

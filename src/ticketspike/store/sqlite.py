@@ -38,6 +38,7 @@ from .migrations import MIGRATIONS, SCHEMA_VERSION
 from .parking import SQLiteParking
 from .source_health import SQLiteSourceHealth
 from .sqlcore import SQLCore
+from .ticket_heads import SQLiteTicketHeads
 
 __all__ = ["SQLiteStore"]
 
@@ -64,6 +65,7 @@ class SQLiteStore(
     SQLiteIncidents,
     SQLiteDashboardReads,
     SQLiteParking,
+    SQLiteTicketHeads,
 ):
     """A :class:`~ticketspike.store.base.Store` in one SQLite file.
 
