@@ -30,8 +30,10 @@ from ..builtin.text import one_line
 from ..config import load_config
 from ..configfile import Section
 from ..engine import Engine, IngestResult
+from ..errors import InputError, Stopped
 from ..executor import ExecutionReport
 from ..hookspecs import hookimpl
+from ..http.settings import server_settings_from_config
 from ..model import EventKind, TicketEvent, parse_time
 from ..planner.message import render_text
 from ..planner.plan import (
@@ -64,6 +66,7 @@ from .common import (
     count,
     print_json,
 )
+from .shutdown import GracefulStop
 from .store_arg import existing_store
 
 __all__ = ["register", "time_ordered"]
@@ -109,6 +112,14 @@ def register(subparsers: Any) -> None:
         "--history-only",
         action="store_true",
         help="the whole file is history (--warm-up-until the end of time)",
+    )
+    run.add_argument(
+        "--grace",
+        metavar="SECONDS",
+        type=float,
+        default=None,
+        help="on SIGTERM or Ctrl-C, how long the running action may take to finish before it "
+        "is handed back to pending (default: server.shutdown_grace_seconds, 30)",
     )
     add_format_arg(run)
     run.set_defaults(handler=_run)
@@ -253,34 +264,68 @@ def _run(args: argparse.Namespace) -> int:
     json_out = args.format == "json"
     path = Path(args.tickets)
     config = config_from_args(args)
-    total = _check_file(path, strict=config.strict_categories)
+    grace = args.grace
+    if grace is None:
+        grace = server_settings_from_config(config.section("server")).shutdown_grace_seconds
+    elif not 0 <= grace < float("inf"):
+        raise InputError(
+            f"expected a finite number of seconds >= 0, got {grace:g}", field="--grace"
+        )
     warm_up_until = None
     if args.history_only:
         warm_up_until = datetime.max.replace(tzinfo=timezone.utc)
     elif args.warm_up_until:
         warm_up_until = parse_time(args.warm_up_until, where="--warm-up-until", field="")
-    with _engine(args, json_out=json_out, dry_run=args.dry_run) as engine:
-        progress = Progress(f"running {path.name}", total=total, unit="tickets")
-        events = iter_ticket_events(path, strict_categories=config.strict_categories)
-        result = engine.ingest_many(
-            time_ordered(events, lateness_hours=config.detection.lateness_hours),
-            execute=not args.dry_run,
-            on_event=progress.update,
-            warm_up_until=warm_up_until,
+    # SIGTERM / Ctrl-C: the action in hand finishes (within the grace), the rest stay pending.
+    with GracefulStop(grace_seconds=grace) as stop:
+        total = _check_file(path, strict=config.strict_categories)
+        with _engine(args, json_out=json_out, dry_run=args.dry_run) as engine:
+            progress = Progress(f"running {path.name}", total=total, unit="tickets")
+            events = iter_ticket_events(path, strict_categories=config.strict_categories)
+            with stop.watching(engine.executor):
+                result = engine.ingest_many(
+                    time_ordered(events, lateness_hours=config.detection.lateness_hours),
+                    execute=not args.dry_run,
+                    on_event=progress.update,
+                    warm_up_until=warm_up_until,
+                )
+            if stop.signum is not None:
+                progress.close()
+                raise _stopped(stop, engine.store)  # the store is closed on the way out
+            progress.close(total)
+            failed = engine.store.actions(status=ActionStatus.FAILED)
+            if json_out:
+                print_json(
+                    {
+                        **result.to_json(),
+                        "store": engine.store.location,
+                        "failed_actions": [a.to_json() for a in failed],
+                    }
+                )
+            else:
+                _print_run(path, result, engine.store, failed)
+    if stop.signum is not None:  # before the store was open, or after the report
+        raise Stopped(
+            f"stopped by {stop.signal_name}; run it again to go on",
+            exit_code=128 + stop.signum,
         )
-        progress.close(total)
-        failed = engine.store.actions(status=ActionStatus.FAILED)
-        if json_out:
-            print_json(
-                {
-                    **result.to_json(),
-                    "store": engine.store.location,
-                    "failed_actions": [a.to_json() for a in failed],
-                }
-            )
-        else:
-            _print_run(path, result, engine.store, failed)
     return EXIT_FAILURE if result.executed is not None and result.executed.failed else EXIT_OK
+
+
+def _stopped(stop: GracefulStop, store: Store) -> Stopped:
+    """The one line ``run`` ends with after SIGTERM or SIGINT."""
+    pending = len(store.actions(status=ActionStatus.PENDING))
+    if stop.cut_short:
+        how = "the action in hand did not finish and was handed back"
+    elif stop.waited:
+        how = "after the action in hand"
+    else:
+        how = "no action was running"
+    return Stopped(
+        f"stopped by {stop.signal_name} ({how}); {count(pending, 'action')} pending, none "
+        "running; run it again to go on",
+        exit_code=128 + (stop.signum or 0),
+    )
 
 
 def _print_run(path: Path, result: IngestResult, store: Store, failed: list[ActionRecord]) -> None:
