@@ -187,6 +187,17 @@ class _Counts:
             setattr(self, field.name, list(value) if isinstance(value, list) else value)
 
 
+def _count_page(source: str, received: int, before: tuple[int, int, int], counts: _Counts) -> None:
+    """Ticket counters (``/metrics``) for one backfill page: what it added to ``counts``."""
+    metrics.tickets(
+        source,
+        received=received,
+        stored=counts.stored - before[0],
+        updated=counts.updated - before[1],
+        duplicates=counts.duplicates - before[2],
+    )
+
+
 class Engine(EpisodeActs, SourceWatch, ReadViews):
     """Everything ticketspike does, behind one object a host embeds.
 
@@ -989,9 +1000,11 @@ class Engine(EpisodeActs, SourceWatch, ReadViews):
                 if self.monitor.watching_since is None:
                     with self._batch():
                         self._watch_from(ordered, since)  # the backfill counts as history
+                before = (counts.stored, counts.updated, counts.duplicates)
                 self._ingest_batch(
                     ordered, now=now, counts=counts, suppress_before=now - window, also=save
                 )
+                _count_page(source, len(ordered), before, counts)
                 cursor = page_cursor
                 done = page.done
                 if on_page is not None:

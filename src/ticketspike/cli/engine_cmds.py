@@ -17,14 +17,14 @@ import heapq
 import io
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import closing
+from contextlib import closing, contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import attrs
 
-from .. import data
+from .. import data, metrics
 from ..builtin.console import ConsoleNotifier
 from ..builtin.text import one_line
 from ..config import load_config
@@ -66,6 +66,7 @@ from .common import (
     count,
     print_json,
 )
+from .metrics_file import add_metrics_file_arg, check_metrics_file, write_metrics_file
 from .shutdown import GracefulStop
 from .store_arg import existing_store
 
@@ -121,6 +122,7 @@ def register(subparsers: Any) -> None:
         help="on SIGTERM or Ctrl-C, how long the running action may take to finish before it "
         "is handed back to pending (default: server.shutdown_grace_seconds, 30)",
     )
+    add_metrics_file_arg(run)
     add_format_arg(run)
     run.set_defaults(handler=_run)
 
@@ -176,6 +178,7 @@ def register(subparsers: Any) -> None:
     )
     _store_arg(backfill)
     add_config_args(backfill)
+    add_metrics_file_arg(backfill)
     add_format_arg(backfill)
     backfill.set_defaults(handler=_backfill)
 
@@ -276,8 +279,9 @@ def _run(args: argparse.Namespace) -> int:
         warm_up_until = datetime.max.replace(tzinfo=timezone.utc)
     elif args.warm_up_until:
         warm_up_until = parse_time(args.warm_up_until, where="--warm-up-until", field="")
+    metrics_file = check_metrics_file(args.metrics_file)
     # SIGTERM / Ctrl-C: the action in hand finishes (within the grace), the rest stay pending.
-    with GracefulStop(grace_seconds=grace) as stop:
+    with GracefulStop(grace_seconds=grace) as stop, _writing_metrics(metrics_file):
         total = _check_file(path, strict=config.strict_categories)
         with _engine(args, json_out=json_out, dry_run=args.dry_run) as engine:
             progress = Progress(f"running {path.name}", total=total, unit="tickets")
@@ -293,6 +297,13 @@ def _run(args: argparse.Namespace) -> int:
                 progress.close()
                 raise _stopped(stop, engine.store)  # the store is closed on the way out
             progress.close(total)
+            metrics.tickets(
+                "file",
+                received=result.received,
+                stored=result.stored,
+                updated=result.updated,
+                duplicates=result.duplicates,
+            )
             failed = engine.store.actions(status=ActionStatus.FAILED)
             if json_out:
                 print_json(
@@ -310,6 +321,15 @@ def _run(args: argparse.Namespace) -> int:
             exit_code=128 + stop.signum,
         )
     return EXIT_FAILURE if result.executed is not None and result.executed.failed else EXIT_OK
+
+
+@contextmanager
+def _writing_metrics(target: Path | None) -> Iterator[None]:
+    """Write ``--metrics-file`` when the command ends, however it ends."""
+    try:
+        yield
+    finally:
+        write_metrics_file(target)
 
 
 def _stopped(stop: GracefulStop, store: Store) -> Stopped:
@@ -448,7 +468,8 @@ def _retry(args: argparse.Namespace) -> int:
 # -- backfill ----------------------------------------------------------------------------------
 def _backfill(args: argparse.Namespace) -> int:
     since = parse_time(args.since, where="--since", field="")
-    with _engine(args, json_out=args.format == "json") as engine:
+    metrics_file = check_metrics_file(args.metrics_file)
+    with _writing_metrics(metrics_file), _engine(args, json_out=args.format == "json") as engine:
         # A backfill runs for minutes to hours: off a terminal, a line every 30 s for the log.
         progress = Progress(f"backfill {args.source}", unit="tickets", periodic=True)
 
