@@ -26,8 +26,7 @@ try:
 except importlib.metadata.PackageNotFoundError:
     pytest.skip("ticketspike-slack is not installed", allow_module_level=True)
 
-import ticketspike_tests_fake_slack as fake_slack
-
+from support import fake_slack
 from ticketspike.store import ActionStatus, SQLiteStore
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)

@@ -32,8 +32,7 @@ try:
 except (importlib.metadata.PackageNotFoundError, ImportError):
     pytest.skip("ticketspike-slack or the server extra is not installed", allow_module_level=True)
 
-import ticketspike_tests_fake_slack as fake_slack
-
+from support import fake_slack
 from ticketspike import Plugins, ticket_event_from_json
 from ticketspike.engine import Engine
 from ticketspike.store import ActionStatus, SQLiteStore
