@@ -63,23 +63,23 @@ class ServerSettings:
         so a burst of deliveries is handled in one pass instead of one pass each.
     :ivar interval_seconds: the worker also wakes this often when idle, to pick up what other
         processes stored and to let time pass (episodes resolve without new tickets).
-    :param recent_tickets: default (and ceiling for ``?limit=``) of ``recentTickets`` in a summary.
+    :ivar recent_tickets: default (and ceiling for ``?limit=``) of ``recentTickets`` in a summary.
 
-    :param metrics_public: serve ``GET /metrics`` without the read token (off by default).
+    :ivar metrics_public: serve ``GET /metrics`` without the read token (off by default).
 
     The rest apply to ``ticketspike serve`` (:mod:`ticketspike.http.connections`):
 
-    :param header_timeout_seconds: a request head must arrive within this long of the
+    :ivar header_timeout_seconds: a request head must arrive within this long of the
         connection opening (or of the previous response); else the connection is closed.
-    :param body_timeout_seconds: a request body must arrive within this long of its head;
+    :ivar body_timeout_seconds: a request body must arrive within this long of its head;
         else ``408``.
-    :param keep_alive_seconds: an idle keep-alive connection is closed after this long.
-    :param keep_alive_max_requests: requests per connection before it is closed.
-    :param max_connections: open connections at most (kept below the file limit); past it an
+    :ivar keep_alive_seconds: an idle keep-alive connection is closed after this long.
+    :ivar keep_alive_max_requests: requests per connection before it is closed.
+    :ivar max_connections: open connections at most (kept below the file limit); past it an
         idle connection makes room, or the new one gets ``503`` with ``Retry-After``.
-    :param shutdown_grace_seconds: on SIGTERM, how long the running action may take to finish;
+    :ivar shutdown_grace_seconds: on SIGTERM, how long the running action may take to finish;
         the rest stay pending for the next start.
-    :param log_repeats_per_minute: warnings and errors of one kind logged per minute at most;
+    :ivar log_repeats_per_minute: warnings and errors of one kind logged per minute at most;
         the rest are counted and reported as suppressed.
     """
 
