@@ -376,6 +376,12 @@ def dashboard_paths() -> dict[str, Any]:
         },
     }
     episode = [{"name": "episodeId", "in": "path", "required": True, "schema": {"type": "string"}}]
+    # What a form post is refused with before it is read (schemathesis checks them all).
+    refused = {
+        "400": html("A malformed form."),
+        "413": html("The form is too large."),
+        "415": html("Not a form (application/x-www-form-urlencoded)."),
+    }
     return {
         "/dashboard": {
             "get": {
@@ -414,6 +420,7 @@ def dashboard_paths() -> dict[str, Any]:
                     "303": {"description": "Logged in: to the dashboard."},
                     "401": html("Wrong token."),
                     "403": html("Bad or expired CSRF token."),
+                    **refused,
                 },
             },
         },
@@ -423,7 +430,11 @@ def dashboard_paths() -> dict[str, Any]:
                 "summary": "End the session.",
                 "security": cookie,
                 "requestBody": form,
-                "responses": {"303": {"description": "To login."}, "403": html("Bad token.")},
+                "responses": {
+                    "303": {"description": "To login."},
+                    "403": html("Bad token."),
+                    **refused,
+                },
             }
         },
         "/dashboard/history": {
@@ -468,6 +479,8 @@ def dashboard_paths() -> dict[str, Any]:
                 "responses": {
                     "303": {"description": "Done: back to the page."},
                     "403": html("No session or a bad CSRF token: nothing changed."),
+                    "404": html("No such escalation."),
+                    **refused,
                 },
             }
         },
@@ -484,7 +497,11 @@ def dashboard_paths() -> dict[str, Any]:
                         "schema": {"type": "string"},
                     }
                 ],
-                "responses": {"200": html("The fragment."), "401": html("No credentials.")},
+                "responses": {
+                    "200": html("The fragment."),
+                    "401": html("No credentials."),
+                    "422": html("Not a valid customer id."),
+                },
             }
         },
     }
