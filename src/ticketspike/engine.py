@@ -47,10 +47,12 @@ from .limits import IngestLimits, admit, analysis_prefix
 from .mail.settings import email_settings_from_config
 from .model import Account, EventKind, Ticket, TicketEvent, check_customer_id, parse_time, printable
 from .monitor import SpikeMonitor
+from .outbound import WebhookDispatcher, webhook_settings_from_config
 from .planner.plan import EscalationPlan
 from .planner.planner import Planner
 from .plugin_runners import FallbackClassifier, analyze_with_fallback
 from .plugins import Plugins
+from .records import RecordActs, account_with_ledger, planned_delta
 from .roles import (
     AccountDirectory,
     ActionHandler,
@@ -198,7 +200,7 @@ def _count_page(source: str, received: int, before: tuple[int, int, int], counts
     )
 
 
-class Engine(EpisodeActs, SourceWatch, ReadViews):
+class Engine(EpisodeActs, SourceWatch, ReadViews, RecordActs):
     """Everything ticketspike does, behind one object a host embeds.
 
     :param config: the validated configuration (:func:`ticketspike.config.load_config`);
@@ -278,7 +280,17 @@ class Engine(EpisodeActs, SourceWatch, ReadViews):
             retry=retry or RetryPolicy(),
             sleep=sleep,
             dry_run=dry_run,
+            on_done=self._on_action_done,
         )
+        # Outbound webhooks (``webhooks:``): the events this engine logs, delivered signed.
+        self.webhooks = WebhookDispatcher(
+            self.store,
+            webhook_settings_from_config(self.config.section("webhooks"), self.plugin_config.env),
+            clock=clock,
+            sleep=sleep,
+        )
+        if self.webhooks.enabled:
+            self.webhooks.register()
         self.desk = DraftDesk(
             self.store,
             self.mail,
@@ -293,6 +305,8 @@ class Engine(EpisodeActs, SourceWatch, ReadViews):
         self._dirty: set[str] = set()
         self._new_monitor()
         self._owns_store = False
+        # The escalation page lists the escalation's tasks, with a button closing each.
+        self.add_panel_provider(self._tasks_panel)
         # Many customers spiking together: one incident (ticketspike.incident_desk).
         self.incident_desk = IncidentDesk(
             self.store, self.config.incidents, account=self.account, clock=clock
@@ -341,6 +355,7 @@ class Engine(EpisodeActs, SourceWatch, ReadViews):
             close = getattr(obj, "close", None)
             if callable(close):
                 close()
+        self.webhooks.close()
         if self._owns_store:
             self.store.close()
 
@@ -781,7 +796,15 @@ class Engine(EpisodeActs, SourceWatch, ReadViews):
         if transition.kind is not TransitionKind.RESOLVED and not transition.suppressed:
             transition = self._with_themes(transition)
         plan = self.planner.plan(transition, account)
-        recorded, plans = self.incident_desk.record(transition, plan, at=self.clock())
+        # The alert shows the health score from the ledger, before and after this plan's change.
+        shown = account_with_ledger(self.store, account, planned_delta=planned_delta(plan))
+        if shown is not account:
+            plan = self.planner.plan(transition, shown)
+        at = self.clock()
+        with self.store.transaction():
+            recorded, plans = self.incident_desk.record(transition, plan, at=at)
+            if recorded:
+                self._on_transition(transition, at)
         if recorded:
             metrics.episode(transition.kind.value)
             counts.transitions.append(transition)

@@ -46,6 +46,8 @@ __all__ = [
     "PermanentDeliveryError",
     "PluginConfigError",
     "PluginError",
+    "RecordConflict",
+    "RecordNotFound",
     "SignatureError",
     "StoreError",
     "Stopped",
@@ -179,6 +181,14 @@ class DraftConflict(InputError):
     """The draft's state forbids what was asked (rejected, already being sent, unknown
     whether it left, or its episode resolved and the caller did not confirm).
     """
+
+
+class RecordNotFound(InputError):
+    """No task (or other escalation record) with the id asked for."""
+
+
+class RecordConflict(InputError):
+    """The record changed meanwhile (someone else closed the task first)."""
 
 
 class StoreError(TicketspikeError):

@@ -198,6 +198,8 @@ class Executor:
     :param sleep: how to wait between attempts (tests pass a recorder).
     :param dry_run: report what would run, run nothing.
     :param lease_seconds: how long a claim holds before another process may take over.
+    :param on_done: called inside the transaction that marks an action done (the engine keeps
+        the action's record there: :func:`ticketspike.records.record_done_action`).
     """
 
     def __init__(
@@ -212,8 +214,10 @@ class Executor:
         dry_run: bool = False,
         lease_seconds: float = 600.0,
         wall: Callable[[], float] = time.time,
+        on_done: Callable[[ActionRecord, Action, EscalationPlan, datetime], None] | None = None,
     ) -> None:
         self.store = store
+        self.on_done = on_done
         self.handlers = dict(handlers)
         self.accounts = accounts
         self.clock = clock
@@ -460,15 +464,21 @@ class Executor:
             log.warning("action %s (%s via %s) failed for good", claimed.key, claimed.kind, name)
             self.store.unpark_action(claimed.key)
             return "failed"
-        self.store.unpark_action(claimed.key)
-        self.store.complete_action(
-            claimed.key,
-            owner=self.owner,
-            handler=name,
-            ref={str(k): str(v) for k, v in result.ref.items()},
-            summary=result.summary,
-            at=self.clock(),
-        )
+        at = self.clock()
+        with self.store.transaction():
+            self.store.unpark_action(claimed.key)
+            completed = self.store.complete_action(
+                claimed.key,
+                owner=self.owner,
+                handler=name,
+                ref={str(k): str(v) for k, v in result.ref.items()},
+                summary=result.summary,
+                at=at,
+            )
+            if completed and self.on_done is not None:
+                # The action's record (a task, a health-score entry...) and its event are
+                # kept in the transaction that marks it done: both or neither.
+                self.on_done(claimed, action, plan, at)
         return "done"
 
     def _park(

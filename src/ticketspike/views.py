@@ -352,11 +352,15 @@ class HourCount:
 
 @attrs.frozen(kw_only=True)
 class PanelItem:
-    """One line of a panel: a label, a value, an optional safe link."""
+    """One line of a panel: a label, a value, an optional safe link, and optionally a button
+    (``action``: a dashboard act on the escalation, posted with ``target`` and the CSRF token)."""
 
     label: str
     value: str = ""
     url: str | None = None
+    action: str | None = None
+    target: str = ""
+    action_label: str = ""
 
 
 @attrs.frozen(kw_only=True)

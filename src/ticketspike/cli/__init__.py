@@ -31,6 +31,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ticketspike.cli.episode_cmds",  # episodes, ack, snooze, resolve
     "ticketspike.cli.drafts_cmds",  # drafts list|show|approve|reject|resolve
     "ticketspike.cli.unmatched_cmds",  # unmatched, re-resolve
+    "ticketspike.cli.records_cmds",  # tasks, health, history, webhooks
     "ticketspike.cli.source_cmds",  # sources
     "ticketspike.cli.incident_cmds",  # incidents
     "ticketspike.cli.view_cmds",  # summary, banner, dashboard, metrics

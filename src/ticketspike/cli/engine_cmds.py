@@ -305,16 +305,26 @@ def _run(args: argparse.Namespace) -> int:
                 duplicates=result.duplicates,
             )
             failed = engine.store.actions(status=ActionStatus.FAILED)
+            # One delivery pass for outbound webhooks; what fails waits for its retry time.
+            hooks = (
+                engine.webhooks.run_once() if engine.webhooks.enabled and not args.dry_run else None
+            )
             if json_out:
                 print_json(
                     {
                         **result.to_json(),
                         "store": engine.store.location,
                         "failed_actions": [a.to_json() for a in failed],
+                        **({"webhooks": hooks} if hooks is not None else {}),
                     }
                 )
             else:
                 _print_run(path, result, engine.store, failed)
+                if hooks is not None:
+                    print(
+                        f"Webhooks: {hooks['delivered']} delivered, {hooks['failed']} failed "
+                        f"(`ticketspike webhooks --store {engine.store.location} --config FILE`)"
+                    )
     if stop.signum is not None:  # before the store was open, or after the report
         raise Stopped(
             f"stopped by {stop.signal_name}; run it again to go on",

@@ -14,6 +14,7 @@ from .dashboard import dashboard_paths, session_scheme
 from .drafts import DRAFT_SCHEMAS, draft_paths
 from .episodes import episode_paths
 from .incidents import INCIDENT_SCHEMAS, incident_paths
+from .records import record_paths
 from .source_health import DETAIL_SCHEMA as HEALTH_DETAIL_SCHEMA
 from .tickets import TICKET_SCHEMAS, ticket_paths
 
@@ -493,6 +494,7 @@ def openapi_document(
     document["paths"].update(draft_paths(read))
     document["paths"].update(incident_paths(read))
     document["paths"].update(episode_paths(read))
+    document["paths"].update(record_paths(read))
     document["paths"].update(ticket_paths(read))
     document["paths"].update(dashboard_paths())
     document["components"]["securitySchemes"]["dashboardSession"] = session_scheme()

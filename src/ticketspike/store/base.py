@@ -39,7 +39,9 @@ from ..unmatched import Unmatched, UnmatchedRecord
 from .drafts import DraftStore
 from .incidents import IncidentRecords
 from .interactions import InteractionStore
+from .outbound import OutboundStore
 from .parking import Parking
+from .records import RecordStore
 from .source_health import SourceHealthStore
 
 __all__ = [
@@ -485,6 +487,8 @@ class Store(
     SourceHealthStore,
     IncidentRecords,
     Parking,
+    RecordStore,
+    OutboundStore,
     Protocol,
 ):
     """Everything the engine persists: every role at once. See the module docstring for the

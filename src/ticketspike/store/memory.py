@@ -38,7 +38,9 @@ from .dashboard_reads import MemoryDashboardReads
 from .drafts import MemoryDrafts
 from .incidents import MemoryIncidents
 from .interactions import MemoryInteractions
+from .outbound import MemoryOutbound
 from .parking import MemoryParking
+from .records import MemoryRecords
 from .source_health import MemorySourceHealth
 from .ticket_heads import MemoryTicketHeads
 
@@ -52,6 +54,8 @@ class MemoryStore(
     MemoryDrafts,
     MemorySourceHealth,
     MemoryIncidents,
+    MemoryRecords,
+    MemoryOutbound,
     MemoryDashboardReads,
     MemoryParking,
     MemoryTicketHeads,

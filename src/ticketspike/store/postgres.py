@@ -52,8 +52,10 @@ from .dashboard_reads import SQLiteDashboardReads
 from .drafts import SQLiteDrafts
 from .incidents import SQLiteIncidents
 from .interactions import SQLiteInteractions
+from .outbound import SQLiteOutbound
 from .parking import SQLiteParking
 from .pg_migrations import MIGRATIONS, SCHEMA_VERSION
+from .records import SQLiteRecords
 from .source_health import SQLiteSourceHealth
 from .sqlcore import SQLCore
 from .ticket_heads import SQLiteTicketHeads
@@ -102,6 +104,8 @@ class PostgresStore(
     SQLiteDashboardReads,
     SQLiteParking,
     SQLiteTicketHeads,
+    SQLiteRecords,
+    SQLiteOutbound,
 ):
     """A :class:`~ticketspike.store.base.Store` in a PostgreSQL schema, shared by replicas.
 

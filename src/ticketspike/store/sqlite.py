@@ -35,7 +35,9 @@ from .drafts import SQLiteDrafts
 from .incidents import SQLiteIncidents
 from .interactions import SQLiteInteractions
 from .migrations import MIGRATIONS, SCHEMA_VERSION
+from .outbound import SQLiteOutbound
 from .parking import SQLiteParking
+from .records import SQLiteRecords
 from .source_health import SQLiteSourceHealth
 from .sqlcore import SQLCore
 from .ticket_heads import SQLiteTicketHeads
@@ -63,6 +65,8 @@ class SQLiteStore(
     SQLiteDrafts,
     SQLiteSourceHealth,
     SQLiteIncidents,
+    SQLiteRecords,
+    SQLiteOutbound,
     SQLiteDashboardReads,
     SQLiteParking,
     SQLiteTicketHeads,
