@@ -67,6 +67,7 @@ from .store.base import PutOutcome, Store
 from .store.drafts import DraftRecord, DraftStatus
 from .store.memory import MemoryStore
 from .store.opening import open_store
+from .store.ticket_heads import ticket_heads
 from .text.classify import categorize
 from .themecache import ThemeCache, window_key
 from .unmatched import ResolvesUnmatched, Unmatched
@@ -186,6 +187,17 @@ class _Counts:
         for field in attrs.fields(_Counts):
             value = getattr(saved, field.name)
             setattr(self, field.name, list(value) if isinstance(value, list) else value)
+
+
+def _count_page(source: str, received: int, before: tuple[int, int, int], counts: _Counts) -> None:
+    """Ticket counters (``/metrics``) for one backfill page: what it added to ``counts``."""
+    metrics.tickets(
+        source,
+        received=received,
+        stored=counts.stored - before[0],
+        updated=counts.updated - before[1],
+        duplicates=counts.duplicates - before[2],
+    )
 
 
 class Engine(EpisodeActs, SourceWatch, ReadViews, RecordActs):
@@ -888,23 +900,17 @@ class Engine(EpisodeActs, SourceWatch, ReadViews, RecordActs):
     def _window_tickets(self, assessment: Assessment) -> tuple[list[Ticket], list[Ticket]]:
         start, end = assessment.period_start, assessment.period_end
         days = max(1.0, float(assessment.baseline_days or self.config.detection.baseline_days))
+        # Analysis reads only a prefix of each body: never read or decode more of it.
+        cut = self.limits.analysis_body_chars
+        customer = assessment.customer_id
         window = [
-            r.ticket
-            for r in self.store.tickets(
-                customer_id=assessment.customer_id,
-                since=start,
-                until=end,
-                include_internal=False,
-            )
+            h.ticket
+            for h in ticket_heads(self.store, customer, since=start, until=end, body_chars=cut)
         ]
+        since = start - timedelta(days=days)
         baseline = [
-            r.ticket
-            for r in self.store.tickets(
-                customer_id=assessment.customer_id,
-                since=start - timedelta(days=days),
-                until=start,
-                include_internal=False,
-            )
+            h.ticket
+            for h in ticket_heads(self.store, customer, since=since, until=start, body_chars=cut)
         ]
         return window, baseline
 
@@ -1017,9 +1023,11 @@ class Engine(EpisodeActs, SourceWatch, ReadViews, RecordActs):
                 if self.monitor.watching_since is None:
                     with self._batch():
                         self._watch_from(ordered, since)  # the backfill counts as history
+                before = (counts.stored, counts.updated, counts.duplicates)
                 self._ingest_batch(
                     ordered, now=now, counts=counts, suppress_before=now - window, also=save
                 )
+                _count_page(source, len(ordered), before, counts)
                 cursor = page_cursor
                 done = page.done
                 if on_page is not None:

@@ -42,6 +42,7 @@ from .outbound import MemoryOutbound
 from .parking import MemoryParking
 from .records import MemoryRecords
 from .source_health import MemorySourceHealth
+from .ticket_heads import MemoryTicketHeads
 
 __all__ = ["MemoryStore"]
 
@@ -57,6 +58,7 @@ class MemoryStore(
     MemoryOutbound,
     MemoryDashboardReads,
     MemoryParking,
+    MemoryTicketHeads,
 ):
     """A :class:`~ticketspike.store.base.Store` that lives in this process only."""
 

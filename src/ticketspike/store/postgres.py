@@ -58,6 +58,7 @@ from .pg_migrations import MIGRATIONS, SCHEMA_VERSION
 from .records import SQLiteRecords
 from .source_health import SQLiteSourceHealth
 from .sqlcore import SQLCore
+from .ticket_heads import SQLiteTicketHeads
 
 __all__ = ["DEFAULT_SCHEMA", "PostgresStore"]
 
@@ -102,6 +103,7 @@ class PostgresStore(
     SQLiteIncidents,
     SQLiteDashboardReads,
     SQLiteParking,
+    SQLiteTicketHeads,
     SQLiteRecords,
     SQLiteOutbound,
 ):
