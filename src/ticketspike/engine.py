@@ -47,10 +47,12 @@ from .limits import IngestLimits, admit, analysis_prefix
 from .mail.settings import email_settings_from_config
 from .model import Account, EventKind, Ticket, TicketEvent, check_customer_id, parse_time, printable
 from .monitor import SpikeMonitor
+from .outbound import WebhookDispatcher, webhook_settings_from_config
 from .planner.plan import EscalationPlan
 from .planner.planner import Planner
 from .plugin_runners import FallbackClassifier, analyze_with_fallback
 from .plugins import Plugins
+from .records import RecordActs, account_with_ledger, planned_delta
 from .roles import (
     AccountDirectory,
     ActionHandler,
@@ -65,6 +67,7 @@ from .store.base import PutOutcome, Store
 from .store.drafts import DraftRecord, DraftStatus
 from .store.memory import MemoryStore
 from .store.opening import open_store
+from .store.ticket_heads import ticket_heads
 from .text.classify import categorize
 from .themecache import ThemeCache, window_key
 from .unmatched import ResolvesUnmatched, Unmatched
@@ -186,7 +189,18 @@ class _Counts:
             setattr(self, field.name, list(value) if isinstance(value, list) else value)
 
 
-class Engine(EpisodeActs, SourceWatch, ReadViews):
+def _count_page(source: str, received: int, before: tuple[int, int, int], counts: _Counts) -> None:
+    """Ticket counters (``/metrics``) for one backfill page: what it added to ``counts``."""
+    metrics.tickets(
+        source,
+        received=received,
+        stored=counts.stored - before[0],
+        updated=counts.updated - before[1],
+        duplicates=counts.duplicates - before[2],
+    )
+
+
+class Engine(EpisodeActs, SourceWatch, ReadViews, RecordActs):
     """Everything ticketspike does, behind one object a host embeds.
 
     :param config: the validated configuration (:func:`ticketspike.config.load_config`);
@@ -266,7 +280,17 @@ class Engine(EpisodeActs, SourceWatch, ReadViews):
             retry=retry or RetryPolicy(),
             sleep=sleep,
             dry_run=dry_run,
+            on_done=self._on_action_done,
         )
+        # Outbound webhooks (``webhooks:``): the events this engine logs, delivered signed.
+        self.webhooks = WebhookDispatcher(
+            self.store,
+            webhook_settings_from_config(self.config.section("webhooks"), self.plugin_config.env),
+            clock=clock,
+            sleep=sleep,
+        )
+        if self.webhooks.enabled:
+            self.webhooks.register()
         self.desk = DraftDesk(
             self.store,
             self.mail,
@@ -281,6 +305,8 @@ class Engine(EpisodeActs, SourceWatch, ReadViews):
         self._dirty: set[str] = set()
         self._new_monitor()
         self._owns_store = False
+        # The escalation page lists the escalation's tasks, with a button closing each.
+        self.add_panel_provider(self._tasks_panel)
         # Many customers spiking together: one incident (ticketspike.incident_desk).
         self.incident_desk = IncidentDesk(
             self.store, self.config.incidents, account=self.account, clock=clock
@@ -329,6 +355,7 @@ class Engine(EpisodeActs, SourceWatch, ReadViews):
             close = getattr(obj, "close", None)
             if callable(close):
                 close()
+        self.webhooks.close()
         if self._owns_store:
             self.store.close()
 
@@ -788,7 +815,15 @@ class Engine(EpisodeActs, SourceWatch, ReadViews):
         if transition.kind is not TransitionKind.RESOLVED and not transition.suppressed:
             transition = self._with_themes(transition)
         plan = self.planner.plan(transition, account)
-        recorded, plans = self.incident_desk.record(transition, plan, at=self.clock())
+        # The alert shows the health score from the ledger, before and after this plan's change.
+        shown = account_with_ledger(self.store, account, planned_delta=planned_delta(plan))
+        if shown is not account:
+            plan = self.planner.plan(transition, shown)
+        at = self.clock()
+        with self.store.transaction():
+            recorded, plans = self.incident_desk.record(transition, plan, at=at)
+            if recorded:
+                self._on_transition(transition, at)
         if recorded:
             metrics.episode(transition.kind.value)
             counts.transitions.append(transition)
@@ -884,23 +919,17 @@ class Engine(EpisodeActs, SourceWatch, ReadViews):
     def _window_tickets(self, assessment: Assessment) -> tuple[list[Ticket], list[Ticket]]:
         start, end = assessment.period_start, assessment.period_end
         days = max(1.0, float(assessment.baseline_days or self.config.detection.baseline_days))
+        # Analysis reads only a prefix of each body: never read or decode more of it.
+        cut = self.limits.analysis_body_chars
+        customer = assessment.customer_id
         window = [
-            r.ticket
-            for r in self.store.tickets(
-                customer_id=assessment.customer_id,
-                since=start,
-                until=end,
-                include_internal=False,
-            )
+            h.ticket
+            for h in ticket_heads(self.store, customer, since=start, until=end, body_chars=cut)
         ]
+        since = start - timedelta(days=days)
         baseline = [
-            r.ticket
-            for r in self.store.tickets(
-                customer_id=assessment.customer_id,
-                since=start - timedelta(days=days),
-                until=start,
-                include_internal=False,
-            )
+            h.ticket
+            for h in ticket_heads(self.store, customer, since=since, until=start, body_chars=cut)
         ]
         return window, baseline
 
@@ -1013,9 +1042,11 @@ class Engine(EpisodeActs, SourceWatch, ReadViews):
                 if self.monitor.watching_since is None:
                     with self._batch():
                         self._watch_from(ordered, since)  # the backfill counts as history
+                before = (counts.stored, counts.updated, counts.duplicates)
                 self._ingest_batch(
                     ordered, now=now, counts=counts, suppress_before=now - window, also=save
                 )
+                _count_page(source, len(ordered), before, counts)
                 cursor = page_cursor
                 done = page.done
                 if on_page is not None:

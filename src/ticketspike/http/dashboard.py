@@ -34,7 +34,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from ..episode_acts import parse_duration
-from ..errors import TicketspikeError
+from ..errors import RecordNotFound, TicketspikeError
 from ..views import EscalationPage, duration_text
 from .body import media_type, read_body
 from .dashboard_session import LOGIN_COOKIE, SESSION_COOKIE, DashboardSession, Sessions, same
@@ -304,6 +304,17 @@ class _Dashboard:
             await run_in_threadpool(
                 lambda: self.engine.snooze(episode.customer_id, until=until, by=session.name)
             )
+        elif what == "close_task":
+            task_id = fields.get("target", "")
+            try:
+                task = await run_in_threadpool(self.engine.task, task_id)
+            except RecordNotFound:
+                raise ApiError(404, "not_found", "There is no such task.") from None
+            if task.episode_id != episode_id:
+                raise ApiError(404, "not_found", "There is no such task on this escalation.")
+            await run_in_threadpool(
+                lambda: self.engine.update_task(task_id, status="done", by=session.name)
+            )
         else:
             raise ApiError(404, "not_found", "There is no such button.")
         back = self.base(request)
@@ -317,6 +328,7 @@ def _notice(done: str | None) -> str:
         "acknowledge": "Acknowledged.",
         "snooze": "Snoozed.",
         "resolve": "Resolved.",
+        "close_task": "Task closed.",
     }.get(done or "", "")
 
 
@@ -370,12 +382,19 @@ def dashboard_paths() -> dict[str, Any]:
                         "csrf_token": {"type": "string"},
                         "for": {"type": "string", "enum": list(SNOOZE_CHOICES)},
                         "back": {"type": "string", "enum": ["list", "escalation"]},
+                        "target": {"type": "string", "description": "close_task: the task id"},
                     },
                 }
             }
         },
     }
     episode = [{"name": "episodeId", "in": "path", "required": True, "schema": {"type": "string"}}]
+    # What a form post is refused with before it is read (schemathesis checks them all).
+    refused = {
+        "400": html("A malformed form."),
+        "413": html("The form is too large."),
+        "415": html("Not a form (application/x-www-form-urlencoded)."),
+    }
     return {
         "/dashboard": {
             "get": {
@@ -414,6 +433,7 @@ def dashboard_paths() -> dict[str, Any]:
                     "303": {"description": "Logged in: to the dashboard."},
                     "401": html("Wrong token."),
                     "403": html("Bad or expired CSRF token."),
+                    **refused,
                 },
             },
         },
@@ -423,7 +443,11 @@ def dashboard_paths() -> dict[str, Any]:
                 "summary": "End the session.",
                 "security": cookie,
                 "requestBody": form,
-                "responses": {"303": {"description": "To login."}, "403": html("Bad token.")},
+                "responses": {
+                    "303": {"description": "To login."},
+                    "403": html("Bad token."),
+                    **refused,
+                },
             }
         },
         "/dashboard/history": {
@@ -461,13 +485,18 @@ def dashboard_paths() -> dict[str, Any]:
                         "name": "act",
                         "in": "path",
                         "required": True,
-                        "schema": {"type": "string", "enum": ["acknowledge", "snooze", "resolve"]},
+                        "schema": {
+                            "type": "string",
+                            "enum": ["acknowledge", "snooze", "resolve", "close_task"],
+                        },
                     },
                 ],
                 "requestBody": form,
                 "responses": {
                     "303": {"description": "Done: back to the page."},
                     "403": html("No session or a bad CSRF token: nothing changed."),
+                    "404": html("No such escalation."),
+                    **refused,
                 },
             }
         },
@@ -484,7 +513,11 @@ def dashboard_paths() -> dict[str, Any]:
                         "schema": {"type": "string"},
                     }
                 ],
-                "responses": {"200": html("The fragment."), "401": html("No credentials.")},
+                "responses": {
+                    "200": html("The fragment."),
+                    "401": html("No credentials."),
+                    "422": html("Not a valid customer id."),
+                },
             }
         },
     }

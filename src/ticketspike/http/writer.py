@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from ..errors import InputError
+from .errors import ApiError
 
 if TYPE_CHECKING:
     from ..engine import Engine, IngestResult
@@ -117,7 +118,13 @@ class WebhookWriter:
             if self.running:
                 return
             if self._stopping:
-                raise RuntimeError("the webhook writer has been stopped")
+                # A request after shutdown began: nothing stored, the sender retries.
+                raise ApiError(
+                    503,
+                    "shutting_down",
+                    "the server is shutting down; retry shortly",
+                    headers={"Retry-After": "5"},
+                )
             self._thread = threading.Thread(
                 target=self._loop, name="ticketspike-webhook-writer", daemon=True
             )

@@ -39,6 +39,9 @@ from ..unmatched import Unmatched, UnmatchedRecord
 from .drafts import DraftStore
 from .incidents import IncidentRecords
 from .interactions import InteractionStore
+from .outbound import OutboundStore
+from .parking import Parking
+from .records import RecordStore
 from .source_health import SourceHealthStore
 
 __all__ = [
@@ -445,6 +448,7 @@ class ActionLedger(Protocol):
 
     def attempts(self, key: str | None = None) -> list[AttemptRecord]: ...
 
+    # -- outbox ------------------------------------------------------------------
     def outbox(self, *, customer_id: str | None = None) -> list[OutboxEntry]: ...
 
 
@@ -486,6 +490,9 @@ class Store(
     DraftStore,
     SourceHealthStore,
     IncidentRecords,
+    Parking,
+    RecordStore,
+    OutboundStore,
     Protocol,
 ):
     """Everything the engine persists: every role at once. See the module docstring for the

@@ -38,7 +38,11 @@ from .dashboard_reads import MemoryDashboardReads
 from .drafts import MemoryDrafts
 from .incidents import MemoryIncidents
 from .interactions import MemoryInteractions
+from .outbound import MemoryOutbound
+from .parking import MemoryParking
+from .records import MemoryRecords
 from .source_health import MemorySourceHealth
+from .ticket_heads import MemoryTicketHeads
 
 __all__ = ["MemoryStore"]
 
@@ -46,7 +50,15 @@ _MISSING = object()
 
 
 class MemoryStore(
-    MemoryInteractions, MemoryDrafts, MemorySourceHealth, MemoryIncidents, MemoryDashboardReads
+    MemoryInteractions,
+    MemoryDrafts,
+    MemorySourceHealth,
+    MemoryIncidents,
+    MemoryRecords,
+    MemoryOutbound,
+    MemoryDashboardReads,
+    MemoryParking,
+    MemoryTicketHeads,
 ):
     """A :class:`~ticketspike.store.base.Store` that lives in this process only."""
 

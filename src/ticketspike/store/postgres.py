@@ -53,9 +53,13 @@ from .dashboard_reads import SQLiteDashboardReads
 from .drafts import SQLiteDrafts
 from .incidents import SQLiteIncidents
 from .interactions import SQLiteInteractions
+from .outbound import SQLiteOutbound
+from .parking import SQLiteParking
 from .pg_migrations import MIGRATIONS, SCHEMA_VERSION
+from .records import SQLiteRecords
 from .source_health import SQLiteSourceHealth
 from .sqlcore import SQLCore
+from .ticket_heads import SQLiteTicketHeads
 
 __all__ = ["DEFAULT_SCHEMA", "PostgresStore"]
 
@@ -106,6 +110,10 @@ class PostgresStore(
     SQLiteSourceHealth,
     SQLiteIncidents,
     SQLiteDashboardReads,
+    SQLiteParking,
+    SQLiteTicketHeads,
+    SQLiteRecords,
+    SQLiteOutbound,
 ):
     """A :class:`~ticketspike.store.base.Store` in a PostgreSQL schema, shared by replicas.
 
