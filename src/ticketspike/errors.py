@@ -20,7 +20,8 @@ they like::
     │   ├── TransientDeliveryError         worth retrying (rate limit, 5xx, timeout)
     │   ├── PermanentDeliveryError         retrying will not help (bad channel, bad auth)
     │   └── DeliveryUncertainError         it may or may not have happened (cut off mid-send)
-    └── StoreError                         the store could not do what was asked
+    ├── StoreError                         the store could not do what was asked
+    └── Stopped                            a signal stopped a command (``exit_code``)
 
 Messages never contain secrets: code that builds them passes names of
 environment variables, never their values.
@@ -49,6 +50,7 @@ __all__ = [
     "RecordNotFound",
     "SignatureError",
     "StoreError",
+    "Stopped",
     "TicketspikeError",
     "TransientDeliveryError",
     "WebhookRejected",
@@ -191,3 +193,12 @@ class RecordConflict(InputError):
 
 class StoreError(TicketspikeError):
     """The store could not do what was asked (schema too new, file unusable...)."""
+
+
+class Stopped(TicketspikeError):
+    """A command stopped by SIGTERM or SIGINT after finishing (or handing back) the action in
+    hand; ``exit_code`` is 128 plus the signal's number, as a shell reports it."""
+
+    def __init__(self, message: str, *, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code

@@ -18,12 +18,19 @@ __all__ = ["EXCERPT_CHARS", "ticket_excerpt"]
 EXCERPT_CHARS = 280
 
 
-def ticket_excerpt(ticket: Ticket, *, limit: int = EXCERPT_CHARS) -> dict[str, Any]:
-    """``ticket.to_json()`` with a body longer than ``limit`` characters cut to ``limit``."""
+def ticket_excerpt(
+    ticket: Ticket, *, limit: int = EXCERPT_CHARS, length: int | None = None
+) -> dict[str, Any]:
+    """``ticket.to_json()`` with a body longer than ``limit`` characters cut to ``limit``.
+
+    ``length`` is the whole body's length when ``ticket`` carries its body already cut (a
+    window read never takes bodies whole, see :mod:`ticketspike.store.ticket_heads`).
+    """
     data = ticket.to_json()
-    body = data.get("body")
-    if isinstance(body, str) and len(body) > limit:
+    body = data.get("body", "")
+    whole = max(length or 0, len(body)) if isinstance(body, str) else 0
+    if whole > limit:
         data["body"] = body[:limit]
         data["bodyTruncated"] = True
-        data["bodyLength"] = len(body)
+        data["bodyLength"] = whole
     return data

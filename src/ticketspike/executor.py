@@ -296,6 +296,11 @@ class Executor:
             resume_at=min(parked.values(), default=None),
         )
 
+    @property
+    def running(self) -> str | None:
+        """The key of the action this executor is running right now, if any."""
+        return self._running
+
     def hand_back(self, reason: str = "the process is shutting down") -> str | None:
         """Return the action this executor is running (if any) to pending, from any thread.
 
@@ -312,6 +317,19 @@ class Executor:
             log.warning("action %s handed back unfinished: %s", key, reason)
             return key
         return None
+
+    def hand_back_all(self, reason: str) -> list[str]:
+        """Return every action this executor still holds ``running`` to pending, closing
+        their open attempts: for a run cut short anywhere (even between claiming an action
+        and running it), so nothing stays ``running`` behind a closed store."""
+        keys: list[str] = []
+        for record in self.store.running_actions():
+            if record.owner != self.owner:
+                continue
+            self._close_open_attempts(record.key, outcome="interrupted", error=reason)
+            if self.store.release_action(record.key, owner=self.owner, at=self.clock()):
+                keys.append(record.key)
+        return keys
 
     def retry_failed(self, keys: Sequence[str] | None = None) -> ExecutionReport:
         """Put failed actions (all, or ``keys``) back to pending, lift their parking (and that

@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ..errors import InputError, TicketspikeError
+from ..errors import InputError, Stopped, TicketspikeError
 from .common import EXIT_FAILURE, EXIT_INPUT, EXIT_OK, add_format_arg
 
 __all__ = ["main", "build_parser"]
@@ -138,6 +138,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         return handler(args)
+    except Stopped as exc:  # SIGTERM/SIGINT during `run` (cli/shutdown.py)
+        say(str(exc))
+        return exc.exit_code
     except InputError as exc:
         say(f"error: {exc}")
         return EXIT_INPUT

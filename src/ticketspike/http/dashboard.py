@@ -419,6 +419,12 @@ def dashboard_paths() -> dict[str, Any]:
         },
     }
     episode = [{"name": "episodeId", "in": "path", "required": True, "schema": {"type": "string"}}]
+    # What a form post is refused with before it is read (schemathesis checks them all).
+    refused = {
+        "400": html("A malformed form."),
+        "413": html("The form is too large."),
+        "415": html("Not a form (application/x-www-form-urlencoded)."),
+    }
     return {
         "/dashboard": {
             "get": {
@@ -457,8 +463,7 @@ def dashboard_paths() -> dict[str, Any]:
                     "303": {"description": "Logged in: to the dashboard."},
                     "401": html("Wrong token."),
                     "403": html("Bad or expired CSRF token."),
-                    "400": html("A form that cannot be read."),
-                    "415": html("Not a form (application/x-www-form-urlencoded)."),
+                    **refused,
                 },
             },
         },
@@ -471,8 +476,7 @@ def dashboard_paths() -> dict[str, Any]:
                 "responses": {
                     "303": {"description": "To login."},
                     "403": html("Bad token."),
-                    "400": html("A form that cannot be read."),
-                    "415": html("Not a form (application/x-www-form-urlencoded)."),
+                    **refused,
                 },
             }
         },
@@ -537,8 +541,8 @@ def dashboard_paths() -> dict[str, Any]:
                 "responses": {
                     "303": {"description": "Done: back to the page."},
                     "403": html("No session or a bad CSRF token: nothing changed."),
-                    "400": html("A form that cannot be read."),
-                    "415": html("Not a form (application/x-www-form-urlencoded)."),
+                    "404": html("No such escalation."),
+                    **refused,
                 },
             }
         },
@@ -558,7 +562,7 @@ def dashboard_paths() -> dict[str, Any]:
                 "responses": {
                     "200": html("The fragment."),
                     "401": html("No credentials."),
-                    "422": html("Not a customer id."),
+                    "422": html("Not a valid customer id."),
                 },
             }
         },

@@ -73,6 +73,7 @@ class Processor:
         self._busy = False
         self._start_lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._shared_store = bool(getattr(engine.store, "concurrent_writers", False))
         self._resume_at: float | None = None  # when the first parked action may run again
         self._stopping_before: Callable[[], bool] | None = None
 
@@ -156,8 +157,10 @@ class Processor:
         try:
             while True:
                 started = time.monotonic()
-                # Smaller transactions while senders wait: each one holds the store.
-                size = max(1, self.batch // 3) if self._senders_waiting() else self.batch
+                # Smaller transactions while senders wait, on a store where each one holds
+                # every writer back (SQLite); a shared store's writers do not wait for it.
+                small = self._senders_waiting() and not self._shared_store
+                size = max(1, self.batch // 3) if small else self.batch
                 result = self.engine.process_pending(limit=size)
                 processed += result.received
                 if result.received < size or self._stop.is_set():

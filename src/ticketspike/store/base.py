@@ -348,6 +348,10 @@ class DetectorStateStore(Protocol):
         """The stored version (0 when there is none); cheap."""
         ...
 
+    def state_versions(self, customer_ids: Sequence[str]) -> dict[str, int]:
+        """:meth:`state_version` of several customers in one read (absent ones: 0)."""
+        ...
+
     def save_state(self, customer_id: str, state: Mapping[str, Any], *, at: datetime) -> int:
         """Save a customer's state; returns the new version."""
         ...

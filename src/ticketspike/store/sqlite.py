@@ -40,6 +40,7 @@ from .parking import SQLiteParking
 from .records import SQLiteRecords
 from .source_health import SQLiteSourceHealth
 from .sqlcore import SQLCore
+from .ticket_heads import SQLiteTicketHeads
 
 __all__ = ["SQLiteStore"]
 
@@ -68,6 +69,7 @@ class SQLiteStore(
     SQLiteOutbound,
     SQLiteDashboardReads,
     SQLiteParking,
+    SQLiteTicketHeads,
 ):
     """A :class:`~ticketspike.store.base.Store` in one SQLite file.
 
