@@ -41,6 +41,7 @@ import io
 import itertools
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -56,6 +57,7 @@ import gen_tickets  # noqa: E402
 
 from ticketspike import ticketfile  # noqa: E402
 from ticketspike.cli import main as cli_main  # noqa: E402
+from ticketspike.detect.policy import DetectionPolicy  # noqa: E402
 from ticketspike.model import event_row  # noqa: E402
 from ticketspike.monitor import SpikeMonitor  # noqa: E402
 
@@ -107,14 +109,16 @@ def replay_end_to_end(path: str, *, stdlib: bool) -> tuple[Clock, int]:
     return clock, out.getvalue().count("\n")
 
 
-def detector_only(path: str, batch: int = 20_000, *, rows: bool = True) -> tuple[Clock, int, int]:
+def detector_only(
+    path: str, batch: int = 20_000, *, rows: bool = True, policy: DetectionPolicy | None = None
+) -> tuple[Clock, int, int]:
     """Detector + lifecycle with the parsing outside the timer.
 
     ``rows``: feed :data:`~ticketspike.model.TicketRow` items to
     ``SpikeMonitor.ingest_row`` (what ``replay`` feeds); otherwise
     ``TicketEvent`` objects to ``SpikeMonitor.ingest`` (the embedding API).
     """
-    monitor = SpikeMonitor()
+    monitor = SpikeMonitor(policy)
     clock = Clock()
     source: Iterator[Any] = (
         ticketfile.iter_ticket_rows(path) if rows else ticketfile.iter_ticket_events(path)
@@ -288,6 +292,26 @@ def quick(path: str, n: int, repeat: int) -> None:
     print(f"  {transitions:,} transitions; replay = {replay.cpu / floor.cpu:.2f}x the json floor")
 
 
+def compare_windows(path: str, repeat: int) -> None:
+    """The detector with the default 1 h, 4 h and 24 h windows against the 24 h window
+    alone (``short_windows_hours: []``, the single-window baseline), runs alternated so
+    a change in the machine's load hits both; the median of ``repeat`` each."""
+    single = DetectionPolicy(short_windows_hours=())
+    default = DetectionPolicy()
+    runs: dict[str, list[float]] = {"single": [], "default": []}
+    n = 0
+    for _ in range(repeat):
+        for name, policy in (("single", single), ("default", default)):
+            clock, n, _t = detector_only(path, policy=policy)
+            runs[name].append(clock.cpu)
+    med = {k: statistics.median(v) for k, v in runs.items()}
+    print("\ndetector + lifecycle, ticks in, parse out (CPU, median of", repeat, "each)")
+    for name, label in (("single", "24 h window alone (baseline)"), ("default", "default windows")):
+        print(f"  {label:<32} {med[name] / n * 1e6:6.2f} us/ticket")
+    ratio = med["default"] / med["single"]
+    print(f"  default / baseline: {ratio:.2f}x  (goal at most 1.10x: {verdict(ratio <= 1.10)})")
+
+
 def verdict(ok: bool) -> str:
     return "met" if ok else "NOT met"
 
@@ -316,6 +340,11 @@ def main() -> None:
         action="store_true",
         help="only the json floor, replay (json) and the detector, best of --repeat each",
     )
+    parser.add_argument(
+        "--windows",
+        action="store_true",
+        help="only compare the detector with the default windows against the 24 h window alone",
+    )
     args = parser.parse_args()
 
     tmp = None
@@ -340,9 +369,12 @@ def main() -> None:
             f"{os.path.getsize(path) / MiB:.0f} MiB"
         )
     gc.freeze()  # what start-up allocated is never garbage; do not rescan it
-    if args.quick:
+    if args.quick or args.windows:
         try:
-            quick(path, n, max(1, args.repeat))
+            if args.quick:
+                quick(path, n, max(1, args.repeat))
+            else:
+                compare_windows(path, max(1, args.repeat))
         finally:
             if tmp is not None:
                 with contextlib.suppress(OSError):

@@ -10,12 +10,14 @@ spiking ones the rest). Prints per run:
 * stored tickets against accepted requests (must be zero lost), episodes (must be one per
   spiking customer) and outbox entries against actions (each once);
 * the detection-to-alert lag: from the answer to the webhook whose ticket opened an episode
-  to the first alert of that episode in the outbox (median and worst over the episodes).
+  to the first action of that episode (or of an incident it joined) in the outbox (median
+  and worst over the episodes).
 
-The 1-replica run is the baseline the others are compared with. Figures depend on the
-machine: client, replicas and PostgreSQL share its cores.
+The first run is the baseline the others are compared with: one replica, or with
+``--sqlite`` one ``serve`` process on a SQLite file, the single-host setup. Figures depend on
+the machine: client, replicas and PostgreSQL share its cores.
 
-    python bench/bench_postgres.py --count 20000 --concurrency 32
+    python bench/bench_postgres.py --count 20000 --concurrency 32 --sqlite
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import signal
 import statistics
 import subprocess
@@ -31,6 +34,7 @@ import sys
 import tempfile
 import time
 import uuid
+from contextlib import closing
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -38,8 +42,7 @@ import psycopg
 from bench_http import percentile, sign, start_server
 from psycopg import sql
 
-from ticketspike.store import ActionStatus
-from ticketspike.store.postgres import PostgresStore
+from ticketspike.store import ActionStatus, open_store
 
 CUSTOMERS = 100
 HOT = 10
@@ -132,10 +135,16 @@ async def load(
     return latencies, statuses, answered, time.perf_counter() - started
 
 
-def run(url: str, replicas: int, count: int, concurrency: int, config: Path) -> dict[str, float]:
+def run(
+    url: str, replicas: int, count: int, concurrency: int, config: Path, *, sqlite: bool = False
+) -> dict[str, float]:
+    """One run on a fresh schema of ``url`` (or, with ``sqlite``, a fresh SQLite file)."""
     schema = f"bench_{uuid.uuid4().hex[:12]}"
     store_url = f"{url}{'&' if '?' in url else '?'}schema={schema}"
-    with PostgresStore(store_url) as store:
+    if sqlite:
+        store_url = str(config.parent / schema / "bench.db")
+        Path(store_url).parent.mkdir()
+    with closing(open_store(store_url)) as store:
         since = datetime.now(timezone.utc) - timedelta(days=60)
         store.set_cursor("detection:watching_since", since.isoformat(), at=since)
     items = work(count)
@@ -147,7 +156,7 @@ def run(url: str, replicas: int, count: int, concurrency: int, config: Path) -> 
             procs.append(proc)
             ports.append(int(base.rsplit(":", 1)[1]))
         latencies, statuses, answered, elapsed = asyncio.run(load(ports, items, concurrency))
-        with PostgresStore(store_url) as check:
+        with closing(open_store(store_url)) as check:
             deadline = time.monotonic() + 120
             while time.monotonic() < deadline and (
                 check.pending_event_count() or check.actions(status=ActionStatus.PENDING)
@@ -170,18 +179,27 @@ def run(url: str, replicas: int, count: int, concurrency: int, config: Path) -> 
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-        with psycopg.connect(url.split("?")[0], autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
+        if sqlite:
+            shutil.rmtree(Path(store_url).parent)
+        else:
+            with psycopg.connect(url.split("?")[0], autocommit=True) as conn:
+                conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
 
     by_created = {created: msg_id for msg_id, created, _b in items}
     lags = []
     for episode_id, transition in opened.items():
         msg_id = by_created.get(transition.at.isoformat())
-        alerts = [e.executed_at.timestamp() for e in outbox if e.episode_id == episode_id]
+        # The episode's own actions, or those of an incident it joined (same customer).
+        alerts = [
+            e.executed_at.timestamp()
+            for e in outbox
+            if e.episode_id == episode_id or e.customer_id == transition.customer_id
+        ]
         if msg_id in answered and alerts:
             lags.append(min(alerts) - answered[msg_id])
     accepted = sum(n for status, n in statuses.items() if 200 <= status < 300)
     return {
+        "sqlite": sqlite,
         "replicas": replicas,
         "accepted": accepted,
         "rate": accepted / elapsed,
@@ -211,6 +229,11 @@ def main() -> int:
     parser.add_argument(
         "--replicas", default="1,2,4", help="replica counts to run, comma separated"
     )
+    parser.add_argument(
+        "--sqlite",
+        action="store_true",
+        help="first run one serve process on a SQLite file, as the baseline",
+    )
     args = parser.parse_args()
 
     load_before = " ".join(f"{x:.2f}" for x in os.getloadavg())
@@ -223,23 +246,28 @@ def main() -> int:
     )
     results = []
     try:
-        for replicas in (int(r) for r in args.replicas.split(",")):
-            result = run(args.url, replicas, args.count, args.concurrency, config)
+        runs = [(1, True)] if args.sqlite else []
+        runs += [(int(r), False) for r in args.replicas.split(",")]
+        for replicas, on_sqlite in runs:
+            result = run(args.url, replicas, args.count, args.concurrency, config, sqlite=on_sqlite)
             results.append(result)
             base = results[0]["rate"]
+            label = (
+                "SQLite    " if on_sqlite else f"{replicas} replica{'s' if replicas != 1 else ' '}"
+            )
             print(
-                f"{replicas} replica{'s' if replicas != 1 else ' '}  "
+                f"{label}  "
                 f"{result['rate']:7,.0f} accepted/s ({result['rate'] / base:4.2f}x)  "
                 f"p50 {result['p50']:5.1f} ms  p90 {result['p90']:5.1f} ms  "
                 f"p99 {result['p99']:6.1f} ms  | lost {result['lost']:.0f}  "
                 f"episodes {result['episodes']:.0f}  outbox {result['outbox']:.0f}/"
                 f"{result['actions']:.0f} actions  | detection-to-alert lag "
-                f"median {result['lag_median']:.0f} ms, max {result['lag_max']:.0f} ms",
+                f"median {result['lag_median']:.0f} ms, max {result['lag_max']:.0f} ms  "
+                f"| load average {os.getloadavg()[0]:.1f}",
                 flush=True,
             )
     finally:
-        config.unlink()
-        tmp.rmdir()
+        shutil.rmtree(tmp)
     ok = all(
         r["lost"] == 0 and r["episodes"] == HOT and r["outbox"] == r["actions"] for r in results
     )

@@ -54,6 +54,8 @@ TOP_LEVEL_KEYS = frozenset(
         "themes",
         "escalation_chain",
         "email",
+        "records",
+        "webhooks",
         "quiet_sources",
         "incidents",
     }
@@ -225,7 +227,17 @@ def _assemble(root: Section, *, path: str | None, env: Mapping[str, str] | None)
     )
     _check_escalation_chain(root)
     _check_quiet_sources(root)
+    _check_records(root, config.plugins.env)
     return config
+
+
+def _check_records(root: Section, env: Mapping[str, str]) -> None:
+    """Fail at load time on a bad ``records:`` or ``webhooks:`` section (with its line)."""
+    from .outbound import webhook_settings_from_config
+    from .records import record_settings_from_config
+
+    record_settings_from_config(root.get_section("records"))
+    webhook_settings_from_config(root.get_section("webhooks"), env)
 
 
 def _check_escalation_chain(root: Section) -> None:

@@ -46,6 +46,7 @@ from .errors import (
     TicketspikeError,
     TransientDeliveryError,
 )
+from .events import emit
 from .executor import RetryPolicy
 from .mail.compose import (
     MAX_BODY,
@@ -354,7 +355,27 @@ class DraftDesk:
         return since is None or self.clock() - since > timedelta(seconds=self.send_lease)
 
     def _change(self, draft: DraftRecord, changes: dict[str, Any]) -> DraftRecord:
-        new = self.store.change_draft(draft.id, changes, version=draft.version, at=self.clock())
+        at = self.clock()
+        with self.store.transaction():
+            new = self.store.change_draft(draft.id, changes, version=draft.version, at=at)
+            moved = new is not None and new.status is not draft.status
+            if moved and new is not None and new.status.value in ("approved", "sent"):
+                # Reported in the transaction that makes the change (draft.approved / .sent).
+                data = {
+                    "id": new.id,
+                    "status": new.status.value,
+                    "episode_id": new.episode_id,
+                    "customer_id": new.customer_id,
+                    "subject": new.subject,
+                    "decided_by": new.decided_by,
+                }
+                emit(
+                    self.store,
+                    f"draft.{new.status.value}",
+                    data,
+                    key=f"{new.id}:{new.status.value}",
+                    at=at,
+                )
         if new is None:
             current = self.store.draft(draft.id)
             state = current.status.value if current is not None else "gone"

@@ -47,10 +47,12 @@ from .limits import IngestLimits, admit, analysis_prefix
 from .mail.settings import email_settings_from_config
 from .model import Account, EventKind, Ticket, TicketEvent, check_customer_id, parse_time, printable
 from .monitor import SpikeMonitor
+from .outbound import WebhookDispatcher, webhook_settings_from_config
 from .planner.plan import EscalationPlan
 from .planner.planner import Planner
 from .plugin_runners import FallbackClassifier, analyze_with_fallback
 from .plugins import Plugins
+from .records import RecordActs, account_with_ledger, planned_delta
 from .roles import (
     AccountDirectory,
     ActionHandler,
@@ -65,6 +67,7 @@ from .store.base import PutOutcome, Store
 from .store.drafts import DraftRecord, DraftStatus
 from .store.memory import MemoryStore
 from .store.opening import open_store
+from .store.ticket_heads import ticket_heads
 from .text.classify import categorize
 from .themecache import ThemeCache, window_key
 from .unmatched import ResolvesUnmatched, Unmatched
@@ -186,7 +189,18 @@ class _Counts:
             setattr(self, field.name, list(value) if isinstance(value, list) else value)
 
 
-class Engine(EpisodeActs, SourceWatch, ReadViews):
+def _count_page(source: str, received: int, before: tuple[int, int, int], counts: _Counts) -> None:
+    """Ticket counters (``/metrics``) for one backfill page: what it added to ``counts``."""
+    metrics.tickets(
+        source,
+        received=received,
+        stored=counts.stored - before[0],
+        updated=counts.updated - before[1],
+        duplicates=counts.duplicates - before[2],
+    )
+
+
+class Engine(EpisodeActs, SourceWatch, ReadViews, RecordActs):
     """Everything ticketspike does, behind one object a host embeds.
 
     :param config: the validated configuration (:func:`ticketspike.config.load_config`);
@@ -266,7 +280,17 @@ class Engine(EpisodeActs, SourceWatch, ReadViews):
             retry=retry or RetryPolicy(),
             sleep=sleep,
             dry_run=dry_run,
+            on_done=self._on_action_done,
         )
+        # Outbound webhooks (``webhooks:``): the events this engine logs, delivered signed.
+        self.webhooks = WebhookDispatcher(
+            self.store,
+            webhook_settings_from_config(self.config.section("webhooks"), self.plugin_config.env),
+            clock=clock,
+            sleep=sleep,
+        )
+        if self.webhooks.enabled:
+            self.webhooks.register()
         self.desk = DraftDesk(
             self.store,
             self.mail,
@@ -281,6 +305,8 @@ class Engine(EpisodeActs, SourceWatch, ReadViews):
         self._dirty: set[str] = set()
         self._new_monitor()
         self._owns_store = False
+        # The escalation page lists the escalation's tasks, with a button closing each.
+        self.add_panel_provider(self._tasks_panel)
         # Many customers spiking together: one incident (ticketspike.incident_desk).
         self.incident_desk = IncidentDesk(
             self.store, self.config.incidents, account=self.account, clock=clock
@@ -329,6 +355,7 @@ class Engine(EpisodeActs, SourceWatch, ReadViews):
             close = getattr(obj, "close", None)
             if callable(close):
                 close()
+        self.webhooks.close()
         if self._owns_store:
             self.store.close()
 
@@ -514,7 +541,13 @@ class Engine(EpisodeActs, SourceWatch, ReadViews):
         return items
 
     def ingest_webhook(
-        self, source: str, body: bytes, headers: Mapping[str, str], *, now: datetime
+        self,
+        source: str,
+        body: bytes,
+        headers: Mapping[str, str],
+        *,
+        now: datetime,
+        deliveries: dict[str, list[datetime]] | None = None,
     ) -> IngestResult:
         """Verify and store a vendor webhook; detection and actions run later.
 
@@ -524,6 +557,10 @@ class Engine(EpisodeActs, SourceWatch, ReadViews):
         (``replayed``). New and changed tickets are stored and queued in one transaction;
         :meth:`process_pending` or :meth:`run_pending` take it from there, so the caller can
         answer the webhook at once.
+
+        ``deliveries``: collect the delivery (source -> times) there instead of noting it
+        for the source's rhythm at once; the caller then calls :meth:`note_deliveries` once
+        for a whole group (the rhythm is one row every replica writes).
         """
         plugin = self.sources.get(source)
         if plugin is None:
@@ -539,8 +576,11 @@ class Engine(EpisodeActs, SourceWatch, ReadViews):
         except SignatureError:
             self.note_signature_failure(source)  # a broken webhook is not a quiet week
             raise
-        with self.store.transaction():
-            self.note_deliveries({source: (now,)})
+        if deliveries is not None:
+            deliveries.setdefault(source, []).append(now)
+        else:
+            with self.store.transaction():
+                self.note_deliveries({source: (now,)})
         if result.unmatched and not result.events:
             with self.store.transaction():
                 if result.delivery_id is not None and not self.store.remember_delivery(
@@ -651,32 +691,38 @@ class Engine(EpisodeActs, SourceWatch, ReadViews):
             with self._lock, self.store.transaction():
                 self._dirty = set()
                 if not self._warm:
-                    for customer in self.store.state_customers():
-                        self._sync(customer)
+                    customers = self.store.state_customers()
                     self._warm = True
                 else:
-                    for episode in self.store.episodes(active_only=True):
-                        self._sync(episode.customer_id)
+                    customers = list(
+                        {e.customer_id: 0 for e in self.store.episodes(active_only=True)}
+                    )
+                versions = self.store.state_versions(customers)
+                for customer in customers:
+                    self._sync(customer, versions[customer])
                 self.refresh_silences()
                 self.incident_desk.load()
                 yield
                 # Quiet hours move open episodes towards resolution without a transition.
                 self._dirty |= self.monitor.open_episodes
                 now = self.clock()
-                self.incident_desk.save(at=now)
                 for customer in sorted(self._dirty):
                     self._versions[customer] = self.store.save_state(
                         customer, self.monitor.export_customer(customer), at=now
                     )
+                # Last: one row every process writes, so it is held only while committing.
+                self.incident_desk.save(at=now)
         except BaseException:
             self._new_monitor()
             raise
         finally:
             self._dirty = set()
 
-    def _sync(self, customer_id: str) -> None:
-        """Load the customer's detector state if the store has a newer one than we do."""
-        version = self.store.state_version(customer_id)
+    def _sync(self, customer_id: str, version: int | None = None) -> None:
+        """Load the customer's detector state if the store has a newer one than we do
+        (``version``: the stored one, when the caller read it already)."""
+        if version is None:
+            version = self.store.state_version(customer_id)
         if version == self._versions.get(customer_id, 0):
             return
         loaded = self.store.load_state(customer_id)
@@ -769,7 +815,15 @@ class Engine(EpisodeActs, SourceWatch, ReadViews):
         if transition.kind is not TransitionKind.RESOLVED and not transition.suppressed:
             transition = self._with_themes(transition)
         plan = self.planner.plan(transition, account)
-        recorded, plans = self.incident_desk.record(transition, plan, at=self.clock())
+        # The alert shows the health score from the ledger, before and after this plan's change.
+        shown = account_with_ledger(self.store, account, planned_delta=planned_delta(plan))
+        if shown is not account:
+            plan = self.planner.plan(transition, shown)
+        at = self.clock()
+        with self.store.transaction():
+            recorded, plans = self.incident_desk.record(transition, plan, at=at)
+            if recorded:
+                self._on_transition(transition, at)
         if recorded:
             metrics.episode(transition.kind.value)
             counts.transitions.append(transition)
@@ -865,23 +919,17 @@ class Engine(EpisodeActs, SourceWatch, ReadViews):
     def _window_tickets(self, assessment: Assessment) -> tuple[list[Ticket], list[Ticket]]:
         start, end = assessment.period_start, assessment.period_end
         days = max(1.0, float(assessment.baseline_days or self.config.detection.baseline_days))
+        # Analysis reads only a prefix of each body: never read or decode more of it.
+        cut = self.limits.analysis_body_chars
+        customer = assessment.customer_id
         window = [
-            r.ticket
-            for r in self.store.tickets(
-                customer_id=assessment.customer_id,
-                since=start,
-                until=end,
-                include_internal=False,
-            )
+            h.ticket
+            for h in ticket_heads(self.store, customer, since=start, until=end, body_chars=cut)
         ]
+        since = start - timedelta(days=days)
         baseline = [
-            r.ticket
-            for r in self.store.tickets(
-                customer_id=assessment.customer_id,
-                since=start - timedelta(days=days),
-                until=start,
-                include_internal=False,
-            )
+            h.ticket
+            for h in ticket_heads(self.store, customer, since=since, until=start, body_chars=cut)
         ]
         return window, baseline
 
@@ -994,9 +1042,11 @@ class Engine(EpisodeActs, SourceWatch, ReadViews):
                 if self.monitor.watching_since is None:
                     with self._batch():
                         self._watch_from(ordered, since)  # the backfill counts as history
+                before = (counts.stored, counts.updated, counts.duplicates)
                 self._ingest_batch(
                     ordered, now=now, counts=counts, suppress_before=now - window, also=save
                 )
+                _count_page(source, len(ordered), before, counts)
                 cursor = page_cursor
                 done = page.done
                 if on_page is not None:

@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from .errors import InputError
+from .events import emit
 from .lifecycle import Silence
 from .planner.chain import (
     ChainPolicy,
@@ -33,6 +34,7 @@ from .planner.chain import (
 from .signals import Severity
 from .store.base import ActionStatus, EpisodeRecord
 from .store.interactions import InteractionRecord, SilenceRecord
+from .store.records import WarRoomEntry, record_id_for
 
 if TYPE_CHECKING:
     from .config import Config
@@ -116,7 +118,7 @@ class EpisodeActs:
         raise InputError(f"no record {key!r}")  # pragma: no cover - written just before
 
     def _once(self, record: InteractionRecord) -> InteractionRecord:
-        if self.store.record_interaction(record):
+        if self._record_interaction(record):
             log.info(
                 "%s %s by %s (%s)",
                 record.episode_id or record.customer_id,
@@ -271,8 +273,41 @@ class EpisodeActs:
 
         Returns the stored record and whether this call wrote it (False: a redelivery).
         """
-        new = self.store.record_interaction(record)
+        new = self._record_interaction(record)
         return self._by_key(record.key), new
+
+    def _record_interaction(self, record: InteractionRecord) -> bool:
+        """Record an act once, with its outbound event (an acknowledgement) beside it."""
+        with self.store.transaction():
+            new = self.store.record_interaction(record)
+            if new and record.kind == "acknowledge" and record.outcome == "done":
+                emit(
+                    self.store,
+                    "escalation.acknowledged",
+                    {
+                        "episode_id": record.episode_id,
+                        "customer_id": record.customer_id,
+                        "by": record.by,
+                        "at": record.at.isoformat(),
+                    },
+                    key=record.key,
+                    at=record.at,
+                )
+            if new and record.kind == "war_room" and record.episode_id:
+                # A war room a person opened (Slack button, CLI) is a record like the plan's.
+                room = str(record.data.get("name") or record.data.get("channel") or "")
+                self.store.add_record(
+                    WarRoomEntry(
+                        id=record_id_for("wr", record.key),
+                        action_key=record.key,
+                        episode_id=record.episode_id,
+                        customer_id=record.customer_id,
+                        war_room=room,
+                        summary=f"opened by {record.by}",
+                        created_at=record.at,
+                    )
+                )
+            return new
 
     # -- what happened -------------------------------------------------------------------
     def episode_history(self, episode_id: str) -> list[dict[str, Any]]:

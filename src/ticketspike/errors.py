@@ -20,7 +20,8 @@ they like::
     │   ├── TransientDeliveryError         worth retrying (rate limit, 5xx, timeout)
     │   ├── PermanentDeliveryError         retrying will not help (bad channel, bad auth)
     │   └── DeliveryUncertainError         it may or may not have happened (cut off mid-send)
-    └── StoreError                         the store could not do what was asked
+    ├── StoreError                         the store could not do what was asked
+    └── Stopped                            a signal stopped a command (``exit_code``)
 
 Messages never contain secrets: code that builds them passes names of
 environment variables, never their values.
@@ -45,8 +46,11 @@ __all__ = [
     "PermanentDeliveryError",
     "PluginConfigError",
     "PluginError",
+    "RecordConflict",
+    "RecordNotFound",
     "SignatureError",
     "StoreError",
+    "Stopped",
     "TicketspikeError",
     "TransientDeliveryError",
     "WebhookRejected",
@@ -179,5 +183,22 @@ class DraftConflict(InputError):
     """
 
 
+class RecordNotFound(InputError):
+    """No task (or other escalation record) with the id asked for."""
+
+
+class RecordConflict(InputError):
+    """The record changed meanwhile (someone else closed the task first)."""
+
+
 class StoreError(TicketspikeError):
     """The store could not do what was asked (schema too new, file unusable...)."""
+
+
+class Stopped(TicketspikeError):
+    """A command stopped by SIGTERM or SIGINT after finishing (or handing back) the action in
+    hand; ``exit_code`` is 128 plus the signal's number, as a shell reports it."""
+
+    def __init__(self, message: str, *, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code

@@ -31,6 +31,7 @@ import attrs
 
 from .configfile import Section
 from .errors import StoreError
+from .events import emit
 from .incidents import (
     KNOWN_ISSUE_VARIABLES,
     Correlator,
@@ -60,7 +61,7 @@ from .store.base import Store, plan_id_of
 from .store.codec import plan_from_json
 from .store.incidents import IncidentRecord
 
-__all__ = ["IncidentDesk", "STATE_CURSOR"]
+__all__ = ["IncidentDesk", "STATE_CURSOR", "event_key"]
 
 STATE_CURSOR = "incidents:state"
 
@@ -270,6 +271,7 @@ class IncidentDesk:
                     data=incident.to_json(),
                 )
             )
+            _emit_change(self.store, change, at)
             self._unsent.append(change)
         return out
 
@@ -565,3 +567,25 @@ def _severity_of(incident: Incident) -> Any:
     from .signals import Severity
 
     return Severity.CRITICAL if len(incident.customer_ids) >= 10 else Severity.HIGH
+
+
+def event_key(change: IncidentTransition) -> str:
+    """What an incident event reports: the opening, one newcomer joining, the resolution."""
+    iid = change.incident_id
+    if change.kind == "incident_joined":
+        return f"{iid}:joined:{change.episode_ids[0]}"
+    return f"{iid}:{change.kind.removeprefix('incident_')}"
+
+
+def _emit_change(store: Store, change: IncidentTransition, at: datetime) -> None:
+    """Log ``incident.opened|joined|resolved`` in the transaction writing the incident record,
+    so the outbound log has each incident change exactly when the store has it."""
+    data = change.to_json()
+    data.pop("transition")
+    emit(
+        store,
+        "incident." + change.kind.removeprefix("incident_"),
+        data,
+        key=event_key(change),
+        at=at,
+    )

@@ -26,9 +26,11 @@ from urllib.parse import quote, urlsplit
 import attrs
 
 from .errors import InputError
+from .excerpts import EXCERPT_CHARS, ticket_excerpt
 from .model import Category, Priority, Ticket, check_customer_id
 from .store.base import ActionRecord, ActionStatus, EpisodeRecord, TicketRecord
 from .store.dashboard_reads import ActionLine, DashboardReads
+from .store.ticket_heads import ticket_heads
 
 if TYPE_CHECKING:
     from .model import Account
@@ -99,11 +101,16 @@ class Summary:
     ticket_count: int
     period_hours: float
     at: datetime
+    #: the whole length of each body that ``recent_tickets`` carry cut to an excerpt
+    body_lengths: Mapping[tuple[str, str], int] = attrs.field(factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "customerId": self.customer_id,
-            "recentTickets": [t.to_json() for t in self.recent_tickets],
+            # excerpts: a summary stays small however long the bodies; one ticket is read whole
+            "recentTickets": [
+                ticket_excerpt(t, length=self.body_lengths.get(t.key)) for t in self.recent_tickets
+            ],
             "baseline": self.baseline,
             "currentRate": self.current_rate,
             "isSpike": self.is_spike,
@@ -345,11 +352,15 @@ class HourCount:
 
 @attrs.frozen(kw_only=True)
 class PanelItem:
-    """One line of a panel: a label, a value, an optional safe link."""
+    """One line of a panel: a label, a value, an optional safe link, and optionally a button
+    (``action``: a dashboard act on the escalation, posted with ``target`` and the CSRF token)."""
 
     label: str
     value: str = ""
     url: str | None = None
+    action: str | None = None
+    target: str = ""
+    action_label: str = ""
 
 
 @attrs.frozen(kw_only=True)
@@ -624,12 +635,21 @@ class ReadViews:
         """PRD 4.2 ``GET /api/support/summary/:customerId``: recent tickets, baseline, rate."""
         customer_id = check_customer_id(customer_id, where="summary")
         assessment = self.check(customer_id, at=at)
-        window, _baseline = self._window_tickets(assessment)
-        recent = sorted(window, key=lambda t: t.created_at, reverse=True)[:limit]
+        # Excerpts only: a summary never reads or decodes whole bodies.
+        heads = ticket_heads(
+            self.store,
+            customer_id,
+            since=assessment.period_start,
+            until=assessment.period_end,
+            body_chars=EXCERPT_CHARS,
+        )
+        heads.sort(key=lambda h: h.ticket.created_at, reverse=True)
+        recent = heads[:limit]
         days = assessment.period_hours / 24.0 if assessment.period_hours else 1.0
         return Summary(
             customer_id=customer_id,
-            recent_tickets=tuple(recent),
+            recent_tickets=tuple(h.ticket for h in recent),
+            body_lengths={h.ticket.key: h.body_length for h in recent if h.body_truncated},
             baseline=round(assessment.baseline_daily_avg, 4),
             current_rate=round(assessment.ticket_count / days, 4),
             is_spike=assessment.is_spike,
@@ -649,11 +669,12 @@ class ReadViews:
         episode = self.store.active_episode(customer_id)
         assessment = self.check(customer_id, at=at)
         previous = len(
-            self.store.tickets(
-                customer_id=customer_id,
+            ticket_heads(
+                self.store,
+                customer_id,
                 since=assessment.period_start - timedelta(hours=assessment.period_hours or 24),
                 until=assessment.period_start,
-                include_internal=False,
+                body_chars=0,
             )
         )
         count = assessment.ticket_count

@@ -67,3 +67,22 @@ def test_an_organizations_keywords_still_win_over_the_wider_vocabulary() -> None
     mine = train(ClassificationSettings(keywords=((Category.BILLING, ("quux sync agent",)),)))
     assert DEFAULT_CLASSIFIER.classify_text(text).category is Category.TECHNICAL
     assert mine.classify_text(text).category is Category.BILLING
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("How do I invite a colleague to our workspace?", Category.TRAINING),
+        ("how do i change the language", Category.TRAINING),
+        ("Is there a way to undo a deleted message", Category.TRAINING),
+        ("The export works, but is there a way to schedule it?", Category.TRAINING),
+        ("It would be great if reports could be scheduled", Category.FEATURE_REQUEST),
+        ("would be great if the calendar synced with outlook", Category.FEATURE_REQUEST),
+        ("Can you add a dark mode to the mobile app?", Category.FEATURE_REQUEST),
+        ("can you add more filters to search", Category.FEATURE_REQUEST),
+        ("The export does not work", Category.TECHNICAL),
+    ],
+)
+def test_questions_and_wishes_are_read_by_their_form(text: str, expected: Category) -> None:
+    # What decides is how it is asked: "the export" is a how-to in one line, a fault in another.
+    assert DEFAULT_CLASSIFIER.classify_text(text).category is expected

@@ -86,6 +86,14 @@ industry_baselines:
             "t.yaml:2: detection.default_segment: no industry baseline named 'mid'",
         ),
         (
+            "detection:\n  busy_hours: 0\n",
+            "t.yaml:2: detection.busy_hours: expected a whole number >= 1",
+        ),
+        (
+            "detection:\n  day_spread: -0.1\n",
+            "t.yaml:2: detection.day_spread: expected a number >= 0",
+        ),
+        (
             "industry_baselines:\n  smb: lots\n",
             "t.yaml:2: industry_baselines.smb: expected a number",
         ),
@@ -115,3 +123,11 @@ def test_programmatic_policies_are_checked_too() -> None:
         DetectionPolicy(lateness_hours=30)
     with pytest.raises(ValueError):
         DetectionPolicy(industry={"smb": IndustryBaseline()})
+
+
+def test_busy_hours_and_day_spread_are_read() -> None:
+    p = load_config("t.yaml", text="detection:\n  busy_hours: 8\n  day_spread: 0\n").detection
+    assert (p.busy_hours, p.day_spread) == (8, 0.0)
+    assert (DetectionPolicy().busy_hours, DetectionPolicy().day_spread) == (10, 0.35)
+    with pytest.raises(ValueError):
+        DetectionPolicy(busy_hours=25)

@@ -7,7 +7,13 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from ticketspike.detect.assess import assess_batch
-from ticketspike.detect.baseline import baseline_for, crossings_per_year, cutoffs_for
+from ticketspike.detect.baseline import (
+    baseline_for,
+    crossings_per_year,
+    cutoffs_for,
+    day_shape,
+    gate_mean,
+)
 from ticketspike.detect.policy import DetectionPolicy
 from ticketspike.model import Account, Ticket, TicketEvent
 from ticketspike.monitor import SpikeMonitor, replay_events
@@ -49,9 +55,12 @@ def test_each_window_line_spends_at_most_its_share_of_the_budget(rate: float, ho
     base = baseline_for(POLICY, total=total, days=days, sumsq=sumsq, industry_rate=1.0)
     cut = cutoffs_for(POLICY, base, float(hours))
     share = POLICY.false_episodes_per_year / len(POLICY.windows)
-    assert crossings_per_year(cut.open, base, float(hours)) <= share
+    # A short window is judged at the busy hours' expectation, the full one at the day's.
+    mu = gate_mean(POLICY, base, float(hours))
+    assert mu == base.gate_expected(min(24.0, hours * 24.0 / POLICY.busy_hours))
+    assert crossings_per_year(cut.open, base, float(hours), mu=mu) <= share
     if cut.open > cut.candidate:  # the budget bound, so one ticket less would overspend
-        assert crossings_per_year(cut.open - 1, base, float(hours)) > share
+        assert crossings_per_year(cut.open - 1, base, float(hours), mu=mu) > share
 
 
 def test_a_burst_opens_within_the_hour_and_reports_the_day() -> None:
@@ -127,3 +136,32 @@ def test_an_account_first_seen_makes_history_known() -> None:
         TicketEvent(ticket=Ticket(ticket_id="t", customer_id="c", created_at=at(0, 9.0)))
     )
     assert unknown.assess("c", at(0, 10.0)).baseline_source is BaselineSource.WARMING
+
+
+def test_a_short_window_keeps_the_day_spread_so_it_can_fire_before_the_day() -> None:
+    # 6 a day with a wide day-to-day spread (CV about 0.45): the spread is between
+    # days, so the 1-hour line stays far below the 24-hour one.
+    days, rate = 30, 6.0
+    sumsq = round(days * (rate * rate * 1.2 + rate))
+    base = baseline_for(POLICY, total=round(rate * days), days=days, sumsq=sumsq, industry_rate=1.0)
+    lines = {h: cutoffs_for(POLICY, base, float(h)).open for h in (1, 4, 24)}
+    assert lines[1] <= 10 and lines[1] < lines[4] < lines[24]
+
+
+def test_a_small_customers_noisy_spread_is_shrunk_toward_the_prior() -> None:
+    # 15 tickets in 30 days whose sample variance (1.0) is twice the mean, by chance.
+    total, days = 15, 30
+    sumsq = round((days - 1) * 1.0 + total * total / days)
+    shrunk = baseline_for(POLICY, total=total, days=days, sumsq=sumsq, industry_rate=1.0)
+    raw_policy = DetectionPolicy(day_spread=0.0)
+    raw = baseline_for(raw_policy, total=total, days=days, sumsq=sumsq, industry_rate=1.0)
+    assert raw.shape < 1.0 < 4.0 < day_shape(POLICY, total, days, sumsq) < 1.0 / 0.35**2
+    # The gate's shape also carries the rate's own uncertainty (17 tickets with the prior's).
+    assert shrunk.shape == pytest.approx(1.0 / (1 / 17 + 1 / 4.8584 + 1 / (17 * 4.8584)), 1e-3)
+    line = cutoffs_for(POLICY, shrunk, 24.0).open
+    assert line == 7 < cutoffs_for(raw_policy, raw, 24.0).open == 11
+    # A big customer's own spread wins: 20 a day at CV 0.5 stays near shape 4.
+    big = baseline_for(
+        POLICY, total=600, days=30, sumsq=round(30 * (400 * 1.25 + 20)), industry_rate=1.0
+    )
+    assert 3.5 < big.shape < 5.0

@@ -548,4 +548,6 @@ def test_an_adapter_installs_next_to_the_core_as_shown(venv: Venv) -> None:
     done = _pip_install(venv.path, *command[2:])
     assert done.returncode == 0, done.stderr
     listed = venv.ok("ticketspike plugins")
-    assert re.search(r"^slack: ticketspike-slack \S+ - HTTP endpoint, action handler$", listed, re.M)
+    assert re.search(
+        r"^slack: ticketspike-slack \S+ - HTTP endpoint, action handler$", listed, re.M
+    )

@@ -103,11 +103,19 @@ def test_transient_failures_are_retried_until_the_message_gets_out_once() -> Non
 
 def test_retry_after_from_the_service_is_honoured() -> None:
     store = MemoryStore()
-    recorded_plan(store)
+    plan = recorded_plan(store)
     flaky = FlakyNotifier(failures=2, retry_after=7.5)
     sleep = RecordingSleep()
-    executor(store, handlers_with(flaky), sleep=sleep).run_pending()
-    assert sleep.waits == [7.5, 7.5]
+    wall = [1_000_000.0]
+    run = executor(store, handlers_with(flaky), sleep=sleep, wall=lambda: wall[0])
+    report = run.run_pending()
+    # The first hint is waited out in place; a second would take the waiting past
+    # park_after (10 s), so the action is parked for the hint instead.
+    assert sleep.waits == [7.5]
+    first = plan.actions[0].key
+    assert report.parked == (first,) and report.resume_at == 1_000_007.5
+    wall[0] += 7.5
+    assert first in run.run_pending().done
 
 
 def test_retry_after_is_capped_so_a_worker_is_not_held_for_hours() -> None:

@@ -236,7 +236,10 @@ def test_plugins_trace_shows_what_each_plugin_registers(
     assert "[ticketspike] register_action_handlers <- console: console" in err
     monkeypatch.setenv("TICKETSPIKE_TRACE_PLUGINS", "1")
     assert main(["plugins", "--all"]) == 0
-    assert "[ticketspike] register_action_handlers <- outbox: outbox, outbox" in capsys.readouterr().err
+    assert (
+        "[ticketspike] register_action_handlers <- outbox: outbox, outbox"
+        in capsys.readouterr().err
+    )
 
 
 def test_built_ins_are_plugins_too_and_can_be_blocked() -> None:

@@ -133,6 +133,17 @@ def test_state_versions_count_up(store: Store) -> None:
     assert store.state_customers() == ["acme"]
 
 
+def test_several_state_versions_are_read_at_once(store: Store) -> None:
+    store.save_state("acme", {"n": 1}, at=T0)
+    store.save_state("acme", {"n": 2}, at=T0)
+    store.save_state("globex", {"n": 1}, at=T0)
+    expected = {"acme": 2, "globex": 1, "initech": 0}
+    assert store.state_versions(["acme", "globex", "initech"]) == expected
+    with store.transaction():
+        assert store.state_versions(["initech", "acme", "acme"]) == {"initech": 0, "acme": 2}
+    assert store.state_versions([]) == {}
+
+
 # -- transitions, plans, actions --------------------------------------------------------------
 def test_a_transition_is_recorded_once_with_its_pending_actions(store: Store) -> None:
     transition, plan = _plan()

@@ -173,6 +173,44 @@ def test_a_state_changed_elsewhere_is_not_overwritten(store: PostgresStore, url:
         assert other.load_state("acme") == (2, {"n": 2})
 
 
+def test_an_unchanged_state_is_not_written_again(store: PostgresStore, url: str) -> None:
+    store.save_state("acme", {"n": 1}, at=T0)
+    with store.transaction():
+        assert store.state_versions(["acme"]) == {"acme": 1}
+        assert store.save_state("acme", {"n": 1}, at=T0) == 1  # nothing to write
+    with PostgresStore(url) as other:
+        with store.transaction():
+            assert store.state_versions(["acme"]) == {"acme": 1}
+            other.save_state("acme", {"n": 2}, at=T0)  # another replica, committed
+            # Unchanged here: nothing written, so the newer state is not overwritten...
+            assert store.save_state("acme", {"n": 1}, at=T0) == 1
+        # ... and the next check sees it.
+        assert store.state_version("acme") == 2
+        assert store.load_state("acme") == (2, {"n": 2})
+        with store.transaction():
+            assert store.state_version("acme") == 2
+            assert store.save_state("acme", {"n": 3}, at=T0) == 3
+        assert other.load_state("acme") == (3, {"n": 3})
+
+
+def test_a_transactions_inbox_rows_are_sent_together_in_order(store: PostgresStore) -> None:
+    events = [ticket_event(f"T{n}", f"c{n % 3}", at=T0) for n in range(7)]
+    with store.transaction():
+        for event in events:
+            store.enqueue([(event, PutOutcome.NEW)], received_at=T0)
+        assert store.pending_event_count() == 7  # what it queued reads back
+        store.enqueue([(ticket_event("T7", at=T0), PutOutcome.UPDATED)], received_at=T0)
+    with pytest.raises(RuntimeError):
+        with store.transaction():
+            store.enqueue([(ticket_event("T8", at=T0), PutOutcome.NEW)], received_at=T0)
+            raise RuntimeError("rolled back")
+    pending = store.pending_events(limit=100)
+    assert [e.ticket.ticket_id for _s, e, _o in pending] == [f"T{n}" for n in range(8)]
+    assert [o for _s, _e, o in pending][-2:] == [PutOutcome.NEW, PutOutcome.UPDATED]
+    store.enqueue([(ticket_event("T9", at=T0), PutOutcome.NEW)], received_at=T0)
+    assert store.pending_event_count() == 9
+
+
 def test_two_replicas_record_a_transition_once(store: PostgresStore, url: str) -> None:
     transition = sample_transition()
     plan = sample_plan(transition, sample_account())

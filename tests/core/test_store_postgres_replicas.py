@@ -68,7 +68,7 @@ class KeyLog:
 
 
 @hookimpl
-def register_notifiers(register, config):
+def register_action_handlers(register, config):
     section = config.section("keylog")
     if section is not None:
         register(KeyLog(section.get_str("log"), section.get_bool("hang", False)))

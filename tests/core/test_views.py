@@ -77,7 +77,7 @@ def test_the_json_forms_keep_their_shapes_and_figures(engine) -> None:  # type: 
     assert card["customerName"] == "TechCorp Inc" and card["severity"] == "critical"
     assert card["hoursSinceDetection"] == 7.5 and card["ticketCount"] == 12
     assert set(card["progress"]) >= {"stage", "actionsDone", "actionsTotal", "failed", "plan"}
-    assert card["progress"]["actionsDone"] == card["progress"]["actionsTotal"] == 11
+    assert card["progress"]["actionsDone"] == card["progress"]["actionsTotal"] == 12
     assert (card["progress"]["ticketsResolved"], card["progress"]["ticketsTotal"]) == (0, 18)
     assert {a["status"] for a in card["actionsTaken"]} == {"done"}
 
@@ -107,7 +107,7 @@ def test_one_escalation_has_its_timeline_tickets_and_hours(engine) -> None:  # t
     assert sum(h.count for h in page.hourly) == len(page.tickets)
     assert dict(page.category_breakdown)["technical"] == 12
     assert page.baseline_per_hour > 0
-    assert [p.key for p in page.panels] == ["war_room", "drafts"]
+    assert [p.key for p in page.panels] == ["war_room", "drafts", "tasks"]
     assert engine.escalation("ep_nope", at=now) is None
 
 

@@ -36,6 +36,13 @@ def test_every_key_is_read():
         "  process_delay_seconds: 0.2\n"
         "  interval_seconds: 15\n"
         "  recent_tickets: 25\n"
+        "  header_timeout_seconds: 4\n"
+        "  body_timeout_seconds: 12.5\n"
+        "  keep_alive_seconds: 2\n"
+        "  keep_alive_max_requests: 50\n"
+        "  max_connections: 300\n"
+        "  shutdown_grace_seconds: 0\n"
+        "  log_repeats_per_minute: 3\n"
     )
     assert settings == ServerSettings(
         max_body_bytes=65536,
@@ -45,6 +52,13 @@ def test_every_key_is_read():
         process_delay_seconds=0.2,
         interval_seconds=15.0,
         recent_tickets=25,
+        header_timeout_seconds=4.0,
+        body_timeout_seconds=12.5,
+        keep_alive_seconds=2.0,
+        keep_alive_max_requests=50,
+        max_connections=300,
+        shutdown_grace_seconds=0.0,
+        log_repeats_per_minute=3,
     )
 
 

@@ -306,8 +306,10 @@ def test_an_acknowledged_alert_stays_acknowledged_through_escalation_and_resolut
     tmp_path: Path, slack: Any
 ) -> None:
     events = spike_events()
+    # The eighth spike ticket opens the episode at "high" (8 against 2 a day); the rest escalate.
+    opens_at = 60 + 8
     links = "    buttons: {view_tickets: 'https://support.example/t?c={customer_id}'}\n"
-    world = World(tmp_path, slack, extra_config=links, events=events[:66])
+    world = World(tmp_path, slack, extra_config=links, events=events[:opens_at])
     try:
         [opened] = world.engine.store.episodes()
         assert opened.severity == "high"
@@ -319,7 +321,7 @@ def test_an_acknowledged_alert_stays_acknowledged_through_escalation_and_resolut
 
         world.clock.advance(hours=1)
         before = len(slack.calls("chat.update"))
-        result = world.engine.ingest_many(events[66:])
+        result = world.engine.ingest_many(events[opens_at:])
         assert {t.kind.value for t in result.transitions} == {"escalated"}
         assert world.engine.store.episodes()[0].severity == "critical"
         world.clock.advance(days=4)

@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ..errors import InputError, TicketspikeError
+from ..errors import InputError, Stopped, TicketspikeError
 from .common import EXIT_FAILURE, EXIT_INPUT, EXIT_OK, add_format_arg
 
 __all__ = ["main", "build_parser"]
@@ -31,6 +31,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ticketspike.cli.episode_cmds",  # episodes, ack, snooze, resolve
     "ticketspike.cli.drafts_cmds",  # drafts list|show|approve|reject|resolve
     "ticketspike.cli.unmatched_cmds",  # unmatched, re-resolve
+    "ticketspike.cli.records_cmds",  # tasks, health, history, webhooks
     "ticketspike.cli.source_cmds",  # sources
     "ticketspike.cli.incident_cmds",  # incidents
     "ticketspike.cli.view_cmds",  # summary, banner, dashboard, metrics
@@ -137,6 +138,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         return handler(args)
+    except Stopped as exc:  # SIGTERM/SIGINT during `run` (cli/shutdown.py)
+        say(str(exc))
+        return exc.exit_code
     except InputError as exc:
         say(f"error: {exc}")
         return EXIT_INPUT

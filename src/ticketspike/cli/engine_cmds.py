@@ -17,21 +17,23 @@ import heapq
 import io
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import closing
+from contextlib import closing, contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import attrs
 
-from .. import data
+from .. import data, metrics
 from ..builtin.console import ConsoleNotifier
 from ..builtin.text import one_line
 from ..config import load_config
 from ..configfile import Section
 from ..engine import Engine, IngestResult
+from ..errors import InputError, Stopped
 from ..executor import ExecutionReport
 from ..hookspecs import hookimpl
+from ..http.settings import server_settings_from_config
 from ..model import EventKind, TicketEvent, parse_time
 from ..planner.message import render_text
 from ..planner.plan import (
@@ -64,6 +66,8 @@ from .common import (
     count,
     print_json,
 )
+from .metrics_file import add_metrics_file_arg, check_metrics_file, write_metrics_file
+from .shutdown import GracefulStop
 from .store_arg import existing_store
 
 __all__ = ["register", "time_ordered"]
@@ -110,6 +114,15 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="the whole file is history (--warm-up-until the end of time)",
     )
+    run.add_argument(
+        "--grace",
+        metavar="SECONDS",
+        type=float,
+        default=None,
+        help="on SIGTERM or Ctrl-C, how long the running action may take to finish before it "
+        "is handed back to pending (default: server.shutdown_grace_seconds, 30)",
+    )
+    add_metrics_file_arg(run)
     add_format_arg(run)
     run.set_defaults(handler=_run)
 
@@ -165,6 +178,7 @@ def register(subparsers: Any) -> None:
     )
     _store_arg(backfill)
     add_config_args(backfill)
+    add_metrics_file_arg(backfill)
     add_format_arg(backfill)
     backfill.set_defaults(handler=_backfill)
 
@@ -235,10 +249,17 @@ def _check_file(path: Path, *, strict: bool) -> int:
 def _report_text(report: ExecutionReport | None) -> str:
     if report is None:
         return "Actions: not executed (dry run); they stay pending."
-    return (
+    text = (
         f"Actions: {len(report.done)} done, {len(report.failed)} failed, "
-        f"{len(report.waiting)} waiting."
+        f"{len(report.waiting)} waiting"
     )
+    if report.parked and report.resume_at is not None:
+        at = datetime.fromtimestamp(report.resume_at, tz=timezone.utc)
+        text += (
+            f", {len(report.parked)} parked (a service refused or did not answer; "
+            f"the first runs again from {at.strftime('%Y-%m-%d %H:%M:%S')} UTC)"
+        )
+    return text + "."
 
 
 # -- run ---------------------------------------------------------------------------------
@@ -246,34 +267,95 @@ def _run(args: argparse.Namespace) -> int:
     json_out = args.format == "json"
     path = Path(args.tickets)
     config = config_from_args(args)
-    total = _check_file(path, strict=config.strict_categories)
+    grace = args.grace
+    if grace is None:
+        grace = server_settings_from_config(config.section("server")).shutdown_grace_seconds
+    elif not 0 <= grace < float("inf"):
+        raise InputError(
+            f"expected a finite number of seconds >= 0, got {grace:g}", field="--grace"
+        )
     warm_up_until = None
     if args.history_only:
         warm_up_until = datetime.max.replace(tzinfo=timezone.utc)
     elif args.warm_up_until:
         warm_up_until = parse_time(args.warm_up_until, where="--warm-up-until", field="")
-    with _engine(args, json_out=json_out, dry_run=args.dry_run) as engine:
-        progress = Progress(f"running {path.name}", total=total, unit="tickets")
-        events = iter_ticket_events(path, strict_categories=config.strict_categories)
-        result = engine.ingest_many(
-            time_ordered(events, lateness_hours=config.detection.lateness_hours),
-            execute=not args.dry_run,
-            on_event=progress.update,
-            warm_up_until=warm_up_until,
-        )
-        progress.close(total)
-        failed = engine.store.actions(status=ActionStatus.FAILED)
-        if json_out:
-            print_json(
-                {
-                    **result.to_json(),
-                    "store": engine.store.location,
-                    "failed_actions": [a.to_json() for a in failed],
-                }
+    metrics_file = check_metrics_file(args.metrics_file)
+    # SIGTERM / Ctrl-C: the action in hand finishes (within the grace), the rest stay pending.
+    with GracefulStop(grace_seconds=grace) as stop, _writing_metrics(metrics_file):
+        total = _check_file(path, strict=config.strict_categories)
+        with _engine(args, json_out=json_out, dry_run=args.dry_run) as engine:
+            progress = Progress(f"running {path.name}", total=total, unit="tickets")
+            events = iter_ticket_events(path, strict_categories=config.strict_categories)
+            with stop.watching(engine.executor):
+                result = engine.ingest_many(
+                    time_ordered(events, lateness_hours=config.detection.lateness_hours),
+                    execute=not args.dry_run,
+                    on_event=progress.update,
+                    warm_up_until=warm_up_until,
+                )
+            if stop.signum is not None:
+                progress.close()
+                raise _stopped(stop, engine.store)  # the store is closed on the way out
+            progress.close(total)
+            metrics.tickets(
+                "file",
+                received=result.received,
+                stored=result.stored,
+                updated=result.updated,
+                duplicates=result.duplicates,
             )
-        else:
-            _print_run(path, result, engine.store, failed)
+            failed = engine.store.actions(status=ActionStatus.FAILED)
+            # One delivery pass for outbound webhooks; what fails waits for its retry time.
+            hooks = (
+                engine.webhooks.run_once() if engine.webhooks.enabled and not args.dry_run else None
+            )
+            if json_out:
+                print_json(
+                    {
+                        **result.to_json(),
+                        "store": engine.store.location,
+                        "failed_actions": [a.to_json() for a in failed],
+                        **({"webhooks": hooks} if hooks is not None else {}),
+                    }
+                )
+            else:
+                _print_run(path, result, engine.store, failed)
+                if hooks is not None:
+                    print(
+                        f"Webhooks: {hooks['delivered']} delivered, {hooks['failed']} failed "
+                        f"(`ticketspike webhooks --store {engine.store.location} --config FILE`)"
+                    )
+    if stop.signum is not None:  # before the store was open, or after the report
+        raise Stopped(
+            f"stopped by {stop.signal_name}; run it again to go on",
+            exit_code=128 + stop.signum,
+        )
     return EXIT_FAILURE if result.executed is not None and result.executed.failed else EXIT_OK
+
+
+@contextmanager
+def _writing_metrics(target: Path | None) -> Iterator[None]:
+    """Write ``--metrics-file`` when the command ends, however it ends."""
+    try:
+        yield
+    finally:
+        write_metrics_file(target)
+
+
+def _stopped(stop: GracefulStop, store: Store) -> Stopped:
+    """The one line ``run`` ends with after SIGTERM or SIGINT."""
+    pending = len(store.actions(status=ActionStatus.PENDING))
+    if stop.cut_short:
+        how = "the action in hand did not finish and was handed back"
+    elif stop.waited:
+        how = "after the action in hand"
+    else:
+        how = "no action was running"
+    return Stopped(
+        f"stopped by {stop.signal_name} ({how}); {count(pending, 'action')} pending, none "
+        "running; run it again to go on",
+        exit_code=128 + (stop.signum or 0),
+    )
 
 
 def _print_run(path: Path, result: IngestResult, store: Store, failed: list[ActionRecord]) -> None:
@@ -396,7 +478,8 @@ def _retry(args: argparse.Namespace) -> int:
 # -- backfill ----------------------------------------------------------------------------------
 def _backfill(args: argparse.Namespace) -> int:
     since = parse_time(args.since, where="--since", field="")
-    with _engine(args, json_out=args.format == "json") as engine:
+    metrics_file = check_metrics_file(args.metrics_file)
+    with _writing_metrics(metrics_file), _engine(args, json_out=args.format == "json") as engine:
         # A backfill runs for minutes to hours: off a terminal, a line every 30 s for the log.
         progress = Progress(f"backfill {args.source}", unit="tickets", periodic=True)
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import logging
+import math
 import socket
 import sys
 from typing import Any
@@ -85,7 +86,16 @@ def _serve(args: argparse.Namespace) -> int:
 
     from ..engine import Engine
     from ..http import create_app, server_settings_from_config
+    from ..http.connections import (
+        ACCEPT_BATCH,
+        ConnectionLimits,
+        connection_cap,
+        guarded_protocol,
+        raise_file_limit,
+    )
     from ..logformat import configure_logging, log_format_from_env
+    from ..lograte import RateLimit
+    from ..lograte import install as limit_log_repeats
 
     config = config_from_args(args)
     store = args.store or config.store_location
@@ -105,6 +115,14 @@ def _serve(args: argparse.Namespace) -> int:
     # a shorter switch interval lets a waiting request take it back sooner (measured in
     # bench/bench_http.py: a much shorter p99 when many customers spike at once).
     sys.setswitchinterval(SWITCH_INTERVAL)
+    # Connections stay below the file limit, so accept() never fails for want of descriptors.
+    limits = ConnectionLimits(
+        header_timeout=settings.header_timeout_seconds,
+        body_timeout=settings.body_timeout_seconds,
+        keep_alive=settings.keep_alive_seconds,
+        max_requests=settings.keep_alive_max_requests,
+        max_connections=connection_cap(settings.max_connections, raise_file_limit()),
+    )
     sock = _listen(args.host, args.port)
     engine = Engine.from_config(config, store=store, accounts=args.accounts)
     try:
@@ -121,7 +139,21 @@ def _serve(args: argparse.Namespace) -> int:
                 access_log=not args.no_access_log,
                 server_header=False,
                 lifespan="on",
+                http=guarded_protocol(limits),
+                backlog=ACCEPT_BATCH,
+                timeout_keep_alive=max(1, math.ceil(limits.keep_alive)),
+                # Requests still in flight at SIGTERM get this long; the running action gets
+                # its own grace period in the app's shutdown.
+                timeout_graceful_shutdown=max(1, math.ceil(limits.body_timeout)),
             )
+        )
+        # After uvicorn.Config: it installs its own log handlers.
+        repeats = RateLimit(burst=settings.log_repeats_per_minute, period=60.0)
+        limit_log_repeats(
+            repeats,
+            logging.getLogger(),
+            logging.getLogger("uvicorn"),
+            logging.getLogger("uvicorn.access"),
         )
         server.run(sockets=[sock])
     finally:

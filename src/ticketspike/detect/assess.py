@@ -30,6 +30,7 @@ from .baseline import (
     baseline_for,
     candidate_for,
     cutoffs_for,
+    gate_mean,
     multiplier_of,
     p_value,
     prd_sure_applies,
@@ -179,7 +180,7 @@ def build_assessment(
         gate_expected_count=None if gate_mu == expected else gate_mu,
         decided_by=(
             f"gate ({trigger[0]} h window: {trigger[1]} tickets against "
-            f"{baseline.gate_expected(float(trigger[0])):.2f} expected)"
+            f"{gate_mean(policy, baseline, float(trigger[0])):.2f} expected)"
             if trigger is not None and not full_spike
             else _decided_by(policy, baseline, cut, count, hours)
         ),
@@ -198,7 +199,7 @@ def build_assessment(
             trigger=(
                 None
                 if trigger is None or full_spike
-                else (trigger[0], trigger[1], baseline.gate_expected(float(trigger[0])))
+                else (trigger[0], trigger[1], gate_mean(policy, baseline, float(trigger[0])))
             ),
         ),
     )

@@ -29,7 +29,9 @@ __all__ = [
     "blended_rate",
     "crossings_per_year",
     "cutoffs_for",
+    "day_shape",
     "dispersion",
+    "gate_mean",
     "multiplier_of",
     "p_value",
     "prior_weight",
@@ -136,7 +138,7 @@ def baseline_for(
         if policy.mode == "spec":
             return Baseline(total / days, BaselineSource.OWN, days, total, industry_rate, _INF, own)
         # Jeffreys posterior (algo.bayes: total + 1/2): a silent start is not a zero rate.
-        shape = min(total + 0.5, dispersion(total, days, sumsq))
+        shape = compound_shape(policy, total + 0.5, day_shape(policy, total, days, sumsq))
         gate = (total + 0.5) / days
         return Baseline(
             total / days, BaselineSource.OWN, days, total, industry_rate, shape, own, gate
@@ -148,7 +150,9 @@ def baseline_for(
             )
         # Spec mode reports a Poisson p-value for information only; gated mode
         # without a prior uses the flat-prior posterior (algo.bayes: total + 1/2).
-        shape = _INF if policy.mode == "spec" else min(total + 0.5, dispersion(total, days, sumsq))
+        shape = _INF
+        if policy.mode != "spec":
+            shape = compound_shape(policy, total + 0.5, day_shape(policy, total, days, sumsq))
         return Baseline(total / days, BaselineSource.OWN, days, total, industry_rate, shape, own)
     prior_total = industry_rate * policy.prior_days
     if days == 0:
@@ -163,7 +167,7 @@ def baseline_for(
     gate = (prior_total + total) / (policy.prior_days + days)
     # A customer whose days vary more than Poisson gets the wider of the two.
     spread = dispersion(total, days, sumsq)
-    shape = min(prior_total + total, spread)
+    shape = compound_shape(policy, prior_total + total, day_shape(policy, total, days, sumsq))
     if days >= policy.baseline_days:
         rate, source = total / days, BaselineSource.OWN
     else:
@@ -195,6 +199,70 @@ def dispersion(total: int, days: int, sumsq: int) -> float:
     return mean * mean / (var - mean)
 
 
+def window_shape(baseline: Baseline, hours: float) -> float:
+    """The negative-binomial shape of a window of ``hours`` (at most a day).
+
+    The spread beyond Poisson is measured between days: a busy day is busy
+    in all its hours. So a window within a day shares the day's Gamma level
+    and keeps the day's shape; only the mean scales with the hours. (Scaling
+    the shape too, as if every hour had its own independent level, gives a
+    1-hour window a tail 24 times heavier than the data show, and lines for
+    the short windows almost as high as the full day's.)
+    """
+    return baseline.shape
+
+
+def day_shape(policy: DetectionPolicy, total: int, days: int, sumsq: int) -> float:
+    """The gate's negative-binomial shape per day: the customer's spread, shrunk.
+
+    The spread beyond Poisson is estimated from a few dozen daily counts, and
+    for a customer filing a ticket or two a day that estimate is mostly noise:
+    30 days of a steady 0.5-a-day customer often show a sample variance
+    twice the mean by chance, which reads as a shape near 0.5 and doubles its
+    lines. So the estimate of the squared coefficient of variation of the
+    day level (``phi = (var - mean) / mean**2``) is combined with a prior
+    ``day_spread**2`` by precision (empirical Bayes, normal approximation):
+    the estimate's variance is ``2 (mean + phi0 mean**2)**2 / ((days - 1)
+    mean**4)``, the prior's is ``phi0**2``. A big customer's own spread wins
+    after a few days; a small one's stays near the prior. ``day_spread: 0``
+    takes the raw estimate (:func:`dispersion`).
+    """
+    spread = policy.day_spread
+    if spread <= 0.0:
+        return dispersion(total, days, sumsq)
+    phi0 = spread * spread
+    if days < 2 or total <= 0:
+        return 1.0 / phi0
+    mean = total / days
+    var = (sumsq - total * mean) / (days - 1)
+    m2 = mean * mean
+    s2 = mean + phi0 * m2
+    weight = (days - 1) * m2 * m2 / (2.0 * s2 * s2)  # 1 / variance of the estimate
+    weight0 = 1.0 / (phi0 * phi0)
+    phi = ((var - mean) / m2 * weight + phi0 * weight0) / (weight + weight0)
+    return 1.0 / phi if phi > 0.0 else _INF
+
+
+def compound_shape(policy: DetectionPolicy, rate_shape: float, day: float) -> float:
+    """The predictive shape when both the rate and the day's level are uncertain.
+
+    ``rate_shape`` is the Gamma posterior's shape of the customer's rate (its
+    tickets, plus the prior's): a week of six tickets leaves the rate known to
+    a CV of about 40%. ``day`` is the shape of the day level around that rate.
+    The two multiply, so their squared CVs compound: ``1/a + phi + phi/a``,
+    and the product is matched by a Gamma of that CV. (Taking the smaller of
+    the two shapes, as a single source of spread, makes a customer judged
+    after its first week look surer of its rate than it is.) With
+    ``day_spread: 0`` the smaller of the two is taken, as before.
+    """
+    if policy.day_spread <= 0.0:
+        return min(rate_shape, day)
+    inv_a = 1.0 / rate_shape if rate_shape > 0.0 else _INF
+    phi = 1.0 / day
+    cv2 = inv_a + phi + phi * inv_a
+    return 1.0 / cv2 if cv2 > 0.0 else _INF
+
+
 def multiplier_of(count: int, expected: float) -> float:
     """count / expected; a zero expectation makes any ticket infinitely many times it."""
     if expected > 0.0:
@@ -205,7 +273,7 @@ def multiplier_of(count: int, expected: float) -> float:
 def p_value(count: int, baseline: Baseline, hours: float, *, tail: str = "negbin") -> float:
     """P(at least ``count`` tickets in ``hours``) if the baseline is right."""
     mu = baseline.gate_expected(hours)
-    shape = baseline.shape * hours / 24.0
+    shape = window_shape(baseline, hours)
     if tail == "poisson" or shape == _INF:
         return poisson_sf(count, mu)
     if shape <= 0.0 or mu <= 0.0:
@@ -218,7 +286,7 @@ def p_below(
 ) -> bool:
     """Whether :func:`p_value` is below ``alpha``, computed only as far as needed."""
     mu = baseline.gate_expected(hours)
-    shape = baseline.shape * hours / 24.0
+    shape = window_shape(baseline, hours)
     if tail == "poisson" or shape == _INF:
         return poisson_tail_below(count, mu, alpha)
     if shape <= 0.0 or mu <= 0.0:
@@ -311,10 +379,29 @@ def sure_line(policy: DetectionPolicy, baseline: Baseline, hours: float, candida
     return max(candidate, sure)
 
 
-def log_pmf(k: int, baseline: Baseline, hours: float, *, tail: str = "negbin") -> float:
-    """log P(exactly ``k`` tickets in ``hours``) under the gate's predictive count."""
-    mu = baseline.gate_expected(hours)
-    shape = baseline.shape * hours / 24.0
+def gate_mean(policy: DetectionPolicy, baseline: Baseline, hours: float) -> float:
+    """The expected count the budget judges a window of ``hours`` against.
+
+    The full window uses the day's expectation scaled to its hours. A short
+    window is judged as if the day's tickets all fell within its
+    ``busy_hours`` (office hours): a flat share of the day would put the
+    expectation of a mid-morning hour at less than half of what it is, and
+    spend the budget there many times over. Night hours are judged against
+    the same busy expectation, which only makes them stricter.
+    """
+    if hours >= policy.window_hours or policy.busy_hours >= 24:
+        return baseline.gate_expected(hours)
+    return baseline.gate_expected(min(24.0, hours * 24.0 / policy.busy_hours))
+
+
+def log_pmf(
+    k: int, baseline: Baseline, hours: float, *, tail: str = "negbin", mu: float | None = None
+) -> float:
+    """log P(exactly ``k`` tickets in ``hours``) under the gate's predictive count
+    (of mean ``mu`` when given, else the gate's expectation for ``hours``)."""
+    if mu is None:
+        mu = baseline.gate_expected(hours)
+    shape = window_shape(baseline, hours)
     if mu <= 0.0:
         return 0.0 if k == 0 else -_INF
     if tail == "poisson" or shape == _INF:
@@ -329,7 +416,9 @@ def log_pmf(k: int, baseline: Baseline, hours: float, *, tail: str = "negbin") -
     )
 
 
-def crossings_per_year(k: int, baseline: Baseline, hours: float, *, tail: str = "negbin") -> float:
+def crossings_per_year(
+    k: int, baseline: Baseline, hours: float, *, tail: str = "negbin", mu: float | None = None
+) -> float:
     """Expected times a year a sliding ``hours`` window first reaches ``k`` by chance.
 
     A sliding window of a Poisson stream at rate ``lam`` per hour reaches
@@ -338,7 +427,7 @@ def crossings_per_year(k: int, baseline: Baseline, hours: float, *, tail: str = 
     Gamma-distributed rate (the negative binomial) the same identity holds
     under the mixture, so the predictive pmf gives the rate directly.
     """
-    return _HOURS_PER_YEAR * k / hours * math.exp(log_pmf(k, baseline, hours, tail=tail))
+    return _HOURS_PER_YEAR * k / hours * math.exp(log_pmf(k, baseline, hours, tail=tail, mu=mu))
 
 
 def _first_within_budget(
@@ -350,18 +439,20 @@ def _first_within_budget(
     threshold x the expectation, so gallop then bisect as for the tail.
     """
     share = policy.false_episodes_per_year / len(policy.windows)
+    mu = gate_mean(policy, baseline, hours)
 
     def within(k: int) -> bool:
-        return crossings_per_year(k, baseline, hours, tail=policy.tail) <= share
+        return crossings_per_year(k, baseline, hours, tail=policy.tail, mu=mu) <= share
 
     # Walk up with the pmf's ratio (one multiplication a step); the line is
     # usually within a few tickets of the start. Far ones gallop below.
-    log_rate = math.log(_HOURS_PER_YEAR / hours) + log_pmf(start, baseline, hours, tail=policy.tail)
+    log_rate = math.log(_HOURS_PER_YEAR / hours) + log_pmf(
+        start, baseline, hours, tail=policy.tail, mu=mu
+    )
     if log_rate == -_INF:
         return start
     log_share = math.log(share)
-    mu = baseline.gate_expected(hours)
-    shape = baseline.shape * hours / 24.0
+    shape = window_shape(baseline, hours)
     poisson = policy.tail == "poisson" or shape == _INF
     log_q = 0.0 if poisson else math.log(mu / (shape + mu))
     log_mu = math.log(mu) if mu > 0.0 else -_INF

@@ -111,6 +111,14 @@ class DetectionPolicy:
     # a window_hours count at sure_multiplier x and sure_count tickets always opens.
     sure_multiplier: float = 4.0
     sure_count: int = 8
+    # Budget gate: a short window is judged as if the day's tickets all fell
+    # within this many hours (office hours), so busy mornings do not spend
+    # the budget; 24 judges every hour at a flat share of the day.
+    busy_hours: int = 10
+    # Prior coefficient of variation of a customer's day level, which the
+    # gate's negative-binomial shape is shrunk toward (baseline.day_shape);
+    # 0 takes each customer's raw estimate.
+    day_spread: float = 0.35
     industry: Mapping[str, IndustryBaseline] = attrs.field(
         factory=_default_industry, converter=_freeze_industry
     )
@@ -147,6 +155,10 @@ class DetectionPolicy:
             raise ValueError("short_windows_hours must be whole hours >= 1")
         if self.sure_multiplier < self.threshold or self.sure_count < 1:
             raise ValueError("need sure_multiplier >= threshold and sure_count >= 1")
+        if not 0 <= self.day_spread <= 10:
+            raise ValueError("day_spread must be between 0 and 10")
+        if not 1 <= self.busy_hours <= 24:
+            raise ValueError("busy_hours must be between 1 and 24")
         windows: tuple[int, ...] = (self.window_hours,)
         if self.mode == "gated" and self.gate == "budget":
             shorts = (h for h in self.short_windows_hours if h < self.window_hours)
@@ -200,6 +212,8 @@ _DETECTION_KEYS = frozenset(
         "short_windows_hours",
         "sure_multiplier",
         "sure_count",
+        "busy_hours",
+        "day_spread",
     }
 )
 _INDUSTRY_KEYS = frozenset({"per_account", "per_seat", "minimum"})
@@ -266,6 +280,8 @@ def policy_from_config(
         "sure_multiplier", max(defaults.sure_multiplier, threshold), minimum=threshold
     )
     sure_count = d.get_int("sure_count", defaults.sure_count, minimum=1)
+    busy_hours = d.get_int("busy_hours", defaults.busy_hours, minimum=1, maximum=24)
+    day_spread = d.get_float("day_spread", defaults.day_spread, minimum=0.0, maximum=10.0)
     if segment not in industry:
         known = ", ".join(sorted(industry))
         raise d.error("default_segment", f"no industry baseline named {segment!r} (known: {known})")
@@ -289,6 +305,8 @@ def policy_from_config(
         short_windows_hours=shorts,
         sure_multiplier=sure_multiplier,  # type: ignore[arg-type]
         sure_count=sure_count,  # type: ignore[arg-type]
+        busy_hours=busy_hours,  # type: ignore[arg-type]
+        day_spread=day_spread,  # type: ignore[arg-type]
     )
 
 

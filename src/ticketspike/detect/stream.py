@@ -61,6 +61,7 @@ from .baseline import (
     blended_rate,
     candidate_for,
     cutoffs_for,
+    day_shape,
     dispersion,
 )
 from .policy import DetectionPolicy
@@ -89,7 +90,16 @@ class Detector(Kernel):
         # Many customers share a baseline (same tickets, days and rate), so the
         # counts that cross each line are computed once and shared.
         self._candidates: dict[tuple[int, int, float, float, bool], int] = {}
-        self._cuts: dict[tuple[int, int, float, float, float, bool], tuple[Baseline, Cutoffs]] = {}
+        self._cuts: dict[
+            tuple[int, int, float, float, float, float, bool], tuple[Baseline, Cutoffs]
+        ] = {}
+        self._short_candidates: dict[
+            tuple[int, int, float, bool], tuple[tuple[tuple[int, int], ...], int]
+        ] = {}
+        self._short_cuts: dict[
+            tuple[int, int, float, float, float, bool],
+            tuple[tuple[tuple[int, Cutoffs], ...], tuple[tuple[int, int], ...], int],
+        ] = {}
         self._hours = float(policy.window_hours)
         self._shorts = policy.windows[:-1]  # short window lengths (gated budget mode only)
         self._history_min = max(1, policy.min_history_days)
@@ -186,13 +196,21 @@ class Detector(Kernel):
         days = 0 if first is None else max(0, min(self._b, d - 1 - first))
         w.candidate = w.line = self._candidate(w.total, days, w.rate, self._hours, w.known)
         if self._shorts:
-            cands = tuple(
-                (h, self._candidate(w.total, days, w.rate, float(h), w.known)) for h in self._shorts
-            )
-            w.cands = cands
-            for _h, c in cands:
-                if c < w.line:
-                    w.line = c
+            # One lookup for all the short windows (customers alike share it).
+            key = (w.total, days, w.rate, w.known)
+            found = self._short_candidates.get(key)
+            if found is None:
+                cands = tuple(
+                    (h, self._candidate(w.total, days, w.rate, float(h), w.known))
+                    for h in self._shorts
+                )
+                found = (cands, min(c for _h, c in cands))
+                if len(self._short_candidates) > _CACHE_LIMIT:
+                    self._short_candidates.clear()
+                self._short_candidates[key] = found
+            w.cands = found[0]
+            if found[1] < w.line:
+                w.line = found[1]
         w.shorts = None
         w.floor = -1.0  # computed when first needed (see :meth:`may_spike_tomorrow`)
         w.days = days
@@ -264,16 +282,12 @@ class Detector(Kernel):
         w.cut = cut
         line = cut.open
         if self._shorts:
-            shorts = tuple(
-                (h, self._line(w.total, w.days, w.sumsq, w.rate, float(h), w.known)[1])
-                for h in self._shorts
-            )
+            shorts, cands, low = self._short_lines(w.total, w.days, w.sumsq, w.rate, w.known)
             w.shorts = shorts
             # The exact opening counts are tighter lower bounds than the candidates.
-            w.cands = tuple((h, c.open) for h, c in shorts)
-            for _h, c in shorts:
-                if c.open < line:
-                    line = c.open
+            w.cands = cands
+            if low < line:
+                line = low
         w.line = line
         return cut
 
@@ -323,10 +337,33 @@ class Detector(Kernel):
             self._candidates[key] = found
         return found
 
+    def _short_lines(
+        self, total: int, days: int, sumsq: int, rate: float, known: bool
+    ) -> tuple[tuple[tuple[int, Cutoffs], ...], tuple[tuple[int, int], ...], int]:
+        """The short windows' (hours, cutoffs), (hours, opening count) and lowest opening
+        count for one baseline, computed once and shared like :meth:`_line`."""
+        spread = dispersion(total, days, sumsq)
+        key = (total, days, spread, day_shape(self.policy, total, days, sumsq), rate, known)
+        found = self._short_cuts.get(key)
+        if found is None:
+            base = baseline_for(
+                self.policy, total=total, days=days, sumsq=sumsq, industry_rate=rate, known=known
+            )
+            shorts = tuple((h, cutoffs_for(self.policy, base, float(h))) for h in self._shorts)
+            cands = tuple((h, c.open) for h, c in shorts)
+            found = (shorts, cands, min(c for _h, c in cands))
+            if len(self._short_cuts) > _CACHE_LIMIT:
+                self._short_cuts.clear()
+            self._short_cuts[key] = found
+        return found
+
     def _line(
         self, total: int, days: int, sumsq: int, rate: float, hours: float, known: bool
     ) -> tuple[Baseline, Cutoffs]:
-        key = (total, days, dispersion(total, days, sumsq), rate, hours, known)
+        # The line depends on sumsq only through the raw spread (whether the days are
+        # steady) and the gate's shrunk shape, so customers alike share it.
+        spread = dispersion(total, days, sumsq)
+        key = (total, days, spread, day_shape(self.policy, total, days, sumsq), rate, hours, known)
         found = self._cuts.get(key)
         if found is None:
             base = baseline_for(

@@ -42,6 +42,7 @@ from starlette.routing import Route
 from .. import metrics
 from ..errors import InvalidTicket, TicketspikeError
 from ..model import check_customer_id
+from ..outbound import DeliveryLoop
 from .auth import BearerAuth
 from .body import parse_json, read_body, require_content_type
 from .dashboard import dashboard_routes
@@ -53,8 +54,10 @@ from .errors import ApiError, api_error_from, exception_handlers, unexpected
 from .incidents import incident_routes
 from .metrics import metrics_routes
 from .openapi import openapi_document
+from .records import record_routes
 from .settings import ServerSettings, server_settings_from_config
 from .source_health import health_detail
+from .tickets import ticket_routes
 from .worker import Processor
 from .writer import WebhookWriter
 
@@ -249,6 +252,13 @@ class _Api:
                 headers={**_NO_STORE, "Retry-After": "5"},
             )
         body: dict[str, Any] = {"status": "ok"}
+        if self.engine.webhooks.enabled:
+            # Outbound endpoints by id only (this answer needs no token): disabled ones named.
+            states = await run_in_threadpool(self.engine.store.endpoint_states)
+            body["webhooks"] = {
+                "endpoints": len(self.engine.webhooks.settings.endpoints),
+                "disabled": [s.endpoint_id for s in states if not s.enabled],
+            }
         if self._reader(request):  # sources' names and times are for readers only
             body["detail"] = await run_in_threadpool(health_detail, self.engine)
         return json_response(body, headers=_NO_STORE)
@@ -389,6 +399,8 @@ def create_app(
         *metrics_routes(engine, api.auth, settings, _guarded),
         *docs_routes(),
         *draft_routes(engine, api.auth, json_response, _guarded),
+        *record_routes(engine, api.auth, _guarded),
+        *ticket_routes(engine, api.auth, json_response, _guarded),
         *incident_routes(engine, api.auth, json_response, _guarded),
         *dashboard_routes(engine, api.auth, settings, token),
     ]
@@ -403,18 +415,30 @@ def create_app(
             )
         )
 
+    # Outbound webhooks: a background pass every few seconds (retries wait in the store);
+    # like the inbox worker, only when background work is on.
+    deliveries = (
+        DeliveryLoop(engine.webhooks) if engine.webhooks.enabled and settings.background else None
+    )
+
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         if processor is not None:
             processor.notify()  # whatever an earlier run left in the inbox
+        if deliveries is not None:
+            deliveries.start()
         try:
             yield
         finally:
+            if processor is not None:
+                processor.stop_soon()  # no new action starts while the rest shuts down
+            if deliveries is not None:
+                await run_in_threadpool(deliveries.stop)
             await run_in_threadpool(writer.stop)
             for endpoint in endpoints:
                 await run_in_threadpool(endpoint.stop)
             if processor is not None:
-                await run_in_threadpool(processor.stop)
+                await run_in_threadpool(processor.stop, settings.shutdown_grace_seconds)
             if close_engine:
                 engine.close()
 
@@ -429,5 +453,6 @@ def create_app(
     app.state.settings = settings
     app.state.processor = processor
     app.state.writer = writer
+    app.state.deliveries = deliveries
     app.state.endpoints = {endpoint.name: endpoint for endpoint in endpoints}
     return app

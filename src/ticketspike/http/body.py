@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from ..jsontext import JsonError, loads
 from .errors import ApiError
@@ -52,11 +52,16 @@ async def read_body(request: Request, *, limit: int) -> bytes:
             raise _too_large(limit)
     chunks: list[bytes] = []
     received = 0
-    async for chunk in request.stream():
-        received += len(chunk)
-        if received > limit:
-            raise _too_large(limit)
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            received += len(chunk)
+            if received > limit:
+                raise _too_large(limit)
+            chunks.append(chunk)
+    except ClientDisconnect:
+        # The client went away, or ``serve`` closed a body that did not arrive in time: the
+        # answer goes nowhere, and it is no server error either.
+        raise ApiError(400, "client_disconnected", "the request body did not arrive") from None
     return b"".join(chunks)
 
 

@@ -11,7 +11,9 @@ Routes, under wherever the host mounts the app:
   as the Slack buttons and the HTTP API (idempotent, recorded with the session's name);
 * ``GET /dashboard/banner/{customerId}``: the customer banner as an HTML fragment a host embeds
   (session cookie or bearer token);
-* ``GET /dashboard/history``: the PRD 1.3 success metrics per period and per CSM.
+* ``GET /dashboard/history``: the PRD 1.3 success metrics per period and per CSM;
+* ``GET /dashboard/incidents/{incidentId}``: one product incident and its customers'
+  escalations (open incidents are also listed above the cards of ``/dashboard``).
 
 Pages are Jinja2 with autoescaping on every template, so ticket text, names and ids (all
 hostile) reach the browser as text; links are emitted only for http(s) URLs. There is no
@@ -34,7 +36,8 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from ..episode_acts import parse_duration
-from ..errors import TicketspikeError
+from ..errors import RecordNotFound, TicketspikeError
+from ..incident_views import IncidentViews
 from ..views import EscalationPage, duration_text
 from .body import media_type, read_body
 from .dashboard_session import LOGIN_COOKIE, SESSION_COOKIE, DashboardSession, Sessions, same
@@ -117,6 +120,7 @@ class _Dashboard:
         self.settings = settings
         self.sessions = sessions
         self.templates = _environment()
+        self.incidents = IncidentViews(engine.store, engine.account)
 
     # -- rendering and forms -----------------------------------------------------------
     def base(self, request: Request) -> str:
@@ -228,10 +232,13 @@ class _Dashboard:
         if session is None:
             return self.to_login(request)
         view = await run_in_threadpool(self.engine.dashboard, at=self.engine.clock())
+        incidents = await run_in_threadpool(self.incidents.open_incidents)
         return self.render(
             request,
             "dashboard.html.j2",
             view=view,
+            incidents=incidents,
+            incident_of={e: i for i in incidents for e in i.episode_ids},
             session=session,
             snooze_choices=SNOOZE_CHOICES,
             notice=_notice(request.query_params.get("done")),
@@ -245,15 +252,32 @@ class _Dashboard:
         page = await run_in_threadpool(self.engine.escalation, episode_id, at=self.engine.clock())
         if page is None:
             raise ApiError(404, "not_found", "There is no such escalation.")
+        part_of = await run_in_threadpool(
+            lambda: self.incidents.by_episode(include_resolved=True).get(episode_id)
+        )
         return self.render(
             request,
             "escalation.html.j2",
             page=page,
+            incident=part_of,
             card=page.card,
             chart=chart(page),
             session=session,
             snooze_choices=SNOOZE_CHOICES,
             notice=_notice(request.query_params.get("done")),
+        )
+
+    async def incident(self, request: Request) -> Response:
+        session = self.session(request)
+        if session is None:
+            return self.to_login(request)
+        incident_id = str(request.path_params["incidentId"])
+        found = await run_in_threadpool(self.incidents.incident, incident_id)
+        if found is None:
+            raise ApiError(404, "incident_not_found", "There is no such incident.")
+        members = await run_in_threadpool(self.incidents.members, found)
+        return self.render(
+            request, "incident.html.j2", incident=found, members=members, session=session
         )
 
     async def history(self, request: Request) -> Response:
@@ -304,6 +328,17 @@ class _Dashboard:
             await run_in_threadpool(
                 lambda: self.engine.snooze(episode.customer_id, until=until, by=session.name)
             )
+        elif what == "close_task":
+            task_id = fields.get("target", "")
+            try:
+                task = await run_in_threadpool(self.engine.task, task_id)
+            except RecordNotFound:
+                raise ApiError(404, "not_found", "There is no such task.") from None
+            if task.episode_id != episode_id:
+                raise ApiError(404, "not_found", "There is no such task on this escalation.")
+            await run_in_threadpool(
+                lambda: self.engine.update_task(task_id, status="done", by=session.name)
+            )
         else:
             raise ApiError(404, "not_found", "There is no such button.")
         back = self.base(request)
@@ -317,6 +352,7 @@ def _notice(done: str | None) -> str:
         "acknowledge": "Acknowledged.",
         "snooze": "Snoozed.",
         "resolve": "Resolved.",
+        "close_task": "Task closed.",
     }.get(done or "", "")
 
 
@@ -336,6 +372,12 @@ def dashboard_routes(
             g(pages.escalation),
             methods=["GET"],
             name="dashboard_escalation",
+        ),
+        Route(
+            "/dashboard/incidents/{incidentId}",
+            g(pages.incident),
+            methods=["GET"],
+            name="dashboard_incident",
         ),
         Route(
             "/dashboard/escalations/{episodeId}/{act}",
@@ -370,12 +412,19 @@ def dashboard_paths() -> dict[str, Any]:
                         "csrf_token": {"type": "string"},
                         "for": {"type": "string", "enum": list(SNOOZE_CHOICES)},
                         "back": {"type": "string", "enum": ["list", "escalation"]},
+                        "target": {"type": "string", "description": "close_task: the task id"},
                     },
                 }
             }
         },
     }
     episode = [{"name": "episodeId", "in": "path", "required": True, "schema": {"type": "string"}}]
+    # What a form post is refused with before it is read (schemathesis checks them all).
+    refused = {
+        "400": html("A malformed form."),
+        "413": html("The form is too large."),
+        "415": html("Not a form (application/x-www-form-urlencoded)."),
+    }
     return {
         "/dashboard": {
             "get": {
@@ -414,6 +463,7 @@ def dashboard_paths() -> dict[str, Any]:
                     "303": {"description": "Logged in: to the dashboard."},
                     "401": html("Wrong token."),
                     "403": html("Bad or expired CSRF token."),
+                    **refused,
                 },
             },
         },
@@ -423,7 +473,11 @@ def dashboard_paths() -> dict[str, Any]:
                 "summary": "End the session.",
                 "security": cookie,
                 "requestBody": form,
-                "responses": {"303": {"description": "To login."}, "403": html("Bad token.")},
+                "responses": {
+                    "303": {"description": "To login."},
+                    "403": html("Bad token."),
+                    **refused,
+                },
             }
         },
         "/dashboard/history": {
@@ -450,6 +504,22 @@ def dashboard_paths() -> dict[str, Any]:
                 "responses": {"200": html("The page."), "404": html("No such escalation.")},
             }
         },
+        "/dashboard/incidents/{incidentId}": {
+            "get": {
+                "operationId": "dashboardIncident",
+                "summary": "One product incident: its customers and their escalations (HTML).",
+                "security": cookie,
+                "parameters": [
+                    {
+                        "name": "incidentId",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string"},
+                    }
+                ],
+                "responses": {"200": html("The page."), "404": html("No such incident.")},
+            }
+        },
         "/dashboard/escalations/{episodeId}/{act}": {
             "post": {
                 "operationId": "dashboardAct",
@@ -461,13 +531,18 @@ def dashboard_paths() -> dict[str, Any]:
                         "name": "act",
                         "in": "path",
                         "required": True,
-                        "schema": {"type": "string", "enum": ["acknowledge", "snooze", "resolve"]},
+                        "schema": {
+                            "type": "string",
+                            "enum": ["acknowledge", "snooze", "resolve", "close_task"],
+                        },
                     },
                 ],
                 "requestBody": form,
                 "responses": {
                     "303": {"description": "Done: back to the page."},
                     "403": html("No session or a bad CSRF token: nothing changed."),
+                    "404": html("No such escalation."),
+                    **refused,
                 },
             }
         },
@@ -484,7 +559,11 @@ def dashboard_paths() -> dict[str, Any]:
                         "schema": {"type": "string"},
                     }
                 ],
-                "responses": {"200": html("The fragment."), "401": html("No credentials.")},
+                "responses": {
+                    "200": html("The fragment."),
+                    "401": html("No credentials."),
+                    "422": html("Not a valid customer id."),
+                },
             }
         },
     }

@@ -218,6 +218,8 @@ def draft_paths(read: list[dict[str, list[str]]]) -> dict[str, Any]:
     common = {"401": {"$ref": "#/components/responses/E401"}}
     decided = {
         **common,
+        "400": {"$ref": "#/components/responses/E400"},
+        "413": _error(f"Body larger than {_MAX_BODY} bytes."),
         "404": _error("No draft with that id."),
         "409": _error("The draft's state forbids it (rejected, unknown, resolved spike)."),
         "415": {"$ref": "#/components/responses/E415"},

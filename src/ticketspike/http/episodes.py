@@ -216,7 +216,10 @@ def episode_paths(read: list[dict[str, list[str]]]) -> dict[str, Any]:
                 "security": read,
                 "parameters": episode,
                 "requestBody": act,
-                "responses": {"200": ok("The recorded act."), **errors(401, 404, 415, 422)},
+                "responses": {
+                    "200": ok("The recorded act."),
+                    **errors(400, 401, 404, 413, 415, 422),
+                },
             }
         }
 
@@ -266,7 +269,10 @@ def episode_paths(read: list[dict[str, list[str]]]) -> dict[str, Any]:
                 "security": read,
                 "parameters": customer,
                 "requestBody": snooze_body,
-                "responses": {"200": ok("The recorded act."), **errors(401, 415, 422)},
+                "responses": {
+                    "200": ok("The recorded act."),
+                    **errors(400, 401, 413, 415, 422),
+                },
             }
         },
         "/api/silences": {

@@ -14,7 +14,9 @@ from .dashboard import dashboard_paths, session_scheme
 from .drafts import DRAFT_SCHEMAS, draft_paths
 from .episodes import episode_paths
 from .incidents import INCIDENT_SCHEMAS, incident_paths
+from .records import record_paths
 from .source_health import DETAIL_SCHEMA as HEALTH_DETAIL_SCHEMA
+from .tickets import TICKET_SCHEMAS, ticket_paths
 
 __all__ = ["openapi_document"]
 
@@ -77,6 +79,11 @@ SCHEMAS: dict[str, Any] = {
             "body": {"type": "string"},
             "tags": {"type": "array", "items": {"type": "string"}},
             "source": {"type": "string"},
+            "bodyTruncated": {
+                "type": "boolean",
+                "description": "in lists: the body is an excerpt; the ticket read has it whole",
+            },
+            "bodyLength": {"type": "integer", "description": "characters of the whole body"},
         },
     },
     "Accepted": {
@@ -487,7 +494,14 @@ def openapi_document(
     document["paths"].update(draft_paths(read))
     document["paths"].update(incident_paths(read))
     document["paths"].update(episode_paths(read))
+    document["paths"].update(record_paths(read))
+    document["paths"].update(ticket_paths(read))
     document["paths"].update(dashboard_paths())
     document["components"]["securitySchemes"]["dashboardSession"] = session_scheme()
-    document["components"]["schemas"] = {**SCHEMAS, **DRAFT_SCHEMAS, **INCIDENT_SCHEMAS}
+    document["components"]["schemas"] = {
+        **SCHEMAS,
+        **DRAFT_SCHEMAS,
+        **INCIDENT_SCHEMAS,
+        **TICKET_SCHEMAS,
+    }
     return document

@@ -35,6 +35,13 @@ SERVER_KEYS = frozenset(
         "process_delay_seconds",
         "interval_seconds",
         "recent_tickets",
+        "header_timeout_seconds",
+        "body_timeout_seconds",
+        "keep_alive_seconds",
+        "keep_alive_max_requests",
+        "max_connections",
+        "shutdown_grace_seconds",
+        "log_repeats_per_minute",
         "metrics_public",
     }
 )
@@ -57,7 +64,23 @@ class ServerSettings:
     :ivar interval_seconds: the worker also wakes this often when idle, to pick up what other
         processes stored and to let time pass (episodes resolve without new tickets).
     :ivar recent_tickets: default (and ceiling for ``?limit=``) of ``recentTickets`` in a summary.
+
     :ivar metrics_public: serve ``GET /metrics`` without the read token (off by default).
+
+    The rest apply to ``ticketspike serve`` (:mod:`ticketspike.http.connections`):
+
+    :ivar header_timeout_seconds: a request head must arrive within this long of the
+        connection opening (or of the previous response); else the connection is closed.
+    :ivar body_timeout_seconds: a request body must arrive within this long of its head;
+        else ``408``.
+    :ivar keep_alive_seconds: an idle keep-alive connection is closed after this long.
+    :ivar keep_alive_max_requests: requests per connection before it is closed.
+    :ivar max_connections: open connections at most (kept below the file limit); past it an
+        idle connection makes room, or the new one gets ``503`` with ``Retry-After``.
+    :ivar shutdown_grace_seconds: on SIGTERM, how long the running action may take to finish;
+        the rest stay pending for the next start.
+    :ivar log_repeats_per_minute: warnings and errors of one kind logged per minute at most;
+        the rest are counted and reported as suppressed.
     """
 
     max_body_bytes: int = 1_048_576
@@ -67,6 +90,13 @@ class ServerSettings:
     process_delay_seconds: float = 0.05
     interval_seconds: float = 60.0
     recent_tickets: int = 100
+    header_timeout_seconds: float = 10.0
+    body_timeout_seconds: float = 30.0
+    keep_alive_seconds: float = 5.0
+    keep_alive_max_requests: int = 1000
+    max_connections: int = 1000
+    shutdown_grace_seconds: float = 30.0
+    log_repeats_per_minute: int = 10
     metrics_public: bool = False
 
     def api_token(self, env: Mapping[str, str]) -> Secret | None:
@@ -104,8 +134,28 @@ def server_settings_from_config(section: Section | None) -> ServerSettings:
         recent_tickets=_int(
             section, "recent_tickets", defaults.recent_tickets, minimum=1, maximum=10_000
         ),
+        header_timeout_seconds=_seconds(section, "header_timeout_seconds", defaults),
+        body_timeout_seconds=_seconds(section, "body_timeout_seconds", defaults),
+        keep_alive_seconds=_seconds(section, "keep_alive_seconds", defaults),
+        keep_alive_max_requests=_int(
+            section, "keep_alive_max_requests", defaults.keep_alive_max_requests, minimum=1
+        ),
+        max_connections=_int(
+            section, "max_connections", defaults.max_connections, minimum=1, maximum=1_000_000
+        ),
+        shutdown_grace_seconds=_float(
+            section, "shutdown_grace_seconds", defaults.shutdown_grace_seconds, minimum=0.0
+        ),
+        log_repeats_per_minute=_int(
+            section, "log_repeats_per_minute", defaults.log_repeats_per_minute, minimum=1
+        ),
         metrics_public=_bool(section, "metrics_public", defaults.metrics_public),
     )
+
+
+def _seconds(section: Section, key: str, defaults: ServerSettings) -> float:
+    value: float = getattr(defaults, key)
+    return _float(section, key, value, minimum=0.1)
 
 
 # The getters return Optional only because their default may be None; ours never is.

@@ -73,6 +73,9 @@ class Processor:
         self._busy = False
         self._start_lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._shared_store = bool(getattr(engine.store, "concurrent_writers", False))
+        self._resume_at: float | None = None  # when the first parked action may run again
+        self._stopping_before: Callable[[], bool] | None = None
 
     @property
     def running(self) -> bool:
@@ -93,15 +96,48 @@ class Processor:
         self.start()
         self._wake.set()
 
-    def stop(self, timeout: float | None = 10.0) -> bool:
-        """Finish the current pass and stop; True when the thread has ended."""
+    def stop_soon(self) -> None:
+        """Start no new action or pass; :meth:`stop` then waits for the one in hand."""
         self._stop.set()
         self._wake.set()
+        executor = self.engine.executor
+        if self._stopping_before is None:
+            # Every run of the engine's executor (the tick's too) ends after the action in
+            # hand; :meth:`stop` gives the engine back as it was.
+            self._stopping_before = executor.stopping
+            executor.stopping = self._stop.is_set
+
+    def stop(self, timeout: float | None = 30.0) -> bool:
+        """Let the running action finish (within ``timeout`` seconds), leave the rest pending,
+        and stop; True when the thread has ended.
+
+        If the action is still running when the grace period is over, it is handed back to
+        pending (:meth:`~ticketspike.executor.Executor.hand_back`) before the caller closes
+        the store, so no action is left ``running`` behind a closed store; the next start
+        runs it again under the same key.
+        """
+        self.stop_soon()
         thread = self._thread
-        if thread is None:
+        if thread is not None:
+            thread.join(timeout)
+        if thread is None or not thread.is_alive():
+            self._restore()
             return True
-        thread.join(timeout)
-        return not thread.is_alive()
+        try:
+            key = self.engine.executor.hand_back(
+                f"the shutdown grace period ({timeout:g} s) ended before it finished"
+            )
+        except TicketspikeError as exc:
+            log.error("shutdown: could not hand the running action back: %s", exc)
+        else:
+            if key is not None:
+                log.warning("shutdown: action %s did not finish in time; it stays pending", key)
+        return False
+
+    def _restore(self) -> None:
+        if self._stopping_before is not None:
+            self.engine.executor.stopping = self._stopping_before
+            self._stopping_before = None
 
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Block until no wake-up is pending and no pass is running (tests, shutdown)."""
@@ -121,18 +157,22 @@ class Processor:
         try:
             while True:
                 started = time.monotonic()
-                # Smaller transactions while senders wait: each one holds the store.
-                size = max(1, self.batch // 3) if self._senders_waiting() else self.batch
+                # Smaller transactions while senders wait, on a store where each one holds
+                # every writer back (SQLite); a shared store's writers do not wait for it.
+                small = self._senders_waiting() and not self._shared_store
+                size = max(1, self.batch // 3) if small else self.batch
                 result = self.engine.process_pending(limit=size)
                 processed += result.received
-                if result.received < size:
+                if result.received < size or self._stop.is_set():
                     break
                 if processed >= self.per_pass:
                     more = True
                     break
                 self._step_aside(time.monotonic() - started)
-            self.engine.tick(self.engine.clock())
-            self.engine.executor.run_pending()
+            if not self._stop.is_set():
+                self.engine.tick(self.engine.clock())
+            report = self.engine.executor.run_pending(stop=self._stop.is_set)
+            self._resume_at = report.resume_at
         except TicketspikeError as exc:
             self._failed(type(exc).__name__, str(exc))
         except Exception as exc:  # noqa: BLE001 - a plugin bug must not kill the worker
@@ -161,7 +201,10 @@ class Processor:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
-            self._wake.wait(self.interval)
+            wait = self.interval
+            if self._resume_at is not None:  # a parked action's time comes sooner
+                wait = max(0.05, min(wait, self._resume_at - time.time()))
+            self._wake.wait(wait)
             if self._stop.is_set():
                 break
             if self.delay:

@@ -4,8 +4,9 @@ Every webhook must be committed before it is answered. Committing each one in it
 transaction, from a thread pool, spends more on the hand-offs and the commits than on the
 work; so deliveries queue up for one writer thread, which takes everything waiting (up to
 ``max_batch``), verifies and stores each through :meth:`Engine.ingest_webhook` inside one store
-transaction, commits once, and only then answers every request of the group. At low load a
-group is one delivery and nothing waits; under load groups grow by themselves.
+transaction, notes the group's deliveries in the sources' rhythms in one write, commits once,
+and only then answers every request of the group. At low load a group is one delivery and
+nothing waits; under load groups grow by themselves.
 
 One bad delivery never fails its neighbours: a signature or content error is raised by the
 source plugin before anything is written, so it is answered alone while the group goes on; if
@@ -27,6 +28,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from ..errors import InputError
+from .errors import ApiError
 
 if TYPE_CHECKING:
     from ..engine import Engine, IngestResult
@@ -58,12 +60,18 @@ def _settle(future: asyncio.Future[IngestResult], outcome: IngestResult | BaseEx
 class WebhookWriter:
     """Stores webhook deliveries for ``engine`` in group commits on one daemon thread."""
 
+    NOTE_EVERY = 0.25
+
     def __init__(self, engine: Engine, *, max_batch: int = 256) -> None:
         self.engine = engine
         self.max_batch = max_batch
         self.groups = 0
         self.stored = 0
         self.last_active = float("-inf")  # time.monotonic() of the last delivery handled
+        # Deliveries committed but not yet noted in their sources' rhythms, and when they
+        # were last noted (see _commit).
+        self._unnoted: dict[str, list[datetime]] = {}
+        self._noted_at = float("-inf")
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._start_lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -110,7 +118,13 @@ class WebhookWriter:
             if self.running:
                 return
             if self._stopping:
-                raise RuntimeError("the webhook writer has been stopped")
+                # A request after shutdown began: nothing stored, the sender retries.
+                raise ApiError(
+                    503,
+                    "shutting_down",
+                    "the server is shutting down; retry shortly",
+                    headers={"Retry-After": "5"},
+                )
             self._thread = threading.Thread(
                 target=self._loop, name="ticketspike-webhook-writer", daemon=True
             )
@@ -120,6 +134,7 @@ class WebhookWriter:
         while True:
             job = self._queue.get()
             if job is None:
+                self._note_rest()
                 return
             group = [job]
             stop = False
@@ -132,25 +147,48 @@ class WebhookWriter:
                     stop = True
                     break
                 group.append(more)
-            self._commit(group)
+            self._commit(group, last=stop)
             if stop:
                 return
 
-    def _commit(self, group: list[_Job]) -> None:
+    def _note_rest(self) -> None:
+        if self._unnoted:
+            try:
+                with self.engine.store.transaction():
+                    self.engine.note_deliveries(self._unnoted)
+                self._unnoted = {}
+            except Exception as exc:  # noqa: BLE001 - stopping: a rhythm count is not worth a crash
+                log.warning("could not note the last deliveries: %s", type(exc).__name__)
+
+    def _commit(self, group: list[_Job], *, last: bool = False) -> None:
         outcomes: list[IngestResult | BaseException] = []
+        noted = {source: list(times) for source, times in self._unnoted.items()}
+        note = False
         try:
             with self.engine.store.transaction():
                 for job in group:
                     try:
                         outcomes.append(
                             self.engine.ingest_webhook(
-                                job.source, job.body, job.headers, now=job.now
+                                job.source, job.body, job.headers, now=job.now, deliveries=noted
                             )
                         )
                     except InputError as exc:
                         # Raised while verifying or parsing, before any write: answer it
                         # alone and keep the group.
                         outcomes.append(exc)
+                # The deliveries go into their sources' rhythms in one write, last: that
+                # row is shared by every replica, so it is held only while committing. While
+                # more deliveries wait, they are noted at most every NOTE_EVERY seconds
+                # (carried over in memory until then, so a killed process may lose that
+                # much of a rhythm's count; never a delivery).
+                note = (
+                    last
+                    or self._queue.empty()
+                    or time.monotonic() - self._noted_at >= self.NOTE_EVERY
+                )
+                if note:
+                    self.engine.note_deliveries(noted)
         except BaseException as exc:
             if len(group) > 1:
                 log.warning(
@@ -159,9 +197,14 @@ class WebhookWriter:
                     type(exc).__name__,
                 )
                 for job in group:
-                    self._commit([job])
+                    self._commit([job], last=last)
                 return
             outcomes = [exc]
+        else:
+            if note:
+                self._unnoted, self._noted_at = {}, time.monotonic()
+            else:
+                self._unnoted = noted
         self.groups += 1
         self.last_active = time.monotonic()
         for job, outcome in zip(group, outcomes, strict=True):

@@ -39,6 +39,9 @@ from ..unmatched import Unmatched, UnmatchedRecord
 from .drafts import DraftStore
 from .incidents import IncidentRecords
 from .interactions import InteractionStore
+from .outbound import OutboundStore
+from .parking import Parking
+from .records import RecordStore
 from .source_health import SourceHealthStore
 
 __all__ = [
@@ -345,6 +348,10 @@ class DetectorStateStore(Protocol):
         """The stored version (0 when there is none); cheap."""
         ...
 
+    def state_versions(self, customer_ids: Sequence[str]) -> dict[str, int]:
+        """:meth:`state_version` of several customers in one read (absent ones: 0)."""
+        ...
+
     def save_state(self, customer_id: str, state: Mapping[str, Any], *, at: datetime) -> int:
         """Save a customer's state; returns the new version."""
         ...
@@ -441,6 +448,7 @@ class ActionLedger(Protocol):
 
     def attempts(self, key: str | None = None) -> list[AttemptRecord]: ...
 
+    # -- outbox ------------------------------------------------------------------
     def outbox(self, *, customer_id: str | None = None) -> list[OutboxEntry]: ...
 
 
@@ -482,6 +490,9 @@ class Store(
     DraftStore,
     SourceHealthStore,
     IncidentRecords,
+    Parking,
+    RecordStore,
+    OutboundStore,
     Protocol,
 ):
     """Everything the engine persists: every role at once. See the module docstring for the

@@ -38,7 +38,11 @@ from .dashboard_reads import MemoryDashboardReads
 from .drafts import MemoryDrafts
 from .incidents import MemoryIncidents
 from .interactions import MemoryInteractions
+from .outbound import MemoryOutbound
+from .parking import MemoryParking
+from .records import MemoryRecords
 from .source_health import MemorySourceHealth
+from .ticket_heads import MemoryTicketHeads
 
 __all__ = ["MemoryStore"]
 
@@ -46,7 +50,15 @@ _MISSING = object()
 
 
 class MemoryStore(
-    MemoryInteractions, MemoryDrafts, MemorySourceHealth, MemoryIncidents, MemoryDashboardReads
+    MemoryInteractions,
+    MemoryDrafts,
+    MemorySourceHealth,
+    MemoryIncidents,
+    MemoryRecords,
+    MemoryOutbound,
+    MemoryDashboardReads,
+    MemoryParking,
+    MemoryTicketHeads,
 ):
     """A :class:`~ticketspike.store.base.Store` that lives in this process only."""
 
@@ -274,6 +286,10 @@ class MemoryStore(
         with self._lock:
             row = self._states.get(customer_id)
             return 0 if row is None else row[0]
+
+    def state_versions(self, customer_ids: Sequence[str]) -> dict[str, int]:
+        with self._lock:
+            return {c: self._states[c][0] if c in self._states else 0 for c in customer_ids}
 
     def save_state(self, customer_id: str, state: Mapping[str, Any], *, at: datetime) -> int:
         with self.transaction():

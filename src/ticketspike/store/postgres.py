@@ -30,6 +30,7 @@ borrows one and commits at once. Nothing here reads the clock.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import threading
@@ -52,9 +53,13 @@ from .dashboard_reads import SQLiteDashboardReads
 from .drafts import SQLiteDrafts
 from .incidents import SQLiteIncidents
 from .interactions import SQLiteInteractions
+from .outbound import SQLiteOutbound
+from .parking import SQLiteParking
 from .pg_migrations import MIGRATIONS, SCHEMA_VERSION
+from .records import SQLiteRecords
 from .source_health import SQLiteSourceHealth
 from .sqlcore import SQLCore
+from .ticket_heads import SQLiteTicketHeads
 
 __all__ = ["DEFAULT_SCHEMA", "PostgresStore"]
 
@@ -74,21 +79,28 @@ def _iso(value: datetime) -> str:
     return value.astimezone(timezone.utc).isoformat()
 
 
+def _digest(text: str) -> bytes:
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest()
+
+
 def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())[:300] or type(exc).__name__
 
 
 class _Local(threading.local):
-    """Per thread: the connection of the open transaction, its depth, what it locked and read."""
+    """Per thread: the connection of the open transaction, its depth, what it locked and
+    read, and the inbox rows it has queued but not yet sent."""
 
     conn: Any = None
     depth: int = 0
     held: set[str]
     seen: dict[str, int]
+    inbox: list[tuple[str, str, str, str]]
 
     def __init__(self) -> None:
         self.held = set()
         self.seen = {}
+        self.inbox = []
 
 
 class PostgresStore(
@@ -98,6 +110,10 @@ class PostgresStore(
     SQLiteSourceHealth,
     SQLiteIncidents,
     SQLiteDashboardReads,
+    SQLiteParking,
+    SQLiteTicketHeads,
+    SQLiteRecords,
+    SQLiteOutbound,
 ):
     """A :class:`~ticketspike.store.base.Store` in a PostgreSQL schema, shared by replicas.
 
@@ -112,6 +128,9 @@ class PostgresStore(
 
     _unmatched_order = "seq"
     _for_update = " FOR UPDATE"
+    #: A transaction holds only the rows it writes: writers do not wait for each other's
+    #: whole transactions (the background worker need not keep its batches small).
+    concurrent_writers = True
 
     def __init__(
         self,
@@ -136,6 +155,9 @@ class PostgresStore(
         self._sql: dict[str, str] = {}
         self._closed = False
         self._prunes = 0  # deliveries since the last pruning of expired ids (mod 16)
+        # customer -> (version, digest of the state at that version) as this process last
+        # read or wrote it: an unchanged state is not written again.
+        self._states: dict[str, tuple[int, bytes]] = {}
         search_path = pgsql.SQL("SET search_path TO {}").format(pgsql.Identifier(self.schema))
 
         def configure(conn: psycopg.Connection[Any]) -> None:
@@ -237,10 +259,12 @@ class PostgresStore(
                 try:
                     with conn.transaction():
                         yield
+                        self._flush_inbox(conn)
                 finally:
                     local.conn, local.depth = None, 0
                     local.held.clear()
                     local.seen.clear()
+                    local.inbox.clear()
         except psycopg.Error as exc:
             raise self._failed(exc) from None
         except PoolTimeout:
@@ -269,10 +293,13 @@ class PostgresStore(
             self._sql[sql] = translated
         return translated
 
-    def _run(self, work: Callable[[Any], _T]) -> _T:
-        conn = self._local.conn
+    def _run(self, work: Callable[[Any], _T], sql: str = "") -> _T:
+        local = self._local
+        conn = local.conn
         try:
             if conn is not None:
+                if local.inbox and "inbox" in sql:
+                    self._flush_inbox(conn)  # what this transaction queued reads back
                 return work(conn)
             with self._pool.connection() as borrowed:
                 return work(borrowed)
@@ -282,13 +309,13 @@ class PostgresStore(
             raise StoreError(f"store {self._shown} is busy: no free connection") from None
 
     def _one(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        return self._run(lambda c: c.execute(self._pg(sql), params).fetchone())
+        return self._run(lambda c: c.execute(self._pg(sql), params).fetchone(), sql)
 
     def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        return self._run(lambda c: c.execute(self._pg(sql), params).fetchall())
+        return self._run(lambda c: c.execute(self._pg(sql), params).fetchall(), sql)
 
     def _exec(self, sql: str, params: Sequence[Any] = ()) -> int:
-        return self._run(lambda c: int(c.execute(self._pg(sql), params).rowcount))
+        return self._run(lambda c: int(c.execute(self._pg(sql), params).rowcount), sql)
 
     def _many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         if rows:
@@ -297,20 +324,42 @@ class PostgresStore(
                 with conn.cursor() as cursor:
                     cursor.executemany(self._pg(sql), rows)
 
-            self._run(work)
+            self._run(work, sql)
 
     # -- inbox: claimed, one customer in one place at a time ----------
     def enqueue(
         self, items: Sequence[tuple[TicketEvent, PutOutcome]], *, received_at: datetime
     ) -> int:
-        self._many(
-            "INSERT INTO inbox (customer_id, event, outcome, received_at) VALUES (?, ?, ?, ?)",
-            [
-                (e.ticket.customer_id, _dumps(event_to_json(e)), o.value, _iso(received_at))
-                for e, o in items
-            ],
-        )
+        """Queue events; inside a transaction they are sent together when it commits (or
+        before a statement of the same transaction reads the inbox): a group of webhooks
+        costs one insert, not one per webhook."""
+        rows = [
+            (e.ticket.customer_id, _dumps(event_to_json(e)), o.value, _iso(received_at))
+            for e, o in items
+        ]
+        local = self._local
+        if local.depth:
+            local.inbox.extend(rows)
+        elif rows:
+            self._run(lambda conn: self._insert_inbox(conn, rows))
         return len(items)
+
+    def _flush_inbox(self, conn: Any) -> None:
+        rows = self._local.inbox
+        if rows:
+            self._insert_inbox(conn, rows)
+            rows.clear()
+
+    @staticmethod
+    def _insert_inbox(conn: Any, rows: Sequence[tuple[str, str, str, str]]) -> None:
+        # One statement whatever the number of rows (so it stays prepared), in their order.
+        columns = list(zip(*rows, strict=True))
+        conn.execute(
+            "INSERT INTO inbox (customer_id, event, outcome, received_at)"
+            " SELECT c, e, o, r FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[])"
+            " WITH ORDINALITY AS t(c, e, o, r, n) ORDER BY n",
+            [list(column) for column in columns],
+        )
 
     def pending_events(self, *, limit: int = 500) -> list[tuple[int, TicketEvent, PutOutcome]]:
         """The oldest events of customers nobody else is detecting, all of theirs in order.
@@ -353,6 +402,10 @@ class PostgresStore(
             for seq, data, outcome in rows
         ]
 
+    def mark_processed(self, seqs: Sequence[int]) -> None:
+        if seqs:
+            self._exec("DELETE FROM inbox WHERE seq = ANY(CAST(? AS BIGINT[]))", (list(seqs),))
+
     def _lock_customers(self, customers: Sequence[str]) -> set[str]:
         """The customers whose detection lock this transaction holds (taking those it can)."""
         local = self._local
@@ -386,7 +439,12 @@ class PostgresStore(
 
     # -- detector state: reloaded by version, written only by the lock holder ----------
     def load_state(self, customer_id: str) -> tuple[int, dict[str, Any]] | None:
-        loaded = super().load_state(customer_id)
+        row = self._one(
+            "SELECT version, state FROM customer_state WHERE customer_id = ?", (customer_id,)
+        )
+        loaded = None if row is None else (int(row[0]), json.loads(row[1]))
+        if loaded is not None:
+            self._states[customer_id] = (loaded[0], _digest(row[1]))
         if self._local.depth:
             self._local.seen[customer_id] = 0 if loaded is None else loaded[0]
         return loaded
@@ -401,11 +459,41 @@ class PostgresStore(
             local.seen[customer_id] = version
         return version
 
+    def state_versions(self, customer_ids: Sequence[str]) -> dict[str, int]:
+        local = self._local
+        versions = {}
+        wanted = []
+        for customer in dict.fromkeys(customer_ids):
+            if local.depth and customer in local.held and customer in local.seen:
+                versions[customer] = local.seen[customer]
+            else:
+                versions[customer] = 0
+                wanted.append(customer)
+        if wanted:
+            rows = self._all(
+                "SELECT customer_id, version FROM customer_state"
+                " WHERE customer_id = ANY(CAST(? AS TEXT[]))",
+                (wanted,),
+            )
+            versions.update((r[0], int(r[1])) for r in rows)
+            if local.depth:
+                local.seen.update((c, versions[c]) for c in wanted)
+        return versions
+
     def save_state(self, customer_id: str, state: Mapping[str, Any], *, at: datetime) -> int:
         """Save, returning the new version; 0, writing nothing, when another replica holds
-        this customer or changed its state since this transaction read it (reload it)."""
+        this customer or changed its state since this transaction read it (reload it).
+
+        A state equal to the one this process last read or wrote is not written again: the
+        version it had is returned (if the store has moved on since, the caller's next
+        version check reloads it). So replicas do not rewrite, and make each other reload,
+        the states of customers that only have an open episode."""
         local = self._local
         outer = local.depth > 0
+        digest = _digest(_dumps(state))
+        known = self._states.get(customer_id)
+        if known is not None and known[1] == digest and local.seen.get(customer_id) == known[0]:
+            return known[0]
         with self.transaction():
             held = customer_id in local.held and customer_id in local.seen
             if not held:
@@ -419,6 +507,7 @@ class PostgresStore(
                     return 0
             version = super().save_state(customer_id, state, at=at)
             local.seen[customer_id] = version
+            self._states[customer_id] = (version, digest)
             return version
 
 

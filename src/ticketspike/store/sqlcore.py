@@ -21,7 +21,7 @@ from contextlib import AbstractContextManager
 from datetime import datetime, timezone
 from typing import Any
 
-from ..model import Category, EventKind, TicketEvent
+from ..model import Category, EventKind, Ticket, TicketEvent
 from ..planner.plan import EscalationPlan
 from ..signals import Transition, TransitionKind
 from ..unmatched import Unmatched, UnmatchedRecord
@@ -90,10 +90,12 @@ class SQLTickets(_SQL):
 
     def put_ticket(self, event: TicketEvent, *, at: datetime) -> PutOutcome:
         ticket = event.ticket
+        head, body = _split_body(event)
         with self.transaction():
             inserted = self._all(
                 "INSERT INTO tickets (source, ticket_id, customer_id, created_ts, internal,"
-                " status, event, received_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?)"
+                " status, event, body, body_length, received_at, updated_at)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?)"
                 " ON CONFLICT (source, ticket_id) DO NOTHING RETURNING 1",
                 (
                     ticket.source,
@@ -102,7 +104,9 @@ class SQLTickets(_SQL):
                     ticket.created_at.timestamp(),
                     int(ticket.internal),
                     _status(event.kind),
-                    _dumps(event_to_json(event)),
+                    head,
+                    body,
+                    len(event.ticket.body),
                     _iso(at),
                     _iso(at),
                 ),
@@ -110,25 +114,26 @@ class SQLTickets(_SQL):
             if inserted:
                 return PutOutcome.NEW
             row = self._one(
-                "SELECT event, status FROM tickets WHERE source = ? AND ticket_id = ?"
+                "SELECT event, status, body FROM tickets WHERE source = ? AND ticket_id = ?"
                 + self._for_update,
                 ticket.key,
             )
-            stored = event_from_json(json.loads(row[0])).ticket
+            stored = _stored_ticket(row[0], row[2])
             status = _status(event.kind, row[1])
             merged = merge_update(stored, event)
             if merged == stored and status == row[1]:
                 return PutOutcome.DUPLICATE
+            head, body = _split_body(TicketEvent(ticket=merged))
             self._exec(
-                "UPDATE tickets SET event = ?, status = ?, updated_at = ?"
-                " WHERE source = ? AND ticket_id = ?",
-                (_dumps(event_to_json(TicketEvent(ticket=merged))), status, _iso(at), *ticket.key),
+                "UPDATE tickets SET event = ?, body = ?, body_length = ?, status = ?,"
+                " updated_at = ? WHERE source = ? AND ticket_id = ?",
+                (head, body, len(merged.body), status, _iso(at), *ticket.key),
             )
             return PutOutcome.UPDATED
 
     def get_ticket(self, source: str, ticket_id: str) -> TicketRecord | None:
         row = self._one(
-            "SELECT event, status, received_at, updated_at FROM tickets"
+            "SELECT event, status, received_at, updated_at, body FROM tickets"
             " WHERE source = ? AND ticket_id = ?",
             (source, ticket_id),
         )
@@ -155,7 +160,7 @@ class SQLTickets(_SQL):
             params.append(until.timestamp())
         if not include_internal:
             where.append("internal = 0")
-        sql = "SELECT event, status, received_at, updated_at FROM tickets"
+        sql = "SELECT event, status, received_at, updated_at, body FROM tickets"
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY created_ts, source, ticket_id"
@@ -242,6 +247,20 @@ class SQLDetectorState(_SQL):
     def state_version(self, customer_id: str) -> int:
         row = self._one("SELECT version FROM customer_state WHERE customer_id = ?", (customer_id,))
         return 0 if row is None else int(row[0])
+
+    def state_versions(self, customer_ids: Sequence[str]) -> dict[str, int]:
+        versions = dict.fromkeys(customer_ids, 0)
+        wanted = list(versions)
+        for start in range(0, len(wanted), 500):  # within any placeholder limit
+            chunk = wanted[start : start + 500]
+            rows = self._all(
+                "SELECT customer_id, version FROM customer_state WHERE customer_id IN ("
+                + ",".join("?" * len(chunk))
+                + ")",
+                chunk,
+            )
+            versions.update((r[0], int(r[1])) for r in rows)
+        return versions
 
     def save_state(self, customer_id: str, state: Mapping[str, Any], *, at: datetime) -> int:
         rows = self._all(
@@ -723,9 +742,32 @@ class SQLCore(
     """Every core role at once: what a SQL store mixes in before its own plumbing."""
 
 
+def _split_body(event: TicketEvent) -> tuple[str, str | None]:
+    """The event's JSON without the ticket's body, and the body (kept in its own column).
+
+    A body with a NUL character stays inside the JSON (column NULL): PostgreSQL text cannot
+    hold NUL, and SQLite's ``substr`` stops at one.
+    """
+    data = event_to_json(event)
+    body = data.get("body", "")
+    if not isinstance(body, str) or "\x00" in body:
+        return _dumps(data), None
+    data.pop("body", None)
+    return _dumps(data), body
+
+
+def _stored_ticket(event: str, body: str | None) -> Ticket:
+    """A ticket from its row: the JSON plus the body column (NULL: a row written before
+    bodies had their own column, whose JSON holds the body)."""
+    data = json.loads(event)
+    if body is not None:
+        data["body"] = body
+    return event_from_json(data).ticket
+
+
 def _ticket_record(row: Sequence[Any]) -> TicketRecord:
     return TicketRecord(
-        ticket=event_from_json(json.loads(row[0])).ticket,
+        ticket=_stored_ticket(row[0], row[4]),
         status=row[1],
         received_at=_time(row[2]),
         updated_at=_time(row[3]),

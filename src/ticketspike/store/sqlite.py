@@ -35,8 +35,12 @@ from .drafts import SQLiteDrafts
 from .incidents import SQLiteIncidents
 from .interactions import SQLiteInteractions
 from .migrations import MIGRATIONS, SCHEMA_VERSION
+from .outbound import SQLiteOutbound
+from .parking import SQLiteParking
+from .records import SQLiteRecords
 from .source_health import SQLiteSourceHealth
 from .sqlcore import SQLCore
+from .ticket_heads import SQLiteTicketHeads
 
 __all__ = ["SQLiteStore"]
 
@@ -61,7 +65,11 @@ class SQLiteStore(
     SQLiteDrafts,
     SQLiteSourceHealth,
     SQLiteIncidents,
+    SQLiteRecords,
+    SQLiteOutbound,
     SQLiteDashboardReads,
+    SQLiteParking,
+    SQLiteTicketHeads,
 ):
     """A :class:`~ticketspike.store.base.Store` in one SQLite file.
 
