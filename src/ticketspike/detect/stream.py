@@ -2,9 +2,10 @@
 
 Each customer keeps a ring of daily counts covering the baseline plus the two
 days the window can touch, with running sums of the baseline's tickets and
-squared days, and the rows of its recent counted tickets (oldest first). The ring rolls to a new day subtracting what leaves, so the
-per-ticket cost does not grow with history; the rows are kept for ``span``
-hours (the window or the lateness bound, whichever is longer, plus one) and
+squared days, and the rows of its recent counted tickets (oldest first). The
+ring rolls to a new day subtracting what leaves, so the per-ticket cost does
+not grow with history; the rows are kept for ``span`` hours (the window or the
+lateness bound, whichever is longer, plus one) and
 dropped a day at a time. The window lies within the customer's last two
 days, so those two days' counts bound it: most tickets are judged by adding
 two integers, and only a customer that could be spiking counts its window.
