@@ -157,7 +157,7 @@ class IncidentDesk:
                 if not self.store.record_transition(transition, None, at=at):
                     return False, []
                 self._held[episode].append(plan.to_json())
-                self._incident_changes(self.correlator.observe(transition), at)
+                self._observed(transition, at)
                 return True, []
             if episode in self._rewritten:
                 incident = self.correlator.incident_of(episode)
@@ -172,7 +172,7 @@ class IncidentDesk:
                 )
             if not self.store.record_transition(transition, plan, at=at):
                 return False, []
-            return True, [plan, *self._incident_changes(self.correlator.observe(transition), at)]
+            return True, [plan, *self._observed(transition, at)]
         if transition.suppressed or not episode_keys(
             transition, dominant_share=self.policy.dominant_share
         ):
@@ -227,6 +227,30 @@ class IncidentDesk:
         return out
 
     # -- planning ---------------------------------------------------------------------------
+    def _observed(self, transition: Transition, at: datetime) -> list[EscalationPlan]:
+        """Feed a member's later transition to the correlator and keep the stored view true.
+
+        A member escalating or resolving changes the incident (its counts, its open episodes)
+        without an incident transition; the stored record follows, so the API and CLI never
+        list a resolved member as open.
+        """
+        changes = self.correlator.observe(transition)
+        out = self._incident_changes(changes, at)
+        incident = self.correlator.incident_of(transition.episode_id)
+        if incident is not None and not any(
+            c.incident.incident_id == incident.incident_id for c in changes
+        ):
+            self.store.put_incident(
+                IncidentRecord(
+                    incident_id=incident.incident_id,
+                    status=incident.status,
+                    first_spike=incident.first_spike,
+                    updated_at=at,
+                    data=incident.to_json(),
+                )
+            )
+        return out
+
     def _incident_changes(
         self,
         changes: list[IncidentTransition],

@@ -175,3 +175,24 @@ def test_a_held_episode_no_incident_takes_is_escalated_after_the_hold() -> None:
     released = planned_at[f"{episode.episode_id}:opened"]
     assert released >= episode.opened_at + timedelta(minutes=60)
     assert engine.store.action(f"{episode.episode_id}:opened:notify_csm") is not None
+
+
+def test_the_stored_incident_follows_its_members_as_they_resolve() -> None:
+    engine, _result, seen = run()
+    incident_id = seen[0].incident.incident_id
+    active = {e.episode_id for e in engine.store.episodes(active_only=True)}
+
+    def stored_open() -> set[str]:
+        (record,) = engine.store.incidents()
+        assert record.incident_id == incident_id
+        return set(record.data["open_episodes"])
+
+    live = engine.incident_desk.correlator.incident_of(seen[0].episode_ids[0])
+    assert live is not None
+    assert stored_open() == set(live.open_episodes) == active & set(live.episode_ids)
+    # A day on, some members have resolved and others not yet: the record says which.
+    engine.tick(seen[-1].at + timedelta(hours=30))
+    live = engine.incident_desk.correlator.incident_of(seen[0].episode_ids[0])
+    assert live is not None
+    active = {e.episode_id for e in engine.store.episodes(active_only=True)}
+    assert stored_open() == set(live.open_episodes) == active & set(live.episode_ids)
