@@ -155,8 +155,8 @@ class Kernel:
     """Counters of every customer and the index of the tickets they counted.
 
     ``late_dropped`` and ``duplicates`` count the tickets refused as too late
-    or already counted. Subclasses close days (:meth:`roll_days`), because a
-    closing day joins the baseline capped by the judge.
+    or already counted. A closing day joins the baseline through :meth:`closed_day`,
+    which a judge that caps spike days overrides.
     """
 
     def __init__(self, window_hours: int, baseline_days: int, lateness_hours: int) -> None:
@@ -235,7 +235,40 @@ class Kernel:
 
     def roll_days(self, w: CustomerWindow, day: int) -> None:
         """Close the customer's days up to ``day`` (a later day than its current one)."""
-        raise NotImplementedError
+        if day == self._day:
+            day = self._day  # customers on the same day share one int for it
+        else:
+            self._day = day
+        ring = self._r
+        start = w.day
+        if day - start >= ring:
+            w.daily[:] = [0] * ring
+            w.total = w.sumsq = 0
+        else:
+            daily = w.daily
+            for t in range(start + 1, day + 1):
+                # Day t-2 becomes final and joins the baseline (through closed_day); day
+                # t-b-2 leaves (its slot becomes day t).
+                xi = (t - 2) % ring
+                n = daily[xi]
+                if n:
+                    n = self.closed_day(w, t - 2, n)
+                    daily[xi] = n
+                w.total += n
+                w.sumsq += n * n
+                li = t % ring
+                gone = daily[li]
+                if gone:
+                    w.total -= gone
+                    w.sumsq -= gone * gone
+                    daily[li] = 0
+        w.day = day
+        w.cut_day = -1
+
+    def closed_day(self, w: CustomerWindow, x: int, n: int) -> int:
+        """The count day ``x`` keeps in the baseline when it becomes final (``n`` tickets,
+        at least one); a judge that caps spike days overrides this."""
+        return n
 
     def rotate(self, band: int) -> None:
         """Start generation ``band`` of the index; keys two generations old are dropped."""

@@ -122,39 +122,12 @@ class Detector(Kernel):
             w.cut_day = -1
 
     # -- time ----------------------------------------------------------------
-    def roll_days(self, w: CustomerWindow, day: int) -> None:
-        """Close the customer's days up to ``day`` (a later day than its current one)."""
-        if day == self._day:
-            day = self._day  # customers on the same day share one int for it
-        else:
-            self._day = day
-        ring = self._r
-        start = w.day
-        if day - start >= ring:
-            w.daily[:] = [0] * ring
-            w.total = w.sumsq = 0
-        else:
-            daily = w.daily
-            b = self._b
-            for t in range(start + 1, day + 1):
-                # Day t-2 becomes final and joins the baseline, capped at the
-                # alert line of the b days before it; day t-b-2 leaves (its
-                # slot becomes day t).
-                xi = (t - 2) % ring
-                n = daily[xi]
-                if n >= self._judge_min and self._judge_days:
-                    n = self._capped(w, t - 2, n, b)
-                    daily[xi] = n
-                w.total += n
-                w.sumsq += n * n
-                li = t % ring
-                gone = daily[li]
-                if gone:
-                    w.total -= gone
-                    w.sumsq -= gone * gone
-                    daily[li] = 0
-        w.day = day
-        w.cut_day = -1
+    def closed_day(self, w: CustomerWindow, x: int, n: int) -> int:
+        """Day ``x`` becomes final with ``n`` tickets: it joins the baseline capped at the
+        alert line of the baseline days before it, so a spike never raises its own bar."""
+        if n >= self._judge_min and self._judge_days:
+            return self._capped(w, x, n, self._b)
+        return n
 
     def _capped(self, w: CustomerWindow, x: int, n: int, b: int) -> int:
         """:func:`~ticketspike.detect.assess.capped_day`, through the shared caches."""
