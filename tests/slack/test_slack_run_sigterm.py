@@ -15,7 +15,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -28,22 +27,11 @@ except importlib.metadata.PackageNotFoundError:
     pytest.skip("ticketspike-slack is not installed", allow_module_level=True)
 
 from support import fake_slack
+from support.fake_slack import Gate
 from ticketspike.store import ActionStatus, SQLiteStore
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 START = NOW - timedelta(days=31)
-
-
-class Gate(threading.Event):
-    """Holds the fake Slack's calls of one method; ``arrived`` says a call is waiting."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.arrived = threading.Event()
-
-    def wait(self, timeout: float | None = None) -> bool:
-        self.arrived.set()
-        return super().wait(timeout)
 
 
 def spike_file(tmp_path: Path, slack: Any) -> tuple[Path, Path]:

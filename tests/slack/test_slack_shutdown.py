@@ -33,6 +33,7 @@ except (importlib.metadata.PackageNotFoundError, ImportError):
     pytest.skip("ticketspike-slack or the server extra is not installed", allow_module_level=True)
 
 from support import fake_slack
+from support.fake_slack import Gate
 from ticketspike import Plugins, ticket_event_from_json
 from ticketspike.engine import Engine
 from ticketspike.store import ActionStatus, SQLiteStore
@@ -40,18 +41,6 @@ from ticketspike.testing import FixedClock, RecordingSleep
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 START = NOW - timedelta(days=31)
-
-
-class Gate(threading.Event):
-    """Holds the fake Slack's calls of one method; ``arrived`` says a call is waiting."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.arrived = threading.Event()
-
-    def wait(self, timeout: float | None = None) -> bool:
-        self.arrived.set()
-        return super().wait(timeout)
 
 
 def spike(tmp_path: Path, slack: Any, grace: float) -> tuple[Path, Path, dict[str, str]]:

@@ -26,6 +26,18 @@ TOKEN = "xoxb-fake-test-token-4242"
 APP_TOKEN = "xapp-1-A0APP-fake-test-token-4343"
 
 
+class Gate(threading.Event):
+    """Holds the fake Slack's calls of one method; ``arrived`` says a call is waiting."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.arrived = threading.Event()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.arrived.set()
+        return super().wait(timeout)
+
+
 @attrs.frozen
 class Recorded:
     method: str
