@@ -45,6 +45,7 @@ from .monitor import SpikeMonitor
 from .records import account_with_ledger, planned_delta
 from .signals import TransitionKind
 from .store.base import PutOutcome
+from .store.ticket_keys import known_tickets
 from .text.classify import categorize
 
 if TYPE_CHECKING:
@@ -87,10 +88,10 @@ class BatchContext:
     """What one batch reads once, and what it asks for on the way.
 
     ``versions`` are the stored detector-state versions of the customers the batch touches,
-    read with one ``state_versions`` query (:meth:`prefetch`); a customer not prefetched
-    costs one ``state_version`` read, once. ``accounts`` are the account directory's answers,
-    one call per customer. ``wanted`` collects the theme windows the batch found missing,
-    unless ``last_attempt`` (then it records without them).
+    read with one ``state_versions`` query once the batch knows its events (:meth:`prefetch`);
+    a customer not prefetched costs one ``state_version`` read, once. ``accounts`` are the
+    account directory's answers, one call per customer. ``wanted`` collects the theme windows
+    the batch found missing, unless ``last_attempt`` (then it records without them).
     """
 
     __slots__ = ("_lookup", "_store", "accounts", "last_attempt", "versions", "wanted")
@@ -110,10 +111,15 @@ class BatchContext:
         self.last_attempt = last_attempt
 
     def prefetch(self, customers: Iterable[str]) -> None:
-        """Read the stored state versions of ``customers`` not read yet, in one query."""
-        missing = [c for c in dict.fromkeys(customers) if c not in self.versions]
-        if missing:
-            self.versions.update(self._store.state_versions(missing))
+        """Read the stored state versions of ``customers``, in one query.
+
+        Read again even when the batch read them before: the batch may have taken these
+        customers' locks since (a shared store's inbox claim), and only a read under the
+        lock is one another replica cannot move.
+        """
+        wanted = list(dict.fromkeys(customers))
+        if wanted:
+            self.versions.update(self._store.state_versions(wanted))
 
     def version(self, customer_id: str) -> int:
         """The customer's stored detector-state version, as this batch read it."""
@@ -275,10 +281,16 @@ class IngestPipeline:
         def work(ctx: BatchContext) -> None:
             self._watch_from(admitted)
             ctx.prefetch(e.ticket.customer_id for e in admitted)
-            items = self._store_events(admitted, at=at, counts=counts)
+            items = self._store_events(self._classified(admitted), at=at, counts=counts)
             for _seq, event, outcome in items:
                 self._process(
-                    event, outcome, ctx, counts=counts, suppress_before=suppress_before, why=why
+                    event,
+                    outcome,
+                    ctx,
+                    counts=counts,
+                    suppress_before=suppress_before,
+                    why=why,
+                    classified=True,
                 )
             if also is not None:
                 also()
@@ -299,6 +311,36 @@ class IngestPipeline:
             self.store.set_cursor(WATCH_CURSOR, first.isoformat(), at=self.clock())
             saved = first.isoformat()
         self.monitor.watch_from(parse_time(saved, where="store", field=WATCH_CURSOR))
+
+    def _classified(self, events: Sequence[TicketEvent]) -> list[TicketEvent]:
+        """``events`` with each new ticket classified, so it is stored once with its class.
+
+        Only a ticket the store does not hold yet (one read for the batch: which of them it
+        holds) and that the batch has not seen before is classified: a redelivery or an update
+        keeps the stored category (:func:`~ticketspike.store.base.merge_update`).
+        """
+        known = known_tickets(self.store, (e.ticket.key for e in events))
+        out: list[TicketEvent] = []
+        for event in events:
+            ticket = event.ticket
+            if ticket.key not in known:
+                known.add(ticket.key)
+                classified = self._classify(ticket)
+                if classified is not ticket:
+                    event = attrs.evolve(event, ticket=classified)
+            out.append(event)
+        return out
+
+    def _classify(self, ticket: Ticket) -> Ticket:
+        """The ticket with the classifier's category when its source gave none."""
+        if ticket.category_given or ticket.internal:
+            return ticket
+        # The classifier reads the analysis prefix only: its work stays bounded.
+        probe = analysis_prefix([ticket], self.limits)[0]
+        classified = categorize(probe, classifier=self.classifier)
+        if classified.category is ticket.category:
+            return ticket
+        return attrs.evolve(ticket, category=classified.category)
 
     def _store_events(
         self, events: Sequence[TicketEvent], *, at: datetime, counts: Counts
@@ -371,8 +413,11 @@ class IngestPipeline:
         counts: Counts,
         suppress_before: datetime | None = None,
         why: str = "loaded by backfill",
+        classified: bool = False,
     ) -> None:
-        """Classify (a new ticket without a category), detect, and record what it caused."""
+        """Detect, and record what it caused; first classify a new ticket without a category
+        unless that was done before it was stored (``classified``: direct ingest; the inbox's
+        tickets were stored by a web request that does not wait for a classifier)."""
         ticket = event.ticket
         customer = ticket.customer_id
         ahead = max(event.at, ticket.created_at) - self.clock()
@@ -393,13 +438,11 @@ class IngestPipeline:
             return
         self._sync(customer, ctx.version(customer))
         if outcome is PutOutcome.NEW:
-            if not ticket.category_given and not ticket.internal:
-                # The classifier reads the analysis prefix only: its work stays bounded.
-                probe = analysis_prefix([ticket], self.limits)[0]
-                classified = categorize(probe, classifier=self.classifier)
-                if classified.category is not ticket.category:
-                    self.store.set_category(ticket.source, ticket.ticket_id, classified.category)
-                    ticket = attrs.evolve(classified, subject=ticket.subject, body=ticket.body)
+            if not classified:
+                found = self._classify(ticket)
+                if found is not ticket:
+                    self.store.set_category(ticket.source, ticket.ticket_id, found.category)
+                    ticket = found
             feed = TicketEvent(ticket=ticket, kind=EventKind.CREATED, event_id=event.event_id)
         else:
             stored = self.store.get_ticket(ticket.source, ticket.ticket_id)
