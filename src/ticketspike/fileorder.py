@@ -25,7 +25,7 @@ from collections.abc import Iterable, Iterator
 
 import attrs
 
-from .model import TicketRow
+from .model import TicketRow, row_order
 
 __all__ = ["OrderReport", "OutOfOrder", "guarded_rows", "row_order", "sorted_rows"]
 
@@ -44,11 +44,6 @@ class OrderReport:
     rows: int = 0
     sorted_in_memory: bool = False
     quarantined: list[TicketRow] = attrs.field(factory=list)
-
-
-def row_order(row: TicketRow) -> tuple[float, int, str, str]:
-    """The order ``replay`` gives rows: time, kind, source, ticket id (so ties are stable)."""
-    return (row.when, row.kind, row.source, row.ticket_id)
 
 
 def guarded_rows(

@@ -439,6 +439,12 @@ ticket_key: Callable[[TicketRow], tuple[str, str, str]] = operator.itemgetter(
 )
 #: A row's creation time (the sort key of a customer's kept rows).
 row_created: Callable[[TicketRow], float] = operator.itemgetter(ROW_CREATED)
+#: A row's time (``occurredAt``, else the creation time).
+row_when: Callable[[TicketRow], float] = operator.itemgetter(ROW_WHEN)
+#: A row's replay order: (time, kind, source, ticket id).
+row_order: Callable[[TicketRow], tuple[float, int, str, str]] = operator.itemgetter(
+    ROW_WHEN, ROW_KIND, ROW_SOURCE, ROW_ID
+)
 #: Event kinds in the order a row sorts them when they happen at the same instant.
 KIND_ORDER = (EventKind.CREATED, EventKind.UPDATED, EventKind.RESOLVED)
 _KIND_INDEX = {k: i for i, k in enumerate(KIND_ORDER)}
@@ -619,6 +625,17 @@ def event_row(event: TicketEvent) -> TicketRow:
         t.internal,
         t.category_given,
     )
+
+
+def event_order(event: TicketEvent) -> tuple[float, int, str, str]:
+    """An event's replay order, the same as its row's (:data:`row_order`)."""
+    t = event.ticket
+    return (event.at.timestamp(), _KIND_INDEX[event.kind], t.source, t.ticket_id)
+
+
+def event_time(event: TicketEvent) -> float:
+    """An event's time in seconds (what :data:`row_when` is for its row)."""
+    return event.at.timestamp()
 
 
 def ticket_event_from_json(

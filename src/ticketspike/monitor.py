@@ -26,8 +26,6 @@ host can persist it and carry on in another process.
 
 from __future__ import annotations
 
-import heapq
-from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
@@ -41,8 +39,18 @@ from .lifecycle import (
     Silence,
     close_episode,
 )
-from .model import KIND_ORDER, Account, EventKind, TicketEvent, TicketRow, event_row
+from .model import (
+    KIND_ORDER,
+    Account,
+    EventKind,
+    TicketEvent,
+    TicketRow,
+    event_row,
+    row_order,
+    row_when,
+)
 from .monitor_clock import EpisodeClock
+from .reorder import time_ordered
 from .signals import Assessment, Transition
 
 __all__ = ["SpikeMonitor", "replay_events", "replay_rows"]
@@ -371,81 +379,18 @@ def replay_rows(
 ) -> Iterator[Transition]:
     """:func:`replay_events` for :data:`~ticketspike.model.TicketRow` items (the fast path).
 
-    Files are mostly in order already, so a row newer than everything before
-    it goes to a plain queue and only the others (stragglers and same-instant
-    ties) to a heap ordered by (time, kind, source, id, arrival); the two are
-    merged on the way out, the queue first on a tie, which is the order one
-    heap would give.
+    Rows are put back in order by :func:`~ticketspike.reorder.time_ordered`, on their first
+    four items (time, kind, source, id), the replay order.
     """
-    lateness = monitor.policy.lateness_hours * 3600.0
-    ordered: deque[TicketRow] = deque()
-    heap: list[tuple[float, int, str, str, int, TicketRow]] = []
-    newest = float("-inf")
     ingest = monitor.ingest_row
-    append = ordered.append
-    popleft = ordered.popleft
     out: list[Transition] = []
-    seq = 0
-    for row in rows:
-        when = row.when
-        if when > newest:
-            newest = when
-            append(row)
-            if not heap:
-                # The common case: in order. The row just queued is newer than
-                # the horizon, so this stops at it at the latest.
-                horizon = when - lateness
-                while ordered[0].when <= horizon:
-                    ingest(popleft(), out)
-                if out:
-                    yield from out
-                    out.clear()
-                continue
-        else:
-            heapq.heappush(heap, (when, row.kind, row.source, row.ticket_id, seq, row))
-            seq += 1
-        # A straggler waits in the heap for up to the lateness bound; meanwhile
-        # the queue drains on its own up to the heap's first time (a tie goes
-        # through _drain, which compares whole keys).
-        horizon = newest - lateness
-        first = heap[0][0]
-        while ordered and ordered[0].when < first and ordered[0].when <= horizon:
-            ingest(popleft(), out)
-        if first <= horizon:
-            _drain(ordered, heap, horizon, ingest, out)
+    for row in time_ordered(
+        rows,
+        when=row_when,
+        key=row_order,
+        lateness_seconds=monitor.policy.lateness_hours * 3600.0,
+    ):
+        ingest(row, out)
         if out:
             yield from out
             out.clear()
-    _drain(ordered, heap, float("inf"), ingest, out)
-    yield from out
-
-
-def _drain(
-    ordered: deque[TicketRow],
-    heap: list[tuple[float, int, str, str, int, TicketRow]],
-    horizon: float,
-    ingest: Any,
-    out: list[Transition],
-) -> None:
-    """Ingest, in order, every buffered row no newer than ``horizon``."""
-    while True:
-        if heap:
-            h = heap[0]
-            if ordered:
-                o = ordered[0]
-                if (h[0], h[1], h[2], h[3]) < (o.when, o.kind, o.source, o.ticket_id):
-                    if h[0] > horizon:
-                        return
-                    ingest(heapq.heappop(heap)[5], out)
-                    continue
-                if o.when > horizon:
-                    return
-                ingest(ordered.popleft(), out)
-                continue
-            if h[0] > horizon:
-                return
-            ingest(heapq.heappop(heap)[5], out)
-        elif ordered and ordered[0].when <= horizon:
-            ingest(ordered.popleft(), out)
-        else:
-            return

@@ -13,7 +13,6 @@ Text output passes every ticket- or plugin-derived string through
 from __future__ import annotations
 
 import argparse
-import heapq
 import io
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -24,7 +23,7 @@ from typing import Any
 
 import attrs
 
-from .. import data, metrics
+from .. import data, metrics, reorder
 from ..builtin.console import ConsoleNotifier
 from ..builtin.text import one_line
 from ..config import load_config
@@ -34,7 +33,7 @@ from ..errors import InputError, Stopped
 from ..executor import ExecutionReport
 from ..hookspecs import hookimpl
 from ..http.settings import server_settings_from_config
-from ..model import EventKind, TicketEvent, parse_time
+from ..model import TicketEvent, event_order, event_time, parse_time
 from ..planner.message import render_text
 from ..planner.plan import (
     Action,
@@ -209,28 +208,16 @@ def _when(value: datetime) -> str:
     return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
-_KIND_ORDER = {EventKind.CREATED: 0, EventKind.UPDATED: 1, EventKind.RESOLVED: 2}
-
-
 def time_ordered(events: Iterable[TicketEvent], *, lateness_hours: float) -> Iterator[TicketEvent]:
     """Events in time order, for a file that is only roughly sorted.
 
-    A buffer of ``lateness_hours`` puts events back in order (ties broken by ticket key), so
-    a file merged from several exports is detected as production would see it; memory
-    follows the bound, not the file.
+    The replay's reorder buffer (:func:`~ticketspike.reorder.time_ordered`) with the
+    detection lateness bound, so a file merged from several exports is detected as
+    production (and ``replay``) would see it; memory follows the bound, not the file.
     """
-    lateness = lateness_hours * 3600.0
-    heap: list[tuple[float, int, str, str, int, TicketEvent]] = []
-    newest: float | None = None
-    for seq, event in enumerate(events):
-        ts = event.at.timestamp()
-        key = event.ticket.key
-        heapq.heappush(heap, (ts, _KIND_ORDER[event.kind], key[0], key[1], seq, event))
-        newest = ts if newest is None or ts > newest else newest
-        while heap and heap[0][0] <= newest - lateness:
-            yield heapq.heappop(heap)[-1]
-    while heap:
-        yield heapq.heappop(heap)[-1]
+    return reorder.time_ordered(
+        events, when=event_time, key=event_order, lateness_seconds=lateness_hours * 3600.0
+    )
 
 
 def _check_file(path: Path, *, strict: bool) -> int:
