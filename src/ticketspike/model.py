@@ -32,12 +32,15 @@ __all__ = [
     "TicketEvent",
     "KIND_ORDER",
     "MAX_CUSTOMER_ID",
+    "TicketFields",
     "TicketRow",
     "check_customer_id",
     "printable",
     "event_row",
+    "merge_update",
     "parse_time",
     "ticket_event_from_json",
+    "ticket_fields",
     "ticket_row_from_json",
 ]
 
@@ -636,6 +639,56 @@ def event_order(event: TicketEvent) -> tuple[float, int, str, str]:
 def event_time(event: TicketEvent) -> float:
     """An event's time in seconds (what :data:`row_when` is for its row)."""
     return event.at.timestamp()
+
+
+class TicketFields(NamedTuple):
+    """What updates change of a ticket, and the time they are as of.
+
+    ``as_of`` is the time (epoch seconds) of the last update applied, or the
+    ticket's creation time before any.
+    """
+
+    category: Category
+    priority: Priority
+    url: str | None
+    as_of: float
+
+
+def ticket_fields(event: TicketEvent) -> TicketFields:
+    """The fields an event carries: as of an update's time, else as of the ticket's creation."""
+    t = event.ticket
+    at = event.at if event.kind is EventKind.UPDATED else t.created_at
+    return TicketFields(t.category, t.priority, t.url, at.timestamp())
+
+
+_UPDATED_KIND: Final = _KIND_INDEX[EventKind.UPDATED]
+
+
+def merge_update(held: TicketFields, update: TicketRow) -> TicketFields | None:
+    """The one update rule: a ticket's fields after ``update``, or None if it is not applied.
+
+    The store (:func:`ticketspike.store.base.merged_event`) and the detector
+    (``Kernel.update``) both apply it, so the category and priority a spike's
+    breakdown reports are the ones the store holds, whatever the arrival order:
+
+    * only an ``updated`` event changes a ticket (a ``created`` one is a
+      redelivery; a ``resolved`` one changes the status, not the fields);
+    * an update older than the last one applied (``held.as_of``) is stale and
+      changes nothing: deliveries arrive out of order, and the newest word on a
+      ticket wins (one at the same instant is applied: the later arrival wins);
+    * priority takes the update's value; category only when the source gave
+      one (``category_given``), so a classified ticket keeps its class when a
+      bare update arrives; the URL only when the update has one.
+    """
+    at = update.when
+    if update.kind != _UPDATED_KIND or at < held.as_of:
+        return None
+    return TicketFields(
+        update.category if update.category_given else held.category,
+        update.priority,
+        update.url if update.url else held.url,
+        at,
+    )
 
 
 def ticket_event_from_json(

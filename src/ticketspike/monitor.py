@@ -60,7 +60,6 @@ _STATE_VERSION = 1
 # Row kinds (a row's place in KIND_ORDER).
 _CREATED_ROW = KIND_ORDER.index(EventKind.CREATED)
 _UPDATED_ROW = KIND_ORDER.index(EventKind.UPDATED)
-_RESOLVED_ROW = KIND_ORDER.index(EventKind.RESOLVED)
 
 
 class SpikeMonitor(EpisodeClock):
@@ -144,11 +143,12 @@ class SpikeMonitor(EpisodeClock):
         elif when > clock:  # else a late event, judged at the current clock
             self.clock = clock = when
         kind = row.kind
-        if kind == _RESOLVED_ROW:  # the count never changes
+        if kind != _CREATED_ROW:
+            if kind == _UPDATED_ROW:  # the count never changes; resolved changes nothing
+                self._update(row, clock)
             return
         if row.created < clock - self._lateness:
-            # Too late to count: a lost ticket (an update of one changes nothing).
-            self.detector.late_dropped += kind == _CREATED_ROW
+            self.detector.late_dropped += 1  # too late to count: a lost ticket
             return
         cid = row.customer_id
         w = self.detector.customers.get(cid)
@@ -156,14 +156,23 @@ class SpikeMonitor(EpisodeClock):
             w = self._new_window(cid, int(row.created // 3600))
         now = self._clock_hour
         assert now is not None
-        if kind == _UPDATED_ROW:
-            self.detector.update(w, row, now)
-        else:
-            # The window lies within the customer's last two days, so their counts
-            # bound it: most tickets stop here, without trimming or counting it.
-            bound = self.detector.add(w, row, now)
-            if bound >= self._hot_min or (bound >= 0 and cid in self._plan.open):
-                self._judge_counted(cid, w, bound, now, clock, out)
+        # The window lies within the customer's last two days, so their counts
+        # bound it: most tickets stop here, without trimming or counting it.
+        bound = self.detector.add(w, row, now)
+        if bound >= self._hot_min or (bound >= 0 and cid in self._plan.open):
+            self._judge_counted(cid, w, bound, now, clock, out)
+
+    def _update(self, row: TicketRow, clock: float) -> None:
+        """An update: of a counted ticket however old (while the detector holds it); of one
+        not counted yet, only if its creation could still count."""
+        early = row.created >= clock - self._lateness
+        w = self.detector.customers.get(row.customer_id)
+        if w is None:
+            if not early:
+                return
+            w = self._new_window(row.customer_id, int(row.created // 3600))
+        assert self._clock_hour is not None
+        self.detector.update(w, row, self._clock_hour, early=early)
 
     def _judge_counted(
         self, cid: str, w: CustomerWindow, bound: int, now: int, clock: float, out: list[Transition]

@@ -317,7 +317,7 @@ class IngestPipeline:
 
         Only a ticket the store does not hold yet (one read for the batch: which of them it
         holds) and that the batch has not seen before is classified: a redelivery or an update
-        keeps the stored category (:func:`~ticketspike.store.base.merge_update`).
+        keeps the stored category (:func:`~ticketspike.model.merge_update`).
         """
         known = known_tickets(self.store, (e.ticket.key for e in events))
         out: list[TicketEvent] = []
@@ -445,9 +445,11 @@ class IngestPipeline:
                     ticket = found
             feed = TicketEvent(ticket=ticket, kind=EventKind.CREATED, event_id=event.event_id)
         else:
+            # The stored ticket, merged by the rule the detector applies (model.merge_update),
+            # at the time the store judged the event by.
             stored = self.store.get_ticket(ticket.source, ticket.ticket_id)
             merged = stored.ticket if stored is not None else ticket
-            feed = attrs.evolve(event, ticket=merged)
+            feed = attrs.evolve(event, ticket=merged, occurred_at=event.at)
         if outcome is PutOutcome.NEW and not ticket.internal:
             self.incident_desk.saw(customer, ticket.created_at)
         transitions = self.monitor.ingest(feed, account=ctx.account(customer))

@@ -27,7 +27,7 @@ from bisect import bisect_left, insort
 from collections.abc import Iterable
 from typing import Any
 
-from ..model import Category, Priority, TicketRow, ticket_key
+from ..model import Category, TicketFields, TicketRow, merge_update, ticket_key
 from ..model import row_created as _CREATED
 from .baseline import Baseline, Cutoffs
 
@@ -38,6 +38,7 @@ _HOUR, _TS, _ID, _CAT, _PRIO, _URL, _COUNTED, _CAT_TS = range(8)
 # A ticket's identity in the index: (source, ticket id, customer id).
 Key = tuple[str, str, str]
 _NO_BAND = -(1 << 62)  # the index's generation before any ticket
+_INF = float("inf")
 
 
 def row_record(row: TicketRow) -> tuple[Any, ...]:
@@ -403,52 +404,44 @@ class Kernel:
         day = w.day
         return daily[day % ring] + daily[(day - 1) % ring]
 
-    def update(self, w: CustomerWindow, row: TicketRow, now: int) -> None:
+    def update(self, w: CustomerWindow, row: TicketRow, now: int, *, early: bool = True) -> None:
         """Apply an update row seen at clock hour ``now``: category and priority change,
-        the count never.
+        the count never, by the one update rule (:func:`~ticketspike.model.merge_update`,
+        which the store applies too).
 
         Judged against the clock, not against how far this customer's counters
         happened to have moved: an update seen before its creation is kept
-        whenever the creation would still be accepted.
+        whenever the creation would still be accepted (``early``: the caller's
+        lateness rule says it would be).
         """
         if w.hour < now:
             self.advance(w, now)
         key = ticket_key(row)
-        at = row.when
-        category: Category | None = row.category if row.category_given else None
-        priority: Priority = row.priority
-        url = row.url
         updates = w.updates
         rec = updates.get(key) if updates else None
         if rec is None:
             counted = self.indexed(key)
             if counted is not None:
                 rec = row_record(counted)
-        if updates is None:
-            updates = w.updates = {}
         if rec is None:
+            # Seen before its creation: the update's fields on a ticket known for nothing else.
             created = row.created
             hour = int(created // 3600)
-            if w.hour - self._span < hour <= w.hour:
-                updates[key] = (
-                    hour,
-                    created,
-                    row.ticket_id,
-                    category or Category.OTHER,
-                    priority,
-                    url,
-                    False,
-                    at,
-                )
+            if not early or not w.hour - self._span < hour <= w.hour:
+                return
+            rec = (hour, created, row.ticket_id, Category.OTHER, row.priority, None, False, -_INF)
+        merged = merge_update(TicketFields(rec[_CAT], rec[_PRIO], rec[_URL], rec[_CAT_TS]), row)
+        if merged is None:
             return
-        if at >= rec[_CAT_TS]:
-            updates[key] = (
-                rec[_HOUR],
-                rec[_TS],
-                rec[_ID],
-                rec[_CAT] if category is None else category,
-                priority,
-                url or rec[_URL],
-                rec[_COUNTED],
-                at,
-            )
+        if updates is None:
+            updates = w.updates = {}
+        updates[key] = (
+            rec[_HOUR],
+            rec[_TS],
+            rec[_ID],
+            merged.category,
+            merged.priority,
+            merged.url,
+            rec[_COUNTED],
+            merged.as_of,
+        )

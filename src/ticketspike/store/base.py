@@ -6,7 +6,8 @@ default. Both keep the same things with the same guarantees, which the contract 
 against both:
 
 * tickets, idempotent on ``(source, ticket_id)``: a second delivery of the same ticket never
-  counts again; an update may change category, priority or status, never the count;
+  counts again; an update may change category, priority or status, never the count, by the
+  rule the detector applies (:func:`merged_event`);
 * an inbox of received events (webhooks are stored first and processed later, so a web request
   never waits for detection or notification);
 * webhook delivery ids with a time to live, so a replayed delivery is dropped;
@@ -32,7 +33,15 @@ from typing import Any, Protocol
 
 import attrs
 
-from ..model import Category, EventKind, Ticket, TicketEvent
+from ..model import (
+    Category,
+    EventKind,
+    Ticket,
+    TicketEvent,
+    event_row,
+    merge_update,
+    ticket_fields,
+)
 from ..planner.plan import EscalationPlan
 from ..signals import Transition
 from ..unmatched import Unmatched, UnmatchedRecord
@@ -505,20 +514,29 @@ def plan_id_of(plan: EscalationPlan) -> str:
     return f"{plan.episode_id}:{plan.transition.value}"
 
 
-def merge_update(stored: Ticket, event: TicketEvent) -> Ticket:
-    """The stored ticket after ``event``: only category and priority may change.
+def merged_event(stored: TicketEvent, event: TicketEvent) -> TicketEvent | None:
+    """What the store keeps of a ticket after ``event``, or None if ``event`` changes nothing
+    (a ticket equal to ``stored``'s: the ticket changed, or only the time it is as of).
 
-    A redelivered ``created`` event changes nothing. A category the source did not really give
-    (``category_given`` False) never overwrites one the store already holds, so a classified
-    ticket keeps its class when a bare update arrives.
+    ``stored`` is the kept event: the ticket with its fields as of ``stored``'s time (see
+    :func:`~ticketspike.model.ticket_fields`). The fields merge by the one update rule the
+    detector applies too (:func:`~ticketspike.model.merge_update`): only an update newer than
+    the last one applied changes them; priority always, category only when the source gave
+    one, the URL only when the update has one. The result is kept as an ``updated`` event at
+    the update's time, so the next update is judged against it.
     """
-    if event.kind is EventKind.CREATED:
-        return stored
-    new = event.ticket
-    changes: dict[str, Any] = {}
-    if new.priority != stored.priority:
-        changes["priority"] = new.priority
-    if new.category_given and new.category != stored.category:
-        changes["category"] = new.category
-        changes["category_given"] = True
-    return attrs.evolve(stored, **changes) if changes else stored
+    held = ticket_fields(stored)
+    fields = merge_update(held, event_row(event))
+    if fields is None:
+        return None
+    old = stored.ticket
+    ticket = attrs.evolve(
+        old,
+        category=fields.category,
+        priority=fields.priority,
+        url=fields.url,
+        category_given=old.category_given or event.ticket.category_given,
+    )
+    if ticket == old and fields.as_of == held.as_of:
+        return None  # a redelivery of the update last applied
+    return TicketEvent(ticket=ticket, kind=EventKind.UPDATED, occurred_at=event.at)

@@ -30,7 +30,7 @@ from .base import (
     PutOutcome,
     TicketRecord,
     TransitionRecord,
-    merge_update,
+    merged_event,
     plan_id_of,
 )
 from .codec import event_from_json, event_to_json, plan_from_json
@@ -167,22 +167,23 @@ class MemoryStore(
                 if self._journal is not None:
                     self._journal.append(lambda: None if keys.pop() else None)
                 return PutOutcome.NEW
-            stored = event_from_json(old["event"]).ticket
+            stored = event_from_json(old["event"])
             new_status = "resolved" if event.kind is EventKind.RESOLVED else old["status"]
-            merged = merge_update(stored, event)
-            if merged == stored and new_status == old["status"]:
-                return PutOutcome.DUPLICATE
-            self._set(
-                self._tickets,
-                ticket.key,
-                {
-                    **old,
-                    "event": event_to_json(TicketEvent(ticket=merged)),
-                    "status": new_status,
-                    "updated_at": at,
-                },
+            merged = merged_event(stored, event)
+            changed = new_status != old["status"] or (
+                merged is not None and merged.ticket != stored.ticket
             )
-            return PutOutcome.UPDATED
+            if merged is None and not changed:
+                return PutOutcome.DUPLICATE
+            row = dict(old)
+            if merged is not None:
+                # Kept even when only the time the fields are as of moved, so an older
+                # update arriving later stays stale.
+                row["event"] = event_to_json(merged)
+            if changed:
+                row.update(status=new_status, updated_at=at)
+            self._set(self._tickets, ticket.key, row)
+            return PutOutcome.UPDATED if changed else PutOutcome.DUPLICATE
 
     def get_ticket(self, source: str, ticket_id: str) -> TicketRecord | None:
         with self._lock:

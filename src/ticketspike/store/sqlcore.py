@@ -35,7 +35,7 @@ from .base import (
     PutOutcome,
     TicketRecord,
     TransitionRecord,
-    merge_update,
+    merged_event,
     plan_id_of,
 )
 from .codec import event_from_json, event_to_json, plan_from_json
@@ -118,18 +118,26 @@ class SQLTickets(_SQL):
                 + self._for_update,
                 ticket.key,
             )
-            stored = _stored_ticket(row[0], row[2])
+            stored = _stored_event(row[0], row[2])
             status = _status(event.kind, row[1])
-            merged = merge_update(stored, event)
-            if merged == stored and status == row[1]:
-                return PutOutcome.DUPLICATE
-            head, body = _split_body(TicketEvent(ticket=merged))
-            self._exec(
-                "UPDATE tickets SET event = ?, body = ?, body_length = ?, status = ?,"
-                " updated_at = ? WHERE source = ? AND ticket_id = ?",
-                (head, body, len(merged.body), status, _iso(at), *ticket.key),
-            )
-            return PutOutcome.UPDATED
+            merged = merged_event(stored, event)
+            changed = status != row[1] or (merged is not None and merged.ticket != stored.ticket)
+            sets: list[str] = []
+            params: list[Any] = []
+            if merged is not None:
+                # Kept even when only the time the fields are as of moved, so an older
+                # update arriving later stays stale.
+                sets.append("event = ?, body = ?, body_length = ?")
+                params.extend((*_split_body(merged), len(merged.ticket.body)))
+            if changed:
+                sets.append("status = ?, updated_at = ?")
+                params.extend((status, _iso(at)))
+            if sets:
+                self._exec(
+                    f"UPDATE tickets SET {', '.join(sets)} WHERE source = ? AND ticket_id = ?",
+                    (*params, *ticket.key),
+                )
+            return PutOutcome.UPDATED if changed else PutOutcome.DUPLICATE
 
     def get_ticket(self, source: str, ticket_id: str) -> TicketRecord | None:
         row = self._one(
@@ -756,13 +764,17 @@ def _split_body(event: TicketEvent) -> tuple[str, str | None]:
     return _dumps(data), body
 
 
-def _stored_ticket(event: str, body: str | None) -> Ticket:
-    """A ticket from its row: the JSON plus the body column (NULL: a row written before
+def _stored_event(event: str, body: str | None) -> TicketEvent:
+    """The kept event from its row: the JSON plus the body column (NULL: a row written before
     bodies had their own column, whose JSON holds the body)."""
     data = json.loads(event)
     if body is not None:
         data["body"] = body
-    return event_from_json(data).ticket
+    return event_from_json(data)
+
+
+def _stored_ticket(event: str, body: str | None) -> Ticket:
+    return _stored_event(event, body).ticket
 
 
 def _ticket_record(row: Sequence[Any]) -> TicketRecord:
