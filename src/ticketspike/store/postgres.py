@@ -393,7 +393,7 @@ class PostgresStore(
         columns = list(zip(*rows, strict=True))
         conn.execute(
             "INSERT INTO inbox (customer_id, event, outcome, received_at)"
-            " SELECT c, e, o, r FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[])"
+            " SELECT c, e, o, r FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[])"
             " WITH ORDINALITY AS t(c, e, o, r, n) ORDER BY n",
             [list(column) for column in columns],
         )
