@@ -209,9 +209,10 @@ def _settle_heap() -> None:
     What start-up built (modules, plugins, the app) lives as long as the process, yet every
     full collection walked all of it again; and a webhook allocates thousands of objects,
     nearly all freed by reference counting at once, so young collections every 700
-    allocations mostly found nothing (measured in bench/bench_postgres.py: a tenth of a
-    replica's CPU). So start-up's objects are frozen out of collection, and young ones are
-    collected every GC_YOUNG allocations instead.
+    allocations mostly found nothing (a sampling profiler of bench/bench_postgres.py put up
+    to a tenth of a replica's samples in the collector, and full collections in its p99).
+    So start-up's objects are frozen out of collection, and young ones are collected every
+    GC_YOUNG allocations instead.
     """
     gc.collect()
     gc.freeze()
