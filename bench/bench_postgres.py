@@ -177,8 +177,12 @@ def run(
         client_cpu = time.process_time() - client_before
         with closing(open_store(store_url)) as check:
             deadline = time.monotonic() + 120
+            # Until detection has caught up and no action waits or is being executed (one
+            # being executed is not in the outbox yet).
             while time.monotonic() < deadline and (
-                check.pending_event_count() or check.actions(status=ActionStatus.PENDING)
+                check.pending_event_count()
+                or check.actions(status=ActionStatus.PENDING)
+                or check.actions(status=ActionStatus.RUNNING)
             ):
                 time.sleep(0.2)
             stored = check.ticket_count()
