@@ -27,14 +27,13 @@ from typing import Any
 from ticketspike import (
     ActionResult,
     AlertMessage,
-    BreakdownRow,
     ChannelPost,
     EscalationPlan,
-    MessageKind,
     Secret,
     Severity,
     TransitionKind,
 )
+from ticketspike.planner.message import BreakdownRow, MessageKind
 from ticketspike_slack import SlackNotifier, SlackSettings, render_blocks
 
 TOKEN = "xoxb-bench"
