@@ -183,7 +183,7 @@ def record_paths(read: list[dict[str, list[str]]]) -> dict[str, Any]:
         "/api/tasks": {
             "get": {
                 "operationId": "listTasks",
-                "summary": "Review tasks plans made (FR-3.2), oldest first.",
+                "summary": "Review tasks plans made (`create_task` actions), oldest first.",
                 "security": read,
                 "parameters": [
                     q("status", ["open", "done", "cancelled"]),
