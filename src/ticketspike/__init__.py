@@ -176,13 +176,13 @@ __all__ = [
 # The embedding API (engine, stores, executor, config) loads on first use: importing
 # ticketspike for its types (as every adapter does) stays cheap.
 _LAZY = {
-    "BackfillReport": "ticketspike.engine",
+    "BackfillReport": "ticketspike.history",
     "Config": "ticketspike.config",
     "Engine": "ticketspike.engine",
     "ExecutionReport": "ticketspike.executor",
-    "IngestResult": "ticketspike.engine",
+    "IngestResult": "ticketspike.ingest",
     "MemoryStore": "ticketspike.store.memory",
-    "ReResolveReport": "ticketspike.engine",
+    "ReResolveReport": "ticketspike.history",
     "RetryPolicy": "ticketspike.executor",
     "SQLiteStore": "ticketspike.store.sqlite",
     "Store": "ticketspike.store.base",
@@ -221,8 +221,10 @@ _DEPRECATED = {
 
 if _typing.TYPE_CHECKING:
     from .config import Config, load_config
-    from .engine import BackfillReport, Engine, IngestResult, ReResolveReport
+    from .engine import Engine
     from .executor import ExecutionReport, RetryPolicy
+    from .history import BackfillReport, ReResolveReport
+    from .ingest import IngestResult
     from .store.base import Store
     from .store.memory import MemoryStore
     from .store.sqlite import SQLiteStore
