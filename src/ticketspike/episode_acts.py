@@ -69,7 +69,7 @@ class EpisodeActs:
     executor: Executor
     execute_inline: bool
     account: Callable[[str], Account | None]
-    _batch: Callable[[], AbstractContextManager[None]]
+    _batch: Callable[[], AbstractContextManager[Any]]
     _sync: Callable[[str], None]
     _record: Callable[..., None]
     _dirty: set[str]
@@ -221,9 +221,9 @@ class EpisodeActs:
                     episode.customer_id, now, account=self.account(episode.customer_id)
                 )
                 self._dirty.add(episode.customer_id)
-                from .engine import _Counts
+                from .pipeline import Counts
 
-                counts = _Counts()
+                counts = Counts()
                 for transition in transitions:
                     self._record(transition, counts)
             record = self._once(

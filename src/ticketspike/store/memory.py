@@ -43,6 +43,7 @@ from .parking import MemoryParking
 from .records import MemoryRecords
 from .source_health import MemorySourceHealth
 from .ticket_heads import MemoryTicketHeads
+from .ticket_keys import MemoryKnownTickets
 
 __all__ = ["MemoryStore"]
 
@@ -59,6 +60,7 @@ class MemoryStore(
     MemoryDashboardReads,
     MemoryParking,
     MemoryTicketHeads,
+    MemoryKnownTickets,
 ):
     """A :class:`~ticketspike.store.base.Store` that lives in this process only."""
 

@@ -60,6 +60,7 @@ from .records import SQLiteRecords
 from .source_health import SQLiteSourceHealth
 from .sqlcore import SQLCore
 from .ticket_heads import SQLiteTicketHeads
+from .ticket_keys import SQLiteKnownTickets
 
 __all__ = ["DEFAULT_SCHEMA", "PostgresStore"]
 
@@ -149,6 +150,7 @@ class PostgresStore(
     SQLiteDashboardReads,
     SQLiteParking,
     SQLiteTicketHeads,
+    SQLiteKnownTickets,
     SQLiteRecords,
     SQLiteOutbound,
 ):

@@ -41,6 +41,7 @@ from .records import SQLiteRecords
 from .source_health import SQLiteSourceHealth
 from .sqlcore import SQLCore
 from .ticket_heads import SQLiteTicketHeads
+from .ticket_keys import SQLiteKnownTickets
 
 __all__ = ["SQLiteStore"]
 
@@ -70,6 +71,7 @@ class SQLiteStore(
     SQLiteDashboardReads,
     SQLiteParking,
     SQLiteTicketHeads,
+    SQLiteKnownTickets,
 ):
     """A :class:`~ticketspike.store.base.Store` in one SQLite file.
 
