@@ -6,7 +6,7 @@ a weekday rhythm (quieter weekends, busier mid-mornings) and day-to-day
 overdispersion, a few genuinely new customers that appear after the first
 ``baseline_days``, and injected spikes of 6 to 24 hours. It then runs
 ``ticketspike replay --format json`` on it, in process, once per mode
-(``gated``, the default, and ``spec``, the literal PRD rule), and prints:
+(``gated``, the default, and ``spec``, the threshold rule alone), and prints:
 
 * precision: opened episodes that fall on an injected spike (opened from
   the spike's start to 24 h after its end), over all opened episodes;

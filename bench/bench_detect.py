@@ -1,4 +1,4 @@
-"""Detection benchmark: replay a million tickets and compare with the floor and the PRD pseudo-code.
+"""Detection benchmark: replay a million tickets and compare with the floor and the naive re-scan.
 
 Generates (deterministically) a JSON Lines file of about a million tickets
 across ten thousand customers over sixty days, then measures in one run:
@@ -10,8 +10,8 @@ across ten thousand customers over sixty days, then measures in one run:
    parsed in small batches outside the timer and fed as ticket rows to
    ``SpikeMonitor.ingest_row`` (what replay feeds it), then as ticket events
    to ``SpikeMonitor.ingest`` (the embedding API);
-4. a direct translation of the PRD 4.3 pseudo-code (re-scan the customer's
-   tickets on every check), on a subset of customers because it is slow (each
+4. the naive re-scan, the rule implemented directly (re-count the customer's
+   stored tickets on every check), on a subset of customers because it is slow (each
    with its whole history, so a check costs what it would in the full file),
    timed per third of the period to show its cost growing with history, and
    extrapolated per ticket to the whole file; ours runs on the same subset;
@@ -21,7 +21,7 @@ across ten thousand customers over sixty days, then measures in one run:
 CPU time (``time.process_time``) is reported next to wall time because the
 machine may be shared. Goals (issue: detector): at most 1.5 us per ticket
 for detector + lifecycle, replay within 4x of the json floor, at most
-100 MiB, at least 25x faster than the pseudo-code.
+100 MiB, at least 25x faster than the naive re-scan.
 
     python bench/bench_detect.py [--tickets N] [--customers N] [--days N] [--seed N]
                                  [--file PATH] [--repeat N] [--quick]
@@ -152,10 +152,10 @@ def detector_only(
 
 
 def pseudo_code_subset(path: str, share: int) -> dict[str, Any]:
-    """PRD 4.3 per ticket, re-scanning history; and ours, on the same customers.
+    """The rule checked per ticket by re-scanning history; and ours, on the same customers.
 
     ``share``: every ``share``-th customer (its whole history, so a check costs
-    what it would in the full file). The pseudo-code is timed per third of
+    what it would in the full file). The re-scan is timed per third of
     the period, as whole blocks (no timer inside the loop), to show its cost
     growing with the history it re-scans.
     """
@@ -326,7 +326,7 @@ def main() -> None:
         "--pseudo-share",
         type=int,
         default=10,
-        help="run the pseudo-code on every N-th customer (default 10)",
+        help="run the naive re-scan on every N-th customer (default 10)",
     )
     parser.add_argument("--file", help="reuse (or keep) the generated file at this path")
     parser.add_argument(
@@ -412,15 +412,15 @@ def main() -> None:
         sub = pseudo_code_subset(path, args.pseudo_share)
         pseudo, ours, sub_n = sub["pseudo"], sub["ours"], sub["tickets"]
         print(
-            f"\nPRD 4.3 pseudo-code, translated directly (each check re-scans the customer's "
+            f"\nNaive re-scan, the rule implemented directly (each check re-scans the customer's "
             f"tickets),\nrun on a subset: every {args.pseudo_share}th customer "
             f"({sub['customers']:,} customers, {sub_n:,} tickets, each with its whole history)"
         )
-        line("pseudo-code (subset)", pseudo, sub_n)
+        line("naive re-scan (subset)", pseudo, sub_n)
         line("ours, same subset (one monitor, cold)", ours, sub_n)
         early, mid, late = sub["thirds"]
         print(
-            f"  pseudo-code per check by third of the period: {early:.1f}, {mid:.1f}, "
+            f"  naive re-scan per check by third of the period: {early:.1f}, {mid:.1f}, "
             f"{late:.1f} us (a check scans {sub['scanned'][0]:,.0f}, {sub['scanned'][1]:,.0f}, "
             f"{sub['scanned'][2]:,.0f} stored tickets on average)"
         )
@@ -458,7 +458,7 @@ def main() -> None:
             f"+{growth:.1f} MiB from 25% to 100% of the file  {verdict(peak <= 100)}"
         )
         print(
-            f"  >= 25x faster than the pseudo-code:      {speedup:.1f}x on the same tickets, "
+            f"  >= 25x faster than the naive re-scan:    {speedup:.1f}x on the same tickets, "
             f"{pseudo_per / (det.cpu / det_n):.1f}x against the full-file rate, "
             f"{late / (ours.cpu / sub_n * 1e6):.1f}x in the last third  "
             f"{verdict(speedup >= 25)}"

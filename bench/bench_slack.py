@@ -27,14 +27,13 @@ from typing import Any
 from ticketspike import (
     ActionResult,
     AlertMessage,
-    BreakdownRow,
     ChannelPost,
     EscalationPlan,
-    MessageKind,
     Secret,
     Severity,
     TransitionKind,
 )
+from ticketspike.planner.message import BreakdownRow, MessageKind
 from ticketspike_slack import SlackNotifier, SlackSettings, render_blocks
 
 TOKEN = "xoxb-bench"
@@ -120,8 +119,13 @@ class _Ctx:
         self.account = None
         self.now = plan.at
 
+    key = "ep:opened:post0"  # set to each action's key before it runs
+
     def result_of(self, key: str) -> ActionResult | None:
         return None
+
+    def interactions(self) -> tuple[()]:
+        return ()
 
 
 def deliver(posts: int, *, dedupe_scan: int, base_url: str) -> float:
@@ -146,6 +150,7 @@ def deliver(posts: int, *, dedupe_scan: int, base_url: str) -> float:
     notifier.execute(actions[0], ctx)  # warm up the connection path
     start = time.perf_counter()
     for action in actions[1:]:
+        ctx.key = action.key
         notifier.execute(action, ctx)
     return (time.perf_counter() - start) / posts
 

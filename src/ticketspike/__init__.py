@@ -1,7 +1,11 @@
 """ticketspike: catch a customer's support-ticket spike and plan a well-routed escalation.
 
-The public API is exactly what ``__all__`` lists; everything else is internal
-and may change. Adapters and hosts import from here only.
+The public API is exactly what ``__all__`` lists: what a host needs to run the engine and
+what a plugin author needs to write a role (docs/embedding.md and docs/plugins.md list it).
+Advanced names (the detector's row type, the monitor, message parts, config policies, store
+records) are imported from the module that defines them; a few used to be importable from
+here and still are, with a :class:`DeprecationWarning` naming the new path. Everything else
+is internal and may change.
 """
 
 import typing as _typing
@@ -17,7 +21,10 @@ from .errors import (
     InvalidTicket,
     MissingSecretError,
     PermanentDeliveryError,
+    PluginConfigError,
     PluginError,
+    RecordConflict,
+    RecordNotFound,
     SignatureError,
     StoreError,
     TicketspikeError,
@@ -33,12 +40,10 @@ from .model import (
     Priority,
     Ticket,
     TicketEvent,
-    TicketRow,
     parse_time,
     ticket_event_from_json,
-    ticket_row_from_json,
 )
-from .planner.message import AlertMessage, BreakdownRow, Link, MessageKind, render_text
+from .planner.message import AlertMessage
 from .planner.plan import (
     Action,
     AddToWarRoom,
@@ -81,7 +86,7 @@ from .signals import (
     Transition,
     TransitionKind,
 )
-from .unmatched import ResolvesUnmatched, Unmatched, UnmatchedRecord
+from .unmatched import ResolvesUnmatched, Unmatched
 
 __all__ = [
     "Account",
@@ -92,13 +97,11 @@ __all__ = [
     "ActionResult",
     "AddToWarRoom",
     "AdjustHealthScore",
-    "AlertLinks",
     "AlertMessage",
     "Assessment",
     "BackfillPage",
     "BackfillReport",
     "BaselineSource",
-    "BreakdownRow",
     "Category",
     "ChannelPost",
     "Classification",
@@ -108,44 +111,37 @@ __all__ = [
     "CreateTask",
     "DeliveryError",
     "DeliveryUncertainError",
-    "DetectionPolicy",
     "DirectMessage",
     "DraftConflict",
     "DraftEmail",
     "DraftNotFound",
-    "DraftRecord",
-    "DraftStatus",
     "Engine",
     "EscalationPlan",
     "EventKind",
     "ExecutionReport",
     "HttpEndpoint",
     "HttpReply",
-    "IndustryBaseline",
     "IngestResult",
     "InputError",
-    "InteractionRecord",
     "InvalidTicket",
-    "LifecyclePolicy",
-    "Link",
     "MailTransport",
     "MemoryStore",
-    "MessageKind",
     "MissingSecretError",
     "NotifyTeam",
     "PermanentDeliveryError",
     "Person",
-    "Planner",
     "PluginConfig",
+    "PluginConfigError",
     "PluginError",
     "PluginInfo",
     "Plugins",
     "Priority",
     "ReResolveReport",
     "Recipient",
+    "RecordConflict",
+    "RecordNotFound",
     "ResolvesUnmatched",
     "RetryPolicy",
-    "RoutingRules",
     "SQLiteStore",
     "SavedDraft",
     "ScheduleSync",
@@ -153,8 +149,6 @@ __all__ = [
     "Section",
     "Severity",
     "SignatureError",
-    "Silence",
-    "SpikeMonitor",
     "Store",
     "StoreError",
     "Theme",
@@ -162,98 +156,104 @@ __all__ = [
     "ThreadReply",
     "Ticket",
     "TicketEvent",
-    "TicketRow",
     "TicketSource",
     "TicketspikeError",
     "TransientDeliveryError",
     "Transition",
     "TransitionKind",
     "Unmatched",
-    "UnmatchedRecord",
     "UpdateMessage",
     "WebhookRejected",
     "WebhookResult",
-    "Workflow",
     "__version__",
-    "assess_batch",
-    "categorize",
-    "find_themes",
     "hookimpl",
     "load_config",
     "parse_time",
-    "render_text",
-    "replay_events",
-    "replay_rows",
     "ticket_event_from_json",
-    "ticket_row_from_json",
 ]
 
 
 # The embedding API (engine, stores, executor, config) loads on first use: importing
 # ticketspike for its types (as every adapter does) stays cheap.
 _LAZY = {
-    "AlertLinks": "ticketspike.planner.alert",
-    "BackfillReport": "ticketspike.engine",
+    "BackfillReport": "ticketspike.history",
     "Config": "ticketspike.config",
-    "DetectionPolicy": "ticketspike.detect.policy",
-    "DraftRecord": "ticketspike.store.drafts",
-    "DraftStatus": "ticketspike.store.drafts",
     "Engine": "ticketspike.engine",
     "ExecutionReport": "ticketspike.executor",
-    "IndustryBaseline": "ticketspike.detect.policy",
-    "IngestResult": "ticketspike.engine",
-    "InteractionRecord": "ticketspike.store.interactions",
-    "LifecyclePolicy": "ticketspike.lifecycle",
+    "IngestResult": "ticketspike.ingest",
     "MemoryStore": "ticketspike.store.memory",
-    "Planner": "ticketspike.planner.planner",
-    "ReResolveReport": "ticketspike.engine",
+    "ReResolveReport": "ticketspike.history",
     "RetryPolicy": "ticketspike.executor",
-    "RoutingRules": "ticketspike.planner.routing",
     "SQLiteStore": "ticketspike.store.sqlite",
+    "Store": "ticketspike.store.base",
+    "load_config": "ticketspike.config",
+}
+
+# Names that were public here before the API was trimmed, and the module a caller now imports
+# them from. They still resolve (to the same object) for one release, with a
+# DeprecationWarning, so code written against the old surface keeps running while it moves.
+_DEPRECATED = {
+    "AlertLinks": "ticketspike.planner",
+    "BreakdownRow": "ticketspike.planner.message",
+    "DetectionPolicy": "ticketspike.detect.policy",
+    "DraftRecord": "ticketspike.store",
+    "DraftStatus": "ticketspike.store",
+    "IndustryBaseline": "ticketspike.detect.policy",
+    "InteractionRecord": "ticketspike.store",
+    "LifecyclePolicy": "ticketspike.lifecycle",
+    "Link": "ticketspike.planner.message",
+    "MessageKind": "ticketspike.planner.message",
+    "Planner": "ticketspike.planner",
+    "RoutingRules": "ticketspike.planner",
     "Silence": "ticketspike.lifecycle",
     "SpikeMonitor": "ticketspike.monitor",
-    "Store": "ticketspike.store.base",
-    "Workflow": "ticketspike.planner.workflow",
+    "TicketRow": "ticketspike.model",
+    "UnmatchedRecord": "ticketspike.unmatched",
+    "Workflow": "ticketspike.planner",
     "assess_batch": "ticketspike.detect.assess",
     "categorize": "ticketspike.text.classify",
     "find_themes": "ticketspike.text.themes",
-    "load_config": "ticketspike.config",
+    "render_text": "ticketspike.planner.message",
     "replay_events": "ticketspike.monitor",
     "replay_rows": "ticketspike.monitor",
+    "ticket_row_from_json": "ticketspike.model",
 }
 
 if _typing.TYPE_CHECKING:
     from .config import Config, load_config
-    from .detect.assess import assess_batch
-    from .detect.policy import DetectionPolicy, IndustryBaseline
-    from .engine import BackfillReport, Engine, IngestResult, ReResolveReport
+    from .engine import Engine
     from .executor import ExecutionReport, RetryPolicy
-    from .lifecycle import LifecyclePolicy, Silence
-    from .monitor import SpikeMonitor, replay_events, replay_rows
-    from .planner.alert import AlertLinks
-    from .planner.planner import Planner
-    from .planner.routing import RoutingRules
-    from .planner.workflow import Workflow
+    from .history import BackfillReport, ReResolveReport
+    from .ingest import IngestResult
     from .store.base import Store
-    from .store.drafts import DraftRecord, DraftStatus
-    from .store.interactions import InteractionRecord
     from .store.memory import MemoryStore
     from .store.sqlite import SQLiteStore
-    from .text.classify import categorize
-    from .text.themes import find_themes
 
 
 def __dir__() -> list[str]:
+    # The deprecated names stay out of dir(): listing them would invite new uses.
     return sorted(set(globals()) | set(_LAZY))
 
 
 def __getattr__(name: str) -> _typing.Any:
-    if name in _LAZY:
-        import importlib
+    import importlib
 
+    if name in _LAZY:
         value = getattr(importlib.import_module(_LAZY[name]), name)
         globals()[name] = value
         return value
+    if name in _DEPRECATED:
+        import warnings
+
+        module = _DEPRECATED[name]
+        warnings.warn(
+            f"importing {name} from ticketspike is deprecated and will stop working in the "
+            f"next release; use `from {module} import {name}`",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        # Not cached in globals(): every use warns, not only the first.
+        return getattr(importlib.import_module(module), name)
     # __version__ is read lazily from the installed metadata (stamina's way).
     if name == "__version__":
         from importlib.metadata import PackageNotFoundError, version

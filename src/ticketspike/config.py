@@ -77,7 +77,7 @@ class Config:
 
     @classmethod
     def default(cls, *, env: Mapping[str, str] | None = None) -> Config:
-        """The embedded default: PRD rules, PRD workflow, built-in plugins only."""
+        """The embedded default: the default spike rule and workflow, built-in plugins only."""
         return _assemble(Section(name="<defaults>"), path=None, env=env)
 
     def section(self, name: str) -> Section | None:

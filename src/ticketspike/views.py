@@ -85,10 +85,10 @@ def _round(value: float | None, digits: int) -> float | None:
     return round(value, digits)
 
 
-# -- summary (PRD 4.2) ------------------------------------------------------------------------
+# -- summary --------------------------------------------------------------------------------------
 @attrs.frozen(kw_only=True)
 class Summary:
-    """PRD 4.2 ``GET /api/support/summary/:customerId``: recent tickets, baseline, rate."""
+    """``GET /api/support/summary/{customerId}``: recent tickets, baseline, rate."""
 
     customer_id: str
     recent_tickets: tuple[Ticket, ...]
@@ -123,10 +123,10 @@ class Summary:
         }
 
 
-# -- banner (PRD 5.2) -------------------------------------------------------------------------
+# -- banner ---------------------------------------------------------------------------------------
 @attrs.frozen(kw_only=True)
 class Banner:
-    """PRD 5.2: is there an active spike, its count and trend, and where to look.
+    """The customer banner: is there an active spike, its count and trend, and where to look.
 
     ``link`` is where the summary lives; a face that knows its mount point replaces it
     (:func:`attrs.evolve`). ``customer_name`` is for people (not in the JSON form).
@@ -161,7 +161,7 @@ class Banner:
         }
 
 
-# -- dashboard cards (PRD 5.3) ----------------------------------------------------------------
+# -- dashboard cards ------------------------------------------------------------------------------
 @attrs.frozen(kw_only=True)
 class ActionTaken:
     """One planned action from the action ledger, with where it stands."""
@@ -185,7 +185,7 @@ class ActionTaken:
 @attrs.frozen(kw_only=True)
 class Progress:
     """How far the escalation is: actions done of planned, and the spike's tickets resolved
-    of total (the PRD 5.3 "resolution progress")."""
+    of total (the dashboard's "resolution progress")."""
 
     stage: str
     actions_done: int
@@ -216,7 +216,7 @@ class Progress:
 
 @attrs.frozen(kw_only=True)
 class EscalationCard:
-    """One active escalation on the dashboard (PRD 5.3)."""
+    """One active escalation on the dashboard."""
 
     customer_id: str
     customer_name: str
@@ -297,7 +297,7 @@ class Dashboard:
         }
 
 
-# -- one escalation ---------------------------------------------------------------------------
+# -- one escalation -------------------------------------------------------------------------------
 @attrs.frozen(kw_only=True)
 class TimelineEntry:
     """One line of an escalation's history: a transition, a person's act or an action."""
@@ -424,7 +424,7 @@ class EscalationPage:
         }
 
 
-# -- history and success metrics (PRD 1.3) ----------------------------------------------------
+# -- history and success metrics ------------------------------------------------------------------
 @attrs.frozen(kw_only=True)
 class MetricSample:
     """One episode's measured times in seconds (None: not happened yet, or not measurable).
@@ -473,7 +473,7 @@ class HistoryRow:
 
 @attrs.frozen(kw_only=True)
 class SuccessMetrics:
-    """The PRD 1.3 success metrics over every episode: per period and per CSM, medians."""
+    """The success metrics over every episode: per period and per CSM, medians."""
 
     generated_at: datetime
     period: str
@@ -485,7 +485,7 @@ class SuccessMetrics:
 
     @property
     def within_detection_goal(self) -> int:
-        """Episodes detected within the PRD's two hours."""
+        """Episodes whose detection lag met the goal of two hours (docs/dashboard.md)."""
         return sum(
             1
             for s in self.samples
@@ -574,7 +574,7 @@ def duration_text(seconds: float | None) -> str:
     return f"{days} d {hours} h" if hours else f"{days} d"
 
 
-# -- building them ----------------------------------------------------------------------------
+# -- building them --------------------------------------------------------------------------------
 _NO_CSM = "(no CSM)"
 
 
@@ -632,7 +632,7 @@ class ReadViews:
 
     # -- summary and banner ----------------------------------------------------------------
     def summary(self, customer_id: str, *, at: datetime, limit: int = 100) -> Summary:
-        """PRD 4.2 ``GET /api/support/summary/:customerId``: recent tickets, baseline, rate."""
+        """``GET /api/support/summary/{customerId}``: recent tickets, baseline, rate."""
         customer_id = check_customer_id(customer_id, where="summary")
         assessment = self.check(customer_id, at=at)
         # Excerpts only: a summary never reads or decodes whole bodies.
@@ -664,7 +664,7 @@ class ReadViews:
         )
 
     def banner(self, customer_id: str, *, at: datetime) -> Banner:
-        """PRD 5.2: is there an active spike, its count and trend, and where to look."""
+        """The customer banner: is there an active spike, its count and trend, and where to look."""
         customer_id = check_customer_id(customer_id, where="banner")
         episode = self.store.active_episode(customer_id)
         assessment = self.check(customer_id, at=at)
@@ -800,7 +800,7 @@ class ReadViews:
         )
 
     def dashboard(self, *, at: datetime) -> Dashboard:
-        """PRD 5.3: one card per active episode (severity, age, actions, progress), oldest
+        """The dashboard: one card per active episode (severity, age, actions, progress), oldest
         first."""
         store = self.store
         if isinstance(store, DashboardReads):
@@ -937,9 +937,9 @@ class ReadViews:
 
     # -- history ------------------------------------------------------------------------------
     def success_metrics(self, *, at: datetime, period: str = "week") -> SuccessMetrics:
-        """PRD 1.3: detection lag, time to acknowledge and time to resolution, per period and
-        per CSM, over every episode the store keeps (suppressed ones paged nobody and are left
-        out)."""
+        """The success metrics: detection lag, time to acknowledge and time to resolution, per
+        period and per CSM, over every episode the store keeps (suppressed ones paged nobody and
+        are left out)."""
         if period not in PERIODS:
             raise InputError(f"period: expected one of {', '.join(PERIODS)}", field="period")
         recorded: dict[str, datetime] = {}

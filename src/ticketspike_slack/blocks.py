@@ -39,7 +39,8 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from ticketspike import AlertMessage, Link, MessageKind, Severity
+from ticketspike import AlertMessage, Severity
+from ticketspike.planner.message import Link, MessageKind
 
 from .escape import clip, clip_mrkdwn, is_web_url, mrkdwn, safe_url
 from .settings import button_url

@@ -52,11 +52,11 @@ from ticketspike import (
     ChannelPost,
     DirectMessage,
     HttpReply,
-    InteractionRecord,
     Recipient,
     Secret,
     TicketspikeError,
 )
+from ticketspike.store import InteractionRecord
 
 from .blocks import (
     ACK_ACTION,

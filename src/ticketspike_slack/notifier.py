@@ -56,7 +56,6 @@ from ticketspike import (
     AlertMessage,
     ChannelPost,
     DirectMessage,
-    MessageKind,
     NotifyTeam,
     PermanentDeliveryError,
     Secret,
@@ -64,6 +63,7 @@ from ticketspike import (
     TransitionKind,
     UpdateMessage,
 )
+from ticketspike.planner.message import MessageKind
 
 from .blocks import act_line, fallback_text, render_blocks
 from .failures import SlackRefused, guarded

@@ -133,6 +133,17 @@ def test_state_versions_count_up(store: Store) -> None:
     assert store.state_customers() == ["acme"]
 
 
+def test_a_state_reads_back_as_saved_whatever_it_holds(store: Store) -> None:
+    """Whichever JSON encoder a store uses (orjson on PostgreSQL where installed), a state
+    with text outside ASCII, an integer past 64 bits and nested lists reads back equal."""
+    state = {"name": "Zoë 東京", "big": 2**70, "rows": [[1, 2.5, None, True, "x"]], "e": {}}
+    store.save_state("acme", state, at=T0)
+    assert store.load_state("acme") == (1, state)
+    changed = {**state, "name": "Zoe"}
+    assert store.save_state("acme", changed, at=T0) == 2
+    assert store.load_state("acme") == (2, changed)
+
+
 def test_several_state_versions_are_read_at_once(store: Store) -> None:
     store.save_state("acme", {"n": 1}, at=T0)
     store.save_state("acme", {"n": 2}, at=T0)

@@ -263,6 +263,16 @@ def test_closing_a_task_is_recorded_and_delivered_as_task_updated(
                     json={"status": "finished", "by": "Sarah"},
                 )
                 assert bad.status_code == 422
+                garbled = client.post(
+                    f"/api/tasks/{task_id}",
+                    headers={**auth, "content-type": "application/json"},
+                    content=b"\xff{not json",
+                )
+                # Refused as the OpenAPI document says: 400 is among updateTask's answers.
+                assert garbled.status_code == 400
+                assert garbled.json()["error"]["code"] == "invalid_json"
+                spec = client.get("/openapi.json").json()
+                assert "400" in spec["paths"]["/api/tasks/{taskId}"]["post"]["responses"]
             engine.webhooks.run_once()
         code, out = _cli(capsys, "tasks", "--store", store, "--status", "open", "--format", "json")
         assert [t["id"] for t in json.loads(out)] == [task_id]

@@ -16,7 +16,6 @@ import attrs
 import pytest
 
 from support.mail_servers import NOW, SPIKE_DAY, tickets
-from ticketspike import DraftRecord, DraftStatus
 from ticketspike.config import load_config
 from ticketspike.engine import Engine
 from ticketspike.errors import (
@@ -28,6 +27,7 @@ from ticketspike.errors import (
     TransientDeliveryError,
 )
 from ticketspike.model import ticket_event_from_json
+from ticketspike.store import DraftRecord, DraftStatus
 from ticketspike.testing import (
     FixedClock,
     RecordingMailTransport,

@@ -18,7 +18,8 @@ except importlib.metadata.PackageNotFoundError:
 
 from support import fake_slack
 from support import slack_kit as kit
-from ticketspike import AlertMessage, BreakdownRow, Link, MessageKind, Severity
+from ticketspike import AlertMessage, Severity
+from ticketspike.planner.message import BreakdownRow, Link, MessageKind
 from ticketspike_slack import fallback_text, render_blocks, sparkline
 
 HOSTILE = ("<!channel> help", "<@U123>", "<https://evil|click>", "<!subteam^S1>", "<!here>")

@@ -18,13 +18,10 @@ from ticketspike import (
     Action,
     ActionResult,
     AlertMessage,
-    BreakdownRow,
     ChannelPost,
     DeliveryError,
     DirectMessage,
     EscalationPlan,
-    Link,
-    MessageKind,
     NotifyTeam,
     Person,
     Recipient,
@@ -33,6 +30,7 @@ from ticketspike import (
     TransitionKind,
     UpdateMessage,
 )
+from ticketspike.planner.message import BreakdownRow, Link, MessageKind
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=timezone.utc)
 EPISODE = "acme-2026-03-02"

@@ -1,12 +1,12 @@
 """Built-in task and health-score sinks: record the action in the outbox for the host.
 
 The engine's executor writes every executed action to the store's outbox, whatever plugin
-carried it out; for tasks (FR-3.2), war-room entries (FR-3.6), syncs (FR-3.7) and health-score
-adjustments (PRD 4.4), when no plugin connects to a real task tracker or CRM, recording is the
-whole job. Whichever handler serves these kinds, the engine also keeps each as a record
-(:mod:`ticketspike.records`: a task with its status, a health-score ledger entry, a war-room
-entry, a sync) and reports it as an outbound event. Each is described in one line a person
-can act on.
+carried it out; for review tasks, war-room entries, internal syncs and health-score
+adjustments (docs/records.md), when no plugin connects to a real task tracker or CRM,
+recording is the whole job. Whichever handler serves these kinds, the engine also keeps each
+as a record (:mod:`ticketspike.records`: a task with its status, a health-score ledger entry,
+a war-room entry, a sync) and reports it as an outbound event. Each is described in one line
+a person can act on.
 """
 
 from __future__ import annotations

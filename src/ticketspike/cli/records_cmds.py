@@ -37,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     tasks = subparsers.add_parser(
         "tasks",
         help="list review tasks; `tasks done ID` closes one",
-        description="List the tasks plans made (FR-3.2), or change one: done, cancel, reopen.",
+        description="List the review tasks plans made, or change one: done, cancel, reopen.",
     )
     tasks.add_argument("verb", nargs="?", default="list", choices=sorted(_TASK_VERBS))
     tasks.add_argument("task", nargs="?", metavar="ID", help="the task to change")

@@ -24,26 +24,24 @@ __all__ = ["register"]
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     summary = subparsers.add_parser(
-        "summary", help="a customer's recent tickets, baseline and rate (PRD 4.2)"
+        "summary", help="a customer's recent tickets, baseline and rate"
     )
     summary.add_argument("customer", metavar="CUSTOMER")
     summary.add_argument("--limit", type=int, default=20, help="recent tickets to show (20)")
     _common(summary)
     summary.set_defaults(handler=_summary)
 
-    banner = subparsers.add_parser("banner", help="a customer's spike banner (PRD 5.2)")
+    banner = subparsers.add_parser("banner", help="a customer's spike banner")
     banner.add_argument("customer", metavar="CUSTOMER")
     _common(banner)
     banner.set_defaults(handler=_banner)
 
-    board = subparsers.add_parser(
-        "dashboard", help="the active escalations, one card each (PRD 5.3)"
-    )
+    board = subparsers.add_parser("dashboard", help="the active escalations, one card each")
     _common(board)
     board.set_defaults(handler=_dashboard)
 
     metrics = subparsers.add_parser(
-        "metrics", help="detection lag, time to acknowledge and to resolution (PRD 1.3)"
+        "metrics", help="detection lag, time to acknowledge and to resolution"
     )
     metrics.add_argument("--period", choices=PERIODS, default="week", help="group by (week)")
     _common(metrics)

@@ -83,7 +83,7 @@ def prior_weight(policy: DetectionPolicy, days: int) -> float:
 
     ``prior_days`` for a customer with no history, fading linearly to nothing
     at ``baseline_days``: with a full baseline period the reported baseline
-    is exactly the customer's own rolling average (PRD FR-1.3), and the prior
+    is exactly the customer's own rolling average (docs/detection.md), and the prior
     only helps customers whose own history is still partial.
     """
     if policy.prior_days <= 0.0 or days >= policy.baseline_days:
@@ -111,7 +111,7 @@ def baseline_for(
     """The baseline from ``total`` tickets over ``days`` days (``sumsq``: sum of squared days).
 
     * ``mode: spec`` takes the customer's own average once it has
-      ``min_history_days`` days, else the industry rate (PRD 3.1, 7.1).
+      ``min_history_days`` days, else the industry rate.
     * ``mode: gated`` blends the two by empirical Bayes (a Gamma prior worth
       ``prior_days`` days at the industry rate, fading to nothing once the
       customer has ``baseline_days`` of its own): a new customer gets exactly
@@ -163,7 +163,7 @@ def baseline_for(
     # worth prior_days, so a short or silent history is judged with its
     # uncertainty and a zero history never means a zero expectation. The
     # reported baseline lets the prior fade, so with a full baseline period it
-    # is exactly the customer's own average (PRD FR-1.3).
+    # is exactly the customer's own average.
     gate = (prior_total + total) / (policy.prior_days + days)
     # A customer whose days vary more than Poisson gets the wider of the two.
     spread = dispersion(total, days, sumsq)
@@ -298,7 +298,7 @@ def severity_of(policy: DetectionPolicy, multiplier: float, is_spike: bool) -> S
     """High for threshold..critical_above inclusive, critical above.
 
     A window that is no spike but runs at half the threshold or more is
-    ``medium`` (the PRD 4.3 label for "elevated"); anything lower is ``none``.
+    ``medium`` ("elevated", never alerted on); anything lower is ``none``.
     """
     if is_spike:
         return Severity.CRITICAL if multiplier > policy.critical_above else Severity.HIGH
@@ -368,13 +368,13 @@ _HOURS_PER_YEAR = 24.0 * 365.25
 
 
 def prd_sure_applies(baseline: Baseline) -> bool:
-    """PRD 7.1's moderate spike binds for a customer whose days are no more variable
-    than Poisson (its known history, no dispersion beyond chance)."""
+    """The moderate spike (8 in a day on 2 a day) binds for a customer whose days are no
+    more variable than Poisson (its known history, no dispersion beyond chance)."""
     return baseline.source is not BaselineSource.WARMING and baseline.steady
 
 
 def sure_line(policy: DetectionPolicy, baseline: Baseline, hours: float, candidate: int) -> int:
-    """The count at ``sure_multiplier`` x and ``sure_count`` tickets (PRD 7.1: 8 on 2 a day)."""
+    """The count at ``sure_multiplier`` x and ``sure_count`` tickets (8 on 2 a day by default)."""
     sure = max(policy.sure_count, smallest_count(baseline.expected(hours), policy.sure_multiplier))
     return max(candidate, sure)
 

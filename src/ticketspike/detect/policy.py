@@ -37,7 +37,8 @@ DEFAULT_SEGMENT = "default"
 
 @attrs.frozen
 class IndustryBaseline:
-    """The daily ticket rate a segment's customers normally have (PRD FR-1.4, open question 3).
+    """The daily ticket rate a segment's customers normally have: what a customer with too
+    little history of its own is compared with.
 
     ``per_seat`` scales with customer size when the account has ``seats``;
     otherwise ``per_account`` applies. ``minimum`` keeps a tiny account's
@@ -70,13 +71,13 @@ def _freeze_industry(value: Mapping[str, IndustryBaseline]) -> Mapping[str, Indu
 
 @attrs.frozen(kw_only=True)
 class DetectionPolicy:
-    """How a customer's ticket window is judged (PRD 4.3 ``SpikeDetectionParams`` and more).
+    """How a customer's ticket window is judged: window, baseline period, threshold, gate.
 
-    ``mode="spec"`` is the PRD rule taken literally: ``count >= threshold x
+    ``mode="spec"`` is the threshold rule taken literally: ``count >= threshold x
     baseline``. ``mode="gated"`` (the default) also needs the count to be
     improbable under the baseline (tail probability below ``alpha``) and at
     least ``min_count`` tickets, so noise on small customers never pages
-    anyone while the PRD 7.1 scenarios still behave as written.
+    anyone while the moderate spike (8 in a day on 2 a day) still opens.
     """
 
     mode: Mode = "gated"
@@ -85,7 +86,7 @@ class DetectionPolicy:
     threshold: float = 3.0
     critical_above: float = 5.0
     min_history_days: int = 7
-    # 0.002 keeps the PRD's moderate spike (8 in a day on 2 a day, p ~ 1.4e-3)
+    # 0.002 keeps the moderate spike (8 in a day on 2 a day, p ~ 1.4e-3)
     # while cutting chance episodes about fourfold against 0.01 (docs/detection.md).
     alpha: float = 0.002
     min_count: int = 3
@@ -107,7 +108,7 @@ class DetectionPolicy:
     # expected count, so an intense burst opens within the hour; the signal
     # still reports the ``window_hours`` count, multiplier and severity.
     short_windows_hours: tuple[int, ...] = attrs.field(default=(1, 4), converter=_hours)
-    # PRD 7.1 names 8 tickets in a day on a baseline of 2 (4x) a moderate spike:
+    # 8 tickets in a day on a baseline of 2 (4x) is a moderate spike (docs/detection.md):
     # a window_hours count at sure_multiplier x and sure_count tickets always opens.
     sure_multiplier: float = 4.0
     sure_count: int = 8
@@ -226,7 +227,7 @@ def policy_from_config(
 
     ``None`` sections give the defaults. Every key is validated; a bad one
     raises :class:`~ticketspike.errors.ConfigError` naming file, line and key.
-    ``lookback_hours`` and ``spike_threshold`` are accepted as the PRD 4.3
+    ``lookback_hours`` and ``spike_threshold`` are accepted as alternative
     spellings of ``window_hours`` and ``threshold``.
     """
     defaults = DetectionPolicy()

@@ -12,7 +12,7 @@ two integers, and only a customer that could be spiking counts its window.
 The baseline only moves at the day boundary, so the counts that open a spike
 are cached per customer-day and the per-ticket check is an integer comparison.
 
-Volume rules (PRD open question 2): only created, customer-initiated tickets
+Volume rules (docs/detection.md, "Which tickets count"): only created, customer-initiated tickets
 count; updates change a ticket's category or priority, never the count; the
 same ticket key counts once. The counting itself (counters, the dedupe index,
 the one path a ticket is counted by) is the kernel's, in :mod:`._kernel`; this

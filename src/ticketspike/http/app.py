@@ -1,4 +1,4 @@
-"""The ASGI application: PRD 4.2 webhooks and reads over an :class:`~ticketspike.engine.Engine`.
+"""The ASGI application: ticket webhooks and reads over an :class:`~ticketspike.engine.Engine`.
 
 Build it with :func:`create_app` and either mount it in a FastAPI or Starlette host
 (``host.mount("/", create_app(engine))``) or run it alone with ``ticketspike serve``.
@@ -106,7 +106,7 @@ def customer_id_of(value: object, *, field: str = "customerId") -> str:
 
 
 def assessment_json(assessment: Assessment) -> dict[str, Any]:
-    """PRD 4.3 ``SpikeResult`` plus the risk signal (PRD 4.1) when it is a spike."""
+    """The spike check's JSON (docs/http.md), with the risk signal when it is a spike."""
     pct = assessment.percentage_increase
     mult = assessment.spike_multiplier
     return {

@@ -1,4 +1,4 @@
-"""The escalation dashboard (PRD 5.2, 5.3): server-rendered pages over the engine's read views.
+"""The escalation dashboard and the customer banner: server-rendered pages over the read views.
 
 Routes, under wherever the host mounts the app:
 
@@ -11,7 +11,8 @@ Routes, under wherever the host mounts the app:
   as the Slack buttons and the HTTP API (idempotent, recorded with the session's name);
 * ``GET /dashboard/banner/{customerId}``: the customer banner as an HTML fragment a host embeds
   (session cookie or bearer token);
-* ``GET /dashboard/history``: the PRD 1.3 success metrics per period and per CSM;
+* ``GET /dashboard/history``: the success metrics (detection lag, time to acknowledge and
+  to resolution) per period and per CSM;
 * ``GET /dashboard/incidents/{incidentId}``: one product incident and its customers'
   escalations (open incidents are also listed above the cards of ``/dashboard``).
 
@@ -549,7 +550,7 @@ def dashboard_paths() -> dict[str, Any]:
         "/dashboard/banner/{customerId}": {
             "get": {
                 "operationId": "dashboardBanner",
-                "summary": "The customer banner (PRD 5.2) as an embeddable HTML fragment.",
+                "summary": "The customer banner as an embeddable HTML fragment.",
                 "security": [*cookie, {"bearerAuth": []}],
                 "parameters": [
                     {

@@ -52,7 +52,7 @@ SCHEMAS: dict[str, Any] = {
     },
     "Ticket": {
         "type": "object",
-        "description": "The canonical ticket JSON (PRD 4.2).",
+        "description": "The canonical ticket JSON.",
         "required": ["ticketId", "customerId", "createdAt"],
         "properties": {
             "ticketId": {"type": "string"},
@@ -106,7 +106,7 @@ SCHEMAS: dict[str, Any] = {
     },
     "RiskSignal": {
         "type": "object",
-        "description": "PRD 2.1 / 4.1 risk signal of type ticket_spike.",
+        "description": "The risk signal a spike raises (type ticket_spike).",
         "required": ["signal_type", "customer_id", "severity", "detected_at", "metadata"],
         "properties": {
             "signal_type": {"const": "ticket_spike"},
@@ -140,7 +140,7 @@ SCHEMAS: dict[str, Any] = {
     },
     "Assessment": {
         "type": "object",
-        "description": "PRD 4.3 spike result, assessed at the time of the request.",
+        "description": "Spike check result, assessed at the time of the request.",
         "properties": {
             "customerId": {"type": "string"},
             "at": {"type": "string", "format": "date-time"},
@@ -162,7 +162,7 @@ SCHEMAS: dict[str, Any] = {
     },
     "Summary": {
         "type": "object",
-        "description": "PRD 4.2 ticket summary of one customer.",
+        "description": "Ticket summary of one customer: recent tickets, baseline, rate.",
         "required": ["recentTickets", "baseline", "currentRate", "isSpike", "themes"],
         "properties": {
             "customerId": {"type": "string"},
@@ -180,7 +180,7 @@ SCHEMAS: dict[str, Any] = {
     },
     "Banner": {
         "type": "object",
-        "description": "PRD 5.2 customer banner: active spike, count, trend, link.",
+        "description": "Customer banner: active spike, count, trend, link.",
         "properties": {
             "customerId": {"type": "string"},
             "active": {"type": "boolean"},
@@ -197,7 +197,7 @@ SCHEMAS: dict[str, Any] = {
     },
     "EscalationCard": {
         "type": "object",
-        "description": "PRD 5.3 escalation dashboard entry (one active spike episode).",
+        "description": "Escalation dashboard entry (one active spike episode).",
         "properties": {
             "customerId": {"type": "string"},
             "customerName": {"type": "string"},
@@ -408,7 +408,7 @@ def openapi_document(
             "/api/support/banner/{customerId}": {
                 "get": {
                     "operationId": "getBanner",
-                    "summary": "Data for the customer-detail spike banner (PRD 5.2).",
+                    "summary": "Data for the customer-detail spike banner.",
                     "security": read,
                     "parameters": [_customer_param()],
                     "responses": {
@@ -420,7 +420,7 @@ def openapi_document(
             "/api/support/escalations": {
                 "get": {
                     "operationId": "listEscalations",
-                    "summary": "Escalation dashboard: one card per active spike (PRD 5.3).",
+                    "summary": "Escalation dashboard: one card per active spike.",
                     "security": read,
                     "responses": {
                         "200": _json(_ref("Escalations"), "The active escalations."),

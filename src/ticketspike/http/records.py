@@ -183,7 +183,7 @@ def record_paths(read: list[dict[str, list[str]]]) -> dict[str, Any]:
         "/api/tasks": {
             "get": {
                 "operationId": "listTasks",
-                "summary": "Review tasks plans made (FR-3.2), oldest first.",
+                "summary": "Review tasks plans made (`create_task` actions), oldest first.",
                 "security": read,
                 "parameters": [
                     q("status", ["open", "done", "cancelled"]),
@@ -237,7 +237,7 @@ def record_paths(read: list[dict[str, list[str]]]) -> dict[str, Any]:
                 },
                 "responses": {
                     "200": ok("The task after the change.", task_schema),
-                    **errors(401, 404, 415, 422),
+                    **errors(400, 401, 404, 413, 415, 422),
                     **conflict,
                 },
             },

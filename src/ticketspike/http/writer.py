@@ -72,6 +72,9 @@ class WebhookWriter:
         # were last noted (see _commit).
         self._unnoted: dict[str, list[datetime]] = {}
         self._noted_at = float("-inf")
+        # On a store shared by replicas the rhythm row is written at most every NOTE_EVERY
+        # seconds, also when the queue runs dry (see _commit).
+        self._shared_store = bool(getattr(engine.store, "concurrent_writers", False))
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._start_lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -132,7 +135,16 @@ class WebhookWriter:
 
     def _loop(self) -> None:
         while True:
-            job = self._queue.get()
+            if self._unnoted:
+                # Deliveries wait to be noted: note them once the queue has been quiet for
+                # NOTE_EVERY seconds.
+                try:
+                    job = self._queue.get(timeout=self.NOTE_EVERY)
+                except queue.Empty:
+                    self._note_rest()
+                    continue
+            else:
+                job = self._queue.get()
             if job is None:
                 self._note_rest()
                 return
@@ -156,7 +168,7 @@ class WebhookWriter:
             try:
                 with self.engine.store.transaction():
                     self.engine.note_deliveries(self._unnoted)
-                self._unnoted = {}
+                self._unnoted, self._noted_at = {}, time.monotonic()
             except Exception as exc:  # noqa: BLE001 - stopping: a rhythm count is not worth a crash
                 log.warning("could not note the last deliveries: %s", type(exc).__name__)
 
@@ -181,10 +193,13 @@ class WebhookWriter:
                 # row is shared by every replica, so it is held only while committing. While
                 # more deliveries wait, they are noted at most every NOTE_EVERY seconds
                 # (carried over in memory until then, so a killed process may lose that
-                # much of a rhythm's count; never a delivery).
+                # much of a rhythm's count; never a delivery). On a store shared by
+                # replicas the queue running dry is no reason to write it sooner: there
+                # groups are small, each replica's queue runs dry after nearly every one,
+                # and every replica's group commit would queue behind that one row.
                 note = (
                     last
-                    or self._queue.empty()
+                    or (self._queue.empty() and not self._shared_store)
                     or time.monotonic() - self._noted_at >= self.NOTE_EVERY
                 )
                 if note:

@@ -118,7 +118,7 @@ class TicketRecord:
 
 @attrs.frozen
 class EpisodeRecord:
-    """A spike episode as the store last saw it (dashboard data, PRD 5.3)."""
+    """A spike episode as the store last saw it (the dashboard's data)."""
 
     episode_id: str
     customer_id: str

@@ -71,9 +71,46 @@ _MIGRATE_LOCK = 0x74730001
 _CUSTOMER_LOCK = 0x74730002
 _T = TypeVar("_T")
 
+try:  # pragma: no cover - exercised where the extra is installed
+    import orjson as _orjson
+except ImportError:  # pragma: no cover
+    _orjson = None  # type: ignore[assignment]
+
 
 def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+
+def _fast_loads(text: str) -> Any:
+    """What this store wrote as JSON (so trusted: no depth or surrogate checks), read back
+    with orjson where it is installed, for the reason :func:`_fast_dumps` gives. What orjson
+    refuses (``NaN``, which the standard library writes and reads) the standard library reads.
+    """
+    if _orjson is not None:
+        try:
+            return _orjson.loads(text)
+        except ValueError:  # orjson.JSONDecodeError
+            pass
+    return json.loads(text)
+
+
+def _fast_dumps(value: Any) -> str:
+    """:func:`_dumps` with orjson where it is installed (``ticketspike[fast]``).
+
+    The processor encodes the states of every customer with an open episode once per batch,
+    if only to see whether they changed, and a busy customer's state holds every ticket of
+    its window: the standard library spends most of a batch's time on it, orjson a twentieth
+    (the webhook writer encodes each queued event too). Both write the same compact,
+    key-sorted JSON for what states and events hold (strings, integers, finite numbers,
+    lists, objects), orjson leaving non-ASCII characters unescaped; what orjson refuses is
+    encoded by the standard library.
+    """
+    if _orjson is not None:
+        try:
+            return _orjson.dumps(value, option=_orjson.OPT_SORT_KEYS).decode("utf-8")
+        except TypeError:  # orjson.JSONEncodeError: an integer over 64 bits, a non-str key
+            pass
+    return _dumps(value)
 
 
 def _iso(value: datetime) -> str:
@@ -336,7 +373,7 @@ class PostgresStore(
         before a statement of the same transaction reads the inbox): a group of webhooks
         costs one insert, not one per webhook."""
         rows = [
-            (e.ticket.customer_id, _dumps(event_to_json(e)), o.value, _iso(received_at))
+            (e.ticket.customer_id, _fast_dumps(event_to_json(e)), o.value, _iso(received_at))
             for e, o in items
         ]
         local = self._local
@@ -358,7 +395,7 @@ class PostgresStore(
         columns = list(zip(*rows, strict=True))
         conn.execute(
             "INSERT INTO inbox (customer_id, event, outcome, received_at)"
-            " SELECT c, e, o, r FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[])"
+            " SELECT c, e, o, r FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[])"
             " WITH ORDINALITY AS t(c, e, o, r, n) ORDER BY n",
             [list(column) for column in columns],
         )
@@ -400,7 +437,7 @@ class PostgresStore(
                 (chosen, limit),
             )
         return [
-            (int(seq), event_from_json(json.loads(data)), PutOutcome(outcome))
+            (int(seq), event_from_json(_fast_loads(data)), PutOutcome(outcome))
             for seq, data, outcome in rows
         ]
 
@@ -444,7 +481,7 @@ class PostgresStore(
         row = self._one(
             "SELECT version, state FROM customer_state WHERE customer_id = ?", (customer_id,)
         )
-        loaded = None if row is None else (int(row[0]), json.loads(row[1]))
+        loaded = None if row is None else (int(row[0]), _fast_loads(row[1]))
         if loaded is not None:
             self._states[customer_id] = (loaded[0], _digest(row[1]))
         if self._local.depth:
@@ -492,7 +529,8 @@ class PostgresStore(
         the states of customers that only have an open episode."""
         local = self._local
         outer = local.depth > 0
-        digest = _digest(_dumps(state))
+        text = _fast_dumps(state)
+        digest = _digest(text)
         known = self._states.get(customer_id)
         if known is not None and known[1] == digest and local.seen.get(customer_id) == known[0]:
             return known[0]
@@ -507,7 +545,7 @@ class PostgresStore(
                 # read: none may exist yet); a save of its own is a plain write under the lock.
                 if outer and read != current:
                     return 0
-            version = super().save_state(customer_id, state, at=at)
+            version = self._write_state(customer_id, text, at=at)
             local.seen[customer_id] = version
             self._states[customer_id] = (version, digest)
             return version

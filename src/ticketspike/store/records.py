@@ -90,7 +90,7 @@ class SyncStatus(str, enum.Enum):
 
 @attrs.frozen(kw_only=True)
 class TaskRecord:
-    """A review task (FR-3.2), made by a plan's ``create_task`` action."""
+    """A review task, made by a plan's ``create_task`` action."""
 
     id: str
     action_key: str
@@ -153,7 +153,7 @@ class TaskRecord:
 
 @attrs.frozen(kw_only=True)
 class HealthAdjustment:
-    """One entry of a customer's health-score ledger (PRD 4.4: -15 on a spike).
+    """One entry of a customer's health-score ledger (-15 on a spike by default).
 
     ``id`` comes from the key of what made it (the plan action, or the resolution that gave
     part of it back), so each is counted once.
@@ -196,7 +196,7 @@ class HealthAdjustment:
 
 @attrs.frozen(kw_only=True)
 class WarRoomEntry:
-    """A spike on the war-room board (FR-3.6), made by an ``add_to_war_room`` action."""
+    """A spike on the war-room board, made by an ``add_to_war_room`` action."""
 
     id: str
     action_key: str
@@ -241,7 +241,7 @@ class WarRoomEntry:
 
 @attrs.frozen(kw_only=True)
 class SyncRecord:
-    """An internal sync (FR-3.7) to hold before ``due_at``, made by a ``schedule_sync`` action."""
+    """An internal sync to hold before ``due_at``, made by a ``schedule_sync`` action."""
 
     id: str
     action_key: str

@@ -271,12 +271,17 @@ class SQLDetectorState(_SQL):
         return versions
 
     def save_state(self, customer_id: str, state: Mapping[str, Any], *, at: datetime) -> int:
+        return self._write_state(customer_id, _dumps(state), at=at)
+
+    def _write_state(self, customer_id: str, text: str, *, at: datetime) -> int:
+        """Store a state already written as JSON ``text`` (a store that encodes it for its
+        own purposes first need not encode it twice)."""
         rows = self._all(
             "INSERT INTO customer_state (customer_id, version, state, updated_at)"
             " VALUES (?, 1, ?, ?) ON CONFLICT (customer_id) DO UPDATE SET"
             " version = customer_state.version + 1, state = excluded.state,"
             " updated_at = excluded.updated_at RETURNING version",
-            (customer_id, _dumps(state), _iso(at)),
+            (customer_id, text, _iso(at)),
         )
         return int(rows[0][0])
 

@@ -1,4 +1,5 @@
-"""PRD 7.1 as tests, plus the edges of the rule: bands, tiny and zero baselines, new customers."""
+"""The rule's worked examples (docs/detection.md) as tests, plus its edges: bands, tiny and
+zero baselines, new customers."""
 
 from __future__ import annotations
 
@@ -88,12 +89,12 @@ def judge(tickets, day: int, hour: float = 23.5, *, policy=GATED, account=None):
     return streamed, transitions
 
 
-# -- PRD 7.1 ------------------------------------------------------------------------------
+# -- the worked examples --------------------------------------------------------------------
 def test_normal_rate_two_a_day_on_a_baseline_of_two_gives_nothing() -> None:
     tickets = steady("c", 2, 31) + burst("c", 31, 2)
     a, transitions = judge(tickets, 31, 12.0)
     assert a.ticket_count == 2
-    # A full baseline period of its own: exactly the rolling average (FR-1.3), no prior.
+    # A full baseline period of its own: exactly the rolling average, no prior.
     assert a.baseline_source is BaselineSource.OWN
     assert a.baseline_daily_avg == 2.0
     assert not a.is_spike and a.severity is Severity.NONE
@@ -106,7 +107,7 @@ def test_moderate_spike_eight_on_two_is_high() -> None:
     a, transitions = judge(tickets, 31, 11.0)
     assert a.ticket_count == 8
     assert a.is_spike and a.severity is Severity.HIGH
-    # The PRD's own figures: baseline 2.0, 4x.
+    # The documented figures: baseline 2.0, 4x.
     assert a.baseline_daily_avg == 2.0
     assert a.spike_multiplier == 4.0
     assert a.metadata()["baseline_daily_avg"] == 2.0
@@ -189,7 +190,7 @@ def test_one_ticket_on_a_tenth_a_day_is_noise_by_default() -> None:
     tickets = tiny_history() + [ticket("c", at(31, 9.0), "today")]
     a, transitions = judge(tickets, 31, 10.0, policy=GATED)
     assert a.ticket_count == 1
-    assert a.spike_multiplier >= 3.0  # the spec's rule alone would fire...
+    assert a.spike_multiplier >= 3.0  # the threshold rule alone would fire...
     assert not a.is_spike and transitions == []  # ...the gate does not
     assert a.p_value is not None and a.p_value > GATED.alpha
     assert "may be chance" in a.explanation or "needed" in a.explanation
@@ -222,7 +223,7 @@ def test_zero_history_never_gives_a_zero_baseline_when_gated() -> None:
     account = Account(id="c", first_seen=at(0))
     tickets = [ticket("c", at(31, 9.0), "first")]
     a, transitions = judge(tickets, 31, 10.0, policy=GATED, account=account)
-    # The reported baseline is the PRD's (0 a day); the gate's expectation is not zero.
+    # The reported baseline is the plain one (0 a day); the gate's expectation is not zero.
     assert a.baseline_daily_avg == 0.0
     assert a.gate_expected_count is not None and a.gate_expected_count > 0.0
     assert a.metadata()["gate_expected_count"] > 0.0
