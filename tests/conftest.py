@@ -81,9 +81,10 @@ def make_store(kind: str, tmp_path: Path) -> Store:
     if kind == "sqlite":
         return SQLiteStore(tmp_path / "store.db")
     if kind == "postgres":
+        url = require_postgres()  # skips first where psycopg is not installed
         from ticketspike.store.postgres import PostgresStore
 
-        return PostgresStore(require_postgres(), schema=fresh_schema())
+        return PostgresStore(url, schema=fresh_schema())
     raise ValueError(f"unknown store kind {kind!r}; expected one of {STORE_KINDS}")
 
 
