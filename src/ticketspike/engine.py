@@ -53,6 +53,7 @@ from typing import Any
 
 import attrs
 
+from ._themecache import ThemeCache
 from .config import Config, load_config
 from .draft_acts import DraftActs
 from .drafts import DraftDesk
@@ -85,7 +86,6 @@ from .store.base import Store
 from .store.memory import MemoryStore
 from .store.opening import open_store
 from .theme_work import ThemeWork
-from .themecache import ThemeCache
 from .views import ReadViews
 
 __all__ = ["BackfillReport", "Engine", "IngestResult", "ReResolveReport", "utc_now"]

@@ -26,8 +26,8 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from typing import IO, Any
 
+from ._logsafe import EscapeControl
 from .errors import InputError
-from .logsafe import EscapeControl
 
 __all__ = [
     "FORMATS",

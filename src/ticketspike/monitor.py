@@ -16,7 +16,7 @@ between.
 
 The counting is the detector kernel's (:mod:`ticketspike.detect._kernel`),
 the judging the detector's, and whom to look at when is kept in a
-:class:`~ticketspike.schedule.Schedule`; this module wires them to the clock
+:class:`~ticketspike._schedule.Schedule`; this module wires them to the clock
 and the episode lifecycle.
 
 Pure in the sense that matters: the caller supplies every timestamp, nothing
@@ -30,6 +30,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
+from ._monitor_clock import EpisodeClock
 from .detect.assess import epoch_hour, history_known
 from .detect.policy import DetectionPolicy
 from .detect.stream import CustomerWindow, Detector
@@ -49,7 +50,6 @@ from .model import (
     row_order,
     row_when,
 )
-from .monitor_clock import EpisodeClock
 from .reorder import time_ordered
 from .signals import Assessment, Transition
 

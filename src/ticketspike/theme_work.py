@@ -2,7 +2,7 @@
 
 Theme analysis reads every ticket of a customer's window and its baseline, and a plugin
 analyzer may take seconds, so it never runs inside a store transaction. A batch that records
-a transition only *peeks* at the cache (:class:`~ticketspike.themecache.ThemeCache`); a miss
+a transition only *peeks* at the cache (:class:`~ticketspike._themecache.ThemeCache`); a miss
 is noted in the batch's :class:`~ticketspike.pipeline.BatchContext`, the batch is rolled back,
 the themes are computed here, and the batch runs again with them (the last attempt records
 without). Reads (check-spike, summary, banner) call :meth:`ThemeWork.themes_of`, which
@@ -17,12 +17,13 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from ._themecache import window_key
 from .limits import analysis_prefix
 from .plugin_runners import analyze_with_fallback
 from .store.ticket_heads import ticket_heads
-from .themecache import window_key
 
 if TYPE_CHECKING:
+    from ._themecache import ThemeCache
     from .config import Config
     from .limits import IngestLimits
     from .model import Ticket
@@ -30,7 +31,6 @@ if TYPE_CHECKING:
     from .roles import ThemeAnalyzer
     from .signals import Assessment, Transition
     from .store.base import Store
-    from .themecache import ThemeCache
 
 __all__ = ["ThemeWork"]
 

@@ -25,8 +25,8 @@ from urllib.parse import quote, urlsplit
 
 import attrs
 
+from ._excerpts import EXCERPT_CHARS, ticket_excerpt
 from .errors import InputError
-from .excerpts import EXCERPT_CHARS, ticket_excerpt
 from .model import Category, Priority, Ticket, check_customer_id
 from .store.base import ActionRecord, ActionStatus, EpisodeRecord, TicketRecord
 from .store.dashboard_reads import ActionLine, DashboardReads

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ticketspike._fileorder import OrderReport, OutOfOrder, guarded_rows
 from ticketspike.cli import main
-from ticketspike.fileorder import OrderReport, OutOfOrder, guarded_rows
 from ticketspike.model import ticket_row_from_json
 
 from .test_cli_scan_replay import quiet, row, spike, stamp

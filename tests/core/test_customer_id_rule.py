@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ticketspike._logsafe import EscapeControl
 from ticketspike.errors import InvalidTicket
-from ticketspike.logsafe import EscapeControl
 from ticketspike.model import (
     MAX_CUSTOMER_ID,
     check_customer_id,

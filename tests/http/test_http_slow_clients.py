@@ -30,6 +30,7 @@ import pytest
 
 pytest.importorskip("uvicorn", reason="the server extra is not installed")
 
+from ticketspike._lograte import RateLimit  # noqa: E402
 from ticketspike.config import load_config  # noqa: E402
 from ticketspike.errors import ConfigError  # noqa: E402
 from ticketspike.http import server_settings_from_config  # noqa: E402
@@ -39,7 +40,6 @@ from ticketspike.http.connections import (  # noqa: E402
     FD_RESERVE,
     connection_cap,
 )  # noqa: E402
-from ticketspike.lograte import RateLimit  # noqa: E402
 
 KEY = b"slow-client-signing-key-32bytes!"
 SECRET = "whsec_" + base64.b64encode(KEY).decode()

@@ -13,7 +13,7 @@ import attrs
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ticketspike.excerpts import EXCERPT_CHARS, ticket_excerpt
+from ticketspike._excerpts import EXCERPT_CHARS, ticket_excerpt
 from ticketspike.testing import ticket_event
 
 

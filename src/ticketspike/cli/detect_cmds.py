@@ -27,10 +27,10 @@ from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
+from .._fileorder import OrderReport, OutOfOrder, guarded_rows, sorted_rows
 from ..accounts import load_accounts
 from ..engine import with_accounts_file
 from ..errors import InvalidTicket
-from ..fileorder import OrderReport, OutOfOrder, guarded_rows, sorted_rows
 from ..incidents import Correlator, IncidentTransition
 from ..lifecycle import episode_id_for
 from ..model import (

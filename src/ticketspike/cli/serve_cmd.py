@@ -86,6 +86,8 @@ def _serve(args: argparse.Namespace) -> int:
 
     import uvicorn
 
+    from .._lograte import RateLimit
+    from .._lograte import install as limit_log_repeats
     from ..engine import Engine
     from ..http import create_app, server_settings_from_config
     from ..http.connections import (
@@ -96,8 +98,6 @@ def _serve(args: argparse.Namespace) -> int:
         raise_file_limit,
     )
     from ..logformat import configure_logging, log_format_from_env
-    from ..lograte import RateLimit
-    from ..lograte import install as limit_log_repeats
 
     config = config_from_args(args)
     store = args.store or config.store_location

@@ -1,6 +1,6 @@
 """``GET /api/support/tickets/{source}/{ticketId}``: one stored ticket, its whole body.
 
-Lists (the summary's ``recentTickets``) carry body excerpts (:mod:`ticketspike.excerpts`); this
+Lists (the summary's ``recentTickets``) carry body excerpts (:mod:`ticketspike._excerpts`); this
 is where a reader gets the rest, one ticket at a time. Behind the read token like every read.
 """
 

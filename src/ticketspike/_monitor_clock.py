@@ -2,7 +2,7 @@
 
 :class:`~ticketspike.monitor.SpikeMonitor` builds on :class:`EpisodeClock`:
 the monitor counts tickets and answers queries; the clock moves time, looks
-at the customers the :class:`~ticketspike.schedule.Schedule` says can change
+at the customers the :class:`~ticketspike._schedule.Schedule` says can change
 at each boundary it crosses, and turns assessments into episode transitions.
 Time moves without tickets: an open episode is re-evaluated at the hour
 boundaries where it can change (its count falling below the resolve line,
@@ -17,12 +17,12 @@ from datetime import datetime, timezone
 
 import attrs
 
+from ._schedule import Schedule
 from .detect.baseline import smallest_count
 from .detect.policy import DetectionPolicy
 from .detect.stream import CustomerWindow, Detector
 from .lifecycle import EpisodeState, LifecyclePolicy, Silence, advance_episode, mark_quiet
 from .model import Account
-from .schedule import Schedule
 from .signals import Assessment, Severity, Transition
 
 __all__ = ["EpisodeClock"]
