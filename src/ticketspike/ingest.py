@@ -15,6 +15,7 @@ text caps). The HTTP side is described in ``docs/http.md``.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from functools import partial
@@ -112,23 +113,9 @@ class Ingesting(IngestPipeline):
         """
         counts = Counts()
         received = 0
-        batch: list[TicketEvent] = []
-        for event in events:
-            batch.append(event)
-            received += 1
-            if len(batch) >= BATCH_SIZE:
-                self._ingest_batch(
-                    batch,
-                    now=now,
-                    counts=counts,
-                    suppress_before=warm_up_until,
-                    why="warm-up",
-                    also=partial(self.note_events, batch),
-                )
-                batch = []
-                if on_event is not None:
-                    on_event(received)
-        if batch:
+        it = iter(events)
+        while batch := list(itertools.islice(it, BATCH_SIZE)):
+            received += len(batch)
             self._ingest_batch(
                 batch,
                 now=now,
